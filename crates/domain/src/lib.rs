@@ -1,0 +1,26 @@
+//! Bulkhead's domain: the values every other crate agrees on.
+//!
+//! Everything here is parsed, not validated: a [`TenantSlug`], [`Email`] or
+//! [`Password`] that exists is already valid, so stores and services never
+//! re-check them. The crate does no IO.
+//!
+//! - [`id`]: UUIDv7 identifiers, one type per kind of thing ([`TenantId`], [`UserId`], …).
+//! - [`email`], [`slug`], [`password`]: parsed newtypes.
+//! - [`role`]: tenant roles, ordered, and the named permissions each one grants.
+//! - [`clock`]: time as a parameter, so expiry can be tested without sleeping.
+//! - [`audit`]: the hash chain that makes each tenant's audit log tamper-evident.
+
+pub mod audit;
+pub mod clock;
+pub mod email;
+pub mod id;
+pub mod password;
+pub mod role;
+pub mod slug;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use email::Email;
+pub use id::{ApiKeyId, AuditEntryId, Id, InvitationId, SessionId, TenantId, UserId};
+pub use password::Password;
+pub use role::{Permission, Role};
+pub use slug::TenantSlug;
