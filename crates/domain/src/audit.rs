@@ -184,18 +184,49 @@ mod tests {
         let other_details = serde_json::json!({"name": "Acme2"});
         let other_digest = personal_digest(&[7; 16], Some("10.0.0.2"), None);
         let variants = [
-            ChainedFields { seq: 2, ..base.clone() },
-            ChainedFields { action: "tenant.delete", ..base.clone() },
-            ChainedFields { resource_id: None, ..base.clone() },
-            ChainedFields { resource_id: Some("acme2"), ..base.clone() },
-            ChainedFields { outcome: Outcome::Denied, ..base.clone() },
-            ChainedFields { actor_id: Some(&id), ..base.clone() },
-            ChainedFields { details: &other_details, ..base.clone() },
-            ChainedFields { personal_digest: &other_digest, ..base.clone() },
-            ChainedFields { at: datetime!(2026-01-01 12:00:00.000001 UTC), ..base.clone() },
+            ChainedFields {
+                seq: 2,
+                ..base.clone()
+            },
+            ChainedFields {
+                action: "tenant.delete",
+                ..base.clone()
+            },
+            ChainedFields {
+                resource_id: None,
+                ..base.clone()
+            },
+            ChainedFields {
+                resource_id: Some("acme2"),
+                ..base.clone()
+            },
+            ChainedFields {
+                outcome: Outcome::Denied,
+                ..base.clone()
+            },
+            ChainedFields {
+                actor_id: Some(&id),
+                ..base.clone()
+            },
+            ChainedFields {
+                details: &other_details,
+                ..base.clone()
+            },
+            ChainedFields {
+                personal_digest: &other_digest,
+                ..base.clone()
+            },
+            ChainedFields {
+                at: datetime!(2026-01-01 12:00:00.000001 UTC),
+                ..base.clone()
+            },
         ];
         for variant in variants {
-            assert_ne!(chain_hash(&GENESIS_HASH, &variant), reference, "{variant:?}");
+            assert_ne!(
+                chain_hash(&GENESIS_HASH, &variant),
+                reference,
+                "{variant:?}"
+            );
         }
         assert_ne!(chain_hash(&[1; 32], &base), reference);
     }
@@ -205,14 +236,25 @@ mod tests {
         let (id, tenant) = (uuid::Uuid::nil(), uuid::Uuid::nil());
         let details = serde_json::Value::Null;
         let digest = [0; 32];
-        let a = ChainedFields { action: "ab", resource_type: "c", ..sample(&id, &tenant, &details, &digest) };
-        let b = ChainedFields { action: "a", resource_type: "bc", ..a.clone() };
+        let a = ChainedFields {
+            action: "ab",
+            resource_type: "c",
+            ..sample(&id, &tenant, &details, &digest)
+        };
+        let b = ChainedFields {
+            action: "a",
+            resource_type: "bc",
+            ..a.clone()
+        };
         assert_ne!(chain_hash(&GENESIS_HASH, &a), chain_hash(&GENESIS_HASH, &b));
     }
 
     #[test]
     fn the_personal_digest_depends_on_the_salt() {
         let ip = Some("192.0.2.1");
-        assert_ne!(personal_digest(&[0; 16], ip, None), personal_digest(&[1; 16], ip, None));
+        assert_ne!(
+            personal_digest(&[0; 16], ip, None),
+            personal_digest(&[1; 16], ip, None)
+        );
     }
 }

@@ -8,9 +8,16 @@ use std::sync::Mutex;
 
 use time::{Duration, OffsetDateTime};
 
-/// Tells the current UTC time.
+/// Tells the current UTC time, to the microsecond: both storage backends keep
+/// exactly that precision, so a time read back equals the time written.
 pub trait Clock: Send + Sync + fmt::Debug {
     fn now(&self) -> OffsetDateTime;
+}
+
+/// Drops the sub-microsecond part of a time.
+pub fn truncate_to_micros(at: OffsetDateTime) -> OffsetDateTime {
+    let nanos = at.nanosecond();
+    at.replace_nanosecond(nanos - nanos % 1_000).unwrap_or(at)
 }
 
 /// The wall clock.
@@ -18,9 +25,12 @@ pub trait Clock: Send + Sync + fmt::Debug {
 pub struct SystemClock;
 
 impl Clock for SystemClock {
-    #[allow(clippy::disallowed_methods, reason = "this is the one place that reads the wall clock")]
+    #[allow(
+        clippy::disallowed_methods,
+        reason = "this is the one place that reads the wall clock"
+    )]
     fn now(&self) -> OffsetDateTime {
-        OffsetDateTime::now_utc()
+        truncate_to_micros(OffsetDateTime::now_utc())
     }
 }
 
@@ -33,13 +43,13 @@ pub struct ManualClock {
 impl ManualClock {
     pub fn new(start: OffsetDateTime) -> Self {
         Self {
-            now: Mutex::new(start),
+            now: Mutex::new(truncate_to_micros(start)),
         }
     }
 
     pub fn advance(&self, by: Duration) {
         let mut now = self.now.lock().unwrap_or_else(|poison| poison.into_inner());
-        *now += by;
+        *now = truncate_to_micros(*now + by);
     }
 }
 

@@ -103,9 +103,9 @@ impl Permission {
         match self {
             Permission::RecordsRead | Permission::MembersRead => Role::Viewer,
             Permission::RecordsWriteOwn | Permission::LedgerTransfer => Role::Member,
-            Permission::RecordsWriteAny
-            | Permission::CollectionsManage
-            | Permission::UsageRead => Role::Manager,
+            Permission::RecordsWriteAny | Permission::CollectionsManage | Permission::UsageRead => {
+                Role::Manager
+            }
             Permission::MembersManage
             | Permission::ApiKeysManage
             | Permission::AuditRead

@@ -1,0 +1,140 @@
+//! Opening connections with Bulkhead's SQLite profile, and the reader pool.
+//!
+//! Every connection gets `foreign_keys=ON` (off by default, and per
+//! connection), `synchronous=FULL` (in WAL mode, NORMAL may lose the last
+//! commits on power loss) and a busy timeout. The database is in WAL mode so
+//! readers never block the writer or each other. Reader connections are also
+//! `query_only`, so a bug that writes through one fails instead of racing
+//! the writer.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+/// How long a statement waits for a lock held by another process.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+const STATEMENT_CACHE_CAPACITY: usize = 128;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Writer,
+    Reader,
+}
+
+pub fn open(path: &Path, role: Role) -> rusqlite::Result<Connection> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+        | OpenFlags::SQLITE_OPEN_CREATE
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX
+        | OpenFlags::SQLITE_OPEN_URI;
+    let connection = Connection::open_with_flags(path, flags)?;
+    connection.busy_timeout(BUSY_TIMEOUT)?;
+    connection.set_prepared_statement_cache_capacity(STATEMENT_CACHE_CAPACITY);
+    // journal_mode is a property of the file and persists; setting it on
+    // every connection is harmless and makes the first one set it.
+    let mode: String = connection.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CANTOPEN),
+            Some(format!(
+                "could not switch the database to WAL mode (it is in {mode} mode)"
+            )),
+        ));
+    }
+    connection.execute_batch(
+        "PRAGMA synchronous = FULL;
+         PRAGMA foreign_keys = ON;
+         PRAGMA temp_store = MEMORY;",
+    )?;
+    if role == Role::Reader {
+        connection.execute_batch("PRAGMA query_only = ON;")?;
+    }
+    Ok(connection)
+}
+
+/// A fixed-size pool of reader connections, opened lazily.
+#[derive(Debug)]
+pub struct ReaderPool {
+    path: std::path::PathBuf,
+    idle: Mutex<Vec<Connection>>,
+    permits: Arc<Semaphore>,
+}
+
+impl ReaderPool {
+    pub fn new(path: &Path, size: usize) -> Self {
+        Self {
+            path: path.to_owned(),
+            idle: Mutex::new(Vec::with_capacity(size)),
+            permits: Arc::new(Semaphore::new(size)),
+        }
+    }
+
+    pub async fn acquire(self: &Arc<Self>) -> Result<PooledReader, bulkhead_store::StoreError> {
+        let permit = Arc::clone(&self.permits)
+            .acquire_owned()
+            .await
+            .map_err(|_| bulkhead_store::StoreError::Unavailable("the store is closed".into()))?;
+        let idle = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        let connection = match idle {
+            Some(connection) => connection,
+            None => open(&self.path, Role::Reader).map_err(crate::codec::store_error)?,
+        };
+        Ok(PooledReader {
+            connection: Some(connection),
+            pool: Arc::clone(self),
+            _permit: permit,
+        })
+    }
+
+    /// Refuses new readers and drops the idle ones.
+    pub fn close(&self) {
+        self.permits.close();
+        self.idle.lock().unwrap_or_else(|p| p.into_inner()).clear();
+    }
+}
+
+/// A reader connection on loan; it goes back to the pool when dropped.
+#[derive(Debug)]
+pub struct PooledReader {
+    connection: Option<Connection>,
+    pool: Arc<ReaderPool>,
+    _permit: OwnedSemaphorePermit,
+}
+
+impl std::ops::Deref for PooledReader {
+    type Target = Connection;
+    fn deref(&self) -> &Connection {
+        // Present from construction until drop.
+        self.connection
+            .as_ref()
+            .unwrap_or_else(|| unreachable!("reader used after drop"))
+    }
+}
+
+impl Drop for PooledReader {
+    fn drop(&mut self) {
+        if let Some(connection) = self.connection.take()
+            && !self.pool.permits.is_closed()
+            && connection.is_autocommit()
+        {
+            self.pool
+                .idle
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(connection);
+        }
+    }
+}
+
+/// Runs blocking work (a commit's fsync, waiting on another process's lock)
+/// without stalling the async worker, where the runtime allows it.
+pub fn blocking<T>(work: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current() {
+        Ok(handle) if handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(work)
+        }
+        _ => work(),
+    }
+}

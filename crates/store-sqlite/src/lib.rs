@@ -1,0 +1,179 @@
+//! Bulkhead's embedded store: one SQLite file.
+//!
+//! One writer connection, behind an async mutex, takes every write
+//! transaction with `BEGIN IMMEDIATE` (a deferred transaction that later
+//! writes would fail with `SQLITE_BUSY` without waiting); a small pool of
+//! `query_only` reader connections serves read transactions beside it, which
+//! WAL mode allows. Tenant isolation here rests entirely on the statements in
+//! [`tenant_tx`]: each binds the transaction's own tenant id, and no caller
+//! can supply another.
+
+mod codec;
+mod connection;
+pub mod migrate;
+mod platform_tx;
+mod rows;
+mod tenant_tx;
+mod tx;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use bulkhead_domain::UserId;
+use bulkhead_store::{
+    Access, Backend, NewTenant, PlatformTx, Store, StoreError, TenantTx, UserMembership,
+};
+use rusqlite::Connection;
+use time::OffsetDateTime;
+use tokio::sync::Mutex;
+
+use crate::codec::{store_error, to_micros};
+use crate::connection::{ReaderPool, blocking};
+use crate::tx::Tx;
+
+pub use crate::migrate::{MigrateError, TENANT_TABLES};
+
+/// The name of the database file inside the data directory.
+pub const DATABASE_FILE: &str = "bulkhead.db";
+
+/// Why the store could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error("cannot open the database {path}: {source}")]
+    Open {
+        path: PathBuf,
+        #[source]
+        source: rusqlite::Error,
+    },
+    #[error("cannot migrate the database {path}: {source}")]
+    Migrate {
+        path: PathBuf,
+        #[source]
+        source: MigrateError,
+    },
+}
+
+/// A store on one SQLite file.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    path: PathBuf,
+    writer: Arc<Mutex<Option<Connection>>>,
+    readers: Arc<ReaderPool>,
+}
+
+impl SqliteStore {
+    /// Opens the database file, creating it if needed, and applies any
+    /// missing migrations: the embedded store migrates itself.
+    pub fn open(path: &Path, now: OffsetDateTime) -> Result<Self, OpenError> {
+        let writer =
+            connection::open(path, connection::Role::Writer).map_err(|source| OpenError::Open {
+                path: path.to_owned(),
+                source,
+            })?;
+        let applied =
+            migrate::run(&writer, to_micros(now)).map_err(|source| OpenError::Migrate {
+                path: path.to_owned(),
+                source,
+            })?;
+        if applied > 0 {
+            tracing::info!(path = %path.display(), applied, "applied SQLite migrations");
+        }
+        let n_readers = std::thread::available_parallelism().map_or(4, |n| n.get().max(2) * 2);
+        Ok(Self {
+            inner: Arc::new(Inner {
+                path: path.to_owned(),
+                writer: Arc::new(Mutex::new(Some(writer))),
+                readers: Arc::new(ReaderPool::new(path, n_readers)),
+            }),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    async fn begin(&self, access: Access) -> Result<Tx, StoreError> {
+        match access {
+            Access::Write => {
+                let guard = Arc::clone(&self.inner.writer).lock_owned().await;
+                Tx::begin_write(guard)
+            }
+            Access::Read => Tx::begin_read(self.inner.readers.acquire().await?),
+        }
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    fn backend(&self) -> Backend {
+        Backend::Sqlite
+    }
+
+    async fn tenant(
+        &self,
+        tenant: bulkhead_domain::TenantId,
+        access: Access,
+    ) -> Result<Box<dyn TenantTx>, StoreError> {
+        let tx = self.begin(access).await?;
+        Ok(Box::new(tenant_tx::SqliteTenantTx::new(tx, tenant)))
+    }
+
+    async fn create_tenant(&self, tenant: NewTenant) -> Result<Box<dyn TenantTx>, StoreError> {
+        let tx = self.begin(Access::Write).await?;
+        tenant_tx::insert_tenant(&tx, &tenant)?;
+        Ok(Box::new(tenant_tx::SqliteTenantTx::new(tx, tenant.id)))
+    }
+
+    async fn platform(&self, access: Access) -> Result<Box<dyn PlatformTx>, StoreError> {
+        let tx = self.begin(access).await?;
+        Ok(Box::new(platform_tx::SqlitePlatformTx::new(tx)))
+    }
+
+    async fn memberships_of_user(&self, user: UserId) -> Result<Vec<UserMembership>, StoreError> {
+        let tx = self.begin(Access::Read).await?;
+        let memberships = platform_tx::memberships_of_user(&tx, user)?;
+        tx.commit()?;
+        Ok(memberships)
+    }
+
+    async fn readiness(&self) -> Result<(), StoreError> {
+        let reader = self.inner.readers.acquire().await?;
+        reader
+            .query_row("SELECT 1", [], |_| Ok(()))
+            .map_err(store_error)?;
+        migrate::check_current(&reader)
+            .map_err(|error| StoreError::MigrationsPending(error.to_string()))
+    }
+
+    async fn close(&self) {
+        self.inner.readers.close();
+        let mut writer = self.inner.writer.lock().await;
+        if let Some(connection) = writer.take() {
+            // Checkpoint so the file is complete on its own after shutdown.
+            blocking(|| {
+                if let Err(error) = connection.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)") {
+                    tracing::warn!(%error, "WAL checkpoint at close failed");
+                }
+                drop(connection);
+            });
+        }
+    }
+}
+
+/// Opens a connection exactly as the store opens its own (writer or
+/// reader), so tests can inspect the per-connection settings.
+#[doc(hidden)]
+pub fn open_for_inspection(path: &Path, reader: bool) -> rusqlite::Result<Connection> {
+    let role = if reader {
+        connection::Role::Reader
+    } else {
+        connection::Role::Writer
+    };
+    connection::open(path, role)
+}

@@ -1,0 +1,163 @@
+//! The SQLite schema's migrations, embedded in the binary.
+//!
+//! Applied in order, each in its own `BEGIN IMMEDIATE` transaction, and
+//! recorded with a checksum in `bulkhead_migrations`. Running them twice is a
+//! no-op; a recorded migration whose text changed is an error, not a silent
+//! divergence.
+
+use rusqlite::{Connection, OptionalExtension, params};
+use sha2::{Digest, Sha256};
+
+#[derive(Debug)]
+pub struct Migration {
+    pub version: i64,
+    pub name: &'static str,
+    pub sql: &'static str,
+}
+
+pub const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "foundation",
+    sql: include_str!("../migrations/0001_foundation.sql"),
+}];
+
+/// The tables the store treats as tenant-owned; each has RLS-equivalent
+/// scoping in every statement.
+pub const TENANT_TABLES: &[&str] = &[
+    "memberships",
+    "api_keys",
+    "invitations",
+    "audit_log",
+    "audit_personal",
+];
+
+/// Why the schema could not be brought up to date, or is not.
+#[derive(Debug, thiserror::Error)]
+pub enum MigrateError {
+    #[error(transparent)]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("migration {version} ({name}) was applied with different contents")]
+    Changed { version: i64, name: String },
+    #[error("migration {version} ({name}) is not applied")]
+    Pending { version: i64, name: String },
+    #[error(
+        "the database has migration {version}, which this binary does not know: it was written by a newer Bulkhead"
+    )]
+    Newer { version: i64 },
+}
+
+fn checksum(sql: &str) -> Vec<u8> {
+    Sha256::digest(sql.as_bytes()).to_vec()
+}
+
+fn ensure_table(connection: &Connection) -> rusqlite::Result<()> {
+    connection.execute_batch(
+        "CREATE TABLE IF NOT EXISTS bulkhead_migrations (
+             version    INTEGER NOT NULL PRIMARY KEY,
+             name       TEXT    NOT NULL,
+             checksum   BLOB    NOT NULL,
+             applied_at INTEGER NOT NULL
+         ) STRICT;",
+    )
+}
+
+/// Applies every missing migration. Returns how many were applied.
+pub fn run(connection: &Connection, now_micros: i64) -> Result<usize, MigrateError> {
+    ensure_table(connection)?;
+    let mut applied = 0;
+    for migration in MIGRATIONS {
+        connection.execute_batch("BEGIN IMMEDIATE")?;
+        let result = apply_one(connection, migration, now_micros);
+        match result {
+            Ok(true) => {
+                connection.execute_batch("COMMIT")?;
+                applied += 1;
+            }
+            Ok(false) => connection.execute_batch("COMMIT")?,
+            Err(error) => {
+                let _ = connection.execute_batch("ROLLBACK");
+                return Err(error);
+            }
+        }
+    }
+    check_no_newer(connection)?;
+    Ok(applied)
+}
+
+fn apply_one(
+    connection: &Connection,
+    migration: &Migration,
+    now_micros: i64,
+) -> Result<bool, MigrateError> {
+    let recorded: Option<Vec<u8>> = connection
+        .query_row(
+            "SELECT checksum FROM bulkhead_migrations WHERE version = ?1",
+            [migration.version],
+            |row| row.get(0),
+        )
+        .optional()?;
+    match recorded {
+        Some(sum) if sum == checksum(migration.sql) => Ok(false),
+        Some(_) => Err(MigrateError::Changed {
+            version: migration.version,
+            name: migration.name.to_owned(),
+        }),
+        None => {
+            connection.execute_batch(migration.sql)?;
+            connection.execute(
+                "INSERT INTO bulkhead_migrations (version, name, checksum, applied_at) VALUES (?1, ?2, ?3, ?4)",
+                params![migration.version, migration.name, checksum(migration.sql), now_micros],
+            )?;
+            Ok(true)
+        }
+    }
+}
+
+fn check_no_newer(connection: &Connection) -> Result<(), MigrateError> {
+    let newest: Option<i64> =
+        connection.query_row("SELECT max(version) FROM bulkhead_migrations", [], |row| {
+            row.get(0)
+        })?;
+    let known = MIGRATIONS.last().map_or(0, |m| m.version);
+    match newest {
+        Some(version) if version > known => Err(MigrateError::Newer { version }),
+        _ => Ok(()),
+    }
+}
+
+/// Succeeds when every migration is applied unchanged and none is unknown.
+pub fn check_current(connection: &Connection) -> Result<(), MigrateError> {
+    for migration in MIGRATIONS {
+        let recorded: Option<Vec<u8>> = connection
+            .query_row(
+                "SELECT checksum FROM bulkhead_migrations WHERE version = ?1",
+                [migration.version],
+                |row| row.get(0),
+            )
+            .optional()
+            .or_else(|error| match &error {
+                rusqlite::Error::SqliteFailure(_, Some(message))
+                    if message.contains("no such table") =>
+                {
+                    Ok(None)
+                }
+                _ => Err(error),
+            })?;
+        match recorded {
+            Some(sum) if sum == checksum(migration.sql) => {}
+            Some(_) => {
+                return Err(MigrateError::Changed {
+                    version: migration.version,
+                    name: migration.name.to_owned(),
+                });
+            }
+            None => {
+                return Err(MigrateError::Pending {
+                    version: migration.version,
+                    name: migration.name.to_owned(),
+                });
+            }
+        }
+    }
+    check_no_newer(connection)
+}

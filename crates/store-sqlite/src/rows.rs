@@ -1,0 +1,162 @@
+//! Column lists and row decoders, one pair per table, so every query of a
+//! table selects the same columns in the same order.
+
+use bulkhead_domain::audit::{ActorKind, Outcome};
+use bulkhead_domain::{Email, TenantSlug};
+use bulkhead_store::{
+    ApiKey, AuditEntry, AuditPersonal, Invitation, Membership, Session, SigningKey, Tenant, User,
+};
+use rusqlite::Row;
+
+use crate::codec::{
+    conversion_error, id_col, opt_id_col, opt_time_col, opt_uuid_col, role_col, time_col,
+};
+
+pub const TENANT_COLUMNS: &str = "id, slug, name, plan, suspended_at, created_at, updated_at";
+
+pub fn tenant(row: &Row<'_>) -> rusqlite::Result<Tenant> {
+    let slug: String = row.get(1)?;
+    Ok(Tenant {
+        id: id_col(row, 0)?,
+        slug: TenantSlug::parse(&slug).map_err(|e| conversion_error(1, e))?,
+        name: row.get(2)?,
+        plan: row.get(3)?,
+        suspended_at: opt_time_col(row, 4)?,
+        created_at: time_col(row, 5)?,
+        updated_at: time_col(row, 6)?,
+    })
+}
+
+pub const USER_COLUMNS: &str = "id, email, display_name, password_hash, is_platform_admin, deactivated_at, created_at, updated_at";
+
+pub fn user(row: &Row<'_>) -> rusqlite::Result<User> {
+    let email: String = row.get(1)?;
+    Ok(User {
+        id: id_col(row, 0)?,
+        email: Email::parse(&email).map_err(|e| conversion_error(1, e))?,
+        display_name: row.get(2)?,
+        password_hash: row.get(3)?,
+        is_platform_admin: row.get(4)?,
+        deactivated_at: opt_time_col(row, 5)?,
+        created_at: time_col(row, 6)?,
+        updated_at: time_col(row, 7)?,
+    })
+}
+
+pub const MEMBERSHIP_COLUMNS: &str = "tenant_id, user_id, role, created_at, updated_at";
+
+pub fn membership(row: &Row<'_>) -> rusqlite::Result<Membership> {
+    Ok(Membership {
+        tenant_id: id_col(row, 0)?,
+        user_id: id_col(row, 1)?,
+        role: role_col(row, 2)?,
+        created_at: time_col(row, 3)?,
+        updated_at: time_col(row, 4)?,
+    })
+}
+
+pub const SESSION_COLUMNS: &str = "id, user_id, refresh_token_hash, created_at, last_used_at, expires_at, revoked_at, ip, user_agent";
+
+pub fn session(row: &Row<'_>) -> rusqlite::Result<Session> {
+    Ok(Session {
+        id: id_col(row, 0)?,
+        user_id: id_col(row, 1)?,
+        refresh_token_hash: row.get(2)?,
+        created_at: time_col(row, 3)?,
+        last_used_at: time_col(row, 4)?,
+        expires_at: time_col(row, 5)?,
+        revoked_at: opt_time_col(row, 6)?,
+        ip: row.get(7)?,
+        user_agent: row.get(8)?,
+    })
+}
+
+pub const API_KEY_COLUMNS: &str = "tenant_id, id, name, prefix, key_hash, role, created_by, created_at, expires_at, revoked_at, last_used_at";
+
+pub fn api_key(row: &Row<'_>) -> rusqlite::Result<ApiKey> {
+    Ok(ApiKey {
+        tenant_id: id_col(row, 0)?,
+        id: id_col(row, 1)?,
+        name: row.get(2)?,
+        prefix: row.get(3)?,
+        key_hash: row.get(4)?,
+        role: role_col(row, 5)?,
+        created_by: opt_id_col(row, 6)?,
+        created_at: time_col(row, 7)?,
+        expires_at: opt_time_col(row, 8)?,
+        revoked_at: opt_time_col(row, 9)?,
+        last_used_at: opt_time_col(row, 10)?,
+    })
+}
+
+pub const INVITATION_COLUMNS: &str = "tenant_id, id, email, role, token_hash, invited_by, created_at, expires_at, accepted_at, accepted_by";
+
+pub fn invitation(row: &Row<'_>) -> rusqlite::Result<Invitation> {
+    let email: String = row.get(2)?;
+    Ok(Invitation {
+        tenant_id: id_col(row, 0)?,
+        id: id_col(row, 1)?,
+        email: Email::parse(&email).map_err(|e| conversion_error(2, e))?,
+        role: role_col(row, 3)?,
+        token_hash: row.get(4)?,
+        invited_by: opt_id_col(row, 5)?,
+        created_at: time_col(row, 6)?,
+        expires_at: time_col(row, 7)?,
+        accepted_at: opt_time_col(row, 8)?,
+        accepted_by: opt_id_col(row, 9)?,
+    })
+}
+
+/// Audit columns, joined with the erasable personal part (`p`).
+pub const AUDIT_COLUMNS: &str = "a.tenant_id, a.seq, a.id, a.at, a.actor_kind, a.actor_id, a.action, a.resource_type, \
+     a.resource_id, a.outcome, a.request_id, a.details, a.personal_digest, a.prev_hash, a.hash, \
+     p.salt, p.ip, p.user_agent";
+
+#[derive(Debug, thiserror::Error)]
+#[error("unknown {0} in audit_log")]
+struct UnknownValue(&'static str);
+
+pub fn audit_entry(row: &Row<'_>) -> rusqlite::Result<AuditEntry> {
+    let actor_kind: String = row.get(4)?;
+    let outcome: String = row.get(9)?;
+    let details: String = row.get(11)?;
+    let salt: Option<[u8; 16]> = row.get(15)?;
+    Ok(AuditEntry {
+        tenant_id: id_col(row, 0)?,
+        seq: row.get(1)?,
+        id: id_col(row, 2)?,
+        at: time_col(row, 3)?,
+        actor_kind: ActorKind::parse(&actor_kind)
+            .ok_or_else(|| conversion_error(4, UnknownValue("actor_kind")))?,
+        actor_id: opt_uuid_col(row, 5)?,
+        action: row.get(6)?,
+        resource_type: row.get(7)?,
+        resource_id: row.get(8)?,
+        outcome: Outcome::parse(&outcome)
+            .ok_or_else(|| conversion_error(9, UnknownValue("outcome")))?,
+        request_id: row.get(10)?,
+        details: serde_json::from_str(&details).map_err(|e| conversion_error(11, e))?,
+        personal_digest: row.get(12)?,
+        prev_hash: row.get(13)?,
+        hash: row.get(14)?,
+        personal: match salt {
+            Some(salt) => Some(AuditPersonal {
+                salt,
+                ip: row.get(16)?,
+                user_agent: row.get(17)?,
+            }),
+            None => None,
+        },
+    })
+}
+
+pub const SIGNING_KEY_COLUMNS: &str = "kid, secret, created_at, retired_at";
+
+pub fn signing_key(row: &Row<'_>) -> rusqlite::Result<SigningKey> {
+    Ok(SigningKey {
+        kid: row.get(0)?,
+        secret: row.get(1)?,
+        created_at: time_col(row, 2)?,
+        retired_at: opt_time_col(row, 3)?,
+    })
+}

@@ -1,0 +1,525 @@
+//! Tenant-scoped statements on SQLite.
+//!
+//! Every statement that touches a tenant-owned table binds `self.tenant`
+//! as `?1` in its `WHERE` clause or as the inserted `tenant_id`. There is no
+//! other way in: the `New*` inputs carry no tenant id, and nothing here
+//! accepts one. SQLite has no row-level security, so this file is the
+//! boundary; the conformance suite's isolation table is its proof.
+
+use async_trait::async_trait;
+use bulkhead_domain::{ApiKeyId, InvitationId, Role, TenantId, UserId};
+use bulkhead_store::audit::seal;
+use bulkhead_store::{
+    ApiKey, AuditDraft, AuditEntry, AuditQuery, Invitation, Membership, NewApiKey, NewInvitation,
+    NewMembership, NewTenant, Page, StoreError, Tenant, TenantTx,
+};
+use rusqlite::types::ToSql;
+use rusqlite::{OptionalExtension, params};
+use time::OffsetDateTime;
+
+use crate::codec::{Micros, id_param, opt_micros, store_error};
+use crate::rows;
+use crate::tx::Tx;
+
+pub struct SqliteTenantTx {
+    tx: Tx,
+    tenant: TenantId,
+}
+
+impl SqliteTenantTx {
+    pub fn new(tx: Tx, tenant: TenantId) -> Self {
+        Self { tx, tenant }
+    }
+
+    fn t(&self) -> &[u8; 16] {
+        id_param(&self.tenant)
+    }
+}
+
+/// Registers a tenant in the platform table (used by `Store::create_tenant`).
+pub fn insert_tenant(tx: &Tx, tenant: &NewTenant) -> Result<(), StoreError> {
+    tx.connection()
+        .prepare_cached(
+            "INSERT INTO tenants (id, slug, name, plan, suspended_at, created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, NULL, ?5, ?5)",
+        )
+        .and_then(|mut statement| {
+            statement.execute(params![
+                id_param(&tenant.id),
+                tenant.slug.as_str(),
+                tenant.name,
+                tenant.plan,
+                Micros(tenant.at)
+            ])
+        })
+        .map_err(store_error)?;
+    Ok(())
+}
+
+#[async_trait]
+impl TenantTx for SqliteTenantTx {
+    fn tenant_id(&self) -> TenantId {
+        self.tenant
+    }
+
+    async fn tenant(&mut self) -> Result<Option<Tenant>, StoreError> {
+        let sql = format!("SELECT {} FROM tenants WHERE id = ?1", rows::TENANT_COLUMNS);
+        self.tx
+            .connection()
+            .prepare_cached(&sql)
+            .and_then(|mut s| s.query_row([self.t()], rows::tenant).optional())
+            .map_err(store_error)
+    }
+
+    async fn rename_tenant(
+        &mut self,
+        name: &str,
+        at: OffsetDateTime,
+    ) -> Result<Option<Tenant>, StoreError> {
+        let sql = format!(
+            "UPDATE tenants SET name = ?2, updated_at = ?3 WHERE id = ?1 RETURNING {}",
+            rows::TENANT_COLUMNS
+        );
+        self.tx
+            .connection()
+            .prepare_cached(&sql)
+            .and_then(|mut s| {
+                s.query_row(params![self.t(), name, Micros(at)], rows::tenant)
+                    .optional()
+            })
+            .map_err(store_error)
+    }
+
+    async fn delete_tenant(&mut self) -> Result<bool, StoreError> {
+        let n = self
+            .tx
+            .connection()
+            .prepare_cached("DELETE FROM tenants WHERE id = ?1")
+            .and_then(|mut s| s.execute([self.t()]))
+            .map_err(store_error)?;
+        Ok(n > 0)
+    }
+
+    async fn insert_membership(
+        &mut self,
+        membership: NewMembership,
+    ) -> Result<Membership, StoreError> {
+        let sql = format!(
+            "INSERT INTO memberships (tenant_id, user_id, role, created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?4) RETURNING {}",
+            rows::MEMBERSHIP_COLUMNS
+        );
+        self.tx
+            .connection()
+            .prepare_cached(&sql)
+            .and_then(|mut s| {
+                s.query_row(
+                    params![
+                        self.t(),
+                        id_param(&membership.user_id),
+                        membership.role.name(),
+                        Micros(membership.at)
+                    ],
+                    rows::membership,
+                )
+            })
+            .map_err(store_error)
+    }
+
+    async fn membership(&mut self, user: UserId) -> Result<Option<Membership>, StoreError> {
+        let sql = format!(
+            "SELECT {} FROM memberships WHERE tenant_id = ?1 AND user_id = ?2",
+            rows::MEMBERSHIP_COLUMNS
+        );
+        self.tx
+            .connection()
+            .prepare_cached(&sql)
+            .and_then(|mut s| {
+                s.query_row(params![self.t(), id_param(&user)], rows::membership)
+                    .optional()
+            })
+            .map_err(store_error)
+    }
+
+    async fn list_memberships(
+        &mut self,
+        page: Page<UserId>,
+    ) -> Result<Vec<Membership>, StoreError> {
+        let sql = format!(
+            "SELECT {} FROM memberships WHERE tenant_id = ?1 AND (?2 IS NULL OR user_id > ?2)
+             ORDER BY user_id LIMIT ?3",
+            rows::MEMBERSHIP_COLUMNS
+        );
+        let after = page.after.as_ref().map(id_param);
+        self.tx
+            .connection()
+            .prepare_cached(&sql)
+            .and_then(|mut s| {
+                s.query_map(params![self.t(), after, page.limit], rows::membership)?
+                    .collect()
+            })
+            .map_err(store_error)
+    }
+
+    async fn set_member_role(
+        &mut self,
+        user: UserId,
+        role: Role,
+        at: OffsetDateTime,
+    ) -> Result<Option<Membership>, StoreError> {
+        let sql = format!(
+            "UPDATE memberships SET role = ?3, updated_at = ?4 WHERE tenant_id = ?1 AND user_id = ?2 RETURNING {}",
+            rows::MEMBERSHIP_COLUMNS
+        );
+        self.tx
+            .connection()
+            .prepare_cached(&sql)
+            .and_then(|mut s| {
+                s.query_row(
+                    params![self.t(), id_param(&user), role.name(), Micros(at)],
+                    rows::membership,
+                )
+                .optional()
+            })
+            .map_err(store_error)
+    }
+
+    async fn delete_membership(&mut self, user: UserId) -> Result<bool, StoreError> {
+        let n = self
+            .tx
+            .connection()
+            .prepare_cached("DELETE FROM memberships WHERE tenant_id = ?1 AND user_id = ?2")
+            .and_then(|mut s| s.execute(params![self.t(), id_param(&user)]))
+            .map_err(store_error)?;
+        Ok(n > 0)
+    }
+
+    async fn count_members_with_role(&mut self, role: Role) -> Result<u64, StoreError> {
+        self.tx
+            .connection()
+            .prepare_cached("SELECT count(*) FROM memberships WHERE tenant_id = ?1 AND role = ?2")
+            .and_then(|mut s| s.query_row(params![self.t(), role.name()], |row| row.get(0)))
+            .map_err(store_error)
+    }
+
+    async fn insert_api_key(&mut self, key: NewApiKey) -> Result<ApiKey, StoreError> {
+        let sql = format!(
+            "INSERT INTO api_keys (tenant_id, id, name, prefix, key_hash, role, created_by, created_at, expires_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) RETURNING {}",
+            rows::API_KEY_COLUMNS
+        );
+        self.tx
+            .connection()
+            .prepare_cached(&sql)
+            .and_then(|mut s| {
+                s.query_row(
+                    params![
+                        self.t(),
+                        id_param(&key.id),
+                        key.name,
+                        key.prefix,
+                        key.key_hash,
+                        key.role.name(),
+                        key.created_by.as_ref().map(id_param),
+                        Micros(key.at),
+                        opt_micros(key.expires_at)
+                    ],
+                    rows::api_key,
+                )
+            })
+            .map_err(store_error)
+    }
+
+    async fn api_key(&mut self, id: ApiKeyId) -> Result<Option<ApiKey>, StoreError> {
+        let sql = format!(
+            "SELECT {} FROM api_keys WHERE tenant_id = ?1 AND id = ?2",
+            rows::API_KEY_COLUMNS
+        );
+        self.tx
+            .connection()
+            .prepare_cached(&sql)
+            .and_then(|mut s| {
+                s.query_row(params![self.t(), id_param(&id)], rows::api_key)
+                    .optional()
+            })
+            .map_err(store_error)
+    }
+
+    async fn list_api_keys(&mut self, page: Page<ApiKeyId>) -> Result<Vec<ApiKey>, StoreError> {
+        let sql = format!(
+            "SELECT {} FROM api_keys WHERE tenant_id = ?1 AND (?2 IS NULL OR id > ?2) ORDER BY id LIMIT ?3",
+            rows::API_KEY_COLUMNS
+        );
+        let after = page.after.as_ref().map(id_param);
+        self.tx
+            .connection()
+            .prepare_cached(&sql)
+            .and_then(|mut s| {
+                s.query_map(params![self.t(), after, page.limit], rows::api_key)?
+                    .collect()
+            })
+            .map_err(store_error)
+    }
+
+    async fn revoke_api_key(
+        &mut self,
+        id: ApiKeyId,
+        at: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let n = self
+            .tx
+            .connection()
+            .prepare_cached(
+                "UPDATE api_keys SET revoked_at = ?3 WHERE tenant_id = ?1 AND id = ?2 AND revoked_at IS NULL",
+            )
+            .and_then(|mut s| s.execute(params![self.t(), id_param(&id), Micros(at)]))
+            .map_err(store_error)?;
+        Ok(n > 0)
+    }
+
+    async fn touch_api_key(
+        &mut self,
+        id: ApiKeyId,
+        at: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let n = self
+            .tx
+            .connection()
+            .prepare_cached(
+                "UPDATE api_keys SET last_used_at = max(coalesce(last_used_at, ?3), ?3)
+                 WHERE tenant_id = ?1 AND id = ?2",
+            )
+            .and_then(|mut s| s.execute(params![self.t(), id_param(&id), Micros(at)]))
+            .map_err(store_error)?;
+        Ok(n > 0)
+    }
+
+    async fn insert_invitation(
+        &mut self,
+        invitation: NewInvitation,
+    ) -> Result<Invitation, StoreError> {
+        let sql = format!(
+            "INSERT INTO invitations (tenant_id, id, email, role, token_hash, invited_by, created_at, expires_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) RETURNING {}",
+            rows::INVITATION_COLUMNS
+        );
+        self.tx
+            .connection()
+            .prepare_cached(&sql)
+            .and_then(|mut s| {
+                s.query_row(
+                    params![
+                        self.t(),
+                        id_param(&invitation.id),
+                        invitation.email.as_str(),
+                        invitation.role.name(),
+                        invitation.token_hash,
+                        invitation.invited_by.as_ref().map(id_param),
+                        Micros(invitation.at),
+                        Micros(invitation.expires_at)
+                    ],
+                    rows::invitation,
+                )
+            })
+            .map_err(store_error)
+    }
+
+    async fn invitation(&mut self, id: InvitationId) -> Result<Option<Invitation>, StoreError> {
+        let sql = format!(
+            "SELECT {} FROM invitations WHERE tenant_id = ?1 AND id = ?2",
+            rows::INVITATION_COLUMNS
+        );
+        self.tx
+            .connection()
+            .prepare_cached(&sql)
+            .and_then(|mut s| {
+                s.query_row(params![self.t(), id_param(&id)], rows::invitation)
+                    .optional()
+            })
+            .map_err(store_error)
+    }
+
+    async fn list_invitations(
+        &mut self,
+        page: Page<InvitationId>,
+    ) -> Result<Vec<Invitation>, StoreError> {
+        let sql = format!(
+            "SELECT {} FROM invitations WHERE tenant_id = ?1 AND (?2 IS NULL OR id > ?2) ORDER BY id LIMIT ?3",
+            rows::INVITATION_COLUMNS
+        );
+        let after = page.after.as_ref().map(id_param);
+        self.tx
+            .connection()
+            .prepare_cached(&sql)
+            .and_then(|mut s| {
+                s.query_map(params![self.t(), after, page.limit], rows::invitation)?
+                    .collect()
+            })
+            .map_err(store_error)
+    }
+
+    async fn accept_invitation(
+        &mut self,
+        id: InvitationId,
+        user: UserId,
+        at: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let n = self
+            .tx
+            .connection()
+            .prepare_cached(
+                "UPDATE invitations SET accepted_at = ?4, accepted_by = ?3
+                 WHERE tenant_id = ?1 AND id = ?2 AND accepted_at IS NULL AND expires_at > ?4",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    self.t(),
+                    id_param(&id),
+                    id_param(&user),
+                    Micros(at)
+                ])
+            })
+            .map_err(store_error)?;
+        Ok(n > 0)
+    }
+
+    async fn delete_invitation(&mut self, id: InvitationId) -> Result<bool, StoreError> {
+        let n = self
+            .tx
+            .connection()
+            .prepare_cached("DELETE FROM invitations WHERE tenant_id = ?1 AND id = ?2")
+            .and_then(|mut s| s.execute(params![self.t(), id_param(&id)]))
+            .map_err(store_error)?;
+        Ok(n > 0)
+    }
+
+    async fn append_audit(&mut self, draft: AuditDraft) -> Result<AuditEntry, StoreError> {
+        let connection = self.tx.connection();
+        // The single writer connection serialises appends, so the last entry
+        // read here is still the last one when ours is inserted.
+        let previous: Option<(i64, [u8; 32])> = connection
+            .prepare_cached(
+                "SELECT seq, hash FROM audit_log WHERE tenant_id = ?1 ORDER BY seq DESC LIMIT 1",
+            )
+            .and_then(|mut s| {
+                s.query_row([self.t()], |row| Ok((row.get(0)?, row.get(1)?)))
+                    .optional()
+            })
+            .map_err(store_error)?;
+        let entry = seal(self.tenant, previous, draft);
+        connection
+            .prepare_cached(
+                "INSERT INTO audit_log (tenant_id, seq, id, at, actor_kind, actor_id, action, resource_type,
+                     resource_id, outcome, request_id, details, personal_digest, prev_hash, hash)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    self.t(),
+                    entry.seq,
+                    id_param(&entry.id),
+                    Micros(entry.at),
+                    entry.actor_kind.name(),
+                    entry.actor_id.as_ref().map(|id| id.as_bytes()),
+                    entry.action,
+                    entry.resource_type,
+                    entry.resource_id,
+                    entry.outcome.name(),
+                    entry.request_id,
+                    entry.details.to_string(),
+                    entry.personal_digest,
+                    entry.prev_hash,
+                    entry.hash
+                ])
+            })
+            .map_err(store_error)?;
+        if let Some(personal) = &entry.personal {
+            connection
+                .prepare_cached(
+                    "INSERT INTO audit_personal (tenant_id, seq, salt, ip, user_agent) VALUES (?1, ?2, ?3, ?4, ?5)",
+                )
+                .and_then(|mut s| {
+                    s.execute(params![self.t(), entry.seq, personal.salt, personal.ip, personal.user_agent])
+                })
+                .map_err(store_error)?;
+        }
+        Ok(entry)
+    }
+
+    async fn list_audit(&mut self, query: AuditQuery) -> Result<Vec<AuditEntry>, StoreError> {
+        // Optional filters are appended as parameterised clauses; the tenant
+        // predicate is always the first.
+        let mut sql = format!(
+            "SELECT {} FROM audit_log a
+             LEFT JOIN audit_personal p ON p.tenant_id = a.tenant_id AND p.seq = a.seq
+             WHERE a.tenant_id = ?1",
+            rows::AUDIT_COLUMNS
+        );
+        let actor = query.actor_id.map(|id| *id.as_bytes());
+        let mut values: Vec<&dyn ToSql> = vec![self.t()];
+        if let Some(before) = &query.before_seq {
+            values.push(before);
+            sql.push_str(&format!(" AND a.seq < ?{}", values.len()));
+        }
+        if let Some(action) = &query.action {
+            values.push(action);
+            sql.push_str(&format!(" AND a.action = ?{}", values.len()));
+        }
+        if let Some(actor) = &actor {
+            values.push(actor);
+            sql.push_str(&format!(" AND a.actor_id = ?{}", values.len()));
+        }
+        let since = query.since.map(Micros);
+        if let Some(since) = &since {
+            values.push(since);
+            sql.push_str(&format!(" AND a.at >= ?{}", values.len()));
+        }
+        let until = query.until.map(Micros);
+        if let Some(until) = &until {
+            values.push(until);
+            sql.push_str(&format!(" AND a.at < ?{}", values.len()));
+        }
+        values.push(&query.limit);
+        sql.push_str(&format!(" ORDER BY a.seq DESC LIMIT ?{}", values.len()));
+        self.tx
+            .connection()
+            .prepare_cached(&sql)
+            .and_then(|mut s| s.query_map(values.as_slice(), rows::audit_entry)?.collect())
+            .map_err(store_error)
+    }
+
+    async fn audit_chain(
+        &mut self,
+        after_seq: i64,
+        limit: u32,
+    ) -> Result<Vec<AuditEntry>, StoreError> {
+        let sql = format!(
+            "SELECT {} FROM audit_log a
+             LEFT JOIN audit_personal p ON p.tenant_id = a.tenant_id AND p.seq = a.seq
+             WHERE a.tenant_id = ?1 AND a.seq > ?2 ORDER BY a.seq LIMIT ?3",
+            rows::AUDIT_COLUMNS
+        );
+        self.tx
+            .connection()
+            .prepare_cached(&sql)
+            .and_then(|mut s| {
+                s.query_map(params![self.t(), after_seq, limit], rows::audit_entry)?
+                    .collect()
+            })
+            .map_err(store_error)
+    }
+
+    async fn erase_audit_personal(&mut self, seq: i64) -> Result<bool, StoreError> {
+        let n = self
+            .tx
+            .connection()
+            .prepare_cached("DELETE FROM audit_personal WHERE tenant_id = ?1 AND seq = ?2")
+            .and_then(|mut s| s.execute(params![self.t(), seq]))
+            .map_err(store_error)?;
+        Ok(n > 0)
+    }
+
+    async fn commit(self: Box<Self>) -> Result<(), StoreError> {
+        self.tx.commit()
+    }
+}

@@ -1,0 +1,84 @@
+//! A SQLite transaction on a writer or reader connection.
+
+use bulkhead_store::StoreError;
+use rusqlite::Connection;
+use tokio::sync::OwnedMutexGuard;
+
+use crate::codec::store_error;
+use crate::connection::{PooledReader, blocking};
+
+enum Held {
+    Writer(OwnedMutexGuard<Option<Connection>>),
+    Reader(PooledReader),
+}
+
+/// An open transaction. Dropping it rolls back.
+pub struct Tx {
+    held: Held,
+    open: bool,
+}
+
+impl std::fmt::Debug for Tx {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tx")
+            .field("open", &self.open)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Tx {
+    pub fn begin_write(guard: OwnedMutexGuard<Option<Connection>>) -> Result<Self, StoreError> {
+        if guard.is_none() {
+            return Err(StoreError::Unavailable("the store is closed".into()));
+        }
+        let mut tx = Self {
+            held: Held::Writer(guard),
+            open: false,
+        };
+        // IMMEDIATE takes the write lock now, waiting (busy_timeout) for
+        // another process if need be, so no statement later fails with BUSY.
+        blocking(|| tx.connection().execute_batch("BEGIN IMMEDIATE")).map_err(store_error)?;
+        tx.open = true;
+        Ok(tx)
+    }
+
+    pub fn begin_read(reader: PooledReader) -> Result<Self, StoreError> {
+        reader.execute_batch("BEGIN").map_err(store_error)?;
+        Ok(Self {
+            held: Held::Reader(reader),
+            open: true,
+        })
+    }
+
+    pub fn connection(&self) -> &Connection {
+        match &self.held {
+            Held::Writer(guard) => match guard.as_ref() {
+                Some(connection) => connection,
+                None => unreachable!("checked in begin_write"),
+            },
+            Held::Reader(reader) => reader,
+        }
+    }
+
+    pub fn commit(mut self) -> Result<(), StoreError> {
+        // The commit of a write is where synchronous=FULL fsyncs.
+        let result = blocking(|| self.connection().execute_batch("COMMIT"));
+        match result {
+            Ok(()) => {
+                self.open = false;
+                Ok(())
+            }
+            Err(error) => Err(store_error(error)),
+        }
+    }
+}
+
+impl Drop for Tx {
+    fn drop(&mut self) {
+        if self.open
+            && let Err(error) = self.connection().execute_batch("ROLLBACK")
+        {
+            tracing::error!(%error, "rollback failed");
+        }
+    }
+}

@@ -1,0 +1,126 @@
+//! Builders for conformance test data.
+
+use bulkhead_domain::audit::{ActorKind, Outcome};
+use bulkhead_domain::{
+    ApiKeyId, AuditEntryId, Email, InvitationId, Role, TenantId, TenantSlug, UserId,
+};
+use time::macros::datetime;
+use time::{Duration, OffsetDateTime};
+
+use crate::{
+    Access, AuditDraft, NewApiKey, NewInvitation, NewMembership, NewTenant, NewUser, Store, Tenant,
+    User,
+};
+
+/// The suite's "now". Fixed, so expiry is decided by the data, not the wall clock.
+pub fn t0() -> OffsetDateTime {
+    datetime!(2026-06-01 12:00:00.123456 UTC)
+}
+
+pub fn at(minutes: i64) -> OffsetDateTime {
+    t0() + Duration::minutes(minutes)
+}
+
+pub fn hash_of(text: &str) -> [u8; 32] {
+    use std::hash::{DefaultHasher, Hash, Hasher};
+    // Test data only needs distinct 32-byte values per text.
+    let mut out = [0u8; 32];
+    for (i, chunk) in out.chunks_mut(8).enumerate() {
+        let mut hasher = DefaultHasher::new();
+        (text, i).hash(&mut hasher);
+        chunk.copy_from_slice(&hasher.finish().to_be_bytes());
+    }
+    out
+}
+
+pub async fn user(store: &dyn Store, email: &str) -> User {
+    let mut tx = store.platform(Access::Write).await.unwrap();
+    let user = tx
+        .insert_user(NewUser {
+            id: UserId::new(),
+            email: Email::parse(email).unwrap(),
+            display_name: Some(format!("User {email}")),
+            password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaA".into(),
+            is_platform_admin: false,
+            at: t0(),
+        })
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    user
+}
+
+pub fn new_tenant(slug: &str) -> NewTenant {
+    NewTenant {
+        id: TenantId::new(),
+        slug: TenantSlug::parse(slug).unwrap(),
+        name: format!("Tenant {slug}"),
+        plan: "free".into(),
+        at: t0(),
+    }
+}
+
+/// Creates a tenant whose owner is `owner`.
+pub async fn tenant(store: &dyn Store, slug: &str, owner: &User) -> Tenant {
+    let mut tx = store.create_tenant(new_tenant(slug)).await.unwrap();
+    tx.insert_membership(membership(owner.id, Role::Owner))
+        .await
+        .unwrap();
+    let tenant = tx.tenant().await.unwrap().unwrap();
+    tx.commit().await.unwrap();
+    tenant
+}
+
+pub fn membership(user: UserId, role: Role) -> NewMembership {
+    NewMembership {
+        user_id: user,
+        role,
+        at: t0(),
+    }
+}
+
+pub fn api_key(name: &str, created_by: Option<UserId>) -> NewApiKey {
+    NewApiKey {
+        id: ApiKeyId::new(),
+        name: name.into(),
+        prefix: format!("bk_{}", &name[..name.len().min(4)]),
+        key_hash: hash_of(name),
+        role: Role::Member,
+        created_by,
+        expires_at: None,
+        at: t0(),
+    }
+}
+
+pub fn invitation(email: &str, expires_in_minutes: i64) -> NewInvitation {
+    NewInvitation {
+        id: InvitationId::new(),
+        email: Email::parse(email).unwrap(),
+        role: Role::Member,
+        token_hash: hash_of(email),
+        invited_by: None,
+        expires_at: at(expires_in_minutes),
+        at: t0(),
+    }
+}
+
+pub fn audit(action: &str, actor: Option<UserId>) -> AuditDraft {
+    AuditDraft {
+        id: AuditEntryId::new(),
+        at: t0(),
+        actor_kind: if actor.is_some() {
+            ActorKind::User
+        } else {
+            ActorKind::System
+        },
+        actor_id: actor.map(|id| *id.as_uuid()),
+        action: action.into(),
+        resource_type: "tenant".into(),
+        resource_id: Some("r-1".into()),
+        outcome: Outcome::Success,
+        request_id: Some("req-1".into()),
+        details: serde_json::json!({"b": 1, "a": [true, null, "x"]}),
+        ip: Some("192.0.2.7".into()),
+        user_agent: Some("conformance/1.0".into()),
+    }
+}

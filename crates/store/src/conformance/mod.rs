@@ -1,0 +1,109 @@
+//! The store conformance suite: written once, run on every backend.
+//!
+//! A backend's test crate calls [`conformance_suite!`](crate::conformance_suite)
+//! with an async function that returns a fresh, empty, migrated
+//! [`TestStore`] (or `None` to skip, which that function must refuse under
+//! CI). Each case gets its own database.
+//!
+//! The heart of it is [`isolation`]: for every operation of a tenant
+//! transaction, a handle for tenant A is aimed at tenant B's rows and must
+//! come back empty-handed, with B's data unchanged afterwards.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test code: a panic is a failed case"
+)]
+
+pub mod cases;
+pub mod fixtures;
+pub mod isolation;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use crate::Store;
+
+/// A fresh store for one test case.
+pub struct TestStore {
+    pub store: Arc<dyn Store>,
+    /// Every table with a `tenant_id` column, read from the database's own
+    /// catalog, so a new tenant table cannot escape the isolation table.
+    pub tenant_tables: Vec<String>,
+    cleanup: Option<Pin<Box<dyn Future<Output = ()> + Send>>>,
+}
+
+impl std::fmt::Debug for TestStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TestStore")
+            .field("store", &self.store)
+            .field("tenant_tables", &self.tenant_tables)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TestStore {
+    pub fn new(store: Arc<dyn Store>, tenant_tables: Vec<String>) -> Self {
+        Self {
+            store,
+            tenant_tables,
+            cleanup: None,
+        }
+    }
+
+    /// Work to run after a passing case (e.g. dropping its database).
+    pub fn with_cleanup(mut self, cleanup: impl Future<Output = ()> + Send + 'static) -> Self {
+        self.cleanup = Some(Box::pin(cleanup));
+        self
+    }
+
+    pub async fn finish(mut self) {
+        self.store.close().await;
+        if let Some(cleanup) = self.cleanup.take() {
+            cleanup.await;
+        }
+    }
+}
+
+/// Expands to one `#[tokio::test]` per conformance case. `$fresh` is an
+/// async fn returning `Option<TestStore>`.
+#[macro_export]
+macro_rules! conformance_suite {
+    ($fresh:path) => {
+        $crate::conformance_suite!(@cases $fresh;
+            tenants_are_created_read_renamed_and_deleted,
+            tenant_slugs_are_unique_across_the_platform,
+            users_are_unique_by_normalised_email,
+            users_can_change_password_and_be_deactivated,
+            memberships_are_created_listed_changed_and_removed,
+            a_membership_needs_an_existing_user,
+            memberships_of_user_lists_that_users_tenants_only,
+            api_keys_are_created_listed_touched_and_revoked,
+            api_key_hashes_are_unique_within_a_tenant_only,
+            invitations_are_accepted_once_and_not_after_expiry,
+            an_invitation_is_accepted_exactly_once_under_concurrency,
+            audit_entries_form_a_verifiable_chain,
+            audit_personal_data_can_be_erased_without_breaking_the_chain,
+            audit_lists_filter_and_page,
+            sessions_rotate_their_token_atomically_and_revoke,
+            a_refresh_token_rotates_exactly_once_under_concurrency,
+            signing_keys_are_kept_newest_first_and_retired,
+            dropping_a_transaction_rolls_it_back,
+            read_transactions_cannot_write,
+            tenant_admins_list_and_search_tenants_and_suspend_them,
+            deleting_a_tenant_removes_all_its_data_and_nothing_else,
+            a_tenant_handle_never_reaches_another_tenants_rows,
+            the_isolation_table_covers_every_tenant_table,
+        );
+    };
+    (@cases $fresh:path; $($case:ident),* $(,)?) => {$(
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $case() {
+            let Some(test_store) = $fresh().await else { return };
+            $crate::conformance::cases::$case(&test_store).await;
+            test_store.finish().await;
+        }
+    )*};
+}

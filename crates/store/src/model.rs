@@ -1,0 +1,260 @@
+//! The rows a store reads and writes.
+//!
+//! `New*` types are what a caller supplies to create a row. None of them has
+//! a tenant id: a tenant-owned row always lands in the tenant of the
+//! transaction that inserts it.
+
+use bulkhead_domain::audit::{ActorKind, Outcome};
+use bulkhead_domain::{
+    ApiKeyId, AuditEntryId, Email, InvitationId, Role, SessionId, TenantId, TenantSlug, UserId,
+};
+use time::OffsetDateTime;
+
+/// A tenant (an organisation) in the platform registry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tenant {
+    pub id: TenantId,
+    pub slug: TenantSlug,
+    pub name: String,
+    pub plan: String,
+    pub suspended_at: Option<OffsetDateTime>,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewTenant {
+    pub id: TenantId,
+    pub slug: TenantSlug,
+    pub name: String,
+    pub plan: String,
+    pub at: OffsetDateTime,
+}
+
+/// A user account. Users are platform-wide; what they may do inside a tenant
+/// comes from their [`Membership`] there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub id: UserId,
+    pub email: Email,
+    pub display_name: Option<String>,
+    /// A PHC string (`$argon2id$v=19$m=…`).
+    pub password_hash: String,
+    pub is_platform_admin: bool,
+    pub deactivated_at: Option<OffsetDateTime>,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    pub id: UserId,
+    pub email: Email,
+    pub display_name: Option<String>,
+    pub password_hash: String,
+    pub is_platform_admin: bool,
+    pub at: OffsetDateTime,
+}
+
+/// A user's role in one tenant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Membership {
+    pub tenant_id: TenantId,
+    pub user_id: UserId,
+    pub role: Role,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewMembership {
+    pub user_id: UserId,
+    pub role: Role,
+    pub at: OffsetDateTime,
+}
+
+/// One of a user's memberships, with the tenant it is in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserMembership {
+    pub tenant: Tenant,
+    pub role: Role,
+    pub joined_at: OffsetDateTime,
+}
+
+/// A login session. Only the SHA-256 of its refresh token is stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    pub id: SessionId,
+    pub user_id: UserId,
+    pub refresh_token_hash: [u8; 32],
+    pub created_at: OffsetDateTime,
+    pub last_used_at: OffsetDateTime,
+    pub expires_at: OffsetDateTime,
+    pub revoked_at: Option<OffsetDateTime>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewSession {
+    pub id: SessionId,
+    pub user_id: UserId,
+    pub refresh_token_hash: [u8; 32],
+    pub expires_at: OffsetDateTime,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub at: OffsetDateTime,
+}
+
+/// An API key of one tenant. Only the SHA-256 of the key is stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKey {
+    pub tenant_id: TenantId,
+    pub id: ApiKeyId,
+    pub name: String,
+    /// The key's first characters, shown in lists so people can tell keys apart.
+    pub prefix: String,
+    pub key_hash: [u8; 32],
+    pub role: Role,
+    pub created_by: Option<UserId>,
+    pub created_at: OffsetDateTime,
+    pub expires_at: Option<OffsetDateTime>,
+    pub revoked_at: Option<OffsetDateTime>,
+    pub last_used_at: Option<OffsetDateTime>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewApiKey {
+    pub id: ApiKeyId,
+    pub name: String,
+    pub prefix: String,
+    pub key_hash: [u8; 32],
+    pub role: Role,
+    pub created_by: Option<UserId>,
+    pub expires_at: Option<OffsetDateTime>,
+    pub at: OffsetDateTime,
+}
+
+/// An invitation into one tenant. Only the SHA-256 of its token is stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invitation {
+    pub tenant_id: TenantId,
+    pub id: InvitationId,
+    pub email: Email,
+    pub role: Role,
+    pub token_hash: [u8; 32],
+    pub invited_by: Option<UserId>,
+    pub created_at: OffsetDateTime,
+    pub expires_at: OffsetDateTime,
+    pub accepted_at: Option<OffsetDateTime>,
+    pub accepted_by: Option<UserId>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewInvitation {
+    pub id: InvitationId,
+    pub email: Email,
+    pub role: Role,
+    pub token_hash: [u8; 32],
+    pub invited_by: Option<UserId>,
+    pub expires_at: OffsetDateTime,
+    pub at: OffsetDateTime,
+}
+
+/// What a service records in a tenant's audit log. The store assigns the
+/// sequence number and the chain hashes.
+#[derive(Debug, Clone)]
+pub struct AuditDraft {
+    pub id: AuditEntryId,
+    pub at: OffsetDateTime,
+    pub actor_kind: ActorKind,
+    pub actor_id: Option<uuid::Uuid>,
+    pub action: String,
+    pub resource_type: String,
+    pub resource_id: Option<String>,
+    pub outcome: Outcome,
+    pub request_id: Option<String>,
+    pub details: serde_json::Value,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+/// An entry of a tenant's hash-chained audit log.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditEntry {
+    pub tenant_id: TenantId,
+    /// Position in the tenant's chain, from 1, without gaps.
+    pub seq: i64,
+    pub id: AuditEntryId,
+    pub at: OffsetDateTime,
+    pub actor_kind: ActorKind,
+    pub actor_id: Option<uuid::Uuid>,
+    pub action: String,
+    pub resource_type: String,
+    pub resource_id: Option<String>,
+    pub outcome: Outcome,
+    pub request_id: Option<String>,
+    pub details: serde_json::Value,
+    /// `None` once the personal data was erased.
+    pub personal: Option<AuditPersonal>,
+    pub personal_digest: [u8; 32],
+    pub prev_hash: [u8; 32],
+    pub hash: [u8; 32],
+}
+
+/// The erasable part of an audit entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditPersonal {
+    pub salt: [u8; 16],
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+/// Which audit entries to list, newest first.
+#[derive(Debug, Clone, Default)]
+pub struct AuditQuery {
+    /// Only entries with a smaller sequence number (the cursor).
+    pub before_seq: Option<i64>,
+    pub action: Option<String>,
+    pub actor_id: Option<uuid::Uuid>,
+    pub since: Option<OffsetDateTime>,
+    pub until: Option<OffsetDateTime>,
+    pub limit: u32,
+}
+
+/// A key for signing access tokens, shared by every server process of a
+/// deployment through the database.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SigningKey {
+    pub kid: String,
+    pub secret: Vec<u8>,
+    pub created_at: OffsetDateTime,
+    /// Set when a newer key took over; the key still verifies tokens until
+    /// they have all expired.
+    pub retired_at: Option<OffsetDateTime>,
+}
+
+impl std::fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SigningKey")
+            .field("kid", &self.kid)
+            .field("secret", &"<redacted>")
+            .field("created_at", &self.created_at)
+            .field("retired_at", &self.retired_at)
+            .finish()
+    }
+}
+
+/// A page request over a list ordered by id.
+#[derive(Debug, Clone, Copy)]
+pub struct Page<K> {
+    /// Only items whose key sorts after this one.
+    pub after: Option<K>,
+    pub limit: u32,
+}
+
+impl<K> Page<K> {
+    pub fn first(limit: u32) -> Self {
+        Self { after: None, limit }
+    }
+}

@@ -1,0 +1,206 @@
+//! The traits every backend implements.
+
+use async_trait::async_trait;
+use bulkhead_domain::{
+    ApiKeyId, Email, InvitationId, Role, SessionId, TenantId, TenantSlug, UserId,
+};
+use time::OffsetDateTime;
+
+use crate::error::StoreError;
+use crate::model::*;
+
+/// Which database a store runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Whether a transaction may write. Read transactions are cheaper (on
+/// SQLite they run beside the single writer, on PostgreSQL they are
+/// `READ ONLY`) and any write inside one fails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    Read,
+    Write,
+}
+
+/// A database holding every tenant's data behind the tenant boundary.
+#[async_trait]
+pub trait Store: Send + Sync + std::fmt::Debug {
+    fn backend(&self) -> Backend;
+
+    /// Opens a transaction that sees and changes the data of `tenant` only.
+    /// Dropping it without [`TenantTx::commit`] rolls it back.
+    async fn tenant(
+        &self,
+        tenant: TenantId,
+        access: Access,
+    ) -> Result<Box<dyn TenantTx>, StoreError>;
+
+    /// Registers a new tenant and opens a write transaction for it, so that
+    /// the tenant, its first member and the audit entry commit together.
+    async fn create_tenant(&self, tenant: NewTenant) -> Result<Box<dyn TenantTx>, StoreError>;
+
+    /// Opens a transaction over platform tables: the system path. It cannot
+    /// read or write tenant-owned rows.
+    async fn platform(&self, access: Access) -> Result<Box<dyn PlatformTx>, StoreError>;
+
+    /// The memberships of one user across tenants, oldest first: the one
+    /// cross-tenant read, bound to a single user.
+    async fn memberships_of_user(&self, user: UserId) -> Result<Vec<UserMembership>, StoreError>;
+
+    /// Succeeds when the database answers and its schema is current.
+    async fn readiness(&self) -> Result<(), StoreError>;
+
+    /// Waits for open transactions to end and closes every connection.
+    async fn close(&self);
+}
+
+/// A transaction bound to one tenant. No method takes a tenant id.
+#[async_trait]
+pub trait TenantTx: Send {
+    fn tenant_id(&self) -> TenantId;
+
+    /// This tenant's registry row; `None` once it was deleted.
+    async fn tenant(&mut self) -> Result<Option<Tenant>, StoreError>;
+    async fn rename_tenant(
+        &mut self,
+        name: &str,
+        at: OffsetDateTime,
+    ) -> Result<Option<Tenant>, StoreError>;
+    /// Deletes the tenant and, by cascade, every row it owns.
+    async fn delete_tenant(&mut self) -> Result<bool, StoreError>;
+
+    async fn insert_membership(
+        &mut self,
+        membership: NewMembership,
+    ) -> Result<Membership, StoreError>;
+    async fn membership(&mut self, user: UserId) -> Result<Option<Membership>, StoreError>;
+    async fn list_memberships(&mut self, page: Page<UserId>)
+    -> Result<Vec<Membership>, StoreError>;
+    async fn set_member_role(
+        &mut self,
+        user: UserId,
+        role: Role,
+        at: OffsetDateTime,
+    ) -> Result<Option<Membership>, StoreError>;
+    async fn delete_membership(&mut self, user: UserId) -> Result<bool, StoreError>;
+    async fn count_members_with_role(&mut self, role: Role) -> Result<u64, StoreError>;
+
+    async fn insert_api_key(&mut self, key: NewApiKey) -> Result<ApiKey, StoreError>;
+    async fn api_key(&mut self, id: ApiKeyId) -> Result<Option<ApiKey>, StoreError>;
+    async fn list_api_keys(&mut self, page: Page<ApiKeyId>) -> Result<Vec<ApiKey>, StoreError>;
+    /// Revokes a key that is not yet revoked; `false` if there was none.
+    async fn revoke_api_key(
+        &mut self,
+        id: ApiKeyId,
+        at: OffsetDateTime,
+    ) -> Result<bool, StoreError>;
+    async fn touch_api_key(&mut self, id: ApiKeyId, at: OffsetDateTime)
+    -> Result<bool, StoreError>;
+
+    async fn insert_invitation(
+        &mut self,
+        invitation: NewInvitation,
+    ) -> Result<Invitation, StoreError>;
+    async fn invitation(&mut self, id: InvitationId) -> Result<Option<Invitation>, StoreError>;
+    async fn list_invitations(
+        &mut self,
+        page: Page<InvitationId>,
+    ) -> Result<Vec<Invitation>, StoreError>;
+    /// Marks an unexpired, unaccepted invitation accepted, atomically: of
+    /// any number of concurrent callers exactly one gets `true`.
+    async fn accept_invitation(
+        &mut self,
+        id: InvitationId,
+        user: UserId,
+        at: OffsetDateTime,
+    ) -> Result<bool, StoreError>;
+    async fn delete_invitation(&mut self, id: InvitationId) -> Result<bool, StoreError>;
+
+    /// Appends an entry to this tenant's hash-chained audit log.
+    async fn append_audit(&mut self, draft: AuditDraft) -> Result<AuditEntry, StoreError>;
+    async fn list_audit(&mut self, query: AuditQuery) -> Result<Vec<AuditEntry>, StoreError>;
+    /// Entries in chain order, from `after_seq + 1`, for verification.
+    async fn audit_chain(
+        &mut self,
+        after_seq: i64,
+        limit: u32,
+    ) -> Result<Vec<AuditEntry>, StoreError>;
+    /// Erases the personal fields of one entry; the chain stays verifiable.
+    async fn erase_audit_personal(&mut self, seq: i64) -> Result<bool, StoreError>;
+
+    async fn commit(self: Box<Self>) -> Result<(), StoreError>;
+}
+
+/// A transaction over platform tables.
+#[async_trait]
+pub trait PlatformTx: Send {
+    async fn insert_user(&mut self, user: NewUser) -> Result<User, StoreError>;
+    async fn user(&mut self, id: UserId) -> Result<Option<User>, StoreError>;
+    async fn user_by_email(&mut self, email: &Email) -> Result<Option<User>, StoreError>;
+    async fn set_password_hash(
+        &mut self,
+        id: UserId,
+        hash: &str,
+        at: OffsetDateTime,
+    ) -> Result<bool, StoreError>;
+    async fn set_user_deactivated(
+        &mut self,
+        id: UserId,
+        at: Option<OffsetDateTime>,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError>;
+    async fn count_platform_admins(&mut self) -> Result<u64, StoreError>;
+
+    async fn tenant_by_id(&mut self, id: TenantId) -> Result<Option<Tenant>, StoreError>;
+    async fn tenant_by_slug(&mut self, slug: &TenantSlug) -> Result<Option<Tenant>, StoreError>;
+    /// Tenants ordered by id, optionally only those whose slug or name
+    /// contains `search` (case-insensitively).
+    async fn list_tenants(
+        &mut self,
+        search: Option<&str>,
+        page: Page<TenantId>,
+    ) -> Result<Vec<Tenant>, StoreError>;
+    async fn set_tenant_suspended(
+        &mut self,
+        id: TenantId,
+        at: Option<OffsetDateTime>,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError>;
+
+    async fn insert_session(&mut self, session: NewSession) -> Result<Session, StoreError>;
+    async fn session(&mut self, id: SessionId) -> Result<Option<Session>, StoreError>;
+    async fn sessions_of_user(&mut self, user: UserId) -> Result<Vec<Session>, StoreError>;
+    /// Replaces the refresh token hash only if it still equals `current`:
+    /// the atomic claim behind refresh-token rotation.
+    async fn rotate_session_token(
+        &mut self,
+        id: SessionId,
+        current: &[u8; 32],
+        next: &[u8; 32],
+        at: OffsetDateTime,
+    ) -> Result<bool, StoreError>;
+    async fn revoke_session(
+        &mut self,
+        id: SessionId,
+        at: OffsetDateTime,
+    ) -> Result<bool, StoreError>;
+    async fn revoke_sessions_of_user(
+        &mut self,
+        user: UserId,
+        at: OffsetDateTime,
+    ) -> Result<u64, StoreError>;
+
+    /// Every signing key, newest first.
+    async fn signing_keys(&mut self) -> Result<Vec<SigningKey>, StoreError>;
+    async fn insert_signing_key(&mut self, key: SigningKey) -> Result<(), StoreError>;
+    async fn retire_signing_keys(
+        &mut self,
+        except_kid: &str,
+        at: OffsetDateTime,
+    ) -> Result<u64, StoreError>;
+
+    async fn commit(self: Box<Self>) -> Result<(), StoreError>;
+}
