@@ -297,6 +297,11 @@ impl PlatformTx for SqlitePlatformTx {
         Ok(n as u64)
     }
 
+    async fn lock_signing_keys(&mut self) -> Result<(), StoreError> {
+        // Write transactions already hold SQLite's only write lock.
+        Ok(())
+    }
+
     async fn signing_keys(&mut self) -> Result<Vec<SigningKey>, StoreError> {
         let sql = format!(
             "SELECT {} FROM signing_keys ORDER BY created_at DESC, kid DESC",

@@ -193,6 +193,10 @@ pub trait PlatformTx: Send {
         at: OffsetDateTime,
     ) -> Result<u64, StoreError>;
 
+    /// Serialises signing-key bootstrap and rotation across server processes
+    /// until this transaction ends, so two processes starting at once agree
+    /// on one key.
+    async fn lock_signing_keys(&mut self) -> Result<(), StoreError>;
     /// Every signing key, newest first.
     async fn signing_keys(&mut self) -> Result<Vec<SigningKey>, StoreError>;
     async fn insert_signing_key(&mut self, key: SigningKey) -> Result<(), StoreError>;
