@@ -1,63 +1,284 @@
-//! Bulkhead's PostgreSQL store (work in progress: signatures only).
+//! Bulkhead's production store: PostgreSQL with forced row-level security.
+//!
+//! The server connects as a runtime role that owns nothing and cannot bypass
+//! row-level security; [`PgStore::connect`] refuses any other. Each tenant
+//! transaction starts with `SET LOCAL bulkhead.tenant_id`, which lives
+//! exactly as long as the transaction, so a pooled connection never carries
+//! one tenant's scope into another's request. Migrations, and the runtime
+//! role's creation and grants, are [`migrate`]'s job, run as the owner.
 
+mod checks;
+mod citus;
+mod codec;
+mod migrate;
+mod platform_tx;
+mod tenant_tx;
+
+use std::fmt::Write as _;
 use std::time::Duration;
+
+use async_trait::async_trait;
+use bulkhead_domain::{TenantId, UserId};
+use bulkhead_store::{
+    Access, Backend, NewTenant, PlatformTx, Store, StoreError, TenantTx, UserMembership,
+};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::{Postgres, Row, Transaction};
+use uuid::Uuid;
+
+use crate::codec::store_error;
+
+pub use crate::migrate::{
+    ALL_TABLES, MigrateError, MigrateOptions, MigrateReport, RUNTIME_GRANTS, TENANT_TABLES, migrate,
+};
 
 /// Pool settings for the runtime connection.
 #[derive(Debug, Clone)]
 pub struct PoolSettings {
     pub max_connections: u32,
+    /// How long a request waits for a connection before answering 503.
     pub acquire_timeout: Duration,
 }
 
 impl Default for PoolSettings {
     fn default() -> Self {
-        Self { max_connections: 16, acquire_timeout: Duration::from_secs(5) }
+        Self {
+            max_connections: 16,
+            acquire_timeout: Duration::from_secs(5),
+        }
     }
 }
 
-/// What `bulkhead migrate` does besides applying migrations.
-#[derive(Debug, Clone)]
-pub struct MigrateOptions {
-    /// The runtime login role to create if missing and grant DML to.
-    pub app_role: String,
-    /// Its password, set when the role is created or changed; `None` leaves it.
-    pub app_password: Option<String>,
-    /// Also distribute the tables with Citus.
-    pub citus: bool,
+/// Whether a database URL names PostgreSQL (sqlx would parse any scheme).
+pub fn is_postgres_url(url: &str) -> bool {
+    url.starts_with("postgres://") || url.starts_with("postgresql://")
 }
 
-/// What a migration run did.
-#[derive(Debug, Clone, Default)]
-pub struct MigrateReport {
-    pub applied: usize,
-    pub role_created: bool,
-    pub signing_key_created: bool,
-}
-
+/// Why the server may not run on this database.
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectError {
+    #[error("invalid PostgreSQL URL: {0}")]
+    BadUrl(String),
+    #[error("cannot connect to PostgreSQL: {0}")]
+    Unreachable(String),
+    #[error("refusing to run as database role {role:?}: {reason}")]
+    UnsafeRole { role: String, reason: String },
     #[error("{0}")]
-    Failed(String),
+    Store(#[from] StoreError),
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum MigrateError {
-    #[error("{0}")]
-    Failed(String),
-}
-
+/// A store on PostgreSQL.
 #[derive(Debug, Clone)]
-pub struct PgStore;
+pub struct PgStore {
+    pool: PgPool,
+}
 
 impl PgStore {
     /// Connects as the runtime role. Refuses a role that is a superuser, has
-    /// BYPASSRLS or owns a tenant table, and a schema whose migrations are not current.
-    pub async fn connect(_url: &str, _settings: &PoolSettings) -> Result<PgStore, ConnectError> {
-        Err(ConnectError::Failed("not yet implemented".into()))
+    /// BYPASSRLS or owns Bulkhead's tables, a schema whose migrations are not
+    /// current, and a server that does not make commits durable.
+    pub async fn connect(url: &str, settings: &PoolSettings) -> Result<Self, ConnectError> {
+        if !is_postgres_url(url) {
+            return Err(ConnectError::BadUrl(
+                "it must start with postgres:// or postgresql://".into(),
+            ));
+        }
+        let options: PgConnectOptions = url
+            .parse()
+            .map_err(|error: sqlx::Error| ConnectError::BadUrl(error.to_string()))?;
+        let pool = PgPoolOptions::new()
+            .max_connections(settings.max_connections)
+            .acquire_timeout(settings.acquire_timeout)
+            .idle_timeout(Some(Duration::from_secs(10 * 60)))
+            .max_lifetime(Some(Duration::from_secs(30 * 60)))
+            .test_before_acquire(true)
+            .after_connect(|connection, _meta| {
+                Box::pin(async move {
+                    // A standby would accept our reads and fail our writes;
+                    // never hand one out.
+                    let in_recovery: bool = sqlx::query_scalar("SELECT pg_is_in_recovery()")
+                        .fetch_one(&mut *connection)
+                        .await?;
+                    if in_recovery {
+                        return Err(sqlx::Error::Protocol(
+                            "the server is a read-only standby".into(),
+                        ));
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await
+            .map_err(|error| ConnectError::Unreachable(error.to_string()))?;
+        let store = Self { pool };
+        if let Err(error) = store.check_runtime_role().await {
+            store.pool.close().await;
+            return Err(error);
+        }
+        if let Err(error) = store.check_schema_and_durability().await {
+            store.pool.close().await;
+            return Err(error.into());
+        }
+        Ok(store)
+    }
+
+    async fn check_runtime_role(&self) -> Result<(), ConnectError> {
+        let row = sqlx::query(
+            "SELECT current_user::text AS name, r.rolsuper, r.rolbypassrls,
+                    coalesce((SELECT string_agg(c.relname::text, ', ' ORDER BY c.relname)
+                              FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                              WHERE c.relowner = r.oid AND n.nspname = current_schema()
+                                AND c.relname = ANY($1)), '') AS owned
+             FROM pg_roles r WHERE r.rolname = current_user",
+        )
+        .bind(ALL_TABLES)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(|error| ConnectError::Unreachable(error.to_string()))?;
+        let role: String = row
+            .try_get("name")
+            .map_err(|e| ConnectError::Unreachable(e.to_string()))?;
+        let superuser: bool = row
+            .try_get("rolsuper")
+            .map_err(|e| ConnectError::Unreachable(e.to_string()))?;
+        let bypass: bool = row
+            .try_get("rolbypassrls")
+            .map_err(|e| ConnectError::Unreachable(e.to_string()))?;
+        let owned: String = row
+            .try_get("owned")
+            .map_err(|e| ConnectError::Unreachable(e.to_string()))?;
+        let reason = if superuser {
+            Some("it is a superuser, which bypasses row-level security; connect as the runtime role `bulkhead migrate` created".to_owned())
+        } else if bypass {
+            Some(
+                "it has BYPASSRLS; connect as the runtime role `bulkhead migrate` created"
+                    .to_owned(),
+            )
+        } else if !owned.is_empty() {
+            Some(format!(
+                "it owns tables ({owned}); run migrations as the owner and the server as a separate runtime role"
+            ))
+        } else {
+            None
+        };
+        match reason {
+            Some(reason) => Err(ConnectError::UnsafeRole { role, reason }),
+            None => Ok(()),
+        }
+    }
+
+    async fn check_schema_and_durability(&self) -> Result<(), StoreError> {
+        let mut connection = self.pool.acquire().await.map_err(store_error)?;
+        checks::migrations_current(&mut connection).await?;
+        checks::durable_commits(&mut connection).await
+    }
+
+    /// Begins a transaction, read-only if asked, with one transaction-local
+    /// setting. The value is a UUID we format ourselves (hex digits and
+    /// dashes only), which is why it may be written into the statement:
+    /// `SET LOCAL` takes no bind parameters, and we prefer it to
+    /// `set_config(…, true)` because Citus propagates `SET LOCAL` to its
+    /// workers.
+    async fn begin(
+        &self,
+        access: Access,
+        setting: Option<(&str, Uuid)>,
+    ) -> Result<Transaction<'static, Postgres>, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(store_error)?;
+        let mut sql = String::new();
+        if access == Access::Read {
+            sql.push_str("SET TRANSACTION READ ONLY; ");
+        }
+        if let Some((name, value)) = setting {
+            let _ = write!(sql, "SET LOCAL {name} = '{}';", value.hyphenated());
+        }
+        if !sql.is_empty() {
+            // A plain string runs over the simple query protocol: one round
+            // trip for both statements.
+            sqlx::Executor::execute(&mut *tx, sql.as_str())
+                .await
+                .map_err(store_error)?;
+        }
+        Ok(tx)
     }
 }
 
-/// Applies migrations as the owner, creates and grants the runtime role.
-pub async fn migrate(_owner_url: &str, _options: &MigrateOptions) -> Result<MigrateReport, MigrateError> {
-    Err(MigrateError::Failed("not yet implemented".into()))
+#[async_trait]
+impl Store for PgStore {
+    fn backend(&self) -> Backend {
+        Backend::Postgres
+    }
+
+    async fn tenant(
+        &self,
+        tenant: TenantId,
+        access: Access,
+    ) -> Result<Box<dyn TenantTx>, StoreError> {
+        let tx = self
+            .begin(access, Some(("bulkhead.tenant_id", *tenant.as_uuid())))
+            .await?;
+        Ok(Box::new(tenant_tx::PgTenantTx::new(tx, tenant)))
+    }
+
+    async fn create_tenant(&self, tenant: NewTenant) -> Result<Box<dyn TenantTx>, StoreError> {
+        let mut tx = self
+            .begin(
+                Access::Write,
+                Some(("bulkhead.tenant_id", *tenant.id.as_uuid())),
+            )
+            .await?;
+        tenant_tx::insert_tenant(&mut tx, &tenant).await?;
+        Ok(Box::new(tenant_tx::PgTenantTx::new(tx, tenant.id)))
+    }
+
+    async fn platform(&self, access: Access) -> Result<Box<dyn PlatformTx>, StoreError> {
+        let tx = self.begin(access, None).await?;
+        Ok(Box::new(platform_tx::PgPlatformTx::new(tx)))
+    }
+
+    async fn memberships_of_user(&self, user: UserId) -> Result<Vec<UserMembership>, StoreError> {
+        let mut tx = self
+            .begin(Access::Read, Some(("bulkhead.user_id", *user.as_uuid())))
+            .await?;
+        let sql = format!(
+            "SELECT {}, m.role AS member_role, m.created_at AS joined_at
+             FROM memberships m JOIN tenants t ON t.id = m.tenant_id
+             WHERE m.user_id = $1 ORDER BY m.created_at, t.id",
+            codec::TENANT_COLUMNS
+                .split(", ")
+                .map(|column| format!("t.{column}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        let memberships = sqlx::query(&sql)
+            .bind(user.as_uuid())
+            .try_map(|row: sqlx::postgres::PgRow| {
+                let role: &str = row.try_get("member_role")?;
+                Ok(UserMembership {
+                    tenant: codec::tenant(&row)?,
+                    role: role
+                        .parse()
+                        .map_err(|e: bulkhead_domain::role::UnknownRole| {
+                            sqlx::Error::ColumnDecode {
+                                index: "member_role".into(),
+                                source: e.into(),
+                            }
+                        })?,
+                    joined_at: row.try_get("joined_at")?,
+                })
+            })
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(store_error)?;
+        tx.commit().await.map_err(store_error)?;
+        Ok(memberships)
+    }
+
+    async fn readiness(&self) -> Result<(), StoreError> {
+        self.check_schema_and_durability().await
+    }
+
+    async fn close(&self) {
+        self.pool.close().await;
+    }
 }

@@ -11,7 +11,7 @@ use bulkhead_store::{
 use rusqlite::{OptionalExtension, params};
 use time::OffsetDateTime;
 
-use crate::codec::{Micros, id_param, opt_micros, role_col, store_error, time_col};
+use crate::codec::{Micros, id_param, opt_micros, role_col, time_col};
 use crate::rows;
 use crate::tx::Tx;
 
@@ -48,7 +48,7 @@ pub fn memberships_of_user(tx: &Tx, user: UserId) -> Result<Vec<UserMembership>,
             })?
             .collect()
         })
-        .map_err(store_error)
+        .map_err(|e| tx.fail(e))
 }
 
 #[async_trait]
@@ -75,7 +75,7 @@ impl PlatformTx for SqlitePlatformTx {
                     rows::user,
                 )
             })
-            .map_err(store_error)
+            .map_err(|e| self.tx.fail(e))
     }
 
     async fn user(&mut self, id: UserId) -> Result<Option<User>, StoreError> {
@@ -84,7 +84,7 @@ impl PlatformTx for SqlitePlatformTx {
             .connection()
             .prepare_cached(&sql)
             .and_then(|mut s| s.query_row([id_param(&id)], rows::user).optional())
-            .map_err(store_error)
+            .map_err(|e| self.tx.fail(e))
     }
 
     async fn user_by_email(&mut self, email: &Email) -> Result<Option<User>, StoreError> {
@@ -93,7 +93,7 @@ impl PlatformTx for SqlitePlatformTx {
             .connection()
             .prepare_cached(&sql)
             .and_then(|mut s| s.query_row([email.as_str()], rows::user).optional())
-            .map_err(store_error)
+            .map_err(|e| self.tx.fail(e))
     }
 
     async fn set_password_hash(
@@ -107,7 +107,7 @@ impl PlatformTx for SqlitePlatformTx {
             .connection()
             .prepare_cached("UPDATE users SET password_hash = ?2, updated_at = ?3 WHERE id = ?1")
             .and_then(|mut s| s.execute(params![id_param(&id), hash, Micros(at)]))
-            .map_err(store_error)?;
+            .map_err(|e| self.tx.fail(e))?;
         Ok(n > 0)
     }
 
@@ -122,7 +122,7 @@ impl PlatformTx for SqlitePlatformTx {
             .connection()
             .prepare_cached("UPDATE users SET deactivated_at = ?2, updated_at = ?3 WHERE id = ?1")
             .and_then(|mut s| s.execute(params![id_param(&id), opt_micros(at), Micros(now)]))
-            .map_err(store_error)?;
+            .map_err(|e| self.tx.fail(e))?;
         Ok(n > 0)
     }
 
@@ -133,7 +133,7 @@ impl PlatformTx for SqlitePlatformTx {
                 "SELECT count(*) FROM users WHERE is_platform_admin = 1 AND deactivated_at IS NULL",
             )
             .and_then(|mut s| s.query_row([], |row| row.get(0)))
-            .map_err(store_error)
+            .map_err(|e| self.tx.fail(e))
     }
 
     async fn tenant_by_id(&mut self, id: TenantId) -> Result<Option<Tenant>, StoreError> {
@@ -142,7 +142,7 @@ impl PlatformTx for SqlitePlatformTx {
             .connection()
             .prepare_cached(&sql)
             .and_then(|mut s| s.query_row([id_param(&id)], rows::tenant).optional())
-            .map_err(store_error)
+            .map_err(|e| self.tx.fail(e))
     }
 
     async fn tenant_by_slug(&mut self, slug: &TenantSlug) -> Result<Option<Tenant>, StoreError> {
@@ -154,7 +154,7 @@ impl PlatformTx for SqlitePlatformTx {
             .connection()
             .prepare_cached(&sql)
             .and_then(|mut s| s.query_row([slug.as_str()], rows::tenant).optional())
-            .map_err(store_error)
+            .map_err(|e| self.tx.fail(e))
     }
 
     async fn list_tenants(
@@ -178,7 +178,7 @@ impl PlatformTx for SqlitePlatformTx {
                 s.query_map(params![after, search, page.limit], rows::tenant)?
                     .collect()
             })
-            .map_err(store_error)
+            .map_err(|e| self.tx.fail(e))
     }
 
     async fn set_tenant_suspended(
@@ -192,7 +192,7 @@ impl PlatformTx for SqlitePlatformTx {
             .connection()
             .prepare_cached("UPDATE tenants SET suspended_at = ?2, updated_at = ?3 WHERE id = ?1")
             .and_then(|mut s| s.execute(params![id_param(&id), opt_micros(at), Micros(now)]))
-            .map_err(store_error)?;
+            .map_err(|e| self.tx.fail(e))?;
         Ok(n > 0)
     }
 
@@ -219,7 +219,7 @@ impl PlatformTx for SqlitePlatformTx {
                     rows::session,
                 )
             })
-            .map_err(store_error)
+            .map_err(|e| self.tx.fail(e))
     }
 
     async fn session(&mut self, id: SessionId) -> Result<Option<Session>, StoreError> {
@@ -231,7 +231,7 @@ impl PlatformTx for SqlitePlatformTx {
             .connection()
             .prepare_cached(&sql)
             .and_then(|mut s| s.query_row([id_param(&id)], rows::session).optional())
-            .map_err(store_error)
+            .map_err(|e| self.tx.fail(e))
     }
 
     async fn sessions_of_user(&mut self, user: UserId) -> Result<Vec<Session>, StoreError> {
@@ -243,7 +243,7 @@ impl PlatformTx for SqlitePlatformTx {
             .connection()
             .prepare_cached(&sql)
             .and_then(|mut s| s.query_map([id_param(&user)], rows::session)?.collect())
-            .map_err(store_error)
+            .map_err(|e| self.tx.fail(e))
     }
 
     async fn rotate_session_token(
@@ -261,7 +261,7 @@ impl PlatformTx for SqlitePlatformTx {
                  WHERE id = ?1 AND refresh_token_hash = ?2 AND revoked_at IS NULL",
             )
             .and_then(|mut s| s.execute(params![id_param(&id), current, next, Micros(at)]))
-            .map_err(store_error)?;
+            .map_err(|e| self.tx.fail(e))?;
         Ok(n > 0)
     }
 
@@ -277,7 +277,7 @@ impl PlatformTx for SqlitePlatformTx {
                 "UPDATE sessions SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
             )
             .and_then(|mut s| s.execute(params![id_param(&id), Micros(at)]))
-            .map_err(store_error)?;
+            .map_err(|e| self.tx.fail(e))?;
         Ok(n > 0)
     }
 
@@ -293,7 +293,7 @@ impl PlatformTx for SqlitePlatformTx {
                 "UPDATE sessions SET revoked_at = ?2 WHERE user_id = ?1 AND revoked_at IS NULL",
             )
             .and_then(|mut s| s.execute(params![id_param(&user), Micros(at)]))
-            .map_err(store_error)?;
+            .map_err(|e| self.tx.fail(e))?;
         Ok(n as u64)
     }
 
@@ -311,7 +311,7 @@ impl PlatformTx for SqlitePlatformTx {
             .connection()
             .prepare_cached(&sql)
             .and_then(|mut s| s.query_map([], rows::signing_key)?.collect())
-            .map_err(store_error)
+            .map_err(|e| self.tx.fail(e))
     }
 
     async fn insert_signing_key(&mut self, key: SigningKey) -> Result<(), StoreError> {
@@ -319,7 +319,7 @@ impl PlatformTx for SqlitePlatformTx {
             .connection()
             .prepare_cached("INSERT INTO signing_keys (kid, secret, created_at, retired_at) VALUES (?1, ?2, ?3, ?4)")
             .and_then(|mut s| s.execute(params![key.kid, key.secret, Micros(key.created_at), opt_micros(key.retired_at)]))
-            .map_err(store_error)?;
+            .map_err(|e| self.tx.fail(e))?;
         Ok(())
     }
 
@@ -335,7 +335,7 @@ impl PlatformTx for SqlitePlatformTx {
                 "UPDATE signing_keys SET retired_at = ?2 WHERE kid <> ?1 AND retired_at IS NULL",
             )
             .and_then(|mut s| s.execute(params![except_kid, Micros(at)]))
-            .map_err(store_error)?;
+            .map_err(|e| self.tx.fail(e))?;
         Ok(n as u64)
     }
 

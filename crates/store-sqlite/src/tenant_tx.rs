@@ -68,7 +68,7 @@ impl TenantTx for SqliteTenantTx {
             .connection()
             .prepare_cached(&sql)
             .and_then(|mut s| s.query_row([self.t()], rows::tenant).optional())
-            .map_err(store_error)
+            .map_err(|e| self.tx.fail(e))
     }
 
     async fn rename_tenant(
@@ -87,7 +87,7 @@ impl TenantTx for SqliteTenantTx {
                 s.query_row(params![self.t(), name, Micros(at)], rows::tenant)
                     .optional()
             })
-            .map_err(store_error)
+            .map_err(|e| self.tx.fail(e))
     }
 
     async fn delete_tenant(&mut self) -> Result<bool, StoreError> {
@@ -96,7 +96,7 @@ impl TenantTx for SqliteTenantTx {
             .connection()
             .prepare_cached("DELETE FROM tenants WHERE id = ?1")
             .and_then(|mut s| s.execute([self.t()]))
-            .map_err(store_error)?;
+            .map_err(|e| self.tx.fail(e))?;
         Ok(n > 0)
     }
 
@@ -123,7 +123,7 @@ impl TenantTx for SqliteTenantTx {
                     rows::membership,
                 )
             })
-            .map_err(store_error)
+            .map_err(|e| self.tx.fail(e))
     }
 
     async fn membership(&mut self, user: UserId) -> Result<Option<Membership>, StoreError> {
@@ -138,7 +138,7 @@ impl TenantTx for SqliteTenantTx {
                 s.query_row(params![self.t(), id_param(&user)], rows::membership)
                     .optional()
             })
-            .map_err(store_error)
+            .map_err(|e| self.tx.fail(e))
     }
 
     async fn list_memberships(
@@ -158,7 +158,7 @@ impl TenantTx for SqliteTenantTx {
                 s.query_map(params![self.t(), after, page.limit], rows::membership)?
                     .collect()
             })
-            .map_err(store_error)
+            .map_err(|e| self.tx.fail(e))
     }
 
     async fn set_member_role(
@@ -181,7 +181,7 @@ impl TenantTx for SqliteTenantTx {
                 )
                 .optional()
             })
-            .map_err(store_error)
+            .map_err(|e| self.tx.fail(e))
     }
 
     async fn delete_membership(&mut self, user: UserId) -> Result<bool, StoreError> {
@@ -190,7 +190,7 @@ impl TenantTx for SqliteTenantTx {
             .connection()
             .prepare_cached("DELETE FROM memberships WHERE tenant_id = ?1 AND user_id = ?2")
             .and_then(|mut s| s.execute(params![self.t(), id_param(&user)]))
-            .map_err(store_error)?;
+            .map_err(|e| self.tx.fail(e))?;
         Ok(n > 0)
     }
 
@@ -199,7 +199,7 @@ impl TenantTx for SqliteTenantTx {
             .connection()
             .prepare_cached("SELECT count(*) FROM memberships WHERE tenant_id = ?1 AND role = ?2")
             .and_then(|mut s| s.query_row(params![self.t(), role.name()], |row| row.get(0)))
-            .map_err(store_error)
+            .map_err(|e| self.tx.fail(e))
     }
 
     async fn insert_api_key(&mut self, key: NewApiKey) -> Result<ApiKey, StoreError> {
@@ -227,7 +227,7 @@ impl TenantTx for SqliteTenantTx {
                     rows::api_key,
                 )
             })
-            .map_err(store_error)
+            .map_err(|e| self.tx.fail(e))
     }
 
     async fn api_key(&mut self, id: ApiKeyId) -> Result<Option<ApiKey>, StoreError> {
@@ -242,7 +242,7 @@ impl TenantTx for SqliteTenantTx {
                 s.query_row(params![self.t(), id_param(&id)], rows::api_key)
                     .optional()
             })
-            .map_err(store_error)
+            .map_err(|e| self.tx.fail(e))
     }
 
     async fn list_api_keys(&mut self, page: Page<ApiKeyId>) -> Result<Vec<ApiKey>, StoreError> {
@@ -258,7 +258,7 @@ impl TenantTx for SqliteTenantTx {
                 s.query_map(params![self.t(), after, page.limit], rows::api_key)?
                     .collect()
             })
-            .map_err(store_error)
+            .map_err(|e| self.tx.fail(e))
     }
 
     async fn revoke_api_key(
@@ -273,7 +273,7 @@ impl TenantTx for SqliteTenantTx {
                 "UPDATE api_keys SET revoked_at = ?3 WHERE tenant_id = ?1 AND id = ?2 AND revoked_at IS NULL",
             )
             .and_then(|mut s| s.execute(params![self.t(), id_param(&id), Micros(at)]))
-            .map_err(store_error)?;
+            .map_err(|e| self.tx.fail(e))?;
         Ok(n > 0)
     }
 
@@ -290,7 +290,7 @@ impl TenantTx for SqliteTenantTx {
                  WHERE tenant_id = ?1 AND id = ?2",
             )
             .and_then(|mut s| s.execute(params![self.t(), id_param(&id), Micros(at)]))
-            .map_err(store_error)?;
+            .map_err(|e| self.tx.fail(e))?;
         Ok(n > 0)
     }
 
@@ -321,7 +321,7 @@ impl TenantTx for SqliteTenantTx {
                     rows::invitation,
                 )
             })
-            .map_err(store_error)
+            .map_err(|e| self.tx.fail(e))
     }
 
     async fn invitation(&mut self, id: InvitationId) -> Result<Option<Invitation>, StoreError> {
@@ -336,7 +336,7 @@ impl TenantTx for SqliteTenantTx {
                 s.query_row(params![self.t(), id_param(&id)], rows::invitation)
                     .optional()
             })
-            .map_err(store_error)
+            .map_err(|e| self.tx.fail(e))
     }
 
     async fn list_invitations(
@@ -355,7 +355,7 @@ impl TenantTx for SqliteTenantTx {
                 s.query_map(params![self.t(), after, page.limit], rows::invitation)?
                     .collect()
             })
-            .map_err(store_error)
+            .map_err(|e| self.tx.fail(e))
     }
 
     async fn accept_invitation(
@@ -379,7 +379,7 @@ impl TenantTx for SqliteTenantTx {
                     Micros(at)
                 ])
             })
-            .map_err(store_error)?;
+            .map_err(|e| self.tx.fail(e))?;
         Ok(n > 0)
     }
 
@@ -389,7 +389,7 @@ impl TenantTx for SqliteTenantTx {
             .connection()
             .prepare_cached("DELETE FROM invitations WHERE tenant_id = ?1 AND id = ?2")
             .and_then(|mut s| s.execute(params![self.t(), id_param(&id)]))
-            .map_err(store_error)?;
+            .map_err(|e| self.tx.fail(e))?;
         Ok(n > 0)
     }
 
@@ -405,7 +405,7 @@ impl TenantTx for SqliteTenantTx {
                 s.query_row([self.t()], |row| Ok((row.get(0)?, row.get(1)?)))
                     .optional()
             })
-            .map_err(store_error)?;
+            .map_err(|e| self.tx.fail(e))?;
         let entry = seal(self.tenant, previous, draft);
         connection
             .prepare_cached(
@@ -432,7 +432,7 @@ impl TenantTx for SqliteTenantTx {
                     entry.hash
                 ])
             })
-            .map_err(store_error)?;
+            .map_err(|e| self.tx.fail(e))?;
         if let Some(personal) = &entry.personal {
             connection
                 .prepare_cached(
@@ -441,7 +441,7 @@ impl TenantTx for SqliteTenantTx {
                 .and_then(|mut s| {
                     s.execute(params![self.t(), entry.seq, personal.salt, personal.ip, personal.user_agent])
                 })
-                .map_err(store_error)?;
+                .map_err(|e| self.tx.fail(e))?;
         }
         Ok(entry)
     }
@@ -485,7 +485,7 @@ impl TenantTx for SqliteTenantTx {
             .connection()
             .prepare_cached(&sql)
             .and_then(|mut s| s.query_map(values.as_slice(), rows::audit_entry)?.collect())
-            .map_err(store_error)
+            .map_err(|e| self.tx.fail(e))
     }
 
     async fn audit_chain(
@@ -506,7 +506,7 @@ impl TenantTx for SqliteTenantTx {
                 s.query_map(params![self.t(), after_seq, limit], rows::audit_entry)?
                     .collect()
             })
-            .map_err(store_error)
+            .map_err(|e| self.tx.fail(e))
     }
 
     async fn erase_audit_personal(&mut self, seq: i64) -> Result<bool, StoreError> {
@@ -515,7 +515,7 @@ impl TenantTx for SqliteTenantTx {
             .connection()
             .prepare_cached("DELETE FROM audit_personal WHERE tenant_id = ?1 AND seq = ?2")
             .and_then(|mut s| s.execute(params![self.t(), seq]))
-            .map_err(store_error)?;
+            .map_err(|e| self.tx.fail(e))?;
         Ok(n > 0)
     }
 

@@ -16,6 +16,9 @@ enum Held {
 pub struct Tx {
     held: Held,
     open: bool,
+    /// Set by the first failed statement. SQLite would let the transaction
+    /// go on, PostgreSQL would not; the store contract follows the stricter.
+    failed: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for Tx {
@@ -34,6 +37,7 @@ impl Tx {
         let mut tx = Self {
             held: Held::Writer(guard),
             open: false,
+            failed: Default::default(),
         };
         // IMMEDIATE takes the write lock now, waiting (busy_timeout) for
         // another process if need be, so no statement later fails with BUSY.
@@ -47,6 +51,7 @@ impl Tx {
         Ok(Self {
             held: Held::Reader(reader),
             open: true,
+            failed: Default::default(),
         })
     }
 
@@ -60,7 +65,17 @@ impl Tx {
         }
     }
 
+    /// Maps an error and remembers that the transaction has failed.
+    pub fn fail(&self, error: rusqlite::Error) -> StoreError {
+        self.failed
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        store_error(error)
+    }
+
     pub fn commit(mut self) -> Result<(), StoreError> {
+        if self.failed.load(std::sync::atomic::Ordering::Relaxed) {
+            return Err(StoreError::TransactionAborted);
+        }
         // The commit of a write is where synchronous=FULL fsyncs.
         let result = blocking(|| self.connection().execute_batch("COMMIT"));
         match result {

@@ -1,6 +1,10 @@
 //! The store conformance suite on SQLite, plus SQLite-only checks.
 
-#![allow(clippy::unwrap_used, clippy::panic, reason = "test code: a panic is a failed test")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::panic,
+    reason = "test code: a panic is a failed test"
+)]
 
 use std::path::Path;
 use std::sync::Arc;

@@ -20,6 +20,10 @@ pub enum StoreError {
     /// row-level security).
     #[error("{0}")]
     Misconfigured(String),
+    /// An earlier statement of this transaction failed, so it cannot be
+    /// committed: drop it and start again.
+    #[error("the transaction was aborted by an earlier error")]
+    TransactionAborted,
     /// Stored data could not be decoded, or the database answered in a way
     /// the store does not expect. A bug or corruption: maps to 500.
     #[error("internal store error: {0}")]

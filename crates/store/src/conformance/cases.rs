@@ -141,6 +141,8 @@ pub async fn memberships_are_created_listed_changed_and_removed(ts: &TestStore) 
             .await
             .unwrap();
     }
+    tx.commit().await.unwrap();
+    let mut tx = store.tenant(tenant.id, Access::Write).await.unwrap();
     let error = tx
         .insert_membership(fixtures::membership(members[1], Role::Viewer))
         .await
@@ -149,7 +151,7 @@ pub async fn memberships_are_created_listed_changed_and_removed(ts: &TestStore) 
         matches!(error, StoreError::Conflict(ConflictKind::Membership)),
         "{error:?}"
     );
-    tx.commit().await.unwrap();
+    drop(tx);
 
     let mut tx = store.tenant(tenant.id, Access::Write).await.unwrap();
     // Pages of two, in id order, cover everyone exactly once.
@@ -539,6 +541,8 @@ pub async fn sessions_rotate_their_token_atomically_and_revoke(ts: &TestStore) {
         .insert_session(new_session(user.id, "other"))
         .await
         .unwrap();
+    tx.commit().await.unwrap();
+    let mut tx = store.platform(Access::Write).await.unwrap();
     let error = tx
         .insert_session(new_session(user.id, "r1"))
         .await
@@ -547,7 +551,7 @@ pub async fn sessions_rotate_their_token_atomically_and_revoke(ts: &TestStore) {
         matches!(error, StoreError::Conflict(ConflictKind::SessionToken)),
         "{error:?}"
     );
-    tx.commit().await.unwrap();
+    drop(tx);
 
     let mut tx = store.platform(Access::Write).await.unwrap();
     assert!(
@@ -625,6 +629,8 @@ pub async fn signing_keys_are_kept_newest_first_and_retired(ts: &TestStore) {
         };
         tx.insert_signing_key(key).await.unwrap();
     }
+    tx.commit().await.unwrap();
+    let mut tx = store.platform(Access::Write).await.unwrap();
     let duplicate = SigningKey {
         kid: "k1".into(),
         secret: vec![9; 32],
@@ -636,7 +642,7 @@ pub async fn signing_keys_are_kept_newest_first_and_retired(ts: &TestStore) {
         matches!(error, StoreError::Conflict(ConflictKind::SigningKey)),
         "{error:?}"
     );
-    tx.commit().await.unwrap();
+    drop(tx);
     let mut tx = store.platform(Access::Write).await.unwrap();
     assert_eq!(tx.retire_signing_keys("k3", at(10)).await.unwrap(), 2);
     let keys = tx.signing_keys().await.unwrap();
@@ -677,6 +683,30 @@ pub async fn dropping_a_transaction_rolls_it_back(ts: &TestStore) {
     let mut platform = store.platform(Access::Read).await.unwrap();
     let ghost = TenantSlug::parse("ghost").unwrap();
     assert!(platform.tenant_by_slug(&ghost).await.unwrap().is_none());
+}
+
+pub async fn a_failed_statement_aborts_the_whole_transaction(ts: &TestStore) {
+    let store = &*ts.store;
+    let owner = fixtures::user(store, "owner@example.com").await;
+    let tenant = fixtures::tenant(store, "acme", &owner).await;
+    let mut tx = store.tenant(tenant.id, Access::Write).await.unwrap();
+    tx.insert_api_key(fixtures::api_key("before", None))
+        .await
+        .unwrap();
+    let error = tx
+        .insert_membership(fixtures::membership(owner.id, Role::Viewer))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, StoreError::Conflict(ConflictKind::Membership)),
+        "{error:?}"
+    );
+    // PostgreSQL aborts the transaction here; the contract says so for
+    // every backend, so a service cannot commit half of its work.
+    let error = tx.commit().await.unwrap_err();
+    assert!(matches!(error, StoreError::TransactionAborted), "{error:?}");
+    let mut tx = store.tenant(tenant.id, Access::Read).await.unwrap();
+    assert!(tx.list_api_keys(Page::first(10)).await.unwrap().is_empty());
 }
 
 pub async fn read_transactions_cannot_write(ts: &TestStore) {

@@ -91,6 +91,7 @@ macro_rules! conformance_suite {
             a_refresh_token_rotates_exactly_once_under_concurrency,
             signing_keys_are_kept_newest_first_and_retired,
             dropping_a_transaction_rolls_it_back,
+            a_failed_statement_aborts_the_whole_transaction,
             read_transactions_cannot_write,
             tenant_admins_list_and_search_tenants_and_suspend_them,
             deleting_a_tenant_removes_all_its_data_and_nothing_else,

@@ -1,0 +1,79 @@
+//! Checks the server makes of its database before and while serving.
+
+use bulkhead_store::StoreError;
+use sqlx::PgConnection;
+
+use crate::codec::store_error;
+use crate::migrate::MIGRATOR;
+
+/// Every migration this binary knows is applied, unchanged, and none newer.
+pub async fn migrations_current(connection: &mut PgConnection) -> Result<(), StoreError> {
+    let applied: Vec<(i64, Vec<u8>, bool)> = match sqlx::query_as(
+        "SELECT version, checksum, success FROM _sqlx_migrations ORDER BY version",
+    )
+    .fetch_all(&mut *connection)
+    .await
+    {
+        Ok(rows) => rows,
+        Err(sqlx::Error::Database(db)) if db.code().as_deref() == Some("42P01") => {
+            return Err(StoreError::MigrationsPending(
+                "the database has no Bulkhead schema; run `bulkhead migrate` as its owner".into(),
+            ));
+        }
+        Err(sqlx::Error::Database(db)) if db.code().as_deref() == Some("42501") => {
+            return Err(StoreError::Misconfigured(
+                    "the runtime role may not read _sqlx_migrations; run `bulkhead migrate`, which grants it".into(),
+                ));
+        }
+        Err(error) => return Err(store_error(error)),
+    };
+    for migration in MIGRATOR.iter() {
+        match applied
+            .iter()
+            .find(|(version, _, _)| *version == migration.version)
+        {
+            Some((_, checksum, true)) if checksum[..] == migration.checksum[..] => {}
+            Some((_, _, true)) => {
+                return Err(StoreError::MigrationsPending(format!(
+                    "migration {} ({}) was applied with different contents",
+                    migration.version, migration.description
+                )));
+            }
+            _ => {
+                return Err(StoreError::MigrationsPending(format!(
+                    "migration {} ({}) is not applied; run `bulkhead migrate`",
+                    migration.version, migration.description
+                )));
+            }
+        }
+    }
+    if let Some((version, _, _)) = applied
+        .iter()
+        .find(|(version, _, _)| MIGRATOR.iter().all(|m| m.version != *version))
+    {
+        return Err(StoreError::MigrationsPending(format!(
+            "the database has migration {version}, which this binary does not know: it was written by a newer Bulkhead"
+        )));
+    }
+    Ok(())
+}
+
+/// Commits must survive a crash: `fsync` on and `synchronous_commit` not
+/// off (RELIABILITY F2).
+pub async fn durable_commits(connection: &mut PgConnection) -> Result<(), StoreError> {
+    let fsync: String = sqlx::query_scalar("SELECT current_setting('fsync')")
+        .fetch_one(&mut *connection)
+        .await
+        .map_err(store_error)?;
+    let synchronous_commit: String =
+        sqlx::query_scalar("SELECT current_setting('synchronous_commit')")
+            .fetch_one(&mut *connection)
+            .await
+            .map_err(store_error)?;
+    if fsync != "on" || synchronous_commit == "off" {
+        return Err(StoreError::Misconfigured(format!(
+            "PostgreSQL does not make commits durable (fsync={fsync}, synchronous_commit={synchronous_commit})"
+        )));
+    }
+    Ok(())
+}

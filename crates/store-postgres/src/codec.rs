@@ -1,0 +1,225 @@
+//! PostgreSQL rows into model types, and sqlx errors into [`StoreError`].
+
+use bulkhead_domain::audit::{ActorKind, Outcome};
+use bulkhead_domain::id::Id;
+use bulkhead_domain::{Email, Role, TenantSlug};
+use bulkhead_store::{
+    ApiKey, AuditEntry, AuditPersonal, ConflictKind, Invitation, Membership, Session, SigningKey,
+    StoreError, Tenant, User,
+};
+use sqlx::Row;
+use sqlx::postgres::PgRow;
+
+/// Maps a sqlx error to what a service can act on.
+pub fn store_error(error: sqlx::Error) -> StoreError {
+    match &error {
+        sqlx::Error::Database(db) => match db.code().as_deref() {
+            Some("23505") => StoreError::Conflict(conflict_kind(db.table())),
+            Some("23503") => StoreError::MissingReference,
+            // Serialization failures, deadlocks, shutdown and connection
+            // loss: the request may succeed if retried later.
+            Some("40001" | "40P01" | "57P01" | "57P02" | "57P03" | "53300") => {
+                StoreError::Unavailable(error.to_string())
+            }
+            _ => StoreError::Internal(error.to_string()),
+        },
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::WorkerCrashed => StoreError::Unavailable(error.to_string()),
+        _ => StoreError::Internal(error.to_string()),
+    }
+}
+
+/// Maps an error and remembers that the transaction has failed.
+pub fn fail(failed: &mut bool, error: sqlx::Error) -> StoreError {
+    *failed = true;
+    store_error(error)
+}
+
+fn conflict_kind(table: Option<&str>) -> ConflictKind {
+    match table {
+        Some("tenants") => ConflictKind::TenantSlug,
+        Some("users") => ConflictKind::UserEmail,
+        Some("memberships") => ConflictKind::Membership,
+        Some("sessions") => ConflictKind::SessionToken,
+        Some("api_keys") => ConflictKind::ApiKey,
+        Some("invitations") => ConflictKind::Invitation,
+        Some("signing_keys") => ConflictKind::SigningKey,
+        _ => ConflictKind::Other,
+    }
+}
+
+fn decode_error(column: &str, error: impl std::fmt::Display) -> sqlx::Error {
+    sqlx::Error::ColumnDecode {
+        index: column.to_owned(),
+        source: error.to_string().into(),
+    }
+}
+
+fn id<K>(row: &PgRow, column: &str) -> sqlx::Result<Id<K>> {
+    Ok(Id::from_uuid(row.try_get(column)?))
+}
+
+fn opt_id<K>(row: &PgRow, column: &str) -> sqlx::Result<Option<Id<K>>> {
+    Ok(row
+        .try_get::<Option<uuid::Uuid>, _>(column)?
+        .map(Id::from_uuid))
+}
+
+fn role(row: &PgRow, column: &str) -> sqlx::Result<Role> {
+    let text: &str = row.try_get(column)?;
+    text.parse().map_err(|e| decode_error(column, e))
+}
+
+fn bytes<const N: usize>(row: &PgRow, column: &str) -> sqlx::Result<[u8; N]> {
+    let bytes: &[u8] = row.try_get(column)?;
+    bytes
+        .try_into()
+        .map_err(|_| decode_error(column, format!("expected {N} bytes, found {}", bytes.len())))
+}
+
+pub const TENANT_COLUMNS: &str = "id, slug, name, plan, suspended_at, created_at, updated_at";
+
+pub fn tenant(row: &PgRow) -> sqlx::Result<Tenant> {
+    let slug: &str = row.try_get("slug")?;
+    Ok(Tenant {
+        id: id(row, "id")?,
+        slug: TenantSlug::parse(slug).map_err(|e| decode_error("slug", e))?,
+        name: row.try_get("name")?,
+        plan: row.try_get("plan")?,
+        suspended_at: row.try_get("suspended_at")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+    })
+}
+
+pub const USER_COLUMNS: &str = "id, email, display_name, password_hash, is_platform_admin, deactivated_at, created_at, updated_at";
+
+pub fn user(row: &PgRow) -> sqlx::Result<User> {
+    let email: &str = row.try_get("email")?;
+    Ok(User {
+        id: id(row, "id")?,
+        email: Email::parse(email).map_err(|e| decode_error("email", e))?,
+        display_name: row.try_get("display_name")?,
+        password_hash: row.try_get("password_hash")?,
+        is_platform_admin: row.try_get("is_platform_admin")?,
+        deactivated_at: row.try_get("deactivated_at")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+    })
+}
+
+pub const MEMBERSHIP_COLUMNS: &str = "tenant_id, user_id, role, created_at, updated_at";
+
+pub fn membership(row: &PgRow) -> sqlx::Result<Membership> {
+    Ok(Membership {
+        tenant_id: id(row, "tenant_id")?,
+        user_id: id(row, "user_id")?,
+        role: role(row, "role")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+    })
+}
+
+pub const SESSION_COLUMNS: &str = "id, user_id, refresh_token_hash, created_at, last_used_at, expires_at, revoked_at, ip, user_agent";
+
+pub fn session(row: &PgRow) -> sqlx::Result<Session> {
+    Ok(Session {
+        id: id(row, "id")?,
+        user_id: id(row, "user_id")?,
+        refresh_token_hash: bytes(row, "refresh_token_hash")?,
+        created_at: row.try_get("created_at")?,
+        last_used_at: row.try_get("last_used_at")?,
+        expires_at: row.try_get("expires_at")?,
+        revoked_at: row.try_get("revoked_at")?,
+        ip: row.try_get("ip")?,
+        user_agent: row.try_get("user_agent")?,
+    })
+}
+
+pub const API_KEY_COLUMNS: &str = "tenant_id, id, name, prefix, key_hash, role, created_by, created_at, expires_at, revoked_at, last_used_at";
+
+pub fn api_key(row: &PgRow) -> sqlx::Result<ApiKey> {
+    Ok(ApiKey {
+        tenant_id: id(row, "tenant_id")?,
+        id: id(row, "id")?,
+        name: row.try_get("name")?,
+        prefix: row.try_get("prefix")?,
+        key_hash: bytes(row, "key_hash")?,
+        role: role(row, "role")?,
+        created_by: opt_id(row, "created_by")?,
+        created_at: row.try_get("created_at")?,
+        expires_at: row.try_get("expires_at")?,
+        revoked_at: row.try_get("revoked_at")?,
+        last_used_at: row.try_get("last_used_at")?,
+    })
+}
+
+pub const INVITATION_COLUMNS: &str = "tenant_id, id, email, role, token_hash, invited_by, created_at, expires_at, accepted_at, accepted_by";
+
+pub fn invitation(row: &PgRow) -> sqlx::Result<Invitation> {
+    let email: &str = row.try_get("email")?;
+    Ok(Invitation {
+        tenant_id: id(row, "tenant_id")?,
+        id: id(row, "id")?,
+        email: Email::parse(email).map_err(|e| decode_error("email", e))?,
+        role: role(row, "role")?,
+        token_hash: bytes(row, "token_hash")?,
+        invited_by: opt_id(row, "invited_by")?,
+        created_at: row.try_get("created_at")?,
+        expires_at: row.try_get("expires_at")?,
+        accepted_at: row.try_get("accepted_at")?,
+        accepted_by: opt_id(row, "accepted_by")?,
+    })
+}
+
+/// Audit columns, joined with the erasable personal part (`p`).
+pub const AUDIT_COLUMNS: &str = "a.tenant_id, a.seq, a.id, a.at, a.actor_kind, a.actor_id, a.action, a.resource_type, \
+     a.resource_id, a.outcome, a.request_id, a.details, a.personal_digest, a.prev_hash, a.hash, \
+     p.salt, p.ip, p.user_agent";
+
+pub fn audit_entry(row: &PgRow) -> sqlx::Result<AuditEntry> {
+    let actor_kind: &str = row.try_get("actor_kind")?;
+    let outcome: &str = row.try_get("outcome")?;
+    let salt: Option<&[u8]> = row.try_get("salt")?;
+    let personal = match salt {
+        Some(_) => Some(AuditPersonal {
+            salt: bytes(row, "salt")?,
+            ip: row.try_get("ip")?,
+            user_agent: row.try_get("user_agent")?,
+        }),
+        None => None,
+    };
+    Ok(AuditEntry {
+        tenant_id: id(row, "tenant_id")?,
+        seq: row.try_get("seq")?,
+        id: id(row, "id")?,
+        at: row.try_get("at")?,
+        actor_kind: ActorKind::parse(actor_kind)
+            .ok_or_else(|| decode_error("actor_kind", actor_kind))?,
+        actor_id: row.try_get("actor_id")?,
+        action: row.try_get("action")?,
+        resource_type: row.try_get("resource_type")?,
+        resource_id: row.try_get("resource_id")?,
+        outcome: Outcome::parse(outcome).ok_or_else(|| decode_error("outcome", outcome))?,
+        request_id: row.try_get("request_id")?,
+        details: row.try_get("details")?,
+        personal,
+        personal_digest: bytes(row, "personal_digest")?,
+        prev_hash: bytes(row, "prev_hash")?,
+        hash: bytes(row, "hash")?,
+    })
+}
+
+pub const SIGNING_KEY_COLUMNS: &str = "kid, secret, created_at, retired_at";
+
+pub fn signing_key(row: &PgRow) -> sqlx::Result<SigningKey> {
+    Ok(SigningKey {
+        kid: row.try_get("kid")?,
+        secret: row.try_get("secret")?,
+        created_at: row.try_get("created_at")?,
+        retired_at: row.try_get("retired_at")?,
+    })
+}

@@ -1,0 +1,5 @@
+//! The shared store conformance suite, on PostgreSQL as the runtime role.
+
+use crate::support::fresh_store;
+
+bulkhead_store::conformance_suite!(fresh_store);

@@ -1,0 +1,169 @@
+//! A fresh database per test, migrated by the real `migrate`, with the
+//! store connected as the runtime role.
+
+use std::sync::Arc;
+
+use bulkhead_store::conformance::TestStore;
+use bulkhead_store_postgres::{MigrateOptions, PgStore, PoolSettings, migrate};
+use sqlx::{Connection, PgConnection};
+use tokio::sync::OnceCell;
+
+/// The runtime role every test database grants to. Roles are cluster-wide;
+/// sharing one is safe because grants are per database.
+pub const APP_ROLE: &str = "bulkhead_test_app";
+
+const DEFAULT_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+#[allow(
+    clippy::disallowed_methods,
+    reason = "tests read their own environment"
+)]
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|value| !value.is_empty())
+}
+
+/// The superuser URL, or `None` (with a message) when there is no server
+/// and we are not under CI.
+pub async fn admin_url() -> Option<String> {
+    static AVAILABLE: OnceCell<Option<String>> = OnceCell::const_new();
+    AVAILABLE
+        .get_or_init(|| async {
+            let url = env("BULKHEAD_TEST_DATABASE_URL").unwrap_or_else(|| DEFAULT_ADMIN_URL.to_owned());
+            match PgConnection::connect(&url).await {
+                Ok(connection) => {
+                    let _ = connection.close().await;
+                    Some(url)
+                }
+                Err(error) => {
+                    let message = format!("PostgreSQL at {} is not reachable: {error}", redact(&url));
+                    if env("CI").as_deref() == Some("true") {
+                        panic!("{message}; under CI the PostgreSQL tests must run");
+                    }
+                    eprintln!("SKIPPED: {message}; set BULKHEAD_TEST_DATABASE_URL to run the PostgreSQL tests");
+                    None
+                }
+            }
+        })
+        .await
+        .clone()
+}
+
+fn redact(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) => {
+            if parsed.password().is_some() {
+                let _ = parsed.set_password(Some("***"));
+            }
+            parsed.to_string()
+        }
+        Err(_) => "<unparseable url>".into(),
+    }
+}
+
+/// `url` with another user (and no password) and another database.
+fn with_user_and_database(url: &str, user: Option<&str>, database: &str) -> String {
+    let mut parsed = url::Url::parse(url).unwrap();
+    if let Some(user) = user {
+        parsed.set_username(user).unwrap();
+        parsed.set_password(None).unwrap();
+    }
+    parsed.set_path(database);
+    parsed.to_string()
+}
+
+/// A database created for one test; [`TestDatabase::drop_database`] removes it.
+#[derive(Debug, Clone)]
+pub struct TestDatabase {
+    pub name: String,
+    pub admin_url: String,
+    /// The superuser (schema owner) URL of this database.
+    pub owner_url: String,
+    /// The runtime role's URL of this database.
+    pub app_url: String,
+}
+
+impl TestDatabase {
+    pub async fn create() -> Option<Self> {
+        let admin_url = admin_url().await?;
+        let name = format!("bulkhead_test_{}", uuid::Uuid::now_v7().simple());
+        let mut admin = PgConnection::connect(&admin_url).await.unwrap();
+        sqlx::raw_sql(&format!("CREATE DATABASE {name}"))
+            .execute(&mut admin)
+            .await
+            .unwrap();
+        admin.close().await.unwrap();
+        Some(Self {
+            owner_url: with_user_and_database(&admin_url, None, &name),
+            app_url: with_user_and_database(&admin_url, Some(APP_ROLE), &name),
+            name,
+            admin_url,
+        })
+    }
+
+    /// Creates a database, migrates it as the superuser owner, and returns
+    /// it with the runtime role set up.
+    pub async fn migrated() -> Option<Self> {
+        let database = Self::create().await?;
+        migrate(&database.owner_url, &options()).await.unwrap();
+        Some(database)
+    }
+
+    /// This database's URL as another login role (no password: trust auth).
+    pub fn url_as(&self, role: &str) -> String {
+        with_user_and_database(&self.admin_url, Some(role), &self.name)
+    }
+
+    pub async fn owner(&self) -> PgConnection {
+        PgConnection::connect(&self.owner_url).await.unwrap()
+    }
+
+    pub async fn app(&self) -> PgConnection {
+        PgConnection::connect(&self.app_url).await.unwrap()
+    }
+
+    pub async fn store(&self, max_connections: u32) -> PgStore {
+        let settings = PoolSettings {
+            max_connections,
+            ..PoolSettings::default()
+        };
+        PgStore::connect(&self.app_url, &settings).await.unwrap()
+    }
+
+    pub async fn drop_database(self) {
+        let mut admin = PgConnection::connect(&self.admin_url).await.unwrap();
+        // A plain &str, not raw_sql: this future must be Send for the
+        // conformance harness, and raw_sql's is not (sqlx lifetime quirk).
+        let statement = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
+        sqlx::Executor::execute(&mut admin, statement.as_str())
+            .await
+            .unwrap();
+        admin.close().await.unwrap();
+    }
+}
+
+pub fn options() -> MigrateOptions {
+    MigrateOptions {
+        app_role: APP_ROLE.into(),
+        app_password: None,
+        citus: false,
+    }
+}
+
+/// Tables with a `tenant_id` column, from PostgreSQL's catalog.
+pub async fn tenant_tables(connection: &mut PgConnection) -> Vec<String> {
+    sqlx::query_scalar(
+        "SELECT table_name::text FROM information_schema.columns
+         WHERE table_schema = 'public' AND column_name = 'tenant_id' ORDER BY table_name",
+    )
+    .fetch_all(connection)
+    .await
+    .unwrap()
+}
+
+/// The conformance suite's fresh store.
+pub async fn fresh_store() -> Option<TestStore> {
+    let database = TestDatabase::migrated().await?;
+    let tables = tenant_tables(&mut database.owner().await).await;
+    let store = database.store(8).await;
+    Some(TestStore::new(Arc::new(store), tables).with_cleanup(database.drop_database()))
+}
