@@ -1,0 +1,7 @@
+//! One module per subcommand. Each takes the merged settings and a clock,
+//! does its work through the service crate, and reports on stdout.
+
+pub mod admin;
+pub mod keys;
+pub mod migrate;
+pub mod serve;

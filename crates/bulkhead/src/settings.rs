@@ -1,0 +1,259 @@
+//! The one typed [`Settings`] struct, read once at start-up.
+//!
+//! Four sources, highest precedence first: command-line flags, `BULKHEAD_*`
+//! environment variables, a TOML file (`--config` / `BULKHEAD_CONFIG`) and
+//! defaults. Each source becomes a [`Layer`] of optional values, and the
+//! pure function [`merge`] picks, per setting, the first layer that has it.
+//! Only [`load`] touches the process: it reads the environment and the file.
+//!
+//! An empty environment variable counts as unset, so `BULKHEAD_DATABASE_URL=`
+//! falls back to SQLite as if the variable were absent. Relative paths are
+//! relative to the working directory, whichever source they come from.
+
+mod database_url;
+
+use std::ffi::OsString;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+pub use database_url::DatabaseUrl;
+
+/// Where the server listens unless told otherwise: loopback only, so a
+/// fresh install is not reachable from the network.
+pub const DEFAULT_ADDR: SocketAddr =
+    SocketAddr::new(std::net::IpAddr::V4(Ipv4Addr::LOCALHOST), 8080);
+pub const DEFAULT_DATA_DIR: &str = "bulkhead-data";
+pub const DEFAULT_LOG: &str = "info";
+pub const DEFAULT_APP_ROLE: &str = "bulkhead_app";
+
+/// Everything the binary is configured with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    pub addr: SocketAddr,
+    pub data_dir: PathBuf,
+    /// A PostgreSQL URL; `None` means SQLite in `data_dir`. Its `Debug`
+    /// hides the password.
+    pub database_url: Option<DatabaseUrl>,
+    pub signing_key_file: Option<PathBuf>,
+    /// A tracing `EnvFilter` directive.
+    pub log: String,
+    pub app_role: String,
+    pub app_password_file: Option<PathBuf>,
+    /// `BULKHEAD_*` variables that name no setting (likely typos), to warn
+    /// about once logging is up.
+    pub unknown_env: Vec<String>,
+}
+
+/// One source's settings: `None` where the source says nothing.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Layer {
+    pub addr: Option<SocketAddr>,
+    pub data_dir: Option<PathBuf>,
+    pub database_url: Option<DatabaseUrl>,
+    pub config: Option<PathBuf>,
+    pub signing_key_file: Option<PathBuf>,
+    pub log: Option<String>,
+    pub app_role: Option<String>,
+    pub app_password_file: Option<PathBuf>,
+}
+
+/// The config file's keys. Unknown keys are an error: a misspelt key would
+/// otherwise be silently ignored.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileSettings {
+    addr: Option<SocketAddr>,
+    data_dir: Option<PathBuf>,
+    database_url: Option<String>,
+    signing_key_file: Option<PathBuf>,
+    log: Option<String>,
+    app_role: Option<String>,
+}
+
+/// Why the settings are unusable. Each message is one line.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error("cannot read the config file {}: {}", path.display(), crate::error::describe_io(source))]
+    ReadConfig {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("invalid config file {}: {message}", path.display())]
+    ParseConfig { path: PathBuf, message: String },
+    #[error("invalid {variable}: {message}")]
+    Env { variable: String, message: String },
+    #[error(
+        "unsupported database URL {url}: use postgres:// or postgresql://, or leave it unset for SQLite"
+    )]
+    UnsupportedDatabase { url: DatabaseUrl },
+    #[error("{setting} must not be empty")]
+    Empty { setting: &'static str },
+}
+
+/// The environment variables that are settings, and what they set.
+const ENV_VARS: [&str; 8] = [
+    "BULKHEAD_ADDR",
+    "BULKHEAD_DATA_DIR",
+    "BULKHEAD_DATABASE_URL",
+    "BULKHEAD_CONFIG",
+    "BULKHEAD_SIGNING_KEY_FILE",
+    "BULKHEAD_LOG",
+    "BULKHEAD_APP_ROLE",
+    "BULKHEAD_APP_PASSWORD_FILE",
+];
+
+impl Layer {
+    /// The layer given by environment variables, from any list of them:
+    /// tests pass their own instead of changing the process environment.
+    /// Variables without the `BULKHEAD_` prefix are ignored.
+    pub fn from_env(
+        vars: impl IntoIterator<Item = (OsString, OsString)>,
+    ) -> Result<(Layer, Vec<String>), SettingsError> {
+        let mut layer = Layer::default();
+        let mut unknown = Vec::new();
+        for (name, value) in vars {
+            let Some(name) = name.to_str() else { continue };
+            if !name.starts_with("BULKHEAD_") {
+                continue;
+            }
+            if !ENV_VARS.contains(&name) {
+                unknown.push(name.to_owned());
+                continue;
+            }
+            let invalid = |message: &str| SettingsError::Env {
+                variable: name.to_owned(),
+                message: message.to_owned(),
+            };
+            let value = value
+                .into_string()
+                .map_err(|_| invalid("the value is not valid UTF-8"))?;
+            if value.is_empty() {
+                continue;
+            }
+            match name {
+                "BULKHEAD_ADDR" => {
+                    layer.addr = Some(value.parse().map_err(|_| {
+                        invalid(&format!(
+                            "{value:?} is not a socket address such as 127.0.0.1:8080"
+                        ))
+                    })?);
+                }
+                "BULKHEAD_DATA_DIR" => layer.data_dir = Some(value.into()),
+                "BULKHEAD_DATABASE_URL" => layer.database_url = Some(DatabaseUrl::new(value)),
+                "BULKHEAD_CONFIG" => layer.config = Some(value.into()),
+                "BULKHEAD_SIGNING_KEY_FILE" => layer.signing_key_file = Some(value.into()),
+                "BULKHEAD_LOG" => layer.log = Some(value),
+                "BULKHEAD_APP_ROLE" => layer.app_role = Some(value),
+                "BULKHEAD_APP_PASSWORD_FILE" => layer.app_password_file = Some(value.into()),
+                _ => {}
+            }
+        }
+        unknown.sort();
+        Ok((layer, unknown))
+    }
+
+    /// The layer given by a config file's text.
+    pub fn from_toml(text: &str, path: &Path) -> Result<Layer, SettingsError> {
+        let file: FileSettings = toml::from_str(text).map_err(|error| {
+            // The error's own Display spans several lines with a snippet;
+            // keep the message and say where.
+            let line = error
+                .span()
+                .map(|span| text[..span.start.min(text.len())].matches('\n').count() + 1);
+            let reason = error
+                .message()
+                .lines()
+                .map(str::trim)
+                .filter(|part| !part.is_empty())
+                .collect::<Vec<_>>()
+                .join(", ");
+            let message = match line {
+                Some(line) => format!("line {line}: {reason}"),
+                None => reason,
+            };
+            SettingsError::ParseConfig {
+                path: path.to_owned(),
+                message,
+            }
+        })?;
+        Ok(Layer {
+            addr: file.addr,
+            data_dir: file.data_dir,
+            database_url: file.database_url.map(DatabaseUrl::new),
+            config: None,
+            signing_key_file: file.signing_key_file,
+            log: file.log,
+            app_role: file.app_role,
+            app_password_file: None,
+        })
+    }
+
+    /// This layer, with gaps filled from `lower`.
+    fn or(self, lower: Layer) -> Layer {
+        Layer {
+            addr: self.addr.or(lower.addr),
+            data_dir: self.data_dir.or(lower.data_dir),
+            database_url: self.database_url.or(lower.database_url),
+            config: self.config.or(lower.config),
+            signing_key_file: self.signing_key_file.or(lower.signing_key_file),
+            log: self.log.or(lower.log),
+            app_role: self.app_role.or(lower.app_role),
+            app_password_file: self.app_password_file.or(lower.app_password_file),
+        }
+    }
+}
+
+/// Flags over environment over file over defaults. Pure: no IO.
+pub fn merge(flags: Layer, env: Layer, file: Layer) -> Result<Settings, SettingsError> {
+    let layer = flags.or(env).or(file);
+    let database_url = match layer.database_url {
+        Some(url) if url.is_postgres() => Some(url),
+        Some(url) => return Err(SettingsError::UnsupportedDatabase { url }),
+        None => None,
+    };
+    let app_role = layer
+        .app_role
+        .unwrap_or_else(|| DEFAULT_APP_ROLE.to_owned());
+    if app_role.is_empty() {
+        return Err(SettingsError::Empty {
+            setting: "app_role",
+        });
+    }
+    Ok(Settings {
+        addr: layer.addr.unwrap_or(DEFAULT_ADDR),
+        data_dir: layer
+            .data_dir
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
+        database_url,
+        signing_key_file: layer.signing_key_file,
+        log: layer.log.unwrap_or_else(|| DEFAULT_LOG.to_owned()),
+        app_role,
+        app_password_file: layer.app_password_file,
+        unknown_env: Vec::new(),
+    })
+}
+
+/// Reads the environment and the config file, and merges them under `flags`.
+pub fn load(flags: Layer) -> Result<Settings, SettingsError> {
+    // The one read of the process environment.
+    let (env, unknown_env) = Layer::from_env(std::env::vars_os())?;
+    let file = match flags.config.as_ref().or(env.config.as_ref()) {
+        Some(path) => {
+            let text =
+                std::fs::read_to_string(path).map_err(|source| SettingsError::ReadConfig {
+                    path: path.clone(),
+                    source,
+                })?;
+            Layer::from_toml(&text, path)?
+        }
+        None => Layer::default(),
+    };
+    let mut settings = merge(flags, env, file)?;
+    settings.unknown_env = unknown_env;
+    Ok(settings)
+}
+
+#[cfg(test)]
+mod tests;

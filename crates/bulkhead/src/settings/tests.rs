@@ -1,0 +1,244 @@
+//! Tests for settings precedence, parsing and redaction. Every input is
+//! constructed; the process environment is never read or changed.
+
+use super::*;
+
+fn env(vars: &[(&str, &str)]) -> Layer {
+    let (layer, _) = Layer::from_env(vars.iter().map(|(k, v)| (k.into(), v.into()))).unwrap();
+    layer
+}
+
+fn file(text: &str) -> Layer {
+    Layer::from_toml(text, Path::new("bulkhead.toml")).unwrap()
+}
+
+fn addr(text: &str) -> SocketAddr {
+    text.parse().unwrap()
+}
+
+#[test]
+fn with_nothing_given_the_defaults_apply() {
+    let settings = merge(Layer::default(), Layer::default(), Layer::default()).unwrap();
+    assert_eq!(settings.addr, addr("127.0.0.1:8080"));
+    assert_eq!(settings.data_dir, PathBuf::from("bulkhead-data"));
+    assert_eq!(settings.database_url, None);
+    assert_eq!(settings.signing_key_file, None);
+    assert_eq!(settings.log, "info");
+    assert_eq!(settings.app_role, "bulkhead_app");
+    assert_eq!(settings.app_password_file, None);
+}
+
+#[test]
+fn a_flag_beats_env_which_beats_the_file_which_beats_the_default() {
+    let flags = Layer {
+        addr: Some(addr("127.0.0.1:1")),
+        ..Layer::default()
+    };
+    let env = env(&[
+        ("BULKHEAD_ADDR", "127.0.0.1:2"),
+        ("BULKHEAD_DATA_DIR", "/env/data"),
+    ]);
+    let file = file(
+        r#"
+        addr = "127.0.0.1:3"
+        data_dir = "/file/data"
+        log = "debug"
+        "#,
+    );
+
+    let settings = merge(flags, env, file).unwrap();
+
+    assert_eq!(settings.addr, addr("127.0.0.1:1"), "flag over env");
+    assert_eq!(
+        settings.data_dir,
+        PathBuf::from("/env/data"),
+        "env over file"
+    );
+    assert_eq!(settings.log, "debug", "file over default");
+    assert_eq!(settings.app_role, "bulkhead_app", "default");
+}
+
+#[test]
+fn each_setting_follows_the_same_precedence() {
+    let full = |tag: &str| Layer {
+        addr: Some(addr(&format!("127.0.0.{tag}:80"))),
+        data_dir: Some(format!("/{tag}/data").into()),
+        database_url: Some(DatabaseUrl::new(format!("postgres://{tag}@db/x"))),
+        config: None,
+        signing_key_file: Some(format!("/{tag}/key").into()),
+        log: Some(format!("log{tag}")),
+        app_role: Some(format!("role{tag}")),
+        app_password_file: Some(format!("/{tag}/password").into()),
+    };
+    let from = |tag: &str| Settings {
+        addr: addr(&format!("127.0.0.{tag}:80")),
+        data_dir: format!("/{tag}/data").into(),
+        database_url: Some(DatabaseUrl::new(format!("postgres://{tag}@db/x"))),
+        signing_key_file: Some(format!("/{tag}/key").into()),
+        log: format!("log{tag}"),
+        app_role: format!("role{tag}"),
+        app_password_file: Some(format!("/{tag}/password").into()),
+        unknown_env: Vec::new(),
+    };
+    assert_eq!(merge(full("1"), full("2"), full("3")).unwrap(), from("1"));
+    assert_eq!(
+        merge(Layer::default(), full("2"), full("3")).unwrap(),
+        from("2")
+    );
+    assert_eq!(
+        merge(Layer::default(), Layer::default(), full("3")).unwrap(),
+        from("3")
+    );
+}
+
+#[test]
+fn environment_variables_map_to_settings() {
+    let (layer, unknown) = Layer::from_env(
+        [
+            ("BULKHEAD_ADDR", "0.0.0.0:9000"),
+            ("BULKHEAD_DATA_DIR", "/srv/bulkhead"),
+            ("BULKHEAD_DATABASE_URL", "postgres://app@db/bulkhead"),
+            ("BULKHEAD_CONFIG", "/etc/bulkhead.toml"),
+            ("BULKHEAD_SIGNING_KEY_FILE", "/run/secrets/key"),
+            ("BULKHEAD_LOG", "warn"),
+            ("BULKHEAD_APP_ROLE", "app"),
+            ("BULKHEAD_APP_PASSWORD_FILE", "/run/secrets/app"),
+            ("BULKHEAD_DATABSE_URL", "typo"),
+            ("HOME", "/root"),
+        ]
+        .map(|(k, v)| (k.into(), v.into())),
+    )
+    .unwrap();
+    assert_eq!(
+        layer,
+        Layer {
+            addr: Some(addr("0.0.0.0:9000")),
+            data_dir: Some("/srv/bulkhead".into()),
+            database_url: Some(DatabaseUrl::new("postgres://app@db/bulkhead")),
+            config: Some("/etc/bulkhead.toml".into()),
+            signing_key_file: Some("/run/secrets/key".into()),
+            log: Some("warn".into()),
+            app_role: Some("app".into()),
+            app_password_file: Some("/run/secrets/app".into()),
+        }
+    );
+    assert_eq!(unknown, ["BULKHEAD_DATABSE_URL"]);
+}
+
+#[test]
+fn an_empty_environment_variable_counts_as_unset() {
+    let layer = env(&[("BULKHEAD_DATABASE_URL", ""), ("BULKHEAD_ADDR", "")]);
+    assert_eq!(layer, Layer::default());
+}
+
+#[test]
+fn a_malformed_address_in_the_environment_is_one_clear_error() {
+    let error = Layer::from_env([("BULKHEAD_ADDR".into(), "localhost".into())]).unwrap_err();
+    let message = error.to_string();
+    assert!(message.starts_with("invalid BULKHEAD_ADDR: "), "{message}");
+    assert!(!message.contains('\n'));
+}
+
+#[test]
+fn the_file_accepts_every_documented_key() {
+    let layer = file(
+        r#"
+        addr = "127.0.0.1:9000"
+        data_dir = "/srv/data"
+        database_url = "postgres://app@db/bulkhead"
+        signing_key_file = "/run/key"
+        log = "warn"
+        app_role = "app"
+        "#,
+    );
+    assert_eq!(layer.addr, Some(addr("127.0.0.1:9000")));
+    assert_eq!(layer.data_dir, Some("/srv/data".into()));
+    assert_eq!(layer.signing_key_file, Some("/run/key".into()));
+    assert_eq!(layer.app_role.as_deref(), Some("app"));
+}
+
+#[test]
+fn an_unknown_key_in_the_file_is_refused_with_its_line() {
+    let error = Layer::from_toml(
+        "log = \"info\"\ndatabase = \"postgres://x\"\n",
+        Path::new("/etc/bulkhead.toml"),
+    )
+    .unwrap_err();
+    let message = error.to_string();
+    assert!(
+        message.starts_with("invalid config file /etc/bulkhead.toml: line 2: "),
+        "{message}"
+    );
+    assert!(message.contains("unknown field `database`"), "{message}");
+    assert!(!message.contains('\n'), "{message}");
+}
+
+#[test]
+fn a_file_that_is_not_toml_is_refused_in_one_line() {
+    let error = Layer::from_toml("addr = = 1\n", Path::new("x.toml")).unwrap_err();
+    assert!(!error.to_string().contains('\n'), "{error}");
+}
+
+#[test]
+fn a_database_url_that_is_not_postgres_is_refused() {
+    for url in ["mysql://x", "sqlite://bulkhead.db", "bulkhead.db"] {
+        let flags = Layer {
+            database_url: Some(DatabaseUrl::new(url)),
+            ..Layer::default()
+        };
+        let error = merge(flags, Layer::default(), Layer::default()).unwrap_err();
+        assert!(
+            matches!(error, SettingsError::UnsupportedDatabase { .. }),
+            "{url}"
+        );
+        assert!(error.to_string().contains("postgres://"), "{error}");
+    }
+    for url in ["postgres://db/x", "postgresql://db/x"] {
+        let flags = Layer {
+            database_url: Some(DatabaseUrl::new(url)),
+            ..Layer::default()
+        };
+        let settings = merge(flags, Layer::default(), Layer::default()).unwrap();
+        assert_eq!(settings.database_url, Some(DatabaseUrl::new(url)));
+    }
+}
+
+#[test]
+fn debug_output_of_settings_hides_the_database_password() {
+    let flags = Layer {
+        database_url: Some(DatabaseUrl::new(
+            "postgres://app:s3cr3t-pw@db.internal:5432/bulkhead?sslmode=require&password=0ther-pw",
+        )),
+        ..Layer::default()
+    };
+    let settings = merge(flags, Layer::default(), Layer::default()).unwrap();
+    let debug = format!("{settings:?}");
+    assert!(!debug.contains("s3cr3t-pw"), "{debug}");
+    assert!(!debug.contains("0ther-pw"), "{debug}");
+    assert!(
+        debug.contains("postgres://app:***@db.internal:5432/bulkhead?sslmode=require&password=***"),
+        "{debug}"
+    );
+}
+
+#[test]
+fn redaction_keeps_what_helps_and_hides_what_hurts() {
+    let cases = [
+        ("postgres://db/x", "postgres://db/x"),
+        ("postgres://app@db/x", "postgres://app@db/x"),
+        ("postgres://app:pw@db/x", "postgres://app:***@db/x"),
+        ("postgres://app:p@ss@db/x", "postgres://app:***@db/x"),
+        ("postgres://app:pw@db", "postgres://app:***@db"),
+        ("postgres://app:@db/x", "postgres://app:***@db/x"),
+        (
+            "postgres://db/x?Password=pw#f",
+            "postgres://db/x?Password=***#f",
+        ),
+        ("mysql://root:pw@x", "mysql://root:***@x"),
+        ("no scheme pw", "<unparseable URL>"),
+    ];
+    for (url, expected) in cases {
+        assert_eq!(DatabaseUrl::new(url).redacted(), expected, "{url}");
+        assert_eq!(DatabaseUrl::new(url).to_string(), expected, "{url}");
+    }
+}
