@@ -1,0 +1,19 @@
+//! End-to-end tests of the compiled `bulkhead` binary: each test starts the
+//! real executable on a free loopback port with its own temporary data
+//! directory, learns the port from the `listening on` line, and talks HTTP
+//! to it. One test binary, one module per area.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test code: a panic is a failed test"
+)]
+
+mod admin;
+mod keys;
+mod migrate;
+mod postgres;
+mod serve;
+mod startup_errors;
+mod support;

@@ -1,0 +1,171 @@
+//! The binary on PostgreSQL: `bulkhead migrate` as the owner role, then
+//! `bulkhead serve` and `bulkhead admin create` as the runtime role, each
+//! against a database made for the test.
+//!
+//! They need a PostgreSQL server reachable with a superuser URL, from
+//! `BULKHEAD_TEST_DATABASE_URL` or, by default,
+//! `postgres://postgres@127.0.0.1:5432/postgres`, with trust authentication
+//! for new roles. Without one they are skipped with a message, except under
+//! `CI=true`, where they fail.
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use sqlx::{Connection, PgConnection};
+use tokio::sync::OnceCell;
+
+use crate::support::{Server, assert_one_line_failure, assert_success, bulkhead, run};
+
+const DEFAULT_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+/// The runtime role these tests create. Roles are cluster-wide, so it is
+/// distinct from the store crate's test role, and one test creates it.
+const APP_ROLE: &str = "bulkhead_e2e_app";
+
+#[allow(
+    clippy::disallowed_methods,
+    reason = "tests read their own environment"
+)]
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|value| !value.is_empty())
+}
+
+/// The superuser URL, or `None` (after saying why) when no server answers
+/// and we are not under CI.
+async fn admin_url() -> Option<String> {
+    static AVAILABLE: OnceCell<Option<String>> = OnceCell::const_new();
+    AVAILABLE
+        .get_or_init(|| async {
+            let url = env("BULKHEAD_TEST_DATABASE_URL")
+                .unwrap_or_else(|| DEFAULT_ADMIN_URL.to_owned());
+            match PgConnection::connect(&url).await {
+                Ok(connection) => {
+                    let _ = connection.close().await;
+                    Some(url)
+                }
+                Err(error) => {
+                    let message = format!("PostgreSQL is not reachable: {error}");
+                    if env("CI").as_deref() == Some("true") {
+                        panic!("{message}; under CI the PostgreSQL tests must run");
+                    }
+                    eprintln!(
+                        "SKIPPED: {message}; set BULKHEAD_TEST_DATABASE_URL to run the PostgreSQL end-to-end tests"
+                    );
+                    None
+                }
+            }
+        })
+        .await
+        .clone()
+}
+
+/// `url` with another user (and no password) and another database.
+fn with_user_and_database(url: &str, user: Option<&str>, database: &str) -> String {
+    let mut parsed = url::Url::parse(url).unwrap();
+    if let Some(user) = user {
+        parsed.set_username(user).unwrap();
+        parsed.set_password(None).unwrap();
+    }
+    parsed.set_path(database);
+    parsed.to_string()
+}
+
+/// A database made for one test, dropped by [`TestDatabase::drop`].
+struct TestDatabase {
+    admin_url: String,
+    name: String,
+}
+
+impl TestDatabase {
+    async fn create() -> Option<Self> {
+        let admin_url = admin_url().await?;
+        let name = format!("bulkhead_e2e_{}", uuid::Uuid::now_v7().simple());
+        let mut admin = PgConnection::connect(&admin_url).await.unwrap();
+        sqlx::raw_sql(&format!("CREATE DATABASE {name}"))
+            .execute(&mut admin)
+            .await
+            .unwrap();
+        admin.close().await.unwrap();
+        Some(Self { admin_url, name })
+    }
+
+    fn owner_url(&self) -> String {
+        with_user_and_database(&self.admin_url, None, &self.name)
+    }
+
+    fn app_url(&self) -> String {
+        with_user_and_database(&self.admin_url, Some(APP_ROLE), &self.name)
+    }
+
+    async fn drop(self) {
+        let mut admin = PgConnection::connect(&self.admin_url).await.unwrap();
+        sqlx::raw_sql(&format!(
+            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+            self.name
+        ))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+        admin.close().await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn migrate_then_serve_and_create_an_admin_on_postgres() {
+    let Some(database) = TestDatabase::create().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+
+    // Migrating is idempotent: the second run applies nothing.
+    let migrate = || {
+        let mut command = bulkhead(["migrate", "--app-role", APP_ROLE, "--database-url"]);
+        command.arg(database.owner_url());
+        command
+    };
+    let first = assert_success(&run(migrate(), None).await);
+    assert!(first.contains("postgresql database postgres://"), "{first}");
+    let second = assert_success(&run(migrate(), None).await);
+    assert!(second.contains("applied 0 migration(s)"), "{second}");
+    assert!(second.contains("already existed"), "{second}");
+
+    // The server runs as the runtime role; the data dir is not used.
+    let mut serve = bulkhead(["serve", "--addr", "127.0.0.1:0", "--data-dir"]);
+    serve
+        .arg(dir.path().join("unused"))
+        .env("BULKHEAD_DATABASE_URL", database.app_url());
+    let server = Server::start_with(serve).await;
+    let health = server.get("/healthz").await;
+    assert_eq!(health.status(), StatusCode::OK);
+    let ready = server.get("/readyz").await;
+    assert_eq!(ready.status(), StatusCode::OK);
+    assert_eq!(
+        ready.json::<Value>().await.unwrap(),
+        json!({"status": "ready"})
+    );
+
+    let create = || {
+        let mut command = bulkhead(["admin", "create", "--email", "admin@example.com"]);
+        command.env("BULKHEAD_DATABASE_URL", database.app_url());
+        command
+    };
+    assert_success(&run(create(), Some("correct horse battery staple\n")).await);
+    let line =
+        assert_one_line_failure(&run(create(), Some("correct horse battery staple\n")).await);
+    assert!(line.contains("already exists"), "{line}");
+
+    let (status, stderr) = server.stop_with("TERM").await;
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    assert!(!dir.path().join("unused").exists());
+    database.drop().await;
+}
+
+#[tokio::test]
+async fn serving_as_a_superuser_is_refused_in_one_line() {
+    let Some(admin_url) = admin_url().await else {
+        return;
+    };
+    let mut serve = bulkhead(["serve", "--addr", "127.0.0.1:0", "--database-url"]);
+    serve.arg(&admin_url);
+    let line = assert_one_line_failure(&run(serve, None).await);
+    assert!(line.contains("refusing to run as database role"), "{line}");
+}
