@@ -38,24 +38,59 @@ CREATE TABLE users (
 );
 
 CREATE TABLE sessions (
-    id                 uuid        NOT NULL PRIMARY KEY,
-    user_id            uuid        NOT NULL REFERENCES users (id) ON DELETE CASCADE,
-    refresh_token_hash bytea       NOT NULL CHECK (octet_length(refresh_token_hash) = 32),
-    created_at         timestamptz NOT NULL,
-    last_used_at       timestamptz NOT NULL,
-    expires_at         timestamptz NOT NULL,
-    revoked_at         timestamptz,
-    ip                 text,
-    user_agent         text,
-    CONSTRAINT uq_sessions_refresh_token UNIQUE (refresh_token_hash)
+    id           uuid        NOT NULL PRIMARY KEY,
+    user_id      uuid        NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    created_at   timestamptz NOT NULL,
+    last_used_at timestamptz NOT NULL,
+    expires_at   timestamptz NOT NULL,
+    revoked_at   timestamptz,
+    ip           text,
+    user_agent   text
 );
 CREATE INDEX ix_sessions_user ON sessions (user_id);
+
+-- Every refresh token a session was ever given, by its SHA-256. The current
+-- one has rotated_at NULL; presenting a rotated one is reuse.
+CREATE TABLE refresh_tokens (
+    token_hash bytea       NOT NULL PRIMARY KEY CHECK (octet_length(token_hash) = 32),
+    session_id uuid        NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+    created_at timestamptz NOT NULL,
+    rotated_at timestamptz
+);
+CREATE INDEX ix_refresh_tokens_session ON refresh_tokens (session_id);
 
 CREATE TABLE signing_keys (
     kid        text        NOT NULL PRIMARY KEY,
     secret     bytea       NOT NULL CHECK (octet_length(secret) >= 32),
     created_at timestamptz NOT NULL,
     retired_at timestamptz
+);
+
+-- The platform's own audit log (sign-ups, logins, platform administration),
+-- hash-chained like each tenant's.
+CREATE TABLE platform_audit_log (
+    seq             bigint      NOT NULL PRIMARY KEY CHECK (seq >= 1),
+    id              uuid        NOT NULL UNIQUE,
+    at              timestamptz NOT NULL,
+    actor_kind      text        NOT NULL,
+    actor_id        uuid,
+    action          text        NOT NULL,
+    resource_type   text        NOT NULL,
+    resource_id     text,
+    outcome         text        NOT NULL,
+    request_id      text,
+    details         jsonb       NOT NULL,
+    personal_digest bytea       NOT NULL CHECK (octet_length(personal_digest) = 32),
+    prev_hash       bytea       NOT NULL CHECK (octet_length(prev_hash) = 32),
+    hash            bytea       NOT NULL CHECK (octet_length(hash) = 32)
+);
+CREATE INDEX ix_platform_audit_log_action ON platform_audit_log (action, seq);
+
+CREATE TABLE platform_audit_personal (
+    seq        bigint NOT NULL PRIMARY KEY REFERENCES platform_audit_log (seq),
+    salt       bytea  NOT NULL CHECK (octet_length(salt) = 16),
+    ip         text,
+    user_agent text
 );
 
 -- Tenant-owned tables --------------------------------------------------------
@@ -194,3 +229,16 @@ $$;
 CREATE TRIGGER audit_log_append_only
     BEFORE UPDATE OR DELETE ON audit_log
     FOR EACH ROW EXECUTE FUNCTION bulkhead_audit_log_append_only();
+
+CREATE FUNCTION bulkhead_platform_audit_log_append_only() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, public
+AS $$
+BEGIN
+    RAISE EXCEPTION 'platform_audit_log is append-only' USING ERRCODE = 'insufficient_privilege';
+END
+$$;
+
+CREATE TRIGGER platform_audit_log_append_only
+    BEFORE UPDATE OR DELETE ON platform_audit_log
+    FOR EACH ROW EXECUTE FUNCTION bulkhead_platform_audit_log_append_only();

@@ -4,8 +4,8 @@ use bulkhead_domain::audit::{ActorKind, Outcome};
 use bulkhead_domain::id::Id;
 use bulkhead_domain::{Email, Role, TenantSlug};
 use bulkhead_store::{
-    ApiKey, AuditEntry, AuditPersonal, ConflictKind, Invitation, Membership, Session, SigningKey,
-    StoreError, Tenant, User,
+    ApiKey, AuditEntry, AuditPersonal, ConflictKind, Invitation, Member, Membership, RefreshToken,
+    Session, SigningKey, StoreError, Tenant, User,
 };
 use sqlx::Row;
 use sqlx::postgres::PgRow;
@@ -43,7 +43,7 @@ fn conflict_kind(table: Option<&str>) -> ConflictKind {
         Some("tenants") => ConflictKind::TenantSlug,
         Some("users") => ConflictKind::UserEmail,
         Some("memberships") => ConflictKind::Membership,
-        Some("sessions") => ConflictKind::SessionToken,
+        Some("sessions" | "refresh_tokens") => ConflictKind::SessionToken,
         Some("api_keys") => ConflictKind::ApiKey,
         Some("invitations") => ConflictKind::Invitation,
         Some("signing_keys") => ConflictKind::SigningKey,
@@ -123,19 +123,42 @@ pub fn membership(row: &PgRow) -> sqlx::Result<Membership> {
     })
 }
 
-pub const SESSION_COLUMNS: &str = "id, user_id, refresh_token_hash, created_at, last_used_at, expires_at, revoked_at, ip, user_agent";
+pub const SESSION_COLUMNS: &str =
+    "id, user_id, created_at, last_used_at, expires_at, revoked_at, ip, user_agent";
 
 pub fn session(row: &PgRow) -> sqlx::Result<Session> {
     Ok(Session {
         id: id(row, "id")?,
         user_id: id(row, "user_id")?,
-        refresh_token_hash: bytes(row, "refresh_token_hash")?,
         created_at: row.try_get("created_at")?,
         last_used_at: row.try_get("last_used_at")?,
         expires_at: row.try_get("expires_at")?,
         revoked_at: row.try_get("revoked_at")?,
         ip: row.try_get("ip")?,
         user_agent: row.try_get("user_agent")?,
+    })
+}
+
+pub const REFRESH_TOKEN_COLUMNS: &str = "token_hash, session_id, created_at, rotated_at";
+
+pub fn refresh_token(row: &PgRow) -> sqlx::Result<RefreshToken> {
+    Ok(RefreshToken {
+        token_hash: bytes(row, "token_hash")?,
+        session_id: id(row, "session_id")?,
+        created_at: row.try_get("created_at")?,
+        rotated_at: row.try_get("rotated_at")?,
+    })
+}
+
+pub const MEMBER_COLUMNS: &str =
+    "m.tenant_id, m.user_id, m.role, m.created_at, m.updated_at, u.email, u.display_name";
+
+pub fn member(row: &PgRow) -> sqlx::Result<Member> {
+    let email: &str = row.try_get("email")?;
+    Ok(Member {
+        membership: membership(row)?,
+        email: Email::parse(email).map_err(|e| decode_error("email", e))?,
+        display_name: row.try_get("display_name")?,
     })
 }
 
@@ -176,9 +199,14 @@ pub fn invitation(row: &PgRow) -> sqlx::Result<Invitation> {
 }
 
 /// Audit columns, joined with the erasable personal part (`p`).
-pub const AUDIT_COLUMNS: &str = "a.tenant_id, a.seq, a.id, a.at, a.actor_kind, a.actor_id, a.action, a.resource_type, \
-     a.resource_id, a.outcome, a.request_id, a.details, a.personal_digest, a.prev_hash, a.hash, \
-     p.salt, p.ip, p.user_agent";
+pub const AUDIT_COLUMNS: &str = "a.tenant_id, a.seq, a.id, a.at, a.actor_kind, a.actor_id, a.action, \
+     a.resource_type, a.resource_id, a.outcome, a.request_id, a.details, a.personal_digest, \
+     a.prev_hash, a.hash, p.salt, p.ip, p.user_agent";
+
+/// The platform log's columns, with a NULL tenant.
+pub const PLATFORM_AUDIT_COLUMNS: &str = "NULL::uuid AS tenant_id, a.seq, a.id, a.at, a.actor_kind, \
+     a.actor_id, a.action, a.resource_type, a.resource_id, a.outcome, a.request_id, a.details, \
+     a.personal_digest, a.prev_hash, a.hash, p.salt, p.ip, p.user_agent";
 
 pub fn audit_entry(row: &PgRow) -> sqlx::Result<AuditEntry> {
     let actor_kind: &str = row.try_get("actor_kind")?;
@@ -193,7 +221,7 @@ pub fn audit_entry(row: &PgRow) -> sqlx::Result<AuditEntry> {
         None => None,
     };
     Ok(AuditEntry {
-        tenant_id: id(row, "tenant_id")?,
+        tenant_id: opt_id(row, "tenant_id")?,
         seq: row.try_get("seq")?,
         id: id(row, "id")?,
         at: row.try_get("at")?,

@@ -7,20 +7,25 @@
 //! one tenant's scope into another's request. Migrations, and the runtime
 //! role's creation and grants, are [`migrate`]'s job, run as the owner.
 
+mod audit_log;
 mod checks;
 mod citus;
 mod codec;
 mod migrate;
+mod notify;
 mod platform_tx;
 mod tenant_tx;
 
 use std::fmt::Write as _;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use bulkhead_domain::{TenantId, UserId};
+use bulkhead_store::invalidation::Listeners;
 use bulkhead_store::{
-    Access, Backend, NewTenant, PlatformTx, Store, StoreError, TenantTx, UserMembership,
+    Access, Backend, InvalidationListener, NewTenant, PlatformTx, Store, StoreError, TenantTx,
+    UserMembership,
 };
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{Postgres, Row, Transaction};
@@ -71,6 +76,9 @@ pub enum ConnectError {
 #[derive(Debug, Clone)]
 pub struct PgStore {
     pool: PgPool,
+    listeners: Arc<Listeners>,
+    /// Forwards other processes' invalidations; aborted by `close`.
+    listener_task: Arc<std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>>,
 }
 
 impl PgStore {
@@ -107,16 +115,24 @@ impl PgStore {
                     Ok(())
                 })
             })
-            .connect_with(options)
+            .connect_with(options.clone())
             .await
             .map_err(|error| ConnectError::Unreachable(error.to_string()))?;
-        let store = Self { pool };
+        let listeners = Arc::new(Listeners::default());
+        let listener_task = notify::spawn_listener(options, Arc::clone(&listeners))
+            .await
+            .map_err(|error| ConnectError::Unreachable(error.to_string()))?;
+        let store = Self {
+            pool,
+            listeners,
+            listener_task: Arc::new(std::sync::Mutex::new(Some(listener_task))),
+        };
         if let Err(error) = store.check_runtime_role().await {
-            store.pool.close().await;
+            store.close().await;
             return Err(error);
         }
         if let Err(error) = store.check_schema_and_durability().await {
-            store.pool.close().await;
+            store.close().await;
             return Err(error.into());
         }
         Ok(store)
@@ -217,7 +233,11 @@ impl Store for PgStore {
         let tx = self
             .begin(access, Some(("bulkhead.tenant_id", *tenant.as_uuid())))
             .await?;
-        Ok(Box::new(tenant_tx::PgTenantTx::new(tx, tenant)))
+        Ok(Box::new(tenant_tx::PgTenantTx::new(
+            tx,
+            tenant,
+            Arc::clone(&self.listeners),
+        )))
     }
 
     async fn create_tenant(&self, tenant: NewTenant) -> Result<Box<dyn TenantTx>, StoreError> {
@@ -228,12 +248,19 @@ impl Store for PgStore {
             )
             .await?;
         tenant_tx::insert_tenant(&mut tx, &tenant).await?;
-        Ok(Box::new(tenant_tx::PgTenantTx::new(tx, tenant.id)))
+        Ok(Box::new(tenant_tx::PgTenantTx::new(
+            tx,
+            tenant.id,
+            Arc::clone(&self.listeners),
+        )))
     }
 
     async fn platform(&self, access: Access) -> Result<Box<dyn PlatformTx>, StoreError> {
         let tx = self.begin(access, None).await?;
-        Ok(Box::new(platform_tx::PgPlatformTx::new(tx)))
+        Ok(Box::new(platform_tx::PgPlatformTx::new(
+            tx,
+            Arc::clone(&self.listeners),
+        )))
     }
 
     async fn memberships_of_user(&self, user: UserId) -> Result<Vec<UserMembership>, StoreError> {
@@ -274,11 +301,23 @@ impl Store for PgStore {
         Ok(memberships)
     }
 
+    fn on_invalidation(&self, listener: InvalidationListener) {
+        self.listeners.add(listener);
+    }
+
     async fn readiness(&self) -> Result<(), StoreError> {
         self.check_schema_and_durability().await
     }
 
     async fn close(&self) {
+        let task = self
+            .listener_task
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some(task) = task {
+            task.abort();
+        }
         self.pool.close().await;
     }
 }

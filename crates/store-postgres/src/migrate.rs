@@ -23,14 +23,25 @@ pub const TENANT_TABLES: &[&str] = &[
 ];
 
 /// Platform tables: no tenant_id, reached only through the system path.
-pub const PLATFORM_TABLES: &[&str] = &["tenants", "users", "sessions", "signing_keys"];
+pub const PLATFORM_TABLES: &[&str] = &[
+    "tenants",
+    "users",
+    "sessions",
+    "refresh_tokens",
+    "signing_keys",
+    "platform_audit_log",
+    "platform_audit_personal",
+];
 
 /// Every table of the schema (for the ownership check).
 pub const ALL_TABLES: &[&str] = &[
     "tenants",
     "users",
     "sessions",
+    "refresh_tokens",
     "signing_keys",
+    "platform_audit_log",
+    "platform_audit_personal",
     "memberships",
     "api_keys",
     "invitations",
@@ -46,7 +57,10 @@ pub const RUNTIME_GRANTS: &[(&str, &str)] = &[
     ("tenants", "SELECT, INSERT, UPDATE, DELETE"),
     ("users", "SELECT, INSERT, UPDATE, DELETE"),
     ("sessions", "SELECT, INSERT, UPDATE, DELETE"),
+    ("refresh_tokens", "SELECT, INSERT, UPDATE, DELETE"),
     ("signing_keys", "SELECT, INSERT, UPDATE"),
+    ("platform_audit_log", "SELECT, INSERT"),
+    ("platform_audit_personal", "SELECT, INSERT, DELETE"),
     ("memberships", "SELECT, INSERT, UPDATE, DELETE"),
     ("api_keys", "SELECT, INSERT, UPDATE, DELETE"),
     ("invitations", "SELECT, INSERT, UPDATE, DELETE"),

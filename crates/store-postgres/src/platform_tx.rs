@@ -4,13 +4,19 @@
 
 use async_trait::async_trait;
 use bulkhead_domain::{Email, SessionId, TenantId, TenantSlug, UserId};
+use bulkhead_store::invalidation::Listeners;
 use bulkhead_store::{
-    NewSession, NewUser, Page, PlatformTx, Session, SigningKey, StoreError, Tenant, User,
+    AuditDraft, AuditEntry, AuditQuery, Invalidation, NewSession, NewUser, Page, PlatformTx,
+    RefreshToken, Session, SigningKey, StoreError, Tenant, User,
 };
+use std::sync::Arc;
+
 use sqlx::{Postgres, Transaction};
 use time::OffsetDateTime;
 
+use crate::audit_log::{self, Log};
 use crate::codec::{self, fail};
+use crate::notify::commit_and_notify;
 
 /// The first key of the advisory lock that serialises signing-key bootstrap
 /// and rotation ("keys").
@@ -20,11 +26,23 @@ pub struct PgPlatformTx {
     tx: Transaction<'static, Postgres>,
     /// Set by the first failed statement (see `PgTenantTx`).
     failed: bool,
+    pending: Vec<Invalidation>,
+    listeners: Arc<Listeners>,
 }
 
 impl PgPlatformTx {
-    pub fn new(tx: Transaction<'static, Postgres>) -> Self {
-        Self { tx, failed: false }
+    pub fn new(tx: Transaction<'static, Postgres>, listeners: Arc<Listeners>) -> Self {
+        Self {
+            tx,
+            failed: false,
+            pending: Vec::new(),
+            listeners,
+        }
+    }
+
+    fn track<T>(&mut self, result: Result<T, StoreError>) -> Result<T, StoreError> {
+        self.failed |= result.is_err();
+        result
     }
 }
 
@@ -181,14 +199,13 @@ impl PlatformTx for PgPlatformTx {
 
     async fn insert_session(&mut self, session: NewSession) -> Result<Session, StoreError> {
         let sql = format!(
-            "INSERT INTO sessions (id, user_id, refresh_token_hash, created_at, last_used_at, expires_at, ip, user_agent)
-             VALUES ($1, $2, $3, $4, $4, $5, $6, $7) RETURNING {}",
+            "INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, ip, user_agent)
+             VALUES ($1, $2, $3, $3, $4, $5, $6) RETURNING {}",
             codec::SESSION_COLUMNS
         );
-        sqlx::query(&sql)
+        let inserted = sqlx::query(&sql)
             .bind(session.id.as_uuid())
             .bind(session.user_id.as_uuid())
-            .bind(&session.refresh_token_hash[..])
             .bind(session.at)
             .bind(session.expires_at)
             .bind(&session.ip)
@@ -196,7 +213,17 @@ impl PlatformTx for PgPlatformTx {
             .try_map(|row| codec::session(&row))
             .fetch_one(&mut *self.tx)
             .await
-            .map_err(|e| fail(&mut self.failed, e))
+            .map_err(|e| fail(&mut self.failed, e))?;
+        sqlx::query(
+            "INSERT INTO refresh_tokens (token_hash, session_id, created_at) VALUES ($1, $2, $3)",
+        )
+        .bind(&session.refresh_token_hash[..])
+        .bind(session.id.as_uuid())
+        .bind(session.at)
+        .execute(&mut *self.tx)
+        .await
+        .map_err(|e| fail(&mut self.failed, e))?;
+        Ok(inserted)
     }
 
     async fn session(&mut self, id: SessionId) -> Result<Option<Session>, StoreError> {
@@ -225,25 +252,59 @@ impl PlatformTx for PgPlatformTx {
             .map_err(|e| fail(&mut self.failed, e))
     }
 
-    async fn rotate_session_token(
+    async fn refresh_token(&mut self, hash: &[u8; 32]) -> Result<Option<RefreshToken>, StoreError> {
+        let sql = format!(
+            "SELECT {} FROM refresh_tokens WHERE token_hash = $1",
+            codec::REFRESH_TOKEN_COLUMNS
+        );
+        sqlx::query(&sql)
+            .bind(&hash[..])
+            .try_map(|row| codec::refresh_token(&row))
+            .fetch_optional(&mut *self.tx)
+            .await
+            .map_err(|e| fail(&mut self.failed, e))
+    }
+
+    async fn rotate_refresh_token(
         &mut self,
-        id: SessionId,
+        session: SessionId,
         current: &[u8; 32],
         next: &[u8; 32],
         at: OffsetDateTime,
     ) -> Result<bool, StoreError> {
-        let result = sqlx::query(
-            "UPDATE sessions SET refresh_token_hash = $3, last_used_at = $4
-             WHERE id = $1 AND refresh_token_hash = $2 AND revoked_at IS NULL",
+        // One conditional UPDATE claims the token: under READ COMMITTED a
+        // concurrent claimer waits for our row lock, re-checks
+        // rotated_at IS NULL once we commit, and loses.
+        let claimed = sqlx::query(
+            "UPDATE refresh_tokens SET rotated_at = $3
+             WHERE token_hash = $2 AND session_id = $1 AND rotated_at IS NULL
+               AND EXISTS (SELECT 1 FROM sessions WHERE id = $1 AND revoked_at IS NULL)",
         )
-        .bind(id.as_uuid())
+        .bind(session.as_uuid())
         .bind(&current[..])
-        .bind(&next[..])
         .bind(at)
         .execute(&mut *self.tx)
         .await
         .map_err(|e| fail(&mut self.failed, e))?;
-        Ok(result.rows_affected() > 0)
+        if claimed.rows_affected() == 0 {
+            return Ok(false);
+        }
+        sqlx::query(
+            "INSERT INTO refresh_tokens (token_hash, session_id, created_at) VALUES ($1, $2, $3)",
+        )
+        .bind(&next[..])
+        .bind(session.as_uuid())
+        .bind(at)
+        .execute(&mut *self.tx)
+        .await
+        .map_err(|e| fail(&mut self.failed, e))?;
+        sqlx::query("UPDATE sessions SET last_used_at = $2 WHERE id = $1")
+            .bind(session.as_uuid())
+            .bind(at)
+            .execute(&mut *self.tx)
+            .await
+            .map_err(|e| fail(&mut self.failed, e))?;
+        Ok(true)
     }
 
     async fn revoke_session(
@@ -326,10 +387,36 @@ impl PlatformTx for PgPlatformTx {
         Ok(result.rows_affected())
     }
 
+    async fn append_platform_audit(&mut self, draft: AuditDraft) -> Result<AuditEntry, StoreError> {
+        let result = audit_log::append(&mut self.tx, Log::Platform, draft).await;
+        self.track(result)
+    }
+
+    async fn list_platform_audit(
+        &mut self,
+        query: AuditQuery,
+    ) -> Result<Vec<AuditEntry>, StoreError> {
+        let result = audit_log::list(&mut self.tx, Log::Platform, &query).await;
+        self.track(result)
+    }
+
+    async fn platform_audit_chain(
+        &mut self,
+        after_seq: i64,
+        limit: u32,
+    ) -> Result<Vec<AuditEntry>, StoreError> {
+        let result = audit_log::chain(&mut self.tx, Log::Platform, after_seq, limit).await;
+        self.track(result)
+    }
+
+    fn invalidate(&mut self, invalidation: Invalidation) {
+        self.pending.push(invalidation);
+    }
+
     async fn commit(self: Box<Self>) -> Result<(), StoreError> {
         if self.failed {
             return Err(StoreError::TransactionAborted);
         }
-        self.tx.commit().await.map_err(crate::codec::store_error)
+        commit_and_notify(self.tx, self.pending, &self.listeners).await
     }
 }

@@ -8,20 +8,20 @@
 
 use async_trait::async_trait;
 use bulkhead_domain::{ApiKeyId, InvitationId, Role, TenantId, UserId};
-use bulkhead_store::audit::seal;
+use bulkhead_store::invalidation::Listeners;
 use bulkhead_store::{
-    ApiKey, AuditDraft, AuditEntry, AuditQuery, Invitation, Membership, NewApiKey, NewInvitation,
-    NewMembership, NewTenant, Page, StoreError, Tenant, TenantTx,
+    ApiKey, AuditDraft, AuditEntry, AuditQuery, Invalidation, Invitation, Member, Membership,
+    NewApiKey, NewInvitation, NewMembership, NewTenant, Page, StoreError, Tenant, TenantTx,
 };
-use sqlx::{Postgres, QueryBuilder, Row, Transaction};
+use std::sync::Arc;
+
+use sqlx::{Postgres, Transaction};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use crate::audit_log::{self, Log};
 use crate::codec::{self, fail};
-
-/// The first key of the advisory lock that serialises appends to one
-/// tenant's audit chain ("audi").
-const AUDIT_LOCK: i32 = 0x6175_6469;
+use crate::notify::commit_and_notify;
 
 pub struct PgTenantTx {
     tx: Transaction<'static, Postgres>,
@@ -29,15 +29,29 @@ pub struct PgTenantTx {
     /// Set by the first failed statement: PostgreSQL has aborted the
     /// transaction, and COMMIT would silently roll it back.
     failed: bool,
+    pending: Vec<Invalidation>,
+    listeners: Arc<Listeners>,
 }
 
 impl PgTenantTx {
-    pub fn new(tx: Transaction<'static, Postgres>, tenant: TenantId) -> Self {
+    pub fn new(
+        tx: Transaction<'static, Postgres>,
+        tenant: TenantId,
+        listeners: Arc<Listeners>,
+    ) -> Self {
         Self {
             tx,
             tenant,
             failed: false,
+            pending: Vec::new(),
+            listeners,
         }
+    }
+
+    /// Remembers a failed result (see `failed`).
+    fn track<T>(&mut self, result: Result<T, StoreError>) -> Result<T, StoreError> {
+        self.failed |= result.is_err();
+        result
     }
 
     fn t(&self) -> Uuid {
@@ -198,6 +212,22 @@ impl TenantTx for PgTenantTx {
             .await
             .map_err(|e| fail(&mut self.failed, e))?;
         Ok(result.rows_affected() > 0)
+    }
+
+    async fn list_members(&mut self, page: Page<UserId>) -> Result<Vec<Member>, StoreError> {
+        let sql = format!(
+            "SELECT {} FROM memberships m JOIN users u ON u.id = m.user_id
+             WHERE m.tenant_id = $1 AND ($2::uuid IS NULL OR m.user_id > $2) ORDER BY m.user_id LIMIT $3",
+            codec::MEMBER_COLUMNS
+        );
+        sqlx::query(&sql)
+            .bind(self.t())
+            .bind(after(&page))
+            .bind(i64::from(page.limit))
+            .try_map(|row| codec::member(&row))
+            .fetch_all(&mut *self.tx)
+            .await
+            .map_err(|e| fail(&mut self.failed, e))
     }
 
     async fn count_members_with_role(&mut self, role: Role) -> Result<u64, StoreError> {
@@ -387,98 +417,13 @@ impl TenantTx for PgTenantTx {
     }
 
     async fn append_audit(&mut self, draft: AuditDraft) -> Result<AuditEntry, StoreError> {
-        // Appends to one tenant's chain are serialised by a transaction-level
-        // advisory lock, so the last entry read here stays the last one until
-        // ours commits. Other tenants' appends take other locks.
-        sqlx::query("SELECT pg_advisory_xact_lock($1, hashtext($2::text))")
-            .bind(AUDIT_LOCK)
-            .bind(self.t().to_string())
-            .execute(&mut *self.tx)
-            .await
-            .map_err(|e| fail(&mut self.failed, e))?;
-        let previous = sqlx::query(
-            "SELECT seq, hash FROM audit_log WHERE tenant_id = $1 ORDER BY seq DESC LIMIT 1",
-        )
-        .bind(self.t())
-        .try_map(|row: sqlx::postgres::PgRow| {
-            let hash: Vec<u8> = row.try_get("hash")?;
-            let hash: [u8; 32] = hash.try_into().map_err(|_| sqlx::Error::ColumnDecode {
-                index: "hash".into(),
-                source: "expected 32 bytes".into(),
-            })?;
-            Ok((row.try_get::<i64, _>("seq")?, hash))
-        })
-        .fetch_optional(&mut *self.tx)
-        .await
-        .map_err(|e| fail(&mut self.failed, e))?;
-        let entry = seal(self.tenant, previous, draft);
-        sqlx::query(
-            "INSERT INTO audit_log (tenant_id, seq, id, at, actor_kind, actor_id, action, resource_type,
-                 resource_id, outcome, request_id, details, personal_digest, prev_hash, hash)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
-        )
-        .bind(self.t())
-        .bind(entry.seq)
-        .bind(entry.id.as_uuid())
-        .bind(entry.at)
-        .bind(entry.actor_kind.name())
-        .bind(entry.actor_id)
-        .bind(&entry.action)
-        .bind(&entry.resource_type)
-        .bind(&entry.resource_id)
-        .bind(entry.outcome.name())
-        .bind(&entry.request_id)
-        .bind(&entry.details)
-        .bind(&entry.personal_digest[..])
-        .bind(&entry.prev_hash[..])
-        .bind(&entry.hash[..])
-        .execute(&mut *self.tx)
-        .await
-        .map_err(|e| fail(&mut self.failed, e))?;
-        if let Some(personal) = &entry.personal {
-            sqlx::query("INSERT INTO audit_personal (tenant_id, seq, salt, ip, user_agent) VALUES ($1, $2, $3, $4, $5)")
-                .bind(self.t())
-                .bind(entry.seq)
-                .bind(&personal.salt[..])
-                .bind(&personal.ip)
-                .bind(&personal.user_agent)
-                .execute(&mut *self.tx)
-                .await
-                .map_err(|e| fail(&mut self.failed, e))?;
-        }
-        Ok(entry)
+        let result = audit_log::append(&mut self.tx, Log::Tenant(self.tenant), draft).await;
+        self.track(result)
     }
 
     async fn list_audit(&mut self, query: AuditQuery) -> Result<Vec<AuditEntry>, StoreError> {
-        let mut sql = QueryBuilder::<Postgres>::new(format!(
-            "SELECT {} FROM audit_log a
-             LEFT JOIN audit_personal p ON p.tenant_id = a.tenant_id AND p.seq = a.seq
-             WHERE a.tenant_id = ",
-            codec::AUDIT_COLUMNS
-        ));
-        sql.push_bind(self.t());
-        if let Some(before) = query.before_seq {
-            sql.push(" AND a.seq < ").push_bind(before);
-        }
-        if let Some(action) = &query.action {
-            sql.push(" AND a.action = ").push_bind(action);
-        }
-        if let Some(actor) = query.actor_id {
-            sql.push(" AND a.actor_id = ").push_bind(actor);
-        }
-        if let Some(since) = query.since {
-            sql.push(" AND a.at >= ").push_bind(since);
-        }
-        if let Some(until) = query.until {
-            sql.push(" AND a.at < ").push_bind(until);
-        }
-        sql.push(" ORDER BY a.seq DESC LIMIT ")
-            .push_bind(i64::from(query.limit));
-        sql.build()
-            .try_map(|row| codec::audit_entry(&row))
-            .fetch_all(&mut *self.tx)
-            .await
-            .map_err(|e| fail(&mut self.failed, e))
+        let result = audit_log::list(&mut self.tx, Log::Tenant(self.tenant), &query).await;
+        self.track(result)
     }
 
     async fn audit_chain(
@@ -486,20 +431,9 @@ impl TenantTx for PgTenantTx {
         after_seq: i64,
         limit: u32,
     ) -> Result<Vec<AuditEntry>, StoreError> {
-        let sql = format!(
-            "SELECT {} FROM audit_log a
-             LEFT JOIN audit_personal p ON p.tenant_id = a.tenant_id AND p.seq = a.seq
-             WHERE a.tenant_id = $1 AND a.seq > $2 ORDER BY a.seq LIMIT $3",
-            codec::AUDIT_COLUMNS
-        );
-        sqlx::query(&sql)
-            .bind(self.t())
-            .bind(after_seq)
-            .bind(i64::from(limit))
-            .try_map(|row| codec::audit_entry(&row))
-            .fetch_all(&mut *self.tx)
-            .await
-            .map_err(|e| fail(&mut self.failed, e))
+        let result =
+            audit_log::chain(&mut self.tx, Log::Tenant(self.tenant), after_seq, limit).await;
+        self.track(result)
     }
 
     async fn erase_audit_personal(&mut self, seq: i64) -> Result<bool, StoreError> {
@@ -512,10 +446,14 @@ impl TenantTx for PgTenantTx {
         Ok(result.rows_affected() > 0)
     }
 
+    fn invalidate(&mut self, invalidation: Invalidation) {
+        self.pending.push(invalidation);
+    }
+
     async fn commit(self: Box<Self>) -> Result<(), StoreError> {
         if self.failed {
             return Err(StoreError::TransactionAborted);
         }
-        self.tx.commit().await.map_err(crate::codec::store_error)
+        commit_and_notify(self.tx, self.pending, &self.listeners).await
     }
 }

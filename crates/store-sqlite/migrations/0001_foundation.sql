@@ -32,18 +32,26 @@ CREATE TABLE users (
 ) STRICT;
 
 CREATE TABLE sessions (
-    id                 BLOB    NOT NULL PRIMARY KEY CHECK (length(id) = 16),
-    user_id            BLOB    NOT NULL REFERENCES users (id) ON DELETE CASCADE,
-    refresh_token_hash BLOB    NOT NULL CHECK (length(refresh_token_hash) = 32),
-    created_at         INTEGER NOT NULL,
-    last_used_at       INTEGER NOT NULL,
-    expires_at         INTEGER NOT NULL,
-    revoked_at         INTEGER,
-    ip                 TEXT,
-    user_agent         TEXT,
-    CONSTRAINT uq_sessions_refresh_token UNIQUE (refresh_token_hash)
+    id           BLOB    NOT NULL PRIMARY KEY CHECK (length(id) = 16),
+    user_id      BLOB    NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    created_at   INTEGER NOT NULL,
+    last_used_at INTEGER NOT NULL,
+    expires_at   INTEGER NOT NULL,
+    revoked_at   INTEGER,
+    ip           TEXT,
+    user_agent   TEXT
 ) STRICT;
 CREATE INDEX ix_sessions_user ON sessions (user_id);
+
+-- Every refresh token a session was ever given, by its SHA-256. The current
+-- one has rotated_at NULL; presenting a rotated one is reuse.
+CREATE TABLE refresh_tokens (
+    token_hash BLOB    NOT NULL PRIMARY KEY CHECK (length(token_hash) = 32),
+    session_id BLOB    NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+    created_at INTEGER NOT NULL,
+    rotated_at INTEGER
+) STRICT;
+CREATE INDEX ix_refresh_tokens_session ON refresh_tokens (session_id);
 
 CREATE TABLE signing_keys (
     kid        TEXT    NOT NULL PRIMARY KEY,
@@ -51,6 +59,42 @@ CREATE TABLE signing_keys (
     created_at INTEGER NOT NULL,
     retired_at INTEGER
 ) STRICT;
+
+-- The platform's own audit log (sign-ups, logins, platform administration),
+-- hash-chained like each tenant's.
+CREATE TABLE platform_audit_log (
+    seq             INTEGER NOT NULL PRIMARY KEY CHECK (seq >= 1),
+    id              BLOB    NOT NULL UNIQUE CHECK (length(id) = 16),
+    at              INTEGER NOT NULL,
+    actor_kind      TEXT    NOT NULL,
+    actor_id        BLOB,
+    action          TEXT    NOT NULL,
+    resource_type   TEXT    NOT NULL,
+    resource_id     TEXT,
+    outcome         TEXT    NOT NULL,
+    request_id      TEXT,
+    details         TEXT    NOT NULL,
+    personal_digest BLOB    NOT NULL CHECK (length(personal_digest) = 32),
+    prev_hash       BLOB    NOT NULL CHECK (length(prev_hash) = 32),
+    hash            BLOB    NOT NULL CHECK (length(hash) = 32)
+) STRICT;
+CREATE INDEX ix_platform_audit_log_action ON platform_audit_log (action, seq);
+
+CREATE TABLE platform_audit_personal (
+    seq        INTEGER NOT NULL PRIMARY KEY REFERENCES platform_audit_log (seq),
+    salt       BLOB    NOT NULL CHECK (length(salt) = 16),
+    ip         TEXT,
+    user_agent TEXT
+) STRICT;
+
+CREATE TRIGGER platform_audit_log_no_update BEFORE UPDATE ON platform_audit_log
+BEGIN
+    SELECT RAISE(ABORT, 'platform_audit_log is append-only');
+END;
+CREATE TRIGGER platform_audit_log_no_delete BEFORE DELETE ON platform_audit_log
+BEGIN
+    SELECT RAISE(ABORT, 'platform_audit_log is append-only');
+END;
 
 -- Tenant-owned tables --------------------------------------------------------
 

@@ -130,7 +130,7 @@ fn conflict_kind(message: &str) -> ConflictKind {
         "tenants" => ConflictKind::TenantSlug,
         "users" => ConflictKind::UserEmail,
         "memberships" => ConflictKind::Membership,
-        "sessions" => ConflictKind::SessionToken,
+        "sessions" | "refresh_tokens" => ConflictKind::SessionToken,
         "api_keys" => ConflictKind::ApiKey,
         "invitations" => ConflictKind::Invitation,
         "signing_keys" => ConflictKind::SigningKey,

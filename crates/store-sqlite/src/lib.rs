@@ -8,6 +8,7 @@
 //! [`tenant_tx`]: each binds the transaction's own tenant id, and no caller
 //! can supply another.
 
+mod audit_log;
 mod codec;
 mod connection;
 pub mod migrate;
@@ -21,8 +22,10 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use bulkhead_domain::UserId;
+use bulkhead_store::invalidation::Listeners;
 use bulkhead_store::{
-    Access, Backend, NewTenant, PlatformTx, Store, StoreError, TenantTx, UserMembership,
+    Access, Backend, InvalidationListener, NewTenant, PlatformTx, Store, StoreError, TenantTx,
+    UserMembership,
 };
 use rusqlite::Connection;
 use time::OffsetDateTime;
@@ -65,6 +68,7 @@ struct Inner {
     path: PathBuf,
     writer: Arc<Mutex<Option<Connection>>>,
     readers: Arc<ReaderPool>,
+    listeners: Arc<Listeners>,
 }
 
 impl SqliteStore {
@@ -90,6 +94,7 @@ impl SqliteStore {
                 path: path.to_owned(),
                 writer: Arc::new(Mutex::new(Some(writer))),
                 readers: Arc::new(ReaderPool::new(path, n_readers)),
+                listeners: Arc::default(),
             }),
         })
     }
@@ -102,9 +107,12 @@ impl SqliteStore {
         match access {
             Access::Write => {
                 let guard = Arc::clone(&self.inner.writer).lock_owned().await;
-                Tx::begin_write(guard)
+                Tx::begin_write(guard, Arc::clone(&self.inner.listeners))
             }
-            Access::Read => Tx::begin_read(self.inner.readers.acquire().await?),
+            Access::Read => Tx::begin_read(
+                self.inner.readers.acquire().await?,
+                Arc::clone(&self.inner.listeners),
+            ),
         }
     }
 }
@@ -140,6 +148,11 @@ impl Store for SqliteStore {
         let memberships = platform_tx::memberships_of_user(&tx, user)?;
         tx.commit()?;
         Ok(memberships)
+    }
+
+    fn on_invalidation(&self, listener: InvalidationListener) {
+        // One process owns the file, so local delivery is delivery to all.
+        self.inner.listeners.add(listener);
     }
 
     async fn readiness(&self) -> Result<(), StoreError> {

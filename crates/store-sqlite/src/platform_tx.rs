@@ -5,12 +5,13 @@
 use async_trait::async_trait;
 use bulkhead_domain::{Email, SessionId, TenantId, TenantSlug, UserId};
 use bulkhead_store::{
-    NewSession, NewUser, Page, PlatformTx, Session, SigningKey, StoreError, Tenant, User,
-    UserMembership,
+    AuditDraft, AuditEntry, AuditQuery, Invalidation, NewSession, NewUser, Page, PlatformTx,
+    RefreshToken, Session, SigningKey, StoreError, Tenant, User, UserMembership,
 };
 use rusqlite::{OptionalExtension, params};
 use time::OffsetDateTime;
 
+use crate::audit_log::{self, Log};
 use crate::codec::{Micros, id_param, opt_micros, role_col, time_col};
 use crate::rows;
 use crate::tx::Tx;
@@ -198,11 +199,12 @@ impl PlatformTx for SqlitePlatformTx {
 
     async fn insert_session(&mut self, session: NewSession) -> Result<Session, StoreError> {
         let sql = format!(
-            "INSERT INTO sessions (id, user_id, refresh_token_hash, created_at, last_used_at, expires_at, ip, user_agent)
-             VALUES (?1, ?2, ?3, ?4, ?4, ?5, ?6, ?7) RETURNING {}",
+            "INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, ip, user_agent)
+             VALUES (?1, ?2, ?3, ?3, ?4, ?5, ?6) RETURNING {}",
             rows::SESSION_COLUMNS
         );
-        self.tx
+        let inserted = self
+            .tx
             .connection()
             .prepare_cached(&sql)
             .and_then(|mut s| {
@@ -210,7 +212,6 @@ impl PlatformTx for SqlitePlatformTx {
                     params![
                         id_param(&session.id),
                         id_param(&session.user_id),
-                        session.refresh_token_hash,
                         Micros(session.at),
                         Micros(session.expires_at),
                         session.ip,
@@ -219,7 +220,13 @@ impl PlatformTx for SqlitePlatformTx {
                     rows::session,
                 )
             })
-            .map_err(|e| self.tx.fail(e))
+            .map_err(|e| self.tx.fail(e))?;
+        self.tx
+            .connection()
+            .prepare_cached("INSERT INTO refresh_tokens (token_hash, session_id, created_at) VALUES (?1, ?2, ?3)")
+            .and_then(|mut s| s.execute(params![session.refresh_token_hash, id_param(&session.id), Micros(session.at)]))
+            .map_err(|e| self.tx.fail(e))?;
+        Ok(inserted)
     }
 
     async fn session(&mut self, id: SessionId) -> Result<Option<Session>, StoreError> {
@@ -246,23 +253,49 @@ impl PlatformTx for SqlitePlatformTx {
             .map_err(|e| self.tx.fail(e))
     }
 
-    async fn rotate_session_token(
+    async fn refresh_token(&mut self, hash: &[u8; 32]) -> Result<Option<RefreshToken>, StoreError> {
+        let sql = format!(
+            "SELECT {} FROM refresh_tokens WHERE token_hash = ?1",
+            rows::REFRESH_TOKEN_COLUMNS
+        );
+        self.tx
+            .connection()
+            .prepare_cached(&sql)
+            .and_then(|mut s| s.query_row([hash], rows::refresh_token).optional())
+            .map_err(|e| self.tx.fail(e))
+    }
+
+    async fn rotate_refresh_token(
         &mut self,
-        id: SessionId,
+        session: SessionId,
         current: &[u8; 32],
         next: &[u8; 32],
         at: OffsetDateTime,
     ) -> Result<bool, StoreError> {
-        let n = self
+        let claimed = self
             .tx
             .connection()
             .prepare_cached(
-                "UPDATE sessions SET refresh_token_hash = ?3, last_used_at = ?4
-                 WHERE id = ?1 AND refresh_token_hash = ?2 AND revoked_at IS NULL",
+                "UPDATE refresh_tokens SET rotated_at = ?3
+                 WHERE token_hash = ?2 AND session_id = ?1 AND rotated_at IS NULL
+                   AND EXISTS (SELECT 1 FROM sessions WHERE id = ?1 AND revoked_at IS NULL)",
             )
-            .and_then(|mut s| s.execute(params![id_param(&id), current, next, Micros(at)]))
+            .and_then(|mut s| s.execute(params![id_param(&session), current, Micros(at)]))
             .map_err(|e| self.tx.fail(e))?;
-        Ok(n > 0)
+        if claimed == 0 {
+            return Ok(false);
+        }
+        let connection = self.tx.connection();
+        connection
+            .prepare_cached("INSERT INTO refresh_tokens (token_hash, session_id, created_at) VALUES (?1, ?2, ?3)")
+            .and_then(|mut s| s.execute(params![next, id_param(&session), Micros(at)]))
+            .and_then(|_| {
+                connection
+                    .prepare_cached("UPDATE sessions SET last_used_at = ?2 WHERE id = ?1")
+                    .and_then(|mut s| s.execute(params![id_param(&session), Micros(at)]))
+            })
+            .map_err(|e| self.tx.fail(e))?;
+        Ok(true)
     }
 
     async fn revoke_session(
@@ -337,6 +370,29 @@ impl PlatformTx for SqlitePlatformTx {
             .and_then(|mut s| s.execute(params![except_kid, Micros(at)]))
             .map_err(|e| self.tx.fail(e))?;
         Ok(n as u64)
+    }
+
+    async fn append_platform_audit(&mut self, draft: AuditDraft) -> Result<AuditEntry, StoreError> {
+        audit_log::append(&self.tx, Log::Platform, draft)
+    }
+
+    async fn list_platform_audit(
+        &mut self,
+        query: AuditQuery,
+    ) -> Result<Vec<AuditEntry>, StoreError> {
+        audit_log::list(&self.tx, Log::Platform, &query)
+    }
+
+    async fn platform_audit_chain(
+        &mut self,
+        after_seq: i64,
+        limit: u32,
+    ) -> Result<Vec<AuditEntry>, StoreError> {
+        audit_log::chain(&self.tx, Log::Platform, after_seq, limit)
+    }
+
+    fn invalidate(&mut self, invalidation: Invalidation) {
+        self.tx.invalidate(invalidation);
     }
 
     async fn commit(self: Box<Self>) -> Result<(), StoreError> {

@@ -4,7 +4,8 @@
 use bulkhead_domain::audit::{ActorKind, Outcome};
 use bulkhead_domain::{Email, TenantSlug};
 use bulkhead_store::{
-    ApiKey, AuditEntry, AuditPersonal, Invitation, Membership, Session, SigningKey, Tenant, User,
+    ApiKey, AuditEntry, AuditPersonal, Invitation, Member, Membership, RefreshToken, Session,
+    SigningKey, Tenant, User,
 };
 use rusqlite::Row;
 
@@ -55,19 +56,42 @@ pub fn membership(row: &Row<'_>) -> rusqlite::Result<Membership> {
     })
 }
 
-pub const SESSION_COLUMNS: &str = "id, user_id, refresh_token_hash, created_at, last_used_at, expires_at, revoked_at, ip, user_agent";
+pub const SESSION_COLUMNS: &str =
+    "id, user_id, created_at, last_used_at, expires_at, revoked_at, ip, user_agent";
 
 pub fn session(row: &Row<'_>) -> rusqlite::Result<Session> {
     Ok(Session {
         id: id_col(row, 0)?,
         user_id: id_col(row, 1)?,
-        refresh_token_hash: row.get(2)?,
-        created_at: time_col(row, 3)?,
-        last_used_at: time_col(row, 4)?,
-        expires_at: time_col(row, 5)?,
-        revoked_at: opt_time_col(row, 6)?,
-        ip: row.get(7)?,
-        user_agent: row.get(8)?,
+        created_at: time_col(row, 2)?,
+        last_used_at: time_col(row, 3)?,
+        expires_at: time_col(row, 4)?,
+        revoked_at: opt_time_col(row, 5)?,
+        ip: row.get(6)?,
+        user_agent: row.get(7)?,
+    })
+}
+
+pub const REFRESH_TOKEN_COLUMNS: &str = "token_hash, session_id, created_at, rotated_at";
+
+pub fn refresh_token(row: &Row<'_>) -> rusqlite::Result<RefreshToken> {
+    Ok(RefreshToken {
+        token_hash: row.get(0)?,
+        session_id: id_col(row, 1)?,
+        created_at: time_col(row, 2)?,
+        rotated_at: opt_time_col(row, 3)?,
+    })
+}
+
+pub const MEMBER_COLUMNS: &str =
+    "m.tenant_id, m.user_id, m.role, m.created_at, m.updated_at, u.email, u.display_name";
+
+pub fn member(row: &Row<'_>) -> rusqlite::Result<Member> {
+    let email: String = row.get(5)?;
+    Ok(Member {
+        membership: membership(row)?,
+        email: Email::parse(&email).map_err(|e| conversion_error(5, e))?,
+        display_name: row.get(6)?,
     })
 }
 
@@ -112,6 +136,11 @@ pub const AUDIT_COLUMNS: &str = "a.tenant_id, a.seq, a.id, a.at, a.actor_kind, a
      a.resource_id, a.outcome, a.request_id, a.details, a.personal_digest, a.prev_hash, a.hash, \
      p.salt, p.ip, p.user_agent";
 
+/// The platform log's columns in the same order, with no tenant.
+pub const PLATFORM_AUDIT_COLUMNS: &str = "NULL, a.seq, a.id, a.at, a.actor_kind, a.actor_id, a.action, a.resource_type, \
+     a.resource_id, a.outcome, a.request_id, a.details, a.personal_digest, a.prev_hash, a.hash, \
+     p.salt, p.ip, p.user_agent";
+
 #[derive(Debug, thiserror::Error)]
 #[error("unknown {0} in audit_log")]
 struct UnknownValue(&'static str);
@@ -122,7 +151,7 @@ pub fn audit_entry(row: &Row<'_>) -> rusqlite::Result<AuditEntry> {
     let details: String = row.get(11)?;
     let salt: Option<[u8; 16]> = row.get(15)?;
     Ok(AuditEntry {
-        tenant_id: id_col(row, 0)?,
+        tenant_id: opt_id_col(row, 0)?,
         seq: row.get(1)?,
         id: id_col(row, 2)?,
         at: time_col(row, 3)?,

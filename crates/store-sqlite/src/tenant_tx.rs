@@ -8,15 +8,14 @@
 
 use async_trait::async_trait;
 use bulkhead_domain::{ApiKeyId, InvitationId, Role, TenantId, UserId};
-use bulkhead_store::audit::seal;
 use bulkhead_store::{
-    ApiKey, AuditDraft, AuditEntry, AuditQuery, Invitation, Membership, NewApiKey, NewInvitation,
-    NewMembership, NewTenant, Page, StoreError, Tenant, TenantTx,
+    ApiKey, AuditDraft, AuditEntry, AuditQuery, Invalidation, Invitation, Member, Membership,
+    NewApiKey, NewInvitation, NewMembership, NewTenant, Page, StoreError, Tenant, TenantTx,
 };
-use rusqlite::types::ToSql;
 use rusqlite::{OptionalExtension, params};
 use time::OffsetDateTime;
 
+use crate::audit_log::{self, Log};
 use crate::codec::{Micros, id_param, opt_micros, store_error};
 use crate::rows;
 use crate::tx::Tx;
@@ -192,6 +191,23 @@ impl TenantTx for SqliteTenantTx {
             .and_then(|mut s| s.execute(params![self.t(), id_param(&user)]))
             .map_err(|e| self.tx.fail(e))?;
         Ok(n > 0)
+    }
+
+    async fn list_members(&mut self, page: Page<UserId>) -> Result<Vec<Member>, StoreError> {
+        let sql = format!(
+            "SELECT {} FROM memberships m JOIN users u ON u.id = m.user_id
+             WHERE m.tenant_id = ?1 AND (?2 IS NULL OR m.user_id > ?2) ORDER BY m.user_id LIMIT ?3",
+            rows::MEMBER_COLUMNS
+        );
+        let after = page.after.as_ref().map(id_param);
+        self.tx
+            .connection()
+            .prepare_cached(&sql)
+            .and_then(|mut s| {
+                s.query_map(params![self.t(), after, page.limit], rows::member)?
+                    .collect()
+            })
+            .map_err(|e| self.tx.fail(e))
     }
 
     async fn count_members_with_role(&mut self, role: Role) -> Result<u64, StoreError> {
@@ -394,98 +410,11 @@ impl TenantTx for SqliteTenantTx {
     }
 
     async fn append_audit(&mut self, draft: AuditDraft) -> Result<AuditEntry, StoreError> {
-        let connection = self.tx.connection();
-        // The single writer connection serialises appends, so the last entry
-        // read here is still the last one when ours is inserted.
-        let previous: Option<(i64, [u8; 32])> = connection
-            .prepare_cached(
-                "SELECT seq, hash FROM audit_log WHERE tenant_id = ?1 ORDER BY seq DESC LIMIT 1",
-            )
-            .and_then(|mut s| {
-                s.query_row([self.t()], |row| Ok((row.get(0)?, row.get(1)?)))
-                    .optional()
-            })
-            .map_err(|e| self.tx.fail(e))?;
-        let entry = seal(self.tenant, previous, draft);
-        connection
-            .prepare_cached(
-                "INSERT INTO audit_log (tenant_id, seq, id, at, actor_kind, actor_id, action, resource_type,
-                     resource_id, outcome, request_id, details, personal_digest, prev_hash, hash)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
-            )
-            .and_then(|mut s| {
-                s.execute(params![
-                    self.t(),
-                    entry.seq,
-                    id_param(&entry.id),
-                    Micros(entry.at),
-                    entry.actor_kind.name(),
-                    entry.actor_id.as_ref().map(|id| id.as_bytes()),
-                    entry.action,
-                    entry.resource_type,
-                    entry.resource_id,
-                    entry.outcome.name(),
-                    entry.request_id,
-                    entry.details.to_string(),
-                    entry.personal_digest,
-                    entry.prev_hash,
-                    entry.hash
-                ])
-            })
-            .map_err(|e| self.tx.fail(e))?;
-        if let Some(personal) = &entry.personal {
-            connection
-                .prepare_cached(
-                    "INSERT INTO audit_personal (tenant_id, seq, salt, ip, user_agent) VALUES (?1, ?2, ?3, ?4, ?5)",
-                )
-                .and_then(|mut s| {
-                    s.execute(params![self.t(), entry.seq, personal.salt, personal.ip, personal.user_agent])
-                })
-                .map_err(|e| self.tx.fail(e))?;
-        }
-        Ok(entry)
+        audit_log::append(&self.tx, Log::Tenant(self.tenant), draft)
     }
 
     async fn list_audit(&mut self, query: AuditQuery) -> Result<Vec<AuditEntry>, StoreError> {
-        // Optional filters are appended as parameterised clauses; the tenant
-        // predicate is always the first.
-        let mut sql = format!(
-            "SELECT {} FROM audit_log a
-             LEFT JOIN audit_personal p ON p.tenant_id = a.tenant_id AND p.seq = a.seq
-             WHERE a.tenant_id = ?1",
-            rows::AUDIT_COLUMNS
-        );
-        let actor = query.actor_id.map(|id| *id.as_bytes());
-        let mut values: Vec<&dyn ToSql> = vec![self.t()];
-        if let Some(before) = &query.before_seq {
-            values.push(before);
-            sql.push_str(&format!(" AND a.seq < ?{}", values.len()));
-        }
-        if let Some(action) = &query.action {
-            values.push(action);
-            sql.push_str(&format!(" AND a.action = ?{}", values.len()));
-        }
-        if let Some(actor) = &actor {
-            values.push(actor);
-            sql.push_str(&format!(" AND a.actor_id = ?{}", values.len()));
-        }
-        let since = query.since.map(Micros);
-        if let Some(since) = &since {
-            values.push(since);
-            sql.push_str(&format!(" AND a.at >= ?{}", values.len()));
-        }
-        let until = query.until.map(Micros);
-        if let Some(until) = &until {
-            values.push(until);
-            sql.push_str(&format!(" AND a.at < ?{}", values.len()));
-        }
-        values.push(&query.limit);
-        sql.push_str(&format!(" ORDER BY a.seq DESC LIMIT ?{}", values.len()));
-        self.tx
-            .connection()
-            .prepare_cached(&sql)
-            .and_then(|mut s| s.query_map(values.as_slice(), rows::audit_entry)?.collect())
-            .map_err(|e| self.tx.fail(e))
+        audit_log::list(&self.tx, Log::Tenant(self.tenant), &query)
     }
 
     async fn audit_chain(
@@ -493,20 +422,7 @@ impl TenantTx for SqliteTenantTx {
         after_seq: i64,
         limit: u32,
     ) -> Result<Vec<AuditEntry>, StoreError> {
-        let sql = format!(
-            "SELECT {} FROM audit_log a
-             LEFT JOIN audit_personal p ON p.tenant_id = a.tenant_id AND p.seq = a.seq
-             WHERE a.tenant_id = ?1 AND a.seq > ?2 ORDER BY a.seq LIMIT ?3",
-            rows::AUDIT_COLUMNS
-        );
-        self.tx
-            .connection()
-            .prepare_cached(&sql)
-            .and_then(|mut s| {
-                s.query_map(params![self.t(), after_seq, limit], rows::audit_entry)?
-                    .collect()
-            })
-            .map_err(|e| self.tx.fail(e))
+        audit_log::chain(&self.tx, Log::Tenant(self.tenant), after_seq, limit)
     }
 
     async fn erase_audit_personal(&mut self, seq: i64) -> Result<bool, StoreError> {
@@ -517,6 +433,10 @@ impl TenantTx for SqliteTenantTx {
             .and_then(|mut s| s.execute(params![self.t(), seq]))
             .map_err(|e| self.tx.fail(e))?;
         Ok(n > 0)
+    }
+
+    fn invalidate(&mut self, invalidation: Invalidation) {
+        self.tx.invalidate(invalidation);
     }
 
     async fn commit(self: Box<Self>) -> Result<(), StoreError> {

@@ -1,6 +1,9 @@
 //! A SQLite transaction on a writer or reader connection.
 
-use bulkhead_store::StoreError;
+use std::sync::Arc;
+
+use bulkhead_store::invalidation::Listeners;
+use bulkhead_store::{Invalidation, StoreError};
 use rusqlite::Connection;
 use tokio::sync::OwnedMutexGuard;
 
@@ -19,6 +22,9 @@ pub struct Tx {
     /// Set by the first failed statement. SQLite would let the transaction
     /// go on, PostgreSQL would not; the store contract follows the stricter.
     failed: std::sync::atomic::AtomicBool,
+    /// Delivered to the listeners once the commit succeeds.
+    pending: Vec<Invalidation>,
+    listeners: Arc<Listeners>,
 }
 
 impl std::fmt::Debug for Tx {
@@ -30,7 +36,10 @@ impl std::fmt::Debug for Tx {
 }
 
 impl Tx {
-    pub fn begin_write(guard: OwnedMutexGuard<Option<Connection>>) -> Result<Self, StoreError> {
+    pub fn begin_write(
+        guard: OwnedMutexGuard<Option<Connection>>,
+        listeners: Arc<Listeners>,
+    ) -> Result<Self, StoreError> {
         if guard.is_none() {
             return Err(StoreError::Unavailable("the store is closed".into()));
         }
@@ -38,6 +47,8 @@ impl Tx {
             held: Held::Writer(guard),
             open: false,
             failed: Default::default(),
+            pending: Vec::new(),
+            listeners,
         };
         // IMMEDIATE takes the write lock now, waiting (busy_timeout) for
         // another process if need be, so no statement later fails with BUSY.
@@ -46,12 +57,14 @@ impl Tx {
         Ok(tx)
     }
 
-    pub fn begin_read(reader: PooledReader) -> Result<Self, StoreError> {
+    pub fn begin_read(reader: PooledReader, listeners: Arc<Listeners>) -> Result<Self, StoreError> {
         reader.execute_batch("BEGIN").map_err(store_error)?;
         Ok(Self {
             held: Held::Reader(reader),
             open: true,
             failed: Default::default(),
+            pending: Vec::new(),
+            listeners,
         })
     }
 
@@ -72,6 +85,10 @@ impl Tx {
         store_error(error)
     }
 
+    pub fn invalidate(&mut self, invalidation: Invalidation) {
+        self.pending.push(invalidation);
+    }
+
     pub fn commit(mut self) -> Result<(), StoreError> {
         if self.failed.load(std::sync::atomic::Ordering::Relaxed) {
             return Err(StoreError::TransactionAborted);
@@ -81,6 +98,9 @@ impl Tx {
         match result {
             Ok(()) => {
                 self.open = false;
+                for invalidation in self.pending.drain(..) {
+                    self.listeners.deliver(invalidation);
+                }
                 Ok(())
             }
             Err(error) => Err(store_error(error)),

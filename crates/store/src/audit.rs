@@ -9,9 +9,16 @@ use bulkhead_domain::audit::{ChainedFields, GENESIS_HASH, chain_hash, personal_d
 
 use crate::model::{AuditDraft, AuditEntry, AuditPersonal};
 
+/// The scope the platform log's entries are hashed under.
+const PLATFORM_SCOPE: uuid::Uuid = uuid::Uuid::nil();
+
 /// Turns a draft into the next entry of a chain whose last entry is
 /// `previous` (`None` for an empty chain).
-pub fn seal(tenant: TenantId, previous: Option<(i64, [u8; 32])>, draft: AuditDraft) -> AuditEntry {
+pub fn seal(
+    tenant: Option<TenantId>,
+    previous: Option<(i64, [u8; 32])>,
+    draft: AuditDraft,
+) -> AuditEntry {
     let (seq, prev_hash) = match previous {
         Some((seq, hash)) => (seq + 1, hash),
         None => (1, GENESIS_HASH),
@@ -51,7 +58,10 @@ pub fn expected_hash(entry: &AuditEntry) -> [u8; 32] {
         &ChainedFields {
             seq: entry.seq,
             id: entry.id.as_uuid(),
-            tenant_id: entry.tenant_id.as_uuid(),
+            tenant_id: entry
+                .tenant_id
+                .as_ref()
+                .map_or(&PLATFORM_SCOPE, |id| id.as_uuid()),
             at: entry.at,
             actor_kind: entry.actor_kind,
             actor_id: entry.actor_id.as_ref(),

@@ -18,6 +18,7 @@
 
 pub mod audit;
 mod error;
+pub mod invalidation;
 pub mod model;
 mod store;
 
@@ -26,6 +27,6 @@ pub mod conformance;
 
 pub use error::{ConflictKind, StoreError};
 pub use model::*;
-pub use store::{Access, Backend, PlatformTx, Store, TenantTx};
+pub use store::{Access, Backend, InvalidationListener, PlatformTx, Store, TenantTx};
 
 pub use bulkhead_domain::{ApiKeyId, InvitationId, Role, SessionId, TenantId, UserId};

@@ -81,12 +81,11 @@ pub struct UserMembership {
     pub joined_at: OffsetDateTime,
 }
 
-/// A login session. Only the SHA-256 of its refresh token is stored.
+/// A login session. Its refresh tokens are kept apart ([`RefreshToken`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Session {
     pub id: SessionId,
     pub user_id: UserId,
-    pub refresh_token_hash: [u8; 32],
     pub created_at: OffsetDateTime,
     pub last_used_at: OffsetDateTime,
     pub expires_at: OffsetDateTime,
@@ -95,6 +94,7 @@ pub struct Session {
     pub user_agent: Option<String>,
 }
 
+/// A session with its first refresh token (only the token's SHA-256).
 #[derive(Debug, Clone)]
 pub struct NewSession {
     pub id: SessionId,
@@ -104,6 +104,41 @@ pub struct NewSession {
     pub ip: Option<String>,
     pub user_agent: Option<String>,
     pub at: OffsetDateTime,
+}
+
+/// One refresh token a session was given, by its SHA-256. The session's
+/// current token has `rotated_at == None`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefreshToken {
+    pub token_hash: [u8; 32],
+    pub session_id: SessionId,
+    pub created_at: OffsetDateTime,
+    pub rotated_at: Option<OffsetDateTime>,
+}
+
+/// A member of a tenant with the user's public profile.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Member {
+    pub membership: Membership,
+    pub email: Email,
+    pub display_name: Option<String>,
+}
+
+/// Something cached elsewhere that a committed change made stale. Stores
+/// deliver these to every listener of every server process sharing the
+/// database, after the commit and before the commit call returns locally.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Invalidation {
+    Session(SessionId),
+    /// The user's account (deactivation, password change).
+    User(UserId),
+    /// A tenant's registry row (renamed, suspended, deleted).
+    Tenant(TenantId),
+    /// One user's membership in one tenant (added, role changed, removed).
+    Membership(TenantId, UserId),
+    ApiKey(TenantId, ApiKeyId),
+    /// Anything may be stale (e.g. notifications may have been missed).
+    Everything,
 }
 
 /// An API key of one tenant. Only the SHA-256 of the key is stored.
@@ -179,10 +214,11 @@ pub struct AuditDraft {
     pub user_agent: Option<String>,
 }
 
-/// An entry of a tenant's hash-chained audit log.
+/// An entry of a hash-chained audit log: one tenant's, or the platform's.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AuditEntry {
-    pub tenant_id: TenantId,
+    /// `None` for the platform's own log.
+    pub tenant_id: Option<TenantId>,
     /// Position in the tenant's chain, from 1, without gaps.
     pub seq: i64,
     pub id: AuditEntryId,

@@ -50,12 +50,21 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// cross-tenant read, bound to a single user.
     async fn memberships_of_user(&self, user: UserId) -> Result<Vec<UserMembership>, StoreError>;
 
+    /// Registers a function called with every [`Invalidation`] committed by
+    /// any server process on this database: in this process synchronously
+    /// after the commit (before `commit` returns), in others as soon as the
+    /// database tells them. Listeners must be quick and must not block.
+    fn on_invalidation(&self, listener: InvalidationListener);
+
     /// Succeeds when the database answers and its schema is current.
     async fn readiness(&self) -> Result<(), StoreError>;
 
     /// Waits for open transactions to end and closes every connection.
     async fn close(&self);
 }
+
+/// Called with each committed [`Invalidation`].
+pub type InvalidationListener = std::sync::Arc<dyn Fn(Invalidation) + Send + Sync>;
 
 /// A transaction bound to one tenant. No method takes a tenant id.
 #[async_trait]
@@ -86,6 +95,8 @@ pub trait TenantTx: Send {
         at: OffsetDateTime,
     ) -> Result<Option<Membership>, StoreError>;
     async fn delete_membership(&mut self, user: UserId) -> Result<bool, StoreError>;
+    /// Members with their users' public profiles, ordered by user id.
+    async fn list_members(&mut self, page: Page<UserId>) -> Result<Vec<Member>, StoreError>;
     async fn count_members_with_role(&mut self, role: Role) -> Result<u64, StoreError>;
 
     async fn insert_api_key(&mut self, key: NewApiKey) -> Result<ApiKey, StoreError>;
@@ -131,6 +142,9 @@ pub trait TenantTx: Send {
     /// Erases the personal fields of one entry; the chain stays verifiable.
     async fn erase_audit_personal(&mut self, seq: i64) -> Result<bool, StoreError>;
 
+    /// Announces, once this transaction commits, that cached state is stale.
+    fn invalidate(&mut self, invalidation: Invalidation);
+
     async fn commit(self: Box<Self>) -> Result<(), StoreError>;
 }
 
@@ -173,11 +187,15 @@ pub trait PlatformTx: Send {
     async fn insert_session(&mut self, session: NewSession) -> Result<Session, StoreError>;
     async fn session(&mut self, id: SessionId) -> Result<Option<Session>, StoreError>;
     async fn sessions_of_user(&mut self, user: UserId) -> Result<Vec<Session>, StoreError>;
-    /// Replaces the refresh token hash only if it still equals `current`:
-    /// the atomic claim behind refresh-token rotation.
-    async fn rotate_session_token(
+    /// A refresh token, current or rotated, by its SHA-256.
+    async fn refresh_token(&mut self, hash: &[u8; 32]) -> Result<Option<RefreshToken>, StoreError>;
+    /// Marks `current` rotated and gives the session `next`, only if
+    /// `current` is the session's current token and the session is not
+    /// revoked: the atomic claim behind refresh-token rotation. Of any
+    /// number of concurrent callers with the same `current`, one wins.
+    async fn rotate_refresh_token(
         &mut self,
-        id: SessionId,
+        session: SessionId,
         current: &[u8; 32],
         next: &[u8; 32],
         at: OffsetDateTime,
@@ -205,6 +223,22 @@ pub trait PlatformTx: Send {
         except_kid: &str,
         at: OffsetDateTime,
     ) -> Result<u64, StoreError>;
+
+    /// Appends an entry to the platform's own hash-chained audit log.
+    async fn append_platform_audit(&mut self, draft: AuditDraft) -> Result<AuditEntry, StoreError>;
+    async fn list_platform_audit(
+        &mut self,
+        query: AuditQuery,
+    ) -> Result<Vec<AuditEntry>, StoreError>;
+    /// Platform entries in chain order, from `after_seq + 1`.
+    async fn platform_audit_chain(
+        &mut self,
+        after_seq: i64,
+        limit: u32,
+    ) -> Result<Vec<AuditEntry>, StoreError>;
+
+    /// Announces, once this transaction commits, that cached state is stale.
+    fn invalidate(&mut self, invalidation: Invalidation);
 
     async fn commit(self: Box<Self>) -> Result<(), StoreError>;
 }

@@ -14,6 +14,7 @@
 )]
 
 mod conformance;
+mod notify;
 mod rls;
 mod roles;
 mod support;

@@ -554,27 +554,44 @@ pub async fn sessions_rotate_their_token_atomically_and_revoke(ts: &TestStore) {
     drop(tx);
 
     let mut tx = store.platform(Access::Write).await.unwrap();
+    let first = tx.refresh_token(&hash_of("r1")).await.unwrap().unwrap();
+    assert_eq!((first.session_id, first.rotated_at), (session.id, None));
     assert!(
-        tx.rotate_session_token(session.id, &hash_of("r1"), &hash_of("r2"), at(1))
+        tx.rotate_refresh_token(session.id, &hash_of("r1"), &hash_of("r2"), at(1))
             .await
             .unwrap()
     );
     assert!(
-        !tx.rotate_session_token(session.id, &hash_of("r1"), &hash_of("r3"), at(2))
+        !tx.rotate_refresh_token(session.id, &hash_of("r1"), &hash_of("r3"), at(2))
+            .await
+            .unwrap(),
+        "a rotated token rotated again"
+    );
+    // Another session's current token cannot rotate this one.
+    assert!(
+        !tx.rotate_refresh_token(session.id, &hash_of("other"), &hash_of("r3"), at(2))
             .await
             .unwrap()
     );
-    let rotated = tx.session(session.id).await.unwrap().unwrap();
+    let rotated = tx.refresh_token(&hash_of("r1")).await.unwrap().unwrap();
     assert_eq!(
-        (rotated.refresh_token_hash, rotated.last_used_at),
-        (hash_of("r2"), at(1))
+        rotated.rotated_at,
+        Some(at(1)),
+        "the old token is remembered as rotated"
+    );
+    let current = tx.refresh_token(&hash_of("r2")).await.unwrap().unwrap();
+    assert_eq!((current.session_id, current.rotated_at), (session.id, None));
+    assert!(tx.refresh_token(&hash_of("r3")).await.unwrap().is_none());
+    assert_eq!(
+        tx.session(session.id).await.unwrap().unwrap().last_used_at,
+        at(1)
     );
     assert_eq!(tx.sessions_of_user(user.id).await.unwrap().len(), 2);
     assert!(tx.revoke_session(session.id, at(3)).await.unwrap());
     assert!(!tx.revoke_session(session.id, at(4)).await.unwrap());
     // A revoked session's token can no longer rotate.
     assert!(
-        !tx.rotate_session_token(session.id, &hash_of("r2"), &hash_of("r4"), at(5))
+        !tx.rotate_refresh_token(session.id, &hash_of("r2"), &hash_of("r4"), at(5))
             .await
             .unwrap()
     );
@@ -603,7 +620,7 @@ pub async fn a_refresh_token_rotates_exactly_once_under_concurrency(ts: &TestSto
             let mut tx = store.platform(Access::Write).await.unwrap();
             let next = hash_of(&format!("successor-{i}"));
             let won = tx
-                .rotate_session_token(session.id, &hash_of("r1"), &next, at(1))
+                .rotate_refresh_token(session.id, &hash_of("r1"), &next, at(1))
                 .await
                 .unwrap();
             tx.commit().await.unwrap();
@@ -821,5 +838,133 @@ pub async fn the_isolation_table_covers_every_tenant_table(ts: &TestStore) {
     assert_eq!(
         from_catalog, covered,
         "every table with a tenant_id column must be covered by the isolation table"
+    );
+}
+
+pub async fn members_are_listed_with_their_profiles(ts: &TestStore) {
+    let store = &*ts.store;
+    let owner = fixtures::user(store, "owner@example.com").await;
+    let guest = fixtures::user(store, "guest@example.com").await;
+    let tenant = fixtures::tenant(store, "acme", &owner).await;
+    let mut tx = store.tenant(tenant.id, Access::Write).await.unwrap();
+    tx.insert_membership(fixtures::membership(guest.id, Role::Viewer))
+        .await
+        .unwrap();
+    let members = tx.list_members(Page::first(10)).await.unwrap();
+    let mut found: Vec<_> = members
+        .iter()
+        .map(|m| {
+            (
+                m.email.as_str(),
+                m.display_name.as_deref(),
+                m.membership.role,
+            )
+        })
+        .collect();
+    found.sort();
+    assert_eq!(
+        found,
+        vec![
+            (
+                "guest@example.com",
+                Some("User guest@example.com"),
+                Role::Viewer
+            ),
+            (
+                "owner@example.com",
+                Some("User owner@example.com"),
+                Role::Owner
+            ),
+        ]
+    );
+    let first = tx.list_members(Page::first(1)).await.unwrap();
+    let rest = tx
+        .list_members(Page {
+            after: Some(first[0].membership.user_id),
+            limit: 10,
+        })
+        .await
+        .unwrap();
+    assert_eq!(first.len() + rest.len(), 2);
+}
+
+pub async fn the_platform_audit_log_is_its_own_verifiable_chain(ts: &TestStore) {
+    let store = &*ts.store;
+    let owner = fixtures::user(store, "owner@example.com").await;
+    let tenant = fixtures::tenant(store, "acme", &owner).await;
+    let mut tx = store.tenant(tenant.id, Access::Write).await.unwrap();
+    tx.append_audit(fixtures::audit("tenant.only", None))
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let mut tx = store.platform(Access::Write).await.unwrap();
+    for i in 0..3 {
+        let entry = tx
+            .append_platform_audit(fixtures::audit(&format!("login.{i}"), Some(owner.id)))
+            .await
+            .unwrap();
+        assert_eq!((entry.seq, entry.tenant_id), (i + 1, None));
+    }
+    tx.commit().await.unwrap();
+    let mut tx = store.platform(Access::Read).await.unwrap();
+    let chain = tx.platform_audit_chain(0, 100).await.unwrap();
+    assert_eq!(
+        chain.len(),
+        3,
+        "the tenant's entry is not in the platform log"
+    );
+    assert!(verify(None, &chain).is_ok());
+    let query = AuditQuery {
+        action: Some("login.1".into()),
+        limit: 10,
+        ..Default::default()
+    };
+    let found = tx.list_platform_audit(query).await.unwrap();
+    assert_eq!(found.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![2]);
+    let mut tampered = chain.clone();
+    tampered[0].tenant_id = Some(tenant.id);
+    assert_eq!(verify(None, &tampered), Err(ChainBreak::Content { seq: 1 }));
+}
+
+pub async fn invalidations_reach_listeners_when_their_transaction_commits(ts: &TestStore) {
+    use std::sync::Mutex;
+
+    use crate::Invalidation;
+
+    let store = &*ts.store;
+    let seen: Arc<Mutex<Vec<Invalidation>>> = Arc::default();
+    let sink = Arc::clone(&seen);
+    store.on_invalidation(Arc::new(move |invalidation| {
+        sink.lock().unwrap().push(invalidation);
+    }));
+    let owner = fixtures::user(store, "owner@example.com").await;
+    let tenant = fixtures::tenant(store, "acme", &owner).await;
+
+    let committed = Invalidation::Membership(tenant.id, owner.id);
+    let mut tx = store.tenant(tenant.id, Access::Write).await.unwrap();
+    tx.invalidate(committed);
+    assert!(
+        !seen.lock().unwrap().contains(&committed),
+        "delivered before commit"
+    );
+    tx.commit().await.unwrap();
+    assert!(
+        seen.lock().unwrap().contains(&committed),
+        "not delivered by the time commit returned"
+    );
+
+    let rolled_back = Invalidation::Tenant(tenant.id);
+    let mut tx = store.tenant(tenant.id, Access::Write).await.unwrap();
+    tx.invalidate(rolled_back);
+    drop(tx);
+    let session = Invalidation::User(owner.id);
+    let mut tx = store.platform(Access::Write).await.unwrap();
+    tx.invalidate(session);
+    tx.commit().await.unwrap();
+    let seen = seen.lock().unwrap();
+    assert!(seen.contains(&session));
+    assert!(
+        !seen.contains(&rolled_back),
+        "a rolled-back transaction's invalidation was delivered"
     );
 }

@@ -29,6 +29,7 @@ pub enum Op {
     RenameTenant,
     GetMembership,
     ListMemberships,
+    ListMembers,
     CountMembers,
     SetMemberRole,
     SetSharedMemberRole,
@@ -52,11 +53,12 @@ pub enum Op {
 }
 
 /// The table order matters only for `DeleteTenant`, which must come last.
-pub const OPS: [Op; 24] = [
+pub const OPS: [Op; 25] = [
     Op::ReadTenant,
     Op::RenameTenant,
     Op::GetMembership,
     Op::ListMemberships,
+    Op::ListMembers,
     Op::CountMembers,
     Op::SetMemberRole,
     Op::SetSharedMemberRole,
@@ -86,6 +88,7 @@ impl Op {
             Op::ReadTenant | Op::RenameTenant => &[],
             Op::GetMembership
             | Op::ListMemberships
+            | Op::ListMembers
             | Op::CountMembers
             | Op::SetMemberRole
             | Op::SetSharedMemberRole
@@ -271,6 +274,15 @@ async fn attempt(op: Op, tx: &mut dyn TenantTx, a: TenantId, foreign: &Foreign) 
                 "A sees B's role for the shared user"
             );
         }
+        Op::ListMembers => {
+            let all = tx.list_members(Page::first(1000)).await.unwrap();
+            assert!(all.iter().all(|m| m.membership.tenant_id == a), "{all:?}");
+            assert!(all.iter().all(|m| m.membership.user_id != foreign.owner));
+            assert!(
+                all.iter()
+                    .all(|m| m.email.as_str() != "owner-b@example.com")
+            );
+        }
         Op::CountMembers => {
             assert_eq!(tx.count_members_with_role(Role::Owner).await.unwrap(), 1);
             assert_eq!(tx.count_members_with_role(Role::Member).await.unwrap(), 0);
@@ -375,7 +387,7 @@ async fn attempt(op: Op, tx: &mut dyn TenantTx, a: TenantId, foreign: &Foreign) 
                 .await
                 .unwrap();
             assert_eq!(all.len(), 1);
-            assert!(all.iter().all(|e| e.tenant_id == a), "{all:?}");
+            assert!(all.iter().all(|e| e.tenant_id == Some(a)), "{all:?}");
             let by_b_owner = AuditQuery {
                 actor_id: Some(*foreign.owner.as_uuid()),
                 limit: 100,
@@ -385,7 +397,7 @@ async fn attempt(op: Op, tx: &mut dyn TenantTx, a: TenantId, foreign: &Foreign) 
         }
         Op::ReadAuditChain => {
             let chain = tx.audit_chain(0, 1000).await.unwrap();
-            assert!(chain.iter().all(|e| e.tenant_id == a), "{chain:?}");
+            assert!(chain.iter().all(|e| e.tenant_id == Some(a)), "{chain:?}");
             assert!(tx.audit_chain(1, 1000).await.unwrap().is_empty());
         }
         Op::EraseAuditPersonal => {
@@ -402,7 +414,7 @@ async fn attempt(op: Op, tx: &mut dyn TenantTx, a: TenantId, foreign: &Foreign) 
                 .unwrap();
             assert_eq!(
                 (entry.tenant_id, entry.seq),
-                (a, 2),
+                (Some(a), 2),
                 "A's chain continues from A's own last entry"
             );
         }

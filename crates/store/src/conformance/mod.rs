@@ -97,6 +97,9 @@ macro_rules! conformance_suite {
             deleting_a_tenant_removes_all_its_data_and_nothing_else,
             a_tenant_handle_never_reaches_another_tenants_rows,
             the_isolation_table_covers_every_tenant_table,
+            members_are_listed_with_their_profiles,
+            the_platform_audit_log_is_its_own_verifiable_chain,
+            invalidations_reach_listeners_when_their_transaction_commits,
         );
     };
     (@cases $fresh:path; $($case:ident),* $(,)?) => {$(

@@ -1,0 +1,203 @@
+//! Audit logs on PostgreSQL: each tenant's (`audit_log`) and the
+//! platform's (`platform_audit_log`), one shape and one chain logic.
+
+use bulkhead_domain::TenantId;
+use bulkhead_store::audit::seal;
+use bulkhead_store::{AuditDraft, AuditEntry, AuditQuery, StoreError};
+use sqlx::{PgConnection, Postgres, QueryBuilder, Row};
+use uuid::Uuid;
+
+use crate::codec::{self, store_error};
+
+/// The first key of the advisory locks that serialise appends to one chain
+/// ("audi"); the second is derived from the tenant (0 for the platform).
+const AUDIT_LOCK: i32 = 0x6175_6469;
+
+/// Which log: a tenant's (bound to the transaction's tenant) or the platform's.
+#[derive(Debug, Clone, Copy)]
+pub enum Log {
+    Tenant(TenantId),
+    Platform,
+}
+
+impl Log {
+    fn source(self) -> (&'static str, &'static str) {
+        match self {
+            Log::Tenant(_) => (
+                "audit_log a LEFT JOIN audit_personal p ON p.tenant_id = a.tenant_id AND p.seq = a.seq",
+                codec::AUDIT_COLUMNS,
+            ),
+            Log::Platform => (
+                "platform_audit_log a LEFT JOIN platform_audit_personal p ON p.seq = a.seq",
+                codec::PLATFORM_AUDIT_COLUMNS,
+            ),
+        }
+    }
+
+    fn tenant(self) -> Option<Uuid> {
+        match self {
+            Log::Tenant(tenant) => Some(*tenant.as_uuid()),
+            Log::Platform => None,
+        }
+    }
+
+    /// Restricts a query to this log's scope.
+    fn push_scope(self, sql: &mut QueryBuilder<'_, Postgres>) {
+        match self.tenant() {
+            Some(tenant) => {
+                sql.push(" WHERE a.tenant_id = ").push_bind(tenant);
+            }
+            None => {
+                sql.push(" WHERE true");
+            }
+        }
+    }
+}
+
+pub async fn append(
+    connection: &mut PgConnection,
+    log: Log,
+    draft: AuditDraft,
+) -> Result<AuditEntry, StoreError> {
+    // Appends to one chain are serialised by a transaction-level advisory
+    // lock, so the last entry read here stays the last one until ours
+    // commits. Other tenants' appends take other locks.
+    sqlx::query("SELECT pg_advisory_xact_lock($1, hashtext($2::text))")
+        .bind(AUDIT_LOCK)
+        .bind(log.tenant().map(|t| t.to_string()).unwrap_or_default())
+        .execute(&mut *connection)
+        .await
+        .map_err(store_error)?;
+    let last_sql = match log {
+        Log::Tenant(_) => {
+            "SELECT seq, hash FROM audit_log WHERE tenant_id = $1 ORDER BY seq DESC LIMIT 1"
+        }
+        Log::Platform => {
+            "SELECT seq, hash FROM platform_audit_log WHERE $1::uuid IS NULL ORDER BY seq DESC LIMIT 1"
+        }
+    };
+    let previous = sqlx::query(last_sql)
+        .bind(log.tenant())
+        .try_map(|row: sqlx::postgres::PgRow| {
+            let hash: Vec<u8> = row.try_get("hash")?;
+            let hash: [u8; 32] = hash.try_into().map_err(|_| sqlx::Error::ColumnDecode {
+                index: "hash".into(),
+                source: "expected 32 bytes".into(),
+            })?;
+            Ok((row.try_get::<i64, _>("seq")?, hash))
+        })
+        .fetch_optional(&mut *connection)
+        .await
+        .map_err(store_error)?;
+    let entry = seal(
+        match log {
+            Log::Tenant(tenant) => Some(tenant),
+            Log::Platform => None,
+        },
+        previous,
+        draft,
+    );
+    let insert = match log {
+        Log::Tenant(_) => {
+            "INSERT INTO audit_log (seq, id, at, actor_kind, actor_id, action, resource_type, resource_id,
+                 outcome, request_id, details, personal_digest, prev_hash, hash, tenant_id)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
+        }
+        Log::Platform => {
+            "INSERT INTO platform_audit_log (seq, id, at, actor_kind, actor_id, action, resource_type,
+                 resource_id, outcome, request_id, details, personal_digest, prev_hash, hash)
+             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14 WHERE $15::uuid IS NULL"
+        }
+    };
+    sqlx::query(insert)
+        .bind(entry.seq)
+        .bind(entry.id.as_uuid())
+        .bind(entry.at)
+        .bind(entry.actor_kind.name())
+        .bind(entry.actor_id)
+        .bind(&entry.action)
+        .bind(&entry.resource_type)
+        .bind(&entry.resource_id)
+        .bind(entry.outcome.name())
+        .bind(&entry.request_id)
+        .bind(&entry.details)
+        .bind(&entry.personal_digest[..])
+        .bind(&entry.prev_hash[..])
+        .bind(&entry.hash[..])
+        .bind(log.tenant())
+        .execute(&mut *connection)
+        .await
+        .map_err(store_error)?;
+    if let Some(personal) = &entry.personal {
+        let insert = match log {
+            Log::Tenant(_) => {
+                "INSERT INTO audit_personal (tenant_id, seq, salt, ip, user_agent) VALUES ($1, $2, $3, $4, $5)"
+            }
+            Log::Platform => {
+                "INSERT INTO platform_audit_personal (seq, salt, ip, user_agent)
+                 SELECT $2, $3, $4, $5 WHERE $1::uuid IS NULL"
+            }
+        };
+        sqlx::query(insert)
+            .bind(log.tenant())
+            .bind(entry.seq)
+            .bind(&personal.salt[..])
+            .bind(&personal.ip)
+            .bind(&personal.user_agent)
+            .execute(&mut *connection)
+            .await
+            .map_err(store_error)?;
+    }
+    Ok(entry)
+}
+
+pub async fn list(
+    connection: &mut PgConnection,
+    log: Log,
+    query: &AuditQuery,
+) -> Result<Vec<AuditEntry>, StoreError> {
+    let (source, columns) = log.source();
+    let mut sql = QueryBuilder::<Postgres>::new(format!("SELECT {columns} FROM {source}"));
+    log.push_scope(&mut sql);
+    if let Some(before) = query.before_seq {
+        sql.push(" AND a.seq < ").push_bind(before);
+    }
+    if let Some(action) = &query.action {
+        sql.push(" AND a.action = ").push_bind(action.clone());
+    }
+    if let Some(actor) = query.actor_id {
+        sql.push(" AND a.actor_id = ").push_bind(actor);
+    }
+    if let Some(since) = query.since {
+        sql.push(" AND a.at >= ").push_bind(since);
+    }
+    if let Some(until) = query.until {
+        sql.push(" AND a.at < ").push_bind(until);
+    }
+    sql.push(" ORDER BY a.seq DESC LIMIT ")
+        .push_bind(i64::from(query.limit));
+    sql.build()
+        .try_map(|row| codec::audit_entry(&row))
+        .fetch_all(&mut *connection)
+        .await
+        .map_err(store_error)
+}
+
+pub async fn chain(
+    connection: &mut PgConnection,
+    log: Log,
+    after_seq: i64,
+    limit: u32,
+) -> Result<Vec<AuditEntry>, StoreError> {
+    let (source, columns) = log.source();
+    let mut sql = QueryBuilder::<Postgres>::new(format!("SELECT {columns} FROM {source}"));
+    log.push_scope(&mut sql);
+    sql.push(" AND a.seq > ").push_bind(after_seq);
+    sql.push(" ORDER BY a.seq LIMIT ")
+        .push_bind(i64::from(limit));
+    sql.build()
+        .try_map(|row| codec::audit_entry(&row))
+        .fetch_all(&mut *connection)
+        .await
+        .map_err(store_error)
+}

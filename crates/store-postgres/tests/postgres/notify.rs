@@ -1,0 +1,94 @@
+//! Invalidations across server processes: two stores on one database stand
+//! in for two server processes.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bulkhead_domain::UserId;
+use bulkhead_store::{Access, Invalidation, Store};
+
+use crate::support::TestDatabase;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invalidation_committed_by_one_process_reaches_the_other() {
+    let Some(database) = TestDatabase::migrated().await else {
+        return;
+    };
+    let receiver_store = database.store(2).await;
+    let sender_store = database.store(2).await;
+    let (sender, mut received) = tokio::sync::mpsc::unbounded_channel();
+    receiver_store.on_invalidation(Arc::new(move |invalidation| {
+        let _ = sender.send((invalidation, Instant::now()));
+    }));
+
+    let mut latencies = Vec::new();
+    for _ in 0..50 {
+        let user = UserId::new();
+        let mut tx = sender_store.platform(Access::Write).await.unwrap();
+        tx.invalidate(Invalidation::User(user));
+        let committing = Instant::now();
+        tx.commit().await.unwrap();
+        let arrived = tokio::time::timeout(Duration::from_secs(10), async {
+            loop {
+                match received.recv().await {
+                    Some((Invalidation::User(id), at)) if id == user => return at,
+                    Some(_) => continue,
+                    None => panic!("listener gone"),
+                }
+            }
+        })
+        .await
+        .expect("the other process never heard of the commit");
+        latencies.push(arrived.saturating_duration_since(committing));
+    }
+    latencies.sort();
+    // A figure for the notes, not an assertion: how stale another process
+    // can be after a commit returns.
+    eprintln!(
+        "cross-process invalidation latency over {} commits: median {:?}, max {:?}",
+        latencies.len(),
+        latencies[latencies.len() / 2],
+        latencies[latencies.len() - 1]
+    );
+    receiver_store.close().await;
+    sender_store.close().await;
+    database.drop_database().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rolled_back_transaction_tells_no_other_process() {
+    let Some(database) = TestDatabase::migrated().await else {
+        return;
+    };
+    let receiver_store = database.store(2).await;
+    let sender_store = database.store(2).await;
+    let (sender, mut received) = tokio::sync::mpsc::unbounded_channel();
+    receiver_store.on_invalidation(Arc::new(move |invalidation| {
+        let _ = sender.send(invalidation);
+    }));
+    let ghost = Invalidation::User(UserId::new());
+    let mut tx = sender_store.platform(Access::Write).await.unwrap();
+    tx.invalidate(ghost);
+    drop(tx);
+    // A committed marker after the rollback: once it arrives, anything the
+    // rolled-back transaction could have sent would have arrived before it.
+    let marker = Invalidation::User(UserId::new());
+    let mut tx = sender_store.platform(Access::Write).await.unwrap();
+    tx.invalidate(marker);
+    tx.commit().await.unwrap();
+    let mut before_marker = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while let Some(invalidation) = received.recv().await {
+            if invalidation == marker {
+                break;
+            }
+            before_marker.push(invalidation);
+        }
+    })
+    .await
+    .unwrap();
+    assert!(!before_marker.contains(&ghost));
+    receiver_store.close().await;
+    sender_store.close().await;
+    database.drop_database().await;
+}
