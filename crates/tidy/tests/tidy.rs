@@ -50,6 +50,8 @@ fn allowed_dependencies() -> BTreeMap<&'static str, &'static [&'static str]> {
             ][..],
         ),
         ("tidy", &[][..]),
+        ("api-types", &[][..]),
+        ("client", &["bulkhead-api-types"][..]),
     ])
 }
 
