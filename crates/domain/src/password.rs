@@ -5,9 +5,9 @@ use std::fmt;
 use secrecy::{ExposeSecret, SecretString};
 
 /// A candidate password that satisfies the policy: 12 to 128 characters
-/// (Unicode scalar values), nothing else. No composition rules, no case
-/// folding, no trimming and no truncation: the bytes hashed are exactly the
-/// bytes typed (ASVS v5 6.2).
+/// (Unicode scalar values) and not a commonly used password. No composition
+/// rules, no case folding, no trimming and no truncation: the bytes hashed
+/// are exactly the bytes typed (ASVS v5 6.2).
 ///
 /// `Debug` and `Display` print a placeholder, so a password cannot end up in
 /// a log line by accident.
@@ -20,6 +20,19 @@ pub enum InvalidPassword {
     TooShort,
     #[error("password must be at most {max} characters", max = Password::MAX_CHARS)]
     TooLong,
+    #[error("password is too common; choose one that is not on lists of leaked passwords")]
+    Common,
+}
+
+/// Common passwords long enough to pass the length rule (see the file's header).
+const COMMON: &str = include_str!("../data/common-passwords.txt");
+
+fn is_common(text: &str) -> bool {
+    let lowered = text.to_lowercase();
+    COMMON
+        .lines()
+        .filter(|line| !line.starts_with('#'))
+        .any(|common| common == lowered)
 }
 
 impl Password {
@@ -33,6 +46,9 @@ impl Password {
         }
         if n_chars > Self::MAX_CHARS {
             return Err(InvalidPassword::TooLong);
+        }
+        if is_common(text) {
+            return Err(InvalidPassword::Common);
         }
         Ok(Self(SecretString::from(text)))
     }
@@ -74,6 +90,23 @@ mod tests {
         assert_eq!(text.chars().count(), 64);
         let password = Password::parse(&text).unwrap();
         assert_eq!(password.expose().as_bytes(), text.as_bytes());
+    }
+
+    #[test]
+    fn common_passwords_are_rejected_whatever_their_case() {
+        for text in [
+            "password123456",
+            "Password123456",
+            "qwerty123456",
+            "1q2w3e4r5t6y",
+        ] {
+            assert_eq!(
+                Password::parse(text).unwrap_err(),
+                InvalidPassword::Common,
+                "{text}"
+            );
+        }
+        assert!(Password::parse("correct horse battery staple").is_ok());
     }
 
     #[test]

@@ -1,6 +1,17 @@
 //! What a use case can fail with, in terms a caller (HTTP or CLI) can act on.
+//!
+//! Each variant maps to one answer at the edge; the HTTP crate turns them
+//! into problem+json with a stable `code`.
 
 use bulkhead_store::StoreError;
+
+/// One invalid field of a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    pub field: &'static str,
+    pub code: &'static str,
+    pub message: String,
+}
 
 /// A use case failed.
 #[derive(Debug, thiserror::Error)]
@@ -20,4 +31,46 @@ pub enum ServiceError {
     /// The operating system's random number generator failed.
     #[error("the system random number generator failed: {0}")]
     Randomness(String),
+    /// The request's fields are invalid; every bad field is listed.
+    #[error("invalid request")]
+    Validation(Vec<FieldError>),
+    /// Wrong email or password (or an unknown email: the same answer).
+    #[error("invalid email or password")]
+    InvalidCredentials,
+    /// No valid credential was presented.
+    #[error("authentication required")]
+    Unauthenticated,
+    /// The refresh token is unknown, rotated, or its session has ended.
+    #[error("invalid refresh token")]
+    InvalidRefreshToken,
+    /// Too many attempts; retry after this many seconds.
+    #[error("too many attempts")]
+    Throttled { retry_after_secs: u64 },
+    #[error("sign-up is closed")]
+    SignupClosed,
+    /// Authenticated, inside its own tenant, but not allowed.
+    #[error("forbidden")]
+    Forbidden,
+    /// The tenant does not exist, or the caller is not a member: the same
+    /// answer, so existence does not leak.
+    #[error("tenant not found")]
+    TenantNotFound,
+    #[error("the tenant is suspended")]
+    TenantSuspended,
+    /// A resource inside the tenant does not exist; the code names it.
+    #[error("not found: {0}")]
+    NotFound(&'static str),
+    /// The request conflicts with the current state; the code says how.
+    #[error("conflict: {0}")]
+    Conflict(&'static str),
+}
+
+impl ServiceError {
+    pub fn invalid(field: &'static str, code: &'static str, message: impl Into<String>) -> Self {
+        Self::Validation(vec![FieldError {
+            field,
+            code,
+            message: message.into(),
+        }])
+    }
 }

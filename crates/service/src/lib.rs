@@ -10,11 +10,33 @@
 //! - [`accounts`]: creating users (for now, platform administrators).
 //! - [`signing_keys`]: the [`KeyRing`](signing_keys::KeyRing) of access-token
 //!   signing keys, bootstrapped and rotated through the store.
+//! - [`Services`]: the one handle to every use case (auth, tenants,
+//!   members, invitations, API keys, audit, platform admin), with the
+//!   [`cache`] that keeps authentication off the database, the login
+//!   [`throttle`], and [`tokens`] (JWT access tokens).
 //! - [`ServiceError`]: what a use case can fail with.
 
 pub mod accounts;
+mod admin;
+pub mod api_key_usage;
+pub mod api_keys;
+pub mod audit_log;
+pub mod auth;
+pub mod cache;
+pub mod context;
 mod error;
+pub mod invitations;
+pub mod keys;
+mod members;
 pub mod passwords;
+pub mod secrets;
+mod services;
 pub mod signing_keys;
+mod tenants;
+pub mod throttle;
+pub mod tokens;
 
-pub use error::ServiceError;
+pub use context::{Actor, Principal, RequestContext, TenantAccess};
+pub use error::{FieldError, ServiceError};
+pub use keys::Keys;
+pub use services::{AuthSettings, Services};

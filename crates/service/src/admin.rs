@@ -1,0 +1,105 @@
+//! Platform administration: the audited system path across tenants. A
+//! platform admin gets no access to tenant data through the ordinary
+//! routes; these use cases are all they have, and each is recorded in the
+//! platform's audit log.
+
+use bulkhead_domain::TenantId;
+use bulkhead_domain::audit::Outcome;
+use bulkhead_store::{Access, Invalidation, Page, Tenant};
+
+use crate::context::{Principal, RequestContext};
+use crate::{ServiceError, Services};
+
+impl Services {
+    /// Passes only for a signed-in platform admin; records any refusal.
+    async fn require_platform_admin(
+        &self,
+        principal: &Principal,
+        action: &str,
+        ctx: &RequestContext,
+    ) -> Result<(), ServiceError> {
+        if let Principal::User { user, .. } = *principal
+            && self
+                .user_state(user)
+                .await?
+                .is_some_and(|u| u.is_platform_admin && !u.deactivated)
+        {
+            return Ok(());
+        }
+        let draft = self.draft(
+            ctx,
+            principal.actor(),
+            action,
+            ("platform", None),
+            Outcome::Denied,
+            serde_json::json!({ "reason": "not_platform_admin" }),
+        );
+        self.record_denial(None, draft).await;
+        Err(ServiceError::Forbidden)
+    }
+
+    pub async fn admin_list_tenants(
+        &self,
+        principal: &Principal,
+        search: Option<&str>,
+        page: Page<TenantId>,
+        ctx: &RequestContext,
+    ) -> Result<Vec<Tenant>, ServiceError> {
+        self.require_platform_admin(principal, "admin.tenants.list", ctx)
+            .await?;
+        let search = search.map(str::trim).filter(|s| !s.is_empty());
+        let mut tx = self.store.platform(Access::Write).await?;
+        let tenants = tx.list_tenants(search, page).await?;
+        let draft = self.draft(
+            ctx,
+            principal.actor(),
+            "admin.tenants.list",
+            ("platform", None),
+            Outcome::Success,
+            serde_json::json!({ "search": search, "n_results": tenants.len() }),
+        );
+        tx.append_platform_audit(draft).await?;
+        tx.commit().await?;
+        Ok(tenants)
+    }
+
+    /// Suspends (or, with `suspend == false`, reinstates) a tenant.
+    pub async fn admin_set_suspended(
+        &self,
+        principal: &Principal,
+        reference: &str,
+        suspend: bool,
+        ctx: &RequestContext,
+    ) -> Result<Tenant, ServiceError> {
+        let action = if suspend {
+            "admin.tenant.suspend"
+        } else {
+            "admin.tenant.unsuspend"
+        };
+        self.require_platform_admin(principal, action, ctx).await?;
+        let tenant = self
+            .find_tenant(reference)
+            .await?
+            .ok_or(ServiceError::TenantNotFound)?;
+        let now = self.now();
+        let mut tx = self.store.platform(Access::Write).await?;
+        tx.set_tenant_suspended(tenant.id, suspend.then_some(now), now)
+            .await?;
+        let updated = tx
+            .tenant_by_id(tenant.id)
+            .await?
+            .ok_or(ServiceError::TenantNotFound)?;
+        let draft = self.draft(
+            ctx,
+            principal.actor(),
+            action,
+            ("tenant", Some(tenant.id.to_string())),
+            Outcome::Success,
+            serde_json::json!({ "slug": tenant.slug.as_str() }),
+        );
+        tx.append_platform_audit(draft).await?;
+        tx.invalidate(Invalidation::Tenant(tenant.id));
+        tx.commit().await?;
+        Ok(updated)
+    }
+}

@@ -1,0 +1,162 @@
+//! Invitations: a member with `members.manage` invites an email address
+//! with a role; the signed-in user with that address accepts, once.
+
+use bulkhead_domain::audit::Outcome;
+use bulkhead_domain::{Email, InvitationId, Permission, Role, TenantId};
+use bulkhead_store::{Access, Invalidation, NewInvitation, NewMembership, Tenant};
+use time::OffsetDateTime;
+
+use crate::context::{Principal, RequestContext, TenantAccess};
+use crate::secrets::{self, INVITATION_PREFIX};
+use crate::{ServiceError, Services};
+
+/// A new invitation; the token is shown this once.
+#[derive(Debug, Clone)]
+pub struct InvitationCreated {
+    pub id: InvitationId,
+    pub token: String,
+    pub expires_at: OffsetDateTime,
+}
+
+/// The membership an accepted invitation created.
+#[derive(Debug, Clone)]
+pub struct Accepted {
+    pub tenant: Tenant,
+    pub role: Role,
+    pub joined_at: OffsetDateTime,
+}
+
+impl Services {
+    pub async fn create_invitation(
+        &self,
+        access: &TenantAccess,
+        email: &str,
+        role: Role,
+        ctx: &RequestContext,
+    ) -> Result<InvitationCreated, ServiceError> {
+        self.authorize(access, Permission::MembersManage, "invitation.create", ctx)
+            .await?;
+        let email = Email::parse(email)
+            .map_err(|e| ServiceError::invalid("email", "invalid", e.to_string()))?;
+        if role > access.role || (role == Role::Owner && !access.may(Permission::OwnersManage)) {
+            return Err(ServiceError::invalid(
+                "role",
+                "above_caller",
+                "you cannot invite with a role above your own",
+            ));
+        }
+        let id = InvitationId::new();
+        let token = secrets::new_scoped_token(INVITATION_PREFIX, access.tenant_id(), id)?;
+        let now = self.now();
+        let expires_at = now + self.settings.invitation_ttl;
+        let mut tx = self.store.tenant(access.tenant_id(), Access::Write).await?;
+        tx.insert_invitation(NewInvitation {
+            id,
+            email,
+            role,
+            token_hash: secrets::sha256(&token),
+            invited_by: access.principal.user(),
+            expires_at,
+            at: now,
+        })
+        .await?;
+        let draft = self.draft(
+            ctx,
+            access.actor(),
+            "invitation.create",
+            ("invitation", Some(id.to_string())),
+            Outcome::Success,
+            serde_json::json!({ "role": role.name() }),
+        );
+        tx.append_audit(draft).await?;
+        tx.commit().await?;
+        Ok(InvitationCreated {
+            id,
+            token,
+            expires_at,
+        })
+    }
+
+    /// Accepts an invitation for the signed-in user whose email it names.
+    /// Of concurrent accepts of one invitation, exactly one succeeds.
+    pub async fn accept_invitation(
+        &self,
+        principal: &Principal,
+        token: &str,
+        ctx: &RequestContext,
+    ) -> Result<Accepted, ServiceError> {
+        let Principal::User { user, .. } = *principal else {
+            return Err(ServiceError::Forbidden);
+        };
+        let not_found = ServiceError::NotFound("invitation_not_found");
+        let parsed: Option<(TenantId, InvitationId)> =
+            secrets::parse_scoped_token(INVITATION_PREFIX, token);
+        let Some((tenant, id)) = parsed else {
+            return Err(not_found);
+        };
+        let me = self
+            .user_state(user)
+            .await?
+            .ok_or(ServiceError::Unauthenticated)?;
+        let now = self.now();
+        let mut tx = self.store.tenant(tenant, Access::Write).await?;
+        let Some(invitation) = tx.invitation(id).await? else {
+            return Err(not_found);
+        };
+        let tenant_row = tx.tenant().await?.ok_or(ServiceError::TenantNotFound)?;
+        if !secrets::same_digest(&invitation.token_hash, &secrets::sha256(token)) {
+            return Err(not_found);
+        }
+        if invitation.email.as_str() != me.email {
+            drop(tx);
+            let draft = self.draft(
+                ctx,
+                principal.actor(),
+                "invitation.accept",
+                ("invitation", Some(id.to_string())),
+                Outcome::Denied,
+                serde_json::json!({ "reason": "email_mismatch" }),
+            );
+            self.record_denial(Some(tenant), draft).await;
+            return Err(ServiceError::Forbidden);
+        }
+        if tenant_row.suspended_at.is_some() {
+            return Err(ServiceError::TenantSuspended);
+        }
+        if invitation.accepted_at.is_some() {
+            return Err(ServiceError::Conflict("invitation_used"));
+        }
+        if invitation.expires_at <= now {
+            return Err(ServiceError::Conflict("invitation_expired"));
+        }
+        if tx.membership(user).await?.is_some() {
+            return Err(ServiceError::Conflict("already_member"));
+        }
+        if !tx.accept_invitation(id, user, now).await? {
+            return Err(ServiceError::Conflict("invitation_used"));
+        }
+        let membership = tx
+            .insert_membership(NewMembership {
+                user_id: user,
+                role: invitation.role,
+                at: now,
+            })
+            .await?;
+        let draft = self.draft(
+            ctx,
+            principal.actor(),
+            "invitation.accept",
+            ("invitation", Some(id.to_string())),
+            Outcome::Success,
+            serde_json::json!({ "role": invitation.role.name() }),
+        );
+        tx.append_audit(draft).await?;
+        tx.invalidate(Invalidation::Membership(tenant, user));
+        tx.commit().await?;
+        Ok(Accepted {
+            tenant: tenant_row,
+            role: membership.role,
+            joined_at: membership.created_at,
+        })
+    }
+}

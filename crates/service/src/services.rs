@@ -1,0 +1,218 @@
+//! The one handle to every use case, and what they share.
+
+use std::sync::Arc;
+
+use bulkhead_domain::audit::Outcome;
+use bulkhead_domain::{AuditEntryId, Clock, Password, Permission, TenantId};
+use bulkhead_store::{Access, AuditDraft, Store};
+use time::{Duration, OffsetDateTime};
+
+use crate::ServiceError;
+use crate::api_key_usage::ApiKeyUsage;
+use crate::cache::AuthCache;
+use crate::context::{Actor, RequestContext, TenantAccess};
+use crate::keys::Keys;
+use crate::passwords::{self, Verification};
+use crate::throttle::LoginThrottle;
+use crate::tokens::AccessTokens;
+
+/// Identity and session policy of a deployment.
+#[derive(Debug, Clone)]
+pub struct AuthSettings {
+    /// `iss` of access tokens.
+    pub issuer: String,
+    /// `aud` of access tokens.
+    pub audience: String,
+    /// Whether anyone may sign up (otherwise accounts come from admins and
+    /// invitations).
+    pub signup_open: bool,
+    /// A session ends this long after its last refresh…
+    pub session_idle: Duration,
+    /// …and this long after login, whatever happens.
+    pub session_absolute: Duration,
+    pub invitation_ttl: Duration,
+    /// A refresh token rotated this recently is refused without revoking its
+    /// session: concurrent refreshes of one token from the same client (two
+    /// tabs) are not an attack. Older reuse revokes the session.
+    pub refresh_grace: Duration,
+}
+
+impl Default for AuthSettings {
+    fn default() -> Self {
+        Self {
+            issuer: "bulkhead".into(),
+            audience: "bulkhead-api".into(),
+            signup_open: true,
+            session_idle: Duration::minutes(30),
+            session_absolute: Duration::hours(12),
+            invitation_ttl: Duration::days(7),
+            refresh_grace: Duration::seconds(10),
+        }
+    }
+}
+
+/// Every use case, over one store.
+pub struct Services {
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) settings: AuthSettings,
+    pub(crate) keys: Keys,
+    pub(crate) tokens: AccessTokens,
+    pub(crate) cache: Arc<AuthCache>,
+    pub(crate) throttle: LoginThrottle,
+    pub(crate) api_key_usage: ApiKeyUsage,
+    /// Verified against when the email is unknown, so that a login for a
+    /// missing account costs the same time as one with a wrong password.
+    pub(crate) dummy_hash: String,
+}
+
+impl std::fmt::Debug for Services {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Services")
+            .field("store", &self.store)
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Services {
+    /// Wires the use cases to a store and registers the cache for the
+    /// store's invalidations.
+    pub fn new(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        keys: Keys,
+        settings: AuthSettings,
+    ) -> Result<Self, ServiceError> {
+        let cache = Arc::new(AuthCache::new(Arc::clone(&clock)));
+        let listener = Arc::clone(&cache);
+        store.on_invalidation(Arc::new(move |invalidation| {
+            listener.invalidate(invalidation)
+        }));
+        let dummy = passwords::generate_password()?;
+        Ok(Self {
+            tokens: AccessTokens::new(settings.issuer.clone(), settings.audience.clone()),
+            throttle: LoginThrottle::new(Arc::clone(&clock)),
+            api_key_usage: ApiKeyUsage::default(),
+            dummy_hash: passwords::hash_password(&dummy)?,
+            store,
+            clock,
+            settings,
+            keys,
+            cache,
+        })
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    pub fn settings(&self) -> &AuthSettings {
+        &self.settings
+    }
+
+    pub(crate) fn now(&self) -> OffsetDateTime {
+        self.clock.now()
+    }
+
+    /// Re-reads the signing keys from the database (after a rotation).
+    pub async fn reload_keys(&self) -> Result<(), ServiceError> {
+        self.keys.reload(&*self.store, &*self.clock).await
+    }
+
+    /// Writes the API keys' last-use times gathered since the last flush.
+    pub async fn flush_api_key_usage(&self) -> Result<(), ServiceError> {
+        self.api_key_usage.flush(&*self.store).await
+    }
+
+    /// An audit entry of this request.
+    pub(crate) fn draft(
+        &self,
+        ctx: &RequestContext,
+        actor: Actor,
+        action: &str,
+        resource: (&str, Option<String>),
+        outcome: Outcome,
+        details: serde_json::Value,
+    ) -> AuditDraft {
+        AuditDraft {
+            id: AuditEntryId::new(),
+            at: self.now(),
+            actor_kind: actor.kind,
+            actor_id: actor.id,
+            action: action.into(),
+            resource_type: resource.0.into(),
+            resource_id: resource.1,
+            outcome,
+            request_id: ctx.request_id.clone(),
+            details,
+            ip: ctx.ip.clone(),
+            user_agent: ctx.user_agent.clone(),
+        }
+    }
+
+    /// Records a denied attempt in the tenant's log (or the platform's when
+    /// there is no tenant), in its own transaction: there is no change to
+    /// go with it. A failure to record is logged, never turned into access.
+    pub(crate) async fn record_denial(&self, tenant: Option<TenantId>, draft: AuditDraft) {
+        let result = async {
+            match tenant {
+                Some(tenant) => {
+                    let mut tx = self.store.tenant(tenant, Access::Write).await?;
+                    tx.append_audit(draft).await?;
+                    tx.commit().await
+                }
+                None => {
+                    let mut tx = self.store.platform(Access::Write).await?;
+                    tx.append_platform_audit(draft).await?;
+                    tx.commit().await
+                }
+            }
+        }
+        .await;
+        if let Err(error) = result {
+            tracing::error!(%error, "could not record a denied attempt in the audit log");
+        }
+    }
+
+    /// Passes if the caller's role in the tenant holds `permission`;
+    /// otherwise records the denial and answers [`ServiceError::Forbidden`].
+    pub(crate) async fn authorize(
+        &self,
+        access: &TenantAccess,
+        permission: Permission,
+        action: &str,
+        ctx: &RequestContext,
+    ) -> Result<(), ServiceError> {
+        if access.may(permission) {
+            return Ok(());
+        }
+        let draft = self.draft(
+            ctx,
+            access.actor(),
+            action,
+            ("tenant", Some(access.tenant_id().to_string())),
+            Outcome::Denied,
+            serde_json::json!({ "reason": "forbidden", "permission": permission.name(), "role": access.role.name() }),
+        );
+        self.record_denial(Some(access.tenant_id()), draft).await;
+        Err(ServiceError::Forbidden)
+    }
+
+    /// Hashes on the blocking pool: Argon2 takes tens of milliseconds of CPU.
+    pub(crate) async fn hash_password(&self, password: Password) -> Result<String, ServiceError> {
+        tokio::task::spawn_blocking(move || passwords::hash_password(&password))
+            .await
+            .map_err(|error| ServiceError::Hashing(error.to_string()))?
+    }
+
+    pub(crate) async fn verify_password(&self, hash: String, candidate: String) -> Verification {
+        tokio::task::spawn_blocking(move || passwords::verify_password(&hash, &candidate))
+            .await
+            .unwrap_or(Verification::Invalid)
+    }
+}

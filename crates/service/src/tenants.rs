@@ -1,0 +1,310 @@
+//! Tenants: creating one, listing the caller's, and resolving `{t}` into a
+//! [`TenantAccess`], which every tenant use case requires.
+
+use std::sync::Arc;
+
+use bulkhead_domain::audit::Outcome;
+use bulkhead_domain::{Permission, Role, TenantId, TenantSlug, UserId};
+use bulkhead_store::{
+    Access, ConflictKind, Invalidation, NewMembership, NewTenant, StoreError, Tenant,
+    UserMembership,
+};
+
+use crate::context::{Principal, RequestContext, TenantAccess};
+use crate::error::FieldError;
+use crate::{ServiceError, Services};
+
+/// The plan new tenants start on.
+pub const DEFAULT_PLAN: &str = "free";
+const MAX_NAME: usize = 100;
+
+fn parse_name(name: &str) -> Result<String, FieldError> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > MAX_NAME {
+        return Err(FieldError {
+            field: "name",
+            code: "invalid",
+            message: format!("name must be 1 to {MAX_NAME} characters"),
+        });
+    }
+    if name.chars().any(char::is_control) {
+        return Err(FieldError {
+            field: "name",
+            code: "invalid",
+            message: "name must not contain control characters".into(),
+        });
+    }
+    Ok(name.to_owned())
+}
+
+impl Services {
+    /// Creates a tenant; the caller becomes its owner.
+    pub async fn create_tenant(
+        &self,
+        principal: &Principal,
+        slug: &str,
+        name: &str,
+        ctx: &RequestContext,
+    ) -> Result<(Tenant, Role), ServiceError> {
+        let Principal::User { user, .. } = *principal else {
+            return Err(ServiceError::Forbidden);
+        };
+        let mut errors = Vec::new();
+        let slug = TenantSlug::parse(slug)
+            .map_err(|e| {
+                errors.push(FieldError {
+                    field: "slug",
+                    code: "invalid",
+                    message: e.to_string(),
+                })
+            })
+            .ok();
+        let name = parse_name(name).map_err(|e| errors.push(e)).ok();
+        let (Some(slug), Some(name)) = (slug, name) else {
+            return Err(ServiceError::Validation(errors));
+        };
+        let now = self.now();
+        let id = TenantId::new();
+        let mut tx = match self
+            .store
+            .create_tenant(NewTenant {
+                id,
+                slug,
+                name,
+                plan: DEFAULT_PLAN.into(),
+                at: now,
+            })
+            .await
+        {
+            Ok(tx) => tx,
+            Err(StoreError::Conflict(ConflictKind::TenantSlug)) => {
+                return Err(ServiceError::Conflict("slug_taken"));
+            }
+            Err(error) => return Err(error.into()),
+        };
+        tx.insert_membership(NewMembership {
+            user_id: user,
+            role: Role::Owner,
+            at: now,
+        })
+        .await?;
+        let tenant = tx.tenant().await?.ok_or(ServiceError::TenantNotFound)?;
+        let draft = self.draft(
+            ctx,
+            principal.actor(),
+            "tenant.create",
+            ("tenant", Some(id.to_string())),
+            Outcome::Success,
+            serde_json::json!({ "slug": tenant.slug.as_str(), "name": tenant.name }),
+        );
+        tx.append_audit(draft).await?;
+        tx.invalidate(Invalidation::Tenant(id));
+        tx.invalidate(Invalidation::Membership(id, user));
+        tx.commit().await?;
+        Ok((tenant, Role::Owner))
+    }
+
+    /// The caller's tenants with their role in each.
+    pub async fn my_tenants(
+        &self,
+        principal: &Principal,
+    ) -> Result<Arc<Vec<UserMembership>>, ServiceError> {
+        match *principal {
+            Principal::User { user, .. } => self.user_memberships(user).await,
+            Principal::ApiKey { tenant, role, .. } => {
+                let tenant = self
+                    .cached_tenant(tenant)
+                    .await?
+                    .ok_or(ServiceError::Unauthenticated)?;
+                let joined_at = tenant.created_at;
+                Ok(Arc::new(vec![UserMembership {
+                    tenant,
+                    role,
+                    joined_at,
+                }]))
+            }
+        }
+    }
+
+    /// Resolves `{t}` (a slug or an id) for this principal. A tenant that
+    /// does not exist and one the principal does not belong to give the
+    /// same answer, [`ServiceError::TenantNotFound`]; the attempt is audited
+    /// in the tenant's log when the tenant exists.
+    pub async fn tenant_access(
+        &self,
+        principal: &Principal,
+        reference: &str,
+        ctx: &RequestContext,
+    ) -> Result<TenantAccess, ServiceError> {
+        let Some(tenant) = self.find_tenant(reference).await? else {
+            return Err(ServiceError::TenantNotFound);
+        };
+        let role = match *principal {
+            Principal::User { user, .. } => self.membership_role(tenant.id, user).await?,
+            Principal::ApiKey {
+                tenant: key_tenant,
+                role,
+                ..
+            } => (key_tenant == tenant.id).then_some(role),
+        };
+        let Some(role) = role else {
+            let draft = self.draft(
+                ctx,
+                principal.actor(),
+                "tenant.access",
+                ("tenant", Some(tenant.id.to_string())),
+                Outcome::Denied,
+                serde_json::json!({ "reason": "not_a_member" }),
+            );
+            self.record_denial(Some(tenant.id), draft).await;
+            return Err(ServiceError::TenantNotFound);
+        };
+        if tenant.suspended_at.is_some() {
+            let draft = self.draft(
+                ctx,
+                principal.actor(),
+                "tenant.access",
+                ("tenant", Some(tenant.id.to_string())),
+                Outcome::Denied,
+                serde_json::json!({ "reason": "tenant_suspended" }),
+            );
+            self.record_denial(Some(tenant.id), draft).await;
+            return Err(ServiceError::TenantSuspended);
+        }
+        Ok(TenantAccess {
+            tenant,
+            role,
+            principal: *principal,
+        })
+    }
+
+    /// A tenant by slug or id, from the cache.
+    pub(crate) async fn find_tenant(
+        &self,
+        reference: &str,
+    ) -> Result<Option<Tenant>, ServiceError> {
+        let id = match reference.parse::<TenantId>() {
+            Ok(id) => Some(id),
+            Err(_) => {
+                let Ok(slug) = TenantSlug::parse(reference) else {
+                    return Ok(None);
+                };
+                match self.cache.tenant_id_by_slug(&slug.to_string()) {
+                    Some(id) => id,
+                    None => {
+                        let epoch = self.cache.epoch();
+                        let mut tx = self.store.platform(Access::Read).await?;
+                        let tenant = tx.tenant_by_slug(&slug).await?;
+                        let id = tenant.as_ref().map(|t| t.id);
+                        self.cache
+                            .put_tenant_id_by_slug(epoch, slug.to_string(), id);
+                        if let Some(tenant) = tenant {
+                            self.cache.put_tenant(epoch, tenant.id, Some(tenant));
+                        }
+                        id
+                    }
+                }
+            }
+        };
+        match id {
+            Some(id) => self.cached_tenant(id).await,
+            None => Ok(None),
+        }
+    }
+
+    pub(crate) async fn cached_tenant(&self, id: TenantId) -> Result<Option<Tenant>, ServiceError> {
+        if let Some(tenant) = self.cache.tenant(&id) {
+            return Ok(tenant);
+        }
+        let epoch = self.cache.epoch();
+        let mut tx = self.store.platform(Access::Read).await?;
+        let tenant = tx.tenant_by_id(id).await?;
+        self.cache.put_tenant(epoch, id, tenant.clone());
+        Ok(tenant)
+    }
+
+    pub(crate) async fn membership_role(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+    ) -> Result<Option<Role>, ServiceError> {
+        if let Some(role) = self.cache.membership(&(tenant, user)) {
+            return Ok(role);
+        }
+        let epoch = self.cache.epoch();
+        let mut tx = self.store.tenant(tenant, Access::Read).await?;
+        let role = tx.membership(user).await?.map(|m| m.role);
+        self.cache.put_membership(epoch, (tenant, user), role);
+        Ok(role)
+    }
+
+    /// The tenant itself, for any member.
+    pub async fn get_tenant(
+        &self,
+        access: &TenantAccess,
+        ctx: &RequestContext,
+    ) -> Result<Tenant, ServiceError> {
+        self.authorize(access, Permission::RecordsRead, "tenant.read", ctx)
+            .await?;
+        Ok(access.tenant.clone())
+    }
+
+    pub async fn update_tenant(
+        &self,
+        access: &TenantAccess,
+        name: Option<&str>,
+        ctx: &RequestContext,
+    ) -> Result<Tenant, ServiceError> {
+        self.authorize(access, Permission::TenantUpdate, "tenant.update", ctx)
+            .await?;
+        let Some(name) = name else {
+            return Ok(access.tenant.clone());
+        };
+        let name = parse_name(name).map_err(|e| ServiceError::Validation(vec![e]))?;
+        let mut tx = self.store.tenant(access.tenant_id(), Access::Write).await?;
+        let tenant = tx
+            .rename_tenant(&name, self.now())
+            .await?
+            .ok_or(ServiceError::TenantNotFound)?;
+        let draft = self.draft(
+            ctx,
+            access.actor(),
+            "tenant.update",
+            ("tenant", Some(tenant.id.to_string())),
+            Outcome::Success,
+            serde_json::json!({ "name": { "from": access.tenant.name, "to": tenant.name } }),
+        );
+        tx.append_audit(draft).await?;
+        tx.invalidate(Invalidation::Tenant(tenant.id));
+        tx.commit().await?;
+        Ok(tenant)
+    }
+
+    /// Deletes the tenant and everything it owns. The deletion is recorded
+    /// in the platform's log, since the tenant's own goes with it.
+    pub async fn delete_tenant(
+        &self,
+        access: &TenantAccess,
+        ctx: &RequestContext,
+    ) -> Result<(), ServiceError> {
+        self.authorize(access, Permission::TenantDelete, "tenant.delete", ctx)
+            .await?;
+        let tenant = access.tenant_id();
+        let mut tx = self.store.tenant(tenant, Access::Write).await?;
+        tx.delete_tenant().await?;
+        tx.invalidate(Invalidation::Tenant(tenant));
+        tx.commit().await?;
+        let mut platform = self.store.platform(Access::Write).await?;
+        let draft = self.draft(
+            ctx,
+            access.actor(),
+            "tenant.delete",
+            ("tenant", Some(tenant.to_string())),
+            Outcome::Success,
+            serde_json::json!({ "slug": access.tenant.slug.as_str() }),
+        );
+        platform.append_platform_audit(draft).await?;
+        platform.commit().await?;
+        Ok(())
+    }
+}
