@@ -38,6 +38,25 @@ pub enum Command {
     /// Manage the keys that sign access tokens.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Check the audit logs.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Recompute the hash chains and report the first broken link of each.
+    Verify(AuditVerifyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AuditVerifyArgs {
+    /// Only this tenant (slug or id); without it, every tenant and the platform log
+    #[arg(long, value_name = "TENANT")]
+    pub tenant: Option<String>,
+
+    #[command(flatten)]
+    pub database: DatabaseArgs,
 }
 
 /// Where the data lives; shared by every command.
@@ -144,6 +163,7 @@ impl Cli {
             }
             Command::Admin(AdminCommand::Create(args)) => &args.database,
             Command::Keys(KeysCommand::Rotate(args)) => &args.database,
+            Command::Audit(AuditCommand::Verify(args)) => &args.database,
         };
         layer.data_dir.clone_from(&database.data_dir);
         layer.database_url = database.database_url.clone().map(DatabaseUrl::new);

@@ -22,7 +22,7 @@ use std::sync::Arc;
 
 use bulkhead_domain::{Clock, SystemClock};
 
-use crate::cli::{AdminCommand, Cli, Command, KeysCommand};
+use crate::cli::{AdminCommand, AuditCommand, Cli, Command, KeysCommand};
 
 pub use crate::error::Error;
 
@@ -57,6 +57,9 @@ pub fn run(cli: Cli) -> Result<(), Error> {
             }
             Command::Keys(KeysCommand::Rotate(_)) => {
                 commands::keys::rotate(&settings, clock.as_ref()).await
+            }
+            Command::Audit(AuditCommand::Verify(args)) => {
+                commands::audit::verify(&settings, clock.as_ref(), args.tenant.as_deref()).await
             }
         }
     })

@@ -16,6 +16,7 @@ use std::ffi::OsString;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 
+use bulkhead_http::edge::{IpNetwork, TenantHostPattern};
 use serde::Deserialize;
 
 pub use database_url::DatabaseUrl;
@@ -41,6 +42,12 @@ pub struct Settings {
     pub log: String,
     pub app_role: String,
     pub app_password_file: Option<PathBuf>,
+    /// Whether anyone may sign up.
+    pub signup_open: bool,
+    /// Proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<IpNetwork>,
+    /// `{slug}.example.com`: hosts that name a tenant.
+    pub tenant_host: Option<String>,
     /// `BULKHEAD_*` variables that name no setting (likely typos), to warn
     /// about once logging is up.
     pub unknown_env: Vec<String>,
@@ -57,6 +64,9 @@ pub struct Layer {
     pub log: Option<String>,
     pub app_role: Option<String>,
     pub app_password_file: Option<PathBuf>,
+    pub signup_open: Option<bool>,
+    pub trusted_proxies: Option<Vec<IpNetwork>>,
+    pub tenant_host: Option<String>,
 }
 
 /// The config file's keys. Unknown keys are an error: a misspelt key would
@@ -70,6 +80,9 @@ struct FileSettings {
     signing_key_file: Option<PathBuf>,
     log: Option<String>,
     app_role: Option<String>,
+    signup_open: Option<bool>,
+    trusted_proxies: Option<Vec<String>>,
+    tenant_host: Option<String>,
 }
 
 /// Why the settings are unusable. Each message is one line.
@@ -93,7 +106,7 @@ pub enum SettingsError {
 }
 
 /// The environment variables that are settings, and what they set.
-const ENV_VARS: [&str; 8] = [
+const ENV_VARS: [&str; 11] = [
     "BULKHEAD_ADDR",
     "BULKHEAD_DATA_DIR",
     "BULKHEAD_DATABASE_URL",
@@ -102,6 +115,9 @@ const ENV_VARS: [&str; 8] = [
     "BULKHEAD_LOG",
     "BULKHEAD_APP_ROLE",
     "BULKHEAD_APP_PASSWORD_FILE",
+    "BULKHEAD_SIGNUP_OPEN",
+    "BULKHEAD_TRUSTED_PROXIES",
+    "BULKHEAD_TENANT_HOST",
 ];
 
 impl Layer {
@@ -147,6 +163,18 @@ impl Layer {
                 "BULKHEAD_LOG" => layer.log = Some(value),
                 "BULKHEAD_APP_ROLE" => layer.app_role = Some(value),
                 "BULKHEAD_APP_PASSWORD_FILE" => layer.app_password_file = Some(value.into()),
+                "BULKHEAD_SIGNUP_OPEN" => {
+                    layer.signup_open = Some(
+                        parse_bool(&value)
+                            .ok_or_else(|| invalid(&format!("{value:?} is not true or false")))?,
+                    );
+                }
+                "BULKHEAD_TRUSTED_PROXIES" => {
+                    layer.trusted_proxies = Some(
+                        parse_networks(value.split(',')).map_err(|message| invalid(&message))?,
+                    );
+                }
+                "BULKHEAD_TENANT_HOST" => layer.tenant_host = Some(value),
                 _ => {}
             }
         }
@@ -187,6 +215,17 @@ impl Layer {
             log: file.log,
             app_role: file.app_role,
             app_password_file: None,
+            signup_open: file.signup_open,
+            trusted_proxies: match file.trusted_proxies {
+                Some(list) => Some(parse_networks(list.iter().map(String::as_str)).map_err(
+                    |message| SettingsError::ParseConfig {
+                        path: path.to_owned(),
+                        message: format!("trusted_proxies: {message}"),
+                    },
+                )?),
+                None => None,
+            },
+            tenant_host: file.tenant_host,
         })
     }
 
@@ -201,6 +240,9 @@ impl Layer {
             log: self.log.or(lower.log),
             app_role: self.app_role.or(lower.app_role),
             app_password_file: self.app_password_file.or(lower.app_password_file),
+            signup_open: self.signup_open.or(lower.signup_open),
+            trusted_proxies: self.trusted_proxies.or(lower.trusted_proxies),
+            tenant_host: self.tenant_host.or(lower.tenant_host),
         }
     }
 }
@@ -231,8 +273,38 @@ pub fn merge(flags: Layer, env: Layer, file: Layer) -> Result<Settings, Settings
         log: layer.log.unwrap_or_else(|| DEFAULT_LOG.to_owned()),
         app_role,
         app_password_file: layer.app_password_file,
+        signup_open: layer.signup_open.unwrap_or(true),
+        trusted_proxies: layer.trusted_proxies.unwrap_or_default(),
+        tenant_host: match layer.tenant_host {
+            Some(pattern) => {
+                pattern
+                    .parse::<TenantHostPattern>()
+                    .map_err(|message| SettingsError::Env {
+                        variable: "tenant_host".into(),
+                        message,
+                    })?;
+                Some(pattern)
+            }
+            None => None,
+        },
         unknown_env: Vec::new(),
     })
+}
+
+fn parse_bool(text: &str) -> Option<bool> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Some(true),
+        "false" | "0" | "no" | "off" => Some(false),
+        _ => None,
+    }
+}
+
+fn parse_networks<'a>(items: impl Iterator<Item = &'a str>) -> Result<Vec<IpNetwork>, String> {
+    items
+        .map(str::trim)
+        .filter(|item| !item.is_empty())
+        .map(str::parse)
+        .collect()
 }
 
 /// Reads the environment and the config file, and merges them under `flags`.

@@ -2,34 +2,49 @@
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
+use tower::ServiceExt as _;
 use tower_http::limit::RequestBodyLimitLayer;
+use utoipa_axum::router::OpenApiRouter;
 
 use crate::error::{method_not_allowed, not_found};
-use crate::{AppState, health, middleware};
+use crate::{AppState, edge, health, middleware, openapi, routes};
 
 /// The largest request body accepted: 1 MiB.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
+/// Every documented route.
+pub fn documented_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .merge(health::router())
+        .merge(routes::v1())
+}
+
 /// Builds the application.
 ///
-/// Layers are listed innermost first; each `.layer` wraps everything above
-/// it. Security headers are outermost so that every answer carries them,
+/// The routes sit inside an outer router so that a tenant named by the
+/// request's host is written into the path before routing. Layers are
+/// listed innermost first; each `.layer` wraps everything above it.
+/// Security headers are outermost so that every answer carries them,
 /// including errors made by other layers; the request id comes next so the
 /// trace span can record it.
 pub fn router(state: AppState) -> Router {
-    Router::new()
-        .merge(health::router())
+    let routes = openapi::split(documented_routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         // Extractors buffer at most this much, and the limit layer refuses
         // larger bodies (by Content-Length up front, or while streaming).
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .with_state(state.clone());
+    let edge_settings = state.edge.clone();
+    let routes =
+        routes.map_request(move |request| edge::rewrite_tenant_host(&edge_settings, request));
+    Router::new()
+        .fallback_service(routes)
         .layer(axum::middleware::from_fn(middleware::problem::normalize))
         .layer(middleware::trace::layer())
         .layer(axum::middleware::from_fn(middleware::request_id::assign))
         .layer(axum::middleware::from_fn(
             middleware::security_headers::apply,
         ))
-        .with_state(state)
 }

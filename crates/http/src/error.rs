@@ -8,17 +8,31 @@ use std::borrow::Cow;
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use bulkhead_service::ServiceError;
+use bulkhead_store::StoreError;
 use serde::Serialize;
 
 /// The media type of every error body.
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
-/// An error answer: status, stable code and a human detail.
+/// An error answer: status, stable code and a human detail, and for
+/// validation the list of bad fields.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiError {
     status: StatusCode,
     code: &'static str,
     detail: Cow<'static, str>,
+    errors: Vec<FieldError>,
+    /// Seconds, for 429 and 503.
+    retry_after: Option<u64>,
+}
+
+/// One bad field of a request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldError {
+    pub field: String,
+    pub code: String,
+    pub message: String,
 }
 
 impl ApiError {
@@ -97,11 +111,43 @@ impl ApiError {
         }
     }
 
-    fn new(status: StatusCode, code: &'static str, detail: impl Into<Cow<'static, str>>) -> Self {
+    pub(crate) fn new(
+        status: StatusCode,
+        code: &'static str,
+        detail: impl Into<Cow<'static, str>>,
+    ) -> Self {
         Self {
             status,
             code,
             detail: detail.into(),
+            errors: Vec::new(),
+            retry_after: None,
+        }
+    }
+
+    /// No credential, or one that is not (or no longer) valid.
+    pub fn unauthenticated() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthenticated",
+            "A valid bearer token or API key is required.",
+        )
+    }
+
+    /// The body is not JSON of the expected shape.
+    pub fn invalid_body(detail: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid_body", detail)
+    }
+
+    /// Fields of a well-formed request are invalid; each is listed.
+    pub fn validation(errors: Vec<FieldError>) -> Self {
+        Self {
+            errors,
+            ..Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "validation_failed",
+                "Some fields are invalid; see `errors`.",
+            )
         }
     }
 
@@ -124,6 +170,8 @@ struct Problem<'a> {
     status: u16,
     code: &'static str,
     detail: &'a str,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    errors: &'a [FieldError],
 }
 
 impl IntoResponse for ApiError {
@@ -134,6 +182,7 @@ impl IntoResponse for ApiError {
             status: self.status.as_u16(),
             code: self.code,
             detail: &self.detail,
+            errors: &self.errors,
         };
         let body = match serde_json::to_vec(&problem) {
             Ok(body) => body,
@@ -141,12 +190,23 @@ impl IntoResponse for ApiError {
             // status if it somehow does rather than panic.
             Err(_) => return self.status.into_response(),
         };
-        (
+        let mut response = (
             self.status,
             [(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON))],
             body,
         )
-            .into_response()
+            .into_response();
+        if self.status == StatusCode::UNAUTHORIZED {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if let Some(seconds) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        response
     }
 }
 
@@ -158,4 +218,86 @@ pub(crate) async fn not_found() -> ApiError {
 /// The fallback for a known path with a method it does not have.
 pub(crate) async fn method_not_allowed() -> ApiError {
     ApiError::method_not_allowed()
+}
+
+impl From<ServiceError> for ApiError {
+    fn from(error: ServiceError) -> Self {
+        use StatusCode as S;
+        match error {
+            ServiceError::Validation(errors) => Self::validation(
+                errors
+                    .into_iter()
+                    .map(|e| FieldError {
+                        field: e.field.into(),
+                        code: e.code.into(),
+                        message: e.message,
+                    })
+                    .collect(),
+            ),
+            ServiceError::EmailTaken => Self::new(
+                S::CONFLICT,
+                "email_taken",
+                "An account with this email address already exists.",
+            ),
+            ServiceError::InvalidCredentials => Self::new(
+                S::UNAUTHORIZED,
+                "invalid_credentials",
+                "The email address or password is not correct.",
+            ),
+            ServiceError::Unauthenticated => Self::unauthenticated(),
+            ServiceError::InvalidRefreshToken => Self::new(
+                S::UNAUTHORIZED,
+                "invalid_refresh_token",
+                "The refresh token is not valid. Sign in again.",
+            ),
+            ServiceError::Throttled { retry_after_secs } => Self {
+                retry_after: Some(retry_after_secs),
+                ..Self::new(
+                    S::TOO_MANY_REQUESTS,
+                    "throttled",
+                    "Too many attempts. Wait before trying again.",
+                )
+            },
+            ServiceError::SignupClosed => Self::new(
+                S::FORBIDDEN,
+                "signup_closed",
+                "Sign-up is closed on this server.",
+            ),
+            ServiceError::Forbidden => {
+                Self::new(S::FORBIDDEN, "forbidden", "Your role does not allow this.")
+            }
+            ServiceError::TenantNotFound => {
+                Self::new(S::NOT_FOUND, "tenant_not_found", "No such tenant.")
+            }
+            ServiceError::TenantSuspended => Self::new(
+                S::FORBIDDEN,
+                "tenant_suspended",
+                "This tenant is suspended.",
+            ),
+            ServiceError::NotFound(code) => Self::new(S::NOT_FOUND, code, "No such resource."),
+            ServiceError::Conflict(code) => Self::new(S::CONFLICT, code, conflict_detail(code)),
+            ServiceError::Store(StoreError::Unavailable(cause)) => {
+                tracing::warn!(%cause, "database unavailable");
+                Self {
+                    retry_after: Some(1),
+                    ..Self::not_ready()
+                }
+            }
+            error => {
+                tracing::error!(%error, "request failed");
+                Self::internal()
+            }
+        }
+    }
+}
+
+fn conflict_detail(code: &str) -> &'static str {
+    match code {
+        "slug_taken" => "Another tenant already uses this slug.",
+        "last_owner" => "A tenant must keep at least one owner.",
+        "invitation_used" => "This invitation was already accepted.",
+        "invitation_expired" => "This invitation has expired.",
+        "already_member" => "You are already a member of this tenant.",
+        _ => "The request conflicts with the current state.",
+    }
 }

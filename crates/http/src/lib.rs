@@ -8,14 +8,25 @@
 //! - [`middleware`] holds the cross-cutting layers: request ids, security
 //!   headers, request tracing and problem+json for errors made by layers.
 //! - [`health`] answers liveness (`/healthz`) and readiness (`/readyz`) probes.
+//! - [`routes`] holds one router per resource of `/v1`; [`extract`] the
+//!   extractors that put identity (`Auth`) and tenant scope (`Tenant`) in
+//!   every handler's signature; [`openapi`] the generated document.
+//! - [`edge`] knows the deployment's network: trusted proxies and tenant
+//!   subdomains.
 
 mod app;
+pub mod edge;
 mod error;
+pub mod extract;
 pub mod health;
 pub mod middleware;
+pub mod openapi;
+pub mod routes;
 mod state;
+mod views;
 
-pub use app::{MAX_BODY_BYTES, router};
-pub use error::ApiError;
+pub use app::{MAX_BODY_BYTES, documented_routes, router};
+pub use edge::EdgeSettings;
+pub use error::{ApiError, FieldError};
 pub use middleware::request_id::{REQUEST_ID_HEADER, RequestId};
 pub use state::AppState;

@@ -2,25 +2,27 @@
 
 use std::sync::Arc;
 
-use bulkhead_domain::Clock;
-use bulkhead_service::signing_keys::KeyRing;
+use bulkhead_service::Services;
 use bulkhead_store::Store;
 
-/// Shared application state. Cloning it clones three `Arc`s.
+use crate::edge::EdgeSettings;
+
+/// Shared application state. Cloning it clones two `Arc`s.
 #[derive(Debug, Clone)]
 pub struct AppState {
-    pub store: Arc<dyn Store>,
-    pub clock: Arc<dyn Clock>,
-    /// The access-token signing keys, loaded once at start-up.
-    pub keys: Arc<KeyRing>,
+    pub services: Arc<Services>,
+    pub edge: Arc<EdgeSettings>,
 }
 
 impl AppState {
-    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, keys: KeyRing) -> Self {
+    pub fn new(services: Arc<Services>, edge: EdgeSettings) -> Self {
         Self {
-            store,
-            clock,
-            keys: Arc::new(keys),
+            services,
+            edge: Arc::new(edge),
         }
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        self.services.store()
     }
 }

@@ -2,6 +2,7 @@
 //! does its work through the service crate, and reports on stdout.
 
 pub mod admin;
+pub mod audit;
 pub mod keys;
 pub mod migrate;
 pub mod serve;

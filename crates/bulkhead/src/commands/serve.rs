@@ -3,8 +3,12 @@
 use std::sync::Arc;
 
 use bulkhead_domain::Clock;
-use bulkhead_http::AppState;
-use bulkhead_service::signing_keys::{self, KeyRing};
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use bulkhead_http::{AppState, EdgeSettings};
+use bulkhead_service::signing_keys::KeyRing;
+use bulkhead_service::{AuthSettings, Keys, Services};
 use bulkhead_store::Store;
 use tokio::net::TcpListener;
 
@@ -30,10 +34,23 @@ async fn serve(
     clock: Arc<dyn Clock>,
 ) -> Result<(), Error> {
     let keys = match &settings.signing_key_file {
-        Some(path) => key_from_file(path, clock.as_ref())?,
-        None => signing_keys::ensure_signing_key(store.as_ref(), clock.as_ref()).await?,
+        Some(path) => Keys::fixed(key_from_file(path, clock.as_ref())?),
+        None => Keys::from_store(store.as_ref(), clock.as_ref()).await?,
     };
-    tracing::info!(kid = %keys.active.kid, n_verifying = keys.verifying.len(), "signing keys loaded");
+    let ring = keys.current();
+    tracing::info!(kid = %ring.active.kid, n_verifying = ring.verifying.len(), "signing keys loaded");
+    let auth = AuthSettings {
+        signup_open: settings.signup_open,
+        ..AuthSettings::default()
+    };
+    let services = Arc::new(Services::new(Arc::clone(&store), clock, keys, auth)?);
+    let edge = EdgeSettings {
+        trusted_proxies: settings.trusted_proxies.clone(),
+        tenant_host: match &settings.tenant_host {
+            Some(pattern) => Some(pattern.parse().map_err(Error::Invalid)?),
+            None => None,
+        },
+    };
     let shutdown = Shutdown::listen()?;
     let listener = TcpListener::bind(settings.addr)
         .await
@@ -45,15 +62,50 @@ async fn serve(
         addr: settings.addr,
         source,
     })?;
-    let app = bulkhead_http::router(AppState::new(store, clock, keys));
+    let app = bulkhead_http::router(AppState::new(Arc::clone(&services), edge));
+    let background = tokio::spawn(background_work(Arc::clone(&services)));
     // The announcement is the contract with whoever started us (tests,
     // scripts, people): the port is bound and requests are accepted.
     output::line(format_args!("listening on http://{addr}"))?;
     tracing::info!(%addr, "listening");
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown.wait())
-        .await
-        .map_err(Error::Serve)
+    let served = axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown.wait())
+    .await
+    .map_err(Error::Serve);
+    background.abort();
+    // Last-use times noted since the last flush would otherwise be lost.
+    if let Err(error) = services.flush_api_key_usage().await {
+        tracing::warn!(%error, "could not record API key usage at shutdown");
+    }
+    served
+}
+
+/// How often API keys' last-use times are written.
+const USAGE_FLUSH_INTERVAL: Duration = Duration::from_secs(30);
+/// How often signing keys are re-read, so a rotation reaches every process.
+const KEY_RELOAD_INTERVAL: Duration = Duration::from_secs(60);
+
+/// Periodic chores of a running server, until aborted at shutdown.
+async fn background_work(services: Arc<Services>) {
+    let mut flush = tokio::time::interval(USAGE_FLUSH_INTERVAL);
+    let mut reload = tokio::time::interval(KEY_RELOAD_INTERVAL);
+    loop {
+        tokio::select! {
+            _ = flush.tick() => {
+                if let Err(error) = services.flush_api_key_usage().await {
+                    tracing::warn!(%error, "could not record API key usage");
+                }
+            }
+            _ = reload.tick() => {
+                if let Err(error) = services.reload_keys().await {
+                    tracing::warn!(%error, "could not reload signing keys");
+                }
+            }
+        }
+    }
 }
 
 /// Reads the operator's secret file. A text file (say, `openssl rand -hex

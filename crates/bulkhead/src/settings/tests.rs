@@ -69,6 +69,9 @@ fn each_setting_follows_the_same_precedence() {
         log: Some(format!("log{tag}")),
         app_role: Some(format!("role{tag}")),
         app_password_file: Some(format!("/{tag}/password").into()),
+        signup_open: Some(tag == "1"),
+        trusted_proxies: Some(vec![format!("10.0.0.{tag}").parse().unwrap()]),
+        tenant_host: Some(format!("{{slug}}.t{tag}.example.com")),
     };
     let from = |tag: &str| Settings {
         addr: addr(&format!("127.0.0.{tag}:80")),
@@ -78,6 +81,9 @@ fn each_setting_follows_the_same_precedence() {
         log: format!("log{tag}"),
         app_role: format!("role{tag}"),
         app_password_file: Some(format!("/{tag}/password").into()),
+        signup_open: tag == "1",
+        trusted_proxies: vec![format!("10.0.0.{tag}").parse().unwrap()],
+        tenant_host: Some(format!("{{slug}}.t{tag}.example.com")),
         unknown_env: Vec::new(),
     };
     assert_eq!(merge(full("1"), full("2"), full("3")).unwrap(), from("1"));
@@ -103,6 +109,9 @@ fn environment_variables_map_to_settings() {
             ("BULKHEAD_LOG", "warn"),
             ("BULKHEAD_APP_ROLE", "app"),
             ("BULKHEAD_APP_PASSWORD_FILE", "/run/secrets/app"),
+            ("BULKHEAD_SIGNUP_OPEN", "false"),
+            ("BULKHEAD_TRUSTED_PROXIES", "10.0.0.0/8, 127.0.0.1"),
+            ("BULKHEAD_TENANT_HOST", "{slug}.example.com"),
             ("BULKHEAD_DATABSE_URL", "typo"),
             ("HOME", "/root"),
         ]
@@ -120,6 +129,12 @@ fn environment_variables_map_to_settings() {
             log: Some("warn".into()),
             app_role: Some("app".into()),
             app_password_file: Some("/run/secrets/app".into()),
+            signup_open: Some(false),
+            trusted_proxies: Some(vec![
+                "10.0.0.0/8".parse().unwrap(),
+                "127.0.0.1".parse().unwrap()
+            ]),
+            tenant_host: Some("{slug}.example.com".into()),
         }
     );
     assert_eq!(unknown, ["BULKHEAD_DATABSE_URL"]);
@@ -241,4 +256,24 @@ fn redaction_keeps_what_helps_and_hides_what_hurts() {
         assert_eq!(DatabaseUrl::new(url).redacted(), expected, "{url}");
         assert_eq!(DatabaseUrl::new(url).to_string(), expected, "{url}");
     }
+}
+
+#[test]
+fn invalid_network_settings_are_refused_with_their_name() {
+    let error =
+        Layer::from_env([("BULKHEAD_TRUSTED_PROXIES".into(), "10.0.0.0/99".into())]).unwrap_err();
+    assert!(
+        error.to_string().contains("BULKHEAD_TRUSTED_PROXIES"),
+        "{error}"
+    );
+    let error = Layer::from_env([("BULKHEAD_SIGNUP_OPEN".into(), "maybe".into())]).unwrap_err();
+    assert!(
+        error.to_string().contains("BULKHEAD_SIGNUP_OPEN"),
+        "{error}"
+    );
+    let flags = Layer {
+        tenant_host: Some("example.com".into()),
+        ..Layer::default()
+    };
+    assert!(merge(flags, Layer::default(), Layer::default()).is_err());
 }

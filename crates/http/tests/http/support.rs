@@ -6,8 +6,10 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, StatusCode};
 use bulkhead_domain::{Clock, ManualClock};
+use bulkhead_http::EdgeSettings;
 use bulkhead_http::{AppState, router};
 use bulkhead_service::signing_keys::KeyRing;
+use bulkhead_service::{AuthSettings, Keys, Services};
 use bulkhead_store::Store;
 use bulkhead_store_sqlite::{DATABASE_FILE, SqliteStore};
 use time::macros::datetime;
@@ -31,7 +33,14 @@ impl TestApp {
         let clock = Arc::new(ManualClock::new(datetime!(2026-01-01 0:00 UTC)));
         let store = SqliteStore::open(&dir.path().join(DATABASE_FILE), clock.now()).unwrap();
         let keys = KeyRing::from_file_secret(&[7; 32], clock.now()).unwrap();
-        let state = AppState::new(Arc::new(store.clone()) as Arc<dyn Store>, clock, keys);
+        let services = Services::new(
+            Arc::new(store.clone()) as Arc<dyn Store>,
+            clock,
+            Keys::fixed(keys),
+            AuthSettings::default(),
+        )
+        .unwrap();
+        let state = AppState::new(Arc::new(services), EdgeSettings::default());
         Self {
             store,
             router: router(state),

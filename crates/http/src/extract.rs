@@ -1,0 +1,138 @@
+//! Our own extractors: identity, tenant scope and request facts appear in
+//! every handler's signature, and every rejection is an [`ApiError`].
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRequest, FromRequestParts, RawPathParams, Request};
+use axum::http::StatusCode;
+use axum::http::header::{AUTHORIZATION, USER_AGENT};
+use axum::http::request::Parts;
+use bulkhead_service::{Principal, RequestContext, TenantAccess};
+use serde::de::DeserializeOwned;
+
+use crate::edge::client_ip;
+use crate::{ApiError, AppState, RequestId};
+
+/// The longest user agent kept for the audit log.
+const MAX_USER_AGENT: usize = 256;
+
+/// Where the request came from: client address, user agent, request id.
+#[derive(Debug, Clone)]
+pub struct Ctx(pub RequestContext);
+
+impl FromRequestParts<AppState> for Ctx {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        Ok(Ctx(context(parts, state)))
+    }
+}
+
+fn context(parts: &Parts, state: &AppState) -> RequestContext {
+    RequestContext {
+        ip: client_ip(&state.edge, parts).map(|ip| ip.to_string()),
+        user_agent: parts
+            .headers
+            .get(USER_AGENT)
+            .and_then(|value| value.to_str().ok())
+            .map(|ua| ua.chars().take(MAX_USER_AGENT).collect()),
+        request_id: parts.extensions.get::<RequestId>().map(|id| id.0.clone()),
+    }
+}
+
+/// The authenticated principal: a bearer access token or API key. Anything
+/// else is 401 with `WWW-Authenticate: Bearer`.
+#[derive(Debug, Clone, Copy)]
+pub struct Auth(pub Principal);
+
+impl FromRequestParts<AppState> for Auth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        if let Some(principal) = parts.extensions.get::<Principal>() {
+            return Ok(Auth(*principal));
+        }
+        let bearer = parts
+            .headers
+            .get(AUTHORIZATION)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| {
+                let (scheme, token) = value.split_once(' ')?;
+                scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+            })
+            .filter(|token| !token.is_empty())
+            .ok_or_else(ApiError::unauthenticated)?;
+        let principal = state.services.authenticate(bearer).await?;
+        parts.extensions.insert(principal);
+        Ok(Auth(principal))
+    }
+}
+
+/// The principal's standing in the tenant named by `{t}`: the only way a
+/// handler reaches a tenant. A tenant the principal does not belong to is
+/// 404 `tenant_not_found`, exactly like one that does not exist.
+#[derive(Debug, Clone)]
+pub struct Tenant(pub TenantAccess);
+
+impl FromRequestParts<AppState> for Tenant {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let Auth(principal) = Auth::from_request_parts(parts, state).await?;
+        let params = RawPathParams::from_request_parts(parts, state)
+            .await
+            .map_err(|_| ApiError::not_found())?;
+        let reference = params
+            .iter()
+            .find(|(name, _)| *name == "t")
+            .map(|(_, value)| value.to_owned())
+            .ok_or_else(ApiError::not_found)?;
+        let ctx = context(parts, state);
+        let access = state
+            .services
+            .tenant_access(&principal, &reference, &ctx)
+            .await?;
+        Ok(Tenant(access))
+    }
+}
+
+/// A JSON body whose rejection is problem+json: 400 `invalid_body` for
+/// malformed JSON, unknown fields or wrong types.
+#[derive(Debug, Clone)]
+pub struct AppJson<T>(pub T);
+
+impl<T: DeserializeOwned> FromRequest<AppState> for AppJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, ApiError> {
+        match axum::Json::<T>::from_request(request, state).await {
+            Ok(axum::Json(value)) => Ok(AppJson(value)),
+            Err(JsonRejection::MissingJsonContentType(_)) => Err(ApiError::invalid_body(
+                "The body must be JSON, sent with Content-Type: application/json.",
+            )),
+            Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                Err(ApiError::payload_too_large())
+            }
+            Err(rejection) => Err(ApiError::invalid_body(rejection.body_text())),
+        }
+    }
+}
+
+/// The default page size of lists.
+pub const DEFAULT_LIMIT: u32 = 50;
+/// The largest page size; larger requests are clamped.
+pub const MAX_LIMIT: u32 = 100;
+
+pub fn page_limit(limit: Option<u32>) -> u32 {
+    limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT)
+}
+
+/// Parses a cursor that is an id we handed out.
+pub fn cursor<T: std::str::FromStr>(cursor: Option<&str>) -> Result<Option<T>, ApiError> {
+    match cursor {
+        None | Some("") => Ok(None),
+        Some(text) => text
+            .parse()
+            .map(Some)
+            .map_err(|_| ApiError::bad_request("The cursor is not one this server handed out.")),
+    }
+}

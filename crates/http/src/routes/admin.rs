@@ -1,0 +1,81 @@
+//! `/v1/admin/*`: platform administration, audited in the platform log.
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use bulkhead_api_types::{AdminTenantList, AdminTenantQuery, AdminTenantView, Problem};
+use bulkhead_domain::TenantId;
+use bulkhead_store::Page;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::extract::{Auth, Ctx, cursor, page_limit};
+use crate::{ApiError, AppState, views};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_tenants))
+        .routes(routes!(suspend))
+        .routes(routes!(unsuspend))
+}
+
+/// Every tenant, paged and searchable (platform admins only).
+#[utoipa::path(get, path = "/v1/admin/tenants", tag = "admin", security(("bearer" = [])),
+    params(AdminTenantQuery),
+    responses((status = 200, body = AdminTenantList), (status = 403, body = Problem)))]
+async fn list_tenants(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    Ctx(ctx): Ctx,
+    Query(query): Query<AdminTenantQuery>,
+) -> Result<Json<AdminTenantList>, ApiError> {
+    let limit = page_limit(query.limit);
+    let page = Page {
+        after: cursor::<TenantId>(query.cursor.as_deref())?,
+        limit,
+    };
+    let tenants = state
+        .services
+        .admin_list_tenants(&principal, query.q.as_deref(), page, &ctx)
+        .await?;
+    let next_cursor = (tenants.len() == limit as usize)
+        .then(|| tenants.last().map(|t| t.id.to_string()))
+        .flatten();
+    Ok(Json(AdminTenantList {
+        items: tenants.iter().map(views::admin_tenant).collect(),
+        next_cursor,
+    }))
+}
+
+/// Suspends a tenant: its members get 403 `tenant_suspended`.
+#[utoipa::path(post, path = "/v1/admin/tenants/{tenant}/suspend", tag = "admin", security(("bearer" = [])),
+    params(("tenant" = String, Path, description = "the tenant's slug or id")),
+    responses((status = 200, body = AdminTenantView), (status = 403, body = Problem), (status = 404, body = Problem)))]
+async fn suspend(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    Ctx(ctx): Ctx,
+    Path(reference): Path<String>,
+) -> Result<Json<AdminTenantView>, ApiError> {
+    let tenant = state
+        .services
+        .admin_set_suspended(&principal, &reference, true, &ctx)
+        .await?;
+    Ok(Json(views::admin_tenant(&tenant)))
+}
+
+/// Lifts a suspension.
+#[utoipa::path(post, path = "/v1/admin/tenants/{tenant}/unsuspend", tag = "admin", security(("bearer" = [])),
+    params(("tenant" = String, Path, description = "the tenant's slug or id")),
+    responses((status = 200, body = AdminTenantView), (status = 403, body = Problem), (status = 404, body = Problem)))]
+async fn unsuspend(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    Ctx(ctx): Ctx,
+    Path(reference): Path<String>,
+) -> Result<Json<AdminTenantView>, ApiError> {
+    let tenant = state
+        .services
+        .admin_set_suspended(&principal, &reference, false, &ctx)
+        .await?;
+    Ok(Json(views::admin_tenant(&tenant)))
+}

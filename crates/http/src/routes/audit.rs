@@ -1,0 +1,53 @@
+//! `/v1/tenants/{t}/audit`.
+
+use axum::Json;
+use axum::extract::{Query, State};
+use bulkhead_api_types::{AuditList, AuditQuery, Problem};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::extract::{Ctx, Tenant, cursor, page_limit};
+use crate::{ApiError, AppState, views};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(list_audit))
+}
+
+/// The tenant's audit log, newest first (admin and up).
+#[utoipa::path(get, path = "/v1/tenants/{t}/audit", tag = "audit", security(("bearer" = [])),
+    params(("t" = String, Path, description = "the tenant's slug or id"), AuditQuery),
+    responses((status = 200, body = AuditList), (status = 403, body = Problem), (status = 404, body = Problem)))]
+async fn list_audit(
+    State(state): State<AppState>,
+    Tenant(access): Tenant,
+    Ctx(ctx): Ctx,
+    Query(query): Query<AuditQuery>,
+) -> Result<Json<AuditList>, ApiError> {
+    let limit = page_limit(query.limit);
+    let actor = match query.actor.as_deref() {
+        None | Some("") => None,
+        Some(actor) => Some(
+            uuid::Uuid::try_parse(actor)
+                .map_err(|_| ApiError::bad_request("actor must be a user or API key id"))?,
+        ),
+    };
+    let store_query = bulkhead_store::AuditQuery {
+        before_seq: cursor::<i64>(query.cursor.as_deref())?,
+        action: query.action.filter(|a| !a.is_empty()),
+        actor_id: actor,
+        since: query.since,
+        until: query.until,
+        limit,
+    };
+    let entries = state
+        .services
+        .list_audit(&access, store_query, &ctx)
+        .await?;
+    let next_cursor = (entries.len() == limit as usize)
+        .then(|| entries.last().map(|e| e.seq.to_string()))
+        .flatten();
+    Ok(Json(AuditList {
+        items: entries.iter().map(views::audit_entry).collect(),
+        next_cursor,
+    }))
+}
