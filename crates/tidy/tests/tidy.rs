@@ -36,7 +36,12 @@ fn allowed_dependencies() -> BTreeMap<&'static str, &'static [&'static str]> {
         ("service", &["bulkhead-domain", "bulkhead-store"][..]),
         (
             "http",
-            &["bulkhead-domain", "bulkhead-service", "bulkhead-store"][..],
+            &[
+                "bulkhead-api-types",
+                "bulkhead-domain",
+                "bulkhead-service",
+                "bulkhead-store",
+            ][..],
         ),
         (
             "bulkhead",

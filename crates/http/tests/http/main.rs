@@ -9,6 +9,7 @@
     reason = "test code: a panic is a failed test"
 )]
 
+mod edge;
 mod errors;
 mod health;
 mod middleware;

@@ -29,6 +29,10 @@ pub struct TestResponse {
 
 impl TestApp {
     pub fn new() -> Self {
+        Self::with_edge(EdgeSettings::default())
+    }
+
+    pub fn with_edge(edge: EdgeSettings) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let clock = Arc::new(ManualClock::new(datetime!(2026-01-01 0:00 UTC)));
         let store = SqliteStore::open(&dir.path().join(DATABASE_FILE), clock.now()).unwrap();
@@ -40,7 +44,7 @@ impl TestApp {
             AuthSettings::default(),
         )
         .unwrap();
-        let state = AppState::new(Arc::new(services), EdgeSettings::default());
+        let state = AppState::new(Arc::new(services), edge);
         Self {
             store,
             router: router(state),
@@ -66,6 +70,30 @@ impl TestApp {
             headers,
             body,
         }
+    }
+
+    /// A JSON request from a client at `peer`, with extra headers.
+    pub async fn json_from(
+        &self,
+        peer: &str,
+        method: Method,
+        uri: &str,
+        headers: &[(&str, &str)],
+        body: serde_json::Value,
+    ) -> TestResponse {
+        let mut builder = Request::builder()
+            .method(method)
+            .uri(uri)
+            .header("content-type", "application/json");
+        for (name, value) in headers {
+            builder = builder.header(*name, *value);
+        }
+        let mut request = builder.body(Body::from(body.to_string())).unwrap();
+        let peer: std::net::SocketAddr = format!("{peer}:40000").parse().unwrap();
+        request
+            .extensions_mut()
+            .insert(axum::extract::ConnectInfo(peer));
+        self.send(request).await
     }
 
     pub async fn request(&self, method: Method, uri: &str, body: Vec<u8>) -> TestResponse {

@@ -1,0 +1,270 @@
+//! Login, refresh and sessions under a manual clock.
+
+use argon2::password_hash::{PasswordHasher, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
+use bulkhead_service::{Principal, ServiceError};
+use bulkhead_store::Access;
+use time::Duration;
+
+use crate::support::{PASSWORD, World, ctx};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_email_and_wrong_password_fail_alike() {
+    let world = World::new();
+    world
+        .services
+        .signup("ada@example.com", PASSWORD, None, &ctx("192.0.2.1"))
+        .await
+        .unwrap();
+    let unknown = world
+        .services
+        .login("bob@example.com", PASSWORD, &ctx("192.0.2.2"))
+        .await
+        .unwrap_err();
+    let wrong = world
+        .services
+        .login("ada@example.com", "wrong password here", &ctx("192.0.2.3"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(unknown, ServiceError::InvalidCredentials),
+        "{unknown:?}"
+    );
+    assert!(
+        matches!(wrong, ServiceError::InvalidCredentials),
+        "{wrong:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sixth_quick_failure_is_throttled_and_time_lifts_it() {
+    let world = World::new();
+    world
+        .services
+        .signup("ada@example.com", PASSWORD, None, &ctx("192.0.2.1"))
+        .await
+        .unwrap();
+    for _ in 0..5 {
+        let error = world
+            .services
+            .login("ada@example.com", "wrong password here", &ctx("192.0.2.9"))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(error, ServiceError::InvalidCredentials),
+            "{error:?}"
+        );
+    }
+    // Even the right password waits now: the delay belongs to the account.
+    let error = world
+        .services
+        .login("ada@example.com", PASSWORD, &ctx("198.51.100.1"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            error,
+            ServiceError::Throttled {
+                retry_after_secs: 1
+            }
+        ),
+        "{error:?}"
+    );
+    world.clock.advance(Duration::seconds(1));
+    world
+        .services
+        .login("ada@example.com", PASSWORD, &ctx("198.51.100.1"))
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hash_with_weaker_parameters_is_upgraded_at_login() {
+    let world = World::new();
+    let tokens = world
+        .services
+        .signup("ada@example.com", PASSWORD, None, &ctx("192.0.2.1"))
+        .await
+        .unwrap();
+    let weak = Argon2::new(
+        Algorithm::Argon2id,
+        Version::V0x13,
+        Params::new(8192, 1, 1, None).unwrap(),
+    )
+    .hash_password(
+        PASSWORD.as_bytes(),
+        &SaltString::generate(&mut rand::rngs::OsRng),
+    )
+    .unwrap()
+    .to_string();
+    let mut tx = world.store.platform(Access::Write).await.unwrap();
+    tx.set_password_hash(tokens.user.id, &weak, world.clock_now())
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+
+    world
+        .services
+        .login("ada@example.com", PASSWORD, &ctx("192.0.2.1"))
+        .await
+        .unwrap();
+    let mut tx = world.store.platform(Access::Read).await.unwrap();
+    let stored = tx
+        .user(tokens.user.id)
+        .await
+        .unwrap()
+        .unwrap()
+        .password_hash;
+    assert!(
+        stored.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+        "{stored}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rotated_refresh_token_is_refused_and_after_the_grace_window_revokes_the_session() {
+    let world = World::new();
+    let first = world
+        .services
+        .signup("ada@example.com", PASSWORD, None, &ctx("192.0.2.1"))
+        .await
+        .unwrap();
+    let second = world
+        .services
+        .refresh(&first.refresh_token, &ctx("192.0.2.1"))
+        .await
+        .unwrap();
+
+    // Within the grace window: refused, session intact.
+    let error = world
+        .services
+        .refresh(&first.refresh_token, &ctx("192.0.2.1"))
+        .await
+        .unwrap_err();
+    assert!(matches!(error, ServiceError::InvalidRefreshToken));
+    world
+        .services
+        .authenticate(&second.access_token)
+        .await
+        .unwrap();
+
+    // After it: reuse, and the whole session ends, access token included.
+    world.clock.advance(Duration::seconds(11));
+    let error = world
+        .services
+        .refresh(&first.refresh_token, &ctx("192.0.2.1"))
+        .await
+        .unwrap_err();
+    assert!(matches!(error, ServiceError::InvalidRefreshToken));
+    assert!(
+        world
+            .services
+            .refresh(&second.refresh_token, &ctx("192.0.2.1"))
+            .await
+            .is_err()
+    );
+    let error = world
+        .services
+        .authenticate(&second.access_token)
+        .await
+        .unwrap_err();
+    assert!(matches!(error, ServiceError::Unauthenticated), "{error:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_end_after_thirty_idle_minutes_and_twelve_hours_in_all() {
+    let world = World::new();
+    let tokens = world
+        .services
+        .signup("ada@example.com", PASSWORD, None, &ctx("192.0.2.1"))
+        .await
+        .unwrap();
+    world
+        .clock
+        .advance(Duration::minutes(30) + Duration::seconds(1));
+    assert!(
+        world
+            .services
+            .refresh(&tokens.refresh_token, &ctx("192.0.2.1"))
+            .await
+            .is_err(),
+        "idle timeout"
+    );
+
+    let mut tokens = world
+        .services
+        .login("ada@example.com", PASSWORD, &ctx("192.0.2.1"))
+        .await
+        .unwrap();
+    for _ in 0..(12 * 60 / 20) {
+        world.clock.advance(Duration::minutes(20));
+        match world
+            .services
+            .refresh(&tokens.refresh_token, &ctx("192.0.2.1"))
+            .await
+        {
+            Ok(next) => tokens = next,
+            Err(_) => return, // the absolute limit ended it
+        }
+    }
+    panic!("a session outlived twelve hours of steady refreshing");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_access_token_stops_working_at_logout_before_it_expires() {
+    let world = World::new();
+    let tokens = world
+        .services
+        .signup("ada@example.com", PASSWORD, None, &ctx("192.0.2.1"))
+        .await
+        .unwrap();
+    let principal = world
+        .services
+        .authenticate(&tokens.access_token)
+        .await
+        .unwrap();
+    assert!(matches!(principal, Principal::User { .. }));
+    world
+        .services
+        .logout(&principal, &ctx("192.0.2.1"))
+        .await
+        .unwrap();
+    let error = world
+        .services
+        .authenticate(&tokens.access_token)
+        .await
+        .unwrap_err();
+    assert!(matches!(error, ServiceError::Unauthenticated), "{error:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn access_tokens_expire_after_fifteen_minutes_and_thirty_seconds() {
+    let world = World::new();
+    let tokens = world
+        .services
+        .signup("ada@example.com", PASSWORD, None, &ctx("192.0.2.1"))
+        .await
+        .unwrap();
+    world
+        .clock
+        .advance(Duration::minutes(15) + Duration::seconds(30));
+    world
+        .services
+        .authenticate(&tokens.access_token)
+        .await
+        .unwrap();
+    world.clock.advance(Duration::seconds(1));
+    assert!(
+        world
+            .services
+            .authenticate(&tokens.access_token)
+            .await
+            .is_err()
+    );
+}
+
+impl World {
+    fn clock_now(&self) -> time::OffsetDateTime {
+        bulkhead_domain::Clock::now(&*self.clock)
+    }
+}

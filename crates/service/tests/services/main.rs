@@ -1,0 +1,13 @@
+//! The identity use cases, in process, on a real SQLite store with a manual
+//! clock: the policies that depend on time (throttling, refresh grace,
+//! session expiry) and on stored state (hash upgrades), without HTTP.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test code: a panic is a failed test"
+)]
+
+mod auth;
+mod support;
