@@ -77,7 +77,6 @@ impl FromRequestParts<AppState> for Tenant {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let Auth(principal) = Auth::from_request_parts(parts, state).await?;
         let params = RawPathParams::from_request_parts(parts, state)
             .await
             .map_err(|_| ApiError::not_found())?;
@@ -87,6 +86,16 @@ impl FromRequestParts<AppState> for Tenant {
             .map(|(_, value)| value.to_owned())
             .ok_or_else(ApiError::not_found)?;
         let ctx = context(parts, state);
+        let principal = match Auth::from_request_parts(parts, state).await {
+            Ok(Auth(principal)) => principal,
+            Err(error) => {
+                state
+                    .services
+                    .record_unauthenticated(&reference, parts.method.as_str(), &ctx)
+                    .await;
+                return Err(error);
+            }
+        };
         let access = state
             .services
             .tenant_access(&principal, &reference, &ctx)

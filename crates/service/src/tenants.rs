@@ -178,6 +178,28 @@ impl Services {
         })
     }
 
+    /// Records an unauthenticated attempt on a tenant route in that
+    /// tenant's log, if the tenant exists (RELIABILITY G2).
+    pub async fn record_unauthenticated(
+        &self,
+        reference: &str,
+        method: &str,
+        ctx: &RequestContext,
+    ) {
+        let Ok(Some(tenant)) = self.find_tenant(reference).await else {
+            return;
+        };
+        let draft = self.draft(
+            ctx,
+            crate::context::Actor::ANONYMOUS,
+            "tenant.access",
+            ("tenant", Some(tenant.id.to_string())),
+            Outcome::Denied,
+            serde_json::json!({ "reason": "unauthenticated", "method": method }),
+        );
+        self.record_denial(Some(tenant.id), draft).await;
+    }
+
     /// A tenant by slug or id, from the cache.
     pub(crate) async fn find_tenant(
         &self,
