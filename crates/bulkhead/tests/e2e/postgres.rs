@@ -19,7 +19,7 @@ const DEFAULT_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 
 /// The runtime role these tests create. Roles are cluster-wide, so it is
 /// distinct from the store crate's test role, and one test creates it.
-const APP_ROLE: &str = "bulkhead_e2e_app";
+pub(crate) const APP_ROLE: &str = "bulkhead_e2e_app";
 
 #[allow(
     clippy::disallowed_methods,
@@ -31,7 +31,7 @@ fn env(name: &str) -> Option<String> {
 
 /// The superuser URL, or `None` (after saying why) when no server answers
 /// and we are not under CI.
-async fn admin_url() -> Option<String> {
+pub(crate) async fn admin_url() -> Option<String> {
     static AVAILABLE: OnceCell<Option<String>> = OnceCell::const_new();
     AVAILABLE
         .get_or_init(|| async {
@@ -59,7 +59,7 @@ async fn admin_url() -> Option<String> {
 }
 
 /// `url` with another user (and no password) and another database.
-fn with_user_and_database(url: &str, user: Option<&str>, database: &str) -> String {
+pub(crate) fn with_user_and_database(url: &str, user: Option<&str>, database: &str) -> String {
     let mut parsed = url::Url::parse(url).unwrap();
     if let Some(user) = user {
         parsed.set_username(user).unwrap();

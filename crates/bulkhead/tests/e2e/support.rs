@@ -4,10 +4,12 @@
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{ExitStatus, Output, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, Command};
+use tokio::task::JoinHandle;
 use tokio::time::timeout;
 
 const BIN: &str = env!("CARGO_BIN_EXE_bulkhead");
@@ -99,6 +101,11 @@ pub struct Server {
     child: Child,
     pub addr: SocketAddr,
     pub client: reqwest::Client,
+    /// Everything the server has written to stdout (its logs), one line
+    /// after another, kept for tests that check what is logged.
+    stdout: Arc<Mutex<String>>,
+    /// The task reading stdout; it ends when the server closes stdout.
+    drain: Option<JoinHandle<()>>,
 }
 
 impl Server {
@@ -118,8 +125,15 @@ impl Server {
             .spawn()
             .unwrap();
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let stdout = Arc::new(Mutex::new(String::new()));
+        let keep = |line: &str| {
+            let mut text = stdout.lock().unwrap();
+            text.push_str(line);
+            text.push('\n');
+        };
         let announced = timeout(PATIENCE, async {
             while let Some(line) = lines.next_line().await.unwrap() {
+                keep(&line);
                 if let Some(addr) = line.strip_prefix("listening on http://") {
                     return Some(addr.parse::<SocketAddr>().unwrap());
                 }
@@ -136,13 +150,22 @@ impl Server {
             panic!("the server exited before listening: {stderr}");
         };
         // Keep reading the logs, or the server would block once the pipe
-        // buffer is full.
-        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        // buffer is full; keep their text too.
+        let kept = Arc::clone(&stdout);
+        let drain = tokio::spawn(async move {
+            while let Ok(Some(line)) = lines.next_line().await {
+                let mut text = kept.lock().unwrap();
+                text.push_str(&line);
+                text.push('\n');
+            }
+        });
         let client = reqwest::Client::builder().no_proxy().build().unwrap();
         Server {
             child,
             addr,
             client,
+            stdout,
+            drain: Some(drain),
         }
     }
 
@@ -172,6 +195,22 @@ impl Server {
             pipe.read_to_string(&mut stderr).await.unwrap();
         }
         (status, stderr)
+    }
+
+    /// Like [`Server::stop_with`], and also returns everything the server
+    /// wrote to stdout, read to its end.
+    pub async fn stop_collecting_stdout(mut self, signal: &str) -> (ExitStatus, String, String) {
+        let drain = self.drain.take();
+        let stdout = Arc::clone(&self.stdout);
+        let (status, stderr) = self.stop_with(signal).await;
+        if let Some(drain) = drain {
+            timeout(PATIENCE, drain)
+                .await
+                .expect("the server's stdout did not close")
+                .unwrap();
+        }
+        let stdout = stdout.lock().unwrap().clone();
+        (status, stdout, stderr)
     }
 }
 

@@ -1,0 +1,457 @@
+//! The harness of the identity and access scenarios: one [`TestServer`] per
+//! test, on SQLite or on PostgreSQL, with a typed client and the helpers the
+//! scenarios share (sign up, create a tenant, add a member with a role, make
+//! a platform admin), and [`scenario!`], which turns one async scenario into
+//! a test per backend.
+//!
+//! A PostgreSQL server gets a database of its own, migrated by
+//! `bulkhead migrate` as the superuser owner and served as the runtime role;
+//! the database is dropped when the [`TestServer`] is, even when the test
+//! failed. Without a reachable PostgreSQL the PostgreSQL variant of every
+//! scenario is skipped with a message (and fails under `CI=true`), as in
+//! [`crate::postgres`].
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::process::Output;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use bulkhead_client::types::{
+    AcceptInvitationRequest, CreateInvitationRequest, CreateTenantRequest, LoginRequest, Problem,
+    Role, SignupRequest, TenantView, TokenResponse,
+};
+use bulkhead_client::{Client, ClientError, RawResponse};
+use sqlx::{Connection, PgConnection};
+use uuid::Uuid;
+
+use crate::postgres::{APP_ROLE, admin_url, with_user_and_database};
+use crate::support::{Server, assert_success, bulkhead, run};
+
+/// The password of every account the scenarios make, unless one says
+/// otherwise. Long enough for the policy and not a common password.
+pub const PASSWORD: &str = "e2e correct horse battery staple";
+
+/// The password of the platform admins made with [`Options::admin`].
+pub const ADMIN_PASSWORD: &str = "e2e platform admin passphrase";
+
+/// Which store the server runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Turns one async scenario into two tests, `<name>::sqlite` and
+/// `<name>::postgres`, in a module named after the scenario (run one
+/// backend with `cargo test -- ::sqlite`).
+///
+/// `scenario!(name)` calls `async fn name(server: TestServer)` with a server
+/// started with the default options; `scenario!(name, backend)` calls
+/// `async fn name(backend: Backend)`, which starts its own servers (with
+/// options, or more than one).
+macro_rules! scenario {
+    ($name:ident) => {
+        mod $name {
+            async fn start(backend: $crate::harness::Backend) {
+                if let Some(server) = $crate::harness::TestServer::start(backend).await {
+                    super::$name(server).await;
+                }
+            }
+
+            #[tokio::test]
+            async fn sqlite() {
+                start($crate::harness::Backend::Sqlite).await;
+            }
+
+            #[tokio::test]
+            async fn postgres() {
+                start($crate::harness::Backend::Postgres).await;
+            }
+        }
+    };
+    ($name:ident, backend) => {
+        mod $name {
+            #[tokio::test]
+            async fn sqlite() {
+                super::$name($crate::harness::Backend::Sqlite).await;
+            }
+
+            #[tokio::test]
+            async fn postgres() {
+                super::$name($crate::harness::Backend::Postgres).await;
+            }
+        }
+    };
+}
+
+/// How to start a [`TestServer`].
+#[derive(Debug, Default, Clone)]
+pub struct Options {
+    /// Platform admins to create (with [`ADMIN_PASSWORD`]) before serving.
+    admins: Vec<String>,
+    /// Extra environment of `bulkhead serve`.
+    env: Vec<(String, String)>,
+}
+
+impl Options {
+    /// Creates a platform admin with this email before the server starts.
+    pub fn admin(mut self, email: &str) -> Self {
+        self.admins.push(email.to_owned());
+        self
+    }
+
+    /// Sets an environment variable of `bulkhead serve`.
+    pub fn env(mut self, name: &str, value: &str) -> Self {
+        self.env.push((name.to_owned(), value.to_owned()));
+        self
+    }
+}
+
+/// A database made for one server, dropped (connections and all) when this
+/// is dropped.
+struct PgDatabase {
+    admin_url: String,
+    name: String,
+}
+
+impl PgDatabase {
+    async fn create() -> Option<Self> {
+        let admin_url = admin_url().await?;
+        let name = format!("bulkhead_e2e_{}", Uuid::now_v7().simple());
+        let mut admin = PgConnection::connect(&admin_url).await.unwrap();
+        sqlx::raw_sql(&format!("CREATE DATABASE {name}"))
+            .execute(&mut admin)
+            .await
+            .unwrap();
+        admin.close().await.unwrap();
+        Some(Self { admin_url, name })
+    }
+
+    fn owner_url(&self) -> String {
+        with_user_and_database(&self.admin_url, None, &self.name)
+    }
+
+    fn app_url(&self) -> String {
+        with_user_and_database(&self.admin_url, Some(APP_ROLE), &self.name)
+    }
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        // Drop cannot await, and may run while a test unwinds inside a
+        // runtime: drop the database from a thread with a runtime of its own.
+        let admin_url = self.admin_url.clone();
+        let statement = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
+            runtime.block_on(async {
+                let mut admin = PgConnection::connect(&admin_url).await.ok()?;
+                sqlx::raw_sql(&statement).execute(&mut admin).await.ok()?;
+                admin.close().await.ok()
+            })
+        })
+        .join();
+        if !matches!(dropped, Ok(Some(()))) {
+            eprintln!("could not drop test database {}", self.name);
+        }
+    }
+}
+
+/// Where a server's data lives, for the CLI commands run beside it.
+enum Store {
+    Sqlite { data_dir: PathBuf },
+    Postgres { database: PgDatabase },
+}
+
+/// A signed-in account: its client (carrying the access token), the tokens
+/// it got, and its email.
+#[derive(Debug, Clone)]
+pub struct Account {
+    pub client: Client,
+    pub tokens: TokenResponse,
+    pub email: String,
+}
+
+impl Account {
+    pub fn id(&self) -> Uuid {
+        self.tokens.user.id
+    }
+}
+
+/// A running `bulkhead serve` on one backend, with an anonymous client.
+/// Fields drop in order: the server stops before its database goes.
+pub struct TestServer {
+    pub server: Server,
+    /// Sends no credentials; `with_token` makes an authenticated copy.
+    pub anon: Client,
+    store: Store,
+    /// Keeps the temporary directory (SQLite data, unused PostgreSQL data
+    /// directory) alive as long as the server.
+    _dir: tempfile::TempDir,
+    counter: AtomicU32,
+}
+
+impl TestServer {
+    /// A server with the default options, or `None` when the backend is
+    /// PostgreSQL and none is reachable (outside CI).
+    pub async fn start(backend: Backend) -> Option<TestServer> {
+        TestServer::start_with(backend, Options::default()).await
+    }
+
+    pub async fn start_with(backend: Backend, options: Options) -> Option<TestServer> {
+        let dir = tempfile::tempdir().unwrap();
+        let store = match backend {
+            Backend::Sqlite => Store::Sqlite {
+                data_dir: dir.path().join("data"),
+            },
+            Backend::Postgres => {
+                let database = PgDatabase::create().await?;
+                let mut migrate = bulkhead(["migrate", "--app-role", APP_ROLE, "--database-url"]);
+                migrate.arg(database.owner_url());
+                assert_success(&run(migrate, None).await);
+                Store::Postgres { database }
+            }
+        };
+        for email in &options.admins {
+            let mut create = bulkhead(["admin", "create", "--email", email]);
+            add_store_args(&mut create, &store);
+            let stdin = format!("{ADMIN_PASSWORD}\n");
+            assert_success(&run(create, Some(&stdin)).await);
+        }
+        let mut serve = bulkhead(["serve", "--addr", "127.0.0.1:0"]);
+        match &store {
+            Store::Sqlite { .. } => add_store_args(&mut serve, &store),
+            Store::Postgres { database } => {
+                // The data directory is not used on PostgreSQL; point it
+                // at the temporary directory so nothing lands elsewhere.
+                serve
+                    .arg("--data-dir")
+                    .arg(dir.path().join("unused"))
+                    .arg("--database-url")
+                    .arg(database.app_url());
+            }
+        }
+        for (name, value) in &options.env {
+            serve.env(name, value);
+        }
+        let server = Server::start_with(serve).await;
+        let anon = Client::new(&format!("http://{}", server.addr)).unwrap();
+        Some(TestServer {
+            server,
+            anon,
+            store,
+            _dir: dir,
+            counter: AtomicU32::new(0),
+        })
+    }
+
+    /// Stops the server with SIGTERM and returns its exit status, its whole
+    /// stdout (the logs) and its stderr; then its database goes.
+    pub async fn stop(self) -> (std::process::ExitStatus, String, String) {
+        let TestServer { server, store, .. } = self;
+        let stopped = server.stop_collecting_stdout("TERM").await;
+        drop(store);
+        stopped
+    }
+
+    /// A number unique within this server, for names and emails.
+    pub fn unique(&self) -> u32 {
+        self.counter.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Runs a `bulkhead` command against this server's database, e.g.
+    /// `["audit", "verify"]`; the store flags are appended.
+    pub async fn cli(&self, args: &[&str]) -> Output {
+        let mut command = bulkhead(args);
+        add_store_args(&mut command, &self.store);
+        run(command, None).await
+    }
+
+    /// Signs up `email` with [`PASSWORD`].
+    pub async fn signup(&self, email: &str) -> Account {
+        self.signup_with(email, PASSWORD).await
+    }
+
+    pub async fn signup_with(&self, email: &str, password: &str) -> Account {
+        let tokens = self
+            .anon
+            .signup(&SignupRequest {
+                email: email.to_owned(),
+                password: password.to_owned(),
+                display_name: None,
+            })
+            .await
+            .unwrap_or_else(|error| panic!("signing up {email}: {error}"));
+        self.account(email, tokens)
+    }
+
+    /// Signs in again: a new session.
+    pub async fn login(&self, email: &str, password: &str) -> Account {
+        let tokens = self
+            .anon
+            .login(&LoginRequest {
+                email: email.to_owned(),
+                password: password.to_owned(),
+            })
+            .await
+            .unwrap_or_else(|error| panic!("logging in {email}: {error}"));
+        self.account(email, tokens)
+    }
+
+    /// Signs in as a platform admin made with [`Options::admin`].
+    pub async fn login_admin(&self, email: &str) -> Account {
+        self.login(email, ADMIN_PASSWORD).await
+    }
+
+    /// An account for `tokens`, with a client carrying its access token.
+    pub fn account(&self, email: &str, tokens: TokenResponse) -> Account {
+        Account {
+            client: self.anon.with_token(&tokens.access_token),
+            tokens,
+            email: email.to_owned(),
+        }
+    }
+
+    /// `owner` creates a tenant with this slug, named after it.
+    pub async fn create_tenant(&self, owner: &Account, slug: &str) -> TenantView {
+        owner
+            .client
+            .create_tenant(&CreateTenantRequest {
+                slug: slug.to_owned(),
+                name: tenant_name(slug),
+            })
+            .await
+            .unwrap_or_else(|error| panic!("creating tenant {slug}: {error}"))
+    }
+
+    /// Signs up `email` and brings it into `tenant` with `role`, invited by
+    /// `inviter` (an admin or owner there).
+    pub async fn add_member(
+        &self,
+        inviter: &Account,
+        tenant: &str,
+        email: &str,
+        role: Role,
+    ) -> Account {
+        let account = self.signup(email).await;
+        self.invite_and_accept(inviter, tenant, &account, role)
+            .await;
+        account
+    }
+
+    /// `inviter` invites `account` into `tenant` with `role`; it accepts.
+    pub async fn invite_and_accept(
+        &self,
+        inviter: &Account,
+        tenant: &str,
+        account: &Account,
+        role: Role,
+    ) {
+        let invitation = inviter
+            .client
+            .create_invitation(
+                tenant,
+                &CreateInvitationRequest {
+                    email: account.email.clone(),
+                    role,
+                },
+            )
+            .await
+            .unwrap_or_else(|error| panic!("inviting {} to {tenant}: {error}", account.email));
+        let accepted = account
+            .client
+            .accept_invitation(&AcceptInvitationRequest {
+                token: invitation.token,
+            })
+            .await
+            .unwrap_or_else(|error| panic!("{} accepting: {error}", account.email));
+        assert_eq!(accepted.role, role);
+    }
+}
+
+fn add_store_args(command: &mut tokio::process::Command, store: &Store) {
+    match store {
+        Store::Sqlite { data_dir } => {
+            command.arg("--data-dir").arg(data_dir);
+        }
+        Store::Postgres { database } => {
+            command.arg("--database-url").arg(database.app_url());
+        }
+    }
+}
+
+/// The name [`TestServer::create_tenant`] gives a tenant.
+pub fn tenant_name(slug: &str) -> String {
+    format!("{slug} Holdings")
+}
+
+/// Asserts that `response` is a problem+json answer with `status` and
+/// `code` (the body's `status` agreeing), and returns the problem.
+#[track_caller]
+pub fn expect_problem(response: &RawResponse, status: u16, code: &str) -> Problem {
+    let context = || {
+        format!(
+            "{status} {code} expected; got {}: {}",
+            response.status,
+            response.text()
+        )
+    };
+    assert_eq!(response.status, status, "{}", context());
+    assert_eq!(
+        response.header("content-type"),
+        Some("application/problem+json"),
+        "{}",
+        context()
+    );
+    let problem = response
+        .problem()
+        .unwrap_or_else(|| panic!("not a problem: {}", context()));
+    assert_eq!(problem.code, code, "{}", context());
+    assert_eq!(problem.status, status, "{}", context());
+    assert!(!problem.title.is_empty(), "{}", context());
+    if code == "unauthenticated" {
+        let challenge = response.header("www-authenticate").unwrap_or_default();
+        assert!(
+            challenge.starts_with("Bearer"),
+            "a 401 needs `WWW-Authenticate: Bearer`, got {challenge:?}: {}",
+            context()
+        );
+    }
+    problem
+}
+
+/// Asserts that a typed call failed with `status` and `code`.
+#[track_caller]
+pub fn expect_error<T: std::fmt::Debug>(
+    result: Result<T, ClientError>,
+    status: u16,
+    code: &str,
+) -> Problem {
+    match result {
+        Ok(value) => panic!("{status} {code} expected; the call succeeded with {value:?}"),
+        Err(error) => {
+            assert_eq!(error.status(), Some(status), "{code} expected: {error}");
+            assert_eq!(error.code(), Some(code), "{status} expected: {error}");
+            error.problem().cloned().unwrap()
+        }
+    }
+}
+
+/// The fields a 422 `validation_failed` problem names.
+pub fn invalid_fields(problem: &Problem) -> BTreeSet<String> {
+    problem.errors.iter().map(|e| e.field.clone()).collect()
+}
+
+/// Asserts an answer is not a server error, whatever else it is.
+#[track_caller]
+pub fn expect_not_5xx(response: &RawResponse, what: &str) {
+    assert!(
+        response.status < 500,
+        "{what}: {} {}",
+        response.status,
+        response.text()
+    );
+}
