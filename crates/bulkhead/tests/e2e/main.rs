@@ -10,7 +10,14 @@
     reason = "test code: a panic is a failed test"
 )]
 
+// First: it defines `scenario!`, which the identity modules use.
+#[macro_use]
+mod harness;
+
 mod admin;
+mod identity_auth;
+mod identity_http;
+mod identity_tokens;
 mod keys;
 mod migrate;
 mod postgres;
