@@ -15,8 +15,11 @@
 mod harness;
 
 mod admin;
+mod identity_audit_admin;
 mod identity_auth;
 mod identity_http;
+mod identity_isolation;
+mod identity_tenants;
 mod identity_tokens;
 mod keys;
 mod migrate;

@@ -1,0 +1,595 @@
+//! The tenant isolation and role matrices (RELIABILITY C1, C3, C4), generated
+//! from the server's own `GET /openapi.json` and run on both backends.
+//!
+//! Every route whose path names a tenant (`{t}`, or `{tenant}` as the admin
+//! routes write it), with every method the document lists, is aimed at
+//! tenant B:
+//!
+//! - by outsiders (tenant A's owner, tenant A's admin API key, a signed-in
+//!   user with no tenant): 404 `tenant_not_found`, byte-identical to the
+//!   answer for a tenant that does not exist, with nothing of B in it, and
+//!   B unchanged afterwards;
+//! - anonymously: 401;
+//! - by B's own lower roles (users and API keys): 403 `forbidden` on every
+//!   route above their role, 200 on the reads they may make.
+//!
+//! [`RULES`] holds the minimum role and the request body of each route. A
+//! route in the document that is missing from it fails the test, so a new
+//! route cannot escape the matrix; a rule for a route the document no
+//! longer lists fails it too.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use bulkhead_client::types::{
+    ApiKeyCreated, CreateApiKeyRequest, CreateInvitationRequest, PageQuery, Role, TenantView,
+};
+use bulkhead_client::{Client, Method, RawResponse};
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::harness::{Account, TestServer, expect_problem};
+
+/// Who may use a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Needs {
+    /// A member (or API key) of the tenant with at least this role.
+    Role(Role),
+    /// A platform administrator; nobody's tenant role suffices.
+    PlatformAdmin,
+}
+
+/// One route of the document: who may use it and what to send.
+struct Rule {
+    method: &'static str,
+    path: &'static str,
+    needs: Needs,
+    /// The JSON body sent with the request, if any. Bodies are valid, so a
+    /// refusal is about who asks, not what they sent.
+    body: Option<&'static str>,
+}
+
+const fn rule(
+    method: &'static str,
+    path: &'static str,
+    needs: Needs,
+    body: Option<&'static str>,
+) -> Rule {
+    Rule {
+        method,
+        path,
+        needs,
+        body,
+    }
+}
+
+const VIEWER: Needs = Needs::Role(Role::Viewer);
+const ADMIN: Needs = Needs::Role(Role::Admin);
+const OWNER: Needs = Needs::Role(Role::Owner);
+
+/// The minimum role and body of every tenant-scoped route. Add a line here
+/// for every route the server gains with `{t}` in its path.
+const RULES: &[Rule] = &[
+    rule("get", "/v1/tenants/{t}", VIEWER, None),
+    rule(
+        "patch",
+        "/v1/tenants/{t}",
+        ADMIN,
+        Some(r#"{"name":"Renamed by an intruder"}"#),
+    ),
+    rule("delete", "/v1/tenants/{t}", OWNER, None),
+    rule("get", "/v1/tenants/{t}/members", VIEWER, None),
+    rule(
+        "patch",
+        "/v1/tenants/{t}/members/{user_id}",
+        ADMIN,
+        Some(r#"{"role":"viewer"}"#),
+    ),
+    rule("delete", "/v1/tenants/{t}/members/{user_id}", ADMIN, None),
+    rule(
+        "post",
+        "/v1/tenants/{t}/invitations",
+        ADMIN,
+        Some(r#"{"email":"intruder@example.com","role":"viewer"}"#),
+    ),
+    rule("get", "/v1/tenants/{t}/api-keys", ADMIN, None),
+    rule(
+        "post",
+        "/v1/tenants/{t}/api-keys",
+        ADMIN,
+        Some(r#"{"name":"intruder","role":"viewer"}"#),
+    ),
+    rule("delete", "/v1/tenants/{t}/api-keys/{id}", ADMIN, None),
+    rule("get", "/v1/tenants/{t}/audit", ADMIN, None),
+    rule(
+        "post",
+        "/v1/admin/tenants/{t}/suspend",
+        Needs::PlatformAdmin,
+        None,
+    ),
+    rule(
+        "post",
+        "/v1/admin/tenants/{t}/unsuspend",
+        Needs::PlatformAdmin,
+        None,
+    ),
+];
+
+const METHODS: [&str; 8] = [
+    "get", "put", "post", "delete", "options", "head", "patch", "trace",
+];
+
+/// Tenant B's slug: distinctive, so that finding it in a body means a leak.
+const B_SLUG: &str = "bravo-q7x2k";
+
+/// A route of the document, with its rule.
+struct Route {
+    method: &'static str,
+    path: String,
+    needs: Needs,
+    body: Option<&'static str>,
+}
+
+/// The `{t}` routes of the server's OpenAPI document, each with its rule.
+/// Fails on a route without a rule, a rule without a route, and a path
+/// parameter this file does not know how to fill.
+async fn tenant_routes(server: &TestServer) -> Vec<Route> {
+    let document = server.anon.openapi().await.unwrap();
+    let paths = document["paths"]
+        .as_object()
+        .expect("the document has no paths");
+    let mut routes = Vec::new();
+    let mut unruled = Vec::new();
+    for (documented, item) in paths {
+        // The document names the tenant `{t}`, or `{tenant}` on the admin
+        // routes; both are tenant B here.
+        let path = documented.replace("{tenant}", "{t}");
+        if !path.contains("{t}") {
+            continue;
+        }
+        for parameter in parameters(&path) {
+            assert!(
+                ["t", "user_id", "id"].contains(&parameter.as_str()),
+                "{documented} has a path parameter {{{parameter}}} that identity_isolation.rs cannot fill: add a value of tenant B for it"
+            );
+        }
+        for method in METHODS {
+            if item.get(method).is_none() {
+                continue;
+            }
+            match RULES.iter().find(|r| r.method == method && r.path == path) {
+                Some(rule) => routes.push(Route {
+                    method: rule.method,
+                    path: path.clone(),
+                    needs: rule.needs,
+                    body: rule.body,
+                }),
+                None => unruled.push(format!("{} {documented}", method.to_uppercase())),
+            }
+        }
+    }
+    assert!(
+        unruled.is_empty(),
+        "routes in /openapi.json missing from RULES in identity_isolation.rs; add each with its minimum role and body: {unruled:#?}"
+    );
+    let stale: Vec<String> = RULES
+        .iter()
+        .filter(|r| {
+            !routes
+                .iter()
+                .any(|route| route.method == r.method && route.path == r.path)
+        })
+        .map(|r| format!("{} {}", r.method.to_uppercase(), r.path))
+        .collect();
+    assert!(
+        stale.is_empty(),
+        "RULES lists routes /openapi.json does not: {stale:#?}"
+    );
+    routes
+}
+
+/// The names of the `{…}` parameters of `path`.
+fn parameters(path: &str) -> Vec<String> {
+    path.split('{')
+        .skip(1)
+        .filter_map(|rest| rest.split_once('}').map(|(name, _)| name.to_owned()))
+        .collect()
+}
+
+/// `path` with each `{name}` replaced by `values[name]`.
+fn fill(path: &str, values: &BTreeMap<&str, String>) -> String {
+    let mut filled = path.to_owned();
+    for (name, value) in values {
+        filled = filled.replace(&format!("{{{name}}}"), value);
+    }
+    assert!(!filled.contains('{'), "unfilled parameter in {filled}");
+    filled
+}
+
+async fn send(client: &Client, method: &str, path: &str, body: Option<&str>) -> RawResponse {
+    let method = Method::from_bytes(method.to_ascii_uppercase().as_bytes()).unwrap();
+    match body {
+        Some(body) => client
+            .raw_bytes(method, path, "application/json", body.to_owned())
+            .await
+            .unwrap(),
+        None => client.raw(method, path, None).await.unwrap(),
+    }
+}
+
+/// Two tenants with members and keys, and an outsider.
+struct World {
+    a: TenantView,
+    a_owner: Account,
+    a_admin_key: ApiKeyCreated,
+    nobody: Account,
+    b: TenantView,
+    b_owner: Account,
+    /// B's members below owner, by role: viewer, member, manager, admin.
+    b_members: Vec<(Role, Account)>,
+    /// B's API keys below owner, by role: viewer, member, manager, admin.
+    b_keys: Vec<(Role, ApiKeyCreated)>,
+    b_invitation: Uuid,
+}
+
+const LOWER_ROLES: [Role; 4] = [Role::Viewer, Role::Member, Role::Manager, Role::Admin];
+
+impl World {
+    async fn build(server: &TestServer) -> World {
+        let a_owner = server.signup("a-owner@alpha.example").await;
+        let a = server.create_tenant(&a_owner, "alpha-m3p8z").await;
+        let a_admin_key = a_owner
+            .client
+            .create_api_key(&a.slug, &key("alpha admin", Role::Admin))
+            .await
+            .unwrap();
+        server
+            .add_member(&a_owner, &a.slug, "a-member@alpha.example", Role::Member)
+            .await;
+        let nobody = server.signup("nobody@nowhere.example").await;
+
+        let b_owner = server.signup("b-owner@bravo.example").await;
+        let b = server.create_tenant(&b_owner, B_SLUG).await;
+        let mut b_members = Vec::new();
+        let mut b_keys = Vec::new();
+        for role in LOWER_ROLES {
+            let email = format!("b-{role}@bravo.example");
+            let account = server.add_member(&b_owner, &b.slug, &email, role).await;
+            b_members.push((role, account));
+            let created = b_owner
+                .client
+                .create_api_key(&b.slug, &key(&format!("bravo {role} key"), role))
+                .await
+                .unwrap();
+            b_keys.push((role, created));
+        }
+        let b_invitation = b_owner
+            .client
+            .create_invitation(
+                &b.slug,
+                &CreateInvitationRequest {
+                    email: "b-pending@bravo.example".into(),
+                    role: Role::Member,
+                },
+            )
+            .await
+            .unwrap()
+            .id;
+        World {
+            a,
+            a_owner,
+            a_admin_key,
+            nobody,
+            b,
+            b_owner,
+            b_members,
+            b_keys,
+            b_invitation,
+        }
+    }
+
+    /// Values of B for each path parameter; `{t}` is given.
+    fn b_values(&self, t: &str) -> BTreeMap<&'static str, String> {
+        BTreeMap::from([
+            ("t", t.to_owned()),
+            // The owner: the one member no lower role may touch.
+            ("user_id", self.b_owner.id().to_string()),
+            ("id", self.b_keys[0].1.id.to_string()),
+        ])
+    }
+
+    /// Everything of B that must never show in an outsider's answer.
+    fn b_secrets(&self) -> Vec<String> {
+        let mut secrets = vec![
+            self.b.id.to_string(),
+            self.b.id.simple().to_string(),
+            self.b.slug.clone(),
+            self.b.name.clone(),
+            self.b_owner.email.clone(),
+            self.b_owner.id().to_string(),
+            self.b_invitation.to_string(),
+            "bravo.example".to_owned(),
+        ];
+        for (_, account) in &self.b_members {
+            secrets.push(account.email.clone());
+            secrets.push(account.id().to_string());
+        }
+        for (_, key) in &self.b_keys {
+            secrets.push(key.id.to_string());
+            secrets.push(key.prefix.clone());
+            secrets.push(key.name.clone());
+        }
+        secrets
+    }
+
+    /// B as its owner sees it, for comparing before and after. Keys' last
+    /// use is left out: using a key is not changing it.
+    async fn b_snapshot(&self) -> Value {
+        let owner = &self.b_owner.client;
+        let page = PageQuery {
+            limit: Some(100),
+            cursor: None,
+        };
+        let tenant = owner.get_tenant(&self.b.slug).await.unwrap();
+        let members = owner.list_members(&self.b.slug, &page).await.unwrap();
+        let mut keys =
+            serde_json::to_value(owner.list_api_keys(&self.b.slug, &page).await.unwrap()).unwrap();
+        for key in keys["items"].as_array_mut().unwrap() {
+            key.as_object_mut().unwrap().remove("last_used_at");
+        }
+        serde_json::json!({"tenant": tenant, "members": members, "keys": keys})
+    }
+}
+
+fn key(name: &str, role: Role) -> CreateApiKeyRequest {
+    CreateApiKeyRequest {
+        name: name.to_owned(),
+        role,
+        expires_at: None,
+    }
+}
+
+/// Asserts that no secret of B appears in `response`.
+#[track_caller]
+fn expect_no_leak(response: &RawResponse, secrets: &[String], what: &str) {
+    let text = response.text();
+    for secret in secrets {
+        assert!(
+            !text.contains(secret.as_str()),
+            "{what}: the answer reveals {secret:?} of tenant B: {text}"
+        );
+    }
+    for (name, value) in &response.headers {
+        let value = value.to_str().unwrap_or_default();
+        for secret in secrets {
+            assert!(
+                !value.contains(secret.as_str()),
+                "{what}: header {name} reveals {secret:?} of tenant B"
+            );
+        }
+    }
+}
+
+/// Outsiders get exactly the answer for a tenant that does not exist on
+/// every `{t}` route, by slug and by id, and B is unchanged; anonymous
+/// callers get 401; the denials are in B's audit log; a header naming B
+/// changes nothing.
+async fn outsiders_cannot_tell_tenant_b_exists(server: TestServer) {
+    let world = World::build(&server).await;
+    let routes = tenant_routes(&server).await;
+    assert!(routes.len() >= RULES.len());
+    let before = world.b_snapshot().await;
+    let secrets = world.b_secrets();
+    let outsiders: [(&str, Client); 3] = [
+        ("tenant A's owner", world.a_owner.client.clone()),
+        (
+            "tenant A's admin API key",
+            server.anon.with_token(&world.a_admin_key.key),
+        ),
+        ("a user with no tenant", world.nobody.client.clone()),
+    ];
+    let references = [
+        (B_SLUG.to_owned(), "no-such-tenant-q7x2k".to_owned()),
+        (world.b.id.to_string(), Uuid::now_v7().to_string()),
+    ];
+
+    let mut checked = 0;
+    for route in &routes {
+        for (b_reference, missing_reference) in &references {
+            let b_path = fill(&route.path, &world.b_values(b_reference));
+            let missing_path = fill(&route.path, &world.b_values(missing_reference));
+            for (who, client) in &outsiders {
+                let what = format!("{who}: {} {b_path}", route.method.to_uppercase());
+                let at_b = send(client, route.method, &b_path, route.body).await;
+                let at_missing = send(client, route.method, &missing_path, route.body).await;
+                match route.needs {
+                    Needs::Role(_) => {
+                        assert_eq!(at_b.status, 404, "{what}: {}", at_b.text());
+                        expect_problem(&at_b, 404, "tenant_not_found");
+                    }
+                    Needs::PlatformAdmin => {
+                        assert_eq!(at_b.status, 403, "{what}: {}", at_b.text());
+                        expect_problem(&at_b, 403, "forbidden");
+                    }
+                }
+                assert_eq!(
+                    (at_b.status, at_b.header("content-type"), at_b.text()),
+                    (
+                        at_missing.status,
+                        at_missing.header("content-type"),
+                        at_missing.text()
+                    ),
+                    "{what}: the answer differs from the one for a tenant that does not exist"
+                );
+                expect_no_leak(&at_b, &secrets, &what);
+                checked += 1;
+            }
+            // Anonymous: 401 before anything else.
+            let anonymous = send(&server.anon, route.method, &b_path, route.body).await;
+            assert_eq!(
+                anonymous.status,
+                401,
+                "anonymous {} {b_path}: {}",
+                route.method.to_uppercase(),
+                anonymous.text()
+            );
+            expect_problem(&anonymous, 401, "unauthenticated");
+            expect_no_leak(&anonymous, &secrets, "anonymous");
+        }
+    }
+    assert_eq!(checked, routes.len() * references.len() * outsiders.len());
+    assert_eq!(
+        world.b_snapshot().await,
+        before,
+        "tenant B changed under outsiders' requests"
+    );
+
+    // The probes are recorded in B's log, by who made them.
+    let probes = world
+        .b_owner
+        .client
+        .list_audit(
+            &world.b.slug,
+            &bulkhead_client::types::AuditQuery {
+                action: Some("tenant.access".into()),
+                limit: Some(100),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let prober_ids: BTreeSet<Option<Uuid>> = probes.items.iter().map(|e| e.actor.id).collect();
+    for (who, id) in [
+        ("tenant A's owner", world.a_owner.id()),
+        ("tenant A's admin key", world.a_admin_key.id),
+        ("the user with no tenant", world.nobody.id()),
+    ] {
+        assert!(
+            prober_ids.contains(&Some(id)),
+            "no tenant.access entry for {who}"
+        );
+    }
+    assert!(probes.items.iter().all(|e| e.outcome == "denied"));
+    // And nothing of B reached A's log.
+    let a_log = world
+        .a_owner
+        .client
+        .raw(
+            Method::GET,
+            &format!("/v1/tenants/{}/audit?limit=100", world.a.slug),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(a_log.status, 200, "{}", a_log.text());
+    expect_no_leak(&a_log, &secrets, "tenant A's audit log");
+
+    // Tenant context comes from the path and the credential only: a
+    // header or query naming B changes nothing (C1).
+    let members_path = format!("/v1/tenants/{}/members", world.a.slug);
+    for client in [
+        world
+            .a_owner
+            .client
+            .with_header("x-tenant-id", world.b.id.to_string()),
+        world.a_owner.client.with_header("x-tenant", B_SLUG),
+    ] {
+        let response = client
+            .raw(
+                Method::GET,
+                &format!("{members_path}?tenant_id={}", world.b.id),
+                None,
+            )
+            .await
+            .unwrap();
+        assert_eq!(response.status, 200, "{}", response.text());
+        expect_no_leak(&response, &secrets, "A's members with a header naming B");
+    }
+    let key_with_header = server
+        .anon
+        .with_token(&world.a_admin_key.key)
+        .with_header("x-tenant-id", world.b.id.to_string());
+    let response = key_with_header
+        .raw(Method::GET, &format!("/v1/tenants/{B_SLUG}"), None)
+        .await
+        .unwrap();
+    expect_problem(&response, 404, "tenant_not_found");
+}
+scenario!(outsiders_cannot_tell_tenant_b_exists);
+
+/// Inside B, each role below the one a route needs gets 403 `forbidden`
+/// (users and API keys alike), the reads a role may make answer 200, and
+/// B is unchanged afterwards.
+async fn lower_roles_are_forbidden_above_their_role(server: TestServer) {
+    let world = World::build(&server).await;
+    let routes = tenant_routes(&server).await;
+    let before = world.b_snapshot().await;
+
+    let mut callers: Vec<(String, Needs, Client)> = Vec::new();
+    for (role, account) in &world.b_members {
+        callers.push((
+            format!("B's {role}"),
+            Needs::Role(*role),
+            account.client.clone(),
+        ));
+    }
+    for (role, created) in &world.b_keys {
+        callers.push((
+            format!("B's {role} API key"),
+            Needs::Role(*role),
+            server.anon.with_token(&created.key),
+        ));
+    }
+    callers.push(("B's owner".to_owned(), OWNER, world.b_owner.client.clone()));
+
+    let mut forbidden = 0;
+    for route in &routes {
+        for reference in [world.b.slug.clone(), world.b.id.to_string()] {
+            let path = fill(&route.path, &world.b_values(&reference));
+            for (who, has, client) in &callers {
+                let what = format!("{who}: {} {path}", route.method.to_uppercase());
+                let allowed = match (route.needs, has) {
+                    (Needs::Role(needed), Needs::Role(role)) => role >= &needed,
+                    (Needs::PlatformAdmin, _) | (_, Needs::PlatformAdmin) => false,
+                };
+                if allowed {
+                    // Only reads are tried: a write would change B.
+                    if route.method == "get" {
+                        let response = send(client, route.method, &path, None).await;
+                        assert_eq!(response.status, 200, "{what}: {}", response.text());
+                    }
+                    continue;
+                }
+                let response = send(client, route.method, &path, route.body).await;
+                assert_eq!(response.status, 403, "{what}: {}", response.text());
+                expect_problem(&response, 403, "forbidden");
+                forbidden += 1;
+            }
+        }
+    }
+    assert!(forbidden > 0);
+    assert_eq!(
+        world.b_snapshot().await,
+        before,
+        "tenant B changed under forbidden requests"
+    );
+
+    // The denials of users are in B's log as denied.
+    let log = world
+        .b_owner
+        .client
+        .list_audit(
+            &world.b.slug,
+            &bulkhead_client::types::AuditQuery {
+                actor: Some(world.b_members[0].1.id().to_string()),
+                limit: Some(100),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert!(
+        log.items.iter().any(|e| e.outcome == "denied"),
+        "the viewer's forbidden attempts are not in the log: {log:?}"
+    );
+}
+scenario!(lower_roles_are_forbidden_above_their_role);
