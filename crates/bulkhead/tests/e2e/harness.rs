@@ -190,7 +190,7 @@ pub struct TestServer {
     store: Store,
     /// Keeps the temporary directory (SQLite data, unused PostgreSQL data
     /// directory) alive as long as the server.
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
     counter: AtomicU32,
 }
 
@@ -221,31 +221,28 @@ impl TestServer {
             let stdin = format!("{ADMIN_PASSWORD}\n");
             assert_success(&run(create, Some(&stdin)).await);
         }
-        let mut serve = bulkhead(["serve", "--addr", "127.0.0.1:0"]);
-        match &store {
-            Store::Sqlite { .. } => add_store_args(&mut serve, &store),
-            Store::Postgres { database } => {
-                // The data directory is not used on PostgreSQL; point it
-                // at the temporary directory so nothing lands elsewhere.
-                serve
-                    .arg("--data-dir")
-                    .arg(dir.path().join("unused"))
-                    .arg("--database-url")
-                    .arg(database.app_url());
-            }
-        }
-        for (name, value) in &options.env {
-            serve.env(name, value);
-        }
-        let server = Server::start_with(serve).await;
+        let server = serve(&store, dir.path(), &options.env).await;
         let anon = Client::new(&format!("http://{}", server.addr)).unwrap();
         Some(TestServer {
             server,
             anon,
             store,
-            _dir: dir,
+            dir,
             counter: AtomicU32::new(0),
         })
+    }
+
+    /// Another `bulkhead serve` process on this server's PostgreSQL
+    /// database, as a second replica of a deployment would be, with an
+    /// anonymous client for it; `None` on SQLite, whose file one process
+    /// serves.
+    pub async fn replica(&self) -> Option<(Server, Client)> {
+        let Store::Postgres { .. } = &self.store else {
+            return None;
+        };
+        let server = serve(&self.store, self.dir.path(), &[]).await;
+        let client = Client::new(&format!("http://{}", server.addr)).unwrap();
+        Some((server, client))
     }
 
     /// Stops the server with SIGTERM and returns its exit status, its whole
@@ -370,6 +367,27 @@ impl TestServer {
             .unwrap_or_else(|error| panic!("{} accepting: {error}", account.email));
         assert_eq!(accepted.role, role);
     }
+}
+
+/// Starts `bulkhead serve` on `store`, with `env` added to its environment.
+async fn serve(store: &Store, dir: &std::path::Path, env: &[(String, String)]) -> Server {
+    let mut serve = bulkhead(["serve", "--addr", "127.0.0.1:0"]);
+    match store {
+        Store::Sqlite { .. } => add_store_args(&mut serve, store),
+        Store::Postgres { database } => {
+            // The data directory is not used on PostgreSQL; point it at the
+            // temporary directory so nothing lands elsewhere.
+            serve
+                .arg("--data-dir")
+                .arg(dir.join("unused"))
+                .arg("--database-url")
+                .arg(database.app_url());
+        }
+    }
+    for (name, value) in env {
+        serve.env(name, value);
+    }
+    Server::start_with(serve).await
 }
 
 fn add_store_args(command: &mut tokio::process::Command, store: &Store) {

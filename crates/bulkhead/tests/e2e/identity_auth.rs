@@ -5,9 +5,10 @@
 use std::collections::BTreeSet;
 
 use bulkhead_client::types::{
-    ChangePasswordRequest, LoginRequest, MeResponse, RefreshRequest, TokenResponse,
+    AuditQuery, ChangePasswordRequest, CreateTenantRequest, LoginRequest, MeResponse,
+    RefreshRequest, TokenResponse,
 };
-use bulkhead_client::{Client, Method};
+use bulkhead_client::{Client, Method, RawResponse};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -654,3 +655,103 @@ async fn signup_can_be_closed(backend: Backend) {
     expect_signed_in(&admin.client, "an operator-made account").await;
 }
 scenario!(signup_can_be_closed, backend);
+
+/// Fails one login for an unknown email, sent as if forwarded for `ip`.
+async fn failed_login_from(server: &TestServer, email: &str, ip: &str) -> RawResponse {
+    server
+        .anon
+        .with_header("x-forwarded-for", ip)
+        .raw(
+            Method::POST,
+            "/v1/auth/login",
+            Some(login_body(email, "not anybody's passphrase")),
+        )
+        .await
+        .unwrap()
+}
+
+/// The address the audit log gives `tenant`'s `tenant.create` entry.
+async fn audited_ip_of_creation(owner: &Account, tenant: &str) -> Option<String> {
+    let log = owner
+        .client
+        .list_audit(
+            tenant,
+            &AuditQuery {
+                action: Some("tenant.create".into()),
+                ..AuditQuery::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(log.items.len(), 1, "{log:?}");
+    log.items[0].ip.clone()
+}
+
+/// Without trusted proxies `X-Forwarded-For` is ignored: a client cannot
+/// pick the address it is throttled and audited by, so five failures from
+/// one peer spend that peer's budget whatever the header says. Behind a
+/// trusted proxy the forwarded address is the client's.
+async fn forwarded_addresses_count_only_from_trusted_proxies(backend: Backend) {
+    let Some(direct) = TestServer::start(backend).await else {
+        return;
+    };
+    let ada = direct.signup("ada@example.com").await;
+    let forwarded = ada.client.with_header("x-forwarded-for", "198.51.100.99");
+    forwarded
+        .create_tenant(&CreateTenantRequest {
+            slug: "direct".into(),
+            name: "Direct".into(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        audited_ip_of_creation(&ada, "direct").await.as_deref(),
+        Some("127.0.0.1"),
+        "an untrusted X-Forwarded-For reached the audit log"
+    );
+    for n in 1..=5 {
+        let response = failed_login_from(
+            &direct,
+            &format!("nobody{n}@example.com"),
+            &format!("198.51.100.{n}"),
+        )
+        .await;
+        expect_problem(&response, 401, "invalid_credentials");
+    }
+    let sixth = failed_login_from(&direct, "nobody6@example.com", "198.51.100.6").await;
+    assert_eq!(
+        sixth.status,
+        429,
+        "a spoofed X-Forwarded-For escaped the per-address throttle: {}",
+        sixth.text()
+    );
+    expect_problem(&sixth, 429, "throttled");
+    drop(direct);
+
+    let options = Options::default().env("BULKHEAD_TRUSTED_PROXIES", "127.0.0.1");
+    let proxied = TestServer::start_with(backend, options).await.unwrap();
+    let bob = proxied.signup("bob@example.com").await;
+    bob.client
+        .with_header("x-forwarded-for", "203.0.113.9")
+        .create_tenant(&CreateTenantRequest {
+            slug: "proxied".into(),
+            name: "Proxied".into(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        audited_ip_of_creation(&bob, "proxied").await.as_deref(),
+        Some("203.0.113.9"),
+        "the client's address behind a trusted proxy"
+    );
+    for n in 1..=5 {
+        let response =
+            failed_login_from(&proxied, &format!("nobody{n}@example.com"), "203.0.113.7").await;
+        expect_problem(&response, 401, "invalid_credentials");
+    }
+    let same_client = failed_login_from(&proxied, "nobody6@example.com", "203.0.113.7").await;
+    expect_problem(&same_client, 429, "throttled");
+    let other_client = failed_login_from(&proxied, "nobody7@example.com", "203.0.113.8").await;
+    expect_problem(&other_client, 401, "invalid_credentials");
+}
+scenario!(forwarded_addresses_count_only_from_trusted_proxies, backend);

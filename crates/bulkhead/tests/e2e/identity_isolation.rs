@@ -27,7 +27,7 @@ use bulkhead_client::{Client, Method, RawResponse};
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::harness::{Account, TestServer, expect_problem};
+use crate::harness::{Account, Backend, Options, TestServer, expect_problem};
 
 /// Who may use a route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -121,6 +121,9 @@ const METHODS: [&str; 8] = [
 /// Tenant B's slug: distinctive, so that finding it in a body means a leak.
 const B_SLUG: &str = "bravo-q7x2k";
 
+/// What follows the slug in a tenant host (`BULKHEAD_TENANT_HOST`).
+const TENANT_HOST: &str = ".tenants.test";
+
 /// A route of the document, with its rule.
 struct Route {
     method: &'static str,
@@ -185,6 +188,21 @@ async fn tenant_routes(server: &TestServer) -> Vec<Route> {
         "RULES lists routes /openapi.json does not: {stale:#?}"
     );
     routes
+}
+
+/// The first segments after `/v1/` of the routes that name no tenant
+/// (`auth`, `me`, …).
+async fn global_segments(server: &TestServer) -> BTreeSet<String> {
+    let document = server.anon.openapi().await.unwrap();
+    document["paths"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .filter(|path| !path.contains("{t}") && !path.contains("{tenant}"))
+        .filter_map(|path| path.strip_prefix("/v1/"))
+        .filter_map(|rest| rest.split('/').next())
+        .map(str::to_owned)
+        .collect()
 }
 
 /// The names of the `{…}` parameters of `path`.
@@ -373,7 +391,11 @@ fn expect_no_leak(response: &RawResponse, secrets: &[String], what: &str) {
 /// every `{t}` route, by slug and by id, and B is unchanged; anonymous
 /// callers get 401; the denials are in B's audit log; a header naming B
 /// changes nothing.
-async fn outsiders_cannot_tell_tenant_b_exists(server: TestServer) {
+async fn outsiders_cannot_tell_tenant_b_exists(backend: Backend) {
+    let options = Options::default().env("BULKHEAD_TENANT_HOST", &format!("{{slug}}{TENANT_HOST}"));
+    let Some(server) = TestServer::start_with(backend, options).await else {
+        return;
+    };
     let world = World::build(&server).await;
     let routes = tenant_routes(&server).await;
     assert!(routes.len() >= RULES.len());
@@ -437,6 +459,57 @@ async fn outsiders_cannot_tell_tenant_b_exists(server: TestServer) {
         }
     }
     assert_eq!(checked, routes.len() * references.len() * outsiders.len());
+
+    // The same through tenant hosts: `/v1/members` on `bravo….tenants.test`
+    // is B's `/v1/tenants/{t}/members`.
+    let on_host =
+        |client: &Client, slug: &str| client.with_header("host", format!("{slug}{TENANT_HOST}"));
+    let b_members = on_host(&world.b_owner.client, B_SLUG)
+        .raw(Method::GET, "/v1/members", None)
+        .await
+        .unwrap();
+    assert_eq!(
+        b_members.status,
+        200,
+        "tenant hosts do not route: {}",
+        b_members.text()
+    );
+    assert!(b_members.text().contains(&world.b_owner.email));
+    let global_segments = global_segments(&server).await;
+    let mut through_hosts = 0;
+    for route in &routes {
+        let Some(rest) = route.path.strip_prefix("/v1/tenants/{t}/") else {
+            continue;
+        };
+        let path = fill(&format!("/v1/{rest}"), &world.b_values(B_SLUG));
+        for (who, client) in &outsiders {
+            let what = format!("{who}: {} {path} on B's host", route.method.to_uppercase());
+            let at_b = send(&on_host(client, B_SLUG), route.method, &path, route.body).await;
+            let at_missing = send(
+                &on_host(client, "no-such-tenant-q7x2k"),
+                route.method,
+                &path,
+                route.body,
+            )
+            .await;
+            assert_eq!(at_b.status, 404, "{what}: {}", at_b.text());
+            // A tenant route whose first segment is also a global route's
+            // (`/v1/invitations`) is not rewritten on a tenant host, so it
+            // is a plain 404 there; any other is the tenant's.
+            let first = rest.split('/').next().unwrap_or_default();
+            if !global_segments.contains(first) {
+                expect_problem(&at_b, 404, "tenant_not_found");
+            }
+            assert_eq!(
+                (at_b.status, at_b.text()),
+                (at_missing.status, at_missing.text()),
+                "{what}: the answer differs from the one for a tenant that does not exist"
+            );
+            expect_no_leak(&at_b, &secrets, &what);
+            through_hosts += 1;
+        }
+    }
+    assert!(through_hosts > 0);
     assert_eq!(
         world.b_snapshot().await,
         before,
@@ -514,7 +587,7 @@ async fn outsiders_cannot_tell_tenant_b_exists(server: TestServer) {
         .unwrap();
     expect_problem(&response, 404, "tenant_not_found");
 }
-scenario!(outsiders_cannot_tell_tenant_b_exists);
+scenario!(outsiders_cannot_tell_tenant_b_exists, backend);
 
 /// Inside B, each role below the one a route needs gets 403 `forbidden`
 /// (users and API keys alike), the reads a role may make answer 200, and
