@@ -460,6 +460,34 @@ async fn outsiders_cannot_tell_tenant_b_exists(backend: Backend) {
     }
     assert_eq!(checked, routes.len() * references.len() * outsiders.len());
 
+    // A method a path does not have answers the same for B and for a
+    // tenant that does not exist.
+    let paths: BTreeSet<&str> = routes.iter().map(|r| r.path.as_str()).collect();
+    for path in paths {
+        for method in ["put", "patch", "post", "delete"] {
+            if routes.iter().any(|r| r.path == path && r.method == method) {
+                continue;
+            }
+            let b_path = fill(path, &world.b_values(B_SLUG));
+            let missing_path = fill(path, &world.b_values("no-such-tenant-q7x2k"));
+            let what = format!("{} {b_path}", method.to_uppercase());
+            let at_b = send(&world.a_owner.client, method, &b_path, Some("{}")).await;
+            let at_missing = send(&world.a_owner.client, method, &missing_path, Some("{}")).await;
+            assert!(
+                matches!(at_b.status, 404 | 405),
+                "{what}: {} {}",
+                at_b.status,
+                at_b.text()
+            );
+            assert_eq!(
+                (at_b.status, at_b.text()),
+                (at_missing.status, at_missing.text()),
+                "{what}: the answer differs from the one for a tenant that does not exist"
+            );
+            expect_no_leak(&at_b, &secrets, &what);
+        }
+    }
+
     // The same through tenant hosts: `/v1/members` on `bravo….tenants.test`
     // is B's `/v1/tenants/{t}/members`.
     let on_host =
