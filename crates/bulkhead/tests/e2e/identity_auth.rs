@@ -1,6 +1,7 @@
 //! Identity end to end, on both backends: sign-up, login, refresh rotation,
 //! logout, sessions, password change, login throttling and enumeration,
-//! the negative token set (RELIABILITY B4), and closed sign-up.
+//! `X-Forwarded-For` believed only from trusted proxies, and closed
+//! sign-up.
 
 use std::collections::BTreeSet;
 

@@ -6,9 +6,10 @@
 //! tenant B:
 //!
 //! - by outsiders (tenant A's owner, tenant A's admin API key, a signed-in
-//!   user with no tenant): 404 `tenant_not_found`, byte-identical to the
-//!   answer for a tenant that does not exist, with nothing of B in it, and
-//!   B unchanged afterwards;
+//!   user with no tenant): 404 `tenant_not_found` (403 on the platform
+//!   admin's routes), byte-identical to the answer for a tenant that does
+//!   not exist, with nothing of B in it, and B unchanged afterwards; the
+//!   same through B's tenant host, and with methods the path lacks;
 //! - anonymously: 401;
 //! - by B's own lower roles (users and API keys): 403 `forbidden` on every
 //!   route above their role, 200 on the reads they may make.
