@@ -107,8 +107,10 @@ impl TenantHostPattern {
     }
 }
 
-/// Paths under `/v1` that are not about one tenant.
-const GLOBAL_PREFIXES: &[&str] = &["auth", "me", "tenants", "admin", "invitations"];
+/// Paths under `/v1` that are not about one tenant. `invitations` alone is
+/// tenant-scoped (`POST /v1/invitations` on a tenant host invites into it);
+/// only `invitations/accept` is global.
+const GLOBAL_PREFIXES: &[&str] = &["auth", "me", "tenants", "admin"];
 
 /// Rewrites `/v1/<rest>` on a tenant host into `/v1/tenants/<slug>/<rest>`,
 /// before routing. The tenant comes from the host the client connected to,
@@ -132,7 +134,11 @@ pub fn rewrite_tenant_host(edge: &EdgeSettings, mut request: Request) -> Request
         return request;
     };
     let first = rest.split('/').next().unwrap_or_default();
-    if rest.is_empty() || GLOBAL_PREFIXES.contains(&first) {
+    if rest.is_empty()
+        || GLOBAL_PREFIXES.contains(&first)
+        || rest == "invitations/accept"
+        || rest.starts_with("invitations/accept/")
+    {
         return request;
     }
     let query = request

@@ -400,7 +400,7 @@ impl Services {
         Ok(())
     }
 
-    /// The caller's own sessions, newest first.
+    /// The caller's own live sessions, newest first.
     pub async fn my_sessions(
         &self,
         principal: &Principal,
@@ -412,8 +412,15 @@ impl Services {
         else {
             return Err(ServiceError::Forbidden);
         };
+        let now = self.now();
         let mut tx = self.store.platform(Access::Read).await?;
         let mut sessions = tx.sessions_of_user(user).await?;
+        // Only live sessions: ended ones are history, kept for the audit log.
+        sessions.retain(|s| {
+            s.revoked_at.is_none()
+                && now < s.expires_at
+                && now - s.last_used_at <= self.settings.session_idle
+        });
         sessions.sort_by_key(|s| std::cmp::Reverse(s.id));
         Ok(sessions
             .into_iter()

@@ -7,7 +7,8 @@
 //! are kept.
 
 use axum::extract::Request;
-use axum::http::header::{ALLOW, CONTENT_TYPE, RETRY_AFTER};
+use axum::http::header::{ALLOW, CONNECTION, CONTENT_TYPE, RETRY_AFTER};
+use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
@@ -15,8 +16,15 @@ use crate::ApiError;
 use crate::error::PROBLEM_JSON;
 
 pub async fn normalize(request: Request, next: Next) -> Response {
-    let response = next.run(request).await;
+    let mut response = next.run(request).await;
     let status = response.status();
+    if status == StatusCode::PAYLOAD_TOO_LARGE {
+        // The unread body makes the connection unusable: say so, or a
+        // client reusing it gets a reset instead of this answer.
+        response
+            .headers_mut()
+            .insert(CONNECTION, HeaderValue::from_static("close"));
+    }
     if !(status.is_client_error() || status.is_server_error()) {
         return response;
     }
@@ -28,7 +36,7 @@ pub async fn normalize(request: Request, next: Next) -> Response {
         return response;
     }
     let mut problem = ApiError::for_status(status).into_response();
-    for name in [ALLOW, RETRY_AFTER] {
+    for name in [ALLOW, RETRY_AFTER, CONNECTION] {
         if let Some(value) = response.headers().get(&name) {
             problem.headers_mut().insert(name, value.clone());
         }

@@ -47,8 +47,8 @@ async fn list_tenants(
 }
 
 /// Suspends a tenant: its members get 403 `tenant_suspended`.
-#[utoipa::path(post, path = "/v1/admin/tenants/{tenant}/suspend", tag = "admin", security(("bearer" = [])),
-    params(("tenant" = String, Path, description = "the tenant's slug or id")),
+#[utoipa::path(post, path = "/v1/admin/tenants/{t}/suspend", tag = "admin", security(("bearer" = [])),
+    params(("t" = String, Path, description = "the tenant's slug or id")),
     responses((status = 200, body = AdminTenantView), (status = 403, body = Problem), (status = 404, body = Problem)))]
 async fn suspend(
     State(state): State<AppState>,
@@ -64,8 +64,8 @@ async fn suspend(
 }
 
 /// Lifts a suspension.
-#[utoipa::path(post, path = "/v1/admin/tenants/{tenant}/unsuspend", tag = "admin", security(("bearer" = [])),
-    params(("tenant" = String, Path, description = "the tenant's slug or id")),
+#[utoipa::path(post, path = "/v1/admin/tenants/{t}/unsuspend", tag = "admin", security(("bearer" = [])),
+    params(("t" = String, Path, description = "the tenant's slug or id")),
     responses((status = 200, body = AdminTenantView), (status = 403, body = Problem), (status = 404, body = Problem)))]
 async fn unsuspend(
     State(state): State<AppState>,
