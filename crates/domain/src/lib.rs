@@ -9,16 +9,26 @@
 //! - [`role`]: tenant roles, ordered, and the named permissions each one grants.
 //! - [`clock`]: time as a parameter, so expiry can be tested without sleeping.
 //! - [`audit`]: the hash chain that makes each tenant's audit log tamper-evident.
+//! - [`collection`]: tenant-defined collections: schemas, schema changes, and
+//!   record validation and normalisation.
+//! - [`filter`]: the filter language over records (parse, then typecheck
+//!   against a schema) and the sort parameter.
 
 pub mod audit;
 pub mod clock;
+pub mod collection;
 pub mod email;
+pub mod filter;
 pub mod id;
 pub mod password;
 pub mod role;
 pub mod slug;
 
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use collection::{
+    CollectionName, CollectionSchema, FieldDef, FieldIssue, FieldName, FieldType, SchemaIssue,
+    Visibility, WriteMode, schema_change_issues, validate_record,
+};
 pub use email::Email;
 pub use id::{ApiKeyId, AuditEntryId, Id, InvitationId, SessionId, TenantId, UserId};
 pub use password::Password;
