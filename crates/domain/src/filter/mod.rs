@@ -64,7 +64,9 @@ pub const MAX_SORT_KEYS: usize = 3;
 #[error("{message} (at byte {position})")]
 pub struct FilterError {
     /// Byte offset into the text where the problem starts; at most the
-    /// text's length (equal to it for an unexpected end).
+    /// text's length (equal to it for an unexpected end). It falls on a
+    /// character boundary, except for a text over [`MAX_FILTER_LEN`] bytes,
+    /// whose error is at exactly that offset, wherever it falls.
     pub position: usize,
     pub message: String,
 }

@@ -1,0 +1,98 @@
+//! Fuzzes the filter language: arbitrary UTF-8 through `parse`, `typecheck`
+//! against a sample schema with a field of every type, and `parse_sort`.
+//!
+//! Beyond "never panics", it checks what the unit tests check on a smaller
+//! scale: error positions fall inside the input (on a character boundary,
+//! but for the length error), and a parsed filter's canonical text parses
+//! back to the same filter.
+//!
+//! Run from the repository root with
+//! `cargo +nightly fuzz run filter -- -dict=fuzz/filter.dict -max_len=5000`
+//! (the default `-max_len` of 4096 would never reach the length limit).
+
+#![no_main]
+
+use std::sync::OnceLock;
+
+use bulkhead_domain::collection::{
+    CollectionName, CollectionSchema, FieldDef, FieldName, FieldType, Visibility,
+};
+use bulkhead_domain::filter::{self, FilterError, MAX_FILTER_LEN};
+use libfuzzer_sys::fuzz_target;
+
+fn field(name: &str, field_type: FieldType, required: bool) -> FieldDef {
+    FieldDef {
+        name: FieldName::parse(name).expect("a valid field name"),
+        field_type,
+        required,
+        unique: false,
+    }
+}
+
+/// The sample schema, built once: one field of every type, some required.
+fn schema() -> &'static CollectionSchema {
+    static SCHEMA: OnceLock<CollectionSchema> = OnceLock::new();
+    SCHEMA.get_or_init(|| {
+        CollectionSchema::new(
+            CollectionName::parse("orders").expect("a valid collection name"),
+            vec![
+                field("title", FieldType::Text { max_len: Some(100) }, true),
+                field("tag", FieldType::Text { max_len: None }, false),
+                field(
+                    "status",
+                    FieldType::Select {
+                        values: vec!["open".to_owned(), "paid".to_owned()],
+                    },
+                    false,
+                ),
+                field("total", FieldType::Decimal, true),
+                field("quantity", FieldType::Integer, false),
+                field("weight", FieldType::Number, false),
+                field("paid", FieldType::Bool, true),
+                field("due", FieldType::Datetime, false),
+                field("extra", FieldType::Json, false),
+                field(
+                    "customer",
+                    FieldType::Relation {
+                        collection: CollectionName::parse("customers")
+                            .expect("a valid collection name"),
+                    },
+                    false,
+                ),
+            ],
+            Visibility::Tenant,
+            Vec::new(),
+        )
+        .expect("a valid sample schema")
+    })
+}
+
+/// An error points inside the text, on a character boundary unless it is
+/// the length error, which is at byte 4096 wherever that falls.
+fn check_position(text: &str, error: &FilterError) {
+    assert!(error.position <= text.len(), "{error} in {text:?}");
+    if text.len() <= MAX_FILTER_LEN {
+        assert!(text.is_char_boundary(error.position), "{error} in {text:?}");
+    } else {
+        assert_eq!(error.position, MAX_FILTER_LEN, "{error}");
+    }
+}
+
+fuzz_target!(|text: &str| {
+    match filter::parse(text) {
+        Ok(expr) => {
+            if let Err(error) = filter::typecheck(&expr, schema()) {
+                check_position(text, &error);
+            }
+            let canonical = expr.to_string();
+            if canonical.len() <= MAX_FILTER_LEN {
+                let reparsed = filter::parse(&canonical).expect("canonical text parses");
+                assert_eq!(reparsed, expr, "{canonical:?}");
+            }
+        }
+        Err(error) => check_position(text, &error),
+    }
+    if let Err(error) = filter::parse_sort(text, schema()) {
+        check_position(text, &error);
+    }
+});
