@@ -50,6 +50,8 @@ id_kinds! {
     InvitationKind => InvitationId, "invitation";
     /// Identifies an audit log entry.
     AuditEntryKind => AuditEntryId, "audit_entry";
+    /// Identifies a record of a tenant's collection.
+    RecordKind => RecordId, "record";
 }
 
 impl<K> Id<K> {

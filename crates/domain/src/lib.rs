@@ -30,7 +30,7 @@ pub use collection::{
     Visibility, WriteMode, schema_change_issues, validate_record,
 };
 pub use email::Email;
-pub use id::{ApiKeyId, AuditEntryId, Id, InvitationId, SessionId, TenantId, UserId};
+pub use id::{ApiKeyId, AuditEntryId, Id, InvitationId, RecordId, SessionId, TenantId, UserId};
 pub use password::Password;
 pub use role::{Permission, Role};
 pub use slug::TenantSlug;

@@ -134,6 +134,9 @@ fn conflict_kind(message: &str) -> ConflictKind {
         "api_keys" => ConflictKind::ApiKey,
         "invitations" => ConflictKind::Invitation,
         "signing_keys" => ConflictKind::SigningKey,
+        "collections" => ConflictKind::Collection,
+        "records" => ConflictKind::Record,
+        "record_unique_values" => ConflictKind::UniqueValue,
         _ => ConflictKind::Other,
     }
 }

@@ -11,8 +11,10 @@
 mod audit_log;
 mod codec;
 mod connection;
+mod data_plane;
 pub mod migrate;
 mod platform_tx;
+mod record_query;
 mod rows;
 mod tenant_tx;
 mod tx;

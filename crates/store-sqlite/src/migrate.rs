@@ -15,11 +15,18 @@ pub struct Migration {
     pub sql: &'static str,
 }
 
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "foundation",
-    sql: include_str!("../migrations/0001_foundation.sql"),
-}];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "foundation",
+        sql: include_str!("../migrations/0001_foundation.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "records",
+        sql: include_str!("../migrations/0002_records.sql"),
+    },
+];
 
 /// The tables the store treats as tenant-owned; each has RLS-equivalent
 /// scoping in every statement.
@@ -29,6 +36,11 @@ pub const TENANT_TABLES: &[&str] = &[
     "invitations",
     "audit_log",
     "audit_personal",
+    "collections",
+    "records",
+    "record_unique_values",
+    "idempotency_keys",
+    "record_events",
 ];
 
 /// Why the schema could not be brought up to date, or is not.

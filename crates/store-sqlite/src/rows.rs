@@ -4,8 +4,8 @@
 use bulkhead_domain::audit::{ActorKind, Outcome};
 use bulkhead_domain::{Email, TenantSlug};
 use bulkhead_store::{
-    ApiKey, AuditEntry, AuditPersonal, Invitation, Member, Membership, RefreshToken, Session,
-    SigningKey, Tenant, User,
+    ApiKey, AuditEntry, AuditPersonal, Collection, EventKind, Invitation, Member, Membership,
+    Record, RecordEvent, RefreshToken, Session, SigningKey, Tenant, User,
 };
 use rusqlite::Row;
 
@@ -187,5 +187,55 @@ pub fn signing_key(row: &Row<'_>) -> rusqlite::Result<SigningKey> {
         secret: row.get(1)?,
         created_at: time_col(row, 2)?,
         retired_at: opt_time_col(row, 3)?,
+    })
+}
+
+pub const COLLECTION_COLUMNS: &str = "tenant_id, name, schema, version, created_at, updated_at";
+
+pub fn collection(row: &Row<'_>) -> rusqlite::Result<Collection> {
+    let schema: String = row.get(2)?;
+    Ok(Collection {
+        tenant_id: id_col(row, 0)?,
+        name: row.get(1)?,
+        schema: serde_json::from_str(&schema).map_err(|e| conversion_error(2, e))?,
+        version: row.get(3)?,
+        created_at: time_col(row, 4)?,
+        updated_at: time_col(row, 5)?,
+    })
+}
+
+pub const RECORD_COLUMNS: &str =
+    "tenant_id, id, collection, owner_id, version, created_at, updated_at, data";
+
+pub fn record(row: &Row<'_>) -> rusqlite::Result<Record> {
+    let data: String = row.get(7)?;
+    Ok(Record {
+        tenant_id: id_col(row, 0)?,
+        id: id_col(row, 1)?,
+        collection: row.get(2)?,
+        owner_id: opt_id_col(row, 3)?,
+        version: row.get(4)?,
+        created_at: time_col(row, 5)?,
+        updated_at: time_col(row, 6)?,
+        data: serde_json::from_str(&data).map_err(|e| conversion_error(7, e))?,
+    })
+}
+
+pub const RECORD_EVENT_COLUMNS: &str =
+    "tenant_id, seq, collection, record_id, kind, owner_id, payload, at";
+
+pub fn record_event(row: &Row<'_>) -> rusqlite::Result<RecordEvent> {
+    let kind: String = row.get(4)?;
+    let payload: String = row.get(6)?;
+    Ok(RecordEvent {
+        tenant_id: id_col(row, 0)?,
+        seq: row.get(1)?,
+        collection: row.get(2)?,
+        record_id: id_col(row, 3)?,
+        kind: EventKind::parse(&kind)
+            .ok_or_else(|| conversion_error(4, UnknownValue("event kind")))?,
+        owner_id: opt_id_col(row, 5)?,
+        payload: serde_json::from_str(&payload).map_err(|e| conversion_error(6, e))?,
+        at: time_col(row, 7)?,
     })
 }

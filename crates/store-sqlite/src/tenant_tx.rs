@@ -7,16 +7,20 @@
 //! boundary; the conformance suite's isolation table is its proof.
 
 use async_trait::async_trait;
-use bulkhead_domain::{ApiKeyId, InvitationId, Role, TenantId, UserId};
+use bulkhead_domain::collection::FieldType;
+use bulkhead_domain::{ApiKeyId, InvitationId, RecordId, Role, TenantId, UserId};
 use bulkhead_store::{
-    ApiKey, AuditDraft, AuditEntry, AuditQuery, Invalidation, Invitation, Member, Membership,
-    NewApiKey, NewInvitation, NewMembership, NewTenant, Page, StoreError, Tenant, TenantTx,
+    ApiKey, AuditDraft, AuditEntry, AuditQuery, Collection, IdempotencyClaim, Invalidation,
+    Invitation, Member, Membership, NewApiKey, NewCollection, NewInvitation, NewMembership,
+    NewRecord, NewRecordEvent, NewTenant, Page, Record, RecordChange, RecordEvent, RecordQuery,
+    StoreError, Tenant, TenantTx, Write,
 };
 use rusqlite::{OptionalExtension, params};
 use time::OffsetDateTime;
 
 use crate::audit_log::{self, Log};
 use crate::codec::{Micros, id_param, opt_micros, store_error};
+use crate::data_plane;
 use crate::rows;
 use crate::tx::Tx;
 
@@ -433,6 +437,118 @@ impl TenantTx for SqliteTenantTx {
             .and_then(|mut s| s.execute(params![self.t(), seq]))
             .map_err(|e| self.tx.fail(e))?;
         Ok(n > 0)
+    }
+
+    async fn insert_collection(
+        &mut self,
+        collection: NewCollection,
+    ) -> Result<Collection, StoreError> {
+        data_plane::insert_collection(&self.tx, self.tenant, collection)
+    }
+
+    async fn collection(&mut self, name: &str) -> Result<Option<Collection>, StoreError> {
+        data_plane::collection(&self.tx, self.tenant, name)
+    }
+
+    async fn list_collections(&mut self) -> Result<Vec<Collection>, StoreError> {
+        data_plane::list_collections(&self.tx, self.tenant)
+    }
+
+    async fn update_collection(
+        &mut self,
+        name: &str,
+        schema: &serde_json::Value,
+        expected_version: i64,
+        at: OffsetDateTime,
+    ) -> Result<Write<Collection>, StoreError> {
+        data_plane::update_collection(&self.tx, self.tenant, name, schema, expected_version, at)
+    }
+
+    async fn delete_collection(&mut self, name: &str) -> Result<bool, StoreError> {
+        data_plane::delete_collection(&self.tx, self.tenant, name)
+    }
+
+    async fn ensure_record_index(
+        &mut self,
+        _collection: &str,
+        fields: &[(String, FieldType)],
+    ) -> Result<(), StoreError> {
+        data_plane::ensure_record_index(&self.tx, fields)
+    }
+
+    async fn insert_record(&mut self, record: NewRecord) -> Result<Record, StoreError> {
+        data_plane::insert_record(&self.tx, self.tenant, record)
+    }
+
+    async fn record(
+        &mut self,
+        collection: &str,
+        id: RecordId,
+    ) -> Result<Option<Record>, StoreError> {
+        data_plane::record(&self.tx, self.tenant, collection, id)
+    }
+
+    async fn update_record(&mut self, change: RecordChange) -> Result<Write<Record>, StoreError> {
+        data_plane::update_record(&self.tx, self.tenant, change)
+    }
+
+    async fn delete_record(
+        &mut self,
+        collection: &str,
+        id: RecordId,
+        expected_version: Option<i64>,
+    ) -> Result<Write<Record>, StoreError> {
+        data_plane::delete_record(&self.tx, self.tenant, collection, id, expected_version)
+    }
+
+    async fn list_records(
+        &mut self,
+        collection: &str,
+        query: &RecordQuery,
+    ) -> Result<Vec<Record>, StoreError> {
+        data_plane::list_records(&self.tx, self.tenant, collection, query)
+    }
+
+    async fn unique_value_holder(
+        &mut self,
+        collection: &str,
+        field: &str,
+        value: &str,
+    ) -> Result<Option<RecordId>, StoreError> {
+        data_plane::unique_value_holder(&self.tx, self.tenant, collection, field, value)
+    }
+
+    async fn claim_idempotency_key(
+        &mut self,
+        key: &str,
+        request_hash: &[u8; 32],
+        at: OffsetDateTime,
+    ) -> Result<IdempotencyClaim, StoreError> {
+        data_plane::claim_idempotency_key(&self.tx, self.tenant, key, request_hash, at)
+    }
+
+    async fn complete_idempotency_key(
+        &mut self,
+        key: &str,
+        status: u16,
+        body: &serde_json::Value,
+    ) -> Result<(), StoreError> {
+        data_plane::complete_idempotency_key(&self.tx, self.tenant, key, status, body)
+    }
+
+    async fn append_record_event(
+        &mut self,
+        event: NewRecordEvent,
+    ) -> Result<RecordEvent, StoreError> {
+        data_plane::append_record_event(&self.tx, self.tenant, event)
+    }
+
+    async fn record_events_after(
+        &mut self,
+        after_seq: i64,
+        limit: u32,
+    ) -> Result<Vec<RecordEvent>, StoreError> {
+        data_plane::record_events_after(&self.tx, self.tenant, after_seq, limit)
     }
 
     fn invalidate(&mut self, invalidation: Invalidation) {

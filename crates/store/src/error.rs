@@ -40,6 +40,10 @@ pub enum ConflictKind {
     ApiKey,
     Invitation,
     SigningKey,
+    Collection,
+    /// A value of a `unique` field already used by another record.
+    UniqueValue,
+    Record,
     Other,
 }
 

@@ -20,6 +20,7 @@ pub mod audit;
 mod error;
 pub mod invalidation;
 pub mod model;
+pub mod records;
 mod store;
 
 #[cfg(feature = "conformance")]
@@ -27,6 +28,7 @@ pub mod conformance;
 
 pub use error::{ConflictKind, StoreError};
 pub use model::*;
+pub use records::*;
 pub use store::{Access, Backend, InvalidationListener, PlatformTx, Store, TenantTx};
 
 pub use bulkhead_domain::{ApiKeyId, InvitationId, Role, SessionId, TenantId, UserId};

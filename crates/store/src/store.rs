@@ -8,6 +8,9 @@ use time::OffsetDateTime;
 
 use crate::error::StoreError;
 use crate::model::*;
+use crate::records::*;
+use bulkhead_domain::RecordId;
+use bulkhead_domain::collection::FieldType;
 
 /// Which database a store runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -141,6 +144,87 @@ pub trait TenantTx: Send {
     ) -> Result<Vec<AuditEntry>, StoreError>;
     /// Erases the personal fields of one entry; the chain stays verifiable.
     async fn erase_audit_personal(&mut self, seq: i64) -> Result<bool, StoreError>;
+
+    async fn insert_collection(
+        &mut self,
+        collection: NewCollection,
+    ) -> Result<Collection, StoreError>;
+    async fn collection(&mut self, name: &str) -> Result<Option<Collection>, StoreError>;
+    /// Every collection of the tenant, by name.
+    async fn list_collections(&mut self) -> Result<Vec<Collection>, StoreError>;
+    /// Replaces the schema if the collection is at `expected_version`.
+    async fn update_collection(
+        &mut self,
+        name: &str,
+        schema: &serde_json::Value,
+        expected_version: i64,
+        at: OffsetDateTime,
+    ) -> Result<Write<Collection>, StoreError>;
+    /// Deletes the collection and all its records.
+    async fn delete_collection(&mut self, name: &str) -> Result<bool, StoreError>;
+    /// Makes sure an index over these data fields of the collection's records
+    /// exists (led by tenant and collection). Idempotent.
+    async fn ensure_record_index(
+        &mut self,
+        collection: &str,
+        fields: &[(String, FieldType)],
+    ) -> Result<(), StoreError>;
+
+    /// Inserts a record; a taken unique value is `Conflict(UniqueValue)`.
+    async fn insert_record(&mut self, record: NewRecord) -> Result<Record, StoreError>;
+    async fn record(
+        &mut self,
+        collection: &str,
+        id: RecordId,
+    ) -> Result<Option<Record>, StoreError>;
+    /// Replaces a record's document, bumping its version.
+    async fn update_record(&mut self, change: RecordChange) -> Result<Write<Record>, StoreError>;
+    async fn delete_record(
+        &mut self,
+        collection: &str,
+        id: RecordId,
+        expected_version: Option<i64>,
+    ) -> Result<Write<Record>, StoreError>;
+    async fn list_records(
+        &mut self,
+        collection: &str,
+        query: &RecordQuery,
+    ) -> Result<Vec<Record>, StoreError>;
+    /// Which record holds a unique value, if any.
+    async fn unique_value_holder(
+        &mut self,
+        collection: &str,
+        field: &str,
+        value: &str,
+    ) -> Result<Option<RecordId>, StoreError>;
+
+    /// Claims an `Idempotency-Key` for a request with this body hash, or
+    /// finds what it was used for. Concurrent claims of one key serialise:
+    /// the second waits for the first transaction and then sees its answer.
+    async fn claim_idempotency_key(
+        &mut self,
+        key: &str,
+        request_hash: &[u8; 32],
+        at: OffsetDateTime,
+    ) -> Result<IdempotencyClaim, StoreError>;
+    async fn complete_idempotency_key(
+        &mut self,
+        key: &str,
+        status: u16,
+        body: &serde_json::Value,
+    ) -> Result<(), StoreError>;
+
+    /// Appends a record event, numbered after the tenant's last.
+    async fn append_record_event(
+        &mut self,
+        event: NewRecordEvent,
+    ) -> Result<RecordEvent, StoreError>;
+    /// Events with a number above `after_seq`, oldest first.
+    async fn record_events_after(
+        &mut self,
+        after_seq: i64,
+        limit: u32,
+    ) -> Result<Vec<RecordEvent>, StoreError>;
 
     /// Announces, once this transaction commits, that cached state is stale.
     fn invalidate(&mut self, invalidation: Invalidation);

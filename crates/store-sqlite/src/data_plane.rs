@@ -1,0 +1,468 @@
+//! Collections, records, unique values, idempotency keys and record events
+//! on SQLite. Each function is one `TenantTx` method; every statement binds
+//! the transaction's tenant as `?1`.
+
+use bulkhead_domain::collection::FieldType;
+use bulkhead_domain::{RecordId, TenantId};
+use bulkhead_store::{
+    Collection, IdempotencyClaim, NewCollection, NewRecord, NewRecordEvent, Record, RecordChange,
+    RecordEvent, RecordQuery, StoreError, UniqueValue, Write,
+};
+use rusqlite::types::Value as Sql;
+use rusqlite::{OptionalExtension, params, params_from_iter};
+use time::OffsetDateTime;
+
+use crate::codec::{Micros, id_param};
+use crate::record_query;
+use crate::rows;
+use crate::tx::Tx;
+
+pub fn insert_collection(
+    tx: &Tx,
+    tenant: TenantId,
+    new: NewCollection,
+) -> Result<Collection, StoreError> {
+    let sql = format!(
+        "INSERT INTO collections (tenant_id, name, schema, version, created_at, updated_at)
+         VALUES (?1, ?2, ?3, 1, ?4, ?4) RETURNING {}",
+        rows::COLLECTION_COLUMNS
+    );
+    tx.connection()
+        .prepare_cached(&sql)
+        .and_then(|mut s| {
+            s.query_row(
+                params![
+                    id_param(&tenant),
+                    new.name,
+                    new.schema.to_string(),
+                    Micros(new.at)
+                ],
+                rows::collection,
+            )
+        })
+        .map_err(|e| tx.fail(e))
+}
+
+pub fn collection(tx: &Tx, tenant: TenantId, name: &str) -> Result<Option<Collection>, StoreError> {
+    let sql = format!(
+        "SELECT {} FROM collections WHERE tenant_id = ?1 AND name = ?2",
+        rows::COLLECTION_COLUMNS
+    );
+    tx.connection()
+        .prepare_cached(&sql)
+        .and_then(|mut s| {
+            s.query_row(params![id_param(&tenant), name], rows::collection)
+                .optional()
+        })
+        .map_err(|e| tx.fail(e))
+}
+
+pub fn list_collections(tx: &Tx, tenant: TenantId) -> Result<Vec<Collection>, StoreError> {
+    let sql = format!(
+        "SELECT {} FROM collections WHERE tenant_id = ?1 ORDER BY name",
+        rows::COLLECTION_COLUMNS
+    );
+    tx.connection()
+        .prepare_cached(&sql)
+        .and_then(|mut s| {
+            s.query_map([id_param(&tenant)], rows::collection)?
+                .collect()
+        })
+        .map_err(|e| tx.fail(e))
+}
+
+pub fn update_collection(
+    tx: &Tx,
+    tenant: TenantId,
+    name: &str,
+    schema: &serde_json::Value,
+    expected_version: i64,
+    at: OffsetDateTime,
+) -> Result<Write<Collection>, StoreError> {
+    let sql = format!(
+        "UPDATE collections SET schema = ?3, version = version + 1, updated_at = ?5
+         WHERE tenant_id = ?1 AND name = ?2 AND version = ?4 RETURNING {}",
+        rows::COLLECTION_COLUMNS
+    );
+    let updated = tx
+        .connection()
+        .prepare_cached(&sql)
+        .and_then(|mut s| {
+            s.query_row(
+                params![
+                    id_param(&tenant),
+                    name,
+                    schema.to_string(),
+                    expected_version,
+                    Micros(at)
+                ],
+                rows::collection,
+            )
+            .optional()
+        })
+        .map_err(|e| tx.fail(e))?;
+    Ok(match updated {
+        Some(collection) => Write::Done(collection),
+        None => match self::collection(tx, tenant, name)? {
+            Some(current) => Write::VersionMismatch {
+                current: current.version,
+            },
+            None => Write::NotFound,
+        },
+    })
+}
+
+pub fn delete_collection(tx: &Tx, tenant: TenantId, name: &str) -> Result<bool, StoreError> {
+    let n = tx
+        .connection()
+        .prepare_cached("DELETE FROM collections WHERE tenant_id = ?1 AND name = ?2")
+        .and_then(|mut s| s.execute(params![id_param(&tenant), name]))
+        .map_err(|e| tx.fail(e))?;
+    Ok(n > 0)
+}
+
+pub fn ensure_record_index(tx: &Tx, fields: &[(String, FieldType)]) -> Result<(), StoreError> {
+    let (name, expressions) = record_query::index_definition(fields);
+    if expressions.is_empty() || expressions.len() != fields.len() {
+        return Ok(());
+    }
+    // DDL cannot bind parameters; the name is hex and the expressions are
+    // built from validated field names only.
+    let sql = format!(
+        "CREATE INDEX IF NOT EXISTS {name} ON records (tenant_id, collection, {})",
+        expressions.join(", ")
+    );
+    tx.connection().execute_batch(&sql).map_err(|e| tx.fail(e))
+}
+
+fn insert_unique_values(
+    tx: &Tx,
+    tenant: TenantId,
+    collection: &str,
+    id: RecordId,
+    values: &[UniqueValue],
+) -> Result<(), StoreError> {
+    for unique in values {
+        tx.connection()
+            .prepare_cached(
+                "INSERT INTO record_unique_values (tenant_id, collection, field, value, record_id)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    id_param(&tenant),
+                    collection,
+                    unique.field,
+                    unique.value,
+                    id_param(&id)
+                ])
+            })
+            .map_err(|e| tx.fail(e))?;
+    }
+    Ok(())
+}
+
+pub fn insert_record(tx: &Tx, tenant: TenantId, new: NewRecord) -> Result<Record, StoreError> {
+    let sql = format!(
+        "INSERT INTO records (tenant_id, id, collection, owner_id, version, created_at, updated_at, data)
+         VALUES (?1, ?2, ?3, ?4, 1, ?5, ?5, ?6) RETURNING {}",
+        rows::RECORD_COLUMNS
+    );
+    let record = tx
+        .connection()
+        .prepare_cached(&sql)
+        .and_then(|mut s| {
+            s.query_row(
+                params![
+                    id_param(&tenant),
+                    id_param(&new.id),
+                    new.collection,
+                    new.owner_id.as_ref().map(id_param),
+                    Micros(new.at),
+                    new.data.to_string()
+                ],
+                rows::record,
+            )
+        })
+        .map_err(|e| tx.fail(e))?;
+    insert_unique_values(tx, tenant, &new.collection, new.id, &new.unique_values)?;
+    Ok(record)
+}
+
+pub fn record(
+    tx: &Tx,
+    tenant: TenantId,
+    collection: &str,
+    id: RecordId,
+) -> Result<Option<Record>, StoreError> {
+    let sql = format!(
+        "SELECT {} FROM records WHERE tenant_id = ?1 AND id = ?2 AND collection = ?3",
+        rows::RECORD_COLUMNS
+    );
+    tx.connection()
+        .prepare_cached(&sql)
+        .and_then(|mut s| {
+            s.query_row(
+                params![id_param(&tenant), id_param(&id), collection],
+                rows::record,
+            )
+            .optional()
+        })
+        .map_err(|e| tx.fail(e))
+}
+
+/// The current version of a record, for conditional writes.
+fn check_version(
+    tx: &Tx,
+    tenant: TenantId,
+    collection: &str,
+    id: RecordId,
+    expected: Option<i64>,
+) -> Result<Option<Write<Record>>, StoreError> {
+    match (self::record(tx, tenant, collection, id)?, expected) {
+        (None, _) => Ok(Some(Write::NotFound)),
+        (Some(current), Some(expected)) if current.version != expected => {
+            Ok(Some(Write::VersionMismatch {
+                current: current.version,
+            }))
+        }
+        _ => Ok(None),
+    }
+}
+
+pub fn update_record(
+    tx: &Tx,
+    tenant: TenantId,
+    change: RecordChange,
+) -> Result<Write<Record>, StoreError> {
+    if let Some(refused) = check_version(
+        tx,
+        tenant,
+        &change.collection,
+        change.id,
+        change.expected_version,
+    )? {
+        return Ok(refused);
+    }
+    let sql = format!(
+        "UPDATE records SET data = ?3, version = version + 1, updated_at = ?4
+         WHERE tenant_id = ?1 AND id = ?2 RETURNING {}",
+        rows::RECORD_COLUMNS
+    );
+    let record = tx
+        .connection()
+        .prepare_cached(&sql)
+        .and_then(|mut s| {
+            s.query_row(
+                params![
+                    id_param(&tenant),
+                    id_param(&change.id),
+                    change.data.to_string(),
+                    Micros(change.at)
+                ],
+                rows::record,
+            )
+        })
+        .map_err(|e| tx.fail(e))?;
+    tx.connection()
+        .prepare_cached("DELETE FROM record_unique_values WHERE tenant_id = ?1 AND record_id = ?2")
+        .and_then(|mut s| s.execute(params![id_param(&tenant), id_param(&change.id)]))
+        .map_err(|e| tx.fail(e))?;
+    insert_unique_values(
+        tx,
+        tenant,
+        &change.collection,
+        change.id,
+        &change.unique_values,
+    )?;
+    Ok(Write::Done(record))
+}
+
+pub fn delete_record(
+    tx: &Tx,
+    tenant: TenantId,
+    collection: &str,
+    id: RecordId,
+    expected: Option<i64>,
+) -> Result<Write<Record>, StoreError> {
+    if let Some(refused) = check_version(tx, tenant, collection, id, expected)? {
+        return Ok(refused);
+    }
+    let sql = format!(
+        "DELETE FROM records WHERE tenant_id = ?1 AND id = ?2 RETURNING {}",
+        rows::RECORD_COLUMNS
+    );
+    let record = tx
+        .connection()
+        .prepare_cached(&sql)
+        .and_then(|mut s| s.query_row(params![id_param(&tenant), id_param(&id)], rows::record))
+        .map_err(|e| tx.fail(e))?;
+    Ok(Write::Done(record))
+}
+
+pub fn list_records(
+    tx: &Tx,
+    tenant: TenantId,
+    collection: &str,
+    query: &RecordQuery,
+) -> Result<Vec<Record>, StoreError> {
+    let mut params: Vec<Sql> = vec![
+        Sql::Blob(id_param(&tenant).to_vec()),
+        Sql::Text(collection.to_owned()),
+    ];
+    let mut sql = format!(
+        "SELECT {} FROM records WHERE tenant_id = ?1 AND collection = ?2",
+        rows::RECORD_COLUMNS
+    );
+    if let Some(owner) = &query.owner {
+        params.push(Sql::Blob(id_param(owner).to_vec()));
+        sql.push_str(&format!(" AND owner_id = ?{}", params.len()));
+    }
+    if let Some(filter) = &query.filter {
+        let fragment = record_query::filter(filter, params.len());
+        sql.push_str(&format!(" AND ({})", fragment.sql));
+        params.extend(fragment.params);
+    }
+    let order = query.order();
+    if let Some(cursor) = &query.after {
+        let fragment = record_query::after(&order, cursor, params.len());
+        sql.push_str(&format!(" AND {}", fragment.sql));
+        params.extend(fragment.params);
+    }
+    params.push(Sql::Integer(i64::from(query.limit)));
+    sql.push_str(&format!(
+        " ORDER BY {} LIMIT ?{}",
+        record_query::order_by(&order),
+        params.len()
+    ));
+    tx.connection()
+        .prepare_cached(&sql)
+        .and_then(|mut s| {
+            s.query_map(params_from_iter(params.iter()), rows::record)?
+                .collect()
+        })
+        .map_err(|e| tx.fail(e))
+}
+
+pub fn unique_value_holder(
+    tx: &Tx,
+    tenant: TenantId,
+    collection: &str,
+    field: &str,
+    value: &str,
+) -> Result<Option<RecordId>, StoreError> {
+    tx.connection()
+        .prepare_cached(
+            "SELECT record_id FROM record_unique_values
+             WHERE tenant_id = ?1 AND collection = ?2 AND field = ?3 AND value = ?4",
+        )
+        .and_then(|mut s| {
+            s.query_row(
+                params![id_param(&tenant), collection, field, value],
+                |row| crate::codec::id_col(row, 0),
+            )
+            .optional()
+        })
+        .map_err(|e| tx.fail(e))
+}
+
+pub fn claim_idempotency_key(
+    tx: &Tx,
+    tenant: TenantId,
+    key: &str,
+    request_hash: &[u8; 32],
+    at: OffsetDateTime,
+) -> Result<IdempotencyClaim, StoreError> {
+    let inserted = tx
+        .connection()
+        .prepare_cached(
+            "INSERT INTO idempotency_keys (tenant_id, key, request_hash, created_at) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (tenant_id, key) DO NOTHING",
+        )
+        .and_then(|mut s| s.execute(params![id_param(&tenant), key, request_hash, Micros(at)]))
+        .map_err(|e| tx.fail(e))?;
+    if inserted == 1 {
+        return Ok(IdempotencyClaim::New);
+    }
+    let (hash, status, response): ([u8; 32], Option<i64>, Option<String>) = tx
+        .connection()
+        .prepare_cached("SELECT request_hash, status, response FROM idempotency_keys WHERE tenant_id = ?1 AND key = ?2")
+        .and_then(|mut s| s.query_row(params![id_param(&tenant), key], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?))))
+        .map_err(|e| tx.fail(e))?;
+    Ok(match (hash == *request_hash, status, response) {
+        (true, Some(status), Some(response)) => IdempotencyClaim::Replay {
+            status: u16::try_from(status).unwrap_or(500),
+            body: serde_json::from_str(&response).map_err(StoreError::internal)?,
+        },
+        // A claim never completed, or for another request: both are a
+        // different use of the key than this one.
+        _ => IdempotencyClaim::Mismatch,
+    })
+}
+
+pub fn complete_idempotency_key(
+    tx: &Tx,
+    tenant: TenantId,
+    key: &str,
+    status: u16,
+    body: &serde_json::Value,
+) -> Result<(), StoreError> {
+    tx.connection()
+        .prepare_cached("UPDATE idempotency_keys SET status = ?3, response = ?4 WHERE tenant_id = ?1 AND key = ?2")
+        .and_then(|mut s| s.execute(params![id_param(&tenant), key, status, body.to_string()]))
+        .map_err(|e| tx.fail(e))?;
+    Ok(())
+}
+
+pub fn append_record_event(
+    tx: &Tx,
+    tenant: TenantId,
+    event: NewRecordEvent,
+) -> Result<RecordEvent, StoreError> {
+    // The single writer serialises appends, so max + 1 has no race here.
+    let sql = format!(
+        "INSERT INTO record_events (tenant_id, seq, collection, record_id, kind, owner_id, payload, at)
+         SELECT ?1, coalesce(max(seq), 0) + 1, ?2, ?3, ?4, ?5, ?6, ?7 FROM record_events WHERE tenant_id = ?1
+         RETURNING {}",
+        rows::RECORD_EVENT_COLUMNS
+    );
+    tx.connection()
+        .prepare_cached(&sql)
+        .and_then(|mut s| {
+            s.query_row(
+                params![
+                    id_param(&tenant),
+                    event.collection,
+                    id_param(&event.record_id),
+                    event.kind.as_str(),
+                    event.owner_id.as_ref().map(id_param),
+                    event.payload.to_string(),
+                    Micros(event.at)
+                ],
+                rows::record_event,
+            )
+        })
+        .map_err(|e| tx.fail(e))
+}
+
+pub fn record_events_after(
+    tx: &Tx,
+    tenant: TenantId,
+    after_seq: i64,
+    limit: u32,
+) -> Result<Vec<RecordEvent>, StoreError> {
+    let sql = format!(
+        "SELECT {} FROM record_events WHERE tenant_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
+        rows::RECORD_EVENT_COLUMNS
+    );
+    tx.connection()
+        .prepare_cached(&sql)
+        .and_then(|mut s| {
+            s.query_map(
+                params![id_param(&tenant), after_seq, limit],
+                rows::record_event,
+            )?
+            .collect()
+        })
+        .map_err(|e| tx.fail(e))
+}
