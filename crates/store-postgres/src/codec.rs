@@ -47,6 +47,9 @@ fn conflict_kind(table: Option<&str>) -> ConflictKind {
         Some("api_keys") => ConflictKind::ApiKey,
         Some("invitations") => ConflictKind::Invitation,
         Some("signing_keys") => ConflictKind::SigningKey,
+        Some("collections") => ConflictKind::Collection,
+        Some("records") => ConflictKind::Record,
+        Some("record_unique_values") => ConflictKind::UniqueValue,
         _ => ConflictKind::Other,
     }
 }

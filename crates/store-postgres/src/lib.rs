@@ -11,9 +11,11 @@ mod audit_log;
 mod checks;
 mod citus;
 mod codec;
+mod data_plane;
 mod migrate;
 mod notify;
 mod platform_tx;
+mod record_query;
 mod tenant_tx;
 
 use std::fmt::Write as _;

@@ -20,6 +20,11 @@ pub const TENANT_TABLES: &[&str] = &[
     "invitations",
     "audit_log",
     "audit_personal",
+    "collections",
+    "records",
+    "record_unique_values",
+    "idempotency_keys",
+    "record_events",
 ];
 
 /// Platform tables: no tenant_id, reached only through the system path.
@@ -47,6 +52,11 @@ pub const ALL_TABLES: &[&str] = &[
     "invitations",
     "audit_log",
     "audit_personal",
+    "collections",
+    "records",
+    "record_unique_values",
+    "idempotency_keys",
+    "record_events",
     "_sqlx_migrations",
 ];
 
@@ -66,8 +76,17 @@ pub const RUNTIME_GRANTS: &[(&str, &str)] = &[
     ("invitations", "SELECT, INSERT, UPDATE, DELETE"),
     ("audit_log", "SELECT, INSERT"),
     ("audit_personal", "SELECT, INSERT, DELETE"),
+    ("collections", "SELECT, INSERT, UPDATE, DELETE"),
+    ("records", "SELECT, INSERT, UPDATE, DELETE"),
+    ("record_unique_values", "SELECT, INSERT, DELETE"),
+    ("idempotency_keys", "SELECT, INSERT, UPDATE"),
+    ("record_events", "SELECT, INSERT"),
     ("_sqlx_migrations", "SELECT"),
 ];
+
+/// Functions the runtime role may call (all others are revoked from PUBLIC
+/// where they matter).
+pub const RUNTIME_FUNCTIONS: &[&str] = &["bulkhead_ensure_record_index(text, text[])"];
 
 /// What `bulkhead migrate` does besides applying migrations.
 #[derive(Clone)]
@@ -271,6 +290,11 @@ async fn grant(connection: &mut PgConnection, app_role: &str) -> Result<(), Migr
     for (table, privileges) in RUNTIME_GRANTS {
         statements.push_str(&format!("REVOKE ALL ON TABLE {table} FROM {role};\n"));
         statements.push_str(&format!("GRANT {privileges} ON TABLE {table} TO {role};\n"));
+    }
+    for function in RUNTIME_FUNCTIONS {
+        statements.push_str(&format!(
+            "GRANT EXECUTE ON FUNCTION {function} TO {role};\n"
+        ));
     }
     statements.push_str("COMMIT;");
     sqlx::raw_sql(&statements).execute(&mut *connection).await?;

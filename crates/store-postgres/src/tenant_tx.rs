@@ -7,11 +7,14 @@
 //! lets the planner use the `(tenant_id, …)` indexes directly.
 
 use async_trait::async_trait;
-use bulkhead_domain::{ApiKeyId, InvitationId, Role, TenantId, UserId};
+use bulkhead_domain::collection::FieldType;
+use bulkhead_domain::{ApiKeyId, InvitationId, RecordId, Role, TenantId, UserId};
 use bulkhead_store::invalidation::Listeners;
 use bulkhead_store::{
-    ApiKey, AuditDraft, AuditEntry, AuditQuery, Invalidation, Invitation, Member, Membership,
-    NewApiKey, NewInvitation, NewMembership, NewTenant, Page, StoreError, Tenant, TenantTx,
+    ApiKey, AuditDraft, AuditEntry, AuditQuery, Collection, IdempotencyClaim, Invalidation,
+    Invitation, Member, Membership, NewApiKey, NewCollection, NewInvitation, NewMembership,
+    NewRecord, NewRecordEvent, NewTenant, Page, Record, RecordChange, RecordEvent, RecordQuery,
+    StoreError, Tenant, TenantTx, Write,
 };
 use std::sync::Arc;
 
@@ -21,6 +24,7 @@ use uuid::Uuid;
 
 use crate::audit_log::{self, Log};
 use crate::codec::{self, fail};
+use crate::data_plane;
 use crate::notify::commit_and_notify;
 
 pub struct PgTenantTx {
@@ -444,6 +448,151 @@ impl TenantTx for PgTenantTx {
             .await
             .map_err(|e| fail(&mut self.failed, e))?;
         Ok(result.rows_affected() > 0)
+    }
+
+    async fn insert_collection(
+        &mut self,
+        collection: NewCollection,
+    ) -> Result<Collection, StoreError> {
+        let result = data_plane::insert_collection(&mut self.tx, self.tenant, collection).await;
+        self.track(result)
+    }
+
+    async fn collection(&mut self, name: &str) -> Result<Option<Collection>, StoreError> {
+        let result = data_plane::collection(&mut self.tx, self.tenant, name).await;
+        self.track(result)
+    }
+
+    async fn list_collections(&mut self) -> Result<Vec<Collection>, StoreError> {
+        let result = data_plane::list_collections(&mut self.tx, self.tenant).await;
+        self.track(result)
+    }
+
+    async fn update_collection(
+        &mut self,
+        name: &str,
+        schema: &serde_json::Value,
+        expected_version: i64,
+        at: OffsetDateTime,
+    ) -> Result<Write<Collection>, StoreError> {
+        let result = data_plane::update_collection(
+            &mut self.tx,
+            self.tenant,
+            name,
+            schema,
+            expected_version,
+            at,
+        )
+        .await;
+        self.track(result)
+    }
+
+    async fn delete_collection(&mut self, name: &str) -> Result<bool, StoreError> {
+        let result = data_plane::delete_collection(&mut self.tx, self.tenant, name).await;
+        self.track(result)
+    }
+
+    async fn ensure_record_index(
+        &mut self,
+        _collection: &str,
+        fields: &[(String, FieldType)],
+    ) -> Result<(), StoreError> {
+        let result = data_plane::ensure_record_index(&mut self.tx, fields).await;
+        self.track(result)
+    }
+
+    async fn insert_record(&mut self, record: NewRecord) -> Result<Record, StoreError> {
+        let result = data_plane::insert_record(&mut self.tx, self.tenant, record).await;
+        self.track(result)
+    }
+
+    async fn record(
+        &mut self,
+        collection: &str,
+        id: RecordId,
+    ) -> Result<Option<Record>, StoreError> {
+        let result = data_plane::record(&mut self.tx, self.tenant, collection, id).await;
+        self.track(result)
+    }
+
+    async fn update_record(&mut self, change: RecordChange) -> Result<Write<Record>, StoreError> {
+        let result = data_plane::update_record(&mut self.tx, self.tenant, change).await;
+        self.track(result)
+    }
+
+    async fn delete_record(
+        &mut self,
+        collection: &str,
+        id: RecordId,
+        expected_version: Option<i64>,
+    ) -> Result<Write<Record>, StoreError> {
+        let result =
+            data_plane::delete_record(&mut self.tx, self.tenant, collection, id, expected_version)
+                .await;
+        self.track(result)
+    }
+
+    async fn list_records(
+        &mut self,
+        collection: &str,
+        query: &RecordQuery,
+    ) -> Result<Vec<Record>, StoreError> {
+        let result = data_plane::list_records(&mut self.tx, self.tenant, collection, query).await;
+        self.track(result)
+    }
+
+    async fn unique_value_holder(
+        &mut self,
+        collection: &str,
+        field: &str,
+        value: &str,
+    ) -> Result<Option<RecordId>, StoreError> {
+        let result =
+            data_plane::unique_value_holder(&mut self.tx, self.tenant, collection, field, value)
+                .await;
+        self.track(result)
+    }
+
+    async fn claim_idempotency_key(
+        &mut self,
+        key: &str,
+        request_hash: &[u8; 32],
+        at: OffsetDateTime,
+    ) -> Result<IdempotencyClaim, StoreError> {
+        let result =
+            data_plane::claim_idempotency_key(&mut self.tx, self.tenant, key, request_hash, at)
+                .await;
+        self.track(result)
+    }
+
+    async fn complete_idempotency_key(
+        &mut self,
+        key: &str,
+        status: u16,
+        body: &serde_json::Value,
+    ) -> Result<(), StoreError> {
+        let result =
+            data_plane::complete_idempotency_key(&mut self.tx, self.tenant, key, status, body)
+                .await;
+        self.track(result)
+    }
+
+    async fn append_record_event(
+        &mut self,
+        event: NewRecordEvent,
+    ) -> Result<RecordEvent, StoreError> {
+        let result = data_plane::append_record_event(&mut self.tx, self.tenant, event).await;
+        self.track(result)
+    }
+
+    async fn record_events_after(
+        &mut self,
+        after_seq: i64,
+        limit: u32,
+    ) -> Result<Vec<RecordEvent>, StoreError> {
+        let result =
+            data_plane::record_events_after(&mut self.tx, self.tenant, after_seq, limit).await;
+        self.track(result)
     }
 
     fn invalidate(&mut self, invalidation: Invalidation) {

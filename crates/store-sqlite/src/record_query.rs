@@ -226,30 +226,18 @@ pub fn after(order: &[SortKey], cursor: &Cursor, offset: usize) -> Fragment {
     fragment
 }
 
-/// The name and expressions of the index over these fields: one index per
-/// distinct list of (field, type), shared by every tenant and collection
-/// that declares it, so their number stays bounded by what is declared.
+/// The name and expressions of the index over these fields (the name from
+/// [`bulkhead_store::record_index_name`]).
 pub fn index_definition(fields: &[(String, FieldType)]) -> (String, Vec<String>) {
-    use sha2::{Digest, Sha256};
-    let mut hasher = Sha256::new();
-    let mut expressions = Vec::new();
-    for (name, field_type) in fields {
-        hasher.update(name.as_bytes());
-        hasher.update([0]);
-        hasher.update(field_type.kind().as_bytes());
-        hasher.update([0]);
-        if let Ok(name) = bulkhead_domain::collection::FieldName::parse(name) {
-            expressions.push(order_expression(&FieldRef::Data {
+    let expressions = fields
+        .iter()
+        .filter_map(|(name, field_type)| {
+            let name = bulkhead_domain::collection::FieldName::parse(name).ok()?;
+            Some(order_expression(&FieldRef::Data {
                 name,
                 field_type: field_type.clone(),
-            }));
-        }
-    }
-    let digest = hasher.finalize();
-    let name = format!("ix_records_{}", hex_prefix(&digest));
-    (name, expressions)
-}
-
-fn hex_prefix(bytes: &[u8]) -> String {
-    bytes[..8].iter().map(|b| format!("{b:02x}")).collect()
+            }))
+        })
+        .collect();
+    (bulkhead_store::record_index_name(fields), expressions)
 }

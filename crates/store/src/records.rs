@@ -280,3 +280,20 @@ fn fits_type(value: &Value, field_type: &FieldType) -> bool {
         | FieldType::Relation { .. } => value.is_string(),
     }
 }
+
+/// The name of the index over these fields: one index per distinct list of
+/// (field, type), shared by every tenant and collection that declares it, so
+/// their number stays bounded by what is declared. Hex digits only.
+pub fn record_index_name(fields: &[(String, FieldType)]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    for (name, field_type) in fields {
+        hasher.update(name.as_bytes());
+        hasher.update([0]);
+        hasher.update(field_type.kind().as_bytes());
+        hasher.update([0]);
+    }
+    let digest = hasher.finalize();
+    let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+    format!("ix_records_{hex}")
+}

@@ -28,10 +28,54 @@ async fn seed(store: &dyn Store) -> (TenantId, TenantId) {
         tx.append_audit(fixtures::audit("seed", None))
             .await
             .unwrap();
+        seed_data_plane(&mut *tx).await;
         tx.commit().await.unwrap();
         ids.push(tenant.id);
     }
     (ids[0], ids[1])
+}
+
+/// A row in each data-plane table.
+async fn seed_data_plane(tx: &mut dyn bulkhead_store::TenantTx) {
+    use bulkhead_store::{EventKind, NewCollection, NewRecord, NewRecordEvent, UniqueValue};
+    let at = fixtures::t0();
+    tx.insert_collection(NewCollection {
+        name: "notes".into(),
+        schema: serde_json::json!({}),
+        at,
+    })
+    .await
+    .unwrap();
+    let id = bulkhead_domain::RecordId::new();
+    tx.insert_record(NewRecord {
+        id,
+        collection: "notes".into(),
+        owner_id: None,
+        data: serde_json::json!({ "title": "hello" }),
+        unique_values: vec![UniqueValue {
+            field: "title".into(),
+            value: "hello".into(),
+        }],
+        at,
+    })
+    .await
+    .unwrap();
+    tx.claim_idempotency_key("key-1", &fixtures::hash_of("request"), at)
+        .await
+        .unwrap();
+    tx.complete_idempotency_key("key-1", 201, &serde_json::json!({}))
+        .await
+        .unwrap();
+    tx.append_record_event(NewRecordEvent {
+        collection: "notes".into(),
+        record_id: id,
+        kind: EventKind::Create,
+        owner_id: None,
+        payload: serde_json::json!({}),
+        at,
+    })
+    .await
+    .unwrap();
 }
 
 async fn tenant_ids_seen(

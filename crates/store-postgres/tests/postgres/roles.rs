@@ -25,7 +25,7 @@ async fn migrating_twice_changes_nothing_the_second_time() {
         return;
     };
     let first = migrate(&database.owner_url, &options()).await.unwrap();
-    assert_eq!(first.applied, 1);
+    assert!(first.applied >= 1);
     let second = migrate(&database.owner_url, &options()).await.unwrap();
     assert_eq!(
         (
