@@ -38,6 +38,7 @@ pub mod admin;
 pub mod api_keys;
 pub mod audit;
 pub mod auth;
+pub mod collections;
 pub mod health;
 pub mod invitations;
 pub mod me;
@@ -51,6 +52,9 @@ pub use admin::{AdminTenantList, AdminTenantView};
 pub use api_keys::{ApiKeyCreated, ApiKeyList, ApiKeyView, CreateApiKeyRequest};
 pub use audit::{ActorView, AuditEntryView, AuditList};
 pub use auth::{ChangePasswordRequest, LoginRequest, RefreshRequest, SignupRequest, TokenResponse};
+pub use collections::{
+    CollectionList, CollectionSpec, CollectionView, FieldSpec, RecordList, RecordQuery, RecordView,
+};
 pub use health::HealthStatus;
 pub use invitations::{
     AcceptInvitationRequest, AcceptedMembership, CreateInvitationRequest, InvitationCreated,

@@ -276,6 +276,29 @@ impl From<ServiceError> for ApiError {
             ),
             ServiceError::NotFound(code) => Self::new(S::NOT_FOUND, code, "No such resource."),
             ServiceError::Conflict(code) => Self::new(S::CONFLICT, code, conflict_detail(code)),
+            ServiceError::InvalidQuery {
+                parameter,
+                position,
+                message,
+            } => Self::new(
+                S::BAD_REQUEST,
+                match parameter {
+                    "filter" => "invalid_filter",
+                    "sort" => "invalid_sort",
+                    _ => "invalid_cursor",
+                },
+                format!("{parameter}: {message} (at position {position})"),
+            ),
+            ServiceError::VersionMismatch { current } => Self::new(
+                S::PRECONDITION_FAILED,
+                "version_mismatch",
+                format!("The resource is at version {current}, not the one in If-Match."),
+            ),
+            ServiceError::IdempotencyKeyReused => Self::new(
+                S::UNPROCESSABLE_ENTITY,
+                "idempotency_key_reused",
+                "This Idempotency-Key was used for a different request.",
+            ),
             ServiceError::Store(StoreError::Unavailable(cause)) => {
                 tracing::warn!(%cause, "database unavailable");
                 Self {
@@ -298,6 +321,7 @@ fn conflict_detail(code: &str) -> &'static str {
         "invitation_used" => "This invitation was already accepted.",
         "invitation_expired" => "This invitation has expired.",
         "already_member" => "You are already a member of this tenant.",
+        "collection_exists" => "A collection with this name already exists in this tenant.",
         _ => "The request conflicts with the current state.",
     }
 }

@@ -49,7 +49,7 @@ fn parse_credentials(
     let email = Email::parse(email)
         .map_err(|e| {
             errors.push(FieldError {
-                field: "email",
+                field: "email".into(),
                 code: "invalid",
                 message: e.to_string(),
             })
@@ -58,7 +58,7 @@ fn parse_credentials(
     let password = Password::parse(password)
         .map_err(|e| {
             errors.push(FieldError {
-                field: "password",
+                field: "password".into(),
                 code: "invalid",
                 message: e.to_string(),
             })
@@ -73,7 +73,7 @@ fn parse_credentials(
         .is_some_and(|n| n.chars().count() > MAX_DISPLAY_NAME)
     {
         errors.push(FieldError {
-            field: "display_name",
+            field: "display_name".into(),
             code: "too_long",
             message: format!("display_name must be at most {MAX_DISPLAY_NAME} characters"),
         });

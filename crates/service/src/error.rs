@@ -8,7 +8,7 @@ use bulkhead_store::StoreError;
 /// One invalid field of a request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FieldError {
-    pub field: &'static str,
+    pub field: String,
     pub code: &'static str,
     pub message: String,
 }
@@ -63,12 +63,26 @@ pub enum ServiceError {
     /// The request conflicts with the current state; the code says how.
     #[error("conflict: {0}")]
     Conflict(&'static str),
+    /// A filter or sort expression is malformed or does not fit the
+    /// collection; `position` is a byte offset into the expression.
+    #[error("invalid {parameter} at {position}: {message}")]
+    InvalidQuery {
+        parameter: &'static str,
+        position: usize,
+        message: String,
+    },
+    /// `If-Match` named another version than the current one.
+    #[error("version mismatch: the current version is {current}")]
+    VersionMismatch { current: i64 },
+    /// An `Idempotency-Key` was reused for a different request.
+    #[error("idempotency key reused for a different request")]
+    IdempotencyKeyReused,
 }
 
 impl ServiceError {
-    pub fn invalid(field: &'static str, code: &'static str, message: impl Into<String>) -> Self {
+    pub fn invalid(field: &str, code: &'static str, message: impl Into<String>) -> Self {
         Self::Validation(vec![FieldError {
-            field,
+            field: field.to_owned(),
             code,
             message: message.into(),
         }])

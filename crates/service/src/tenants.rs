@@ -22,14 +22,14 @@ fn parse_name(name: &str) -> Result<String, FieldError> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > MAX_NAME {
         return Err(FieldError {
-            field: "name",
+            field: "name".into(),
             code: "invalid",
             message: format!("name must be 1 to {MAX_NAME} characters"),
         });
     }
     if name.chars().any(char::is_control) {
         return Err(FieldError {
-            field: "name",
+            field: "name".into(),
             code: "invalid",
             message: "name must not contain control characters".into(),
         });
@@ -53,7 +53,7 @@ impl Services {
         let slug = TenantSlug::parse(slug)
             .map_err(|e| {
                 errors.push(FieldError {
-                    field: "slug",
+                    field: "slug".into(),
                     code: "invalid",
                     message: e.to_string(),
                 })

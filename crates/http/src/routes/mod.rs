@@ -6,9 +6,11 @@ pub mod admin;
 pub mod api_keys;
 pub mod audit;
 pub mod auth;
+pub mod collections;
 pub mod invitations;
 pub mod me;
 pub mod members;
+pub mod records;
 pub mod tenants;
 
 use utoipa_axum::router::OpenApiRouter;
@@ -26,4 +28,6 @@ pub fn v1() -> OpenApiRouter<AppState> {
         .merge(api_keys::router())
         .merge(audit::router())
         .merge(admin::router())
+        .merge(collections::router())
+        .merge(records::router())
 }

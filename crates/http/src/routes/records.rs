@@ -1,0 +1,229 @@
+//! `/v1/tenants/{t}/collections/{name}/records*`.
+//!
+//! Records carry their version as an `ETag`; `If-Match: <version>` makes
+//! writes conditional (412 on mismatch). `Idempotency-Key` on create
+//! returns the first answer on a replay.
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::header::{ETAG, IF_MATCH};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use bulkhead_api_types::{Problem, RecordList, RecordQuery, RecordView};
+use bulkhead_domain::RecordId;
+use bulkhead_service::records::{
+    Idempotency, ListRequest, MAX_IDEMPOTENCY_KEY, RecordWrite, record_json,
+};
+use bulkhead_store::Record;
+use sha2::{Digest, Sha256};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+use crate::extract::{AppJson, Ctx, Tenant, page_limit};
+use crate::{ApiError, AppState};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create_record, list_records))
+        .routes(routes!(
+            get_record,
+            replace_record,
+            patch_record,
+            delete_record
+        ))
+}
+
+/// The version named by `If-Match` (`3`, `"3"` or `W/"3"`), if any.
+pub fn if_match(headers: &HeaderMap) -> Result<Option<i64>, ApiError> {
+    let Some(value) = headers.get(IF_MATCH) else {
+        return Ok(None);
+    };
+    let text = value.to_str().unwrap_or_default().trim();
+    let text = text.strip_prefix("W/").unwrap_or(text).trim_matches('"');
+    text.parse()
+        .map(Some)
+        .map_err(|_| ApiError::bad_request("If-Match must be a record version, e.g. \"3\"."))
+}
+
+fn with_etag(status: StatusCode, body: serde_json::Value) -> Response {
+    let version = body.get("version").and_then(serde_json::Value::as_i64);
+    let mut response = (status, Json(body)).into_response();
+    if let Some(version) = version
+        && let Ok(value) = HeaderValue::from_str(&format!("\"{version}\""))
+    {
+        response.headers_mut().insert(ETAG, value);
+    }
+    response
+}
+
+fn record_response(record: &Record) -> Response {
+    with_etag(StatusCode::OK, record_json(record))
+}
+
+/// Creates a record owned by the caller.
+#[utoipa::path(post, path = "/v1/tenants/{t}/collections/{name}/records", tag = "records", security(("bearer" = [])),
+    params(("t" = String, Path, description = "the tenant's slug or id"), ("name" = String, Path, description = "the collection's name"),
+        ("Idempotency-Key" = Option<String>, Header, description = "replays return the first answer")),
+    request_body = Object,
+    responses((status = 201, body = RecordView), (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 422, description = "validation_failed or idempotency_key_reused", body = Problem)))]
+async fn create_record(
+    State(state): State<AppState>,
+    Tenant(access): Tenant,
+    Ctx(ctx): Ctx,
+    Path((_, name)): Path<(String, String)>,
+    headers: HeaderMap,
+    AppJson(body): AppJson<serde_json::Value>,
+) -> Result<Response, ApiError> {
+    let idempotency = match headers.get("idempotency-key") {
+        None => None,
+        Some(value) => {
+            let key = value.to_str().unwrap_or_default();
+            if key.is_empty() || key.len() > MAX_IDEMPOTENCY_KEY {
+                return Err(ApiError::bad_request(
+                    "Idempotency-Key must be 1 to 255 visible characters.",
+                ));
+            }
+            // The same key with another body (or collection) is a
+            // different request.
+            let mut hasher = Sha256::new();
+            hasher.update(name.as_bytes());
+            hasher.update([0]);
+            hasher.update(body.to_string().as_bytes());
+            Some(Idempotency {
+                key: key.to_owned(),
+                request_hash: hasher.finalize().into(),
+            })
+        }
+    };
+    let record = state
+        .services
+        .create_record(&access, &name, &body, idempotency, &ctx)
+        .await?;
+    Ok(with_etag(StatusCode::CREATED, record))
+}
+
+/// Records matching `filter`, in `sort` order, a page at a time.
+#[utoipa::path(get, path = "/v1/tenants/{t}/collections/{name}/records", tag = "records", security(("bearer" = [])),
+    params(("t" = String, Path, description = "the tenant's slug or id"), ("name" = String, Path, description = "the collection's name"), RecordQuery),
+    responses((status = 200, body = RecordList), (status = 400, description = "invalid_filter, invalid_sort or invalid_cursor", body = Problem), (status = 404, body = Problem)))]
+async fn list_records(
+    State(state): State<AppState>,
+    Tenant(access): Tenant,
+    Ctx(ctx): Ctx,
+    Path((_, name)): Path<(String, String)>,
+    Query(query): Query<RecordQuery>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let request = ListRequest {
+        filter: query.filter.as_deref(),
+        sort: query.sort.as_deref(),
+        cursor: query.cursor.as_deref(),
+        limit: page_limit(query.limit),
+    };
+    let page = state
+        .services
+        .list_records(&access, &name, &request, &ctx)
+        .await?;
+    Ok(Json(serde_json::json!({
+        "items": page.items.iter().map(record_json).collect::<Vec<_>>(),
+        "next_cursor": page.next_cursor,
+    })))
+}
+
+/// One record; 404 for a record of another tenant or one the caller may not see.
+#[utoipa::path(get, path = "/v1/tenants/{t}/collections/{name}/records/{id}", tag = "records", security(("bearer" = [])),
+    params(("t" = String, Path, description = "the tenant's slug or id"), ("name" = String, Path, description = "the collection's name"), ("id" = Uuid, Path, description = "the record's id")),
+    responses((status = 200, body = RecordView), (status = 404, body = Problem)))]
+async fn get_record(
+    State(state): State<AppState>,
+    Tenant(access): Tenant,
+    Ctx(ctx): Ctx,
+    Path((_, name, id)): Path<(String, String, Uuid)>,
+) -> Result<Response, ApiError> {
+    let record = state
+        .services
+        .get_record(&access, &name, RecordId::from_uuid(id), &ctx)
+        .await?;
+    Ok(record_response(&record))
+}
+
+async fn write(
+    state: AppState,
+    access: bulkhead_service::TenantAccess,
+    ctx: bulkhead_service::RequestContext,
+    (name, id): (String, Uuid),
+    headers: &HeaderMap,
+    body: serde_json::Value,
+    patch: bool,
+) -> Result<Response, ApiError> {
+    let request = RecordWrite {
+        data: &body,
+        patch,
+        expected_version: if_match(headers)?,
+    };
+    let record = state
+        .services
+        .write_record(&access, &name, RecordId::from_uuid(id), &request, &ctx)
+        .await?;
+    Ok(record_response(&record))
+}
+
+/// Replaces a record's fields.
+#[utoipa::path(put, path = "/v1/tenants/{t}/collections/{name}/records/{id}", tag = "records", security(("bearer" = [])),
+    params(("t" = String, Path, description = "the tenant's slug or id"), ("name" = String, Path, description = "the collection's name"), ("id" = Uuid, Path, description = "the record's id"),
+        ("If-Match" = Option<String>, Header, description = "the expected version")),
+    request_body = Object,
+    responses((status = 200, body = RecordView), (status = 403, body = Problem), (status = 404, body = Problem), (status = 412, body = Problem), (status = 422, body = Problem)))]
+async fn replace_record(
+    State(state): State<AppState>,
+    Tenant(access): Tenant,
+    Ctx(ctx): Ctx,
+    Path((_, name, id)): Path<(String, String, Uuid)>,
+    headers: HeaderMap,
+    AppJson(body): AppJson<serde_json::Value>,
+) -> Result<Response, ApiError> {
+    write(state, access, ctx, (name, id), &headers, body, false).await
+}
+
+/// Changes some of a record's fields; `null` clears an optional one.
+#[utoipa::path(patch, path = "/v1/tenants/{t}/collections/{name}/records/{id}", tag = "records", security(("bearer" = [])),
+    params(("t" = String, Path, description = "the tenant's slug or id"), ("name" = String, Path, description = "the collection's name"), ("id" = Uuid, Path, description = "the record's id"),
+        ("If-Match" = Option<String>, Header, description = "the expected version")),
+    request_body = Object,
+    responses((status = 200, body = RecordView), (status = 403, body = Problem), (status = 404, body = Problem), (status = 412, body = Problem), (status = 422, body = Problem)))]
+async fn patch_record(
+    State(state): State<AppState>,
+    Tenant(access): Tenant,
+    Ctx(ctx): Ctx,
+    Path((_, name, id)): Path<(String, String, Uuid)>,
+    headers: HeaderMap,
+    AppJson(body): AppJson<serde_json::Value>,
+) -> Result<Response, ApiError> {
+    write(state, access, ctx, (name, id), &headers, body, true).await
+}
+
+/// Deletes a record.
+#[utoipa::path(delete, path = "/v1/tenants/{t}/collections/{name}/records/{id}", tag = "records", security(("bearer" = [])),
+    params(("t" = String, Path, description = "the tenant's slug or id"), ("name" = String, Path, description = "the collection's name"), ("id" = Uuid, Path, description = "the record's id"),
+        ("If-Match" = Option<String>, Header, description = "the expected version")),
+    responses((status = 204), (status = 403, body = Problem), (status = 404, body = Problem), (status = 412, body = Problem)))]
+async fn delete_record(
+    State(state): State<AppState>,
+    Tenant(access): Tenant,
+    Ctx(ctx): Ctx,
+    Path((_, name, id)): Path<(String, String, Uuid)>,
+    headers: HeaderMap,
+) -> Result<StatusCode, ApiError> {
+    state
+        .services
+        .delete_record(
+            &access,
+            &name,
+            RecordId::from_uuid(id),
+            if_match(&headers)?,
+            &ctx,
+        )
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}

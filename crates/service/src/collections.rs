@@ -1,0 +1,262 @@
+//! Collections: tenant-defined record types (manager and up to change).
+//!
+//! A collection's schema is validated here ([`CollectionSchema`]), stored by
+//! the store as JSON, and re-read for every record operation. Changes that
+//! could invalidate stored records are refused
+//! ([`schema_change_issues`]); declared indexes become database indexes.
+
+use bulkhead_domain::Permission;
+use bulkhead_domain::audit::Outcome;
+use bulkhead_domain::collection::{
+    CollectionSchema, FieldType, SchemaDraft, SchemaIssue, schema_change_issues,
+};
+use bulkhead_store::{
+    Access, Collection, ConflictKind, NewCollection, StoreError, TenantTx, Write,
+};
+
+use crate::context::{RequestContext, TenantAccess};
+use crate::error::FieldError;
+use crate::{ServiceError, Services};
+
+/// A collection with its parsed schema.
+#[derive(Debug, Clone)]
+pub struct CollectionInfo {
+    pub schema: CollectionSchema,
+    pub row: Collection,
+}
+
+fn issues(issues: Vec<SchemaIssue>) -> ServiceError {
+    ServiceError::Validation(
+        issues
+            .into_iter()
+            .map(|issue| FieldError {
+                field: issue.path,
+                code: "invalid_schema",
+                message: issue.message,
+            })
+            .collect(),
+    )
+}
+
+pub(crate) fn parse_stored(row: Collection) -> Result<CollectionInfo, ServiceError> {
+    let schema: CollectionSchema = serde_json::from_value(row.schema.clone())
+        .map_err(|e| ServiceError::Store(StoreError::internal(e)))?;
+    Ok(CollectionInfo { schema, row })
+}
+
+/// Relation fields must point at collections of this tenant (or itself).
+async fn check_relations(
+    tx: &mut dyn TenantTx,
+    schema: &CollectionSchema,
+) -> Result<(), ServiceError> {
+    let mut problems = Vec::new();
+    for (i, field) in schema.fields().iter().enumerate() {
+        if let FieldType::Relation { collection } = &field.field_type
+            && collection != schema.name()
+            && tx.collection(collection.as_str()).await?.is_none()
+        {
+            problems.push(SchemaIssue {
+                path: format!("fields[{i}].collection"),
+                message: format!("there is no collection {collection:?} in this tenant"),
+            });
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(issues(problems))
+    }
+}
+
+/// Creates the database indexes the schema declares.
+async fn ensure_indexes(
+    tx: &mut dyn TenantTx,
+    schema: &CollectionSchema,
+) -> Result<(), ServiceError> {
+    for index in schema.indexes() {
+        let fields: Vec<(String, FieldType)> = index
+            .iter()
+            .filter_map(|name| {
+                schema
+                    .field(name.as_str())
+                    .map(|f| (name.to_string(), f.field_type.clone()))
+            })
+            .collect();
+        tx.ensure_record_index(schema.name().as_str(), &fields)
+            .await?;
+    }
+    Ok(())
+}
+
+impl Services {
+    pub async fn create_collection(
+        &self,
+        access: &TenantAccess,
+        draft: SchemaDraft,
+        ctx: &RequestContext,
+    ) -> Result<CollectionInfo, ServiceError> {
+        self.authorize(
+            access,
+            Permission::CollectionsManage,
+            "collection.create",
+            ctx,
+        )
+        .await?;
+        let schema = CollectionSchema::from_draft(draft).map_err(issues)?;
+        let mut tx = self.store.tenant(access.tenant_id(), Access::Write).await?;
+        check_relations(&mut *tx, &schema).await?;
+        let stored = serde_json::to_value(&schema)
+            .map_err(|e| ServiceError::Store(StoreError::internal(e)))?;
+        let row = match tx
+            .insert_collection(NewCollection {
+                name: schema.name().to_string(),
+                schema: stored,
+                at: self.now(),
+            })
+            .await
+        {
+            Ok(row) => row,
+            Err(StoreError::Conflict(ConflictKind::Collection)) => {
+                return Err(ServiceError::Conflict("collection_exists"));
+            }
+            Err(error) => return Err(error.into()),
+        };
+        ensure_indexes(&mut *tx, &schema).await?;
+        let draft = self.draft(
+            ctx,
+            access.actor(),
+            "collection.create",
+            ("collection", Some(row.name.clone())),
+            Outcome::Success,
+            serde_json::json!({ "fields": schema.fields().len(), "visibility": schema.visibility().as_str() }),
+        );
+        tx.append_audit(draft).await?;
+        tx.commit().await?;
+        Ok(CollectionInfo { schema, row })
+    }
+
+    pub async fn list_collections(
+        &self,
+        access: &TenantAccess,
+        ctx: &RequestContext,
+    ) -> Result<Vec<CollectionInfo>, ServiceError> {
+        self.authorize(access, Permission::RecordsRead, "collection.list", ctx)
+            .await?;
+        let mut tx = self.store.tenant(access.tenant_id(), Access::Read).await?;
+        tx.list_collections()
+            .await?
+            .into_iter()
+            .map(parse_stored)
+            .collect()
+    }
+
+    pub async fn get_collection(
+        &self,
+        access: &TenantAccess,
+        name: &str,
+        ctx: &RequestContext,
+    ) -> Result<CollectionInfo, ServiceError> {
+        self.authorize(access, Permission::RecordsRead, "collection.read", ctx)
+            .await?;
+        let mut tx = self.store.tenant(access.tenant_id(), Access::Read).await?;
+        let row = tx
+            .collection(name)
+            .await?
+            .ok_or(ServiceError::NotFound("collection_not_found"))?;
+        parse_stored(row)
+    }
+
+    /// Replaces a collection's schema, refusing changes that could
+    /// invalidate stored records. With `expected_version`, only if the
+    /// collection is still at that version.
+    pub async fn update_collection(
+        &self,
+        access: &TenantAccess,
+        name: &str,
+        draft: SchemaDraft,
+        expected_version: Option<i64>,
+        ctx: &RequestContext,
+    ) -> Result<CollectionInfo, ServiceError> {
+        self.authorize(
+            access,
+            Permission::CollectionsManage,
+            "collection.update",
+            ctx,
+        )
+        .await?;
+        let schema = CollectionSchema::from_draft(draft).map_err(issues)?;
+        let mut tx = self.store.tenant(access.tenant_id(), Access::Write).await?;
+        let current = parse_stored(
+            tx.collection(name)
+                .await?
+                .ok_or(ServiceError::NotFound("collection_not_found"))?,
+        )?;
+        if let Some(expected) = expected_version
+            && expected != current.row.version
+        {
+            return Err(ServiceError::VersionMismatch {
+                current: current.row.version,
+            });
+        }
+        let problems = schema_change_issues(&current.schema, &schema);
+        if !problems.is_empty() {
+            return Err(issues(problems));
+        }
+        check_relations(&mut *tx, &schema).await?;
+        let stored = serde_json::to_value(&schema)
+            .map_err(|e| ServiceError::Store(StoreError::internal(e)))?;
+        let row = match tx
+            .update_collection(name, &stored, current.row.version, self.now())
+            .await?
+        {
+            Write::Done(row) => row,
+            Write::NotFound => return Err(ServiceError::NotFound("collection_not_found")),
+            Write::VersionMismatch { current } => {
+                return Err(ServiceError::VersionMismatch { current });
+            }
+        };
+        ensure_indexes(&mut *tx, &schema).await?;
+        let draft = self.draft(
+            ctx,
+            access.actor(),
+            "collection.update",
+            ("collection", Some(row.name.clone())),
+            Outcome::Success,
+            serde_json::json!({ "version": row.version }),
+        );
+        tx.append_audit(draft).await?;
+        tx.commit().await?;
+        Ok(CollectionInfo { schema, row })
+    }
+
+    /// Deletes a collection and all its records.
+    pub async fn delete_collection(
+        &self,
+        access: &TenantAccess,
+        name: &str,
+        ctx: &RequestContext,
+    ) -> Result<(), ServiceError> {
+        self.authorize(
+            access,
+            Permission::CollectionsManage,
+            "collection.delete",
+            ctx,
+        )
+        .await?;
+        let mut tx = self.store.tenant(access.tenant_id(), Access::Write).await?;
+        if !tx.delete_collection(name).await? {
+            return Err(ServiceError::NotFound("collection_not_found"));
+        }
+        let draft = self.draft(
+            ctx,
+            access.actor(),
+            "collection.delete",
+            ("collection", Some(name.to_owned())),
+            Outcome::Success,
+            serde_json::json!({}),
+        );
+        tx.append_audit(draft).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,502 @@
+//! Records of a collection: create, read, list, replace, patch, delete.
+//!
+//! Who may do what: members read (`records.read`); members create and change
+//! their own records (`records.write.own`); managers change anyone's
+//! (`records.write.any`). In an `owner`-visibility collection, a record is
+//! visible only to its owner and to managers and up; to anyone else it does
+//! not exist (404, like a record of another tenant).
+//!
+//! Every write is conditional on `If-Match` when given, names every bad
+//! field, keeps `unique` fields unique within the tenant, checks that
+//! relations point at records of this tenant, appends a record event and an
+//! audit entry, and commits them together.
+
+use bulkhead_domain::audit::Outcome;
+use bulkhead_domain::collection::{
+    CollectionSchema, FieldType, Visibility, WriteMode, validate_record,
+};
+use bulkhead_domain::filter::{parse, parse_sort, typecheck};
+use bulkhead_domain::{Permission, RecordId};
+use bulkhead_store::{
+    Access, Cursor, EventKind, IdempotencyClaim, NewRecord, NewRecordEvent, Record, RecordChange,
+    RecordQuery, TenantTx, UniqueValue, Write,
+};
+use serde_json::{Map, Value};
+
+use crate::collections::parse_stored;
+use crate::context::{RequestContext, TenantAccess};
+use crate::error::FieldError;
+use crate::{ServiceError, Services};
+
+/// An `Idempotency-Key` and the hash of the request body it came with.
+#[derive(Debug, Clone)]
+pub struct Idempotency {
+    pub key: String,
+    pub request_hash: [u8; 32],
+}
+
+/// The longest idempotency key accepted.
+pub const MAX_IDEMPOTENCY_KEY: usize = 255;
+
+/// What to list: `?filter=&sort=&cursor=&limit=`.
+#[derive(Debug, Clone, Copy)]
+pub struct ListRequest<'a> {
+    pub filter: Option<&'a str>,
+    pub sort: Option<&'a str>,
+    pub cursor: Option<&'a str>,
+    pub limit: u32,
+}
+
+/// A write of a record's document: a replacement (PUT) or a merge (PATCH),
+/// conditional on `If-Match` when `expected_version` is given.
+#[derive(Debug, Clone, Copy)]
+pub struct RecordWrite<'a> {
+    pub data: &'a Value,
+    pub patch: bool,
+    pub expected_version: Option<i64>,
+}
+
+/// A page of records and where the next one starts.
+#[derive(Debug, Clone)]
+pub struct RecordPage {
+    pub items: Vec<Record>,
+    pub next_cursor: Option<String>,
+}
+
+/// What a record looks like to clients (and in events and stored
+/// idempotent answers): `{id, owner_id, version, created_at, updated_at, data}`.
+pub fn record_json(record: &Record) -> Value {
+    serde_json::json!({
+        "id": record.id,
+        "owner_id": record.owner_id,
+        "version": record.version,
+        "created_at": bulkhead_domain::collection::format_datetime(record.created_at),
+        "updated_at": bulkhead_domain::collection::format_datetime(record.updated_at),
+        "data": record.data,
+    })
+}
+
+fn field_errors(issues: Vec<bulkhead_domain::collection::FieldIssue>) -> ServiceError {
+    ServiceError::Validation(
+        issues
+            .into_iter()
+            .map(|issue| FieldError {
+                field: issue.field,
+                code: issue.code,
+                message: issue.message,
+            })
+            .collect(),
+    )
+}
+
+/// The text a unique field's value is compared by.
+fn unique_text(value: &Value) -> Option<String> {
+    match value {
+        Value::Null => None,
+        Value::String(text) => Some(text.clone()),
+        other => Some(other.to_string()),
+    }
+}
+
+fn unique_values(schema: &CollectionSchema, data: &Map<String, Value>) -> Vec<UniqueValue> {
+    schema
+        .fields()
+        .iter()
+        .filter(|field| field.unique)
+        .filter_map(|field| {
+            let value = unique_text(data.get(field.name.as_str())?)?;
+            Some(UniqueValue {
+                field: field.name.to_string(),
+                value,
+            })
+        })
+        .collect()
+}
+
+impl Services {
+    async fn schema_in(
+        &self,
+        tx: &mut dyn TenantTx,
+        collection: &str,
+    ) -> Result<CollectionSchema, ServiceError> {
+        let row = tx
+            .collection(collection)
+            .await?
+            .ok_or(ServiceError::NotFound("collection_not_found"))?;
+        Ok(parse_stored(row)?.schema)
+    }
+
+    /// Relations must name a record of their collection in this tenant;
+    /// unique values must be free (or held by `this`). Every problem is
+    /// reported at once.
+    async fn check_references(
+        &self,
+        tx: &mut dyn TenantTx,
+        schema: &CollectionSchema,
+        data: &Map<String, Value>,
+        this: Option<RecordId>,
+    ) -> Result<Vec<UniqueValue>, ServiceError> {
+        let mut problems = Vec::new();
+        for field in schema.fields() {
+            let Some(value) = data.get(field.name.as_str()) else {
+                continue;
+            };
+            if let FieldType::Relation { collection } = &field.field_type
+                && let Some(id) = value.as_str().and_then(|s| s.parse::<RecordId>().ok())
+                && tx.record(collection.as_str(), id).await?.is_none()
+            {
+                // The lookup is inside this tenant: another tenant's record
+                // is exactly as absent as a record that never existed.
+                problems.push(FieldError {
+                    field: field.name.to_string(),
+                    code: "not_found",
+                    message: format!("no record {id} in {collection}"),
+                });
+            }
+        }
+        let uniques = unique_values(schema, data);
+        for unique in &uniques {
+            let holder = tx
+                .unique_value_holder(schema.name().as_str(), &unique.field, &unique.value)
+                .await?;
+            if holder.is_some_and(|holder| Some(holder) != this) {
+                problems.push(FieldError {
+                    field: unique.field.clone(),
+                    code: "not_unique",
+                    message: format!("another record already has this {}", unique.field),
+                });
+            }
+        }
+        if problems.is_empty() {
+            Ok(uniques)
+        } else {
+            Err(ServiceError::Validation(problems))
+        }
+    }
+
+    fn may_read(access: &TenantAccess, schema: &CollectionSchema, record: &Record) -> bool {
+        access.may(Permission::RecordsRead)
+            && (schema.visibility() == Visibility::Tenant
+                || access.may(Permission::RecordsWriteAny)
+                || record
+                    .owner_id
+                    .is_some_and(|owner| access.principal.user() == Some(owner)))
+    }
+
+    fn may_write(access: &TenantAccess, record: &Record) -> bool {
+        access.may(Permission::RecordsWriteAny)
+            || (access.may(Permission::RecordsWriteOwn)
+                && record
+                    .owner_id
+                    .is_some_and(|owner| access.principal.user() == Some(owner)))
+    }
+
+    /// Creates a record owned by the caller. With an idempotency key, a
+    /// replay of the same request returns the first answer.
+    pub async fn create_record(
+        &self,
+        access: &TenantAccess,
+        collection: &str,
+        data: &Value,
+        idempotency: Option<Idempotency>,
+        ctx: &RequestContext,
+    ) -> Result<Value, ServiceError> {
+        self.authorize(access, Permission::RecordsWriteOwn, "record.create", ctx)
+            .await?;
+        let now = self.now();
+        let mut tx = self.store.tenant(access.tenant_id(), Access::Write).await?;
+        if let Some(idempotency) = &idempotency {
+            match tx
+                .claim_idempotency_key(&idempotency.key, &idempotency.request_hash, now)
+                .await?
+            {
+                IdempotencyClaim::New => {}
+                IdempotencyClaim::Replay { body, .. } => return Ok(body),
+                IdempotencyClaim::Mismatch => return Err(ServiceError::IdempotencyKeyReused),
+            }
+        }
+        let schema = self.schema_in(&mut *tx, collection).await?;
+        let normalised = validate_record(&schema, data, WriteMode::Create).map_err(field_errors)?;
+        let uniques = self
+            .check_references(&mut *tx, &schema, &normalised, None)
+            .await?;
+        let owner = access.principal.user();
+        let record = tx
+            .insert_record(NewRecord {
+                id: RecordId::new(),
+                collection: collection.to_owned(),
+                owner_id: owner,
+                data: Value::Object(normalised),
+                unique_values: uniques,
+                at: now,
+            })
+            .await?;
+        let body = record_json(&record);
+        self.record_written(
+            &mut *tx,
+            access,
+            &record,
+            EventKind::Create,
+            body.clone(),
+            ctx,
+        )
+        .await?;
+        if let Some(idempotency) = &idempotency {
+            tx.complete_idempotency_key(&idempotency.key, 201, &body)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(body)
+    }
+
+    /// Appends the event and the audit entry of a write.
+    async fn record_written(
+        &self,
+        tx: &mut dyn TenantTx,
+        access: &TenantAccess,
+        record: &Record,
+        kind: EventKind,
+        payload: Value,
+        ctx: &RequestContext,
+    ) -> Result<(), ServiceError> {
+        tx.append_record_event(NewRecordEvent {
+            collection: record.collection.clone(),
+            record_id: record.id,
+            kind,
+            owner_id: record.owner_id,
+            payload,
+            at: self.now(),
+        })
+        .await?;
+        let draft = self.draft(
+            ctx,
+            access.actor(),
+            &format!("record.{}", kind.as_str()),
+            ("record", Some(record.id.to_string())),
+            Outcome::Success,
+            serde_json::json!({ "collection": record.collection, "version": record.version }),
+        );
+        tx.append_audit(draft).await?;
+        Ok(())
+    }
+
+    pub async fn get_record(
+        &self,
+        access: &TenantAccess,
+        collection: &str,
+        id: RecordId,
+        ctx: &RequestContext,
+    ) -> Result<Record, ServiceError> {
+        self.authorize(access, Permission::RecordsRead, "record.read", ctx)
+            .await?;
+        let mut tx = self.store.tenant(access.tenant_id(), Access::Read).await?;
+        let schema = self.schema_in(&mut *tx, collection).await?;
+        match tx.record(collection, id).await? {
+            Some(record) if Self::may_read(access, &schema, &record) => Ok(record),
+            _ => Err(ServiceError::NotFound("record_not_found")),
+        }
+    }
+
+    /// A page of records matching `filter`, in `sort` order.
+    pub async fn list_records(
+        &self,
+        access: &TenantAccess,
+        collection: &str,
+        request: &ListRequest<'_>,
+        ctx: &RequestContext,
+    ) -> Result<RecordPage, ServiceError> {
+        let ListRequest {
+            filter,
+            sort,
+            cursor,
+            limit,
+        } = *request;
+        self.authorize(access, Permission::RecordsRead, "record.list", ctx)
+            .await?;
+        let mut tx = self.store.tenant(access.tenant_id(), Access::Read).await?;
+        let schema = self.schema_in(&mut *tx, collection).await?;
+        let invalid = |parameter: &'static str| {
+            move |error: bulkhead_domain::filter::FilterError| ServiceError::InvalidQuery {
+                parameter,
+                position: error.position,
+                message: error.message,
+            }
+        };
+        let filter = match filter.filter(|f| !f.trim().is_empty()) {
+            Some(text) => Some(
+                typecheck(&parse(text).map_err(invalid("filter"))?, &schema)
+                    .map_err(invalid("filter"))?,
+            ),
+            None => None,
+        };
+        let sort = match sort.filter(|s| !s.trim().is_empty()) {
+            Some(text) => parse_sort(text, &schema).map_err(invalid("sort"))?,
+            None => Vec::new(),
+        };
+        let owner = match (schema.visibility(), access.may(Permission::RecordsWriteAny)) {
+            (Visibility::Owner, false) => match access.principal.user() {
+                Some(user) => Some(user),
+                // An API key below manager owns no records of its own.
+                None => {
+                    return Ok(RecordPage {
+                        items: Vec::new(),
+                        next_cursor: None,
+                    });
+                }
+            },
+            _ => None,
+        };
+        let mut query = RecordQuery {
+            filter,
+            sort,
+            after: None,
+            owner,
+            limit,
+        };
+        let order = query.order();
+        if let Some(text) = cursor.filter(|c| !c.is_empty()) {
+            query.after = Some(
+                Cursor::decode(text, &order).ok_or(ServiceError::InvalidQuery {
+                    parameter: "cursor",
+                    position: 0,
+                    message: "not a cursor this server handed out for this sort".into(),
+                })?,
+            );
+        }
+        let items = tx.list_records(collection, &query).await?;
+        let next_cursor = (items.len() == limit as usize)
+            .then(|| {
+                items
+                    .last()
+                    .map(|last| Cursor::after_record(last, &order).encode())
+            })
+            .flatten();
+        Ok(RecordPage { items, next_cursor })
+    }
+
+    /// Replaces (`patch == false`) or merges into (`patch == true`) a
+    /// record's document.
+    pub async fn write_record(
+        &self,
+        access: &TenantAccess,
+        collection: &str,
+        id: RecordId,
+        write: &RecordWrite<'_>,
+        ctx: &RequestContext,
+    ) -> Result<Record, ServiceError> {
+        let RecordWrite {
+            data,
+            patch,
+            expected_version,
+        } = *write;
+        self.authorize(access, Permission::RecordsWriteOwn, "record.update", ctx)
+            .await?;
+        let mut tx = self.store.tenant(access.tenant_id(), Access::Write).await?;
+        let schema = self.schema_in(&mut *tx, collection).await?;
+        let current = match tx.record(collection, id).await? {
+            Some(record) if Self::may_read(access, &schema, &record) => record,
+            _ => return Err(ServiceError::NotFound("record_not_found")),
+        };
+        if !Self::may_write(access, &current) {
+            drop(tx);
+            let draft = self.draft(
+                ctx,
+                access.actor(),
+                "record.update",
+                ("record", Some(id.to_string())),
+                Outcome::Denied,
+                serde_json::json!({ "reason": "not_owner" }),
+            );
+            self.record_denial(Some(access.tenant_id()), draft).await;
+            return Err(ServiceError::Forbidden);
+        }
+        let merged = if patch {
+            let changes = validate_record(&schema, data, WriteMode::Patch).map_err(field_errors)?;
+            let mut merged = current.data.as_object().cloned().unwrap_or_default();
+            for (name, value) in changes {
+                if value.is_null() {
+                    merged.remove(&name);
+                } else {
+                    merged.insert(name, value);
+                }
+            }
+            // The merged document must still be a whole valid record.
+            validate_record(&schema, &Value::Object(merged), WriteMode::Replace)
+                .map_err(field_errors)?
+        } else {
+            validate_record(&schema, data, WriteMode::Replace).map_err(field_errors)?
+        };
+        let uniques = self
+            .check_references(&mut *tx, &schema, &merged, Some(id))
+            .await?;
+        let change = RecordChange {
+            collection: collection.to_owned(),
+            id,
+            expected_version,
+            data: Value::Object(merged),
+            unique_values: uniques,
+            at: self.now(),
+        };
+        let record = match tx.update_record(change).await? {
+            Write::Done(record) => record,
+            Write::NotFound => return Err(ServiceError::NotFound("record_not_found")),
+            Write::VersionMismatch { current } => {
+                return Err(ServiceError::VersionMismatch { current });
+            }
+        };
+        self.record_written(
+            &mut *tx,
+            access,
+            &record,
+            EventKind::Update,
+            record_json(&record),
+            ctx,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(record)
+    }
+
+    pub async fn delete_record(
+        &self,
+        access: &TenantAccess,
+        collection: &str,
+        id: RecordId,
+        expected_version: Option<i64>,
+        ctx: &RequestContext,
+    ) -> Result<(), ServiceError> {
+        self.authorize(access, Permission::RecordsWriteOwn, "record.delete", ctx)
+            .await?;
+        let mut tx = self.store.tenant(access.tenant_id(), Access::Write).await?;
+        let schema = self.schema_in(&mut *tx, collection).await?;
+        let current = match tx.record(collection, id).await? {
+            Some(record) if Self::may_read(access, &schema, &record) => record,
+            _ => return Err(ServiceError::NotFound("record_not_found")),
+        };
+        if !Self::may_write(access, &current) {
+            drop(tx);
+            let draft = self.draft(
+                ctx,
+                access.actor(),
+                "record.delete",
+                ("record", Some(id.to_string())),
+                Outcome::Denied,
+                serde_json::json!({ "reason": "not_owner" }),
+            );
+            self.record_denial(Some(access.tenant_id()), draft).await;
+            return Err(ServiceError::Forbidden);
+        }
+        let record = match tx.delete_record(collection, id, expected_version).await? {
+            Write::Done(record) => record,
+            Write::NotFound => return Err(ServiceError::NotFound("record_not_found")),
+            Write::VersionMismatch { current } => {
+                return Err(ServiceError::VersionMismatch { current });
+            }
+        };
+        let payload = serde_json::json!({ "id": record.id });
+        self.record_written(&mut *tx, access, &record, EventKind::Delete, payload, ctx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
