@@ -228,7 +228,7 @@ impl From<ServiceError> for ApiError {
                 errors
                     .into_iter()
                     .map(|e| FieldError {
-                        field: e.field.into(),
+                        field: e.field,
                         code: e.code.into(),
                         message: e.message,
                     })
