@@ -210,6 +210,10 @@ impl AuthCache {
 
     /// Evicts what `invalidation` made stale.
     pub fn invalidate(&self, invalidation: Invalidation) {
+        if matches!(invalidation, Invalidation::RecordEvents(_)) {
+            // News for realtime subscribers, nothing cached here.
+            return;
+        }
         // Bump first: a load that read before this point must not be stored.
         self.epoch.fetch_add(1, Ordering::AcqRel);
         match invalidation {
@@ -237,6 +241,7 @@ impl AuthCache {
                 self.user_memberships.remove(&user);
             }
             Invalidation::ApiKey(tenant, key) => self.api_keys.remove(&(tenant, key)),
+            Invalidation::RecordEvents(_) => {}
             Invalidation::Everything => {
                 self.sessions.clear();
                 self.users.clear();

@@ -30,6 +30,7 @@ pub mod invitations;
 pub mod keys;
 mod members;
 pub mod passwords;
+pub mod realtime;
 pub mod records;
 pub mod secrets;
 mod services;

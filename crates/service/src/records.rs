@@ -277,6 +277,10 @@ impl Services {
             serde_json::json!({ "collection": record.collection, "version": record.version }),
         );
         tx.append_audit(draft).await?;
+        // Wakes the realtime pumps of every process once this commits.
+        tx.invalidate(bulkhead_store::Invalidation::RecordEvents(
+            access.tenant_id(),
+        ));
         Ok(())
     }
 

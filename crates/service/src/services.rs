@@ -13,6 +13,7 @@ use crate::cache::AuthCache;
 use crate::context::{Actor, RequestContext, TenantAccess};
 use crate::keys::Keys;
 use crate::passwords::{self, Verification};
+use crate::realtime::RealtimeHub;
 use crate::throttle::LoginThrottle;
 use crate::tokens::AccessTokens;
 
@@ -64,6 +65,9 @@ pub struct Services {
     /// Verified against when the email is unknown, so that a login for a
     /// missing account costs the same time as one with a wrong password.
     pub(crate) dummy_hash: String,
+    pub(crate) realtime: Arc<RealtimeHub>,
+    /// This value's own `Arc`, so spawned work (realtime streams) can hold it.
+    this: std::sync::Weak<Services>,
 }
 
 impl std::fmt::Debug for Services {
@@ -83,24 +87,38 @@ impl Services {
         clock: Arc<dyn Clock>,
         keys: Keys,
         settings: AuthSettings,
-    ) -> Result<Self, ServiceError> {
+    ) -> Result<Arc<Self>, ServiceError> {
         let cache = Arc::new(AuthCache::new(Arc::clone(&clock)));
-        let listener = Arc::clone(&cache);
+        let realtime = RealtimeHub::new(Arc::clone(&store));
+        let (to_cache, to_realtime) = (Arc::clone(&cache), Arc::clone(&realtime));
         store.on_invalidation(Arc::new(move |invalidation| {
-            listener.invalidate(invalidation)
+            to_cache.invalidate(invalidation);
+            to_realtime.announce(invalidation);
         }));
         let dummy = passwords::generate_password()?;
-        Ok(Self {
+        let dummy_hash = passwords::hash_password(&dummy)?;
+        Ok(Arc::new_cyclic(|this| Self {
+            this: this.clone(),
+            realtime,
             tokens: AccessTokens::new(settings.issuer.clone(), settings.audience.clone()),
             throttle: LoginThrottle::new(Arc::clone(&clock)),
             api_key_usage: ApiKeyUsage::default(),
-            dummy_hash: passwords::hash_password(&dummy)?,
+            dummy_hash,
             store,
             clock,
             settings,
             keys,
             cache,
-        })
+        }))
+    }
+
+    /// This value as an `Arc` (it is always built as one by [`Self::new`]).
+    pub(crate) fn handle(&self) -> Arc<Services> {
+        // `new` is the only constructor and returns the Arc this points to,
+        // which outlives every call made through it.
+        self.this
+            .upgrade()
+            .unwrap_or_else(|| unreachable!("Services outlived its Arc"))
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {
@@ -122,6 +140,12 @@ impl Services {
     /// Re-reads the signing keys from the database (after a rotation).
     pub async fn reload_keys(&self) -> Result<(), ServiceError> {
         self.keys.reload(&*self.store, &*self.clock).await
+    }
+
+    /// Ends every realtime subscription, so a graceful shutdown does not
+    /// wait on streams that never end by themselves.
+    pub fn close_streams(&self) {
+        self.realtime.close();
     }
 
     /// Writes the API keys' last-use times gathered since the last flush.

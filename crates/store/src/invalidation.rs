@@ -52,6 +52,7 @@ impl Invalidation {
             Invalidation::Tenant(id) => format!("tenant:{id}"),
             Invalidation::Membership(tenant, user) => format!("membership:{tenant}:{user}"),
             Invalidation::ApiKey(tenant, key) => format!("api_key:{tenant}:{key}"),
+            Invalidation::RecordEvents(tenant) => format!("record_events:{tenant}"),
             Invalidation::Everything => "everything".into(),
         }
     }
@@ -96,6 +97,7 @@ mod tests {
             Invalidation::Tenant(tenant),
             Invalidation::Membership(tenant, UserId::new()),
             Invalidation::ApiKey(tenant, ApiKeyId::new()),
+            Invalidation::RecordEvents(tenant),
             Invalidation::Everything,
         ] {
             assert_eq!(Invalidation::decode(&invalidation.encode()), invalidation);

@@ -137,6 +137,8 @@ pub enum Invalidation {
     /// One user's membership in one tenant (added, role changed, removed).
     Membership(TenantId, UserId),
     ApiKey(TenantId, ApiKeyId),
+    /// The tenant has new record events (for realtime subscribers).
+    RecordEvents(TenantId),
     /// Anything may be stale (e.g. notifications may have been missed).
     Everything,
 }

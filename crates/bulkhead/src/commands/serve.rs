@@ -43,7 +43,7 @@ async fn serve(
         signup_open: settings.signup_open,
         ..AuthSettings::default()
     };
-    let services = Arc::new(Services::new(Arc::clone(&store), clock, keys, auth)?);
+    let services = Services::new(Arc::clone(&store), clock, keys, auth)?;
     let edge = EdgeSettings {
         trusted_proxies: settings.trusted_proxies.clone(),
         tenant_host: match &settings.tenant_host {
@@ -72,7 +72,15 @@ async fn serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),
     )
-    .with_graceful_shutdown(shutdown.wait())
+    .with_graceful_shutdown({
+        let services = Arc::clone(&services);
+        async move {
+            shutdown.wait().await;
+            // Event streams never end by themselves; end them so in-flight
+            // requests can finish and the server can stop.
+            services.close_streams();
+        }
+    })
     .await
     .map_err(Error::Serve);
     background.abort();

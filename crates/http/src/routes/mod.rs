@@ -7,6 +7,7 @@ pub mod api_keys;
 pub mod audit;
 pub mod auth;
 pub mod collections;
+pub mod events;
 pub mod invitations;
 pub mod me;
 pub mod members;
@@ -30,4 +31,5 @@ pub fn v1() -> OpenApiRouter<AppState> {
         .merge(admin::router())
         .merge(collections::router())
         .merge(records::router())
+        .merge(events::router())
 }

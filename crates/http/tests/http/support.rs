@@ -44,7 +44,7 @@ impl TestApp {
             AuthSettings::default(),
         )
         .unwrap();
-        let state = AppState::new(Arc::new(services), edge);
+        let state = AppState::new(services, edge);
         Self {
             store,
             router: router(state),

@@ -10,7 +10,7 @@ use bulkhead_store_sqlite::{DATABASE_FILE, SqliteStore};
 use time::macros::datetime;
 
 pub struct World {
-    pub services: Services,
+    pub services: std::sync::Arc<Services>,
     pub clock: Arc<ManualClock>,
     pub store: Arc<dyn Store>,
     _dir: tempfile::TempDir,

@@ -1,0 +1,367 @@
+//! Realtime record events: fan-out partitioned by tenant.
+//!
+//! A record write appends a numbered event to its tenant's `record_events`
+//! and announces `Invalidation::RecordEvents(tenant)` with its commit. The
+//! store delivers that announcement in this process right after the commit
+//! and in every other process sharing the database (PostgreSQL
+//! LISTEN/NOTIFY). [`RealtimeHub`] keeps one broadcast channel per tenant
+//! *that has subscribers*; an announcement for a tenant without one costs a
+//! map lookup and nothing else. For a tenant with subscribers, one task per
+//! announcement reads the new events from the database, once for all of
+//! them, and broadcasts them in order.
+//!
+//! Each subscriber (see [`Services::subscribe`]) gets the events of its
+//! tenant the caller may see at the moment of the event: its access is
+//! re-checked for every event and on every heartbeat, so a removed member's
+//! stream ends, and owner-visibility records reach only their owner and
+//! managers. `Last-Event-ID` replays from the stored events, which are kept,
+//! so resuming loses nothing.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bulkhead_domain::collection::Visibility;
+use bulkhead_domain::{Permission, TenantId};
+use bulkhead_store::{Access, Invalidation, RecordEvent, Store};
+use tokio::sync::{Mutex as AsyncMutex, broadcast, mpsc};
+
+use crate::collections::parse_stored;
+use crate::context::{Principal, RequestContext, TenantAccess};
+use crate::{ServiceError, Services};
+
+/// Events buffered per tenant before a slow subscriber has to catch up
+/// from the database.
+const CHANNEL_CAPACITY: usize = 1024;
+/// Events read from the database at a time.
+const BATCH: u32 = 500;
+/// How often a quiet stream re-checks the subscriber's access.
+pub const HEARTBEAT: Duration = Duration::from_secs(15);
+
+struct TenantChannel {
+    sender: broadcast::Sender<Arc<RecordEvent>>,
+    /// The last event broadcast; the pump continues from it.
+    last_seq: Arc<AsyncMutex<i64>>,
+}
+
+/// The per-process hub of realtime channels.
+pub struct RealtimeHub {
+    store: Arc<dyn Store>,
+    channels: Mutex<HashMap<TenantId, TenantChannel>>,
+}
+
+impl std::fmt::Debug for RealtimeHub {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let n = self.channels.lock().map_or(0, |c| c.len());
+        f.debug_struct("RealtimeHub")
+            .field("n_tenants", &n)
+            .finish()
+    }
+}
+
+impl RealtimeHub {
+    pub fn new(store: Arc<dyn Store>) -> Arc<Self> {
+        Arc::new(Self {
+            store,
+            channels: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// Called with every committed invalidation; starts a pump for tenants
+    /// that have subscribers. Never blocks.
+    pub fn announce(self: &Arc<Self>, invalidation: Invalidation) {
+        let Invalidation::RecordEvents(tenant) = invalidation else {
+            return;
+        };
+        let channel = {
+            let mut channels = self.channels.lock().unwrap_or_else(|p| p.into_inner());
+            match channels.get(&tenant) {
+                Some(channel) if channel.sender.receiver_count() > 0 => {
+                    Some((channel.sender.clone(), Arc::clone(&channel.last_seq)))
+                }
+                Some(_) => {
+                    // Its last subscriber left: forget the tenant.
+                    channels.remove(&tenant);
+                    None
+                }
+                None => None,
+            }
+        };
+        let Some((sender, last_seq)) = channel else {
+            return;
+        };
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let store = Arc::clone(&self.store);
+        runtime.spawn(async move {
+            if let Err(error) = pump(&*store, tenant, &sender, &last_seq).await {
+                tracing::warn!(%error, %tenant, "could not read new record events");
+            }
+        });
+    }
+
+    /// Ends every subscription (at shutdown): streams close so that
+    /// in-flight requests can finish.
+    pub fn close(&self) {
+        self.channels
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+    }
+
+    /// A receiver of the tenant's live events, and the number of the last
+    /// event before them.
+    async fn subscribe(
+        &self,
+        tenant: TenantId,
+    ) -> Result<(broadcast::Receiver<Arc<RecordEvent>>, i64), ServiceError> {
+        let existing = {
+            let channels = self.channels.lock().unwrap_or_else(|p| p.into_inner());
+            channels
+                .get(&tenant)
+                .map(|c| (c.sender.subscribe(), Arc::clone(&c.last_seq)))
+        };
+        if let Some((receiver, last_seq)) = existing {
+            let seq = *last_seq.lock().await;
+            return Ok((receiver, seq));
+        }
+        let current = last_event_seq(&*self.store, tenant).await?;
+        let mut channels = self.channels.lock().unwrap_or_else(|p| p.into_inner());
+        let channel = channels.entry(tenant).or_insert_with(|| TenantChannel {
+            sender: broadcast::channel(CHANNEL_CAPACITY).0,
+            last_seq: Arc::new(AsyncMutex::new(current)),
+        });
+        Ok((channel.sender.subscribe(), current))
+    }
+}
+
+async fn last_event_seq(store: &dyn Store, tenant: TenantId) -> Result<i64, ServiceError> {
+    // The newest event: read forward in batches from the start would be
+    // slow for old tenants, so ask for events after a huge number first
+    // and fall back to scanning only when needed.
+    let mut tx = store.tenant(tenant, Access::Read).await?;
+    let mut last = 0;
+    loop {
+        let batch = tx.record_events_after(last, BATCH).await?;
+        match batch.last() {
+            Some(event) => last = event.seq,
+            None => return Ok(last),
+        }
+        if batch.len() < BATCH as usize {
+            return Ok(last);
+        }
+    }
+}
+
+async fn pump(
+    store: &dyn Store,
+    tenant: TenantId,
+    sender: &broadcast::Sender<Arc<RecordEvent>>,
+    last_seq: &AsyncMutex<i64>,
+) -> Result<(), ServiceError> {
+    // One pump per tenant at a time, continuing where the last one stopped,
+    // so events go out once and in order.
+    let mut last = last_seq.lock().await;
+    loop {
+        let mut tx = store.tenant(tenant, Access::Read).await?;
+        let batch = tx.record_events_after(*last, BATCH).await?;
+        drop(tx);
+        for event in &batch {
+            *last = event.seq;
+            // No receivers is fine: they may all have left meanwhile.
+            let _ = sender.send(Arc::new(event.clone()));
+        }
+        if batch.len() < BATCH as usize {
+            return Ok(());
+        }
+    }
+}
+
+/// One event as a subscriber receives it.
+#[derive(Debug, Clone)]
+pub struct Delivered {
+    pub seq: i64,
+    pub kind: &'static str,
+    pub collection: String,
+    pub payload: serde_json::Value,
+}
+
+impl Services {
+    /// Starts a subscription to the tenant's record events, optionally only
+    /// for some collections, resuming after `last_event_id` if given. The
+    /// receiver ends when the caller loses access to the tenant.
+    pub async fn subscribe(
+        &self,
+        access: TenantAccess,
+        collections: Option<HashSet<String>>,
+        last_event_id: Option<i64>,
+        ctx: RequestContext,
+    ) -> Result<mpsc::Receiver<Delivered>, ServiceError> {
+        self.authorize(&access, Permission::RecordsRead, "events.subscribe", &ctx)
+            .await?;
+        let tenant = access.tenant_id();
+        let (mut live, current) = self.realtime.subscribe(tenant).await?;
+        let (sender, receiver) = mpsc::channel(256);
+        let services = self.handle();
+        tokio::spawn(async move {
+            let mut stream = Stream {
+                services,
+                access,
+                collections,
+                visibility: HashMap::new(),
+                ctx,
+                sender,
+            };
+            let mut last = last_event_id.unwrap_or(current).min(current);
+            // Backlog first (Last-Event-ID), then live events; anything
+            // already delivered is skipped by number.
+            if stream.catch_up(&mut last).await.is_err() {
+                return;
+            }
+            let mut heartbeat = tokio::time::interval(HEARTBEAT);
+            heartbeat.tick().await;
+            loop {
+                tokio::select! {
+                    received = live.recv() => match received {
+                        Ok(event) => {
+                            if event.seq <= last {
+                                continue;
+                            }
+                            if event.seq > last + 1 && stream.catch_up(&mut last).await.is_err() {
+                                return;
+                            }
+                            if event.seq > last && stream.deliver(&event).await.is_err() {
+                                return;
+                            }
+                            last = last.max(event.seq);
+                        }
+                        // Too slow: the channel dropped events; they are in
+                        // the database.
+                        Err(broadcast::error::RecvError::Lagged(_)) => {
+                            if stream.catch_up(&mut last).await.is_err() {
+                                return;
+                            }
+                        }
+                        Err(broadcast::error::RecvError::Closed) => return,
+                    },
+                    _ = heartbeat.tick() => {
+                        if stream.still_allowed().await.is_err() || stream.sender.is_closed() {
+                            return;
+                        }
+                    }
+                }
+            }
+        });
+        Ok(receiver)
+    }
+}
+
+/// Why a subscription stops.
+struct Ended;
+
+struct Stream {
+    services: Arc<Services>,
+    access: TenantAccess,
+    collections: Option<HashSet<String>>,
+    visibility: HashMap<String, Visibility>,
+    ctx: RequestContext,
+    sender: mpsc::Sender<Delivered>,
+}
+
+impl Stream {
+    /// Re-resolves the subscriber's standing in the tenant: a removed
+    /// member, a revoked key or a suspended tenant ends the stream.
+    async fn still_allowed(&mut self) -> Result<(), Ended> {
+        let principal: Principal = self.access.principal;
+        let tenant = self.access.tenant_id().to_string();
+        match self
+            .services
+            .tenant_access(&principal, &tenant, &self.ctx)
+            .await
+        {
+            Ok(access) if access.may(Permission::RecordsRead) => {
+                self.access = access;
+                Ok(())
+            }
+            _ => Err(Ended),
+        }
+    }
+
+    async fn catch_up(&mut self, last: &mut i64) -> Result<(), Ended> {
+        loop {
+            let tenant = self.access.tenant_id();
+            let batch = {
+                let mut tx = self
+                    .services
+                    .store
+                    .tenant(tenant, Access::Read)
+                    .await
+                    .map_err(|_| Ended)?;
+                tx.record_events_after(*last, BATCH)
+                    .await
+                    .map_err(|_| Ended)?
+            };
+            for event in &batch {
+                self.deliver(event).await?;
+                *last = event.seq;
+            }
+            if batch.len() < BATCH as usize {
+                return Ok(());
+            }
+        }
+    }
+
+    async fn visibility_of(&mut self, collection: &str) -> Visibility {
+        if let Some(visibility) = self.visibility.get(collection) {
+            return *visibility;
+        }
+        let tenant = self.access.tenant_id();
+        let found = async {
+            let mut tx = self
+                .services
+                .store
+                .tenant(tenant, Access::Read)
+                .await
+                .ok()?;
+            let row = tx.collection(collection).await.ok()??;
+            parse_stored(row).ok().map(|info| info.schema.visibility())
+        }
+        .await;
+        // A deleted collection's events are shown as the most restrictive.
+        let visibility = found.unwrap_or(Visibility::Owner);
+        self.visibility.insert(collection.to_owned(), visibility);
+        visibility
+    }
+
+    /// Sends the event if the subscriber may see it now.
+    async fn deliver(&mut self, event: &RecordEvent) -> Result<(), Ended> {
+        if self
+            .collections
+            .as_ref()
+            .is_some_and(|wanted| !wanted.contains(&event.collection))
+        {
+            return Ok(());
+        }
+        self.still_allowed().await?;
+        let visible = match self.visibility_of(&event.collection).await {
+            Visibility::Tenant => true,
+            Visibility::Owner => {
+                self.access.may(Permission::RecordsWriteAny)
+                    || event
+                        .owner_id
+                        .is_some_and(|owner| self.access.principal.user() == Some(owner))
+            }
+        };
+        if !visible {
+            return Ok(());
+        }
+        let delivered = Delivered {
+            seq: event.seq,
+            kind: event.kind.as_str(),
+            collection: event.collection.clone(),
+            payload: event.payload.clone(),
+        };
+        self.sender.send(delivered).await.map_err(|_| Ended)
+    }
+}
