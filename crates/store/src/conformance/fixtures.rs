@@ -2,14 +2,16 @@
 
 use bulkhead_domain::audit::{ActorKind, Outcome};
 use bulkhead_domain::{
-    ApiKeyId, AuditEntryId, Email, InvitationId, Role, TenantId, TenantSlug, UserId,
+    ApiKeyId, AuditEntryId, Email, Id, InvitationId, RecordId, Role, TenantId, TenantSlug, UserId,
 };
+use rand::Rng;
+use serde_json::Value;
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
 
 use crate::{
-    Access, AuditDraft, NewApiKey, NewInvitation, NewMembership, NewTenant, NewUser, Store, Tenant,
-    User,
+    Access, AuditDraft, EventKind, NewApiKey, NewCollection, NewInvitation, NewMembership,
+    NewRecord, NewRecordEvent, NewTenant, NewUser, Store, Tenant, UniqueValue, User,
 };
 
 /// The suite's "now". Fixed, so expiry is decided by the data, not the wall clock.
@@ -34,10 +36,15 @@ pub fn hash_of(text: &str) -> [u8; 32] {
 }
 
 pub async fn user(store: &dyn Store, email: &str) -> User {
+    user_with_id(store, email, UserId::new()).await
+}
+
+/// A user with a chosen id, for cases whose results depend on id order.
+pub async fn user_with_id(store: &dyn Store, email: &str, id: UserId) -> User {
     let mut tx = store.platform(Access::Write).await.unwrap();
     let user = tx
         .insert_user(NewUser {
-            id: UserId::new(),
+            id,
             email: Email::parse(email).unwrap(),
             display_name: Some(format!("User {email}")),
             password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaA".into(),
@@ -122,5 +129,78 @@ pub fn audit(action: &str, actor: Option<UserId>) -> AuditDraft {
         details: serde_json::json!({"b": 1, "a": [true, null, "x"]}),
         ip: Some("192.0.2.7".into()),
         user_agent: Some("conformance/1.0".into()),
+    }
+}
+
+/// An id drawn from a seeded generator, so a case orders the same way on
+/// every run.
+pub fn seeded_id<K>(rng: &mut impl Rng) -> Id<K> {
+    Id::from_uuid(uuid::Builder::from_random_bytes(rng.r#gen()).into_uuid())
+}
+
+pub fn collection(name: &str, schema: Value, at: OffsetDateTime) -> NewCollection {
+    NewCollection {
+        name: name.into(),
+        schema,
+        at,
+    }
+}
+
+/// A collection schema in its stored JSON form; each field is
+/// `(name, type, required, unique)`.
+pub fn schema_json(name: &str, fields: &[(&str, &str, bool, bool)]) -> Value {
+    let fields: Vec<Value> = fields
+        .iter()
+        .map(|(name, kind, required, unique)| {
+            serde_json::json!({"name": name, "type": kind, "required": required, "unique": unique})
+        })
+        .collect();
+    serde_json::json!({"name": name, "fields": fields, "visibility": "tenant", "indexes": []})
+}
+
+/// A new record; `unique` lists `(field, value)` pairs.
+pub fn record(
+    collection: &str,
+    id: RecordId,
+    owner_id: Option<UserId>,
+    data: Value,
+    unique: &[(&str, &str)],
+    at: OffsetDateTime,
+) -> NewRecord {
+    NewRecord {
+        id,
+        collection: collection.into(),
+        owner_id,
+        data,
+        unique_values: unique_values(unique),
+        at,
+    }
+}
+
+pub fn unique_values(pairs: &[(&str, &str)]) -> Vec<UniqueValue> {
+    pairs
+        .iter()
+        .map(|(field, value)| UniqueValue {
+            field: (*field).into(),
+            value: (*value).into(),
+        })
+        .collect()
+}
+
+pub fn record_event(
+    collection: &str,
+    record_id: RecordId,
+    kind: EventKind,
+    owner_id: Option<UserId>,
+    payload: Value,
+    at: OffsetDateTime,
+) -> NewRecordEvent {
+    NewRecordEvent {
+        collection: collection.into(),
+        record_id,
+        kind,
+        owner_id,
+        payload,
+        at,
     }
 }
