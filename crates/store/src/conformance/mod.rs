@@ -8,6 +8,11 @@
 //! The heart of it is [`isolation`]: for every operation of a tenant
 //! transaction, a handle for tenant A is aimed at tenant B's rows and must
 //! come back empty-handed, with B's data unchanged afterwards.
+//!
+//! [`cases`] holds the identity and access cases, [`records`] those of the
+//! data plane (collections, records, unique values, idempotency keys,
+//! record events and listing), which it checks against an in-memory
+//! [`reference`] evaluation of filters and orders.
 
 #![allow(
     clippy::unwrap_used,
@@ -19,6 +24,8 @@
 pub mod cases;
 pub mod fixtures;
 pub mod isolation;
+pub mod records;
+pub mod reference;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -72,7 +79,7 @@ impl TestStore {
 #[macro_export]
 macro_rules! conformance_suite {
     ($fresh:path) => {
-        $crate::conformance_suite!(@cases $fresh;
+        $crate::conformance_suite!(@cases $fresh; cases;
             tenants_are_created_read_renamed_and_deleted,
             tenant_slugs_are_unique_across_the_platform,
             users_are_unique_by_normalised_email,
@@ -101,12 +108,27 @@ macro_rules! conformance_suite {
             the_platform_audit_log_is_its_own_verifiable_chain,
             invalidations_reach_listeners_when_their_transaction_commits,
         );
+        $crate::conformance_suite!(@cases $fresh; records;
+            collections_are_created_read_listed_updated_and_deleted,
+            collection_names_are_unique_within_a_tenant_only,
+            deleting_a_collection_removes_its_records_and_unique_values_only,
+            records_are_created_read_updated_and_deleted_with_versions,
+            record_documents_round_trip_exactly,
+            unique_values_are_enforced_per_tenant_collection_and_field,
+            idempotency_keys_replay_their_first_answer,
+            an_idempotency_key_is_claimed_once_under_concurrency,
+            record_events_are_numbered_per_tenant_without_gaps,
+            record_events_are_numbered_without_gaps_under_concurrency,
+            record_filters_agree_with_the_reference_evaluation,
+            record_sorts_and_keyset_pages_agree_with_the_reference_order,
+            keyset_pages_stay_exact_while_records_change,
+        );
     };
-    (@cases $fresh:path; $($case:ident),* $(,)?) => {$(
+    (@cases $fresh:path; $module:ident; $($case:ident),* $(,)?) => {$(
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn $case() {
             let Some(test_store) = $fresh().await else { return };
-            $crate::conformance::cases::$case(&test_store).await;
+            $crate::conformance::$module::$case(&test_store).await;
             test_store.finish().await;
         }
     )*};
