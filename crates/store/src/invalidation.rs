@@ -77,6 +77,7 @@ impl Invalidation {
             Some("api_key") => id(first)
                 .zip(id(second))
                 .map(|(t, k)| Invalidation::ApiKey(t, k)),
+            Some("record_events") => id(first).map(Invalidation::RecordEvents),
             _ => None,
         };
         parsed.unwrap_or(Invalidation::Everything)
