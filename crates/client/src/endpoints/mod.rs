@@ -6,6 +6,7 @@ mod admin;
 mod api_keys;
 mod audit;
 mod auth;
+mod collections;
 mod invitations;
 mod me;
 mod members;
