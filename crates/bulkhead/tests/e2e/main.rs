@@ -10,7 +10,7 @@
     reason = "test code: a panic is a failed test"
 )]
 
-// First: it defines `scenario!`, which the identity modules use.
+// First: it defines `scenario!`, which the identity and records modules use.
 #[macro_use]
 mod harness;
 
@@ -25,6 +25,11 @@ mod identity_tokens;
 mod keys;
 mod migrate;
 mod postgres;
+mod records_collections;
+mod records_common;
+mod records_crud;
+mod records_listing;
+mod records_permissions;
 mod serve;
 mod startup_errors;
 mod support;
