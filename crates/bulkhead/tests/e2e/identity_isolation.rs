@@ -14,6 +14,12 @@
 //! - by B's own lower roles (users and API keys): 403 `forbidden` on every
 //!   route above their role, 200 on the reads they may make.
 //!
+//! Collection and record routes are aimed at B's collection `projects`
+//! (tenant A has one of the same name, so names collide) and at a record of
+//! B's owner there; A's callers also try B's record ids through A's own
+//! `projects`, which answers as for an id that never existed. The event
+//! stream is only opened, never read to its end.
+//!
 //! [`RULES`] holds the minimum role and the request body of each route. A
 //! route in the document that is missing from it fails the test, so a new
 //! route cannot escape the matrix; a rule for a route the document no
@@ -22,7 +28,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use bulkhead_client::types::{
-    ApiKeyCreated, CreateApiKeyRequest, CreateInvitationRequest, PageQuery, Role, TenantView,
+    ApiKeyCreated, CollectionSpec, CreateApiKeyRequest, CreateInvitationRequest, PageQuery,
+    RecordQuery, RecordView, Role, TenantView,
 };
 use bulkhead_client::{Client, Method, RawResponse};
 use serde_json::Value;
@@ -64,6 +71,8 @@ const fn rule(
 }
 
 const VIEWER: Needs = Needs::Role(Role::Viewer);
+const MEMBER: Needs = Needs::Role(Role::Member);
+const MANAGER: Needs = Needs::Role(Role::Manager);
 const ADMIN: Needs = Needs::Role(Role::Admin);
 const OWNER: Needs = Needs::Role(Role::Owner);
 
@@ -101,6 +110,67 @@ const RULES: &[Rule] = &[
     ),
     rule("delete", "/v1/tenants/{t}/api-keys/{id}", ADMIN, None),
     rule("get", "/v1/tenants/{t}/audit", ADMIN, None),
+    rule("get", "/v1/tenants/{t}/collections", VIEWER, None),
+    rule(
+        "post",
+        "/v1/tenants/{t}/collections",
+        MANAGER,
+        Some(r#"{"name":"intruders","visibility":"tenant","fields":[]}"#),
+    ),
+    rule("get", "/v1/tenants/{t}/collections/{name}", VIEWER, None),
+    // A safe change of B's `projects`: a new optional field.
+    rule(
+        "patch",
+        "/v1/tenants/{t}/collections/{name}",
+        MANAGER,
+        Some(PROJECTS_CHANGED),
+    ),
+    rule(
+        "delete",
+        "/v1/tenants/{t}/collections/{name}",
+        MANAGER,
+        None,
+    ),
+    rule(
+        "get",
+        "/v1/tenants/{t}/collections/{name}/records",
+        VIEWER,
+        None,
+    ),
+    rule(
+        "post",
+        "/v1/tenants/{t}/collections/{name}/records",
+        MEMBER,
+        Some(r#"{"title":"planted by an intruder"}"#),
+    ),
+    rule(
+        "get",
+        "/v1/tenants/{t}/collections/{name}/records/{id}",
+        VIEWER,
+        None,
+    ),
+    // `{id}` is a record of B's owner: a member may change only their own
+    // records, so changing this one takes a manager.
+    rule(
+        "put",
+        "/v1/tenants/{t}/collections/{name}/records/{id}",
+        MANAGER,
+        Some(r#"{"title":"taken over"}"#),
+    ),
+    rule(
+        "patch",
+        "/v1/tenants/{t}/collections/{name}/records/{id}",
+        MANAGER,
+        Some(r#"{"title":"taken over"}"#),
+    ),
+    rule(
+        "delete",
+        "/v1/tenants/{t}/collections/{name}/records/{id}",
+        MANAGER,
+        None,
+    ),
+    // A stream: opened, never read to its end.
+    rule("get", "/v1/tenants/{t}/events", VIEWER, None),
     rule(
         "post",
         "/v1/admin/tenants/{t}/suspend",
@@ -114,6 +184,14 @@ const RULES: &[Rule] = &[
         None,
     ),
 ];
+
+/// The collection both tenants have, and its definition.
+const COLLECTION: &str = "projects";
+const PROJECTS: &str = r#"{"name":"projects","visibility":"tenant","fields":[{"name":"title","type":"text","required":true},{"name":"code","type":"text","unique":true}]}"#;
+const PROJECTS_CHANGED: &str = r#"{"name":"projects","visibility":"tenant","fields":[{"name":"title","type":"text","required":true},{"name":"code","type":"text","unique":true},{"name":"intruder","type":"text"}]}"#;
+
+/// Routes whose answer is an endless stream.
+const STREAMS: [&str; 1] = ["/v1/tenants/{t}/events"];
 
 const METHODS: [&str; 8] = [
     "get", "put", "post", "delete", "options", "head", "patch", "trace",
@@ -152,7 +230,7 @@ async fn tenant_routes(server: &TestServer) -> Vec<Route> {
         }
         for parameter in parameters(&path) {
             assert!(
-                ["t", "user_id", "id"].contains(&parameter.as_str()),
+                ["t", "user_id", "id", "name"].contains(&parameter.as_str()),
                 "{documented} has a path parameter {{{parameter}}} that identity_isolation.rs cannot fill: add a value of tenant B for it"
             );
         }
@@ -235,6 +313,28 @@ async fn send(client: &Client, method: &str, path: &str, body: Option<&str>) -> 
     }
 }
 
+/// Opens `GET path` as `token` and returns the status and content type
+/// without reading the body, which for a stream never ends.
+async fn open_stream(server: &TestServer, token: &str, path: &str) -> (u16, String) {
+    let response = reqwest::Client::builder()
+        .no_proxy()
+        .timeout(std::time::Duration::from_secs(30))
+        .build()
+        .unwrap()
+        .get(format!("{}{path}", server.anon.base_url()))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    (response.status().as_u16(), content_type)
+}
+
 /// Two tenants with members and keys, and an outsider.
 struct World {
     a: TenantView,
@@ -248,6 +348,10 @@ struct World {
     /// B's API keys below owner, by role: viewer, member, manager, admin.
     b_keys: Vec<(Role, ApiKeyCreated)>,
     b_invitation: Uuid,
+    /// Records of B's owner in B's `projects`.
+    b_records: Vec<RecordView>,
+    /// A record of A's owner in A's `projects`.
+    a_record: RecordView,
 }
 
 const LOWER_ROLES: [Role; 4] = [Role::Viewer, Role::Member, Role::Manager, Role::Admin];
@@ -293,6 +397,39 @@ impl World {
             .await
             .unwrap()
             .id;
+        // Both tenants have a `projects` collection; B's holds records of
+        // its owner.
+        let projects: CollectionSpec = serde_json::from_str(PROJECTS).unwrap();
+        let mut b_records = Vec::new();
+        b_owner
+            .client
+            .create_collection(&b.slug, &projects)
+            .await
+            .unwrap();
+        for i in 0..2 {
+            let data = serde_json::json!({"title": format!("bravo record {i} q7x2k"), "code": format!("BRAVO-{i}")});
+            b_records.push(
+                b_owner
+                    .client
+                    .create_record(&b.slug, COLLECTION, &data)
+                    .await
+                    .unwrap(),
+            );
+        }
+        a_owner
+            .client
+            .create_collection(&a.slug, &projects)
+            .await
+            .unwrap();
+        let a_record = a_owner
+            .client
+            .create_record(
+                &a.slug,
+                COLLECTION,
+                &serde_json::json!({"title": "alpha's own", "code": "BRAVO-0"}),
+            )
+            .await
+            .unwrap();
         World {
             a,
             a_owner,
@@ -303,16 +440,24 @@ impl World {
             b_members,
             b_keys,
             b_invitation,
+            b_records,
+            a_record,
         }
     }
 
-    /// Values of B for each path parameter; `{t}` is given.
-    fn b_values(&self, t: &str) -> BTreeMap<&'static str, String> {
+    /// Values of B for each path parameter of `path`; `{t}` is given.
+    fn b_values(&self, path: &str, t: &str) -> BTreeMap<&'static str, String> {
+        let id = if path.contains("/records/") {
+            self.b_records[0].id
+        } else {
+            self.b_keys[0].1.id
+        };
         BTreeMap::from([
             ("t", t.to_owned()),
             // The owner: the one member no lower role may touch.
             ("user_id", self.b_owner.id().to_string()),
-            ("id", self.b_keys[0].1.id.to_string()),
+            ("id", id.to_string()),
+            ("name", COLLECTION.to_owned()),
         ])
     }
 
@@ -337,6 +482,10 @@ impl World {
             secrets.push(key.prefix.clone());
             secrets.push(key.name.clone());
         }
+        for record in &self.b_records {
+            secrets.push(record.id.to_string());
+            secrets.push(record.data["title"].as_str().unwrap().to_owned());
+        }
         secrets
     }
 
@@ -355,7 +504,25 @@ impl World {
         for key in keys["items"].as_array_mut().unwrap() {
             key.as_object_mut().unwrap().remove("last_used_at");
         }
-        serde_json::json!({"tenant": tenant, "members": members, "keys": keys})
+        let collections = owner.list_collections(&self.b.slug).await.unwrap();
+        let records = owner
+            .list_records(
+                &self.b.slug,
+                COLLECTION,
+                &RecordQuery {
+                    limit: Some(100),
+                    ..RecordQuery::default()
+                },
+            )
+            .await
+            .unwrap();
+        serde_json::json!({
+            "tenant": tenant,
+            "members": members,
+            "keys": keys,
+            "collections": collections,
+            "records": records,
+        })
     }
 }
 
@@ -418,8 +585,8 @@ async fn outsiders_cannot_tell_tenant_b_exists(backend: Backend) {
     let mut checked = 0;
     for route in &routes {
         for (b_reference, missing_reference) in &references {
-            let b_path = fill(&route.path, &world.b_values(b_reference));
-            let missing_path = fill(&route.path, &world.b_values(missing_reference));
+            let b_path = fill(&route.path, &world.b_values(&route.path, b_reference));
+            let missing_path = fill(&route.path, &world.b_values(&route.path, missing_reference));
             for (who, client) in &outsiders {
                 let what = format!("{who}: {} {b_path}", route.method.to_uppercase());
                 let at_b = send(client, route.method, &b_path, route.body).await;
@@ -461,6 +628,52 @@ async fn outsiders_cannot_tell_tenant_b_exists(backend: Backend) {
     }
     assert_eq!(checked, routes.len() * references.len() * outsiders.len());
 
+    // Through A's own `projects`, B's record ids answer exactly as ids that
+    // never existed, for every record route; A's own record is found.
+    let guessers: [(&str, Client); 2] = [
+        ("tenant A's owner", world.a_owner.client.clone()),
+        (
+            "tenant A's admin API key",
+            server.anon.with_token(&world.a_admin_key.key),
+        ),
+    ];
+    let mut guessed = 0;
+    for route in routes.iter().filter(|r| r.path.ends_with("/records/{id}")) {
+        for record in &world.b_records {
+            let in_a = |id: Uuid| {
+                fill(
+                    &route.path,
+                    &BTreeMap::from([
+                        ("t", world.a.slug.clone()),
+                        ("name", COLLECTION.to_owned()),
+                        ("id", id.to_string()),
+                    ]),
+                )
+            };
+            for (who, client) in &guessers {
+                let what = format!("{who}: {} B's record in A", route.method.to_uppercase());
+                let guess = send(client, route.method, &in_a(record.id), route.body).await;
+                let never = send(client, route.method, &in_a(Uuid::now_v7()), route.body).await;
+                expect_problem(&guess, 404, "record_not_found");
+                assert_eq!(
+                    (guess.status, guess.text()),
+                    (never.status, never.text()),
+                    "{what}: the answer differs from the one for an id that never existed"
+                );
+                expect_no_leak(&guess, &secrets, &what);
+                guessed += 1;
+            }
+        }
+    }
+    assert_eq!(guessed, 4 * world.b_records.len() * guessers.len());
+    let a_record = world
+        .a_owner
+        .client
+        .get_record(&world.a.slug, COLLECTION, world.a_record.id)
+        .await
+        .unwrap();
+    assert_eq!(a_record, world.a_record);
+
     // A method a path does not have answers the same for B and for a
     // tenant that does not exist.
     let paths: BTreeSet<&str> = routes.iter().map(|r| r.path.as_str()).collect();
@@ -469,8 +682,8 @@ async fn outsiders_cannot_tell_tenant_b_exists(backend: Backend) {
             if routes.iter().any(|r| r.path == path && r.method == method) {
                 continue;
             }
-            let b_path = fill(path, &world.b_values(B_SLUG));
-            let missing_path = fill(path, &world.b_values("no-such-tenant-q7x2k"));
+            let b_path = fill(path, &world.b_values(path, B_SLUG));
+            let missing_path = fill(path, &world.b_values(path, "no-such-tenant-q7x2k"));
             let what = format!("{} {b_path}", method.to_uppercase());
             let at_b = send(&world.a_owner.client, method, &b_path, Some("{}")).await;
             let at_missing = send(&world.a_owner.client, method, &missing_path, Some("{}")).await;
@@ -510,7 +723,7 @@ async fn outsiders_cannot_tell_tenant_b_exists(backend: Backend) {
         let Some(rest) = route.path.strip_prefix("/v1/tenants/{t}/") else {
             continue;
         };
-        let path = fill(&format!("/v1/{rest}"), &world.b_values(B_SLUG));
+        let path = fill(&format!("/v1/{rest}"), &world.b_values(&route.path, B_SLUG));
         for (who, client) in &outsiders {
             let what = format!("{who}: {} {path} on B's host", route.method.to_uppercase());
             let at_b = send(&on_host(client, B_SLUG), route.method, &path, route.body).await;
@@ -626,12 +839,14 @@ async fn lower_roles_are_forbidden_above_their_role(server: TestServer) {
     let routes = tenant_routes(&server).await;
     let before = world.b_snapshot().await;
 
-    let mut callers: Vec<(String, Needs, Client)> = Vec::new();
+    // Who asks, their role, their client and their bearer token.
+    let mut callers: Vec<(String, Needs, Client, String)> = Vec::new();
     for (role, account) in &world.b_members {
         callers.push((
             format!("B's {role}"),
             Needs::Role(*role),
             account.client.clone(),
+            account.tokens.access_token.clone(),
         ));
     }
     for (role, created) in &world.b_keys {
@@ -639,15 +854,21 @@ async fn lower_roles_are_forbidden_above_their_role(server: TestServer) {
             format!("B's {role} API key"),
             Needs::Role(*role),
             server.anon.with_token(&created.key),
+            created.key.clone(),
         ));
     }
-    callers.push(("B's owner".to_owned(), OWNER, world.b_owner.client.clone()));
+    callers.push((
+        "B's owner".to_owned(),
+        OWNER,
+        world.b_owner.client.clone(),
+        world.b_owner.tokens.access_token.clone(),
+    ));
 
     let mut forbidden = 0;
     for route in &routes {
         for reference in [world.b.slug.clone(), world.b.id.to_string()] {
-            let path = fill(&route.path, &world.b_values(&reference));
-            for (who, has, client) in &callers {
+            let path = fill(&route.path, &world.b_values(&route.path, &reference));
+            for (who, has, client, token) in &callers {
                 let what = format!("{who}: {} {path}", route.method.to_uppercase());
                 let allowed = match (route.needs, has) {
                     (Needs::Role(needed), Needs::Role(role)) => role >= &needed,
@@ -655,7 +876,14 @@ async fn lower_roles_are_forbidden_above_their_role(server: TestServer) {
                 };
                 if allowed {
                     // Only reads are tried: a write would change B.
-                    if route.method == "get" {
+                    if route.method == "get" && STREAMS.contains(&route.path.as_str()) {
+                        let (status, content_type) = open_stream(&server, token, &path).await;
+                        assert_eq!(status, 200, "{what}");
+                        assert!(
+                            content_type.starts_with("text/event-stream"),
+                            "{what}: {content_type}"
+                        );
+                    } else if route.method == "get" {
                         let response = send(client, route.method, &path, None).await;
                         assert_eq!(response.status, 200, "{what}: {}", response.text());
                     }
