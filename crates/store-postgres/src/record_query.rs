@@ -147,14 +147,25 @@ fn push_joined(
 
 /// `ORDER BY` for a full order: absent values first when ascending, last
 /// when descending, as on SQLite.
+///
+/// `id`, `created_at` and `updated_at` are never null, so they get plain
+/// `ASC`/`DESC`: a `NULLS` clause that differs from the index's own order
+/// (`DESC` is `NULLS FIRST` in a default index) keeps PostgreSQL from
+/// reading `ix_records_created` backwards for the default order, and it
+/// would read and sort every record of the collection instead.
 pub fn order_by(order: &[SortKey]) -> String {
     order
         .iter()
         .map(|key| {
-            let direction = if key.descending {
-                "DESC NULLS LAST"
-            } else {
-                "ASC NULLS FIRST"
+            let never_null = matches!(
+                key.field,
+                FieldRef::System(SystemField::Id | SystemField::CreatedAt | SystemField::UpdatedAt)
+            );
+            let direction = match (key.descending, never_null) {
+                (true, true) => "DESC",
+                (false, true) => "ASC",
+                (true, false) => "DESC NULLS LAST",
+                (false, false) => "ASC NULLS FIRST",
             };
             format!("{} {direction}", order_expression(&key.field))
         })
