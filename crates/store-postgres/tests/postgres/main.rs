@@ -14,6 +14,7 @@
 )]
 
 mod conformance;
+mod explain;
 mod notify;
 mod rls;
 mod roles;
