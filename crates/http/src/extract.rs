@@ -1,7 +1,6 @@
 //! Our own extractors: identity, tenant scope and request facts appear in
 //! every handler's signature, and every rejection is an [`ApiError`].
 
-use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, FromRequestParts, RawPathParams, Request};
 use axum::http::StatusCode;
 use axum::http::header::{AUTHORIZATION, USER_AGENT};
@@ -113,16 +112,51 @@ impl<T: DeserializeOwned> FromRequest<AppState> for AppJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &AppState) -> Result<Self, ApiError> {
-        match axum::Json::<T>::from_request(request, state).await {
-            Ok(axum::Json(value)) => Ok(AppJson(value)),
-            Err(JsonRejection::MissingJsonContentType(_)) => Err(ApiError::invalid_body(
+        let is_json = request
+            .headers()
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+            .is_some_and(|value| {
+                let essence = value.split(';').next().unwrap_or_default().trim();
+                essence.eq_ignore_ascii_case("application/json")
+                    || (essence.starts_with("application/") && essence.ends_with("+json"))
+            });
+        if !is_json {
+            return Err(ApiError::invalid_body(
                 "The body must be JSON, sent with Content-Type: application/json.",
-            )),
-            Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-                Err(ApiError::payload_too_large())
-            }
-            Err(rejection) => Err(ApiError::invalid_body(rejection.body_text())),
+            ));
         }
+        let bytes = match axum::body::Bytes::from_request(request, state).await {
+            Ok(bytes) => bytes,
+            Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                return Err(ApiError::payload_too_large());
+            }
+            Err(_) => return Err(ApiError::invalid_body("The body could not be read.")),
+        };
+        let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(|error| {
+            ApiError::invalid_body(format!("The body is not valid JSON: {error}."))
+        })?;
+        // No text we keep may contain a NUL character (PostgreSQL refuses it
+        // in text and jsonb alike): refuse it here, once, for every body.
+        if contains_nul(&value) {
+            return Err(ApiError::invalid_body(
+                "Text must not contain NUL (\\u0000) characters.",
+            ));
+        }
+        serde_json::from_value(value)
+            .map(AppJson)
+            .map_err(|error| ApiError::invalid_body(format!("The body does not fit: {error}.")))
+    }
+}
+
+fn contains_nul(value: &serde_json::Value) -> bool {
+    match value {
+        serde_json::Value::String(text) => text.contains('\0'),
+        serde_json::Value::Array(items) => items.iter().any(contains_nul),
+        serde_json::Value::Object(members) => members
+            .iter()
+            .any(|(key, value)| key.contains('\0') || contains_nul(value)),
+        _ => false,
     }
 }
 

@@ -158,6 +158,9 @@ impl Services {
     ) -> Result<CollectionInfo, ServiceError> {
         self.authorize(access, Permission::RecordsRead, "collection.read", ctx)
             .await?;
+        if bulkhead_domain::collection::CollectionName::parse(name).is_err() {
+            return Err(ServiceError::NotFound("collection_not_found"));
+        }
         let mut tx = self.store.tenant(access.tenant_id(), Access::Read).await?;
         let row = tx
             .collection(name)
@@ -184,6 +187,9 @@ impl Services {
             ctx,
         )
         .await?;
+        if bulkhead_domain::collection::CollectionName::parse(name).is_err() {
+            return Err(ServiceError::NotFound("collection_not_found"));
+        }
         let schema = CollectionSchema::from_draft(draft).map_err(issues)?;
         let mut tx = self.store.tenant(access.tenant_id(), Access::Write).await?;
         let current = parse_stored(
@@ -243,6 +249,9 @@ impl Services {
             ctx,
         )
         .await?;
+        if bulkhead_domain::collection::CollectionName::parse(name).is_err() {
+            return Err(ServiceError::NotFound("collection_not_found"));
+        }
         let mut tx = self.store.tenant(access.tenant_id(), Access::Write).await?;
         if !tx.delete_collection(name).await? {
             return Err(ServiceError::NotFound("collection_not_found"));

@@ -119,6 +119,11 @@ impl Services {
         tx: &mut dyn TenantTx,
         collection: &str,
     ) -> Result<CollectionSchema, ServiceError> {
+        // A name no collection can have names no collection (and never
+        // reaches the database, which would refuse, say, a NUL character).
+        if bulkhead_domain::collection::CollectionName::parse(collection).is_err() {
+            return Err(ServiceError::NotFound("collection_not_found"));
+        }
         let row = tx
             .collection(collection)
             .await?
@@ -326,6 +331,15 @@ impl Services {
                 message: error.message,
             }
         };
+        for (parameter, text) in [("filter", filter), ("sort", sort)] {
+            if let Some(position) = text.and_then(|text| text.find('\0')) {
+                return Err(ServiceError::InvalidQuery {
+                    parameter,
+                    position,
+                    message: "a NUL character is not allowed".into(),
+                });
+            }
+        }
         let filter = match filter.filter(|f| !f.trim().is_empty()) {
             Some(text) => Some(
                 typecheck(&parse(text).map_err(invalid("filter"))?, &schema)

@@ -163,6 +163,14 @@ impl<'a> Lexer<'a> {
                 self.offset = body_start + index + 1;
                 return Ok((Token::String(value), start));
             }
+            if character == '\0' {
+                // No stored text can contain NUL (PostgreSQL refuses it), so
+                // no literal may either.
+                return Err(FilterError::new(
+                    body_start + index,
+                    "a NUL character is not allowed",
+                ));
+            }
             if character != '\\' {
                 value.push(character);
                 continue;
@@ -179,7 +187,10 @@ impl<'a> Lexer<'a> {
                 'r' => '\r',
                 't' => '\t',
                 'u' => unicode_escape(&mut characters)
-                    .ok_or_else(|| FilterError::new(escape_at, "invalid \\u{...} escape"))?,
+                    .filter(|c| *c != '\0')
+                    .ok_or_else(|| {
+                        FilterError::new(escape_at, "invalid \\u{...} escape (NUL is not allowed)")
+                    })?,
                 _ => {
                     return Err(FilterError::new(
                         escape_at,

@@ -538,7 +538,8 @@ fn expr() -> impl Strategy<Value = Expr> {
     ];
     let literal = prop_oneof![
         "\\PC{0,6}".prop_map(Literal::String),
-        ".{0,4}".prop_map(Literal::String),
+        // Any characters but NUL, which no literal may contain.
+        "[^\\x00]{0,4}".prop_map(Literal::String),
         "[+-]?[0-9]{1,4}(\\.[0-9]{1,4})?([eE][+-]?[0-9]{1,3})?".prop_map(Literal::Number),
         any::<bool>().prop_map(Literal::Bool),
         Just(Literal::Null),
