@@ -25,6 +25,7 @@ mod identity_tokens;
 mod keys;
 mod migrate;
 mod postgres;
+mod realtime;
 mod records_collections;
 mod records_common;
 mod records_crud;
