@@ -238,17 +238,18 @@ pub async fn record(
     collection: &str,
     id: RecordId,
 ) -> Result<Option<Record>, StoreError> {
-    let sql = format!(
-        "SELECT {RECORD_COLUMNS} FROM records WHERE tenant_id = $1 AND id = $2 AND collection = $3"
-    );
-    sqlx::query(&sql)
+    // By primary key only, and the collection checked here: naming the
+    // collection in SQL lets a planner without fresh statistics prefer an
+    // index led by (tenant_id, collection) and walk the whole collection.
+    let sql = format!("SELECT {RECORD_COLUMNS} FROM records WHERE tenant_id = $1 AND id = $2");
+    let record = sqlx::query(&sql)
         .bind(tenant.as_uuid())
         .bind(id.as_uuid())
-        .bind(collection)
         .try_map(|row| record_row(&row))
         .fetch_optional(c)
         .await
-        .map_err(store_error)
+        .map_err(store_error)?;
+    Ok(record.filter(|record| record.collection == collection))
 }
 
 /// Locks the record and checks its version, for conditional writes.
@@ -259,15 +260,18 @@ async fn check_version(
     id: RecordId,
     expected: Option<i64>,
 ) -> Result<Option<Write<Record>>, StoreError> {
-    let current: Option<i64> = sqlx::query_scalar(
-        "SELECT version FROM records WHERE tenant_id = $1 AND id = $2 AND collection = $3 FOR UPDATE",
+    // By primary key only (see `record`), the collection checked here.
+    let current: Option<(i64, String)> = sqlx::query_as(
+        "SELECT version, collection FROM records WHERE tenant_id = $1 AND id = $2 FOR UPDATE",
     )
     .bind(tenant.as_uuid())
     .bind(id.as_uuid())
-    .bind(collection)
     .fetch_optional(c)
     .await
     .map_err(store_error)?;
+    let current = current
+        .filter(|(_, found)| found == collection)
+        .map(|(version, _)| version);
     Ok(match (current, expected) {
         (None, _) => Some(Write::NotFound),
         (Some(current), Some(expected)) if current != expected => {
