@@ -11,6 +11,7 @@
 
 mod edge;
 mod errors;
+mod filters;
 mod health;
 mod middleware;
 mod support;
