@@ -12,7 +12,8 @@
 //! [`cases`] holds the identity and access cases, [`records`] those of the
 //! data plane (collections, records, unique values, idempotency keys,
 //! record events and listing), which it checks against an in-memory
-//! [`reference`] evaluation of filters and orders.
+//! [`reference`] evaluation of filters and orders. [`model`] runs random
+//! sequences of record operations on two tenants against an in-memory model.
 
 #![allow(
     clippy::unwrap_used,
@@ -24,6 +25,7 @@
 pub mod cases;
 pub mod fixtures;
 pub mod isolation;
+pub mod model;
 pub mod records;
 pub mod reference;
 
@@ -122,6 +124,9 @@ macro_rules! conformance_suite {
             record_filters_agree_with_the_reference_evaluation,
             record_sorts_and_keyset_pages_agree_with_the_reference_order,
             keyset_pages_stay_exact_while_records_change,
+        );
+        $crate::conformance_suite!(@cases $fresh; model;
+            records_match_an_in_memory_model_under_random_operations,
         );
     };
     (@cases $fresh:path; $module:ident; $($case:ident),* $(,)?) => {$(
