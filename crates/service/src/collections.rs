@@ -209,6 +209,13 @@ impl Services {
             return Err(issues(problems));
         }
         check_relations(&mut *tx, &schema).await?;
+        // Values of removed fields go now, so a later field of the same name
+        // (perhaps of another type) never meets them.
+        for field in current.schema.fields() {
+            if schema.field(field.name.as_str()).is_none() {
+                tx.remove_record_field(name, field.name.as_str()).await?;
+            }
+        }
         let stored = serde_json::to_value(&schema)
             .map_err(|e| ServiceError::Store(StoreError::internal(e)))?;
         let row = match tx

@@ -167,6 +167,33 @@ pub async fn delete_collection(
     Ok(result.rows_affected() > 0)
 }
 
+pub async fn remove_record_field(
+    c: &mut PgConnection,
+    tenant: TenantId,
+    collection: &str,
+    field: &str,
+) -> Result<u64, StoreError> {
+    let changed = sqlx::query(
+        "UPDATE records SET data = data - $3 WHERE tenant_id = $1 AND collection = $2 AND data ? $3",
+    )
+    .bind(tenant.as_uuid())
+    .bind(collection)
+    .bind(field)
+    .execute(&mut *c)
+    .await
+    .map_err(store_error)?;
+    sqlx::query(
+        "DELETE FROM record_unique_values WHERE tenant_id = $1 AND collection = $2 AND field = $3",
+    )
+    .bind(tenant.as_uuid())
+    .bind(collection)
+    .bind(field)
+    .execute(c)
+    .await
+    .map_err(store_error)?;
+    Ok(changed.rows_affected())
+}
+
 pub async fn ensure_record_index(
     c: &mut PgConnection,
     fields: &[(String, FieldType)],

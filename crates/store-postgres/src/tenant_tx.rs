@@ -492,6 +492,16 @@ impl TenantTx for PgTenantTx {
         self.track(result)
     }
 
+    async fn remove_record_field(
+        &mut self,
+        collection: &str,
+        field: &str,
+    ) -> Result<u64, StoreError> {
+        let result =
+            data_plane::remove_record_field(&mut self.tx, self.tenant, collection, field).await;
+        self.track(result)
+    }
+
     async fn ensure_record_index(
         &mut self,
         _collection: &str,

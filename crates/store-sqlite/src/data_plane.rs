@@ -121,6 +121,32 @@ pub fn delete_collection(tx: &Tx, tenant: TenantId, name: &str) -> Result<bool, 
     Ok(n > 0)
 }
 
+pub fn remove_record_field(
+    tx: &Tx,
+    tenant: TenantId,
+    collection: &str,
+    field: &str,
+) -> Result<u64, StoreError> {
+    // Field names are [a-z][a-z0-9_]* (FieldName), so the JSON path is
+    // well-formed; it is bound anyway.
+    let path = format!("$.{field}");
+    let changed = tx
+        .connection()
+        .prepare_cached(
+            "UPDATE records SET data = json_remove(data, ?3)
+             WHERE tenant_id = ?1 AND collection = ?2 AND json_type(data, ?3) IS NOT NULL",
+        )
+        .and_then(|mut s| s.execute(params![id_param(&tenant), collection, path]))
+        .map_err(|e| tx.fail(e))?;
+    tx.connection()
+        .prepare_cached(
+            "DELETE FROM record_unique_values WHERE tenant_id = ?1 AND collection = ?2 AND field = ?3",
+        )
+        .and_then(|mut s| s.execute(params![id_param(&tenant), collection, field]))
+        .map_err(|e| tx.fail(e))?;
+    Ok(changed as u64)
+}
+
 pub fn ensure_record_index(tx: &Tx, fields: &[(String, FieldType)]) -> Result<(), StoreError> {
     let (name, expressions) = record_query::index_definition(fields);
     if expressions.is_empty() || expressions.len() != fields.len() {

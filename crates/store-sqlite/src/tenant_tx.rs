@@ -468,6 +468,14 @@ impl TenantTx for SqliteTenantTx {
         data_plane::delete_collection(&self.tx, self.tenant, name)
     }
 
+    async fn remove_record_field(
+        &mut self,
+        collection: &str,
+        field: &str,
+    ) -> Result<u64, StoreError> {
+        data_plane::remove_record_field(&self.tx, self.tenant, collection, field)
+    }
+
     async fn ensure_record_index(
         &mut self,
         _collection: &str,

@@ -162,6 +162,16 @@ pub trait TenantTx: Send {
     ) -> Result<Write<Collection>, StoreError>;
     /// Deletes the collection and all its records.
     async fn delete_collection(&mut self, name: &str) -> Result<bool, StoreError>;
+    /// Removes a data field from every record of the collection, and its
+    /// unique values, when the schema drops the field: a later field of the
+    /// same name must not find the old values. Versions are unchanged (it is
+    /// a schema change, not a record write). Returns how many records
+    /// changed.
+    async fn remove_record_field(
+        &mut self,
+        collection: &str,
+        field: &str,
+    ) -> Result<u64, StoreError>;
     /// Makes sure an index over these data fields of the collection's records
     /// exists (led by tenant and collection). Idempotent.
     async fn ensure_record_index(

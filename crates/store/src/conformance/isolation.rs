@@ -71,6 +71,8 @@ pub enum Op {
     CompleteIdempotencyKey,
     AppendRecordEvent,
     RecordEventsAfter,
+    /// Removes a data field from A's records of the shared collection.
+    RemoveRecordField,
     DeleteCollection,
     DeleteTenant,
 }
@@ -80,7 +82,7 @@ pub enum Op {
 /// name in A), `InsertRecord` (after `GetRecord`, since it gives A a record
 /// with B's id), `DeleteCollection` (after every record operation) and
 /// `DeleteTenant`, which must come last.
-pub const OPS: [Op; 41] = [
+pub const OPS: [Op; 42] = [
     Op::ReadTenant,
     Op::RenameTenant,
     Op::GetMembership,
@@ -120,6 +122,7 @@ pub const OPS: [Op; 41] = [
     Op::CompleteIdempotencyKey,
     Op::AppendRecordEvent,
     Op::RecordEventsAfter,
+    Op::RemoveRecordField,
     Op::DeleteCollection,
     Op::DeleteTenant,
 ];
@@ -162,6 +165,7 @@ impl Op {
             Op::ClaimIdempotencyKey | Op::CompleteIdempotencyKey => &["idempotency_keys"],
             Op::AppendRecordEvent | Op::RecordEventsAfter => &["record_events"],
             Op::DeleteCollection => &["collections", "records", "record_unique_values"],
+            Op::RemoveRecordField => &["records", "record_unique_values"],
             Op::DeleteTenant => COVERED_TABLES,
         }
     }
@@ -962,6 +966,28 @@ async fn attempt(op: Op, tx: &mut dyn TenantTx, a: TenantId, foreign: &Foreign) 
                 ]
             );
             assert!(tx.record_events_after(2, 1000).await.unwrap().is_empty());
+        }
+        Op::RemoveRecordField => {
+            // A's copy of B's unique value goes; B's records keep `slug`.
+            tx.remove_record_field(SHARED_COLLECTION, "slug")
+                .await
+                .unwrap();
+            assert!(
+                tx.unique_value_holder(SHARED_COLLECTION, "slug", "b-first")
+                    .await
+                    .unwrap()
+                    .is_none()
+            );
+            let query = crate::RecordQuery {
+                limit: 1000,
+                ..Default::default()
+            };
+            let left = tx.list_records(SHARED_COLLECTION, &query).await.unwrap();
+            assert!(
+                left.iter()
+                    .all(|r| r.tenant_id == a && r.data.get("slug").is_none()),
+                "{left:?}"
+            );
         }
         Op::DeleteCollection => {
             // A's `notes` goes with its records; B's `notes` stays.
