@@ -31,6 +31,7 @@ mod records_common;
 mod records_crud;
 mod records_listing;
 mod records_permissions;
+mod records_random_filters;
 mod serve;
 mod startup_errors;
 mod support;
