@@ -137,21 +137,10 @@ impl RealtimeHub {
 }
 
 async fn last_event_seq(store: &dyn Store, tenant: TenantId) -> Result<i64, ServiceError> {
-    // The newest event: read forward in batches from the start would be
-    // slow for old tenants, so ask for events after a huge number first
-    // and fall back to scanning only when needed.
+    // Live events start after the newest stored one; older ones come only
+    // through Last-Event-ID.
     let mut tx = store.tenant(tenant, Access::Read).await?;
-    let mut last = 0;
-    loop {
-        let batch = tx.record_events_after(last, BATCH).await?;
-        match batch.last() {
-            Some(event) => last = event.seq,
-            None => return Ok(last),
-        }
-        if batch.len() < BATCH as usize {
-            return Ok(last);
-        }
-    }
+    Ok(tx.last_record_event_seq().await?)
 }
 
 async fn pump(

@@ -522,6 +522,19 @@ pub async fn append_record_event(
         .map_err(store_error)
 }
 
+pub async fn last_record_event_seq(
+    c: &mut PgConnection,
+    tenant: TenantId,
+) -> Result<i64, StoreError> {
+    sqlx::query_scalar(
+        "SELECT coalesce(max(seq), 0)::bigint FROM record_events WHERE tenant_id = $1",
+    )
+    .bind(tenant.as_uuid())
+    .fetch_one(c)
+    .await
+    .map_err(store_error)
+}
+
 pub async fn record_events_after(
     c: &mut PgConnection,
     tenant: TenantId,

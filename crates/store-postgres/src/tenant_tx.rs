@@ -595,6 +595,11 @@ impl TenantTx for PgTenantTx {
         self.track(result)
     }
 
+    async fn last_record_event_seq(&mut self) -> Result<i64, StoreError> {
+        let result = data_plane::last_record_event_seq(&mut self.tx, self.tenant).await;
+        self.track(result)
+    }
+
     async fn record_events_after(
         &mut self,
         after_seq: i64,

@@ -471,6 +471,13 @@ pub fn append_record_event(
         .map_err(|e| tx.fail(e))
 }
 
+pub fn last_record_event_seq(tx: &Tx, tenant: TenantId) -> Result<i64, StoreError> {
+    tx.connection()
+        .prepare_cached("SELECT coalesce(max(seq), 0) FROM record_events WHERE tenant_id = ?1")
+        .and_then(|mut s| s.query_row([id_param(&tenant)], |row| row.get(0)))
+        .map_err(|e| tx.fail(e))
+}
+
 pub fn record_events_after(
     tx: &Tx,
     tenant: TenantId,

@@ -551,6 +551,10 @@ impl TenantTx for SqliteTenantTx {
         data_plane::append_record_event(&self.tx, self.tenant, event)
     }
 
+    async fn last_record_event_seq(&mut self) -> Result<i64, StoreError> {
+        data_plane::last_record_event_seq(&self.tx, self.tenant)
+    }
+
     async fn record_events_after(
         &mut self,
         after_seq: i64,

@@ -229,6 +229,8 @@ pub trait TenantTx: Send {
         &mut self,
         event: NewRecordEvent,
     ) -> Result<RecordEvent, StoreError>;
+    /// The number of the tenant's newest record event (0 when none).
+    async fn last_record_event_seq(&mut self) -> Result<i64, StoreError>;
     /// Events with a number above `after_seq`, oldest first.
     async fn record_events_after(
         &mut self,

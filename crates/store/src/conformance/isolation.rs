@@ -71,6 +71,7 @@ pub enum Op {
     CompleteIdempotencyKey,
     AppendRecordEvent,
     RecordEventsAfter,
+    LastRecordEventSeq,
     /// Removes a data field from A's records of the shared collection.
     RemoveRecordField,
     DeleteCollection,
@@ -82,7 +83,7 @@ pub enum Op {
 /// name in A), `InsertRecord` (after `GetRecord`, since it gives A a record
 /// with B's id), `DeleteCollection` (after every record operation) and
 /// `DeleteTenant`, which must come last.
-pub const OPS: [Op; 42] = [
+pub const OPS: [Op; 43] = [
     Op::ReadTenant,
     Op::RenameTenant,
     Op::GetMembership,
@@ -122,6 +123,7 @@ pub const OPS: [Op; 42] = [
     Op::CompleteIdempotencyKey,
     Op::AppendRecordEvent,
     Op::RecordEventsAfter,
+    Op::LastRecordEventSeq,
     Op::RemoveRecordField,
     Op::DeleteCollection,
     Op::DeleteTenant,
@@ -163,7 +165,9 @@ impl Op {
                 &["records", "record_unique_values"]
             }
             Op::ClaimIdempotencyKey | Op::CompleteIdempotencyKey => &["idempotency_keys"],
-            Op::AppendRecordEvent | Op::RecordEventsAfter => &["record_events"],
+            Op::AppendRecordEvent | Op::RecordEventsAfter | Op::LastRecordEventSeq => {
+                &["record_events"]
+            }
             Op::DeleteCollection => &["collections", "records", "record_unique_values"],
             Op::RemoveRecordField => &["records", "record_unique_values"],
             Op::DeleteTenant => COVERED_TABLES,
@@ -952,6 +956,10 @@ async fn attempt(op: Op, tx: &mut dyn TenantTx, a: TenantId, foreign: &Foreign) 
                 (a, 2),
                 "A's events continue from A's own last one"
             );
+        }
+        Op::LastRecordEventSeq => {
+            // A's own newest (2), not B's (3).
+            assert_eq!(tx.last_record_event_seq().await.unwrap(), 2);
         }
         Op::RecordEventsAfter => {
             let events = tx.record_events_after(0, 1000).await.unwrap();
