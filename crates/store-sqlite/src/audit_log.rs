@@ -163,10 +163,9 @@ pub fn list(tx: &Tx, log: Log, query: &AuditQuery) -> Result<Vec<AuditEntry>, St
     }
     values.push(&query.limit);
     sql.push_str(&format!(" ORDER BY a.seq DESC LIMIT ?{}", values.len()));
-    tx.connection()
-        .prepare_cached(&sql)
-        .and_then(|mut s| s.query_map(values.as_slice(), rows::audit_entry)?.collect())
-        .map_err(|e| tx.fail(e))
+    tx.statement(&sql, |s| {
+        s.query_map(values.as_slice(), rows::audit_entry)?.collect()
+    })
 }
 
 pub fn chain(tx: &Tx, log: Log, after_seq: i64, limit: u32) -> Result<Vec<AuditEntry>, StoreError> {
@@ -174,11 +173,8 @@ pub fn chain(tx: &Tx, log: Log, after_seq: i64, limit: u32) -> Result<Vec<AuditE
     let sql = format!(
         "SELECT {columns} FROM {source} WHERE {scope_predicate} AND a.seq > ?2 ORDER BY a.seq LIMIT ?3"
     );
-    tx.connection()
-        .prepare_cached(&sql)
-        .and_then(|mut s| {
-            s.query_map(params![log.scope(), after_seq, limit], rows::audit_entry)?
-                .collect()
-        })
-        .map_err(|e| tx.fail(e))
+    tx.statement(&sql, |s| {
+        s.query_map(params![log.scope(), after_seq, limit], rows::audit_entry)?
+            .collect()
+    })
 }

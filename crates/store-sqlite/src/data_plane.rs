@@ -27,20 +27,17 @@ pub fn insert_collection(
          VALUES (?1, ?2, ?3, 1, ?4, ?4) RETURNING {}",
         rows::COLLECTION_COLUMNS
     );
-    tx.connection()
-        .prepare_cached(&sql)
-        .and_then(|mut s| {
-            s.query_row(
-                params![
-                    id_param(&tenant),
-                    new.name,
-                    new.schema.to_string(),
-                    Micros(new.at)
-                ],
-                rows::collection,
-            )
-        })
-        .map_err(|e| tx.fail(e))
+    tx.statement(&sql, |s| {
+        s.query_row(
+            params![
+                id_param(&tenant),
+                new.name,
+                new.schema.to_string(),
+                Micros(new.at)
+            ],
+            rows::collection,
+        )
+    })
 }
 
 pub fn collection(tx: &Tx, tenant: TenantId, name: &str) -> Result<Option<Collection>, StoreError> {
@@ -48,13 +45,10 @@ pub fn collection(tx: &Tx, tenant: TenantId, name: &str) -> Result<Option<Collec
         "SELECT {} FROM collections WHERE tenant_id = ?1 AND name = ?2",
         rows::COLLECTION_COLUMNS
     );
-    tx.connection()
-        .prepare_cached(&sql)
-        .and_then(|mut s| {
-            s.query_row(params![id_param(&tenant), name], rows::collection)
-                .optional()
-        })
-        .map_err(|e| tx.fail(e))
+    tx.statement(&sql, |s| {
+        s.query_row(params![id_param(&tenant), name], rows::collection)
+            .optional()
+    })
 }
 
 pub fn list_collections(tx: &Tx, tenant: TenantId) -> Result<Vec<Collection>, StoreError> {
@@ -62,13 +56,10 @@ pub fn list_collections(tx: &Tx, tenant: TenantId) -> Result<Vec<Collection>, St
         "SELECT {} FROM collections WHERE tenant_id = ?1 ORDER BY name",
         rows::COLLECTION_COLUMNS
     );
-    tx.connection()
-        .prepare_cached(&sql)
-        .and_then(|mut s| {
-            s.query_map([id_param(&tenant)], rows::collection)?
-                .collect()
-        })
-        .map_err(|e| tx.fail(e))
+    tx.statement(&sql, |s| {
+        s.query_map([id_param(&tenant)], rows::collection)?
+            .collect()
+    })
 }
 
 pub fn update_collection(
@@ -84,23 +75,19 @@ pub fn update_collection(
          WHERE tenant_id = ?1 AND name = ?2 AND version = ?4 RETURNING {}",
         rows::COLLECTION_COLUMNS
     );
-    let updated = tx
-        .connection()
-        .prepare_cached(&sql)
-        .and_then(|mut s| {
-            s.query_row(
-                params![
-                    id_param(&tenant),
-                    name,
-                    schema.to_string(),
-                    expected_version,
-                    Micros(at)
-                ],
-                rows::collection,
-            )
-            .optional()
-        })
-        .map_err(|e| tx.fail(e))?;
+    let updated = tx.statement(&sql, |s| {
+        s.query_row(
+            params![
+                id_param(&tenant),
+                name,
+                schema.to_string(),
+                expected_version,
+                Micros(at)
+            ],
+            rows::collection,
+        )
+        .optional()
+    })?;
     Ok(match updated {
         Some(collection) => Write::Done(collection),
         None => match self::collection(tx, tenant, name)? {
@@ -113,11 +100,10 @@ pub fn update_collection(
 }
 
 pub fn delete_collection(tx: &Tx, tenant: TenantId, name: &str) -> Result<bool, StoreError> {
-    let n = tx
-        .connection()
-        .prepare_cached("DELETE FROM collections WHERE tenant_id = ?1 AND name = ?2")
-        .and_then(|mut s| s.execute(params![id_param(&tenant), name]))
-        .map_err(|e| tx.fail(e))?;
+    let n = tx.statement(
+        "DELETE FROM collections WHERE tenant_id = ?1 AND name = ?2",
+        |s| s.execute(params![id_param(&tenant), name]),
+    )?;
     Ok(n > 0)
 }
 
@@ -130,20 +116,15 @@ pub fn remove_record_field(
     // Field names are [a-z][a-z0-9_]* (FieldName), so the JSON path is
     // well-formed; it is bound anyway.
     let path = format!("$.{field}");
-    let changed = tx
-        .connection()
-        .prepare_cached(
-            "UPDATE records SET data = json_remove(data, ?3)
+    let changed = tx.statement(
+        "UPDATE records SET data = json_remove(data, ?3)
              WHERE tenant_id = ?1 AND collection = ?2 AND json_type(data, ?3) IS NOT NULL",
-        )
-        .and_then(|mut s| s.execute(params![id_param(&tenant), collection, path]))
-        .map_err(|e| tx.fail(e))?;
-    tx.connection()
-        .prepare_cached(
-            "DELETE FROM record_unique_values WHERE tenant_id = ?1 AND collection = ?2 AND field = ?3",
-        )
-        .and_then(|mut s| s.execute(params![id_param(&tenant), collection, field]))
-        .map_err(|e| tx.fail(e))?;
+        |s| s.execute(params![id_param(&tenant), collection, path]),
+    )?;
+    tx.statement(
+        "DELETE FROM record_unique_values WHERE tenant_id = ?1 AND collection = ?2 AND field = ?3",
+        |s| s.execute(params![id_param(&tenant), collection, field]),
+    )?;
     Ok(changed as u64)
 }
 
@@ -169,12 +150,10 @@ fn insert_unique_values(
     values: &[UniqueValue],
 ) -> Result<(), StoreError> {
     for unique in values {
-        tx.connection()
-            .prepare_cached(
-                "INSERT INTO record_unique_values (tenant_id, collection, field, value, record_id)
+        tx.statement(
+            "INSERT INTO record_unique_values (tenant_id, collection, field, value, record_id)
                  VALUES (?1, ?2, ?3, ?4, ?5)",
-            )
-            .and_then(|mut s| {
+            |s| {
                 s.execute(params![
                     id_param(&tenant),
                     collection,
@@ -182,8 +161,8 @@ fn insert_unique_values(
                     unique.value,
                     id_param(&id)
                 ])
-            })
-            .map_err(|e| tx.fail(e))?;
+            },
+        )?;
     }
     Ok(())
 }
@@ -194,23 +173,19 @@ pub fn insert_record(tx: &Tx, tenant: TenantId, new: NewRecord) -> Result<Record
          VALUES (?1, ?2, ?3, ?4, 1, ?5, ?5, ?6) RETURNING {}",
         rows::RECORD_COLUMNS
     );
-    let record = tx
-        .connection()
-        .prepare_cached(&sql)
-        .and_then(|mut s| {
-            s.query_row(
-                params![
-                    id_param(&tenant),
-                    id_param(&new.id),
-                    new.collection,
-                    new.owner_id.as_ref().map(id_param),
-                    Micros(new.at),
-                    new.data.to_string()
-                ],
-                rows::record,
-            )
-        })
-        .map_err(|e| tx.fail(e))?;
+    let record = tx.statement(&sql, |s| {
+        s.query_row(
+            params![
+                id_param(&tenant),
+                id_param(&new.id),
+                new.collection,
+                new.owner_id.as_ref().map(id_param),
+                Micros(new.at),
+                new.data.to_string()
+            ],
+            rows::record,
+        )
+    })?;
     insert_unique_values(tx, tenant, &new.collection, new.id, &new.unique_values)?;
     Ok(record)
 }
@@ -225,16 +200,13 @@ pub fn record(
         "SELECT {} FROM records WHERE tenant_id = ?1 AND id = ?2 AND collection = ?3",
         rows::RECORD_COLUMNS
     );
-    tx.connection()
-        .prepare_cached(&sql)
-        .and_then(|mut s| {
-            s.query_row(
-                params![id_param(&tenant), id_param(&id), collection],
-                rows::record,
-            )
-            .optional()
-        })
-        .map_err(|e| tx.fail(e))
+    tx.statement(&sql, |s| {
+        s.query_row(
+            params![id_param(&tenant), id_param(&id), collection],
+            rows::record,
+        )
+        .optional()
+    })
 }
 
 /// The current version of a record, for conditional writes.
@@ -275,25 +247,21 @@ pub fn update_record(
          WHERE tenant_id = ?1 AND id = ?2 RETURNING {}",
         rows::RECORD_COLUMNS
     );
-    let record = tx
-        .connection()
-        .prepare_cached(&sql)
-        .and_then(|mut s| {
-            s.query_row(
-                params![
-                    id_param(&tenant),
-                    id_param(&change.id),
-                    change.data.to_string(),
-                    Micros(change.at)
-                ],
-                rows::record,
-            )
-        })
-        .map_err(|e| tx.fail(e))?;
-    tx.connection()
-        .prepare_cached("DELETE FROM record_unique_values WHERE tenant_id = ?1 AND record_id = ?2")
-        .and_then(|mut s| s.execute(params![id_param(&tenant), id_param(&change.id)]))
-        .map_err(|e| tx.fail(e))?;
+    let record = tx.statement(&sql, |s| {
+        s.query_row(
+            params![
+                id_param(&tenant),
+                id_param(&change.id),
+                change.data.to_string(),
+                Micros(change.at)
+            ],
+            rows::record,
+        )
+    })?;
+    tx.statement(
+        "DELETE FROM record_unique_values WHERE tenant_id = ?1 AND record_id = ?2",
+        |s| s.execute(params![id_param(&tenant), id_param(&change.id)]),
+    )?;
     insert_unique_values(
         tx,
         tenant,
@@ -318,11 +286,9 @@ pub fn delete_record(
         "DELETE FROM records WHERE tenant_id = ?1 AND id = ?2 RETURNING {}",
         rows::RECORD_COLUMNS
     );
-    let record = tx
-        .connection()
-        .prepare_cached(&sql)
-        .and_then(|mut s| s.query_row(params![id_param(&tenant), id_param(&id)], rows::record))
-        .map_err(|e| tx.fail(e))?;
+    let record = tx.statement(&sql, |s| {
+        s.query_row(params![id_param(&tenant), id_param(&id)], rows::record)
+    })?;
     Ok(Write::Done(record))
 }
 
@@ -361,13 +327,10 @@ pub fn list_records(
         record_query::order_by(&order),
         params.len()
     ));
-    tx.connection()
-        .prepare_cached(&sql)
-        .and_then(|mut s| {
-            s.query_map(params_from_iter(params.iter()), rows::record)?
-                .collect()
-        })
-        .map_err(|e| tx.fail(e))
+    tx.statement(&sql, |s| {
+        s.query_map(params_from_iter(params.iter()), rows::record)?
+            .collect()
+    })
 }
 
 pub fn unique_value_holder(
@@ -377,19 +340,17 @@ pub fn unique_value_holder(
     field: &str,
     value: &str,
 ) -> Result<Option<RecordId>, StoreError> {
-    tx.connection()
-        .prepare_cached(
-            "SELECT record_id FROM record_unique_values
+    tx.statement(
+        "SELECT record_id FROM record_unique_values
              WHERE tenant_id = ?1 AND collection = ?2 AND field = ?3 AND value = ?4",
-        )
-        .and_then(|mut s| {
+        |s| {
             s.query_row(
                 params![id_param(&tenant), collection, field, value],
                 |row| crate::codec::id_col(row, 0),
             )
             .optional()
-        })
-        .map_err(|e| tx.fail(e))
+        },
+    )
 }
 
 pub fn claim_idempotency_key(
@@ -399,22 +360,12 @@ pub fn claim_idempotency_key(
     request_hash: &[u8; 32],
     at: OffsetDateTime,
 ) -> Result<IdempotencyClaim, StoreError> {
-    let inserted = tx
-        .connection()
-        .prepare_cached(
-            "INSERT INTO idempotency_keys (tenant_id, key, request_hash, created_at) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT (tenant_id, key) DO NOTHING",
-        )
-        .and_then(|mut s| s.execute(params![id_param(&tenant), key, request_hash, Micros(at)]))
-        .map_err(|e| tx.fail(e))?;
+    let inserted = tx.statement("INSERT INTO idempotency_keys (tenant_id, key, request_hash, created_at) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (tenant_id, key) DO NOTHING", |s| s.execute(params![id_param(&tenant), key, request_hash, Micros(at)]))?;
     if inserted == 1 {
         return Ok(IdempotencyClaim::New);
     }
-    let (hash, status, response): ([u8; 32], Option<i64>, Option<String>) = tx
-        .connection()
-        .prepare_cached("SELECT request_hash, status, response FROM idempotency_keys WHERE tenant_id = ?1 AND key = ?2")
-        .and_then(|mut s| s.query_row(params![id_param(&tenant), key], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?))))
-        .map_err(|e| tx.fail(e))?;
+    let (hash, status, response): ([u8; 32], Option<i64>, Option<String>) = tx.statement("SELECT request_hash, status, response FROM idempotency_keys WHERE tenant_id = ?1 AND key = ?2", |s| s.query_row(params![id_param(&tenant), key], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?))))?;
     Ok(match (hash == *request_hash, status, response) {
         (true, Some(status), Some(response)) => IdempotencyClaim::Replay {
             status: u16::try_from(status).unwrap_or(500),
@@ -433,10 +384,10 @@ pub fn complete_idempotency_key(
     status: u16,
     body: &serde_json::Value,
 ) -> Result<(), StoreError> {
-    tx.connection()
-        .prepare_cached("UPDATE idempotency_keys SET status = ?3, response = ?4 WHERE tenant_id = ?1 AND key = ?2")
-        .and_then(|mut s| s.execute(params![id_param(&tenant), key, status, body.to_string()]))
-        .map_err(|e| tx.fail(e))?;
+    tx.statement(
+        "UPDATE idempotency_keys SET status = ?3, response = ?4 WHERE tenant_id = ?1 AND key = ?2",
+        |s| s.execute(params![id_param(&tenant), key, status, body.to_string()]),
+    )?;
     Ok(())
 }
 
@@ -452,30 +403,27 @@ pub fn append_record_event(
          RETURNING {}",
         rows::RECORD_EVENT_COLUMNS
     );
-    tx.connection()
-        .prepare_cached(&sql)
-        .and_then(|mut s| {
-            s.query_row(
-                params![
-                    id_param(&tenant),
-                    event.collection,
-                    id_param(&event.record_id),
-                    event.kind.as_str(),
-                    event.owner_id.as_ref().map(id_param),
-                    event.payload.to_string(),
-                    Micros(event.at)
-                ],
-                rows::record_event,
-            )
-        })
-        .map_err(|e| tx.fail(e))
+    tx.statement(&sql, |s| {
+        s.query_row(
+            params![
+                id_param(&tenant),
+                event.collection,
+                id_param(&event.record_id),
+                event.kind.as_str(),
+                event.owner_id.as_ref().map(id_param),
+                event.payload.to_string(),
+                Micros(event.at)
+            ],
+            rows::record_event,
+        )
+    })
 }
 
 pub fn last_record_event_seq(tx: &Tx, tenant: TenantId) -> Result<i64, StoreError> {
-    tx.connection()
-        .prepare_cached("SELECT coalesce(max(seq), 0) FROM record_events WHERE tenant_id = ?1")
-        .and_then(|mut s| s.query_row([id_param(&tenant)], |row| row.get(0)))
-        .map_err(|e| tx.fail(e))
+    tx.statement(
+        "SELECT coalesce(max(seq), 0) FROM record_events WHERE tenant_id = ?1",
+        |s| s.query_row([id_param(&tenant)], |row| row.get(0)),
+    )
 }
 
 pub fn record_events_after(
@@ -488,14 +436,11 @@ pub fn record_events_after(
         "SELECT {} FROM record_events WHERE tenant_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
         rows::RECORD_EVENT_COLUMNS
     );
-    tx.connection()
-        .prepare_cached(&sql)
-        .and_then(|mut s| {
-            s.query_map(
-                params![id_param(&tenant), after_seq, limit],
-                rows::record_event,
-            )?
-            .collect()
-        })
-        .map_err(|e| tx.fail(e))
+    tx.statement(&sql, |s| {
+        s.query_map(
+            params![id_param(&tenant), after_seq, limit],
+            rows::record_event,
+        )?
+        .collect()
+    })
 }

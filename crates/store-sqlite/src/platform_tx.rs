@@ -37,19 +37,16 @@ pub fn memberships_of_user(tx: &Tx, user: UserId) -> Result<Vec<UserMembership>,
             .collect::<Vec<_>>()
             .join(", ")
     );
-    tx.connection()
-        .prepare_cached(&sql)
-        .and_then(|mut s| {
-            s.query_map([id_param(&user)], |row| {
-                Ok(UserMembership {
-                    tenant: rows::tenant(row)?,
-                    role: role_col(row, 7)?,
-                    joined_at: time_col(row, 8)?,
-                })
-            })?
-            .collect()
-        })
-        .map_err(|e| tx.fail(e))
+    tx.statement(&sql, |s| {
+        s.query_map([id_param(&user)], |row| {
+            Ok(UserMembership {
+                tenant: rows::tenant(row)?,
+                role: role_col(row, 7)?,
+                joined_at: time_col(row, 8)?,
+            })
+        })?
+        .collect()
+    })
 }
 
 #[async_trait]
@@ -60,41 +57,33 @@ impl PlatformTx for SqlitePlatformTx {
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6) RETURNING {}",
             rows::USER_COLUMNS
         );
-        self.tx
-            .connection()
-            .prepare_cached(&sql)
-            .and_then(|mut s| {
-                s.query_row(
-                    params![
-                        id_param(&user.id),
-                        user.email.as_str(),
-                        user.display_name,
-                        user.password_hash,
-                        user.is_platform_admin,
-                        Micros(user.at)
-                    ],
-                    rows::user,
-                )
-            })
-            .map_err(|e| self.tx.fail(e))
+        self.tx.statement(&sql, |s| {
+            s.query_row(
+                params![
+                    id_param(&user.id),
+                    user.email.as_str(),
+                    user.display_name,
+                    user.password_hash,
+                    user.is_platform_admin,
+                    Micros(user.at)
+                ],
+                rows::user,
+            )
+        })
     }
 
     async fn user(&mut self, id: UserId) -> Result<Option<User>, StoreError> {
         let sql = format!("SELECT {} FROM users WHERE id = ?1", rows::USER_COLUMNS);
-        self.tx
-            .connection()
-            .prepare_cached(&sql)
-            .and_then(|mut s| s.query_row([id_param(&id)], rows::user).optional())
-            .map_err(|e| self.tx.fail(e))
+        self.tx.statement(&sql, |s| {
+            s.query_row([id_param(&id)], rows::user).optional()
+        })
     }
 
     async fn user_by_email(&mut self, email: &Email) -> Result<Option<User>, StoreError> {
         let sql = format!("SELECT {} FROM users WHERE email = ?1", rows::USER_COLUMNS);
-        self.tx
-            .connection()
-            .prepare_cached(&sql)
-            .and_then(|mut s| s.query_row([email.as_str()], rows::user).optional())
-            .map_err(|e| self.tx.fail(e))
+        self.tx.statement(&sql, |s| {
+            s.query_row([email.as_str()], rows::user).optional()
+        })
     }
 
     async fn set_password_hash(
@@ -103,12 +92,10 @@ impl PlatformTx for SqlitePlatformTx {
         hash: &str,
         at: OffsetDateTime,
     ) -> Result<bool, StoreError> {
-        let n = self
-            .tx
-            .connection()
-            .prepare_cached("UPDATE users SET password_hash = ?2, updated_at = ?3 WHERE id = ?1")
-            .and_then(|mut s| s.execute(params![id_param(&id), hash, Micros(at)]))
-            .map_err(|e| self.tx.fail(e))?;
+        let n = self.tx.statement(
+            "UPDATE users SET password_hash = ?2, updated_at = ?3 WHERE id = ?1",
+            |s| s.execute(params![id_param(&id), hash, Micros(at)]),
+        )?;
         Ok(n > 0)
     }
 
@@ -118,32 +105,25 @@ impl PlatformTx for SqlitePlatformTx {
         at: Option<OffsetDateTime>,
         now: OffsetDateTime,
     ) -> Result<bool, StoreError> {
-        let n = self
-            .tx
-            .connection()
-            .prepare_cached("UPDATE users SET deactivated_at = ?2, updated_at = ?3 WHERE id = ?1")
-            .and_then(|mut s| s.execute(params![id_param(&id), opt_micros(at), Micros(now)]))
-            .map_err(|e| self.tx.fail(e))?;
+        let n = self.tx.statement(
+            "UPDATE users SET deactivated_at = ?2, updated_at = ?3 WHERE id = ?1",
+            |s| s.execute(params![id_param(&id), opt_micros(at), Micros(now)]),
+        )?;
         Ok(n > 0)
     }
 
     async fn count_platform_admins(&mut self) -> Result<u64, StoreError> {
-        self.tx
-            .connection()
-            .prepare_cached(
-                "SELECT count(*) FROM users WHERE is_platform_admin = 1 AND deactivated_at IS NULL",
-            )
-            .and_then(|mut s| s.query_row([], |row| row.get(0)))
-            .map_err(|e| self.tx.fail(e))
+        self.tx.statement(
+            "SELECT count(*) FROM users WHERE is_platform_admin = 1 AND deactivated_at IS NULL",
+            |s| s.query_row([], |row| row.get(0)),
+        )
     }
 
     async fn tenant_by_id(&mut self, id: TenantId) -> Result<Option<Tenant>, StoreError> {
         let sql = format!("SELECT {} FROM tenants WHERE id = ?1", rows::TENANT_COLUMNS);
-        self.tx
-            .connection()
-            .prepare_cached(&sql)
-            .and_then(|mut s| s.query_row([id_param(&id)], rows::tenant).optional())
-            .map_err(|e| self.tx.fail(e))
+        self.tx.statement(&sql, |s| {
+            s.query_row([id_param(&id)], rows::tenant).optional()
+        })
     }
 
     async fn tenant_by_slug(&mut self, slug: &TenantSlug) -> Result<Option<Tenant>, StoreError> {
@@ -151,11 +131,9 @@ impl PlatformTx for SqlitePlatformTx {
             "SELECT {} FROM tenants WHERE slug = ?1",
             rows::TENANT_COLUMNS
         );
-        self.tx
-            .connection()
-            .prepare_cached(&sql)
-            .and_then(|mut s| s.query_row([slug.as_str()], rows::tenant).optional())
-            .map_err(|e| self.tx.fail(e))
+        self.tx.statement(&sql, |s| {
+            s.query_row([slug.as_str()], rows::tenant).optional()
+        })
     }
 
     async fn list_tenants(
@@ -172,14 +150,10 @@ impl PlatformTx for SqlitePlatformTx {
             rows::TENANT_COLUMNS
         );
         let after = page.after.as_ref().map(id_param);
-        self.tx
-            .connection()
-            .prepare_cached(&sql)
-            .and_then(|mut s| {
-                s.query_map(params![after, search, page.limit], rows::tenant)?
-                    .collect()
-            })
-            .map_err(|e| self.tx.fail(e))
+        self.tx.statement(&sql, |s| {
+            s.query_map(params![after, search, page.limit], rows::tenant)?
+                .collect()
+        })
     }
 
     async fn set_tenant_suspended(
@@ -188,12 +162,10 @@ impl PlatformTx for SqlitePlatformTx {
         at: Option<OffsetDateTime>,
         now: OffsetDateTime,
     ) -> Result<bool, StoreError> {
-        let n = self
-            .tx
-            .connection()
-            .prepare_cached("UPDATE tenants SET suspended_at = ?2, updated_at = ?3 WHERE id = ?1")
-            .and_then(|mut s| s.execute(params![id_param(&id), opt_micros(at), Micros(now)]))
-            .map_err(|e| self.tx.fail(e))?;
+        let n = self.tx.statement(
+            "UPDATE tenants SET suspended_at = ?2, updated_at = ?3 WHERE id = ?1",
+            |s| s.execute(params![id_param(&id), opt_micros(at), Micros(now)]),
+        )?;
         Ok(n > 0)
     }
 
@@ -203,29 +175,29 @@ impl PlatformTx for SqlitePlatformTx {
              VALUES (?1, ?2, ?3, ?3, ?4, ?5, ?6) RETURNING {}",
             rows::SESSION_COLUMNS
         );
-        let inserted = self
-            .tx
-            .connection()
-            .prepare_cached(&sql)
-            .and_then(|mut s| {
-                s.query_row(
-                    params![
-                        id_param(&session.id),
-                        id_param(&session.user_id),
-                        Micros(session.at),
-                        Micros(session.expires_at),
-                        session.ip,
-                        session.user_agent
-                    ],
-                    rows::session,
-                )
-            })
-            .map_err(|e| self.tx.fail(e))?;
-        self.tx
-            .connection()
-            .prepare_cached("INSERT INTO refresh_tokens (token_hash, session_id, created_at) VALUES (?1, ?2, ?3)")
-            .and_then(|mut s| s.execute(params![session.refresh_token_hash, id_param(&session.id), Micros(session.at)]))
-            .map_err(|e| self.tx.fail(e))?;
+        let inserted = self.tx.statement(&sql, |s| {
+            s.query_row(
+                params![
+                    id_param(&session.id),
+                    id_param(&session.user_id),
+                    Micros(session.at),
+                    Micros(session.expires_at),
+                    session.ip,
+                    session.user_agent
+                ],
+                rows::session,
+            )
+        })?;
+        self.tx.statement(
+            "INSERT INTO refresh_tokens (token_hash, session_id, created_at) VALUES (?1, ?2, ?3)",
+            |s| {
+                s.execute(params![
+                    session.refresh_token_hash,
+                    id_param(&session.id),
+                    Micros(session.at)
+                ])
+            },
+        )?;
         Ok(inserted)
     }
 
@@ -234,11 +206,9 @@ impl PlatformTx for SqlitePlatformTx {
             "SELECT {} FROM sessions WHERE id = ?1",
             rows::SESSION_COLUMNS
         );
-        self.tx
-            .connection()
-            .prepare_cached(&sql)
-            .and_then(|mut s| s.query_row([id_param(&id)], rows::session).optional())
-            .map_err(|e| self.tx.fail(e))
+        self.tx.statement(&sql, |s| {
+            s.query_row([id_param(&id)], rows::session).optional()
+        })
     }
 
     async fn sessions_of_user(&mut self, user: UserId) -> Result<Vec<Session>, StoreError> {
@@ -246,11 +216,9 @@ impl PlatformTx for SqlitePlatformTx {
             "SELECT {} FROM sessions WHERE user_id = ?1 ORDER BY id",
             rows::SESSION_COLUMNS
         );
-        self.tx
-            .connection()
-            .prepare_cached(&sql)
-            .and_then(|mut s| s.query_map([id_param(&user)], rows::session)?.collect())
-            .map_err(|e| self.tx.fail(e))
+        self.tx.statement(&sql, |s| {
+            s.query_map([id_param(&user)], rows::session)?.collect()
+        })
     }
 
     async fn refresh_token(&mut self, hash: &[u8; 32]) -> Result<Option<RefreshToken>, StoreError> {
@@ -258,11 +226,9 @@ impl PlatformTx for SqlitePlatformTx {
             "SELECT {} FROM refresh_tokens WHERE token_hash = ?1",
             rows::REFRESH_TOKEN_COLUMNS
         );
-        self.tx
-            .connection()
-            .prepare_cached(&sql)
-            .and_then(|mut s| s.query_row([hash], rows::refresh_token).optional())
-            .map_err(|e| self.tx.fail(e))
+        self.tx.statement(&sql, |s| {
+            s.query_row([hash], rows::refresh_token).optional()
+        })
     }
 
     async fn rotate_refresh_token(
@@ -272,16 +238,12 @@ impl PlatformTx for SqlitePlatformTx {
         next: &[u8; 32],
         at: OffsetDateTime,
     ) -> Result<bool, StoreError> {
-        let claimed = self
-            .tx
-            .connection()
-            .prepare_cached(
-                "UPDATE refresh_tokens SET rotated_at = ?3
+        let claimed = self.tx.statement(
+            "UPDATE refresh_tokens SET rotated_at = ?3
                  WHERE token_hash = ?2 AND session_id = ?1 AND rotated_at IS NULL
                    AND EXISTS (SELECT 1 FROM sessions WHERE id = ?1 AND revoked_at IS NULL)",
-            )
-            .and_then(|mut s| s.execute(params![id_param(&session), current, Micros(at)]))
-            .map_err(|e| self.tx.fail(e))?;
+            |s| s.execute(params![id_param(&session), current, Micros(at)]),
+        )?;
         if claimed == 0 {
             return Ok(false);
         }
@@ -303,14 +265,10 @@ impl PlatformTx for SqlitePlatformTx {
         id: SessionId,
         at: OffsetDateTime,
     ) -> Result<bool, StoreError> {
-        let n = self
-            .tx
-            .connection()
-            .prepare_cached(
-                "UPDATE sessions SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
-            )
-            .and_then(|mut s| s.execute(params![id_param(&id), Micros(at)]))
-            .map_err(|e| self.tx.fail(e))?;
+        let n = self.tx.statement(
+            "UPDATE sessions SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
+            |s| s.execute(params![id_param(&id), Micros(at)]),
+        )?;
         Ok(n > 0)
     }
 
@@ -319,14 +277,10 @@ impl PlatformTx for SqlitePlatformTx {
         user: UserId,
         at: OffsetDateTime,
     ) -> Result<u64, StoreError> {
-        let n = self
-            .tx
-            .connection()
-            .prepare_cached(
-                "UPDATE sessions SET revoked_at = ?2 WHERE user_id = ?1 AND revoked_at IS NULL",
-            )
-            .and_then(|mut s| s.execute(params![id_param(&user), Micros(at)]))
-            .map_err(|e| self.tx.fail(e))?;
+        let n = self.tx.statement(
+            "UPDATE sessions SET revoked_at = ?2 WHERE user_id = ?1 AND revoked_at IS NULL",
+            |s| s.execute(params![id_param(&user), Micros(at)]),
+        )?;
         Ok(n as u64)
     }
 
@@ -341,18 +295,11 @@ impl PlatformTx for SqlitePlatformTx {
             rows::SIGNING_KEY_COLUMNS
         );
         self.tx
-            .connection()
-            .prepare_cached(&sql)
-            .and_then(|mut s| s.query_map([], rows::signing_key)?.collect())
-            .map_err(|e| self.tx.fail(e))
+            .statement(&sql, |s| s.query_map([], rows::signing_key)?.collect())
     }
 
     async fn insert_signing_key(&mut self, key: SigningKey) -> Result<(), StoreError> {
-        self.tx
-            .connection()
-            .prepare_cached("INSERT INTO signing_keys (kid, secret, created_at, retired_at) VALUES (?1, ?2, ?3, ?4)")
-            .and_then(|mut s| s.execute(params![key.kid, key.secret, Micros(key.created_at), opt_micros(key.retired_at)]))
-            .map_err(|e| self.tx.fail(e))?;
+        self.tx.statement("INSERT INTO signing_keys (kid, secret, created_at, retired_at) VALUES (?1, ?2, ?3, ?4)", |s| s.execute(params![key.kid, key.secret, Micros(key.created_at), opt_micros(key.retired_at)]))?;
         Ok(())
     }
 
@@ -361,14 +308,10 @@ impl PlatformTx for SqlitePlatformTx {
         except_kid: &str,
         at: OffsetDateTime,
     ) -> Result<u64, StoreError> {
-        let n = self
-            .tx
-            .connection()
-            .prepare_cached(
-                "UPDATE signing_keys SET retired_at = ?2 WHERE kid <> ?1 AND retired_at IS NULL",
-            )
-            .and_then(|mut s| s.execute(params![except_kid, Micros(at)]))
-            .map_err(|e| self.tx.fail(e))?;
+        let n = self.tx.statement(
+            "UPDATE signing_keys SET retired_at = ?2 WHERE kid <> ?1 AND retired_at IS NULL",
+            |s| s.execute(params![except_kid, Micros(at)]),
+        )?;
         Ok(n as u64)
     }
 

@@ -68,10 +68,7 @@ impl TenantTx for SqliteTenantTx {
     async fn tenant(&mut self) -> Result<Option<Tenant>, StoreError> {
         let sql = format!("SELECT {} FROM tenants WHERE id = ?1", rows::TENANT_COLUMNS);
         self.tx
-            .connection()
-            .prepare_cached(&sql)
-            .and_then(|mut s| s.query_row([self.t()], rows::tenant).optional())
-            .map_err(|e| self.tx.fail(e))
+            .statement(&sql, |s| s.query_row([self.t()], rows::tenant).optional())
     }
 
     async fn rename_tenant(
@@ -83,23 +80,18 @@ impl TenantTx for SqliteTenantTx {
             "UPDATE tenants SET name = ?2, updated_at = ?3 WHERE id = ?1 RETURNING {}",
             rows::TENANT_COLUMNS
         );
-        self.tx
-            .connection()
-            .prepare_cached(&sql)
-            .and_then(|mut s| {
-                s.query_row(params![self.t(), name, Micros(at)], rows::tenant)
-                    .optional()
-            })
-            .map_err(|e| self.tx.fail(e))
+        self.tx.statement(&sql, |s| {
+            s.query_row(params![self.t(), name, Micros(at)], rows::tenant)
+                .optional()
+        })
     }
 
     async fn delete_tenant(&mut self) -> Result<bool, StoreError> {
         let n = self
             .tx
-            .connection()
-            .prepare_cached("DELETE FROM tenants WHERE id = ?1")
-            .and_then(|mut s| s.execute([self.t()]))
-            .map_err(|e| self.tx.fail(e))?;
+            .statement("DELETE FROM tenants WHERE id = ?1", |s| {
+                s.execute([self.t()])
+            })?;
         Ok(n > 0)
     }
 
@@ -112,21 +104,17 @@ impl TenantTx for SqliteTenantTx {
              VALUES (?1, ?2, ?3, ?4, ?4) RETURNING {}",
             rows::MEMBERSHIP_COLUMNS
         );
-        self.tx
-            .connection()
-            .prepare_cached(&sql)
-            .and_then(|mut s| {
-                s.query_row(
-                    params![
-                        self.t(),
-                        id_param(&membership.user_id),
-                        membership.role.name(),
-                        Micros(membership.at)
-                    ],
-                    rows::membership,
-                )
-            })
-            .map_err(|e| self.tx.fail(e))
+        self.tx.statement(&sql, |s| {
+            s.query_row(
+                params![
+                    self.t(),
+                    id_param(&membership.user_id),
+                    membership.role.name(),
+                    Micros(membership.at)
+                ],
+                rows::membership,
+            )
+        })
     }
 
     async fn membership(&mut self, user: UserId) -> Result<Option<Membership>, StoreError> {
@@ -134,14 +122,10 @@ impl TenantTx for SqliteTenantTx {
             "SELECT {} FROM memberships WHERE tenant_id = ?1 AND user_id = ?2",
             rows::MEMBERSHIP_COLUMNS
         );
-        self.tx
-            .connection()
-            .prepare_cached(&sql)
-            .and_then(|mut s| {
-                s.query_row(params![self.t(), id_param(&user)], rows::membership)
-                    .optional()
-            })
-            .map_err(|e| self.tx.fail(e))
+        self.tx.statement(&sql, |s| {
+            s.query_row(params![self.t(), id_param(&user)], rows::membership)
+                .optional()
+        })
     }
 
     async fn list_memberships(
@@ -154,14 +138,10 @@ impl TenantTx for SqliteTenantTx {
             rows::MEMBERSHIP_COLUMNS
         );
         let after = page.after.as_ref().map(id_param);
-        self.tx
-            .connection()
-            .prepare_cached(&sql)
-            .and_then(|mut s| {
-                s.query_map(params![self.t(), after, page.limit], rows::membership)?
-                    .collect()
-            })
-            .map_err(|e| self.tx.fail(e))
+        self.tx.statement(&sql, |s| {
+            s.query_map(params![self.t(), after, page.limit], rows::membership)?
+                .collect()
+        })
     }
 
     async fn set_member_role(
@@ -174,26 +154,20 @@ impl TenantTx for SqliteTenantTx {
             "UPDATE memberships SET role = ?3, updated_at = ?4 WHERE tenant_id = ?1 AND user_id = ?2 RETURNING {}",
             rows::MEMBERSHIP_COLUMNS
         );
-        self.tx
-            .connection()
-            .prepare_cached(&sql)
-            .and_then(|mut s| {
-                s.query_row(
-                    params![self.t(), id_param(&user), role.name(), Micros(at)],
-                    rows::membership,
-                )
-                .optional()
-            })
-            .map_err(|e| self.tx.fail(e))
+        self.tx.statement(&sql, |s| {
+            s.query_row(
+                params![self.t(), id_param(&user), role.name(), Micros(at)],
+                rows::membership,
+            )
+            .optional()
+        })
     }
 
     async fn delete_membership(&mut self, user: UserId) -> Result<bool, StoreError> {
-        let n = self
-            .tx
-            .connection()
-            .prepare_cached("DELETE FROM memberships WHERE tenant_id = ?1 AND user_id = ?2")
-            .and_then(|mut s| s.execute(params![self.t(), id_param(&user)]))
-            .map_err(|e| self.tx.fail(e))?;
+        let n = self.tx.statement(
+            "DELETE FROM memberships WHERE tenant_id = ?1 AND user_id = ?2",
+            |s| s.execute(params![self.t(), id_param(&user)]),
+        )?;
         Ok(n > 0)
     }
 
@@ -204,22 +178,17 @@ impl TenantTx for SqliteTenantTx {
             rows::MEMBER_COLUMNS
         );
         let after = page.after.as_ref().map(id_param);
-        self.tx
-            .connection()
-            .prepare_cached(&sql)
-            .and_then(|mut s| {
-                s.query_map(params![self.t(), after, page.limit], rows::member)?
-                    .collect()
-            })
-            .map_err(|e| self.tx.fail(e))
+        self.tx.statement(&sql, |s| {
+            s.query_map(params![self.t(), after, page.limit], rows::member)?
+                .collect()
+        })
     }
 
     async fn count_members_with_role(&mut self, role: Role) -> Result<u64, StoreError> {
-        self.tx
-            .connection()
-            .prepare_cached("SELECT count(*) FROM memberships WHERE tenant_id = ?1 AND role = ?2")
-            .and_then(|mut s| s.query_row(params![self.t(), role.name()], |row| row.get(0)))
-            .map_err(|e| self.tx.fail(e))
+        self.tx.statement(
+            "SELECT count(*) FROM memberships WHERE tenant_id = ?1 AND role = ?2",
+            |s| s.query_row(params![self.t(), role.name()], |row| row.get(0)),
+        )
     }
 
     async fn insert_api_key(&mut self, key: NewApiKey) -> Result<ApiKey, StoreError> {
@@ -228,26 +197,22 @@ impl TenantTx for SqliteTenantTx {
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) RETURNING {}",
             rows::API_KEY_COLUMNS
         );
-        self.tx
-            .connection()
-            .prepare_cached(&sql)
-            .and_then(|mut s| {
-                s.query_row(
-                    params![
-                        self.t(),
-                        id_param(&key.id),
-                        key.name,
-                        key.prefix,
-                        key.key_hash,
-                        key.role.name(),
-                        key.created_by.as_ref().map(id_param),
-                        Micros(key.at),
-                        opt_micros(key.expires_at)
-                    ],
-                    rows::api_key,
-                )
-            })
-            .map_err(|e| self.tx.fail(e))
+        self.tx.statement(&sql, |s| {
+            s.query_row(
+                params![
+                    self.t(),
+                    id_param(&key.id),
+                    key.name,
+                    key.prefix,
+                    key.key_hash,
+                    key.role.name(),
+                    key.created_by.as_ref().map(id_param),
+                    Micros(key.at),
+                    opt_micros(key.expires_at)
+                ],
+                rows::api_key,
+            )
+        })
     }
 
     async fn api_key(&mut self, id: ApiKeyId) -> Result<Option<ApiKey>, StoreError> {
@@ -255,14 +220,10 @@ impl TenantTx for SqliteTenantTx {
             "SELECT {} FROM api_keys WHERE tenant_id = ?1 AND id = ?2",
             rows::API_KEY_COLUMNS
         );
-        self.tx
-            .connection()
-            .prepare_cached(&sql)
-            .and_then(|mut s| {
-                s.query_row(params![self.t(), id_param(&id)], rows::api_key)
-                    .optional()
-            })
-            .map_err(|e| self.tx.fail(e))
+        self.tx.statement(&sql, |s| {
+            s.query_row(params![self.t(), id_param(&id)], rows::api_key)
+                .optional()
+        })
     }
 
     async fn list_api_keys(&mut self, page: Page<ApiKeyId>) -> Result<Vec<ApiKey>, StoreError> {
@@ -271,14 +232,10 @@ impl TenantTx for SqliteTenantTx {
             rows::API_KEY_COLUMNS
         );
         let after = page.after.as_ref().map(id_param);
-        self.tx
-            .connection()
-            .prepare_cached(&sql)
-            .and_then(|mut s| {
-                s.query_map(params![self.t(), after, page.limit], rows::api_key)?
-                    .collect()
-            })
-            .map_err(|e| self.tx.fail(e))
+        self.tx.statement(&sql, |s| {
+            s.query_map(params![self.t(), after, page.limit], rows::api_key)?
+                .collect()
+        })
     }
 
     async fn revoke_api_key(
@@ -286,14 +243,7 @@ impl TenantTx for SqliteTenantTx {
         id: ApiKeyId,
         at: OffsetDateTime,
     ) -> Result<bool, StoreError> {
-        let n = self
-            .tx
-            .connection()
-            .prepare_cached(
-                "UPDATE api_keys SET revoked_at = ?3 WHERE tenant_id = ?1 AND id = ?2 AND revoked_at IS NULL",
-            )
-            .and_then(|mut s| s.execute(params![self.t(), id_param(&id), Micros(at)]))
-            .map_err(|e| self.tx.fail(e))?;
+        let n = self.tx.statement("UPDATE api_keys SET revoked_at = ?3 WHERE tenant_id = ?1 AND id = ?2 AND revoked_at IS NULL", |s| s.execute(params![self.t(), id_param(&id), Micros(at)]))?;
         Ok(n > 0)
     }
 
@@ -302,15 +252,11 @@ impl TenantTx for SqliteTenantTx {
         id: ApiKeyId,
         at: OffsetDateTime,
     ) -> Result<bool, StoreError> {
-        let n = self
-            .tx
-            .connection()
-            .prepare_cached(
-                "UPDATE api_keys SET last_used_at = max(coalesce(last_used_at, ?3), ?3)
+        let n = self.tx.statement(
+            "UPDATE api_keys SET last_used_at = max(coalesce(last_used_at, ?3), ?3)
                  WHERE tenant_id = ?1 AND id = ?2",
-            )
-            .and_then(|mut s| s.execute(params![self.t(), id_param(&id), Micros(at)]))
-            .map_err(|e| self.tx.fail(e))?;
+            |s| s.execute(params![self.t(), id_param(&id), Micros(at)]),
+        )?;
         Ok(n > 0)
     }
 
@@ -323,25 +269,21 @@ impl TenantTx for SqliteTenantTx {
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) RETURNING {}",
             rows::INVITATION_COLUMNS
         );
-        self.tx
-            .connection()
-            .prepare_cached(&sql)
-            .and_then(|mut s| {
-                s.query_row(
-                    params![
-                        self.t(),
-                        id_param(&invitation.id),
-                        invitation.email.as_str(),
-                        invitation.role.name(),
-                        invitation.token_hash,
-                        invitation.invited_by.as_ref().map(id_param),
-                        Micros(invitation.at),
-                        Micros(invitation.expires_at)
-                    ],
-                    rows::invitation,
-                )
-            })
-            .map_err(|e| self.tx.fail(e))
+        self.tx.statement(&sql, |s| {
+            s.query_row(
+                params![
+                    self.t(),
+                    id_param(&invitation.id),
+                    invitation.email.as_str(),
+                    invitation.role.name(),
+                    invitation.token_hash,
+                    invitation.invited_by.as_ref().map(id_param),
+                    Micros(invitation.at),
+                    Micros(invitation.expires_at)
+                ],
+                rows::invitation,
+            )
+        })
     }
 
     async fn invitation(&mut self, id: InvitationId) -> Result<Option<Invitation>, StoreError> {
@@ -349,14 +291,10 @@ impl TenantTx for SqliteTenantTx {
             "SELECT {} FROM invitations WHERE tenant_id = ?1 AND id = ?2",
             rows::INVITATION_COLUMNS
         );
-        self.tx
-            .connection()
-            .prepare_cached(&sql)
-            .and_then(|mut s| {
-                s.query_row(params![self.t(), id_param(&id)], rows::invitation)
-                    .optional()
-            })
-            .map_err(|e| self.tx.fail(e))
+        self.tx.statement(&sql, |s| {
+            s.query_row(params![self.t(), id_param(&id)], rows::invitation)
+                .optional()
+        })
     }
 
     async fn list_invitations(
@@ -368,14 +306,10 @@ impl TenantTx for SqliteTenantTx {
             rows::INVITATION_COLUMNS
         );
         let after = page.after.as_ref().map(id_param);
-        self.tx
-            .connection()
-            .prepare_cached(&sql)
-            .and_then(|mut s| {
-                s.query_map(params![self.t(), after, page.limit], rows::invitation)?
-                    .collect()
-            })
-            .map_err(|e| self.tx.fail(e))
+        self.tx.statement(&sql, |s| {
+            s.query_map(params![self.t(), after, page.limit], rows::invitation)?
+                .collect()
+        })
     }
 
     async fn accept_invitation(
@@ -384,32 +318,26 @@ impl TenantTx for SqliteTenantTx {
         user: UserId,
         at: OffsetDateTime,
     ) -> Result<bool, StoreError> {
-        let n = self
-            .tx
-            .connection()
-            .prepare_cached(
-                "UPDATE invitations SET accepted_at = ?4, accepted_by = ?3
+        let n = self.tx.statement(
+            "UPDATE invitations SET accepted_at = ?4, accepted_by = ?3
                  WHERE tenant_id = ?1 AND id = ?2 AND accepted_at IS NULL AND expires_at > ?4",
-            )
-            .and_then(|mut s| {
+            |s| {
                 s.execute(params![
                     self.t(),
                     id_param(&id),
                     id_param(&user),
                     Micros(at)
                 ])
-            })
-            .map_err(|e| self.tx.fail(e))?;
+            },
+        )?;
         Ok(n > 0)
     }
 
     async fn delete_invitation(&mut self, id: InvitationId) -> Result<bool, StoreError> {
-        let n = self
-            .tx
-            .connection()
-            .prepare_cached("DELETE FROM invitations WHERE tenant_id = ?1 AND id = ?2")
-            .and_then(|mut s| s.execute(params![self.t(), id_param(&id)]))
-            .map_err(|e| self.tx.fail(e))?;
+        let n = self.tx.statement(
+            "DELETE FROM invitations WHERE tenant_id = ?1 AND id = ?2",
+            |s| s.execute(params![self.t(), id_param(&id)]),
+        )?;
         Ok(n > 0)
     }
 
@@ -430,12 +358,10 @@ impl TenantTx for SqliteTenantTx {
     }
 
     async fn erase_audit_personal(&mut self, seq: i64) -> Result<bool, StoreError> {
-        let n = self
-            .tx
-            .connection()
-            .prepare_cached("DELETE FROM audit_personal WHERE tenant_id = ?1 AND seq = ?2")
-            .and_then(|mut s| s.execute(params![self.t(), seq]))
-            .map_err(|e| self.tx.fail(e))?;
+        let n = self.tx.statement(
+            "DELETE FROM audit_personal WHERE tenant_id = ?1 AND seq = ?2",
+            |s| s.execute(params![self.t(), seq]),
+        )?;
         Ok(n > 0)
     }
 

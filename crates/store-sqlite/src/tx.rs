@@ -78,6 +78,20 @@ impl Tx {
         }
     }
 
+    /// Runs `work` on the cached statement for `sql`; an error is mapped
+    /// and marks the transaction failed. Every statement of the store goes
+    /// through here.
+    pub fn statement<T>(
+        &self,
+        sql: &str,
+        work: impl FnOnce(&mut rusqlite::CachedStatement<'_>) -> rusqlite::Result<T>,
+    ) -> Result<T, StoreError> {
+        self.connection()
+            .prepare_cached(sql)
+            .and_then(|mut statement| work(&mut statement))
+            .map_err(|e| self.fail(e))
+    }
+
     /// Maps an error and remembers that the transaction has failed.
     pub fn fail(&self, error: rusqlite::Error) -> StoreError {
         self.failed
