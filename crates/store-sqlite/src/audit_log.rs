@@ -45,7 +45,6 @@ impl Log {
 }
 
 pub fn append(tx: &Tx, log: Log, draft: AuditDraft) -> Result<AuditEntry, StoreError> {
-    let connection = tx.connection();
     let scope = log.scope();
     // The single writer connection serialises appends, so the last entry
     // read here is still the last one when ours is inserted.
@@ -57,13 +56,10 @@ pub fn append(tx: &Tx, log: Log, draft: AuditDraft) -> Result<AuditEntry, StoreE
             "SELECT seq, hash FROM platform_audit_log WHERE ?1 IS NULL ORDER BY seq DESC LIMIT 1"
         }
     };
-    let previous: Option<(i64, [u8; 32])> = connection
-        .prepare_cached(last_sql)
-        .and_then(|mut s| {
-            s.query_row([scope], |row| Ok((row.get(0)?, row.get(1)?)))
-                .optional()
-        })
-        .map_err(|e| tx.fail(e))?;
+    let previous: Option<(i64, [u8; 32])> = tx.statement(last_sql, |s| {
+        s.query_row([scope], |row| Ok((row.get(0)?, row.get(1)?)))
+            .optional()
+    })?;
     let entry = seal(
         match log {
             Log::Tenant(tenant) => Some(tenant),
@@ -101,10 +97,7 @@ pub fn append(tx: &Tx, log: Log, draft: AuditDraft) -> Result<AuditEntry, StoreE
              SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14 WHERE ?15 IS NULL"
         }
     };
-    connection
-        .prepare_cached(insert)
-        .and_then(|mut s| s.execute(values))
-        .map_err(|e| tx.fail(e))?;
+    tx.statement(insert, |s| s.execute(values))?;
     if let Some(personal) = &entry.personal {
         let insert = match log {
             Log::Tenant(_) => {
@@ -115,18 +108,15 @@ pub fn append(tx: &Tx, log: Log, draft: AuditDraft) -> Result<AuditEntry, StoreE
                  SELECT ?2, ?3, ?4, ?5 WHERE ?1 IS NULL"
             }
         };
-        connection
-            .prepare_cached(insert)
-            .and_then(|mut s| {
-                s.execute(params![
-                    scope,
-                    entry.seq,
-                    personal.salt,
-                    personal.ip,
-                    personal.user_agent
-                ])
-            })
-            .map_err(|e| tx.fail(e))?;
+        tx.statement(insert, |s| {
+            s.execute(params![
+                scope,
+                entry.seq,
+                personal.salt,
+                personal.ip,
+                personal.user_agent
+            ])
+        })?;
     }
     Ok(entry)
 }
