@@ -1,8 +1,9 @@
 //! Bulkhead's embedded store: one SQLite file.
 //!
-//! One writer connection, behind an async mutex, takes every write
-//! transaction with `BEGIN IMMEDIATE` (a deferred transaction that later
-//! writes would fail with `SQLITE_BUSY` without waiting); a small pool of
+//! One writer connection, behind an async mutex, runs every write
+//! transaction, as a savepoint in a `BEGIN IMMEDIATE` transaction that
+//! concurrent writes share and commit together ([`writer`]: group commit,
+//! each acknowledged only once durable); a small pool of
 //! `query_only` reader connections serves read transactions beside it, which
 //! WAL mode allows. Tenant isolation here rests entirely on the statements in
 //! [`tenant_tx`]: each binds the transaction's own tenant id, and no caller
@@ -18,6 +19,7 @@ mod record_query;
 mod rows;
 mod tenant_tx;
 mod tx;
+mod writer;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -31,11 +33,11 @@ use bulkhead_store::{
 };
 use rusqlite::Connection;
 use time::OffsetDateTime;
-use tokio::sync::Mutex;
 
 use crate::codec::{store_error, to_micros};
 use crate::connection::{ReaderPool, blocking};
 use crate::tx::Tx;
+use crate::writer::{Writer, WriterLock};
 
 pub use crate::migrate::{MigrateError, TENANT_TABLES};
 
@@ -68,7 +70,7 @@ pub struct SqliteStore {
 #[derive(Debug)]
 struct Inner {
     path: PathBuf,
-    writer: Arc<Mutex<Option<Connection>>>,
+    writer: WriterLock,
     readers: Arc<ReaderPool>,
     listeners: Arc<Listeners>,
 }
@@ -94,7 +96,7 @@ impl SqliteStore {
         Ok(Self {
             inner: Arc::new(Inner {
                 path: path.to_owned(),
-                writer: Arc::new(Mutex::new(Some(writer))),
+                writer: Writer::new(writer),
                 readers: Arc::new(ReaderPool::new(path, n_readers)),
                 listeners: Arc::default(),
             }),
@@ -103,6 +105,13 @@ impl SqliteStore {
 
     pub fn path(&self) -> &Path {
         &self.inner.path
+    }
+
+    /// How many SQLite commits the writer has made. Concurrent write
+    /// transactions share one (group commit), so under load this grows more
+    /// slowly than the number of writes.
+    pub async fn group_commits(&self) -> u64 {
+        self.inner.writer.lock().await.commits()
     }
 
     async fn begin(&self, access: Access) -> Result<Tx, StoreError> {
@@ -148,7 +157,7 @@ impl Store for SqliteStore {
     async fn memberships_of_user(&self, user: UserId) -> Result<Vec<UserMembership>, StoreError> {
         let tx = self.begin(Access::Read).await?;
         let memberships = platform_tx::memberships_of_user(&tx, user)?;
-        tx.commit()?;
+        tx.commit().await?;
         Ok(memberships)
     }
 
@@ -169,7 +178,7 @@ impl Store for SqliteStore {
     async fn close(&self) {
         self.inner.readers.close();
         let mut writer = self.inner.writer.lock().await;
-        if let Some(connection) = writer.take() {
+        if let Some(connection) = writer.take_for_close(&self.inner.listeners) {
             // Checkpoint so the file is complete on its own after shutdown.
             blocking(|| {
                 if let Err(error) = connection.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)") {

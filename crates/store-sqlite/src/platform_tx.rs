@@ -339,6 +339,6 @@ impl PlatformTx for SqlitePlatformTx {
     }
 
     async fn commit(self: Box<Self>) -> Result<(), StoreError> {
-        self.tx.commit()
+        self.tx.commit().await
     }
 }

@@ -494,6 +494,6 @@ impl TenantTx for SqliteTenantTx {
     }
 
     async fn commit(self: Box<Self>) -> Result<(), StoreError> {
-        self.tx.commit()
+        self.tx.commit().await
     }
 }

@@ -8,10 +8,12 @@ use rusqlite::Connection;
 use tokio::sync::OwnedMutexGuard;
 
 use crate::codec::store_error;
-use crate::connection::{PooledReader, blocking};
+use crate::connection::PooledReader;
+use crate::writer::{Writer, WriterLock};
 
 enum Held {
-    Writer(OwnedMutexGuard<Option<Connection>>),
+    /// A savepoint in the writer's shared transaction (see [`crate::writer`]).
+    Writer(OwnedMutexGuard<Writer>),
     Reader(PooledReader),
 }
 
@@ -37,24 +39,17 @@ impl std::fmt::Debug for Tx {
 
 impl Tx {
     pub fn begin_write(
-        guard: OwnedMutexGuard<Option<Connection>>,
+        mut guard: OwnedMutexGuard<Writer>,
         listeners: Arc<Listeners>,
     ) -> Result<Self, StoreError> {
-        if guard.is_none() {
-            return Err(StoreError::Unavailable("the store is closed".into()));
-        }
-        let mut tx = Self {
+        guard.begin()?;
+        Ok(Self {
             held: Held::Writer(guard),
-            open: false,
+            open: true,
             failed: Default::default(),
             pending: Vec::new(),
             listeners,
-        };
-        // IMMEDIATE takes the write lock now, waiting (busy_timeout) for
-        // another process if need be, so no statement later fails with BUSY.
-        blocking(|| tx.connection().execute_batch("BEGIN IMMEDIATE")).map_err(store_error)?;
-        tx.open = true;
-        Ok(tx)
+        })
     }
 
     pub fn begin_read(reader: PooledReader, listeners: Arc<Listeners>) -> Result<Self, StoreError> {
@@ -70,7 +65,7 @@ impl Tx {
 
     pub fn connection(&self) -> &Connection {
         match &self.held {
-            Held::Writer(guard) => match guard.as_ref() {
+            Held::Writer(guard) => match guard.connection() {
                 Some(connection) => connection,
                 None => unreachable!("checked in begin_write"),
             },
@@ -103,31 +98,49 @@ impl Tx {
         self.pending.push(invalidation);
     }
 
-    pub fn commit(mut self) -> Result<(), StoreError> {
+    /// Commits. A write returns once the group it joined is durable.
+    pub async fn commit(mut self) -> Result<(), StoreError> {
         if self.failed.load(std::sync::atomic::Ordering::Relaxed) {
             return Err(StoreError::TransactionAborted);
         }
-        // The commit of a write is where synchronous=FULL fsyncs.
-        let result = blocking(|| self.connection().execute_batch("COMMIT"));
-        match result {
-            Ok(()) => {
+        let outcome = match &mut self.held {
+            Held::Reader(reader) => {
+                reader.execute_batch("COMMIT").map_err(store_error)?;
                 self.open = false;
                 for invalidation in self.pending.drain(..) {
                     self.listeners.deliver(invalidation);
                 }
-                Ok(())
+                return Ok(());
             }
-            Err(error) => Err(store_error(error)),
-        }
+            Held::Writer(guard) => {
+                let lock: WriterLock = Arc::clone(OwnedMutexGuard::mutex(guard));
+                let outcome =
+                    guard.release(&lock, &self.listeners, std::mem::take(&mut self.pending))?;
+                self.open = false;
+                outcome
+            }
+        };
+        // Hands the connection to the writers queued for it, so they can
+        // join the group before it commits.
+        drop(self);
+        outcome
+            .await
+            .unwrap_or_else(|_| Err(StoreError::Unavailable("the store is closed".into())))
     }
 }
 
 impl Drop for Tx {
     fn drop(&mut self) {
-        if self.open
-            && let Err(error) = self.connection().execute_batch("ROLLBACK")
-        {
-            tracing::error!(%error, "rollback failed");
+        if !self.open {
+            return;
+        }
+        match &mut self.held {
+            Held::Writer(guard) => guard.roll_back(),
+            Held::Reader(reader) => {
+                if let Err(error) = reader.execute_batch("ROLLBACK") {
+                    tracing::error!(%error, "rollback failed");
+                }
+            }
         }
     }
 }
