@@ -2,8 +2,8 @@
 //! and evicted the moment a commit makes it stale.
 //!
 //! Sessions, users, tenants, memberships and API keys are read on every
-//! authenticated request; with this cache the hot path makes no database
-//! round trip. Correctness rests on invalidation, not expiry: every change
+//! authenticated request, and a collection's schema on every record read;
+//! with this cache the hot path makes no database round trip for them. Correctness rests on invalidation, not expiry: every change
 //! to these rows calls `invalidate` on its transaction, and the store
 //! delivers that to [`AuthCache::invalidate`] in this process before the
 //! commit returns, and in every other process sharing the database within
@@ -20,6 +20,7 @@ use std::hash::Hash;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
+use bulkhead_domain::collection::CollectionSchema;
 use bulkhead_domain::{ApiKeyId, Clock, Role, SessionId, TenantId, UserId};
 use bulkhead_store::{ApiKey, Invalidation, Tenant, UserMembership};
 use time::{Duration, OffsetDateTime};
@@ -124,6 +125,10 @@ pub struct AuthCache {
     memberships: Map<(TenantId, UserId), Option<Role>>,
     user_memberships: Map<UserId, Arc<Vec<UserMembership>>>,
     api_keys: Map<(TenantId, ApiKeyId), Option<ApiKey>>,
+    /// Parsed collection schemas, for the record reads (writes read the
+    /// schema inside their transaction: they must validate against exactly
+    /// the schema they commit with).
+    schemas: Map<(TenantId, String), Arc<CollectionSchema>>,
 }
 
 impl std::fmt::Debug for AuthCache {
@@ -162,6 +167,7 @@ impl AuthCache {
             memberships: Map::new(),
             user_memberships: Map::new(),
             api_keys: Map::new(),
+            schemas: Map::new(),
         }
     }
 
@@ -207,6 +213,13 @@ impl AuthCache {
         (TenantId, ApiKeyId),
         Option<ApiKey>
     );
+    cached!(
+        schema,
+        put_schema,
+        schemas,
+        (TenantId, String),
+        Arc<CollectionSchema>
+    );
 
     /// Evicts what `invalidation` made stale.
     pub fn invalidate(&self, invalidation: Invalidation) {
@@ -233,6 +246,7 @@ impl AuthCache {
                     .retain(|_, id| id.is_some_and(|id| id != tenant));
                 self.memberships.retain(|(t, _), _| *t != tenant);
                 self.api_keys.retain(|(t, _), _| *t != tenant);
+                self.schemas.retain(|(t, _), _| *t != tenant);
                 // Lists of a user's tenants carry the tenant's name.
                 self.user_memberships.clear();
             }
@@ -242,6 +256,7 @@ impl AuthCache {
             }
             Invalidation::ApiKey(tenant, key) => self.api_keys.remove(&(tenant, key)),
             Invalidation::RecordEvents(_) => {}
+            Invalidation::Collections(tenant) => self.schemas.retain(|(t, _), _| *t != tenant),
             Invalidation::Everything => {
                 self.sessions.clear();
                 self.users.clear();
@@ -250,6 +265,7 @@ impl AuthCache {
                 self.memberships.clear();
                 self.user_memberships.clear();
                 self.api_keys.clear();
+                self.schemas.clear();
             }
         }
     }

@@ -11,7 +11,7 @@ use bulkhead_domain::collection::{
     CollectionSchema, FieldType, SchemaDraft, SchemaIssue, schema_change_issues,
 };
 use bulkhead_store::{
-    Access, Collection, ConflictKind, NewCollection, StoreError, TenantTx, Write,
+    Access, Collection, ConflictKind, Invalidation, NewCollection, StoreError, TenantTx, Write,
 };
 
 use crate::context::{RequestContext, TenantAccess};
@@ -131,6 +131,8 @@ impl Services {
             serde_json::json!({ "fields": schema.fields().len(), "visibility": schema.visibility().as_str() }),
         );
         tx.append_audit(draft).await?;
+        // Evicts the cached schemas of this tenant's record reads.
+        tx.invalidate(Invalidation::Collections(access.tenant_id()));
         tx.commit().await?;
         Ok(CollectionInfo { schema, row })
     }
@@ -238,6 +240,8 @@ impl Services {
             serde_json::json!({ "version": row.version }),
         );
         tx.append_audit(draft).await?;
+        // Evicts the cached schemas of this tenant's record reads.
+        tx.invalidate(Invalidation::Collections(access.tenant_id()));
         tx.commit().await?;
         Ok(CollectionInfo { schema, row })
     }
@@ -272,6 +276,8 @@ impl Services {
             serde_json::json!({}),
         );
         tx.append_audit(draft).await?;
+        // Evicts the cached schemas of this tenant's record reads.
+        tx.invalidate(Invalidation::Collections(access.tenant_id()));
         tx.commit().await?;
         Ok(())
     }

@@ -21,6 +21,8 @@ use bulkhead_store::{
     Access, Cursor, EventKind, IdempotencyClaim, NewRecord, NewRecordEvent, Record, RecordChange,
     RecordQuery, TenantTx, UniqueValue, Write,
 };
+use std::sync::Arc;
+
 use serde_json::{Map, Value};
 
 use crate::collections::parse_stored;
@@ -129,6 +131,24 @@ impl Services {
             .await?
             .ok_or(ServiceError::NotFound("collection_not_found"))?;
         Ok(parse_stored(row)?.schema)
+    }
+
+    /// The schema a record read works with: from the cache, which every
+    /// collection change evicts on commit, or else read in `tx` and cached.
+    async fn schema_for_read(
+        &self,
+        tx: &mut dyn TenantTx,
+        tenant: bulkhead_domain::TenantId,
+        collection: &str,
+    ) -> Result<Arc<CollectionSchema>, ServiceError> {
+        let key = (tenant, collection.to_owned());
+        if let Some(schema) = self.cache.schema(&key) {
+            return Ok(schema);
+        }
+        let epoch = self.cache.epoch();
+        let schema = Arc::new(self.schema_in(tx, collection).await?);
+        self.cache.put_schema(epoch, key, Arc::clone(&schema));
+        Ok(schema)
     }
 
     /// Relations must name a record of their collection in this tenant;
@@ -299,7 +319,9 @@ impl Services {
         self.authorize(access, Permission::RecordsRead, "record.read", ctx)
             .await?;
         let mut tx = self.store.tenant(access.tenant_id(), Access::Read).await?;
-        let schema = self.schema_in(&mut *tx, collection).await?;
+        let schema = self
+            .schema_for_read(&mut *tx, access.tenant_id(), collection)
+            .await?;
         match tx.record(collection, id).await? {
             Some(record) if Self::may_read(access, &schema, &record) => Ok(record),
             _ => Err(ServiceError::NotFound("record_not_found")),
@@ -323,7 +345,9 @@ impl Services {
         self.authorize(access, Permission::RecordsRead, "record.list", ctx)
             .await?;
         let mut tx = self.store.tenant(access.tenant_id(), Access::Read).await?;
-        let schema = self.schema_in(&mut *tx, collection).await?;
+        let schema = self
+            .schema_for_read(&mut *tx, access.tenant_id(), collection)
+            .await?;
         let invalid = |parameter: &'static str| {
             move |error: bulkhead_domain::filter::FilterError| ServiceError::InvalidQuery {
                 parameter,

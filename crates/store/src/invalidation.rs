@@ -53,6 +53,7 @@ impl Invalidation {
             Invalidation::Membership(tenant, user) => format!("membership:{tenant}:{user}"),
             Invalidation::ApiKey(tenant, key) => format!("api_key:{tenant}:{key}"),
             Invalidation::RecordEvents(tenant) => format!("record_events:{tenant}"),
+            Invalidation::Collections(tenant) => format!("collections:{tenant}"),
             Invalidation::Everything => "everything".into(),
         }
     }
@@ -78,6 +79,7 @@ impl Invalidation {
                 .zip(id(second))
                 .map(|(t, k)| Invalidation::ApiKey(t, k)),
             Some("record_events") => id(first).map(Invalidation::RecordEvents),
+            Some("collections") => id(first).map(Invalidation::Collections),
             _ => None,
         };
         parsed.unwrap_or(Invalidation::Everything)
@@ -99,6 +101,7 @@ mod tests {
             Invalidation::Membership(tenant, UserId::new()),
             Invalidation::ApiKey(tenant, ApiKeyId::new()),
             Invalidation::RecordEvents(tenant),
+            Invalidation::Collections(tenant),
             Invalidation::Everything,
         ] {
             assert_eq!(Invalidation::decode(&invalidation.encode()), invalidation);

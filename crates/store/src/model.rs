@@ -139,6 +139,8 @@ pub enum Invalidation {
     ApiKey(TenantId, ApiKeyId),
     /// The tenant has new record events (for realtime subscribers).
     RecordEvents(TenantId),
+    /// A collection of the tenant was created, changed or deleted.
+    Collections(TenantId),
     /// Anything may be stale (e.g. notifications may have been missed).
     Everything,
 }

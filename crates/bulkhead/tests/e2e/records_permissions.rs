@@ -387,3 +387,61 @@ async fn owner_visibility_hides_other_members_records(server: TestServer) {
     );
 }
 scenario!(owner_visibility_hides_other_members_records);
+
+/// Record reads use a cached schema; a collection change must reach them
+/// at once: a member who just read another member's record through a
+/// `tenant` collection gets 404 as soon as it becomes `owner`, and a field
+/// added a moment ago can be filtered on.
+async fn a_collection_change_reaches_record_reads_at_once(server: TestServer) {
+    let (owner, acme) = tenant_with_tasks(&server, "acme", "tenant").await;
+    let t = acme.slug.as_str();
+    let ann = server
+        .add_member(&owner, t, "ann@acme.example", Role::Member)
+        .await;
+    let owners = create(&owner.client, t, "tasks", json!({"title": "the owner's"})).await;
+    let query = RecordQuery::default();
+    assert_eq!(
+        ann.client.get_record(t, "tasks", owners.id).await.unwrap(),
+        owners
+    );
+    assert_eq!(all_records(&ann.client, t, "tasks", &query).await.len(), 1);
+
+    let mut changed = tasks_json("owner");
+    changed["fields"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"name": "notes", "type": "text"}));
+    let patched = owner
+        .client
+        .raw(
+            Method::PATCH,
+            &format!("/v1/tenants/{t}/collections/tasks"),
+            Some(changed),
+        )
+        .await
+        .unwrap();
+    assert_eq!(patched.status, 200, "{}", patched.text());
+
+    let hidden = ann
+        .client
+        .raw(Method::GET, &record_path(t, "tasks", owners.id), None)
+        .await
+        .unwrap();
+    expect_problem(&hidden, 404, "record_not_found");
+    assert!(
+        all_records(&ann.client, t, "tasks", &query)
+            .await
+            .is_empty()
+    );
+    let filtered = RecordQuery {
+        filter: Some("notes = \"x\"".into()),
+        ..RecordQuery::default()
+    };
+    assert_eq!(
+        all_records(&owner.client, t, "tasks", &filtered)
+            .await
+            .len(),
+        0
+    );
+}
+scenario!(a_collection_change_reaches_record_reads_at_once);
