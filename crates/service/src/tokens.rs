@@ -7,6 +7,9 @@
 //! `sub`, `sid`, `exp` (at most 15 minutes after `iat`), `iat`, `jti` and
 //! `typ = "access"`, with an explicit 30-second leeway.
 
+use std::collections::HashMap;
+use std::sync::RwLock;
+
 use bulkhead_domain::{SessionId, UserId};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
@@ -40,11 +43,20 @@ pub struct VerifiedToken {
     pub expires_at: i64,
 }
 
+/// Above this many remembered tokens the memory is cleared (a crude bound).
+const MAX_REMEMBERED: usize = 100_000;
+
 /// Issues and verifies access tokens for one deployment.
 #[derive(Debug)]
 pub struct AccessTokens {
     issuer: String,
     audience: String,
+    /// Tokens that passed [`AccessTokens::verify`], by their exact text, with
+    /// the kid that signed them. A client sends the same token on every
+    /// request for up to 15 minutes; decoding and checking it again cost a
+    /// tenth of a record read's CPU. Expiry and the key are checked on every
+    /// use, so a remembered token fails when a fresh one would.
+    remembered: RwLock<HashMap<Box<str>, (VerifiedToken, String)>>,
 }
 
 impl AccessTokens {
@@ -52,6 +64,7 @@ impl AccessTokens {
         Self {
             issuer: issuer.into(),
             audience: audience.into(),
+            remembered: RwLock::default(),
         }
     }
 
@@ -90,6 +103,33 @@ impl AccessTokens {
 
     /// Verifies a token's signature and every claim at time `now`.
     pub fn verify(&self, keys: &Keys, token: &str, now: OffsetDateTime) -> Option<VerifiedToken> {
+        let remembered = self
+            .remembered
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(token)
+            .cloned();
+        if let Some((verified, kid)) = remembered {
+            let live = now.unix_timestamp() <= verified.expires_at + LEEWAY.whole_seconds();
+            return (live && keys.current().verifying_key(&kid).is_some()).then_some(verified);
+        }
+        let (verified, kid) = self.verify_afresh(keys, token, now)?;
+        let mut remembered = self.remembered.write().unwrap_or_else(|p| p.into_inner());
+        if remembered.len() >= MAX_REMEMBERED {
+            remembered.clear();
+        }
+        remembered.insert(token.into(), (verified, kid));
+        Some(verified)
+    }
+
+    /// [`AccessTokens::verify`] without the memory: decodes and checks it
+    /// all. Returns the kid too.
+    fn verify_afresh(
+        &self,
+        keys: &Keys,
+        token: &str,
+        now: OffsetDateTime,
+    ) -> Option<(VerifiedToken, String)> {
         let header = jsonwebtoken::decode_header(token).ok()?;
         if header.alg != ALGORITHM {
             return None;
@@ -122,11 +162,12 @@ impl AccessTokens {
         {
             return None;
         }
-        Some(VerifiedToken {
+        let verified = VerifiedToken {
             user: claims.sub.parse().ok()?,
             session: claims.sid.parse().ok()?,
             expires_at: claims.exp,
-        })
+        };
+        Some((verified, kid))
     }
 }
 

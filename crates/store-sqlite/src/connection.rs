@@ -128,6 +128,13 @@ impl Drop for PooledReader {
     }
 }
 
+/// Runs one statement without rows (BEGIN, COMMIT, SAVEPOINT …) from the
+/// connection's statement cache: `execute_batch` would parse it again on
+/// every transaction.
+pub fn run(connection: &Connection, sql: &str) -> rusqlite::Result<()> {
+    connection.prepare_cached(sql)?.execute([]).map(drop)
+}
+
 /// Runs blocking work (a commit's fsync, waiting on another process's lock)
 /// without stalling the async worker, where the runtime allows it.
 pub fn blocking<T>(work: impl FnOnce() -> T) -> T {

@@ -8,7 +8,7 @@ use rusqlite::Connection;
 use tokio::sync::OwnedMutexGuard;
 
 use crate::codec::store_error;
-use crate::connection::PooledReader;
+use crate::connection::{PooledReader, run};
 use crate::writer::{Writer, WriterLock};
 
 enum Held {
@@ -53,7 +53,7 @@ impl Tx {
     }
 
     pub fn begin_read(reader: PooledReader, listeners: Arc<Listeners>) -> Result<Self, StoreError> {
-        reader.execute_batch("BEGIN").map_err(store_error)?;
+        run(&reader, "BEGIN").map_err(store_error)?;
         Ok(Self {
             held: Held::Reader(reader),
             open: true,
@@ -105,7 +105,7 @@ impl Tx {
         }
         let outcome = match &mut self.held {
             Held::Reader(reader) => {
-                reader.execute_batch("COMMIT").map_err(store_error)?;
+                run(reader, "COMMIT").map_err(store_error)?;
                 self.open = false;
                 for invalidation in self.pending.drain(..) {
                     self.listeners.deliver(invalidation);
@@ -137,7 +137,7 @@ impl Drop for Tx {
         match &mut self.held {
             Held::Writer(guard) => guard.roll_back(),
             Held::Reader(reader) => {
-                if let Err(error) = reader.execute_batch("ROLLBACK") {
+                if let Err(error) = run(reader, "ROLLBACK") {
                     tracing::error!(%error, "rollback failed");
                 }
             }

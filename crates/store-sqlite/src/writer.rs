@@ -24,7 +24,7 @@ use bulkhead_store::{Invalidation, StoreError};
 use rusqlite::Connection;
 use tokio::sync::{Mutex, oneshot};
 
-use crate::connection::blocking;
+use crate::connection::{blocking, run};
 
 /// How many transactions may share one commit. Bounds the time the first
 /// member waits for its answer under a steady stream of writes.
@@ -33,7 +33,7 @@ const MAX_GROUP: usize = 64;
 /// The savepoint each write transaction runs in.
 const SAVEPOINT: &str = "SAVEPOINT bulkhead_tx";
 const RELEASE: &str = "RELEASE bulkhead_tx";
-const ROLLBACK_TO: &str = "ROLLBACK TO bulkhead_tx; RELEASE bulkhead_tx";
+const ROLLBACK_TO: &str = "ROLLBACK TO bulkhead_tx";
 
 /// The writer connection and the group of released transactions that wait
 /// for its commit. Behind [`WriterLock`]: whoever holds the lock owns the
@@ -94,10 +94,10 @@ impl Writer {
             return Err(StoreError::Unavailable("the store is closed".into()));
         };
         if !self.open {
-            blocking(|| connection.execute_batch("BEGIN IMMEDIATE")).map_err(store_error)?;
+            blocking(|| run(connection, "BEGIN IMMEDIATE")).map_err(store_error)?;
             self.open = true;
         }
-        if let Err(error) = connection.execute_batch(SAVEPOINT) {
+        if let Err(error) = run(connection, SAVEPOINT) {
             self.abandon_if_idle();
             return Err(store_error(error));
         }
@@ -115,7 +115,7 @@ impl Writer {
         invalidations: Vec<Invalidation>,
     ) -> Result<GroupOutcome, StoreError> {
         let connection = self.connection.as_ref().ok_or_else(closed)?;
-        connection.execute_batch(RELEASE).map_err(store_error)?;
+        run(connection, RELEASE).map_err(store_error)?;
         let (done, outcome) = oneshot::channel();
         self.members.push(Member {
             done,
@@ -147,7 +147,7 @@ impl Writer {
         let Some(connection) = self.connection.as_ref() else {
             return;
         };
-        let undone = connection.execute_batch(ROLLBACK_TO);
+        let undone = run(connection, ROLLBACK_TO).and_then(|()| run(connection, RELEASE));
         if undone.is_ok() && !connection.is_autocommit() {
             self.abandon_if_idle();
             return;
@@ -159,7 +159,7 @@ impl Writer {
             tracing::error!(%error, "rollback to savepoint failed");
         }
         if !connection.is_autocommit()
-            && let Err(error) = connection.execute_batch("ROLLBACK")
+            && let Err(error) = run(connection, "ROLLBACK")
         {
             tracing::error!(%error, "rollback failed");
         }
@@ -176,7 +176,7 @@ impl Writer {
             return;
         };
         // The commit of a write is where synchronous=FULL fsyncs.
-        let result = blocking(|| connection.execute_batch("COMMIT"));
+        let result = blocking(|| run(connection, "COMMIT"));
         match result {
             Ok(()) => {
                 self.open = false;
@@ -192,7 +192,7 @@ impl Writer {
             Err(error) => {
                 tracing::error!(%error, members = self.members.len(), "group commit failed");
                 if !connection.is_autocommit()
-                    && let Err(error) = connection.execute_batch("ROLLBACK")
+                    && let Err(error) = run(connection, "ROLLBACK")
                 {
                     tracing::error!(%error, "rollback after a failed commit failed");
                 }
@@ -216,7 +216,7 @@ impl Writer {
             && self.members.is_empty()
             && let Some(connection) = self.connection.as_ref()
         {
-            if let Err(error) = connection.execute_batch("ROLLBACK")
+            if let Err(error) = run(connection, "ROLLBACK")
                 && !connection.is_autocommit()
             {
                 tracing::error!(%error, "rollback failed");

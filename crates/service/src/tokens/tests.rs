@@ -60,6 +60,39 @@ fn an_issued_token_verifies_until_it_expires_plus_leeway() {
     );
 }
 
+/// A token verified once is remembered, but expiry and its key are checked
+/// again on every use.
+#[test]
+fn a_remembered_token_expires_and_dies_with_its_key() {
+    let keys = keys();
+    let tokens = tokens();
+    let token = tokens
+        .issue(&keys, UserId::new(), SessionId::new(), now())
+        .unwrap();
+    assert!(tokens.verify(&keys, &token, now()).is_some());
+    assert!(
+        tokens
+            .verify(&keys, &token, now() + Duration::seconds(900 + 30))
+            .is_some()
+    );
+    assert!(
+        tokens
+            .verify(&keys, &token, now() + Duration::seconds(900 + 31))
+            .is_none()
+    );
+    // A ring without the signing key (rotated out): refused, remembered or not.
+    let other =
+        Keys::fixed(KeyRing::from_file_secret(&[8u8; 32], datetime!(2026-01-01 0:00 UTC)).unwrap());
+    assert!(
+        other
+            .current()
+            .verifying_key(&header(&keys).kid.unwrap())
+            .is_none()
+    );
+    assert!(tokens.verify(&other, &token, now()).is_none());
+    assert!(tokens.verify(&keys, &token, now()).is_some());
+}
+
 #[test]
 fn every_forged_or_foreign_token_is_refused() {
     let keys = keys();
