@@ -310,12 +310,13 @@ pub fn list_records(
         params.push(Sql::Blob(id_param(owner).to_vec()));
         sql.push_str(&format!(" AND owner_id = ?{}", params.len()));
     }
+    let order = query.order();
     if let Some(filter) = &query.filter {
-        let fragment = record_query::filter(filter, params.len());
+        let leading_sort = order.first().map(|key| &key.field);
+        let fragment = record_query::filter(filter, params.len(), leading_sort);
         sql.push_str(&format!(" AND ({})", fragment.sql));
         params.extend(fragment.params);
     }
-    let order = query.order();
     if let Some(cursor) = &query.after {
         let fragment = record_query::after(&order, cursor, params.len());
         sql.push_str(&format!(" AND {}", fragment.sql));

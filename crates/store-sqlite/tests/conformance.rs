@@ -324,7 +324,9 @@ fn record_ids(
 /// default list (newest first) and its next page through
 /// `ix_records_created`, a filter and sort on a declared integer field
 /// through its expression index, owner-restricted lists (owner visibility)
-/// through `ix_records_owner`. Over 20,000 records of three tenants, after
+/// through `ix_records_owner`, a range filter on a declared field under the
+/// default order through `ix_records_created` (walking the order's index
+/// stops after a page; the field's index would find and sort every match). Over 20,000 records of three tenants, after
 /// `ANALYZE`. The plans are printed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_common_list_queries_use_an_index() {
@@ -579,6 +581,27 @@ async fn the_common_list_queries_use_an_index() {
             index: "ix_records_owner".into(),
             ordered: true,
             query: owner_second_query,
+        },
+        Case {
+            what: "(d) priority >= 3, newest first: the range does not pick the priority index",
+            sql: list_sql(
+                false,
+                Some(&format!("+{priority_filter}")),
+                None,
+                newest_first,
+            ),
+            params: vec![
+                tenant_param.clone(),
+                tasks.clone(),
+                Sql::Integer(3),
+                Sql::Integer(PLAN_LIMIT),
+            ],
+            index: "ix_records_created".into(),
+            ordered: true,
+            query: RecordQuery {
+                filter: Some(filter.clone()),
+                ..default_query.clone()
+            },
         },
     ];
     let mut failures = Vec::new();
