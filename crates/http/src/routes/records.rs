@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use bulkhead_api_types::{Problem, RecordList, RecordQuery, RecordView};
 use bulkhead_domain::RecordId;
 use bulkhead_service::records::{
-    Idempotency, ListRequest, MAX_IDEMPOTENCY_KEY, RecordWrite, record_json,
+    Idempotency, ListRequest, MAX_IDEMPOTENCY_KEY, RecordBody, RecordWrite,
 };
 use bulkhead_store::Record;
 use sha2::{Digest, Sha256};
@@ -58,7 +58,18 @@ fn with_etag(status: StatusCode, body: serde_json::Value) -> Response {
 }
 
 fn record_response(record: &Record) -> Response {
-    with_etag(StatusCode::OK, record_json(record))
+    let mut response = (StatusCode::OK, Json(RecordBody(record))).into_response();
+    if let Ok(value) = HeaderValue::from_str(&format!("\"{}\"", record.version)) {
+        response.headers_mut().insert(ETAG, value);
+    }
+    response
+}
+
+/// A page of records as [`RecordList`] has it, serialised from the records.
+#[derive(serde::Serialize)]
+struct PageBody<'a> {
+    items: Vec<RecordBody<'a>>,
+    next_cursor: Option<String>,
 }
 
 /// Creates a record owned by the caller.
@@ -114,7 +125,7 @@ async fn list_records(
     Ctx(ctx): Ctx,
     Path((_, name)): Path<(String, String)>,
     Query(query): Query<RecordQuery>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let request = ListRequest {
         filter: query.filter.as_deref(),
         sort: query.sort.as_deref(),
@@ -125,10 +136,11 @@ async fn list_records(
         .services
         .list_records(&access, &name, &request, &ctx)
         .await?;
-    Ok(Json(serde_json::json!({
-        "items": page.items.iter().map(record_json).collect::<Vec<_>>(),
-        "next_cursor": page.next_cursor,
-    })))
+    Ok(Json(PageBody {
+        items: page.items.iter().map(RecordBody).collect(),
+        next_cursor: page.next_cursor,
+    })
+    .into_response())
 }
 
 /// One record; 404 for a record of another tenant or one the caller may not see.
