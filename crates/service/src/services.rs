@@ -66,6 +66,11 @@ pub struct Services {
     /// missing account costs the same time as one with a wrong password.
     pub(crate) dummy_hash: String,
     pub(crate) realtime: Arc<RealtimeHub>,
+    /// One permit per core for Argon2 work. Each hash holds 19 MiB and a
+    /// core for tens of milliseconds; unbounded, a burst of sign-ups or
+    /// logins ran dozens at once (the blocking pool allows 512), which only
+    /// queued them on the cores while the allocator kept the peak memory.
+    password_slots: Arc<tokio::sync::Semaphore>,
     /// This value's own `Arc`, so spawned work (realtime streams) can hold it.
     this: std::sync::Weak<Services>,
 }
@@ -104,6 +109,9 @@ impl Services {
             throttle: LoginThrottle::new(Arc::clone(&clock)),
             api_key_usage: ApiKeyUsage::default(),
             dummy_hash,
+            password_slots: Arc::new(tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get),
+            )),
             store,
             clock,
             settings,
@@ -229,14 +237,32 @@ impl Services {
 
     /// Hashes on the blocking pool: Argon2 takes tens of milliseconds of CPU.
     pub(crate) async fn hash_password(&self, password: Password) -> Result<String, ServiceError> {
-        tokio::task::spawn_blocking(move || passwords::hash_password(&password))
-            .await
-            .map_err(|error| ServiceError::Hashing(error.to_string()))?
+        let slot = self.password_slot().await?;
+        tokio::task::spawn_blocking(move || {
+            let _slot = slot; // held until the work ends, even if the caller left
+            passwords::hash_password(&password)
+        })
+        .await
+        .map_err(|error| ServiceError::Hashing(error.to_string()))?
     }
 
     pub(crate) async fn verify_password(&self, hash: String, candidate: String) -> Verification {
-        tokio::task::spawn_blocking(move || passwords::verify_password(&hash, &candidate))
+        let Ok(slot) = self.password_slot().await else {
+            return Verification::Invalid;
+        };
+        tokio::task::spawn_blocking(move || {
+            let _slot = slot;
+            passwords::verify_password(&hash, &candidate)
+        })
+        .await
+        .unwrap_or(Verification::Invalid)
+    }
+
+    /// Waits for a core to hash on (see `password_slots`).
+    async fn password_slot(&self) -> Result<tokio::sync::OwnedSemaphorePermit, ServiceError> {
+        Arc::clone(&self.password_slots)
+            .acquire_owned()
             .await
-            .unwrap_or(Verification::Invalid)
+            .map_err(|error| ServiceError::Hashing(error.to_string()))
     }
 }
