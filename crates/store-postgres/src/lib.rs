@@ -202,22 +202,16 @@ impl PgStore {
         access: Access,
         setting: Option<(&str, Uuid)>,
     ) -> Result<Transaction<'static, Postgres>, StoreError> {
-        let mut tx = self.pool.begin().await.map_err(store_error)?;
-        let mut sql = String::new();
-        if access == Access::Read {
-            sql.push_str("SET TRANSACTION READ ONLY; ");
-        }
+        // One simple-protocol message, so one round trip, for BEGIN and the
+        // setting alike.
+        let mut sql = String::from(match access {
+            Access::Read => "BEGIN READ ONLY;",
+            Access::Write => "BEGIN;",
+        });
         if let Some((name, value)) = setting {
-            let _ = write!(sql, "SET LOCAL {name} = '{}';", value.hyphenated());
+            let _ = write!(sql, " SET LOCAL {name} = '{}';", value.hyphenated());
         }
-        if !sql.is_empty() {
-            // A plain string runs over the simple query protocol: one round
-            // trip for both statements.
-            sqlx::Executor::execute(&mut *tx, sql.as_str())
-                .await
-                .map_err(store_error)?;
-        }
-        Ok(tx)
+        self.pool.begin_with(sql).await.map_err(store_error)
     }
 }
 
