@@ -101,7 +101,12 @@ impl PgStore {
             .acquire_timeout(settings.acquire_timeout)
             .idle_timeout(Some(Duration::from_secs(10 * 60)))
             .max_lifetime(Some(Duration::from_secs(30 * 60)))
-            .test_before_acquire(true)
+            // sqlx already pings every connection it takes back into the
+            // pool (off the request's path); a second ping on the way out
+            // cost every request a round trip. A connection that died while
+            // idle (a server restart) fails its one request with 503 and is
+            // dropped.
+            .test_before_acquire(false)
             .after_connect(|connection, _meta| {
                 Box::pin(async move {
                     // A standby would accept our reads and fail our writes;
