@@ -220,6 +220,56 @@ def pocketbase_best(results, w):
     return max(vals) if vals else None
 
 
+def target_lines(results):
+    """The issue's targets for Bulkhead on SQLite, each reached or not, with
+    the figures (PocketBase's best variant per workload, as in the table)."""
+    def stat(key, w, field):
+        return mean([r.get(field) for r in results.get(key, {}).get(w, [])])
+
+    sq = "bulkhead-sqlite"
+    out = []
+
+    def check(what, ok, figures):
+        if ok is None:
+            out.append(f"- {what}: not measured")
+        else:
+            out.append(f"- {what}: **{'reached' if ok else 'NOT reached'}** ({figures})")
+
+    for w, times in (("W1", 5), ("W3", 3), ("W2", 100), ("W2f", 100)):
+        ours, best = stat(sq, w, "rps"), pocketbase_best(results, w)
+        ok = None if ours is None or not best else ours >= times * best
+        check(f"{w} ≥ {times}× PocketBase", ok,
+              f"{num(ours)} vs {num(best)} req/s, ×{num(ours / best, 2) if ok is not None else '-'}")
+    ours, theirs = stat(sq, "W1", "p99_ms"), stat(PB_KEYS[0], "W1", "p99_ms")
+    check("W1 p99 lower than PocketBase's", None if ours is None or theirs is None
+          else ours < theirs, f"{num(ours, 2)} vs {num(theirs, 2)} ms")
+    w1 = stat(sq, "W1", "rps")
+    for w in ("W2", "W2f"):
+        ours = stat(sq, w, "rps")
+        check(f"{w} ≥ 40 % of Bulkhead's own W1", None if ours is None or not w1
+              else ours >= 0.4 * w1,
+              f"{num(ours)} vs {num(w1)} req/s = {num(100 * ours / w1) if ours and w1 else '-'} %")
+    worst = None
+    for w in ORDER:
+        ours = stat(sq, w, "server_peak_rss_mb")
+        theirs = [stat(k, w, "server_peak_rss_mb") for k in PB_KEYS]
+        theirs = [t for t in theirs if t is not None]
+        if ours is None or not theirs:
+            continue
+        share = ours / min(theirs)
+        if worst is None or share > worst[0]:
+            worst = (share, w, ours, min(theirs))
+    check("peak RSS at most half of PocketBase's, every workload",
+          None if worst is None else worst[0] <= 0.5,
+          "worst: " + (f"{worst[1]} {num(worst[2], 0)} vs {num(worst[3], 0)} MB "
+                       f"({num(100 * worst[0])} %)" if worst else "-"))
+    for key, label in (("bulkhead-sqlite", "SQLite"), ("bulkhead-postgres", "PostgreSQL")):
+        rs = results.get(key, {}).get("W4", [])
+        check(f"W4 zero leaks on {label}", (sum(r["leaks"] for r in rs) == 0) if rs else None,
+              f"{sum(r['leaks'] for r in rs)} leaks in {sum(r['requests'] for r in rs)} answers")
+    return out
+
+
 def rps_cell(rs):
     vals = [r["rps"] for r in rs]
     cell = num(mean(vals))
@@ -293,6 +343,8 @@ def compare(args):
         if pg:
             line += f"; Bulkhead PostgreSQL {100 * pg['share']:.1f} %"
         L += ["", line + "."]
+    L += ["", "Targets of the issue (Bulkhead on SQLite; PocketBase's best variant):"]
+    L += target_lines(results)
     L += [
         "",
         "Notes:",

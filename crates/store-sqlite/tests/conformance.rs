@@ -82,6 +82,15 @@ async fn every_pooled_connection_has_the_durability_profile() {
         assert_eq!(synchronous, 2, "{role}: synchronous must be FULL");
         assert_eq!(foreign_keys, 1, "{role}");
         assert!(busy >= 1000, "{role}");
+        if role == "writer" {
+            let checkpoint: i64 = connection
+                .query_row("PRAGMA wal_autocheckpoint", [], |r| r.get(0))
+                .unwrap();
+            assert_eq!(
+                checkpoint, 10_000,
+                "the writer checkpoints every 10,000 pages"
+            );
+        }
     }
     store.close().await;
     let violations: i64 = raw(&path)
