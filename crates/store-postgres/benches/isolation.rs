@@ -48,18 +48,17 @@
 //! - `raw_scoped`: the statement the store issues (its text copied from the
 //!   private `data_plane.rs`/`record_query.rs`; the start-up check compares
 //!   answers, not text, so a change to the store's SQL must be copied into
-//!   [`cases`] by hand) in a transaction begun as the store begins one:
-//!   `BEGIN`, then `SET TRANSACTION READ ONLY; SET LOCAL bulkhead.tenant_id
-//!   = '…'` in one round trip, the query, `COMMIT`.
+//!   [`cases`] by hand) in a transaction begun as `PgStore::begin` begins
+//!   one: `BEGIN READ ONLY; SET LOCAL bulkhead.tenant_id = '…';` in one
+//!   round trip (`begin_with`), the query, `COMMIT`.
 //! - The unscoped variants run in the same transaction shape without the
-//!   `SET LOCAL` (`BEGIN`, `SET TRANSACTION READ ONLY`, query, `COMMIT`):
-//!   the same four round trips, on the same connection, as the same runtime
-//!   role (the baseline tables have no row-level security, so it does not
-//!   apply to it).
+//!   `SET LOCAL` (`BEGIN READ ONLY;`, query, `COMMIT`): the same three round
+//!   trips, on the same connection, as the same runtime role (the baseline
+//!   tables have no row-level security, so it does not apply to it).
 //! - `store_tenant_tx`: the real path of a request through `PgStore`
 //!   (`Store::tenant(…, Access::Read)`, the `TenantTx` method, `commit`).
 //!   Its difference from `raw_scoped` is the store's own machinery (the
-//!   pool, whose `test_before_acquire` costs a round trip, building the SQL,
+//!   pool, which pings each connection as it comes back, building the SQL,
 //!   decoding into `Record`), not the boundary.
 //!
 //! Every raw variant decodes every column as the store does. Before
@@ -67,11 +66,16 @@
 //! the runtime role inside its transaction, so under the policy).
 //!
 //! Criterion measures one variant after the other, seconds apart, and on a
-//! shared machine the load can change in between. So after criterion (under
-//! `cargo bench` only) each raw comparison is measured once more with the
-//! two variants alternating in ~2 ms batches, and the median ratio is
-//! printed as a `paired:` line. `benches/isolation.sh` at the repository
-//! root runs this and prints the overhead table. Run as a test (`cargo test --benches`), it seeds a tenth
+//! shared machine the load (and with it the cost of a context switch or a
+//! round trip) can change in between, by more than the few per cent this
+//! looks for. So after criterion (under `cargo bench` only) each comparison
+//! (`raw_scoped` against each baseline, `store_tenant_tx` against
+//! `raw_scoped`) is measured once more with the two variants alternating in
+//! ~2 ms batches, and the median ratio is printed as a `paired:` line: read
+//! those for the overhead, criterion's for the times.
+//!
+//! `benches/isolation.sh` at the repository root runs this and prints the
+//! overhead table. Run as a test (`cargo test --benches`), it seeds a tenth
 //! of the data.
 
 #![allow(
@@ -242,22 +246,22 @@ fn bound<'q>(
     query
 }
 
-/// The transaction's first statements, as `PgStore::begin` sends them.
+/// The statements that begin the transaction, in one round trip, as
+/// `PgStore::begin` sends them for a read.
 fn begin_sql(tenant: Option<Uuid>) -> String {
     match tenant {
         Some(tenant) => format!(
-            "SET TRANSACTION READ ONLY; SET LOCAL bulkhead.tenant_id = '{}';",
+            "BEGIN READ ONLY; SET LOCAL bulkhead.tenant_id = '{}';",
             tenant.hyphenated()
         ),
-        None => "SET TRANSACTION READ ONLY; ".to_owned(),
+        None => "BEGIN READ ONLY;".to_owned(),
     }
 }
 
 /// Runs a raw variant in its own read-only transaction.
 async fn run_raw(connection: &mut PgConnection, raw: &Raw<'_>, begin: &str) -> Vec<Row> {
     let scoped = raw.tenant.is_some();
-    let mut tx = connection.begin().await.unwrap();
-    tx.execute(begin).await.unwrap();
+    let mut tx = connection.begin_with(begin.to_owned()).await.unwrap();
     let mut rows = bound(raw.sql, &raw.params)
         .try_map(|row: PgRow| decode(&row, scoped))
         .fetch_all(&mut *tx)
@@ -271,8 +275,7 @@ async fn run_raw(connection: &mut PgConnection, raw: &Raw<'_>, begin: &str) -> V
 }
 
 async fn explain(connection: &mut PgConnection, raw: &Raw<'_>) -> String {
-    let mut tx = connection.begin().await.unwrap();
-    tx.execute(begin_sql(raw.tenant).as_str()).await.unwrap();
+    let mut tx = connection.begin_with(begin_sql(raw.tenant)).await.unwrap();
     let sql = format!("EXPLAIN (COSTS OFF) {}", raw.sql);
     let lines: Vec<String> = bound(&sql, &raw.params)
         .try_map(|row: PgRow| row.try_get::<String, _>(0))
@@ -427,6 +430,26 @@ async fn build_baselines(owner: &mut PgConnection, tenants: &[TenantId], app_rol
     }
 }
 
+/// One call of a case through the store, as a request makes it: a read
+/// transaction of the tenant, the method, the commit. `queries` are the
+/// list cases' queries (newest, filtered). Returns how many records it found.
+async fn store_call(
+    store: &PgStore,
+    tenant: TenantId,
+    queries: [&RecordQuery; 2],
+    case: &str,
+    id: RecordId,
+) -> usize {
+    let mut tx = store.tenant(tenant, Access::Read).await.unwrap();
+    let found = match case {
+        "get_record" => usize::from(tx.record(COLLECTION, id).await.unwrap().is_some()),
+        "list_newest_20" => tx.list_records(COLLECTION, queries[0]).await.unwrap().len(),
+        _ => tx.list_records(COLLECTION, queries[1]).await.unwrap().len(),
+    };
+    tx.commit().await.unwrap();
+    found
+}
+
 /// The measured tenant: one in the middle of the key order.
 fn measured<T>(tenants: &[T]) -> &T {
     &tenants[tenants.len() / 2]
@@ -547,6 +570,17 @@ impl Fixture {
                 .unwrap();
             let _ = admin.close().await;
         });
+    }
+
+    async fn store_call(&self, case: &str, id: RecordId) -> usize {
+        store_call(
+            &self.store,
+            self.tenant,
+            [&self.newest, &self.filtered],
+            case,
+            id,
+        )
+        .await
     }
 
     /// The case through the real store: a read transaction of the tenant.
@@ -711,29 +745,18 @@ fn bench(c: &mut Criterion, fixture: &mut Fixture) {
         let name = case.name;
 
         let mut i = 0;
+        // One `block_on` per batch of iterations, not per call, so what the
+        // store leaves to the runtime (sqlx returns a connection to its pool
+        // in a spawned task) runs between calls as it would in a server.
         group.bench_function("store_tenant_tx", |b| {
-            b.iter(|| {
-                i = (i + 1) % ids.len();
-                let store = &fixture.store;
+            b.iter_custom(|iters| {
                 fixture.runtime.block_on(async {
-                    let mut tx = store.tenant(fixture.tenant, Access::Read).await.unwrap();
-                    let found = match name {
-                        "get_record" => {
-                            usize::from(tx.record(COLLECTION, ids[i]).await.unwrap().is_some())
-                        }
-                        "list_newest_20" => tx
-                            .list_records(COLLECTION, &fixture.newest)
-                            .await
-                            .unwrap()
-                            .len(),
-                        _ => tx
-                            .list_records(COLLECTION, &fixture.filtered)
-                            .await
-                            .unwrap()
-                            .len(),
-                    };
-                    tx.commit().await.unwrap();
-                    black_box(found)
+                    let started = Instant::now();
+                    for _ in 0..iters {
+                        i = (i + 1) % ids.len();
+                        black_box(fixture.store_call(name, ids[i]).await);
+                    }
+                    started.elapsed()
                 })
             })
         });
@@ -766,10 +789,16 @@ fn bench(c: &mut Criterion, fixture: &mut Fixture) {
             let connection = &mut fixture.raw;
             let mut i = 0;
             group.bench_function(variant, |b| {
-                b.iter(|| {
-                    i = (i + 1) % ids.len();
-                    let raw = raw_variant(&case, sql, scope, ids[i], collection);
-                    black_box(runtime.block_on(run_raw(connection, &raw, &begin)))
+                b.iter_custom(|iters| {
+                    runtime.block_on(async {
+                        let started = Instant::now();
+                        for _ in 0..iters {
+                            i = (i + 1) % ids.len();
+                            let raw = raw_variant(&case, sql, scope, ids[i], collection);
+                            black_box(run_raw(connection, &raw, &begin).await);
+                        }
+                        started.elapsed()
+                    })
                 })
             });
         }
@@ -840,19 +869,37 @@ fn bench_paired(fixture: &mut Fixture) {
         ] {
             let runtime = &fixture.runtime;
             let connection = &mut fixture.raw;
-            let ratio = paired(|first, i| {
+            let ratio = paired(|first, calls| {
                 let side = if first { &a } else { &b };
-                let raw = raw_variant(
-                    &case,
-                    side.sql,
-                    side.tenant,
-                    ids[i % ids.len()],
-                    side.collection,
-                );
-                black_box(runtime.block_on(run_raw(connection, &raw, side.begin)));
+                runtime.block_on(async {
+                    for i in calls {
+                        let id = ids[i % ids.len()];
+                        let raw = raw_variant(&case, side.sql, side.tenant, id, side.collection);
+                        black_box(run_raw(&mut *connection, &raw, side.begin).await);
+                    }
+                });
             });
             print_paired(&group, a.label, b.label, ratio);
         }
+        // The store's own machinery: the real path against its statement.
+        let (runtime, connection) = (&fixture.runtime, &mut fixture.raw);
+        let (store, queries) = (&fixture.store, [&fixture.newest, &fixture.filtered]);
+        let tenant_id = fixture.tenant;
+        let ratio = paired(|through_store, calls| {
+            runtime.block_on(async {
+                for i in calls {
+                    let id = ids[i % ids.len()];
+                    if through_store {
+                        black_box(store_call(store, tenant_id, queries, case.name, id).await);
+                    } else {
+                        let raw =
+                            raw_variant(&case, &case.scoped_sql, Some(tenant), id, COLLECTION);
+                        black_box(run_raw(&mut *connection, &raw, &scoped_begin).await);
+                    }
+                }
+            });
+        });
+        print_paired(&group, "store_tenant_tx", "raw_scoped", ratio);
     }
 }
 
@@ -860,18 +907,17 @@ fn bench_paired(fixture: &mut Fixture) {
 const PAIRED_ROUNDS: usize = 301;
 
 /// The median, over [`PAIRED_ROUNDS`] rounds, of the time of a batch of
-/// `run(true, …)` over the time of a batch of `run(false, …)`, the two
-/// batches of a round run back to back in alternating order. Criterion
+/// `run(true, …)` over the time of the same batch of `run(false, …)` (each
+/// call runs the calls numbered by its range), the two batches of a round
+/// run back to back in alternating order. Criterion
 /// measures one variant after the other, seconds apart, so load that comes
 /// and goes on a shared machine can tilt its comparison; here it weighs on
 /// both sides of every ratio alike. A batch lasts about 2 ms.
-fn paired(mut run: impl FnMut(bool, usize)) -> f64 {
+fn paired(mut run: impl FnMut(bool, std::ops::Range<usize>)) -> f64 {
     let mut batch = 1;
     loop {
         let started = Instant::now();
-        for i in 0..batch {
-            run(false, i);
-        }
+        run(false, 0..batch);
         if started.elapsed() >= std::time::Duration::from_millis(2) || batch >= 1 << 16 {
             break;
         }
@@ -879,9 +925,7 @@ fn paired(mut run: impl FnMut(bool, usize)) -> f64 {
     }
     let mut time = |side: bool, round: usize| {
         let started = Instant::now();
-        for i in 0..batch {
-            run(side, round * batch + i);
-        }
+        run(side, round * batch..(round + 1) * batch);
         started.elapsed().as_secs_f64()
     };
     let mut ratios: Vec<f64> = (0..PAIRED_ROUNDS)
