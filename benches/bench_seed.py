@@ -368,7 +368,8 @@ def seed(args):
     log(f"  notes: {timings['notes_s']:.1f} s ({timings['notes_per_s']:.0f}/s)")
 
     # the pool: user j = (U/pool)*k, listed with its first tenant; 200 foreign
-    # ids, each from a tenant drawn among the other T-1
+    # ids, each from a tenant drawn among those user j is not a member of
+    # (with T > U a user belongs to T/U tenants, which are not foreign to it)
     rnd = random.Random(42)
     step = U // args.pool
     pool = []
@@ -376,9 +377,10 @@ def seed(args):
         j = k * step
         t = tenant_of_pool_user(j, T, U)
         foreign = []
-        for _ in range(FOREIGN_IDS):
-            ft = rnd.randrange(T - 1)
-            ft += ft >= t
+        while len(foreign) < FOREIGN_IDS:
+            ft = rnd.randrange(T)
+            if j in members_of(ft, T, U):
+                continue
             foreign.append((ft, rnd.choice(ids[ft])))
         pool.append({"j": j, "email": email(j), "user_id": user_ids[j], "tenant": t,
                      "slug": slug(t), "own": ids[t], "foreign": foreign})

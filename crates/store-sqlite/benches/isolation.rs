@@ -64,11 +64,16 @@
 //! raw statement is printed.
 //!
 //! Criterion measures one variant after the other, seconds apart, and on a
-//! shared machine the load can change in between. So after criterion (under
-//! `cargo bench` only) each raw comparison is measured once more with the
-//! two variants alternating in ~2 ms batches, and the median ratio is
-//! printed as a `paired:` line. `benches/isolation.sh` at the repository
-//! root runs this and prints the overhead table. Run as a test (`cargo test --benches`), it seeds a tenth
+//! shared machine the load (and with it the cost of a context switch or a
+//! round trip) can change in between, by more than the few per cent this
+//! looks for. So after criterion (under `cargo bench` only) each comparison
+//! (`raw_scoped` against each baseline, `store_tenant_tx` against
+//! `raw_scoped`) is measured once more with the two variants alternating in
+//! ~2 ms batches, and the median ratio is printed as a `paired:` line: read
+//! those for the overhead, criterion's for the times.
+//!
+//! `benches/isolation.sh` at the repository root runs this and prints the
+//! overhead table. Run as a test (`cargo test --benches`), it seeds a tenth
 //! of the data.
 
 #![allow(
@@ -505,6 +510,28 @@ fn with_tenant<'a>(tenant: &'a [u8; 16], rest: &[&'a dyn ToSql]) -> Vec<&'a dyn 
 }
 
 impl Fixture {
+    /// One call of the case through the store, as a request makes it: a
+    /// read transaction of the tenant, the method, the commit. Returns how
+    /// many records it found.
+    async fn store_call(&self, case: &str, id: RecordId) -> usize {
+        let mut tx = self.store.tenant(self.tenant, Access::Read).await.unwrap();
+        let found = match case {
+            "get_record" => usize::from(tx.record(COLLECTION, id).await.unwrap().is_some()),
+            "list_newest_20" => tx
+                .list_records(COLLECTION, &self.newest)
+                .await
+                .unwrap()
+                .len(),
+            _ => tx
+                .list_records(COLLECTION, &self.filtered)
+                .await
+                .unwrap()
+                .len(),
+        };
+        tx.commit().await.unwrap();
+        found
+    }
+
     /// The case through the real store: a read transaction of the tenant.
     fn through_store(&self, case: &str, id: RecordId) -> Vec<Uuid> {
         self.runtime.block_on(async {
@@ -591,29 +618,11 @@ fn bench(c: &mut Criterion, fixture: &Fixture) {
         // in a spawned task) runs between calls as it would in a server.
         group.bench_function("store_tenant_tx", |b| {
             b.iter_custom(|iters| {
-                let store = &fixture.store;
                 fixture.runtime.block_on(async {
                     let started = Instant::now();
                     for _ in 0..iters {
                         i = (i + 1) % ids.len();
-                        let mut tx = store.tenant(fixture.tenant, Access::Read).await.unwrap();
-                        let found = match name {
-                            "get_record" => {
-                                usize::from(tx.record(COLLECTION, ids[i]).await.unwrap().is_some())
-                            }
-                            "list_newest_20" => tx
-                                .list_records(COLLECTION, &fixture.newest)
-                                .await
-                                .unwrap()
-                                .len(),
-                            _ => tx
-                                .list_records(COLLECTION, &fixture.filtered)
-                                .await
-                                .unwrap()
-                                .len(),
-                        };
-                        tx.commit().await.unwrap();
-                        black_box(found);
+                        black_box(fixture.store_call(name, ids[i]).await);
                     }
                     started.elapsed()
                 })
@@ -676,19 +685,38 @@ fn bench_paired(fixture: &Fixture) {
             ),
         ] {
             let sql = (case.unscoped_sql)(table);
-            let ratio = paired(|scoped, i| {
-                let id = ids[i % ids.len()].as_bytes();
-                if scoped {
-                    let rest = case_params(case.name, id, &COLLECTION);
-                    let params = with_tenant(fixture.t(), &rest);
-                    black_box(query(&fixture.shared, &case.scoped_sql, &params, true));
-                } else {
-                    let params = case_params(case.name, id, collection);
-                    black_box(query(&fixture.baseline, &sql, &params, false));
+            let ratio = paired(|scoped, calls| {
+                for i in calls {
+                    let id = ids[i % ids.len()].as_bytes();
+                    if scoped {
+                        let rest = case_params(case.name, id, &COLLECTION);
+                        let params = with_tenant(fixture.t(), &rest);
+                        black_box(query(&fixture.shared, &case.scoped_sql, &params, true));
+                    } else {
+                        let params = case_params(case.name, id, collection);
+                        black_box(query(&fixture.baseline, &sql, &params, false));
+                    }
                 }
             });
             print_paired(&group, "raw_scoped", variant, ratio);
         }
+        // The store's own machinery: the real path against its statement.
+        let ratio = paired(|through_store, calls| {
+            if through_store {
+                fixture.runtime.block_on(async {
+                    for i in calls {
+                        black_box(fixture.store_call(case.name, ids[i % ids.len()]).await);
+                    }
+                });
+            } else {
+                for i in calls {
+                    let rest = case_params(case.name, ids[i % ids.len()].as_bytes(), &COLLECTION);
+                    let params = with_tenant(fixture.t(), &rest);
+                    black_box(query(&fixture.shared, &case.scoped_sql, &params, true));
+                }
+            }
+        });
+        print_paired(&group, "store_tenant_tx", "raw_scoped", ratio);
     }
 }
 
@@ -696,18 +724,17 @@ fn bench_paired(fixture: &Fixture) {
 const PAIRED_ROUNDS: usize = 301;
 
 /// The median, over [`PAIRED_ROUNDS`] rounds, of the time of a batch of
-/// `run(true, …)` over the time of a batch of `run(false, …)`, the two
-/// batches of a round run back to back in alternating order. Criterion
+/// `run(true, …)` over the time of the same batch of `run(false, …)` (each
+/// call runs the calls numbered by its range), the two batches of a round
+/// run back to back in alternating order. Criterion
 /// measures one variant after the other, seconds apart, so load that comes
 /// and goes on a shared machine can tilt its comparison; here it weighs on
 /// both sides of every ratio alike. A batch lasts about 2 ms.
-fn paired(mut run: impl FnMut(bool, usize)) -> f64 {
+fn paired(mut run: impl FnMut(bool, std::ops::Range<usize>)) -> f64 {
     let mut batch = 1;
     loop {
         let started = Instant::now();
-        for i in 0..batch {
-            run(false, i);
-        }
+        run(false, 0..batch);
         if started.elapsed() >= std::time::Duration::from_millis(2) || batch >= 1 << 16 {
             break;
         }
@@ -715,9 +742,7 @@ fn paired(mut run: impl FnMut(bool, usize)) -> f64 {
     }
     let mut time = |side: bool, round: usize| {
         let started = Instant::now();
-        for i in 0..batch {
-            run(side, round * batch + i);
-        }
+        run(side, round * batch..(round + 1) * batch);
         started.elapsed().as_secs_f64()
     };
     let mut ratios: Vec<f64> = (0..PAIRED_ROUNDS)
