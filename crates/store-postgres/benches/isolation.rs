@@ -625,12 +625,12 @@ fn cases() -> [Case; 3] {
             // data_plane::list_records with no filter, owner or cursor
             scoped_sql: format!(
                 "SELECT {SCOPED_COLUMNS} FROM records WHERE tenant_id = $1 AND collection = $2 \
-                 ORDER BY {NEWEST_FIRST} LIMIT $3"
+                 ORDER BY {NEWEST_FIRST} LIMIT {LIMIT}"
             ),
             unscoped_sql: |table| {
                 format!(
                     "SELECT {UNSCOPED_COLUMNS} FROM {table} WHERE collection = $1 \
-                     ORDER BY {NEWEST_FIRST} LIMIT $2"
+                     ORDER BY {NEWEST_FIRST} LIMIT {LIMIT}"
                 )
             },
         },
@@ -639,12 +639,12 @@ fn cases() -> [Case; 3] {
             // data_plane::list_records with record_query::push_filter of `n > 500`
             scoped_sql: format!(
                 "SELECT {SCOPED_COLUMNS} FROM records WHERE tenant_id = $1 AND collection = $2 \
-                 AND (((data ->> 'n')::bigint) > $3) ORDER BY {NEWEST_FIRST} LIMIT $4"
+                 AND (((data ->> 'n')::bigint) > $3) ORDER BY {NEWEST_FIRST} LIMIT {LIMIT}"
             ),
             unscoped_sql: |table| {
                 format!(
                     "SELECT {UNSCOPED_COLUMNS} FROM {table} WHERE collection = $1 \
-                     AND (((data ->> 'n')::bigint) > $2) ORDER BY {NEWEST_FIRST} LIMIT $3"
+                     AND (((data ->> 'n')::bigint) > $2) ORDER BY {NEWEST_FIRST} LIMIT {LIMIT}"
                 )
             },
         },
@@ -662,12 +662,9 @@ fn raw_variant<'a>(
     let mut params: Vec<Param<'a>> = tenant.map(Param::Uuid).into_iter().collect();
     match case.name {
         "get_record" => params.push(Param::Uuid(*id.as_uuid())),
-        "list_newest_20" => params.extend([Param::Text(collection), Param::Int(LIMIT)]),
-        _ => params.extend([
-            Param::Text(collection),
-            Param::Int(THRESHOLD),
-            Param::Int(LIMIT),
-        ]),
+        // LIMIT is a literal in the SQL, as in data_plane::list_records.
+        "list_newest_20" => params.push(Param::Text(collection)),
+        _ => params.extend([Param::Text(collection), Param::Int(THRESHOLD)]),
     }
     Raw {
         sql,
