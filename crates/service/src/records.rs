@@ -100,6 +100,15 @@ impl serde::Serialize for RecordBody<'_> {
     }
 }
 
+/// The record a conditional write left, or why there is none.
+fn written_record(write: Write<Record>) -> Result<Record, ServiceError> {
+    match write {
+        Write::Done(record) => Ok(record),
+        Write::NotFound => Err(ServiceError::NotFound("record_not_found")),
+        Write::VersionMismatch { current } => Err(ServiceError::VersionMismatch { current }),
+    }
+}
+
 fn field_errors(issues: Vec<bulkhead_domain::collection::FieldIssue>) -> ServiceError {
     ServiceError::Validation(
         issues
@@ -296,6 +305,40 @@ impl Services {
         Ok(body)
     }
 
+    /// The record `id` as the caller may change it, with its collection's
+    /// schema, read in `tx`. A record the caller may not see is absent
+    /// (404); one it sees but may not change is refused (403) and the denial
+    /// audited, after `tx` is given up (the audit needs the writer).
+    async fn record_to_write(
+        &self,
+        mut tx: Box<dyn TenantTx>,
+        access: &TenantAccess,
+        collection: &str,
+        id: RecordId,
+        action: &str,
+        ctx: &RequestContext,
+    ) -> Result<(Box<dyn TenantTx>, CollectionSchema, Record), ServiceError> {
+        let schema = self.schema_in(&mut *tx, collection).await?;
+        let current = match tx.record(collection, id).await? {
+            Some(record) if Self::may_read(access, &schema, &record) => record,
+            _ => return Err(ServiceError::NotFound("record_not_found")),
+        };
+        if Self::may_write(access, &current) {
+            return Ok((tx, schema, current));
+        }
+        drop(tx);
+        let draft = self.draft(
+            ctx,
+            access.actor(),
+            action,
+            ("record", Some(id.to_string())),
+            Outcome::Denied,
+            serde_json::json!({ "reason": "not_owner" }),
+        );
+        self.record_denial(Some(access.tenant_id()), draft).await;
+        Err(ServiceError::Forbidden)
+    }
+
     /// Appends the event and the audit entry of a write.
     async fn record_written(
         &self,
@@ -455,25 +498,10 @@ impl Services {
         } = *write;
         self.authorize(access, Permission::RecordsWriteOwn, "record.update", ctx)
             .await?;
-        let mut tx = self.store.tenant(access.tenant_id(), Access::Write).await?;
-        let schema = self.schema_in(&mut *tx, collection).await?;
-        let current = match tx.record(collection, id).await? {
-            Some(record) if Self::may_read(access, &schema, &record) => record,
-            _ => return Err(ServiceError::NotFound("record_not_found")),
-        };
-        if !Self::may_write(access, &current) {
-            drop(tx);
-            let draft = self.draft(
-                ctx,
-                access.actor(),
-                "record.update",
-                ("record", Some(id.to_string())),
-                Outcome::Denied,
-                serde_json::json!({ "reason": "not_owner" }),
-            );
-            self.record_denial(Some(access.tenant_id()), draft).await;
-            return Err(ServiceError::Forbidden);
-        }
+        let tx = self.store.tenant(access.tenant_id(), Access::Write).await?;
+        let (mut tx, schema, current) = self
+            .record_to_write(tx, access, collection, id, "record.update", ctx)
+            .await?;
         let merged = if patch {
             let changes = validate_record(&schema, data, WriteMode::Patch).map_err(field_errors)?;
             let mut merged = current.data.as_object().cloned().unwrap_or_default();
@@ -501,13 +529,7 @@ impl Services {
             unique_values: uniques,
             at: self.now(),
         };
-        let record = match tx.update_record(change).await? {
-            Write::Done(record) => record,
-            Write::NotFound => return Err(ServiceError::NotFound("record_not_found")),
-            Write::VersionMismatch { current } => {
-                return Err(ServiceError::VersionMismatch { current });
-            }
-        };
+        let record = written_record(tx.update_record(change).await?)?;
         self.record_written(
             &mut *tx,
             access,
@@ -531,32 +553,11 @@ impl Services {
     ) -> Result<(), ServiceError> {
         self.authorize(access, Permission::RecordsWriteOwn, "record.delete", ctx)
             .await?;
-        let mut tx = self.store.tenant(access.tenant_id(), Access::Write).await?;
-        let schema = self.schema_in(&mut *tx, collection).await?;
-        let current = match tx.record(collection, id).await? {
-            Some(record) if Self::may_read(access, &schema, &record) => record,
-            _ => return Err(ServiceError::NotFound("record_not_found")),
-        };
-        if !Self::may_write(access, &current) {
-            drop(tx);
-            let draft = self.draft(
-                ctx,
-                access.actor(),
-                "record.delete",
-                ("record", Some(id.to_string())),
-                Outcome::Denied,
-                serde_json::json!({ "reason": "not_owner" }),
-            );
-            self.record_denial(Some(access.tenant_id()), draft).await;
-            return Err(ServiceError::Forbidden);
-        }
-        let record = match tx.delete_record(collection, id, expected_version).await? {
-            Write::Done(record) => record,
-            Write::NotFound => return Err(ServiceError::NotFound("record_not_found")),
-            Write::VersionMismatch { current } => {
-                return Err(ServiceError::VersionMismatch { current });
-            }
-        };
+        let tx = self.store.tenant(access.tenant_id(), Access::Write).await?;
+        let (mut tx, _, _) = self
+            .record_to_write(tx, access, collection, id, "record.delete", ctx)
+            .await?;
+        let record = written_record(tx.delete_record(collection, id, expected_version).await?)?;
         let payload = serde_json::json!({ "id": record.id });
         self.record_written(&mut *tx, access, &record, EventKind::Delete, payload, ctx)
             .await?;

@@ -24,7 +24,7 @@ const STATEMENT_CACHE_CAPACITY: usize = 128;
 /// default of 1,000 pages a checkpoint ran every few dozen creates and held
 /// up every other write. 10,000 pages (40 MiB at 4 KiB) checkpoints a page
 /// written many times once: W3 over 50 tenants went from about 1,900 to
-/// 3,000 creates/s here.
+/// 2,700–2,900 creates/s here (measure.py W3, 5-s windows).
 const WRITER_CHECKPOINTS: &str = "PRAGMA wal_autocheckpoint = 10000;";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -48,18 +48,21 @@ pub fn if_match(headers: &HeaderMap) -> Result<Option<i64>, ApiError> {
 
 fn with_etag(status: StatusCode, body: serde_json::Value) -> Response {
     let version = body.get("version").and_then(serde_json::Value::as_i64);
-    let mut response = (status, Json(body)).into_response();
-    if let Some(version) = version
-        && let Ok(value) = HeaderValue::from_str(&format!("\"{version}\""))
-    {
-        response.headers_mut().insert(ETAG, value);
-    }
-    response
+    tag((status, Json(body)).into_response(), version)
 }
 
 fn record_response(record: &Record) -> Response {
-    let mut response = (StatusCode::OK, Json(RecordBody(record))).into_response();
-    if let Ok(value) = HeaderValue::from_str(&format!("\"{}\"", record.version)) {
+    tag(
+        (StatusCode::OK, Json(RecordBody(record))).into_response(),
+        Some(record.version),
+    )
+}
+
+/// Adds the record's version as its `ETag`.
+fn tag(mut response: Response, version: Option<i64>) -> Response {
+    if let Some(version) = version
+        && let Ok(value) = HeaderValue::from_str(&format!("\"{version}\""))
+    {
         response.headers_mut().insert(ETAG, value);
     }
     response
