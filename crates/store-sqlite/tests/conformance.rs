@@ -87,9 +87,13 @@ async fn every_pooled_connection_has_the_durability_profile() {
                 .query_row("PRAGMA wal_autocheckpoint", [], |r| r.get(0))
                 .unwrap();
             assert_eq!(
-                checkpoint, 10_000,
-                "the writer checkpoints every 10,000 pages"
+                checkpoint, 30_000,
+                "the writer checkpoints every 30,000 pages"
             );
+            let cache: i64 = connection
+                .query_row("PRAGMA cache_size", [], |r| r.get(0))
+                .unwrap();
+            assert_eq!(cache, -16_384, "the writer caches 16 MiB of pages");
         }
     }
     store.close().await;
