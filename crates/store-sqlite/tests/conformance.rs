@@ -94,6 +94,11 @@ async fn every_pooled_connection_has_the_durability_profile() {
                 .query_row("PRAGMA cache_size", [], |r| r.get(0))
                 .unwrap();
             assert_eq!(cache, -16_384, "the writer caches 16 MiB of pages");
+        } else {
+            let cache: i64 = connection
+                .query_row("PRAGMA cache_size", [], |r| r.get(0))
+                .unwrap();
+            assert_eq!(cache, -8_192, "a reader caches 8 MiB of pages");
         }
     }
     store.close().await;
