@@ -87,6 +87,7 @@ setup_bulkhead() {  # $1 = sqlite|postgres, $2 = run dir
     --tenants "$TENANTS" --users "$((TENANTS * USERS_PER_TENANT))" --notes "$NOTES" \
     --pool "$POOL" --concurrency "$CONCURRENCY" >"$dir/seed.log"
   tail -1 "$dir/seed.log" >&2
+  if [ "$name" = postgres ]; then pg_analyze "$PG_DB"; fi
   run_child python3 "$ROOT/benches/bench_seed.py" check --base "$BH_BASE" --out-dir "$dir"
   if [ "$name" = sqlite ]; then
     du -sk "$dir/data" | cut -f1 >"$dir/data_kb"

@@ -75,6 +75,7 @@ one_point() {  # $1 = sqlite|postgres, $2 = tenants, $3 = records
     --tenants "$tenants" --users "$USERS" --notes "$records" --pool "$POOL" \
     --concurrency "$CONCURRENCY" >"$dir/seed.log"
   tail -1 "$dir/seed.log" >&2
+  if [ -n "$db" ]; then pg_analyze "$db"; fi
   run_child python3 "$ROOT/benches/bench_seed.py" check --base "$BH_BASE" --out-dir "$dir"
   # every workload gets tokens younger than 15 minutes: one measure.py call each
   local w

@@ -193,7 +193,14 @@ impl PgStore {
     async fn check_schema_and_durability(&self) -> Result<(), StoreError> {
         let mut connection = self.pool.acquire().await.map_err(store_error)?;
         checks::migrations_current(&mut connection).await?;
-        checks::durable_commits(&mut connection).await
+        checks::durable_commits(&mut connection).await?;
+        if !checks::autovacuum_on(&mut connection).await? {
+            tracing::warn!(
+                "autovacuum is off: planner statistics go stale after bulk loads; \
+                 run ANALYZE as the schema owner after loading data, or turn autovacuum on"
+            );
+        }
+        Ok(())
     }
 
     /// Begins a transaction, read-only if asked, with one transaction-local
@@ -216,7 +223,21 @@ impl PgStore {
         if let Some((name, value)) = setting {
             let _ = write!(sql, " SET LOCAL {name} = '{}';", value.hyphenated());
         }
-        self.pool.begin_with(sql).await.map_err(store_error)
+        // BEGIN runs in a task of its own, so it always finishes. sqlx
+        // (0.8.6, and 0.9.0) is not cancel-safe here: dropped while BEGIN is
+        // in flight, it returns the connection to the pool still inside
+        // that transaction (its rollback guard keys on a depth raised only
+        // after the round trip; transact-rs/sqlx#4393), and the next
+        // borrower's statements run in it: a benchmark here saw writes fail
+        // with "cannot execute INSERT in a read-only transaction". Request
+        // handlers are dropped at any await when their client goes away.
+        // A transaction begun for a caller that has gone is dropped with the
+        // task's result, which rolls it back the ordinary way.
+        let pool = self.pool.clone();
+        tokio::spawn(async move { pool.begin_with(sql).await })
+            .await
+            .map_err(|error| StoreError::Unavailable(format!("beginning a transaction: {error}")))?
+            .map_err(store_error)
     }
 }
 

@@ -13,6 +13,7 @@
     reason = "test code: a panic is a failed test"
 )]
 
+mod cancellation;
 mod conformance;
 mod explain;
 mod notify;
