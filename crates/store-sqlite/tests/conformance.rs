@@ -90,16 +90,13 @@ async fn every_pooled_connection_has_the_durability_profile() {
                 checkpoint, 30_000,
                 "the writer checkpoints every 30,000 pages"
             );
-            let cache: i64 = connection
-                .query_row("PRAGMA cache_size", [], |r| r.get(0))
-                .unwrap();
-            assert_eq!(cache, -16_384, "the writer caches 16 MiB of pages");
-        } else {
-            let cache: i64 = connection
-                .query_row("PRAGMA cache_size", [], |r| r.get(0))
-                .unwrap();
-            assert_eq!(cache, -8_192, "a reader caches 8 MiB of pages");
         }
+        // Negative: KiB. The writer 16 MiB, each reader 8 MiB.
+        let cache: i64 = connection
+            .query_row("PRAGMA cache_size", [], |r| r.get(0))
+            .unwrap();
+        let expected = if role == "writer" { -16_384 } else { -8_192 };
+        assert_eq!(cache, expected, "{role}: page cache size");
     }
     store.close().await;
     let violations: i64 = raw(&path)

@@ -6,26 +6,11 @@
 //! a benchmark run here then failed writes with "cannot execute INSERT in a
 //! read-only transaction").
 
-use std::future::Future;
-use std::pin::Pin;
-use std::task::Poll;
-
 use bulkhead_store::conformance::fixtures::{new_tenant, t0};
 use bulkhead_store::{Access, Store};
+use futures_util::FutureExt as _;
 
 use crate::support::TestDatabase;
-
-/// Polls `future` once; its output if that finished it.
-async fn poll_once<F: Future>(future: Pin<&mut F>) -> Option<F::Output> {
-    let mut future = Some(future);
-    std::future::poll_fn(|cx| {
-        Poll::Ready(match future.take().map(|f| f.poll(cx)) {
-            Some(Poll::Ready(output)) => Some(output),
-            _ => None,
-        })
-    })
-    .await
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_transaction_abandoned_while_it_begins_leaves_nothing_open_behind() {
@@ -51,7 +36,7 @@ async fn a_transaction_abandoned_while_it_begins_leaves_nothing_open_behind() {
             let begin = store.tenant(id, Access::Read);
             tokio::pin!(begin);
             for _ in 0..=(round % 3) {
-                if poll_once(begin.as_mut()).await.is_some() {
+                if begin.as_mut().now_or_never().is_some() {
                     break;
                 }
                 tokio::task::yield_now().await;
