@@ -24,7 +24,7 @@ impl Log {
     fn source(self) -> (&'static str, &'static str, &'static str) {
         match self {
             Log::Tenant(_) => (
-                "audit_log a LEFT JOIN audit_personal p ON p.tenant_id = a.tenant_id AND p.seq = a.seq",
+                "audit_log a LEFT JOIN audit_personal p ON p.entry = a.entry",
                 "a.tenant_id = ?1",
                 rows::AUDIT_COLUMNS,
             ),
@@ -100,15 +100,19 @@ pub fn append(tx: &Tx, log: Log, draft: AuditDraft) -> Result<AuditEntry, StoreE
     tx.statement(insert, |s| s.execute(values))?;
     if let Some(personal) = &entry.personal {
         let insert = match log {
+            // Keyed by the entry just inserted (the writer connection's last
+            // insert), with the tenant taken from that entry itself.
             Log::Tenant(_) => {
-                "INSERT INTO audit_personal (tenant_id, seq, salt, ip, user_agent) VALUES (?1, ?2, ?3, ?4, ?5)"
+                "INSERT INTO audit_personal (entry, tenant_id, salt, ip, user_agent)
+                 SELECT entry, tenant_id, ?3, ?4, ?5 FROM audit_log
+                 WHERE entry = last_insert_rowid() AND tenant_id = ?1 AND seq = ?2"
             }
             Log::Platform => {
                 "INSERT INTO platform_audit_personal (seq, salt, ip, user_agent)
                  SELECT ?2, ?3, ?4, ?5 WHERE ?1 IS NULL"
             }
         };
-        tx.statement(insert, |s| {
+        let inserted = tx.statement(insert, |s| {
             s.execute(params![
                 scope,
                 entry.seq,
@@ -117,6 +121,11 @@ pub fn append(tx: &Tx, log: Log, draft: AuditDraft) -> Result<AuditEntry, StoreE
                 personal.user_agent
             ])
         })?;
+        if inserted != 1 {
+            return Err(StoreError::Internal(
+                "the audit entry's personal row found no entry".into(),
+            ));
+        }
     }
     Ok(entry)
 }

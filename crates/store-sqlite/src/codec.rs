@@ -44,6 +44,12 @@ pub fn from_micros(micros: i64) -> Option<OffsetDateTime> {
     OffsetDateTime::from_unix_timestamp_nanos(i128::from(micros) * 1_000).ok()
 }
 
+/// `at` as the database keeps it (whole microseconds): what a read would
+/// return, for values the store returns without reading them back.
+pub fn stored_time(at: OffsetDateTime) -> OffsetDateTime {
+    from_micros(to_micros(at)).unwrap_or(at)
+}
+
 pub fn opt_micros(at: Option<OffsetDateTime>) -> Option<Micros> {
     at.map(Micros)
 }

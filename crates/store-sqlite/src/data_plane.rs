@@ -12,7 +12,7 @@ use rusqlite::types::Value as Sql;
 use rusqlite::{OptionalExtension, params, params_from_iter};
 use time::OffsetDateTime;
 
-use crate::codec::{Micros, id_param};
+use crate::codec::{Micros, id_param, stored_time};
 use crate::record_query;
 use crate::rows;
 use crate::tx::Tx;
@@ -168,26 +168,34 @@ fn insert_unique_values(
 }
 
 pub fn insert_record(tx: &Tx, tenant: TenantId, new: NewRecord) -> Result<Record, StoreError> {
-    let sql = format!(
+    // The record is returned as written, not read back: parsing its document
+    // again cost the writer time that every queued write waits for.
+    tx.statement(
         "INSERT INTO records (tenant_id, id, collection, owner_id, version, created_at, updated_at, data)
-         VALUES (?1, ?2, ?3, ?4, 1, ?5, ?5, ?6) RETURNING {}",
-        rows::RECORD_COLUMNS
-    );
-    let record = tx.statement(&sql, |s| {
-        s.query_row(
-            params![
+         VALUES (?1, ?2, ?3, ?4, 1, ?5, ?5, ?6)",
+        |s| {
+            s.execute(params![
                 id_param(&tenant),
                 id_param(&new.id),
                 new.collection,
                 new.owner_id.as_ref().map(id_param),
                 Micros(new.at),
                 new.data.to_string()
-            ],
-            rows::record,
-        )
-    })?;
+            ])
+        },
+    )?;
     insert_unique_values(tx, tenant, &new.collection, new.id, &new.unique_values)?;
-    Ok(record)
+    let at = stored_time(new.at);
+    Ok(Record {
+        tenant_id: tenant,
+        id: new.id,
+        collection: new.collection,
+        owner_id: new.owner_id,
+        version: 1,
+        created_at: at,
+        updated_at: at,
+        data: new.data,
+    })
 }
 
 pub fn record(
@@ -398,25 +406,35 @@ pub fn append_record_event(
     event: NewRecordEvent,
 ) -> Result<RecordEvent, StoreError> {
     // The single writer serialises appends, so max + 1 has no race here.
-    let sql = format!(
+    // Only the number is read back (see insert_record).
+    let seq = tx.statement(
         "INSERT INTO record_events (tenant_id, seq, collection, record_id, kind, owner_id, payload, at)
          SELECT ?1, coalesce(max(seq), 0) + 1, ?2, ?3, ?4, ?5, ?6, ?7 FROM record_events WHERE tenant_id = ?1
-         RETURNING {}",
-        rows::RECORD_EVENT_COLUMNS
-    );
-    tx.statement(&sql, |s| {
-        s.query_row(
-            params![
-                id_param(&tenant),
-                event.collection,
-                id_param(&event.record_id),
-                event.kind.as_str(),
-                event.owner_id.as_ref().map(id_param),
-                event.payload.to_string(),
-                Micros(event.at)
-            ],
-            rows::record_event,
-        )
+         RETURNING seq",
+        |s| {
+            s.query_row(
+                params![
+                    id_param(&tenant),
+                    event.collection,
+                    id_param(&event.record_id),
+                    event.kind.as_str(),
+                    event.owner_id.as_ref().map(id_param),
+                    event.payload.to_string(),
+                    Micros(event.at)
+                ],
+                |row| row.get(0),
+            )
+        },
+    )?;
+    Ok(RecordEvent {
+        tenant_id: tenant,
+        seq,
+        collection: event.collection,
+        record_id: event.record_id,
+        kind: event.kind,
+        owner_id: event.owner_id,
+        payload: event.payload,
+        at: stored_time(event.at),
     })
 }
 

@@ -26,6 +26,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "records",
         sql: include_str!("../migrations/0002_records.sql"),
     },
+    Migration {
+        version: 3,
+        name: "append_only_logs",
+        sql: include_str!("../migrations/0003_append_only_logs.sql"),
+    },
 ];
 
 /// The tables the store treats as tenant-owned; each has RLS-equivalent
@@ -75,9 +80,22 @@ fn ensure_table(connection: &Connection) -> rusqlite::Result<()> {
 
 /// Applies every missing migration. Returns how many were applied.
 pub fn run(connection: &Connection, now_micros: i64) -> Result<usize, MigrateError> {
+    let applied = run_through(connection, i64::MAX, now_micros)?;
+    check_no_newer(connection)?;
+    Ok(applied)
+}
+
+/// Applies the missing migrations up to and including `version`: the
+/// schema as an older binary left it, for tests of what a migration does to
+/// existing data.
+pub fn run_through(
+    connection: &Connection,
+    version: i64,
+    now_micros: i64,
+) -> Result<usize, MigrateError> {
     ensure_table(connection)?;
     let mut applied = 0;
-    for migration in MIGRATIONS {
+    for migration in MIGRATIONS.iter().filter(|m| m.version <= version) {
         connection.execute_batch("BEGIN IMMEDIATE")?;
         let result = apply_one(connection, migration, now_micros);
         match result {
@@ -92,7 +110,6 @@ pub fn run(connection: &Connection, now_micros: i64) -> Result<usize, MigrateErr
             }
         }
     }
-    check_no_newer(connection)?;
     Ok(applied)
 }
 

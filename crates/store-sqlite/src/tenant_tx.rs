@@ -359,7 +359,8 @@ impl TenantTx for SqliteTenantTx {
 
     async fn erase_audit_personal(&mut self, seq: i64) -> Result<bool, StoreError> {
         let n = self.tx.statement(
-            "DELETE FROM audit_personal WHERE tenant_id = ?1 AND seq = ?2",
+            "DELETE FROM audit_personal WHERE tenant_id = ?1
+             AND entry = (SELECT entry FROM audit_log WHERE tenant_id = ?1 AND seq = ?2)",
             |s| s.execute(params![self.t(), seq]),
         )?;
         Ok(n > 0)

@@ -195,6 +195,9 @@ async fn tampering_with_a_stored_audit_entry_is_detected() {
     );
 }
 
+/// Tenant tables whose primary key is their global write order, `entry`.
+const LOGS_IN_WRITE_ORDER: &[&str] = &["audit_log", "audit_personal"];
+
 #[test]
 fn every_tenant_table_leads_its_keys_and_indexes_with_tenant_id() {
     let dir = tempfile::tempdir().unwrap();
@@ -209,7 +212,15 @@ fn every_tenant_table_leads_its_keys_and_indexes_with_tenant_id() {
                 |r| r.get(0),
             )
             .unwrap();
-        assert_eq!(first_pk, "tenant_id", "{table}: primary key");
+        // The append-only audit log and its personal rows are keyed by
+        // their global write order (migration 0003); every index on them is
+        // still led by tenant_id, and every statement names the tenant.
+        let expected_pk = if LOGS_IN_WRITE_ORDER.contains(&table.as_str()) {
+            "entry"
+        } else {
+            "tenant_id"
+        };
+        assert_eq!(first_pk, expected_pk, "{table}: primary key");
         let mut indexes = connection
             .prepare(&format!("SELECT name FROM pragma_index_list('{table}')"))
             .unwrap();
@@ -245,10 +256,13 @@ fn every_tenant_table_leads_its_keys_and_indexes_with_tenant_id() {
         for (target, column) in fks {
             // References into tenant tables carry tenant_id; references to
             // platform tables (users) are by the platform id.
-            if ["memberships", "api_keys", "invitations", "audit_log"].contains(&target.as_str()) {
-                assert!(
-                    column == "tenant_id" || column == "seq",
-                    "{table} -> {target} via {column}"
+            if ["memberships", "api_keys", "invitations"].contains(&target.as_str()) {
+                assert_eq!(column, "tenant_id", "{table} -> {target}");
+            }
+            if target == "audit_log" {
+                assert_eq!(
+                    (table.as_str(), column.as_str()),
+                    ("audit_personal", "entry")
                 );
             }
         }
@@ -679,4 +693,139 @@ async fn the_common_list_queries_use_an_index() {
         started.elapsed()
     );
     assert!(failures.is_empty(), "{failures:#?}");
+}
+
+/// Migration 3 moves the audit log, its personal rows and the record events
+/// into write order. A database written at version 2 keeps every entry, its
+/// chain and personal fields, and every event; both logs go on from where
+/// they were.
+#[tokio::test]
+async fn the_logs_written_before_migration_3_survive_it() {
+    use bulkhead_domain::TenantId;
+    use bulkhead_store::audit::{seal, verify};
+    use bulkhead_store::records::EventKind;
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bulkhead.db");
+    let tenant = TenantId::new();
+    let micros = |at: time::OffsetDateTime| (at.unix_timestamp_nanos() / 1_000) as i64;
+    {
+        let connection = raw(&path);
+        bulkhead_store_sqlite::migrate::run_through(&connection, 2, 0).unwrap();
+        connection
+            .execute(
+                "INSERT INTO tenants (id, slug, name, plan, created_at, updated_at)
+                 VALUES (?1, 'acme', 'Acme', 'free', 0, 0)",
+                [tenant.as_uuid().as_bytes()],
+            )
+            .unwrap();
+        let mut previous = None;
+        for i in 1..=3 {
+            let entry = seal(
+                Some(tenant),
+                previous,
+                fixtures::audit(&format!("a.{i}"), None),
+            );
+            connection
+                .execute(
+                    "INSERT INTO audit_log (tenant_id, seq, id, at, actor_kind, actor_id, action,
+                         resource_type, resource_id, outcome, request_id, details,
+                         personal_digest, prev_hash, hash)
+                     VALUES (?1, ?2, ?3, ?4, ?5, NULL, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+                    rusqlite::params![
+                        tenant.as_uuid().as_bytes(),
+                        entry.seq,
+                        entry.id.as_uuid().as_bytes(),
+                        micros(entry.at),
+                        entry.actor_kind.name(),
+                        entry.action,
+                        entry.resource_type,
+                        entry.resource_id,
+                        entry.outcome.name(),
+                        entry.request_id,
+                        entry.details.to_string(),
+                        entry.personal_digest,
+                        entry.prev_hash,
+                        entry.hash,
+                    ],
+                )
+                .unwrap();
+            let personal = entry.personal.as_ref().unwrap();
+            connection
+                .execute(
+                    "INSERT INTO audit_personal (tenant_id, seq, salt, ip, user_agent)
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                    rusqlite::params![
+                        tenant.as_uuid().as_bytes(),
+                        entry.seq,
+                        personal.salt,
+                        personal.ip,
+                        personal.user_agent
+                    ],
+                )
+                .unwrap();
+            connection
+                .execute(
+                    "INSERT INTO record_events (tenant_id, seq, collection, record_id, kind, payload, at)
+                     VALUES (?1, ?2, 'notes', ?3, 'create', ?4, ?5)",
+                    rusqlite::params![
+                        tenant.as_uuid().as_bytes(),
+                        i,
+                        bulkhead_domain::RecordId::new().as_uuid().as_bytes(),
+                        format!("{{\"i\":{i}}}"),
+                        micros(entry.at),
+                    ],
+                )
+                .unwrap();
+            previous = Some((entry.seq, entry.hash));
+        }
+    }
+
+    let store = SqliteStore::open(&path, t0()).unwrap();
+    store.readiness().await.unwrap();
+    let mut tx = store.tenant(tenant, Access::Write).await.unwrap();
+    let chain = tx.audit_chain(0, 10).await.unwrap();
+    assert_eq!(chain.len(), 3);
+    assert!(verify(None, &chain).is_ok());
+    assert!(chain.iter().all(|entry| entry.personal.is_some()));
+    let events = tx.record_events_after(0, 10).await.unwrap();
+    let payloads: Vec<_> = events.iter().map(|e| (e.seq, e.payload.clone())).collect();
+    assert_eq!(
+        payloads,
+        (1..=3)
+            .map(|i| (i, serde_json::json!({ "i": i })))
+            .collect::<Vec<_>>()
+    );
+    // Both logs go on from where they were.
+    let fourth = tx.append_audit(fixtures::audit("a.4", None)).await.unwrap();
+    assert_eq!(fourth.seq, 4);
+    let event = tx
+        .append_record_event(fixtures::record_event(
+            "notes",
+            bulkhead_domain::RecordId::new(),
+            EventKind::Create,
+            None,
+            serde_json::json!({ "i": 4 }),
+            t0(),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(event.seq, 4);
+    assert!(tx.erase_audit_personal(2).await.unwrap());
+    tx.commit().await.unwrap();
+
+    let mut tx = store.tenant(tenant, Access::Read).await.unwrap();
+    let chain = tx.audit_chain(0, 10).await.unwrap();
+    assert_eq!(chain.len(), 4);
+    assert!(verify(None, &chain).is_ok());
+    assert!(chain[1].personal.is_none());
+    assert!(chain[0].personal.is_some() && chain[3].personal.is_some());
+    drop(tx);
+    store.close().await;
+    let violations: i64 = raw(&path)
+        .query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(violations, 0);
 }
