@@ -70,6 +70,8 @@ pub fn update_collection(
     expected_version: i64,
     at: OffsetDateTime,
 ) -> Result<Write<Collection>, StoreError> {
+    let was_owner_only =
+        self::collection(tx, tenant, name)?.is_some_and(|current| owner_only(&current.schema));
     let sql = format!(
         "UPDATE collections SET schema = ?3, version = version + 1, updated_at = ?5
          WHERE tenant_id = ?1 AND name = ?2 AND version = ?4 RETURNING {}",
@@ -89,7 +91,13 @@ pub fn update_collection(
         .optional()
     })?;
     Ok(match updated {
-        Some(collection) => Write::Done(collection),
+        Some(collection) => {
+            let now_owner_only = owner_only(&collection.schema);
+            if now_owner_only != was_owner_only {
+                mark_owner_only(tx, tenant, name, now_owner_only)?;
+            }
+            Write::Done(collection)
+        }
         None => match self::collection(tx, tenant, name)? {
             Some(current) => Write::VersionMismatch {
                 current: current.version,
@@ -97,6 +105,40 @@ pub fn update_collection(
             None => Write::NotFound,
         },
     })
+}
+
+/// Whether a collection schema restricts its records to their owners
+/// (`"visibility": "owner"`): what `owner_only` records (migration 0004).
+fn owner_only(schema: &serde_json::Value) -> bool {
+    schema.get("visibility").and_then(serde_json::Value::as_str) == Some("owner")
+}
+
+fn collection_is_owner_only(tx: &Tx, tenant: TenantId, name: &str) -> Result<bool, StoreError> {
+    let owner_only: Option<bool> = tx.statement(
+        "SELECT coalesce(json_extract(schema, '$.visibility') = 'owner', 0)
+         FROM collections WHERE tenant_id = ?1 AND name = ?2",
+        |s| {
+            s.query_row(params![id_param(&tenant), name], |row| row.get(0))
+                .optional()
+        },
+    )?;
+    Ok(owner_only.unwrap_or(false))
+}
+
+/// Rewrites `owner_only` on every record of the collection, after a schema
+/// update changed its visibility.
+fn mark_owner_only(
+    tx: &Tx,
+    tenant: TenantId,
+    name: &str,
+    owner_only: bool,
+) -> Result<(), StoreError> {
+    tx.statement(
+        "UPDATE records SET owner_only = ?3
+         WHERE tenant_id = ?1 AND collection = ?2 AND owner_only != ?3",
+        |s| s.execute(params![id_param(&tenant), name, owner_only]),
+    )?;
+    Ok(())
 }
 
 pub fn delete_collection(tx: &Tx, tenant: TenantId, name: &str) -> Result<bool, StoreError> {
@@ -171,8 +213,10 @@ pub fn insert_record(tx: &Tx, tenant: TenantId, new: NewRecord) -> Result<Record
     // The record is returned as written, not read back: parsing its document
     // again cost the writer time that every queued write waits for.
     tx.statement(
-        "INSERT INTO records (tenant_id, id, collection, owner_id, version, created_at, updated_at, data)
-         VALUES (?1, ?2, ?3, ?4, 1, ?5, ?5, ?6)",
+        "INSERT INTO records (tenant_id, id, collection, owner_id, version, created_at, updated_at, data, owner_only)
+         VALUES (?1, ?2, ?3, ?4, 1, ?5, ?5, ?6,
+                 (SELECT coalesce(json_extract(schema, '$.visibility') = 'owner', 0)
+                  FROM collections WHERE tenant_id = ?1 AND name = ?3))",
         |s| {
             s.execute(params![
                 id_param(&tenant),
@@ -317,6 +361,13 @@ pub fn list_records(
     if let Some(owner) = &query.owner {
         params.push(Sql::Blob(id_param(owner).to_vec()));
         sql.push_str(&format!(" AND owner_id = ?{}", params.len()));
+        // In an owner-visibility collection every record has owner_only = 1;
+        // saying so, as a literal, is what lets SQLite use the partial index
+        // ix_records_owner (migration 0004). Elsewhere (the service never
+        // asks) the owner is a plain filter.
+        if collection_is_owner_only(tx, tenant, collection)? {
+            sql.push_str(" AND owner_only = 1");
+        }
     }
     let order = query.order();
     if let Some(filter) = &query.filter {

@@ -31,6 +31,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "append_only_logs",
         sql: include_str!("../migrations/0003_append_only_logs.sql"),
     },
+    Migration {
+        version: 4,
+        name: "owner_index",
+        sql: include_str!("../migrations/0004_owner_index.sql"),
+    },
 ];
 
 /// The tables the store treats as tenant-owned; each has RLS-equivalent

@@ -291,8 +291,10 @@ fn list_sql(owner: bool, filter: Option<&str>, after: Option<&str>, order_by: &s
         format!("SELECT {RECORD_COLUMNS} FROM records WHERE tenant_id = ?1 AND collection = ?2");
     let mut n = 2;
     if owner {
+        // Owner lists here are of an owner-visibility collection, where the
+        // store adds the partial index's condition.
         n += 1;
-        sql.push_str(&format!(" AND owner_id = ?{n}"));
+        sql.push_str(&format!(" AND owner_id = ?{n} AND owner_only = 1"));
     }
     if let Some(filter) = filter {
         n += 1;
@@ -828,4 +830,103 @@ async fn the_logs_written_before_migration_3_survive_it() {
         })
         .unwrap();
     assert_eq!(violations, 0);
+}
+
+/// Migration 4 indexes owners only in owner-visibility collections: records
+/// written before it are marked by their collection's visibility, and an
+/// owner's list finds them through the partial index.
+#[tokio::test]
+async fn records_written_before_migration_4_stay_listed_for_their_owners() {
+    use bulkhead_domain::{RecordId, TenantId, UserId};
+    use bulkhead_store::RecordQuery;
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bulkhead.db");
+    let tenant = TenantId::new();
+    let owner = UserId::new();
+    let mut mine = Vec::new();
+    {
+        let connection = raw(&path);
+        bulkhead_store_sqlite::migrate::run_through(&connection, 3, 0).unwrap();
+        connection
+            .execute(
+                "INSERT INTO tenants (id, slug, name, plan, created_at, updated_at)
+                 VALUES (?1, 'acme', 'Acme', 'free', 0, 0)",
+                [tenant.as_uuid().as_bytes()],
+            )
+            .unwrap();
+        for (name, visibility) in [("private", "owner"), ("shared", "tenant")] {
+            let mut schema = fixtures::schema_json(name, &[("title", "text", false, false)]);
+            schema["visibility"] = serde_json::json!(visibility);
+            connection
+                .execute(
+                    "INSERT INTO collections (tenant_id, name, schema, version, created_at, updated_at)
+                     VALUES (?1, ?2, ?3, 1, 0, 0)",
+                    rusqlite::params![tenant.as_uuid().as_bytes(), name, schema.to_string()],
+                )
+                .unwrap();
+            for i in 0..3 {
+                let id = RecordId::new();
+                connection
+                    .execute(
+                        "INSERT INTO records (tenant_id, id, collection, owner_id, version,
+                             created_at, updated_at, data)
+                         VALUES (?1, ?2, ?3, ?4, 1, ?5, ?5, '{}')",
+                        rusqlite::params![
+                            tenant.as_uuid().as_bytes(),
+                            id.as_uuid().as_bytes(),
+                            name,
+                            owner.as_uuid().as_bytes(),
+                            i
+                        ],
+                    )
+                    .unwrap();
+                if name == "private" {
+                    mine.push(id);
+                }
+            }
+        }
+    }
+
+    let store = SqliteStore::open(&path, t0()).unwrap();
+    let marked: Vec<(String, i64)> = {
+        let connection = raw(&path);
+        let mut statement = connection
+            .prepare(
+                "SELECT collection, sum(owner_only) FROM records GROUP BY collection ORDER BY collection",
+            )
+            .unwrap();
+        statement
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    };
+    assert_eq!(
+        marked,
+        [("private".to_owned(), 3), ("shared".to_owned(), 0)]
+    );
+    let mut tx = store.tenant(tenant, Access::Read).await.unwrap();
+    for collection in ["private", "shared"] {
+        let listed = tx
+            .list_records(
+                collection,
+                &RecordQuery {
+                    limit: 10,
+                    owner: Some(owner),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(listed.len(), 3, "{collection}");
+        if collection == "private" {
+            let mut ids: Vec<_> = listed.iter().map(|r| r.id).collect();
+            ids.sort();
+            mine.sort();
+            assert_eq!(ids, mine);
+        }
+    }
+    drop(tx);
+    store.close().await;
 }

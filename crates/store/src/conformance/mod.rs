@@ -114,6 +114,7 @@ macro_rules! conformance_suite {
             collections_are_created_read_listed_updated_and_deleted,
             collection_names_are_unique_within_a_tenant_only,
             deleting_a_collection_removes_its_records_and_unique_values_only,
+            owner_lists_follow_changes_of_visibility,
             records_are_created_read_updated_and_deleted_with_versions,
             record_documents_round_trip_exactly,
             unique_values_are_enforced_per_tenant_collection_and_field,

@@ -262,6 +262,88 @@ pub async fn collection_names_are_unique_within_a_tenant_only(ts: &TestStore) {
     assert_eq!(tx.collection("orders").await.unwrap(), Some(acme_orders));
 }
 
+/// An owner-restricted list finds exactly the owner's records, whatever
+/// the collection's visibility was when they were written: a backend that
+/// indexes owners only where visibility is `owner` (SQLite) must follow a
+/// change of it both ways.
+pub async fn owner_lists_follow_changes_of_visibility(ts: &TestStore) {
+    let store = &*ts.store;
+    let owner = fixtures::user(store, "owner@example.com").await;
+    let other = fixtures::user(store, "other@example.com").await;
+    let tenant = fixtures::tenant(store, "acme", &owner).await;
+    let schema = |visibility: &str| {
+        let mut schema = fixtures::schema_json("notes", &[("title", "text", false, false)]);
+        schema["visibility"] = json!(visibility);
+        schema
+    };
+    let mut rng = StdRng::seed_from_u64(11);
+    let mut tx = store.tenant(tenant.id, Access::Write).await.unwrap();
+    tx.insert_collection(fixtures::collection("notes", schema("tenant"), at(0)))
+        .await
+        .unwrap();
+    let mut note = |author: UserId, minute: i64| {
+        fixtures::record(
+            "notes",
+            fixtures::seeded_id(&mut rng),
+            Some(author),
+            json!({"title": format!("t{minute}")}),
+            &[],
+            at(minute),
+        )
+    };
+    let mut mine = Vec::new();
+    for (minute, author) in [(1, owner.id), (2, other.id), (3, owner.id)] {
+        let record = tx.insert_record(note(author, minute)).await.unwrap();
+        if author == owner.id {
+            mine.push(record.id);
+        }
+    }
+    tx.commit().await.unwrap();
+
+    let owner_list = |owner: UserId| RecordQuery {
+        limit: 100,
+        owner: Some(owner),
+        ..Default::default()
+    };
+    let ids = |records: Vec<Record>| {
+        let mut ids: Vec<RecordId> = records.into_iter().map(|r| r.id).collect();
+        ids.sort();
+        ids
+    };
+    for (version, visibility) in [(1, "owner"), (2, "tenant"), (3, "owner")] {
+        let mut tx = store.tenant(tenant.id, Access::Write).await.unwrap();
+        let updated = tx
+            .update_collection("notes", &schema(visibility), version, at(10 + version))
+            .await
+            .unwrap();
+        assert!(matches!(updated, Write::Done(_)), "{visibility}");
+        // Written under this visibility, in the same transaction.
+        let record = tx
+            .insert_record(note(owner.id, 20 + version))
+            .await
+            .unwrap();
+        mine.push(record.id);
+        mine.sort();
+        let listed = tx
+            .list_records("notes", &owner_list(owner.id))
+            .await
+            .unwrap();
+        assert_eq!(ids(listed), mine, "after the change to {visibility}");
+        tx.commit().await.unwrap();
+        let mut tx = store.tenant(tenant.id, Access::Read).await.unwrap();
+        let listed = tx
+            .list_records("notes", &owner_list(owner.id))
+            .await
+            .unwrap();
+        assert_eq!(ids(listed), mine, "committed, {visibility}");
+        let theirs = tx
+            .list_records("notes", &owner_list(other.id))
+            .await
+            .unwrap();
+        assert_eq!(theirs.len(), 1, "{visibility}");
+    }
+}
+
 pub async fn deleting_a_collection_removes_its_records_and_unique_values_only(ts: &TestStore) {
     let store = &*ts.store;
     let owner = fixtures::user(store, "owner@example.com").await;
