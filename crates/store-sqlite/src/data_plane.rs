@@ -109,20 +109,14 @@ pub fn update_collection(
 
 /// Whether a collection schema restricts its records to their owners
 /// (`"visibility": "owner"`): what `owner_only` records (migration 0004).
+/// `insert_record` says the same in SQL, so as not to read and parse the
+/// schema for every record.
 fn owner_only(schema: &serde_json::Value) -> bool {
     schema.get("visibility").and_then(serde_json::Value::as_str) == Some("owner")
 }
 
 fn collection_is_owner_only(tx: &Tx, tenant: TenantId, name: &str) -> Result<bool, StoreError> {
-    let owner_only: Option<bool> = tx.statement(
-        "SELECT coalesce(json_extract(schema, '$.visibility') = 'owner', 0)
-         FROM collections WHERE tenant_id = ?1 AND name = ?2",
-        |s| {
-            s.query_row(params![id_param(&tenant), name], |row| row.get(0))
-                .optional()
-        },
-    )?;
-    Ok(owner_only.unwrap_or(false))
+    Ok(self::collection(tx, tenant, name)?.is_some_and(|c| owner_only(&c.schema)))
 }
 
 /// Rewrites `owner_only` on every record of the collection, after a schema
@@ -212,6 +206,7 @@ fn insert_unique_values(
 pub fn insert_record(tx: &Tx, tenant: TenantId, new: NewRecord) -> Result<Record, StoreError> {
     // The record is returned as written, not read back: parsing its document
     // again cost the writer time that every queued write waits for.
+    // owner_only is the collection's visibility, read as `owner_only` reads it.
     tx.statement(
         "INSERT INTO records (tenant_id, id, collection, owner_id, version, created_at, updated_at, data, owner_only)
          VALUES (?1, ?2, ?3, ?4, 1, ?5, ?5, ?6,
