@@ -48,6 +48,15 @@ fn raw(path: &Path) -> rusqlite::Connection {
     connection
 }
 
+fn assert_no_foreign_key_violations(path: &Path) {
+    let violations: i64 = raw(path)
+        .query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(violations, 0);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_pooled_connection_has_the_durability_profile() {
     let dir = tempfile::tempdir().unwrap();
@@ -99,12 +108,7 @@ async fn every_pooled_connection_has_the_durability_profile() {
         assert_eq!(cache, expected, "{role}: page cache size");
     }
     store.close().await;
-    let violations: i64 = raw(&path)
-        .query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| {
-            r.get(0)
-        })
-        .unwrap();
-    assert_eq!(violations, 0);
+    assert_no_foreign_key_violations(&path);
 }
 
 #[tokio::test]
@@ -824,12 +828,7 @@ async fn the_logs_written_before_migration_3_survive_it() {
     assert!(chain[0].personal.is_some() && chain[3].personal.is_some());
     drop(tx);
     store.close().await;
-    let violations: i64 = raw(&path)
-        .query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| {
-            r.get(0)
-        })
-        .unwrap();
-    assert_eq!(violations, 0);
+    assert_no_foreign_key_violations(&path);
 }
 
 /// Migration 4 indexes owners only in owner-visibility collections: records
