@@ -701,6 +701,18 @@ async fn the_common_list_queries_use_an_index() {
     assert!(failures.is_empty(), "{failures:#?}");
 }
 
+/// A tenant row written by hand, for databases migrated only part way
+/// (the store itself works on the current schema only).
+fn insert_tenant_row(connection: &rusqlite::Connection, tenant: bulkhead_domain::TenantId) {
+    connection
+        .execute(
+            "INSERT INTO tenants (id, slug, name, plan, created_at, updated_at)
+             VALUES (?1, 'acme', 'Acme', 'free', 0, 0)",
+            [tenant.as_uuid().as_bytes()],
+        )
+        .unwrap();
+}
+
 /// Migration 3 moves the audit log, its personal rows and the record events
 /// into write order. A database written at version 2 keeps every entry, its
 /// chain and personal fields, and every event; both logs go on from where
@@ -718,13 +730,7 @@ async fn the_logs_written_before_migration_3_survive_it() {
     {
         let connection = raw(&path);
         bulkhead_store_sqlite::migrate::run_through(&connection, 2, 0).unwrap();
-        connection
-            .execute(
-                "INSERT INTO tenants (id, slug, name, plan, created_at, updated_at)
-                 VALUES (?1, 'acme', 'Acme', 'free', 0, 0)",
-                [tenant.as_uuid().as_bytes()],
-            )
-            .unwrap();
+        insert_tenant_row(&connection, tenant);
         let mut previous = None;
         for i in 1..=3 {
             let entry = seal(
@@ -847,13 +853,7 @@ async fn records_written_before_migration_4_stay_listed_for_their_owners() {
     {
         let connection = raw(&path);
         bulkhead_store_sqlite::migrate::run_through(&connection, 3, 0).unwrap();
-        connection
-            .execute(
-                "INSERT INTO tenants (id, slug, name, plan, created_at, updated_at)
-                 VALUES (?1, 'acme', 'Acme', 'free', 0, 0)",
-                [tenant.as_uuid().as_bytes()],
-            )
-            .unwrap();
+        insert_tenant_row(&connection, tenant);
         for (name, visibility) in [("private", "owner"), ("shared", "tenant")] {
             let mut schema = fixtures::schema_json(name, &[("title", "text", false, false)]);
             schema["visibility"] = serde_json::json!(visibility);
