@@ -32,6 +32,7 @@ mod members;
 pub mod passwords;
 pub mod realtime;
 pub mod records;
+mod schema_memo;
 pub mod secrets;
 mod services;
 pub mod signing_keys;

@@ -25,7 +25,6 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
-use crate::collections::parse_stored;
 use crate::context::{RequestContext, TenantAccess};
 use crate::error::FieldError;
 use crate::{ServiceError, Services};
@@ -147,21 +146,26 @@ fn unique_values(schema: &CollectionSchema, data: &Map<String, Value>) -> Vec<Un
 }
 
 impl Services {
+    /// The collection's schema exactly as `tx` reads it (parsed once per
+    /// distinct text, see [`crate::schema_memo`]).
     async fn schema_in(
         &self,
         tx: &mut dyn TenantTx,
+        tenant: bulkhead_domain::TenantId,
         collection: &str,
-    ) -> Result<CollectionSchema, ServiceError> {
+    ) -> Result<Arc<CollectionSchema>, ServiceError> {
         // A name no collection can have names no collection (and never
         // reaches the database, which would refuse, say, a NUL character).
         if bulkhead_domain::collection::CollectionName::parse(collection).is_err() {
             return Err(ServiceError::NotFound("collection_not_found"));
         }
-        let row = tx
-            .collection(collection)
+        let text = tx
+            .collection_schema(collection)
             .await?
             .ok_or(ServiceError::NotFound("collection_not_found"))?;
-        Ok(parse_stored(row)?.schema)
+        self.schemas
+            .parse(tenant, collection, &text)
+            .map_err(|e| ServiceError::Store(bulkhead_store::StoreError::internal(e)))
     }
 
     /// The schema a record read works with: from the cache, which every
@@ -177,7 +181,7 @@ impl Services {
             return Ok(schema);
         }
         let epoch = self.cache.epoch();
-        let schema = Arc::new(self.schema_in(tx, collection).await?);
+        let schema = self.schema_in(tx, tenant, collection).await?;
         self.cache.put_schema(epoch, key, Arc::clone(&schema));
         Ok(schema)
     }
@@ -271,7 +275,9 @@ impl Services {
                 IdempotencyClaim::Mismatch => return Err(ServiceError::IdempotencyKeyReused),
             }
         }
-        let schema = self.schema_in(&mut *tx, collection).await?;
+        let schema = self
+            .schema_in(&mut *tx, access.tenant_id(), collection)
+            .await?;
         let normalised = validate_record(&schema, data, WriteMode::Create).map_err(field_errors)?;
         let uniques = self
             .check_references(&mut *tx, &schema, &normalised, None)
@@ -317,8 +323,10 @@ impl Services {
         id: RecordId,
         action: &str,
         ctx: &RequestContext,
-    ) -> Result<(Box<dyn TenantTx>, CollectionSchema, Record), ServiceError> {
-        let schema = self.schema_in(&mut *tx, collection).await?;
+    ) -> Result<(Box<dyn TenantTx>, Arc<CollectionSchema>, Record), ServiceError> {
+        let schema = self
+            .schema_in(&mut *tx, access.tenant_id(), collection)
+            .await?;
         let current = match tx.record(collection, id).await? {
             Some(record) if Self::may_read(access, &schema, &record) => record,
             _ => return Err(ServiceError::NotFound("record_not_found")),

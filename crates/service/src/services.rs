@@ -14,6 +14,7 @@ use crate::context::{Actor, RequestContext, TenantAccess};
 use crate::keys::Keys;
 use crate::passwords::{self, Verification};
 use crate::realtime::RealtimeHub;
+use crate::schema_memo::SchemaMemo;
 use crate::throttle::LoginThrottle;
 use crate::tokens::AccessTokens;
 
@@ -60,6 +61,8 @@ pub struct Services {
     pub(crate) keys: Keys,
     pub(crate) tokens: AccessTokens,
     pub(crate) cache: Arc<AuthCache>,
+    /// Parsed schemas for record writes.
+    pub(crate) schemas: SchemaMemo,
     pub(crate) throttle: LoginThrottle,
     pub(crate) api_key_usage: ApiKeyUsage,
     /// Verified against when the email is unknown, so that a login for a
@@ -117,6 +120,7 @@ impl Services {
             settings,
             keys,
             cache,
+            schemas: SchemaMemo::default(),
         }))
     }
 

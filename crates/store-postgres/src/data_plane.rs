@@ -89,6 +89,21 @@ pub async fn insert_collection(
         .map_err(store_error)
 }
 
+/// `jsonb` renders the same value as the same text, so equal text means an
+/// unchanged schema.
+pub async fn collection_schema(
+    c: &mut PgConnection,
+    tenant: TenantId,
+    name: &str,
+) -> Result<Option<String>, StoreError> {
+    sqlx::query_scalar("SELECT schema::text FROM collections WHERE tenant_id = $1 AND name = $2")
+        .bind(tenant.as_uuid())
+        .bind(name)
+        .fetch_optional(c)
+        .await
+        .map_err(store_error)
+}
+
 pub async fn collection(
     c: &mut PgConnection,
     tenant: TenantId,

@@ -463,6 +463,11 @@ impl TenantTx for PgTenantTx {
         self.track(result)
     }
 
+    async fn collection_schema(&mut self, name: &str) -> Result<Option<String>, StoreError> {
+        let result = data_plane::collection_schema(&mut self.tx, self.tenant, name).await;
+        self.track(result)
+    }
+
     async fn list_collections(&mut self) -> Result<Vec<Collection>, StoreError> {
         let result = data_plane::list_collections(&mut self.tx, self.tenant).await;
         self.track(result)

@@ -23,8 +23,8 @@ pub fn insert_collection(
     new: NewCollection,
 ) -> Result<Collection, StoreError> {
     let sql = format!(
-        "INSERT INTO collections (tenant_id, name, schema, version, created_at, updated_at)
-         VALUES (?1, ?2, ?3, 1, ?4, ?4) RETURNING {}",
+        "INSERT INTO collections (tenant_id, name, schema, version, created_at, updated_at, owner_only)
+         VALUES (?1, ?2, ?3, 1, ?4, ?4, ?5) RETURNING {}",
         rows::COLLECTION_COLUMNS
     );
     tx.statement(&sql, |s| {
@@ -33,7 +33,8 @@ pub fn insert_collection(
                 id_param(&tenant),
                 new.name,
                 new.schema.to_string(),
-                Micros(new.at)
+                Micros(new.at),
+                owner_only(&new.schema)
             ],
             rows::collection,
         )
@@ -49,6 +50,20 @@ pub fn collection(tx: &Tx, tenant: TenantId, name: &str) -> Result<Option<Collec
         s.query_row(params![id_param(&tenant), name], rows::collection)
             .optional()
     })
+}
+
+pub fn collection_schema(
+    tx: &Tx,
+    tenant: TenantId,
+    name: &str,
+) -> Result<Option<String>, StoreError> {
+    tx.statement(
+        "SELECT schema FROM collections WHERE tenant_id = ?1 AND name = ?2",
+        |s| {
+            s.query_row(params![id_param(&tenant), name], |row| row.get(0))
+                .optional()
+        },
+    )
 }
 
 pub fn list_collections(tx: &Tx, tenant: TenantId) -> Result<Vec<Collection>, StoreError> {
@@ -70,10 +85,9 @@ pub fn update_collection(
     expected_version: i64,
     at: OffsetDateTime,
 ) -> Result<Write<Collection>, StoreError> {
-    let was_owner_only =
-        self::collection(tx, tenant, name)?.is_some_and(|current| owner_only(&current.schema));
+    let was_owner_only = collection_is_owner_only(tx, tenant, name)?;
     let sql = format!(
-        "UPDATE collections SET schema = ?3, version = version + 1, updated_at = ?5
+        "UPDATE collections SET schema = ?3, owner_only = ?6, version = version + 1, updated_at = ?5
          WHERE tenant_id = ?1 AND name = ?2 AND version = ?4 RETURNING {}",
         rows::COLLECTION_COLUMNS
     );
@@ -84,7 +98,8 @@ pub fn update_collection(
                 name,
                 schema.to_string(),
                 expected_version,
-                Micros(at)
+                Micros(at),
+                owner_only(schema)
             ],
             rows::collection,
         )
@@ -108,15 +123,22 @@ pub fn update_collection(
 }
 
 /// Whether a collection schema restricts its records to their owners
-/// (`"visibility": "owner"`): what `owner_only` records (migration 0004).
-/// `insert_record` says the same in SQL, so as not to read and parse the
-/// schema for every record.
+/// (`"visibility": "owner"`): what `owner_only` records, on the collection
+/// (migration 0005) and on each of its records (migration 0004).
 fn owner_only(schema: &serde_json::Value) -> bool {
     schema.get("visibility").and_then(serde_json::Value::as_str) == Some("owner")
 }
 
+/// False for a collection that does not exist.
 fn collection_is_owner_only(tx: &Tx, tenant: TenantId, name: &str) -> Result<bool, StoreError> {
-    Ok(self::collection(tx, tenant, name)?.is_some_and(|c| owner_only(&c.schema)))
+    let owner_only: Option<bool> = tx.statement(
+        "SELECT owner_only FROM collections WHERE tenant_id = ?1 AND name = ?2",
+        |s| {
+            s.query_row(params![id_param(&tenant), name], |row| row.get(0))
+                .optional()
+        },
+    )?;
+    Ok(owner_only.unwrap_or(false))
 }
 
 /// Rewrites `owner_only` on every record of the collection, after a schema
@@ -206,12 +228,12 @@ fn insert_unique_values(
 pub fn insert_record(tx: &Tx, tenant: TenantId, new: NewRecord) -> Result<Record, StoreError> {
     // The record is returned as written, not read back: parsing its document
     // again cost the writer time that every queued write waits for.
-    // owner_only is the collection's visibility, read as `owner_only` reads it.
+    // owner_only is the collection's (0 for a missing collection, which the
+    // foreign key then refuses).
     tx.statement(
         "INSERT INTO records (tenant_id, id, collection, owner_id, version, created_at, updated_at, data, owner_only)
          VALUES (?1, ?2, ?3, ?4, 1, ?5, ?5, ?6,
-                 (SELECT coalesce(json_extract(schema, '$.visibility') = 'owner', 0)
-                  FROM collections WHERE tenant_id = ?1 AND name = ?3))",
+                 coalesce((SELECT owner_only FROM collections WHERE tenant_id = ?1 AND name = ?3), 0))",
         |s| {
             s.execute(params![
                 id_param(&tenant),
@@ -452,24 +474,25 @@ pub fn append_record_event(
     event: NewRecordEvent,
 ) -> Result<RecordEvent, StoreError> {
     // The single writer serialises appends, so max + 1 has no race here.
-    // Only the number is read back (see insert_record).
-    let seq = tx.statement(
+    // Two statements, not `INSERT … SELECT max(seq) + 1 … RETURNING seq`:
+    // SQLite runs an insert that reads its own table, and any RETURNING,
+    // through a temporary table built and dropped on every execution, which
+    // the writer paid for on every record write.
+    let seq = last_record_event_seq(tx, tenant)? + 1;
+    tx.statement(
         "INSERT INTO record_events (tenant_id, seq, collection, record_id, kind, owner_id, payload, at)
-         SELECT ?1, coalesce(max(seq), 0) + 1, ?2, ?3, ?4, ?5, ?6, ?7 FROM record_events WHERE tenant_id = ?1
-         RETURNING seq",
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
         |s| {
-            s.query_row(
-                params![
-                    id_param(&tenant),
-                    event.collection,
-                    id_param(&event.record_id),
-                    event.kind.as_str(),
-                    event.owner_id.as_ref().map(id_param),
-                    event.payload.to_string(),
-                    Micros(event.at)
-                ],
-                |row| row.get(0),
-            )
+            s.execute(params![
+                id_param(&tenant),
+                seq,
+                event.collection,
+                id_param(&event.record_id),
+                event.kind.as_str(),
+                event.owner_id.as_ref().map(id_param),
+                event.payload.to_string(),
+                Micros(event.at)
+            ])
         },
     )?;
     Ok(RecordEvent {

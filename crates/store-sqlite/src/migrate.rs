@@ -36,6 +36,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "owner_index",
         sql: include_str!("../migrations/0004_owner_index.sql"),
     },
+    Migration {
+        version: 5,
+        name: "cheaper_record_writes",
+        sql: include_str!("../migrations/0005_cheaper_record_writes.sql"),
+    },
 ];
 
 /// The tables the store treats as tenant-owned; each has RLS-equivalent

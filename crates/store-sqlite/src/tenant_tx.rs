@@ -377,6 +377,10 @@ impl TenantTx for SqliteTenantTx {
         data_plane::collection(&self.tx, self.tenant, name)
     }
 
+    async fn collection_schema(&mut self, name: &str) -> Result<Option<String>, StoreError> {
+        data_plane::collection_schema(&self.tx, self.tenant, name)
+    }
+
     async fn list_collections(&mut self) -> Result<Vec<Collection>, StoreError> {
         data_plane::list_collections(&self.tx, self.tenant)
     }

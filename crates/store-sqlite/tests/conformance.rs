@@ -839,7 +839,8 @@ async fn the_logs_written_before_migration_3_survive_it() {
 
 /// Migration 4 indexes owners only in owner-visibility collections: records
 /// written before it are marked by their collection's visibility, and an
-/// owner's list finds them through the partial index.
+/// owner's list finds them through the partial index; so does a record
+/// written after migration 5 moved the visibility into a column.
 #[tokio::test]
 async fn records_written_before_migration_4_stay_listed_for_their_owners() {
     use bulkhead_domain::{RecordId, TenantId, UserId};
@@ -905,6 +906,36 @@ async fn records_written_before_migration_4_stay_listed_for_their_owners() {
         marked,
         [("private".to_owned(), 3), ("shared".to_owned(), 0)]
     );
+    // Migration 5 keeps the visibility on the collection, where inserts read it.
+    let collections: Vec<(String, i64)> = {
+        let connection = raw(&path);
+        let mut statement = connection
+            .prepare("SELECT name, owner_only FROM collections ORDER BY name")
+            .unwrap();
+        statement
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    };
+    assert_eq!(
+        collections,
+        [("private".to_owned(), 1), ("shared".to_owned(), 0)]
+    );
+    let mut tx = store.tenant(tenant, Access::Write).await.unwrap();
+    let written_after = tx
+        .insert_record(bulkhead_store::NewRecord {
+            id: RecordId::new(),
+            collection: "private".into(),
+            owner_id: Some(owner),
+            data: serde_json::json!({}),
+            unique_values: Vec::new(),
+            at: t0(),
+        })
+        .await
+        .unwrap();
+    mine.push(written_after.id);
+    tx.commit().await.unwrap();
     let mut tx = store.tenant(tenant, Access::Read).await.unwrap();
     for collection in ["private", "shared"] {
         let listed = tx
@@ -918,7 +949,8 @@ async fn records_written_before_migration_4_stay_listed_for_their_owners() {
             )
             .await
             .unwrap();
-        assert_eq!(listed.len(), 3, "{collection}");
+        let expected = if collection == "private" { 4 } else { 3 };
+        assert_eq!(listed.len(), expected, "{collection}");
         if collection == "private" {
             let mut ids: Vec<_> = listed.iter().map(|r| r.id).collect();
             ids.sort();

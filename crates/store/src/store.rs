@@ -150,6 +150,10 @@ pub trait TenantTx: Send {
         collection: NewCollection,
     ) -> Result<Collection, StoreError>;
     async fn collection(&mut self, name: &str) -> Result<Option<Collection>, StoreError>;
+    /// The collection's schema exactly as stored, as JSON text: what a
+    /// caller that keeps parsed schemas by their text compares, instead of
+    /// parsing the schema again for every write.
+    async fn collection_schema(&mut self, name: &str) -> Result<Option<String>, StoreError>;
     /// Every collection of the tenant, by name.
     async fn list_collections(&mut self) -> Result<Vec<Collection>, StoreError>;
     /// Replaces the schema if the collection is at `expected_version`.

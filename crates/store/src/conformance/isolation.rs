@@ -239,6 +239,8 @@ pub struct TenantSnapshot {
     pub invitations: Vec<Invitation>,
     pub audit: Vec<AuditEntry>,
     pub collections: Vec<Collection>,
+    /// The stored schema text of the shared collection and of B's own.
+    pub schemas: Vec<Option<String>>,
     /// Every record, collection by collection (in `collections` order).
     pub records: Vec<Record>,
     /// The holder of each of [`PROBED_UNIQUE_VALUES`].
@@ -257,6 +259,7 @@ impl TenantSnapshot {
             && self.invitations.is_empty()
             && self.audit.is_empty()
             && self.collections.is_empty()
+            && self.schemas.iter().all(Option::is_none)
             && self.records.is_empty()
             && self.unique_holders.iter().all(Option::is_none)
             && self
@@ -278,6 +281,10 @@ pub async fn snapshot(store: &dyn Store, tenant: TenantId) -> TenantSnapshot {
                 .unwrap(),
         );
     }
+    let mut schemas = Vec::new();
+    for name in [SHARED_COLLECTION, B_ONLY_COLLECTION] {
+        schemas.push(tx.collection_schema(name).await.unwrap());
+    }
     let mut unique_holders = Vec::new();
     for (collection, field, value) in PROBED_UNIQUE_VALUES {
         unique_holders.push(
@@ -293,6 +300,7 @@ pub async fn snapshot(store: &dyn Store, tenant: TenantId) -> TenantSnapshot {
         invitations: tx.list_invitations(Page::first(1000)).await.unwrap(),
         audit: tx.audit_chain(0, 1000).await.unwrap(),
         collections,
+        schemas,
         records,
         unique_holders,
         idempotency: Vec::new(),
@@ -712,8 +720,19 @@ async fn attempt(op: Op, tx: &mut dyn TenantTx, a: TenantId, foreign: &Foreign) 
         }
         Op::GetCollection => {
             assert!(tx.collection(B_ONLY_COLLECTION).await.unwrap().is_none());
+            assert!(
+                tx.collection_schema(B_ONLY_COLLECTION)
+                    .await
+                    .unwrap()
+                    .is_none()
+            );
             let own = tx.collection(SHARED_COLLECTION).await.unwrap().unwrap();
             assert_eq!(own.tenant_id, a);
+            let own_schema = tx.collection_schema(SHARED_COLLECTION).await.unwrap();
+            assert_eq!(
+                own_schema.map(|text| serde_json::from_str::<serde_json::Value>(&text).unwrap()),
+                Some(own.schema)
+            );
         }
         Op::ListCollections => {
             let all = tx.list_collections().await.unwrap();

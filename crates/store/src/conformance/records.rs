@@ -125,6 +125,13 @@ pub async fn collections_are_created_read_listed_updated_and_deleted(ts: &TestSt
     assert_eq!(tx.collection("orders").await.unwrap(), Some(orders.clone()));
     assert!(tx.collection("missing").await.unwrap().is_none());
     assert!(tx.collection("Orders").await.unwrap().is_none());
+    let text = tx.collection_schema("orders").await.unwrap().unwrap();
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&text).unwrap(),
+        orders_schema()
+    );
+    assert_eq!(tx.collection_schema("orders").await.unwrap(), Some(text));
+    assert!(tx.collection_schema("missing").await.unwrap().is_none());
     tx.commit().await.unwrap();
 
     let mut tx = store.tenant(acme.id, Access::Read).await.unwrap();
@@ -260,6 +267,11 @@ pub async fn collection_names_are_unique_within_a_tenant_only(ts: &TestStore) {
     tx.commit().await.unwrap();
     let mut tx = store.tenant(acme.id, Access::Read).await.unwrap();
     assert_eq!(tx.collection("orders").await.unwrap(), Some(acme_orders));
+    // The deleted `orders` was globex's: its schema is gone there only.
+    assert!(tx.collection_schema("orders").await.unwrap().is_some());
+    drop(tx);
+    let mut tx = store.tenant(globex.id, Access::Read).await.unwrap();
+    assert!(tx.collection_schema("orders").await.unwrap().is_none());
 }
 
 /// An owner-restricted list finds exactly the owner's records, whatever
