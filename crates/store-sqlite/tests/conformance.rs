@@ -703,6 +703,17 @@ async fn the_common_list_queries_use_an_index() {
 
 /// A tenant row written by hand, for databases migrated only part way
 /// (the store itself works on the current schema only).
+/// The rows of a two-column query (a name and a number), read directly.
+fn named_counts(path: &Path, sql: &str) -> Vec<(String, i64)> {
+    let connection = raw(path);
+    let mut statement = connection.prepare(sql).unwrap();
+    statement
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
+}
+
 fn insert_tenant_row(connection: &rusqlite::Connection, tenant: bulkhead_domain::TenantId) {
     connection
         .execute(
@@ -889,35 +900,19 @@ async fn records_written_before_migration_4_stay_listed_for_their_owners() {
     }
 
     let store = SqliteStore::open(&path, t0()).unwrap();
-    let marked: Vec<(String, i64)> = {
-        let connection = raw(&path);
-        let mut statement = connection
-            .prepare(
-                "SELECT collection, sum(owner_only) FROM records GROUP BY collection ORDER BY collection",
-            )
-            .unwrap();
-        statement
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap()
-    };
+    let marked = named_counts(
+        &path,
+        "SELECT collection, sum(owner_only) FROM records GROUP BY collection ORDER BY collection",
+    );
     assert_eq!(
         marked,
         [("private".to_owned(), 3), ("shared".to_owned(), 0)]
     );
     // Migration 5 keeps the visibility on the collection, where inserts read it.
-    let collections: Vec<(String, i64)> = {
-        let connection = raw(&path);
-        let mut statement = connection
-            .prepare("SELECT name, owner_only FROM collections ORDER BY name")
-            .unwrap();
-        statement
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap()
-    };
+    let collections = named_counts(
+        &path,
+        "SELECT name, owner_only FROM collections ORDER BY name",
+    );
     assert_eq!(
         collections,
         [("private".to_owned(), 1), ("shared".to_owned(), 0)]
