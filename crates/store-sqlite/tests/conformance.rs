@@ -701,8 +701,6 @@ async fn the_common_list_queries_use_an_index() {
     assert!(failures.is_empty(), "{failures:#?}");
 }
 
-/// A tenant row written by hand, for databases migrated only part way
-/// (the store itself works on the current schema only).
 /// The rows of a two-column query (a name and a number), read directly.
 fn named_counts(path: &Path, sql: &str) -> Vec<(String, i64)> {
     let connection = raw(path);
@@ -714,6 +712,8 @@ fn named_counts(path: &Path, sql: &str) -> Vec<(String, i64)> {
         .unwrap()
 }
 
+/// A tenant row written by hand, for databases migrated only part way
+/// (the store itself works on the current schema only).
 fn insert_tenant_row(connection: &rusqlite::Connection, tenant: bulkhead_domain::TenantId) {
     connection
         .execute(

@@ -495,7 +495,8 @@ scenario!(collection_changes_are_safe_or_refused);
 
 /// DELETE removes the collection and every record in it: afterwards the
 /// collection and its records answer 404, and a new collection of the same
-/// name starts empty, with its unique values free again.
+/// name starts empty, with its unique values free again, and its records are
+/// checked against its own schema, not the old one's.
 async fn deleting_a_collection_deletes_its_records(server: TestServer) {
     let (owner, acme) = tenant_with_tasks(&server, "acme", "tenant").await;
     let t = acme.slug.as_str();
@@ -570,6 +571,33 @@ async fn deleting_a_collection_deletes_its_records(server: TestServer) {
     }
     let reused = create(client, t, "tasks", json!({"title": "again", "code": "C-0"})).await;
     assert!(!records.iter().any(|r| r.id == reused.id));
+
+    // Same name, another schema: writes check the new one. (The server
+    // reuses a parsed schema only for the identical stored text, and it has
+    // parsed the old `tasks` for every write above.)
+    assert_eq!(
+        client
+            .raw(Method::DELETE, &collection_path(t, "tasks"), None)
+            .await
+            .unwrap()
+            .status,
+        204
+    );
+    client
+        .create_collection(
+            t,
+            &spec(json!({
+                "name": "tasks",
+                "visibility": "tenant",
+                "fields": [{"name": "label", "type": "text", "required": true}]
+            })),
+        )
+        .await
+        .unwrap();
+    let old_shape = post_record(client, t, "tasks", json!({"title": "old", "code": "C-9"})).await;
+    expect_problem(&old_shape, 422, "validation_failed");
+    let new_shape = create(client, t, "tasks", json!({"label": "new"})).await;
+    assert_eq!(new_shape.data, json!({"label": "new"}));
 }
 scenario!(deleting_a_collection_deletes_its_records);
 
