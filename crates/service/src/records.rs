@@ -13,13 +13,13 @@
 
 use bulkhead_domain::audit::Outcome;
 use bulkhead_domain::collection::{
-    CollectionSchema, FieldType, Visibility, WriteMode, validate_record,
+    CollectionSchema, FieldType, Visibility, WriteMode, format_datetime, validate_record,
 };
 use bulkhead_domain::filter::{parse, parse_sort, typecheck};
 use bulkhead_domain::{Permission, RecordId};
 use bulkhead_store::{
     Access, Cursor, EventKind, IdempotencyClaim, NewRecord, NewRecordEvent, Record, RecordChange,
-    RecordQuery, TenantTx, UniqueValue, Write,
+    RecordQuery, StoreError, TenantTx, UniqueValue, Write,
 };
 use std::sync::Arc;
 
@@ -83,17 +83,11 @@ impl serde::Serialize for RecordBody<'_> {
         let mut map = serializer.serialize_map(Some(6))?;
         // Keys in the order a JSON object of serde_json sorts them, so both
         // forms print the same bytes.
-        map.serialize_entry(
-            "created_at",
-            &bulkhead_domain::collection::format_datetime(record.created_at),
-        )?;
+        map.serialize_entry("created_at", &format_datetime(record.created_at))?;
         map.serialize_entry("data", &record.data)?;
         map.serialize_entry("id", &record.id)?;
         map.serialize_entry("owner_id", &record.owner_id)?;
-        map.serialize_entry(
-            "updated_at",
-            &bulkhead_domain::collection::format_datetime(record.updated_at),
-        )?;
+        map.serialize_entry("updated_at", &format_datetime(record.updated_at))?;
         map.serialize_entry("version", &record.version)?;
         map.end()
     }
@@ -512,7 +506,13 @@ impl Services {
             .await?;
         let merged = if patch {
             let changes = validate_record(&schema, data, WriteMode::Patch).map_err(field_errors)?;
-            let mut merged = current.data.as_object().cloned().unwrap_or_default();
+            let stored = current.data.to_value().map_err(|e| {
+                StoreError::Internal(format!("record {id}: stored document unreadable: {e}"))
+            })?;
+            let mut merged = match stored {
+                Value::Object(fields) => fields,
+                _ => Map::new(),
+            };
             for (name, value) in changes {
                 if value.is_null() {
                     merged.remove(&name);

@@ -191,7 +191,7 @@ struct Row {
     version: i64,
     created_at: OffsetDateTime,
     updated_at: OffsetDateTime,
-    data: serde_json::Value,
+    data: bulkhead_store::Document,
 }
 
 fn decode(row: &PgRow, scoped: bool) -> sqlx::Result<Row> {
@@ -207,7 +207,10 @@ fn decode(row: &PgRow, scoped: bool) -> sqlx::Result<Row> {
         version: row.try_get("version")?,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
-        data: row.try_get("data")?,
+        data: bulkhead_store::Document::from_raw(
+            row.try_get::<sqlx::types::Json<Box<serde_json::value::RawValue>>, _>("data")?
+                .0,
+        ),
     })
 }
 

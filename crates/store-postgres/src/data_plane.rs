@@ -5,9 +5,10 @@
 use bulkhead_domain::collection::FieldType;
 use bulkhead_domain::{RecordId, TenantId};
 use bulkhead_store::{
-    Collection, EventKind, IdempotencyClaim, NewCollection, NewRecord, NewRecordEvent, Record,
-    RecordChange, RecordEvent, RecordQuery, StoreError, UniqueValue, Write,
+    Collection, Document, EventKind, IdempotencyClaim, NewCollection, NewRecord, NewRecordEvent,
+    Record, RecordChange, RecordEvent, RecordQuery, StoreError, UniqueValue, Write,
 };
+use serde_json::value::RawValue;
 use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, Postgres, QueryBuilder, Row};
 use time::OffsetDateTime;
@@ -46,7 +47,10 @@ fn record_row(row: &PgRow) -> sqlx::Result<Record> {
         version: row.try_get("version")?,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
-        data: row.try_get("data")?,
+        data: Document::from_raw(
+            row.try_get::<sqlx::types::Json<Box<RawValue>>, _>("data")?
+                .0,
+        ),
     })
 }
 

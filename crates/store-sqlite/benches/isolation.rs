@@ -164,7 +164,7 @@ struct Row {
     version: i64,
     created_at: OffsetDateTime,
     updated_at: OffsetDateTime,
-    data: serde_json::Value,
+    data: bulkhead_store::Document,
 }
 
 fn time_at(micros: i64) -> rusqlite::Result<OffsetDateTime> {
@@ -191,7 +191,7 @@ fn decode(row: &rusqlite::Row<'_>, scoped: bool) -> rusqlite::Result<Row> {
         version: row.get(first + 3)?,
         created_at: time_at(row.get(first + 4)?)?,
         updated_at: time_at(row.get(first + 5)?)?,
-        data: serde_json::from_str(&data)
+        data: bulkhead_store::Document::from_text(data)
             .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?,
     })
 }

@@ -5,8 +5,8 @@
 use bulkhead_domain::collection::FieldType;
 use bulkhead_domain::{RecordId, TenantId};
 use bulkhead_store::{
-    Collection, IdempotencyClaim, NewCollection, NewRecord, NewRecordEvent, Record, RecordChange,
-    RecordEvent, RecordQuery, StoreError, UniqueValue, Write,
+    Collection, Document, IdempotencyClaim, NewCollection, NewRecord, NewRecordEvent, Record,
+    RecordChange, RecordEvent, RecordQuery, StoreError, UniqueValue, Write,
 };
 use rusqlite::types::Value as Sql;
 use rusqlite::{OptionalExtension, params, params_from_iter};
@@ -230,6 +230,8 @@ pub fn insert_record(tx: &Tx, tenant: TenantId, new: NewRecord) -> Result<Record
     // again cost the writer time that every queued write waits for.
     // owner_only is the collection's (0 for a missing collection, which the
     // foreign key then refuses).
+    let data = Document::from_value(&new.data)
+        .map_err(|e| StoreError::Internal(format!("record document: {e}")))?;
     tx.statement(
         "INSERT INTO records (tenant_id, id, collection, owner_id, version, created_at, updated_at, data, owner_only)
          VALUES (?1, ?2, ?3, ?4, 1, ?5, ?5, ?6,
@@ -241,7 +243,7 @@ pub fn insert_record(tx: &Tx, tenant: TenantId, new: NewRecord) -> Result<Record
                 new.collection,
                 new.owner_id.as_ref().map(id_param),
                 Micros(new.at),
-                new.data.to_string()
+                data.as_str()
             ])
         },
     )?;
@@ -255,7 +257,7 @@ pub fn insert_record(tx: &Tx, tenant: TenantId, new: NewRecord) -> Result<Record
         version: 1,
         created_at: at,
         updated_at: at,
-        data: new.data,
+        data,
     })
 }
 

@@ -4,8 +4,8 @@
 use bulkhead_domain::audit::{ActorKind, Outcome};
 use bulkhead_domain::{Email, TenantSlug};
 use bulkhead_store::{
-    ApiKey, AuditEntry, AuditPersonal, Collection, EventKind, Invitation, Member, Membership,
-    Record, RecordEvent, RefreshToken, Session, SigningKey, Tenant, User,
+    ApiKey, AuditEntry, AuditPersonal, Collection, Document, EventKind, Invitation, Member,
+    Membership, Record, RecordEvent, RefreshToken, Session, SigningKey, Tenant, User,
 };
 use rusqlite::Row;
 
@@ -217,7 +217,7 @@ pub fn record(row: &Row<'_>) -> rusqlite::Result<Record> {
         version: row.get(4)?,
         created_at: time_col(row, 5)?,
         updated_at: time_col(row, 6)?,
-        data: serde_json::from_str(&data).map_err(|e| conversion_error(7, e))?,
+        data: Document::from_text(data).map_err(|e| conversion_error(7, e))?,
     })
 }
 

@@ -524,7 +524,8 @@ async fn the_common_list_queries_use_an_index() {
         ..owner_query.clone()
     };
     let owner_last_micros = (owner_last.created_at.unix_timestamp_nanos() / 1_000) as i64;
-    let priority_of = |record: &bulkhead_store::Record| record.data["priority"].as_i64().unwrap();
+    let priority_of =
+        |record: &bulkhead_store::Record| record.data.field("priority").unwrap().as_i64().unwrap();
 
     let cases = [
         Case {

@@ -17,6 +17,7 @@
 //! `bulkhead-store-postgres`) and prove themselves against [`conformance`].
 
 pub mod audit;
+mod document;
 mod error;
 pub mod invalidation;
 pub mod model;
@@ -26,6 +27,7 @@ mod store;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 
+pub use document::Document;
 pub use error::{ConflictKind, StoreError};
 pub use model::*;
 pub use records::*;

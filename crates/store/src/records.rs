@@ -14,6 +14,8 @@ use bulkhead_domain::collection::FieldType;
 use bulkhead_domain::filter::{FieldRef, SortKey, SystemField, TypedExpr};
 use bulkhead_domain::{RecordId, TenantId, UserId};
 use serde_json::Value;
+
+use crate::Document;
 use time::OffsetDateTime;
 
 /// A tenant-defined record type.
@@ -47,7 +49,7 @@ pub struct Record {
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
     /// The validated, normalised document.
-    pub data: Value,
+    pub data: Document,
 }
 
 /// A value of a `unique` field, as the text the uniqueness rule compares.
@@ -211,11 +213,9 @@ impl Cursor {
                     .map_or(Value::Null, |id| Value::String(id.to_string())),
                 FieldRef::System(SystemField::CreatedAt) => micros(record.created_at),
                 FieldRef::System(SystemField::UpdatedAt) => micros(record.updated_at),
-                FieldRef::Data { name, .. } => record
-                    .data
-                    .get(name.as_str())
-                    .cloned()
-                    .unwrap_or(Value::Null),
+                FieldRef::Data { name, .. } => {
+                    record.data.field(name.as_str()).unwrap_or(Value::Null)
+                }
             })
             .collect();
         Self { values }

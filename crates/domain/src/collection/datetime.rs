@@ -43,6 +43,41 @@ pub fn parse_datetime(text: &str) -> Result<OffsetDateTime, InvalidDatetime> {
 /// fixed width. A time whose UTC equivalent lies beyond what `time` can
 /// represent keeps its own offset in the text rather than panicking.
 pub fn format_datetime(at: OffsetDateTime) -> String {
+    match at.checked_to_offset(time::UtcOffset::UTC) {
+        Some(utc) if (0..=9999).contains(&utc.year()) => fixed_width(utc),
+        _ => general(at),
+    }
+}
+
+/// `utc` (a UTC time of the years 0000–9999) as the fixed-width text,
+/// digits written in place: a page of records prints two times per record,
+/// and going through `format!` for each was a fifth of what serving the
+/// page cost.
+fn fixed_width(utc: OffsetDateTime) -> String {
+    let (year, month, day) = utc.to_calendar_date();
+    let (hour, minute, second, micros) = utc.to_hms_micro();
+    let fields: [(u32, u32, char); 7] = [
+        (year.unsigned_abs(), 4, '-'),
+        (u32::from(u8::from(month)), 2, '-'),
+        (u32::from(day), 2, 'T'),
+        (u32::from(hour), 2, ':'),
+        (u32::from(minute), 2, ':'),
+        (u32::from(second), 2, '.'),
+        (micros, 6, 'Z'),
+    ];
+    let mut text = String::with_capacity("YYYY-MM-DDTHH:MM:SS.ffffffZ".len());
+    for (value, width, separator) in fields {
+        for position in (0..width).rev() {
+            let digit = value / 10_u32.pow(position) % 10;
+            text.push(char::from(b'0' + digit as u8));
+        }
+        text.push(separator);
+    }
+    text
+}
+
+/// The text of a time the fixed width cannot hold.
+fn general(at: OffsetDateTime) -> String {
     let (at, zone) = match at.checked_to_offset(time::UtcOffset::UTC) {
         Some(utc) => (utc, "Z".to_owned()),
         None => {
@@ -114,6 +149,33 @@ mod tests {
         for (text, expected) in cases {
             assert_eq!(normalize_datetime(text), Err(expected), "{text:?}");
         }
+    }
+
+    #[test]
+    fn the_fixed_width_text_is_the_general_one() {
+        // Times spread over the years 0000–9999, every digit position
+        // exercised, including the first and last microsecond.
+        let first = time::macros::datetime!(0000-01-01 00:00:00 UTC);
+        let last = time::macros::datetime!(9999-12-31 23:59:59.999999 UTC);
+        let span = (last - first).whole_microseconds();
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut times = vec![first, last];
+        for _ in 0..5_000 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let offset = i128::from(state) % span;
+            times.push(first + time::Duration::microseconds(offset as i64));
+        }
+        for at in times {
+            let text = fixed_width(at);
+            assert_eq!(text, general(at), "{at}");
+            assert_eq!(format_datetime(at), text, "{at}");
+            assert_eq!(parse_datetime(&text), Ok(at), "{at}");
+        }
+        // Another offset is printed in UTC.
+        let shifted = time::macros::datetime!(2024-05-01 14:30:00.25 +02:30);
+        assert_eq!(format_datetime(shifted), "2024-05-01T12:00:00.250000Z");
     }
 
     #[test]

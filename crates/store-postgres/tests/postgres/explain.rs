@@ -234,7 +234,12 @@ async fn the_common_list_queries_use_an_index() {
             last.id
         )
     };
-    let priority = priority_last.data["priority"].as_i64().unwrap();
+    let priority = priority_last
+        .data
+        .field("priority")
+        .unwrap()
+        .as_i64()
+        .unwrap();
     let after_priority = format!(
         "((((data ->> 'priority')::bigint) > '{priority}'::text::bigint) OR (((data ->> 'priority')::bigint) = '{priority}'::text::bigint AND id > '{}'::uuid))",
         priority_last.id

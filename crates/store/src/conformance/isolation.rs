@@ -1012,7 +1012,7 @@ async fn attempt(op: Op, tx: &mut dyn TenantTx, a: TenantId, foreign: &Foreign) 
             let left = tx.list_records(SHARED_COLLECTION, &query).await.unwrap();
             assert!(
                 left.iter()
-                    .all(|r| r.tenant_id == a && r.data.get("slug").is_none()),
+                    .all(|r| r.tenant_id == a && r.data.field("slug").is_none()),
                 "{left:?}"
             );
         }

@@ -21,7 +21,8 @@ use super::TestStore;
 use super::fixtures::{self, at};
 use super::reference;
 use crate::{
-    Access, ConflictKind, Record, RecordChange, RecordQuery, Store, StoreError, UniqueValue, Write,
+    Access, ConflictKind, Document, Record, RecordChange, RecordQuery, Store, StoreError,
+    UniqueValue, Write,
 };
 
 const ITEMS: &str = "items";
@@ -97,7 +98,7 @@ impl Model {
     fn code_holder(&self, code: &str) -> Option<RecordId> {
         self.records
             .values()
-            .find(|record| record.data["code"] == code)
+            .find(|record| record.data.field("code").is_some_and(|held| held == code))
             .map(|record| record.id)
     }
 
@@ -218,7 +219,7 @@ impl Run<'_> {
             version: 1,
             created_at: now,
             updated_at: now,
-            data,
+            data: Document::from_value(&data).unwrap(),
         };
         assert_eq!(ok(result, &ctx), expected, "{ctx}: the created record");
         ok(tx.commit().await, &ctx);
@@ -234,9 +235,13 @@ impl Run<'_> {
         // Keep the record's code or take a free one, so that the only
         // possible refusal is about the version.
         let code = match &current {
-            Some(record) if self.rng.gen_bool(0.5) => {
-                record.data["code"].as_str().unwrap().to_owned()
-            }
+            Some(record) if self.rng.gen_bool(0.5) => record
+                .data
+                .field("code")
+                .unwrap()
+                .as_str()
+                .unwrap()
+                .to_owned(),
             _ => {
                 let free: Vec<&str> = CODES
                     .into_iter()
@@ -300,7 +305,7 @@ impl Run<'_> {
         let expected = Record {
             version: current.version + 1,
             updated_at: now,
-            data,
+            data: Document::from_value(&data).unwrap(),
             ..current
         };
         assert_eq!(written, Write::Done(expected.clone()), "{ctx}");

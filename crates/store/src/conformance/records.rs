@@ -31,8 +31,8 @@ use super::TestStore;
 use super::fixtures::{self, at, hash_of};
 use super::reference::{self, Key};
 use crate::{
-    Access, ConflictKind, Cursor, EventKind, IdempotencyClaim, Record, RecordChange, RecordQuery,
-    Store, StoreError, Write,
+    Access, ConflictKind, Cursor, Document, EventKind, IdempotencyClaim, Record, RecordChange,
+    RecordQuery, Store, StoreError, Write,
 };
 
 // ---------------------------------------------------------------------------
@@ -445,7 +445,8 @@ pub async fn deleting_a_collection_removes_its_records_and_unique_values_only(ts
                 .as_ref(),
             Some(record)
         );
-        let code = record.data["code"].as_str().unwrap();
+        let code = record.data.field("code").unwrap();
+        let code = code.as_str().unwrap();
         assert_eq!(
             tx.unique_value_holder(&record.collection, "code", code)
                 .await
@@ -490,7 +491,7 @@ pub async fn records_are_created_read_updated_and_deleted_with_versions(ts: &Tes
         version: 1,
         created_at: at(1),
         updated_at: at(1),
-        data,
+        data: Document::from_value(&data).unwrap(),
     };
     assert_eq!(created, expected);
     assert_eq!(
@@ -547,7 +548,8 @@ pub async fn records_are_created_read_updated_and_deleted_with_versions(ts: &Tes
         Record {
             version: 2,
             updated_at: at(2),
-            data: json!({"email": "ada@example.com", "bio": "second"}),
+            data: Document::from_value(&json!({"email": "ada@example.com", "bio": "second"}))
+                .unwrap(),
             ..expected.clone()
         }
     );
@@ -1684,7 +1686,8 @@ impl Listing {
         // changing a value, some losing one.
         for i in (1..N_ITEMS).step_by(4) {
             let mut record = listing.records[i].clone();
-            let data = record.data.as_object_mut().unwrap();
+            let mut document = record.data.to_value().unwrap();
+            let data = document.as_object_mut().unwrap();
             match i % 3 {
                 0 => {
                     data.insert("note".into(), json!(format!("updated {i}")));
@@ -1694,14 +1697,15 @@ impl Listing {
                 }
                 _ => {}
             }
-            let data = validate_record(&schema, &record.data, WriteMode::Replace).unwrap();
-            record.data = Value::Object(data);
+            let data = validate_record(&schema, &document, WriteMode::Replace).unwrap();
+            let document = Value::Object(data);
+            record.data = Document::from_value(&document).unwrap();
             let updated = expect_done(
                 tx.update_record(RecordChange {
                     collection: ITEMS.into(),
                     id: record.id,
                     expected_version: Some(1),
-                    data: record.data.clone(),
+                    data: document,
                     unique_values: Vec::new(),
                     at: at(60 + i as i64),
                 })
@@ -1804,7 +1808,8 @@ impl Listing {
         records
             .iter()
             .map(|record| {
-                let title = record.data["title"].as_str().unwrap_or("?");
+                let title = record.data.field("title");
+                let title = title.as_ref().and_then(Value::as_str).unwrap_or("?");
                 match self.records.iter().position(|r| r.id == record.id) {
                     Some(i) => format!("#{i} {title}"),
                     None => format!("{} {title}", record.id),
@@ -1839,16 +1844,20 @@ pub async fn record_filters_agree_with_the_reference_evaluation(ts: &TestStore) 
     let parent = fx
         .records
         .iter()
-        .find_map(|r| r.data.get("parent").and_then(Value::as_str))
-        .unwrap()
-        .to_owned();
+        .find_map(|r| match r.data.field("parent") {
+            Some(Value::String(parent)) => Some(parent),
+            _ => None,
+        })
+        .unwrap();
     let other_parent = fx
         .records
         .iter()
         .rev()
-        .find_map(|r| r.data.get("parent").and_then(Value::as_str))
-        .unwrap()
-        .to_owned();
+        .find_map(|r| match r.data.field("parent") {
+            Some(Value::String(parent)) => Some(parent),
+            _ => None,
+        })
+        .unwrap();
     let (u0, u1, u2) = (fx.owners[0], fx.owners[1], fx.owners[2]);
     let dt = |at: OffsetDateTime, offset: i8| rfc3339(at, offset);
     use Selects::{All, None as Nothing, Some as Part};

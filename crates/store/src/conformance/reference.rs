@@ -100,7 +100,7 @@ pub fn field_value(record: &Record, field: &FieldRef) -> Option<Val> {
         FieldRef::System(SystemField::CreatedAt) => Some(Val::Time(record.created_at)),
         FieldRef::System(SystemField::UpdatedAt) => Some(Val::Time(record.updated_at)),
         FieldRef::Data { name, field_type } => {
-            let value = record.data.get(name.as_str())?;
+            let value = &record.data.field(name.as_str())?;
             if value.is_null() {
                 return None;
             }
