@@ -43,37 +43,69 @@ pub fn parse_datetime(text: &str) -> Result<OffsetDateTime, InvalidDatetime> {
 /// fixed width. A time whose UTC equivalent lies beyond what `time` can
 /// represent keeps its own offset in the text rather than panicking.
 pub fn format_datetime(at: OffsetDateTime) -> String {
-    match at.checked_to_offset(time::UtcOffset::UTC) {
-        Some(utc) if (0..=9999).contains(&utc.year()) => fixed_width(utc),
-        _ => general(at),
+    match fixed_width(at) {
+        Some(text) => text.iter().copied().map(char::from).collect(),
+        None => general(at),
     }
 }
 
-/// `utc` (a UTC time of the years 0000–9999) as the fixed-width text,
-/// digits written in place: a page of records prints two times per record,
+/// [`format_datetime`]'s text, written where it is needed instead of into
+/// a `String` of its own: a page of records prints two times per record,
 /// and going through `format!` for each was a fifth of what serving the
 /// page cost.
-fn fixed_width(utc: OffsetDateTime) -> String {
-    let (year, month, day) = utc.to_calendar_date();
-    let (hour, minute, second, micros) = utc.to_hms_micro();
-    let fields: [(u32, u32, char); 7] = [
-        (year.unsigned_abs(), 4, '-'),
-        (u32::from(u8::from(month)), 2, '-'),
-        (u32::from(day), 2, 'T'),
-        (u32::from(hour), 2, ':'),
-        (u32::from(minute), 2, ':'),
-        (u32::from(second), 2, '.'),
-        (micros, 6, 'Z'),
-    ];
-    let mut text = String::with_capacity("YYYY-MM-DDTHH:MM:SS.ffffffZ".len());
-    for (value, width, separator) in fields {
-        for position in (0..width).rev() {
-            let digit = value / 10_u32.pow(position) % 10;
-            text.push(char::from(b'0' + digit as u8));
+#[derive(Debug, Clone, Copy)]
+pub struct DatetimeText(pub OffsetDateTime);
+
+impl serde::Serialize for DatetimeText {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match fixed_width(self.0) {
+            Some(text) => serializer.serialize_str(
+                std::str::from_utf8(&text).map_err(<S::Error as serde::ser::Error>::custom)?,
+            ),
+            None => serializer.serialize_str(&general(self.0)),
         }
-        text.push(separator);
     }
-    text
+}
+
+impl DatetimeText {
+    /// Appends the text to `out` (it never needs escaping in JSON: digits,
+    /// `-`, `:`, `.`, `T`, `Z` and, for a time beyond the fixed width, `+`).
+    pub fn append_to(self, out: &mut Vec<u8>) {
+        match fixed_width(self.0) {
+            Some(text) => out.extend_from_slice(&text),
+            None => out.extend_from_slice(general(self.0).as_bytes()),
+        }
+    }
+}
+
+const FIXED_WIDTH: usize = "YYYY-MM-DDTHH:MM:SS.ffffffZ".len();
+
+/// The fixed-width text of a time whose UTC year is 0000–9999, digits
+/// written in place; `None` for any other time.
+fn fixed_width(at: OffsetDateTime) -> Option<[u8; FIXED_WIDTH]> {
+    let utc = at.checked_to_offset(time::UtcOffset::UTC)?;
+    let (year, month, day) = utc.to_calendar_date();
+    if !(0..=9999).contains(&year) {
+        return None;
+    }
+    let (hour, minute, second, micros) = utc.to_hms_micro();
+    let mut text = *b"0000-00-00T00:00:00.000000Z";
+    let fields: [(usize, usize, u32); 7] = [
+        (0, 4, year.unsigned_abs()),
+        (5, 7, u32::from(u8::from(month))),
+        (8, 10, u32::from(day)),
+        (11, 13, u32::from(hour)),
+        (14, 16, u32::from(minute)),
+        (17, 19, u32::from(second)),
+        (20, 26, micros),
+    ];
+    for (start, end, mut value) in fields {
+        for digit in text[start..end].iter_mut().rev() {
+            *digit = b'0' + (value % 10) as u8;
+            value /= 10;
+        }
+    }
+    Some(text)
 }
 
 /// The text of a time the fixed width cannot hold.
@@ -168,9 +200,14 @@ mod tests {
             times.push(first + time::Duration::microseconds(offset as i64));
         }
         for at in times {
-            let text = fixed_width(at);
+            let text = format_datetime(at);
+            assert!(fixed_width(at).is_some(), "{at}");
             assert_eq!(text, general(at), "{at}");
-            assert_eq!(format_datetime(at), text, "{at}");
+            assert_eq!(
+                serde_json::to_value(DatetimeText(at)).unwrap(),
+                text,
+                "{at}"
+            );
             assert_eq!(parse_datetime(&text), Ok(at), "{at}");
         }
         // Another offset is printed in UTC.

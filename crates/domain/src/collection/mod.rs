@@ -26,7 +26,9 @@ pub mod schema;
 mod tests;
 
 pub use change::schema_change_issues;
-pub use datetime::{InvalidDatetime, format_datetime, normalize_datetime, parse_datetime};
+pub use datetime::{
+    DatetimeText, InvalidDatetime, format_datetime, normalize_datetime, parse_datetime,
+};
 pub use decimal::{InvalidDecimal, normalize_decimal};
 pub use name::{CollectionName, FieldName, InvalidName, SYSTEM_FIELDS};
 pub use record::{FieldIssue, WriteMode, validate_record};

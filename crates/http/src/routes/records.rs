@@ -52,10 +52,21 @@ fn with_etag(status: StatusCode, body: serde_json::Value) -> Response {
 }
 
 fn record_response(record: &Record) -> Response {
-    tag(
-        (StatusCode::OK, Json(RecordBody(record))).into_response(),
-        Some(record.version),
+    let mut body = Vec::with_capacity(record.data.as_str().len() + 200);
+    RecordBody(record).append_json(&mut body);
+    tag(json_bytes(body), Some(record.version))
+}
+
+/// JSON already written (by [`RecordBody::append_json`]) as a response.
+fn json_bytes(body: Vec<u8>) -> Response {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        body,
     )
+        .into_response()
 }
 
 /// Adds the record's version as its `ETag`.
@@ -66,13 +77,6 @@ fn tag(mut response: Response, version: Option<i64>) -> Response {
         response.headers_mut().insert(ETAG, value);
     }
     response
-}
-
-/// A page of records as [`RecordList`] has it, serialised from the records.
-#[derive(serde::Serialize)]
-struct PageBody<'a> {
-    items: Vec<RecordBody<'a>>,
-    next_cursor: Option<String>,
 }
 
 /// Creates a record owned by the caller.
@@ -139,11 +143,7 @@ async fn list_records(
         .services
         .list_records(&access, &name, &request, &ctx)
         .await?;
-    Ok(Json(PageBody {
-        items: page.items.iter().map(RecordBody).collect(),
-        next_cursor: page.next_cursor,
-    })
-    .into_response())
+    Ok(json_bytes(page.to_json()))
 }
 
 /// One record; 404 for a record of another tenant or one the caller may not see.
