@@ -9,7 +9,7 @@ use serde_json::value::RawValue;
 /// document of a page into a JSON tree only to print it again was most of
 /// what a list cost. The text is checked to be JSON when a document is made
 /// from it, so a damaged row is an error, never a malformed answer.
-#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, serde::Serialize)]
 #[serde(transparent)]
 pub struct Document(Box<RawValue>);
 

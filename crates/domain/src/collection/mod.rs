@@ -27,7 +27,7 @@ mod tests;
 
 pub use change::schema_change_issues;
 pub use datetime::{
-    DatetimeText, InvalidDatetime, format_datetime, normalize_datetime, parse_datetime,
+    InvalidDatetime, append_datetime, format_datetime, normalize_datetime, parse_datetime,
 };
 pub use decimal::{InvalidDecimal, normalize_decimal};
 pub use name::{CollectionName, FieldName, InvalidName, SYSTEM_FIELDS};

@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use bulkhead_api_types::{Problem, RecordList, RecordQuery, RecordView};
 use bulkhead_domain::RecordId;
 use bulkhead_service::records::{
-    Idempotency, ListRequest, MAX_IDEMPOTENCY_KEY, RecordBody, RecordWrite,
+    Idempotency, ListRequest, MAX_IDEMPOTENCY_KEY, RecordWrite, record_bytes,
 };
 use bulkhead_store::Record;
 use sha2::{Digest, Sha256};
@@ -52,12 +52,10 @@ fn with_etag(status: StatusCode, body: serde_json::Value) -> Response {
 }
 
 fn record_response(record: &Record) -> Response {
-    let mut body = Vec::with_capacity(record.data.as_str().len() + 200);
-    RecordBody(record).append_json(&mut body);
-    tag(json_bytes(body), Some(record.version))
+    tag(json_bytes(record_bytes(record)), Some(record.version))
 }
 
-/// JSON already written (by [`RecordBody::append_json`]) as a response.
+/// JSON already written (by [`record_bytes`] or `RecordPage::to_json`) as a response.
 fn json_bytes(body: Vec<u8>) -> Response {
     (
         [(
