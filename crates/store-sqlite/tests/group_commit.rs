@@ -13,6 +13,7 @@
 )]
 
 use std::path::Path;
+use std::time::Duration;
 
 use bulkhead_store::Store;
 use bulkhead_store::conformance::fixtures::{new_tenant, t0};
@@ -154,4 +155,32 @@ async fn closing_commits_what_is_pending() {
     }
     store.close().await;
     assert_eq!(committed_slugs(&path), ["pending"]);
+}
+
+/// Another process writing the same file holds SQLite's write lock: a write
+/// of the store waits for it (up to the busy timeout) instead of failing with
+/// BUSY, and goes through once the lock is released. Multi-threaded, as the
+/// store runs: the wait must not stall the runtime.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_waits_for_another_process_holding_the_write_lock() {
+    let (_dir, path, store) = open();
+    let other = rusqlite::Connection::open(&path).unwrap();
+    other.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let mut writer = tokio::spawn({
+        let store = store.clone();
+        async move {
+            let tx = store.create_tenant(new_tenant("after-the-other")).await?;
+            tx.commit().await
+        }
+    });
+    // While the other holds the lock the write cannot finish, neither with
+    // success nor with an error: an error here is the bug this looks for.
+    let unfinished = tokio::time::timeout(Duration::from_millis(200), &mut writer).await;
+    assert!(
+        unfinished.is_err(),
+        "finished under another's lock: {unfinished:?}"
+    );
+    other.execute_batch("COMMIT").unwrap();
+    writer.await.unwrap().unwrap();
+    assert!(committed_slugs(&path).contains(&"after-the-other".to_owned()));
 }
