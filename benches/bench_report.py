@@ -111,12 +111,20 @@ def common_args(ap):
     ap.add_argument("--started", required=True)
     ap.add_argument("--command", required=True)
     ap.add_argument("--load-at-start", default="")
+    ap.add_argument("--fsync-at-start", default="",
+                    help="benches/fsync_probe.py's answer before the first server started")
+    ap.add_argument("--fsync-at-end", default="",
+                    help="benches/fsync_probe.py's answer after the last window")
     ap.add_argument("--software", action="append", default=[],
                     help="NAME=VERSION, repeatable")
 
 
 def software(args):
     return dict(s.split("=", 1) for s in args.software)
+
+
+def fsync(args):
+    return {"start": args.fsync_at_start or None, "end": args.fsync_at_end or None}
 
 
 def header(title, args, res):
@@ -126,6 +134,8 @@ def header(title, args, res):
         f"- date: {res['started']} to {res['finished']} (UTC)",
         f"- machine: {machine_line(res['machine'])}; load average at start "
         f"{args.load_at_start or 'n/a'}",
+        f"- storage: fdatasync of one 4-KiB page in the bench cache directory (benches/fsync_probe.py): "
+        f"{args.fsync_at_start or 'n/a'} at start, {args.fsync_at_end or 'n/a'} at end",
         f"- software: {sw}",
         f"- command: `{args.command}`",
     ]
@@ -284,6 +294,7 @@ def compare(args):
                         "Bulkhead vs PocketBase, W1 also vs a bare axum + SQLite ceiling",
            "started": args.started, "finished": now_utc(), "machine": machine(),
            "software": software(args), "command": args.command, "config": config,
+           "fsync": fsync(args),
            "runs": nruns, "seeding": seeding, "ceiling_seeding": ceiling,
            "results": results}
     L = header("Bulkhead vs PocketBase: multi-tenant workload", args, res)
@@ -427,7 +438,7 @@ def scale(args):
     res = {"benchmark": "Bulkhead scale series: tenants and records "
                         "(benches/peer/workload.md W1/W2/W2f)",
            "started": args.started, "finished": now_utc(), "machine": machine(),
-           "software": software(args), "command": args.command,
+           "software": software(args), "command": args.command, "fsync": fsync(args),
            "config": rows[0]["config"] if rows else None, "rows": rows}
     L = header("Bulkhead scale series: tenants × records", args, res)
     c = res["config"] or {}
