@@ -38,7 +38,8 @@ const STATEMENT_CACHE_CAPACITY: usize = 128;
 /// table, which at 64 MiB cost 6 % of the server's CPU. W3 over 50 tenants,
 /// three interleaved rounds of measure.py (10-s windows): 2 MiB 3,268 /
 /// 3,531 / 3,437 creates/s, 16 MiB 3,424 / 3,812 / 3,573, 64 MiB 3,244 /
-/// 3,443 / 3,391.
+/// 3,443 / 3,391. (Those runs had SQLite's page caches in one shared pool;
+/// each connection now has its own, see `warn_if_page_cache_is_shared`.)
 const WRITER_PRAGMAS: &str = "PRAGMA wal_autocheckpoint = 30000; PRAGMA cache_size = -16384;";
 
 /// Each reader caches 8 MiB of pages (SQLite's default is 2 MiB). A list
@@ -86,6 +87,28 @@ pub fn open(path: &Path, role: Role) -> rusqlite::Result<Connection> {
         Role::Writer => connection.execute_batch(WRITER_PRAGMAS)?,
     }
     Ok(connection)
+}
+
+/// Warns when SQLite was built with SQLITE_ENABLE_MEMORY_MANAGEMENT, as
+/// libsqlite3-sys builds it unless told otherwise (a build where the
+/// repository's `.cargo/config.toml` did not apply): the connections then
+/// share one page cache, and reads evict the writer's pages, which made
+/// creates about a quarter slower (figures in that file).
+pub fn warn_if_page_cache_is_shared(connection: &Connection) {
+    let shared = connection
+        .query_row(
+            "SELECT sqlite_compileoption_used('ENABLE_MEMORY_MANAGEMENT')",
+            [],
+            |row| row.get::<_, bool>(0),
+        )
+        .unwrap_or(false);
+    if shared {
+        tracing::warn!(
+            "SQLite was built with SQLITE_ENABLE_MEMORY_MANAGEMENT: its connections share one \
+             page cache and writes are slower; build from the repository, whose \
+             .cargo/config.toml turns it off"
+        );
+    }
 }
 
 /// A fixed-size pool of reader connections, opened lazily.

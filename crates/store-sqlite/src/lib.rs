@@ -92,6 +92,7 @@ impl SqliteStore {
         if applied > 0 {
             tracing::info!(path = %path.display(), applied, "applied SQLite migrations");
         }
+        connection::warn_if_page_cache_is_shared(&writer);
         let n_readers = std::thread::available_parallelism().map_or(4, |n| n.get().max(2) * 2);
         Ok(Self {
             inner: Arc::new(Inner {
