@@ -87,6 +87,13 @@ wait_listening() {
   log "$name did not start within 60 s"; cat "$logf" >&2; return 1
 }
 
+# disk_sync_latency: how long the disk under the cache takes to make one page
+# durable (benches/fsync_probe.py), e.g. "p50 0.09 ms, p99 0.23 ms".
+disk_sync_latency() {
+  mkdir -p "$CACHE"
+  python3 "$ROOT/benches/fsync_probe.py" "$CACHE"
+}
+
 # start_bulkhead LOG ARGS...: sets BH_PID and BH_BASE.
 start_bulkhead() {
   local logf=$1

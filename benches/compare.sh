@@ -23,7 +23,7 @@
 # as a share of the ceiling's req/s (the target: Bulkhead SQLite >= 30 %).
 # Records how long the disk takes to make a page durable (benches/fsync_probe.py)
 # at start and at end: W3's creates wait on it (synchronous=FULL), and on a
-# shared virtual disk it can change tenfold between runs.
+# shared virtual disk it varies between runs.
 # Prints one Markdown table and writes it to benches/results/compare-latest.md
 # (JSON beside it). Run data goes under the cache dir, not into git.
 #
@@ -201,8 +201,7 @@ want_ceiling && build_ceiling
 wanted pocketbase && install_pocketbase
 STARTED="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
 LOAD_AT_START="$(cut -d' ' -f1-3 /proc/loadavg)"
-mkdir -p "$CACHE"
-FSYNC_AT_START="$(python3 "$ROOT/benches/fsync_probe.py" "$CACHE")"
+FSYNC_AT_START="$(disk_sync_latency)"
 RUN_DIR="$CACHE/compare/$(date -u +%Y%m%dT%H%M%SZ)"
 mkdir -p "$RUN_DIR"
 log "run data in $RUN_DIR; load average $LOAD_AT_START on $(nproc) cores"
@@ -227,5 +226,5 @@ python3 "$ROOT/benches/bench_report.py" compare --run-dir "$RUN_DIR" \
   --out-md "$ROOT/benches/results/compare-latest.md" \
   --out-json "$ROOT/benches/results/compare-latest.json" \
   --started "$STARTED" --command "$COMMAND" --load-at-start "$LOAD_AT_START" \
-  --fsync-at-start "$FSYNC_AT_START" --fsync-at-end "$(python3 "$ROOT/benches/fsync_probe.py" "$CACHE")" "${sw[@]}"
+  --fsync-at-start "$FSYNC_AT_START" --fsync-at-end "$(disk_sync_latency)" "${sw[@]}"
 log "wrote benches/results/compare-latest.md and .json"

@@ -5,11 +5,12 @@
 
 Writes one page of a scratch file in DIR and fdatasyncs it, COUNT times
 (default 200), and prints the median and 99th percentile. Why: Bulkhead commits
-with synchronous=FULL, so its W3 (creates) waits for one such sync per group
-commit, and on a shared virtual disk that latency can change tenfold from one
-hour to the next (0.09 ms and about 0.8 ms were both seen on the same machine).
-The benchmark reports record it beside their figures so that a W3 result can be
-read against the disk it was measured on.
+with synchronous=FULL, so its W3 (creates) waits for one sync per group commit,
+and on these shared virtual disks that wait varies between runs (a group
+commit's fsync was traced at about 0.8 ms in a slow W3 run; this probe read
+0.07-0.15 ms on another machine of the same kind). The benchmark reports record
+it beside their figures so that a W3 result can be read against the disk it
+was measured on.
 """
 import os
 import sys

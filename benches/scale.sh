@@ -111,8 +111,7 @@ install_wrk
 build_bulkhead
 STARTED="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
 LOAD_AT_START="$(cut -d' ' -f1-3 /proc/loadavg)"
-mkdir -p "$CACHE"
-FSYNC_AT_START="$(python3 "$ROOT/benches/fsync_probe.py" "$CACHE")"
+FSYNC_AT_START="$(disk_sync_latency)"
 RUN_DIR="$CACHE/scale/$(date -u +%Y%m%dT%H%M%SZ)"
 mkdir -p "$RUN_DIR"
 log "run data in $RUN_DIR; load average $LOAD_AT_START on $(nproc) cores"
@@ -143,7 +142,7 @@ python3 "$ROOT/benches/bench_report.py" scale --run-dir "$RUN_DIR" \
   --out-md "$ROOT/benches/results/scale-latest.md" \
   --out-json "$ROOT/benches/results/scale-latest.json" \
   --started "$STARTED" --command "$COMMAND" --load-at-start "$LOAD_AT_START" \
-  --fsync-at-start "$FSYNC_AT_START" --fsync-at-end "$(python3 "$ROOT/benches/fsync_probe.py" "$CACHE")" \
+  --fsync-at-start "$FSYNC_AT_START" --fsync-at-end "$(disk_sync_latency)" \
   --software "Bulkhead=$commit (release build)" \
   --software "SQLite=bundled (libsqlite3-sys $sqlite_crate)" \
   --software "PostgreSQL=$PG_VERSION" \

@@ -95,20 +95,23 @@ pub fn open(path: &Path, role: Role) -> rusqlite::Result<Connection> {
 /// share one page cache, and reads evict the writer's pages, which made
 /// creates about a quarter slower (figures in that file).
 pub fn warn_if_page_cache_is_shared(connection: &Connection) {
-    let shared = connection
-        .query_row(
-            "SELECT sqlite_compileoption_used('ENABLE_MEMORY_MANAGEMENT')",
-            [],
-            |row| row.get::<_, bool>(0),
-        )
-        .unwrap_or(false);
-    if shared {
+    if compile_option_used(connection, "ENABLE_MEMORY_MANAGEMENT") {
         tracing::warn!(
             "SQLite was built with SQLITE_ENABLE_MEMORY_MANAGEMENT: its connections share one \
              page cache and writes are slower; build from the repository, whose \
              .cargo/config.toml turns it off"
         );
     }
+}
+
+/// Whether the linked SQLite was compiled with `option` (its name without the
+/// `SQLITE_` prefix). A failed query reads as "not used".
+fn compile_option_used(connection: &Connection, option: &str) -> bool {
+    connection
+        .query_row("SELECT sqlite_compileoption_used(?1)", [option], |row| {
+            row.get::<_, bool>(0)
+        })
+        .unwrap_or(false)
 }
 
 /// A fixed-size pool of reader connections, opened lazily.
@@ -200,5 +203,23 @@ pub fn blocking<T>(work: impl FnOnce() -> T) -> T {
             tokio::task::block_in_place(work)
         }
         _ => work(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The bundled SQLite is built without SQLITE_ENABLE_MEMORY_MANAGEMENT
+    /// (`.cargo/config.toml`; the figures are there). The first assertion
+    /// shows the check sees the build's options: libsqlite3-sys turns FTS5 on.
+    #[test]
+    fn sqlite_is_built_with_a_page_cache_per_connection() {
+        let connection = Connection::open_in_memory().unwrap();
+        assert!(compile_option_used(&connection, "ENABLE_FTS5"));
+        assert!(
+            !compile_option_used(&connection, "ENABLE_MEMORY_MANAGEMENT"),
+            "SQLite shares one page cache between connections"
+        );
     }
 }

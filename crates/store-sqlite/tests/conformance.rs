@@ -111,28 +111,6 @@ async fn every_pooled_connection_has_the_durability_profile() {
     assert_no_foreign_key_violations(&path);
 }
 
-/// The bundled SQLite is built without SQLITE_ENABLE_MEMORY_MANAGEMENT
-/// (`.cargo/config.toml`): with it, every connection's pages come from one
-/// shared pool, and after a spell of reads the writer's cache missed on most
-/// of its look-ups (the config file has the figures).
-#[test]
-fn sqlite_is_built_with_a_page_cache_per_connection() {
-    let connection = rusqlite::Connection::open_in_memory().unwrap();
-    let options: Vec<String> = connection
-        .prepare("PRAGMA compile_options")
-        .unwrap()
-        .query_map([], |row| row.get(0))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
-    // The list is the build's: it names the threading mode libsqlite3-sys sets.
-    assert!(options.contains(&"THREADSAFE=1".to_owned()), "{options:?}");
-    assert!(
-        !options.contains(&"ENABLE_MEMORY_MANAGEMENT".to_owned()),
-        "SQLite shares one page cache between connections: {options:?}"
-    );
-}
-
 #[tokio::test]
 async fn opening_twice_applies_no_migration_again() {
     let dir = tempfile::tempdir().unwrap();

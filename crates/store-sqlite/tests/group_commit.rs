@@ -160,7 +160,7 @@ async fn closing_commits_what_is_pending() {
 /// Another process writing the same file holds SQLite's write lock: a write
 /// of the store waits for it (up to the busy timeout) instead of failing with
 /// BUSY, and goes through once the lock is released. Multi-threaded, as the
-/// store runs: the wait must not stall the runtime.
+/// store runs: only there does the wait hand its worker off.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_write_waits_for_another_process_holding_the_write_lock() {
     let (_dir, path, store) = open();
