@@ -1,7 +1,7 @@
 //! Realtime record events: fan-out partitioned by tenant.
 //!
-//! A record write appends a numbered event to its tenant's `record_events`
-//! and announces `Invalidation::RecordEvents(tenant)` with its commit. The
+//! A record write appends an event to its tenant's `record_events`, numbered
+//! by the write's audit entry (so numbers increase, with gaps), and announces `Invalidation::RecordEvents(tenant)` with its commit. The
 //! store delivers that announcement in this process right after the commit
 //! and in every other process sharing the database (PostgreSQL
 //! LISTEN/NOTIFY). [`RealtimeHub`] keeps one broadcast channel per tenant
@@ -39,7 +39,7 @@ const BATCH: u32 = 500;
 pub const HEARTBEAT: Duration = Duration::from_secs(15);
 
 struct TenantChannel {
-    sender: broadcast::Sender<Arc<RecordEvent>>,
+    sender: broadcast::Sender<Arc<Broadcast>>,
     /// The last event broadcast; the pump continues from it.
     last_seq: Arc<AsyncMutex<i64>>,
 }
@@ -110,12 +110,12 @@ impl RealtimeHub {
             .clear();
     }
 
-    /// A receiver of the tenant's live events, and the number of the last
-    /// event before them.
+    /// A receiver of the tenant's live events, and the number the stream
+    /// was at before them.
     async fn subscribe(
         &self,
         tenant: TenantId,
-    ) -> Result<(broadcast::Receiver<Arc<RecordEvent>>, i64), ServiceError> {
+    ) -> Result<(broadcast::Receiver<Arc<Broadcast>>, i64), ServiceError> {
         let existing = {
             let channels = self.channels.lock().unwrap_or_else(|p| p.into_inner());
             channels
@@ -143,10 +143,19 @@ async fn last_event_seq(store: &dyn Store, tenant: TenantId) -> Result<i64, Serv
     Ok(tx.last_record_event_seq().await?)
 }
 
+/// An event as the pump sends it: with the number the pump was at before
+/// it, since event numbers have gaps (they are audit entries' numbers), so
+/// that a subscriber can tell whether it missed an event.
+#[derive(Debug)]
+struct Broadcast {
+    previous: i64,
+    event: RecordEvent,
+}
+
 async fn pump(
     store: &dyn Store,
     tenant: TenantId,
-    sender: &broadcast::Sender<Arc<RecordEvent>>,
+    sender: &broadcast::Sender<Arc<Broadcast>>,
     last_seq: &AsyncMutex<i64>,
 ) -> Result<(), ServiceError> {
     // One pump per tenant at a time, continuing where the last one stopped,
@@ -156,10 +165,10 @@ async fn pump(
         let mut tx = store.tenant(tenant, Access::Read).await?;
         let batch = tx.record_events_after(*last, BATCH).await?;
         drop(tx);
-        for event in &batch {
-            *last = event.seq;
+        for event in batch.iter().cloned() {
+            let previous = std::mem::replace(&mut *last, event.seq);
             // No receivers is fine: they may all have left meanwhile.
-            let _ = sender.send(Arc::new(event.clone()));
+            let _ = sender.send(Arc::new(Broadcast { previous, event }));
         }
         if batch.len() < BATCH as usize {
             return Ok(());
@@ -213,14 +222,17 @@ impl Services {
             loop {
                 tokio::select! {
                     received = live.recv() => match received {
-                        Ok(event) => {
+                        Ok(sent) => {
+                            let event = &sent.event;
                             if event.seq <= last {
                                 continue;
                             }
-                            if event.seq > last + 1 && stream.catch_up(&mut last).await.is_err() {
+                            // An event between the last one delivered and
+                            // this one was missed: it is in the database.
+                            if sent.previous > last && stream.catch_up(&mut last).await.is_err() {
                                 return;
                             }
-                            if event.seq > last && stream.deliver(&event).await.is_err() {
+                            if event.seq > last && stream.deliver(event).await.is_err() {
                                 return;
                             }
                             last = last.max(event.seq);

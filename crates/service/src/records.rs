@@ -401,15 +401,6 @@ impl Services {
         payload: Value,
         ctx: &RequestContext,
     ) -> Result<(), ServiceError> {
-        tx.append_record_event(NewRecordEvent {
-            collection: record.collection.clone(),
-            record_id: record.id,
-            kind,
-            owner_id: record.owner_id,
-            payload,
-            at: self.now(),
-        })
-        .await?;
         let draft = self.draft(
             ctx,
             access.actor(),
@@ -418,7 +409,15 @@ impl Services {
             Outcome::Success,
             serde_json::json!({ "collection": record.collection, "version": record.version }),
         );
-        tx.append_audit(draft).await?;
+        let event = NewRecordEvent {
+            collection: record.collection.clone(),
+            record_id: record.id,
+            kind,
+            owner_id: record.owner_id,
+            payload,
+            at: self.now(),
+        };
+        tx.append_record_change(event, draft).await?;
         // Wakes the realtime pumps of every process once this commits.
         tx.invalidate(bulkhead_store::Invalidation::RecordEvents(
             access.tenant_id(),

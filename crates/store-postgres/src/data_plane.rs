@@ -1,24 +1,22 @@
 //! Collections, records, unique values, idempotency keys and record events
-//! on PostgreSQL. Each function is one `TenantTx` method; every statement
+//! (numbered by their audit entries) on PostgreSQL. Each function is one `TenantTx` method; every statement
 //! also names the transaction's tenant, on top of row-level security.
 
 use bulkhead_domain::collection::FieldType;
 use bulkhead_domain::{RecordId, TenantId};
 use bulkhead_store::{
-    Collection, Document, EventKind, IdempotencyClaim, NewCollection, NewRecord, NewRecordEvent,
-    Record, RecordChange, RecordEvent, RecordQuery, StoreError, UniqueValue, Write,
+    AuditDraft, AuditEntry, Collection, Document, EventKind, IdempotencyClaim, NewCollection,
+    NewRecord, NewRecordEvent, Record, RecordChange, RecordEvent, RecordQuery, StoreError,
+    UniqueValue, Write,
 };
 use serde_json::value::RawValue;
 use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, Postgres, QueryBuilder, Row};
 use time::OffsetDateTime;
 
+use crate::audit_log::{self, Log};
 use crate::codec::store_error;
 use crate::record_query;
-
-/// The first key of the advisory locks that number one tenant's record
-/// events ("evnt").
-const EVENTS_LOCK: i32 = 0x6576_6e74;
 
 const COLLECTION_COLUMNS: &str = "tenant_id, name, schema, version, created_at, updated_at";
 const RECORD_COLUMNS: &str =
@@ -513,25 +511,23 @@ pub async fn complete_idempotency_key(
     Ok(())
 }
 
-pub async fn append_record_event(
+pub async fn append_record_change(
     c: &mut PgConnection,
     tenant: TenantId,
     event: NewRecordEvent,
-) -> Result<RecordEvent, StoreError> {
-    // Numbering is serialised per tenant by an advisory lock held to commit.
-    sqlx::query("SELECT pg_advisory_xact_lock($1, hashtext($2::text))")
-        .bind(EVENTS_LOCK)
-        .bind(tenant.to_string())
-        .execute(&mut *c)
-        .await
-        .map_err(store_error)?;
+    audit: AuditDraft,
+) -> Result<(RecordEvent, AuditEntry), StoreError> {
+    // The entry's append holds its chain's lock to commit, so the event,
+    // numbered by the entry, is numbered under it too.
+    let entry = audit_log::append(&mut *c, Log::Tenant(tenant), audit).await?;
     let sql = format!(
         "INSERT INTO record_events (tenant_id, seq, collection, record_id, kind, owner_id, payload, at)
-         SELECT $1, coalesce(max(seq), 0) + 1, $2, $3, $4, $5, $6, $7 FROM record_events WHERE tenant_id = $1
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
          RETURNING {EVENT_COLUMNS}"
     );
-    sqlx::query(&sql)
+    let event = sqlx::query(&sql)
         .bind(tenant.as_uuid())
+        .bind(entry.seq)
         .bind(&event.collection)
         .bind(event.record_id.as_uuid())
         .bind(event.kind.as_str())
@@ -541,20 +537,21 @@ pub async fn append_record_event(
         .try_map(|row| event_row(&row))
         .fetch_one(c)
         .await
-        .map_err(store_error)
+        .map_err(store_error)?;
+    Ok((event, entry))
 }
 
+/// The tenant's newest audit entry's number: every event appended later is
+/// numbered above it.
 pub async fn last_record_event_seq(
     c: &mut PgConnection,
     tenant: TenantId,
 ) -> Result<i64, StoreError> {
-    sqlx::query_scalar(
-        "SELECT coalesce(max(seq), 0)::bigint FROM record_events WHERE tenant_id = $1",
-    )
-    .bind(tenant.as_uuid())
-    .fetch_one(c)
-    .await
-    .map_err(store_error)
+    sqlx::query_scalar("SELECT coalesce(max(seq), 0)::bigint FROM audit_log WHERE tenant_id = $1")
+        .bind(tenant.as_uuid())
+        .fetch_one(c)
+        .await
+        .map_err(store_error)
 }
 
 pub async fn record_events_after(

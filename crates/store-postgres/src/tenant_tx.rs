@@ -592,11 +592,13 @@ impl TenantTx for PgTenantTx {
         self.track(result)
     }
 
-    async fn append_record_event(
+    async fn append_record_change(
         &mut self,
         event: NewRecordEvent,
-    ) -> Result<RecordEvent, StoreError> {
-        let result = data_plane::append_record_event(&mut self.tx, self.tenant, event).await;
+        audit: AuditDraft,
+    ) -> Result<(RecordEvent, AuditEntry), StoreError> {
+        let result =
+            data_plane::append_record_change(&mut self.tx, self.tenant, event, audit).await;
         self.track(result)
     }
 

@@ -45,6 +45,13 @@ impl Log {
 }
 
 pub fn append(tx: &Tx, log: Log, draft: AuditDraft) -> Result<AuditEntry, StoreError> {
+    append_entry(tx, log, draft).map(|(entry, _)| entry)
+}
+
+/// Appends an entry and returns it with its row: the `entry` column of a
+/// tenant log (which numbers all tenants' entries in write order), the
+/// `seq` of the platform log.
+pub fn append_entry(tx: &Tx, log: Log, draft: AuditDraft) -> Result<(AuditEntry, i64), StoreError> {
     let scope = log.scope();
     // The single writer connection serialises appends, so the last entry
     // read here is still the last one when ours is inserted.
@@ -98,6 +105,7 @@ pub fn append(tx: &Tx, log: Log, draft: AuditDraft) -> Result<AuditEntry, StoreE
         }
     };
     tx.statement(insert, |s| s.execute(values))?;
+    let row = tx.connection().last_insert_rowid();
     if let Some(personal) = &entry.personal {
         let insert = match log {
             // Keyed by the entry just inserted (the writer connection's last
@@ -127,7 +135,7 @@ pub fn append(tx: &Tx, log: Log, draft: AuditDraft) -> Result<AuditEntry, StoreE
             ));
         }
     }
-    Ok(entry)
+    Ok((entry, row))
 }
 
 pub fn list(tx: &Tx, log: Log, query: &AuditQuery) -> Result<Vec<AuditEntry>, StoreError> {

@@ -1,17 +1,18 @@
 //! Collections, records, unique values, idempotency keys and record events
-//! on SQLite. Each function is one `TenantTx` method; every statement binds
+//! (stored under their audit entries) on SQLite. Each function is one `TenantTx` method; every statement binds
 //! the transaction's tenant as `?1`.
 
 use bulkhead_domain::collection::FieldType;
 use bulkhead_domain::{RecordId, TenantId};
 use bulkhead_store::{
-    Collection, Document, IdempotencyClaim, NewCollection, NewRecord, NewRecordEvent, Record,
-    RecordChange, RecordEvent, RecordQuery, StoreError, UniqueValue, Write,
+    AuditDraft, AuditEntry, Collection, Document, IdempotencyClaim, NewCollection, NewRecord,
+    NewRecordEvent, Record, RecordChange, RecordEvent, RecordQuery, StoreError, UniqueValue, Write,
 };
 use rusqlite::types::Value as Sql;
 use rusqlite::{OptionalExtension, params, params_from_iter};
 use time::OffsetDateTime;
 
+use crate::audit_log::{self, Log};
 use crate::codec::{Micros, id_param, stored_time};
 use crate::record_query;
 use crate::rows;
@@ -470,24 +471,25 @@ pub fn complete_idempotency_key(
     Ok(())
 }
 
-pub fn append_record_event(
+pub fn append_record_change(
     tx: &Tx,
     tenant: TenantId,
     event: NewRecordEvent,
-) -> Result<RecordEvent, StoreError> {
-    // The single writer serialises appends, so max + 1 has no race here.
-    // Two statements, not `INSERT … SELECT max(seq) + 1 … RETURNING seq`:
-    // SQLite runs an insert that reads its own table, and any RETURNING,
-    // through a temporary table built and dropped on every execution, which
-    // the writer paid for on every record write.
-    let seq = last_record_event_seq(tx, tenant)? + 1;
+    audit: AuditDraft,
+) -> Result<(RecordEvent, AuditEntry), StoreError> {
+    // The event is stored under its audit entry's row and numbered by it:
+    // the audit log's (tenant_id, seq) index finds a tenant's events, so an
+    // event costs the writer no per-tenant index leaf of its own. A group
+    // commit carries creates of many tenants, and each per-tenant leaf is a
+    // page written to the WAL for every one of them (migration 0006).
+    let (entry, row) = audit_log::append_entry(tx, Log::Tenant(tenant), audit)?;
     tx.statement(
-        "INSERT INTO record_events (tenant_id, seq, collection, record_id, kind, owner_id, payload, at)
+        "INSERT INTO record_events (entry, tenant_id, collection, record_id, kind, owner_id, payload, at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
         |s| {
             s.execute(params![
+                row,
                 id_param(&tenant),
-                seq,
                 event.collection,
                 id_param(&event.record_id),
                 event.kind.as_str(),
@@ -497,21 +499,24 @@ pub fn append_record_event(
             ])
         },
     )?;
-    Ok(RecordEvent {
+    let event = RecordEvent {
         tenant_id: tenant,
-        seq,
+        seq: entry.seq,
         collection: event.collection,
         record_id: event.record_id,
         kind: event.kind,
         owner_id: event.owner_id,
         payload: event.payload,
         at: stored_time(event.at),
-    })
+    };
+    Ok((event, entry))
 }
 
+/// The tenant's newest audit entry's number: every event appended later is
+/// numbered above it.
 pub fn last_record_event_seq(tx: &Tx, tenant: TenantId) -> Result<i64, StoreError> {
     tx.statement(
-        "SELECT coalesce(max(seq), 0) FROM record_events WHERE tenant_id = ?1",
+        "SELECT coalesce(max(seq), 0) FROM audit_log WHERE tenant_id = ?1",
         |s| s.query_row([id_param(&tenant)], |row| row.get(0)),
     )
 }
@@ -522,8 +527,13 @@ pub fn record_events_after(
     after_seq: i64,
     limit: u32,
 ) -> Result<Vec<RecordEvent>, StoreError> {
+    // Walks the tenant's audit entries after `after_seq` through the
+    // (tenant_id, seq) index, which holds each entry's row, and finds the
+    // events stored under them; entries without one are skipped.
     let sql = format!(
-        "SELECT {} FROM record_events WHERE tenant_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
+        "SELECT {} FROM audit_log a JOIN record_events e ON e.entry = a.entry
+         WHERE a.tenant_id = ?1 AND a.seq > ?2 AND e.tenant_id = ?1
+         ORDER BY a.seq LIMIT ?3",
         rows::RECORD_EVENT_COLUMNS
     );
     tx.statement(&sql, |s| {

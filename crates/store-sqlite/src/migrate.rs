@@ -41,6 +41,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "cheaper_record_writes",
         sql: include_str!("../migrations/0005_cheaper_record_writes.sql"),
     },
+    Migration {
+        version: 6,
+        name: "events_under_audit_entries",
+        sql: include_str!("../migrations/0006_events_under_audit_entries.sql"),
+    },
 ];
 
 /// The tables the store treats as tenant-owned; each has RLS-equivalent

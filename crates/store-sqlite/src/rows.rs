@@ -221,8 +221,10 @@ pub fn record(row: &Row<'_>) -> rusqlite::Result<Record> {
     })
 }
 
+/// An event's columns, joined to its audit entry (`a`), which gives it its
+/// number.
 pub const RECORD_EVENT_COLUMNS: &str =
-    "tenant_id, seq, collection, record_id, kind, owner_id, payload, at";
+    "e.tenant_id, a.seq, e.collection, e.record_id, e.kind, e.owner_id, e.payload, e.at";
 
 pub fn record_event(row: &Row<'_>) -> rusqlite::Result<RecordEvent> {
     let kind: String = row.get(4)?;

@@ -475,11 +475,12 @@ impl TenantTx for SqliteTenantTx {
         data_plane::complete_idempotency_key(&self.tx, self.tenant, key, status, body)
     }
 
-    async fn append_record_event(
+    async fn append_record_change(
         &mut self,
         event: NewRecordEvent,
-    ) -> Result<RecordEvent, StoreError> {
-        data_plane::append_record_event(&self.tx, self.tenant, event)
+        audit: AuditDraft,
+    ) -> Result<(RecordEvent, AuditEntry), StoreError> {
+        data_plane::append_record_change(&self.tx, self.tenant, event, audit)
     }
 
     async fn last_record_event_seq(&mut self) -> Result<i64, StoreError> {

@@ -199,8 +199,9 @@ async fn tampering_with_a_stored_audit_entry_is_detected() {
     );
 }
 
-/// Tenant tables whose primary key is their global write order, `entry`.
-const LOGS_IN_WRITE_ORDER: &[&str] = &["audit_log", "audit_personal"];
+/// Tenant tables whose primary key is their global write order, `entry`:
+/// the audit log, and what is stored under its entries.
+const LOGS_IN_WRITE_ORDER: &[&str] = &["audit_log", "audit_personal", "record_events"];
 
 #[test]
 fn every_tenant_table_leads_its_keys_and_indexes_with_tenant_id() {
@@ -216,9 +217,10 @@ fn every_tenant_table_leads_its_keys_and_indexes_with_tenant_id() {
                 |r| r.get(0),
             )
             .unwrap();
-        // The append-only audit log and its personal rows are keyed by
-        // their global write order (migration 0003); every index on them is
-        // still led by tenant_id, and every statement names the tenant.
+        // The append-only audit log, its personal rows and the record events
+        // are keyed by their global write order (migrations 0003 and 0006);
+        // every index on them is still led by tenant_id, and every
+        // statement names the tenant.
         let expected_pk = if LOGS_IN_WRITE_ORDER.contains(&table.as_str()) {
             "entry"
         } else {
@@ -263,10 +265,12 @@ fn every_tenant_table_leads_its_keys_and_indexes_with_tenant_id() {
             if ["memberships", "api_keys", "invitations"].contains(&target.as_str()) {
                 assert_eq!(column, "tenant_id", "{table} -> {target}");
             }
+            // What is stored under an audit entry references it by the
+            // entry, which is the entry's tenant's.
             if target == "audit_log" {
-                assert_eq!(
-                    (table.as_str(), column.as_str()),
-                    ("audit_personal", "entry")
+                assert!(
+                    LOGS_IN_WRITE_ORDER.contains(&table.as_str()) && column == "entry",
+                    "{table}.{column} -> {target}"
                 );
             }
         }
@@ -725,10 +729,71 @@ fn insert_tenant_row(connection: &rusqlite::Connection, tenant: bulkhead_domain:
         .unwrap();
 }
 
+/// An audit entry's row as versions 2 to 5 of the schema take it (the
+/// `entry` of versions 3 to 5 is given by SQLite).
+fn insert_audit_row(
+    connection: &rusqlite::Connection,
+    tenant: bulkhead_domain::TenantId,
+    entry: &bulkhead_store::AuditEntry,
+) {
+    connection
+        .execute(
+            "INSERT INTO audit_log (tenant_id, seq, id, at, actor_kind, actor_id, action,
+                 resource_type, resource_id, outcome, request_id, details,
+                 personal_digest, prev_hash, hash)
+             VALUES (?1, ?2, ?3, ?4, ?5, NULL, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+            rusqlite::params![
+                tenant.as_uuid().as_bytes(),
+                entry.seq,
+                entry.id.as_uuid().as_bytes(),
+                micros(entry.at),
+                entry.actor_kind.name(),
+                entry.action,
+                entry.resource_type,
+                entry.resource_id,
+                entry.outcome.name(),
+                entry.request_id,
+                entry.details.to_string(),
+                entry.personal_digest,
+                entry.prev_hash,
+                entry.hash,
+            ],
+        )
+        .unwrap();
+}
+
+/// A record event's row as versions 2 to 5 of the schema take it.
+fn insert_event_row(
+    connection: &rusqlite::Connection,
+    tenant: bulkhead_domain::TenantId,
+    seq: i64,
+    event: &bulkhead_store::NewRecordEvent,
+) {
+    connection
+        .execute(
+            "INSERT INTO record_events (tenant_id, seq, collection, record_id, kind, payload, at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            rusqlite::params![
+                tenant.as_uuid().as_bytes(),
+                seq,
+                event.collection,
+                event.record_id.as_uuid().as_bytes(),
+                event.kind.as_str(),
+                event.payload.to_string(),
+                micros(event.at),
+            ],
+        )
+        .unwrap();
+}
+
+fn micros(at: time::OffsetDateTime) -> i64 {
+    (at.unix_timestamp_nanos() / 1_000) as i64
+}
+
 /// Migration 3 moves the audit log, its personal rows and the record events
 /// into write order. A database written at version 2 keeps every entry, its
-/// chain and personal fields, and every event; both logs go on from where
-/// they were.
+/// chain and personal fields, and every event (numbered by its entry since
+/// migration 6); both logs go on from where they were.
 #[tokio::test]
 async fn the_logs_written_before_migration_3_survive_it() {
     use bulkhead_domain::TenantId;
@@ -738,42 +803,22 @@ async fn the_logs_written_before_migration_3_survive_it() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("bulkhead.db");
     let tenant = TenantId::new();
-    let micros = |at: time::OffsetDateTime| (at.unix_timestamp_nanos() / 1_000) as i64;
     {
         let connection = raw(&path);
         bulkhead_store_sqlite::migrate::run_through(&connection, 2, 0).unwrap();
         insert_tenant_row(&connection, tenant);
         let mut previous = None;
         for i in 1..=3 {
-            let entry = seal(
-                Some(tenant),
-                previous,
-                fixtures::audit(&format!("a.{i}"), None),
+            let event = fixtures::record_event(
+                "notes",
+                bulkhead_domain::RecordId::new(),
+                EventKind::Create,
+                None,
+                serde_json::json!({ "i": i }),
+                t0(),
             );
-            connection
-                .execute(
-                    "INSERT INTO audit_log (tenant_id, seq, id, at, actor_kind, actor_id, action,
-                         resource_type, resource_id, outcome, request_id, details,
-                         personal_digest, prev_hash, hash)
-                     VALUES (?1, ?2, ?3, ?4, ?5, NULL, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
-                    rusqlite::params![
-                        tenant.as_uuid().as_bytes(),
-                        entry.seq,
-                        entry.id.as_uuid().as_bytes(),
-                        micros(entry.at),
-                        entry.actor_kind.name(),
-                        entry.action,
-                        entry.resource_type,
-                        entry.resource_id,
-                        entry.outcome.name(),
-                        entry.request_id,
-                        entry.details.to_string(),
-                        entry.personal_digest,
-                        entry.prev_hash,
-                        entry.hash,
-                    ],
-                )
-                .unwrap();
+            let entry = seal(Some(tenant), previous, fixtures::change_audit(&event));
+            insert_audit_row(&connection, tenant, &entry);
             let personal = entry.personal.as_ref().unwrap();
             connection
                 .execute(
@@ -788,19 +833,7 @@ async fn the_logs_written_before_migration_3_survive_it() {
                     ],
                 )
                 .unwrap();
-            connection
-                .execute(
-                    "INSERT INTO record_events (tenant_id, seq, collection, record_id, kind, payload, at)
-                     VALUES (?1, ?2, 'notes', ?3, 'create', ?4, ?5)",
-                    rusqlite::params![
-                        tenant.as_uuid().as_bytes(),
-                        i,
-                        bulkhead_domain::RecordId::new().as_uuid().as_bytes(),
-                        format!("{{\"i\":{i}}}"),
-                        micros(entry.at),
-                    ],
-                )
-                .unwrap();
+            insert_event_row(&connection, tenant, i, &event);
             previous = Some((entry.seq, entry.hash));
         }
     }
@@ -823,27 +856,150 @@ async fn the_logs_written_before_migration_3_survive_it() {
     // Both logs go on from where they were.
     let fourth = tx.append_audit(fixtures::audit("a.4", None)).await.unwrap();
     assert_eq!(fourth.seq, 4);
-    let event = tx
-        .append_record_event(fixtures::record_event(
-            "notes",
-            bulkhead_domain::RecordId::new(),
-            EventKind::Create,
-            None,
-            serde_json::json!({ "i": 4 }),
-            t0(),
-        ))
-        .await
-        .unwrap();
-    assert_eq!(event.seq, 4);
+    let event = fixtures::record_event(
+        "notes",
+        bulkhead_domain::RecordId::new(),
+        EventKind::Create,
+        None,
+        serde_json::json!({ "i": 5 }),
+        t0(),
+    );
+    let audit = fixtures::change_audit(&event);
+    let (event, _) = tx.append_record_change(event, audit).await.unwrap();
+    assert_eq!(event.seq, 5);
     assert!(tx.erase_audit_personal(2).await.unwrap());
     tx.commit().await.unwrap();
 
     let mut tx = store.tenant(tenant, Access::Read).await.unwrap();
     let chain = tx.audit_chain(0, 10).await.unwrap();
-    assert_eq!(chain.len(), 4);
+    assert_eq!(chain.len(), 5);
     assert!(verify(None, &chain).is_ok());
     assert!(chain[1].personal.is_none());
-    assert!(chain[0].personal.is_some() && chain[3].personal.is_some());
+    assert!(chain[0].personal.is_some() && chain[4].personal.is_some());
+    drop(tx);
+    store.close().await;
+    assert_no_foreign_key_violations(&path);
+}
+
+/// Migration 6 stores each event under its audit entry and numbers it by
+/// that entry. Events written at version 5 pair with their entries: the k-th
+/// event of a record and kind with the k-th successful entry of that record
+/// and action, past entries of other actions, outcomes and tenants; an event
+/// with no entry (not written by the services) is not carried over.
+#[tokio::test]
+async fn events_written_before_migration_6_are_numbered_by_their_audit_entries() {
+    use bulkhead_domain::audit::Outcome;
+    use bulkhead_domain::{RecordId, TenantId};
+    use bulkhead_store::audit::{seal, verify};
+    use bulkhead_store::records::EventKind;
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bulkhead.db");
+    let (acme, globex) = (TenantId::new(), TenantId::new());
+    let (note, other) = (RecordId::new(), RecordId::new());
+    let event = |record: RecordId, kind: EventKind, n: i64| {
+        fixtures::record_event(
+            "notes",
+            record,
+            kind,
+            None,
+            serde_json::json!({ "n": n }),
+            t0(),
+        )
+    };
+    // What each tenant's log holds, in order.
+    enum Step {
+        /// A record write: its entry and its event.
+        Change(bulkhead_store::NewRecordEvent),
+        /// An entry with no event.
+        Other(bulkhead_store::AuditDraft),
+    }
+    let mut denied = fixtures::change_audit(&event(note, EventKind::Update, 0));
+    denied.outcome = Outcome::Denied;
+    let acme_log = vec![
+        Step::Change(event(note, EventKind::Create, 1)),
+        Step::Other(fixtures::audit("members.add", None)),
+        Step::Change(event(note, EventKind::Update, 2)),
+        Step::Other(denied),
+        Step::Change(event(other, EventKind::Create, 3)),
+        Step::Change(event(note, EventKind::Update, 4)),
+        Step::Change(event(note, EventKind::Delete, 5)),
+    ];
+    {
+        let connection = raw(&path);
+        bulkhead_store_sqlite::migrate::run_through(&connection, 5, 0).unwrap();
+        for (tenant, slug) in [(acme, "acme"), (globex, "globex")] {
+            connection
+                .execute(
+                    "INSERT INTO tenants (id, slug, name, plan, created_at, updated_at)
+                     VALUES (?1, ?2, 'T', 'free', 0, 0)",
+                    rusqlite::params![tenant.as_uuid().as_bytes(), slug],
+                )
+                .unwrap();
+        }
+        // Globex's one write lands between two of Acme's, as a writer shared
+        // by tenants stores them.
+        let mut steps: Vec<(TenantId, Step)> = acme_log.into_iter().map(|s| (acme, s)).collect();
+        steps.insert(2, (globex, Step::Change(event(note, EventKind::Create, 6))));
+        // Per tenant: the chain's last (seq, hash) and its events so far.
+        type Written = (Option<(i64, [u8; 32])>, i64);
+        let mut written: std::collections::HashMap<TenantId, Written> = Default::default();
+        for (tenant, step) in steps {
+            let (previous, n_events) = written.entry(tenant).or_default();
+            let draft = match &step {
+                Step::Change(event) => fixtures::change_audit(event),
+                Step::Other(draft) => draft.clone(),
+            };
+            let entry = seal(Some(tenant), *previous, draft);
+            insert_audit_row(&connection, tenant, &entry);
+            if let Step::Change(event) = &step {
+                *n_events += 1;
+                insert_event_row(&connection, tenant, *n_events, event);
+            }
+            *previous = Some((entry.seq, entry.hash));
+        }
+        // An event no entry pairs with.
+        insert_event_row(&connection, acme, 6, &event(other, EventKind::Update, 7));
+    }
+
+    let store = SqliteStore::open(&path, t0()).unwrap();
+    store.readiness().await.unwrap();
+    let mut tx = store.tenant(acme, Access::Write).await.unwrap();
+    let events = tx.record_events_after(0, 100).await.unwrap();
+    let seen: Vec<_> = events
+        .iter()
+        .map(|e| (e.seq, e.record_id, e.kind, e.payload.clone()))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            (1, note, EventKind::Create, serde_json::json!({ "n": 1 })),
+            (3, note, EventKind::Update, serde_json::json!({ "n": 2 })),
+            (5, other, EventKind::Create, serde_json::json!({ "n": 3 })),
+            (6, note, EventKind::Update, serde_json::json!({ "n": 4 })),
+            (7, note, EventKind::Delete, serde_json::json!({ "n": 5 })),
+        ]
+    );
+    assert_eq!(tx.last_record_event_seq().await.unwrap(), 7);
+    let (next, _) = tx
+        .append_record_change(
+            event(other, EventKind::Update, 8),
+            fixtures::change_audit(&event(other, EventKind::Update, 8)),
+        )
+        .await
+        .unwrap();
+    assert_eq!(next.seq, 8);
+    tx.commit().await.unwrap();
+    let mut tx = store.tenant(globex, Access::Read).await.unwrap();
+    let theirs = tx.record_events_after(0, 100).await.unwrap();
+    assert_eq!(
+        theirs
+            .iter()
+            .map(|e| (e.tenant_id, e.seq, e.payload.clone()))
+            .collect::<Vec<_>>(),
+        [(globex, 1, serde_json::json!({ "n": 6 }))]
+    );
+    assert!(verify(None, &tx.audit_chain(0, 100).await.unwrap()).is_ok());
     drop(tx);
     store.close().await;
     assert_no_foreign_key_violations(&path);

@@ -141,7 +141,8 @@ pub struct NewRecordEvent {
     pub at: OffsetDateTime,
 }
 
-/// A change to one record, numbered per tenant without gaps.
+/// A change to one record, numbered by its audit entry: numbers increase
+/// per tenant, with gaps where the audit log has other entries.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RecordEvent {
     pub tenant_id: TenantId,

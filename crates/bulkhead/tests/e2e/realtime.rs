@@ -162,6 +162,9 @@ async fn subscribers_see_their_tenant_and_what_their_role_allows(server: TestSer
     create(&owner_b, "rt-b", "notes", "b-secret").await;
     create(&member_a, "rt-a", "private", "member-private").await;
     create(&owner_a, "rt-a", "private", "owner-private").await;
+    // An audit entry that is no record change: event numbers skip it, and
+    // the live streams go on without a loss or a repeat.
+    collection(&owner_a, "rt-a", "later", "tenant").await;
     create(&owner_a, "rt-a", "notes", "a-marker").await;
     create(&owner_b, "rt-b", "notes", "b-marker").await;
 

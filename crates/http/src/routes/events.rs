@@ -1,6 +1,7 @@
 //! `GET /v1/tenants/{t}/events`: record changes as Server-Sent Events.
 //!
-//! Each event has `id: <seq>` (per tenant, without gaps), `event: create |
+//! Each event has `id: <seq>` (increasing per tenant; the number of the
+//! change's audit entry, so there are gaps), `event: create |
 //! update | delete` and `data: {"collection", "record"}` (for a delete,
 //! `record` is `{"id"}`). Send `Last-Event-ID` to resume after a
 //! disconnection: nothing in between is lost. A comment line is sent every

@@ -66,16 +66,16 @@ async fn seed_data_plane(tx: &mut dyn bulkhead_store::TenantTx) {
     tx.complete_idempotency_key("key-1", 201, &serde_json::json!({}))
         .await
         .unwrap();
-    tx.append_record_event(NewRecordEvent {
+    let event = NewRecordEvent {
         collection: "notes".into(),
         record_id: id,
         kind: EventKind::Create,
         owner_id: None,
         payload: serde_json::json!({}),
         at,
-    })
-    .await
-    .unwrap();
+    };
+    let audit = fixtures::change_audit(&event);
+    tx.append_record_change(event, audit).await.unwrap();
 }
 
 async fn tenant_ids_seen(

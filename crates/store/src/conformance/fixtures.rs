@@ -187,6 +187,16 @@ pub fn unique_values(pairs: &[(&str, &str)]) -> Vec<UniqueValue> {
         .collect()
 }
 
+/// The audit entry a record change is appended with, as the service writes
+/// it (`record.<kind>` on the record).
+pub fn change_audit(event: &NewRecordEvent) -> AuditDraft {
+    AuditDraft {
+        resource_type: "record".into(),
+        resource_id: Some(event.record_id.to_string()),
+        ..audit(&format!("record.{}", event.kind.as_str()), None)
+    }
+}
+
 pub fn record_event(
     collection: &str,
     record_id: RecordId,

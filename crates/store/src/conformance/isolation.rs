@@ -69,7 +69,7 @@ pub enum Op {
     DeleteRecord,
     ClaimIdempotencyKey,
     CompleteIdempotencyKey,
-    AppendRecordEvent,
+    AppendRecordChange,
     RecordEventsAfter,
     LastRecordEventSeq,
     /// Removes a data field from A's records of the shared collection.
@@ -121,7 +121,7 @@ pub const OPS: [Op; 43] = [
     Op::DeleteRecord,
     Op::ClaimIdempotencyKey,
     Op::CompleteIdempotencyKey,
-    Op::AppendRecordEvent,
+    Op::AppendRecordChange,
     Op::RecordEventsAfter,
     Op::LastRecordEventSeq,
     Op::RemoveRecordField,
@@ -165,9 +165,8 @@ impl Op {
                 &["records", "record_unique_values"]
             }
             Op::ClaimIdempotencyKey | Op::CompleteIdempotencyKey => &["idempotency_keys"],
-            Op::AppendRecordEvent | Op::RecordEventsAfter | Op::LastRecordEventSeq => {
-                &["record_events"]
-            }
+            Op::AppendRecordChange => &["record_events", "audit_log", "audit_personal"],
+            Op::RecordEventsAfter | Op::LastRecordEventSeq => &["record_events", "audit_log"],
             Op::DeleteCollection => &["collections", "records", "record_unique_values"],
             Op::RemoveRecordField => &["records", "record_unique_values"],
             Op::DeleteTenant => COVERED_TABLES,
@@ -379,16 +378,16 @@ async fn seed(store: &dyn Store) -> (TenantId, TenantId, Foreign) {
         ))
         .await
         .unwrap();
-    tx.append_record_event(fixtures::record_event(
+    let event = fixtures::record_event(
         SHARED_COLLECTION,
         a_note.id,
         EventKind::Create,
         Some(owner_a.id),
         json!({"tenant": "a"}),
         at(0),
-    ))
-    .await
-    .unwrap();
+    );
+    let audit = fixtures::change_audit(&event);
+    tx.append_record_change(event, audit).await.unwrap();
     let claim = tx
         .claim_idempotency_key("a-key", &hash_of("a-request"), at(0))
         .await
@@ -461,16 +460,16 @@ async fn seed(store: &dyn Store) -> (TenantId, TenantId, Foreign) {
         .await
         .unwrap();
     for record in notes.iter().chain([&secret]) {
-        tx.append_record_event(fixtures::record_event(
+        let event = fixtures::record_event(
             &record.collection,
             record.id,
             EventKind::Create,
             record.owner_id,
             json!({"tenant": "b", "data": record.data}),
             at(0),
-        ))
-        .await
-        .unwrap();
+        );
+        let audit = fixtures::change_audit(&event);
+        tx.append_record_change(event, audit).await.unwrap();
     }
     for (i, (key, request)) in PROBED_IDEMPOTENCY_KEYS[..2].iter().enumerate() {
         let claim = tx
@@ -686,7 +685,8 @@ async fn attempt(op: Op, tx: &mut dyn TenantTx, a: TenantId, foreign: &Foreign) 
                 })
                 .await
                 .unwrap();
-            assert_eq!(all.len(), 1);
+            // "a.only" and its note's creation.
+            assert_eq!(all.len(), 2);
             assert!(all.iter().all(|e| e.tenant_id == Some(a)), "{all:?}");
             let by_b_owner = AuditQuery {
                 actor_id: Some(*foreign.owner.as_uuid()),
@@ -697,8 +697,9 @@ async fn attempt(op: Op, tx: &mut dyn TenantTx, a: TenantId, foreign: &Foreign) 
         }
         Op::ReadAuditChain => {
             let chain = tx.audit_chain(0, 1000).await.unwrap();
+            assert_eq!(chain.len(), 2);
             assert!(chain.iter().all(|e| e.tenant_id == Some(a)), "{chain:?}");
-            assert!(tx.audit_chain(1, 1000).await.unwrap().is_empty());
+            assert!(tx.audit_chain(2, 1000).await.unwrap().is_empty());
         }
         Op::EraseAuditPersonal => {
             assert!(
@@ -712,9 +713,10 @@ async fn attempt(op: Op, tx: &mut dyn TenantTx, a: TenantId, foreign: &Foreign) 
                 .append_audit(fixtures::audit("a.more", None))
                 .await
                 .unwrap();
+            // A has "a.only" and its note's creation.
             assert_eq!(
                 (entry.tenant_id, entry.seq),
-                (Some(a), 2),
+                (Some(a), 3),
                 "A's chain continues from A's own last entry"
             );
         }
@@ -958,27 +960,27 @@ async fn attempt(op: Op, tx: &mut dyn TenantTx, a: TenantId, foreign: &Foreign) 
                 .unwrap();
             assert_eq!(claim, IdempotencyClaim::Replay { status: 202, body });
         }
-        Op::AppendRecordEvent => {
-            let event = tx
-                .append_record_event(fixtures::record_event(
-                    SHARED_COLLECTION,
-                    foreign.note_2.id,
-                    EventKind::Delete,
-                    Some(foreign.owner),
-                    json!({"tenant": "a"}),
-                    at(3),
-                ))
-                .await
-                .unwrap();
+        Op::AppendRecordChange => {
+            let event = fixtures::record_event(
+                SHARED_COLLECTION,
+                foreign.note_2.id,
+                EventKind::Delete,
+                Some(foreign.owner),
+                json!({"tenant": "a"}),
+                at(3),
+            );
+            let audit = fixtures::change_audit(&event);
+            let (event, entry) = tx.append_record_change(event, audit).await.unwrap();
+            // After A's three entries (AppendAudit ran before).
             assert_eq!(
-                (event.tenant_id, event.seq),
-                (a, 2),
-                "A's events continue from A's own last one"
+                (event.tenant_id, event.seq, entry.tenant_id, entry.seq),
+                (a, 4, Some(a), 4),
+                "A's events and entries continue from A's own last entry"
             );
         }
         Op::LastRecordEventSeq => {
-            // A's own newest (2), not B's (3).
-            assert_eq!(tx.last_record_event_seq().await.unwrap(), 2);
+            // A's own newest entry (4), not B's (6).
+            assert_eq!(tx.last_record_event_seq().await.unwrap(), 4);
         }
         Op::RecordEventsAfter => {
             let events = tx.record_events_after(0, 1000).await.unwrap();
@@ -988,11 +990,11 @@ async fn attempt(op: Op, tx: &mut dyn TenantTx, a: TenantId, foreign: &Foreign) 
                     .map(|e| (e.tenant_id, e.seq, e.payload.clone()))
                     .collect::<Vec<_>>(),
                 vec![
-                    (a, 1, json!({"tenant": "a"})),
-                    (a, 2, json!({"tenant": "a"}))
+                    (a, 2, json!({"tenant": "a"})),
+                    (a, 4, json!({"tenant": "a"}))
                 ]
             );
-            assert!(tx.record_events_after(2, 1000).await.unwrap().is_empty());
+            assert!(tx.record_events_after(4, 1000).await.unwrap().is_empty());
         }
         Op::RemoveRecordField => {
             // A's copy of B's unique value goes; B's records keep `slug`.

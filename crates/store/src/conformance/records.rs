@@ -1189,7 +1189,27 @@ pub async fn an_idempotency_key_is_claimed_once_under_concurrency(ts: &TestStore
 // ---------------------------------------------------------------------------
 // Record events
 
-pub async fn record_events_are_numbered_per_tenant_without_gaps(ts: &TestStore) {
+/// Appends `event` as a record change, with the audit entry the service
+/// would write for it.
+async fn append_change(
+    tx: &mut dyn crate::TenantTx,
+    event: crate::NewRecordEvent,
+) -> crate::RecordEvent {
+    let audit = fixtures::change_audit(&event);
+    let (event, entry) = tx.append_record_change(event, audit).await.unwrap();
+    assert_eq!(
+        (entry.seq, entry.action.as_str(), entry.resource_id.clone()),
+        (
+            event.seq,
+            format!("record.{}", event.kind.as_str()).as_str(),
+            Some(event.record_id.to_string())
+        ),
+        "an event is numbered by its own audit entry"
+    );
+    event
+}
+
+pub async fn record_events_are_numbered_by_their_audit_entries(ts: &TestStore) {
     let store = &*ts.store;
     let owner = fixtures::user(store, "owner@example.com").await;
     let acme = fixtures::tenant(store, "acme", &owner).await;
@@ -1233,30 +1253,29 @@ pub async fn record_events_are_numbered_per_tenant_without_gaps(ts: &TestStore) 
         ))
         .await
         .unwrap();
+    let base = tx.last_record_event_seq().await.unwrap();
     for (record, kind) in [(&first, EventKind::Create), (&second, EventKind::Create)] {
-        appended.push(
-            tx.append_record_event(event(record, kind, 1))
-                .await
-                .unwrap(),
-        );
+        appended.push(append_change(&mut *tx, event(record, kind, 1)).await);
     }
+    // An audit entry that is no record change takes a number no event has.
+    let other = tx
+        .append_audit(fixtures::audit("members.add", None))
+        .await
+        .unwrap();
+    assert_eq!(tx.last_record_event_seq().await.unwrap(), other.seq);
     tx.commit().await.unwrap();
     // An event may name a record that no longer exists: the delete's own.
     let mut tx = store.tenant(acme.id, Access::Write).await.unwrap();
     expect_done(tx.delete_record("orders", second.id, None).await.unwrap());
-    appended.push(
-        tx.append_record_event(event(&second, EventKind::Delete, 2))
-            .await
-            .unwrap(),
-    );
+    appended.push(append_change(&mut *tx, event(&second, EventKind::Delete, 2)).await);
     tx.commit().await.unwrap();
     assert_eq!(
         appended.iter().map(|e| e.seq).collect::<Vec<_>>(),
-        [1, 2, 3]
+        [base + 1, base + 2, base + 4]
     );
     let expected_first = crate::RecordEvent {
         tenant_id: acme.id,
-        seq: 1,
+        seq: base + 1,
         collection: "orders".into(),
         record_id: first.id,
         kind: EventKind::Create,
@@ -1274,36 +1293,33 @@ pub async fn record_events_are_numbered_per_tenant_without_gaps(ts: &TestStore) 
         (EventKind::Delete, None, second.id)
     );
 
-    // Another tenant counts from 1.
+    // Another tenant's numbers are its own log's.
     let mut tx = store.tenant(globex.id, Access::Write).await.unwrap();
     tx.insert_collection(fixtures::collection("orders", orders_schema(), at(0)))
         .await
         .unwrap();
+    let globex_base = tx.last_record_event_seq().await.unwrap();
     for minute in [3, 4] {
-        let appended = tx
-            .append_record_event(event(&first, EventKind::Update, minute))
-            .await
-            .unwrap();
-        assert_eq!((appended.tenant_id, appended.seq), (globex.id, minute - 2));
+        let appended = append_change(&mut *tx, event(&first, EventKind::Update, minute)).await;
+        assert_eq!(
+            (appended.tenant_id, appended.seq),
+            (globex.id, globex_base + minute - 2)
+        );
     }
     tx.commit().await.unwrap();
 
     // Events of a rolled-back or failed transaction never appear, and their
     // numbers are given again.
     let mut tx = store.tenant(acme.id, Access::Write).await.unwrap();
-    let lost = tx
-        .append_record_event(event(&first, EventKind::Update, 5))
-        .await
-        .unwrap();
-    assert_eq!(lost.seq, 4);
+    let lost = append_change(&mut *tx, event(&first, EventKind::Update, 5)).await;
+    assert_eq!(lost.seq, base + 5);
     drop(tx);
     let mut tx = store.tenant(acme.id, Access::Write).await.unwrap();
     assert_eq!(
-        tx.append_record_event(event(&first, EventKind::Update, 6))
+        append_change(&mut *tx, event(&first, EventKind::Update, 6))
             .await
-            .unwrap()
             .seq,
-        4
+        base + 5
     );
     expect_conflict(
         tx.insert_collection(fixtures::collection("orders", orders_schema(), at(6)))
@@ -1313,19 +1329,32 @@ pub async fn record_events_are_numbered_per_tenant_without_gaps(ts: &TestStore) 
     let error = tx.commit().await.unwrap_err();
     assert!(matches!(error, StoreError::TransactionAborted), "{error:?}");
     let mut tx = store.tenant(acme.id, Access::Write).await.unwrap();
-    appended.push(
-        tx.append_record_event(event(&first, EventKind::Update, 7))
-            .await
-            .unwrap(),
-    );
-    assert_eq!(appended[3].seq, 4);
+    appended.push(append_change(&mut *tx, event(&first, EventKind::Update, 7)).await);
+    assert_eq!(appended[3].seq, base + 5);
     tx.commit().await.unwrap();
 
     let mut tx = store.tenant(acme.id, Access::Read).await.unwrap();
+    assert_eq!(tx.last_record_event_seq().await.unwrap(), base + 5);
     assert_eq!(tx.record_events_after(0, 100).await.unwrap(), appended);
-    assert_eq!(tx.record_events_after(1, 2).await.unwrap(), appended[1..3]);
-    assert_eq!(tx.record_events_after(3, 100).await.unwrap(), appended[3..]);
-    assert!(tx.record_events_after(4, 100).await.unwrap().is_empty());
+    assert_eq!(
+        tx.record_events_after(base + 1, 2).await.unwrap(),
+        appended[1..3]
+    );
+    // From a number no event has (the other entry's), and from an event's.
+    assert_eq!(
+        tx.record_events_after(base + 3, 100).await.unwrap(),
+        appended[2..]
+    );
+    assert_eq!(
+        tx.record_events_after(base + 4, 100).await.unwrap(),
+        appended[3..]
+    );
+    assert!(
+        tx.record_events_after(base + 5, 100)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     drop(tx);
     let mut tx = store.tenant(globex.id, Access::Read).await.unwrap();
     let theirs = tx.record_events_after(0, 100).await.unwrap();
@@ -1334,11 +1363,14 @@ pub async fn record_events_are_numbered_per_tenant_without_gaps(ts: &TestStore) 
             .iter()
             .map(|e| (e.tenant_id, e.seq, e.at))
             .collect::<Vec<_>>(),
-        [(globex.id, 1, at(3)), (globex.id, 2, at(4))]
+        [
+            (globex.id, globex_base + 1, at(3)),
+            (globex.id, globex_base + 2, at(4))
+        ]
     );
 }
 
-pub async fn record_events_are_numbered_without_gaps_under_concurrency(ts: &TestStore) {
+pub async fn record_events_are_numbered_apart_under_concurrency(ts: &TestStore) {
     let store = Arc::clone(&ts.store);
     let owner = fixtures::user(&*store, "owner@example.com").await;
     let tenant = fixtures::tenant(&*store, "acme", &owner).await.id;
@@ -1346,6 +1378,7 @@ pub async fn record_events_are_numbered_without_gaps_under_concurrency(ts: &Test
     tx.insert_collection(fixtures::collection("orders", orders_schema(), at(0)))
         .await
         .unwrap();
+    let base = tx.last_record_event_seq().await.unwrap();
     tx.commit().await.unwrap();
     let n_tasks = 8;
     let barrier = Arc::new(Barrier::new(n_tasks));
@@ -1367,7 +1400,7 @@ pub async fn record_events_are_numbered_without_gaps_under_concurrency(ts: &Test
                     json!({"task": i}),
                     at(1),
                 );
-                seqs.push(tx.append_record_event(event).await.unwrap().seq);
+                seqs.push(append_change(&mut *tx, event).await.seq);
             }
             tx.commit().await.unwrap();
             seqs
@@ -1380,7 +1413,11 @@ pub async fn record_events_are_numbered_without_gaps_under_concurrency(ts: &Test
         all.extend(seqs);
     }
     all.sort_unstable();
-    assert_eq!(all, (1..=2 * n_tasks as i64).collect::<Vec<_>>());
+    // Only record changes were appended, so no number is skipped.
+    assert_eq!(
+        all,
+        (base + 1..=base + 2 * n_tasks as i64).collect::<Vec<_>>()
+    );
     let mut tx = store.tenant(tenant, Access::Read).await.unwrap();
     let events = tx.record_events_after(0, 100).await.unwrap();
     assert_eq!(
