@@ -1,9 +1,10 @@
 //! Realtime record events: fan-out partitioned by tenant.
 //!
 //! A record write appends an event to its tenant's `record_events`, numbered
-//! by the write's audit entry (so numbers increase, with gaps), and announces `Invalidation::RecordEvents(tenant)` with its commit. The
-//! store delivers that announcement in this process right after the commit
-//! and in every other process sharing the database (PostgreSQL
+//! by the write's audit entry (so numbers increase, with gaps), and
+//! announces `Invalidation::RecordEvents(tenant)` with its commit. The store
+//! delivers that announcement in this process right after the commit and in
+//! every other process sharing the database (PostgreSQL
 //! LISTEN/NOTIFY). [`RealtimeHub`] keeps one broadcast channel per tenant
 //! *that has subscribers*; an announcement for a tenant without one costs a
 //! map lookup and nothing else. For a tenant with subscribers, one task per

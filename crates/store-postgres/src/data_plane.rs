@@ -1,6 +1,7 @@
 //! Collections, records, unique values, idempotency keys and record events
-//! (numbered by their audit entries) on PostgreSQL. Each function is one `TenantTx` method; every statement
-//! also names the transaction's tenant, on top of row-level security.
+//! (numbered by their audit entries) on PostgreSQL. Each function is one
+//! `TenantTx` method; every statement also names the transaction's tenant,
+//! on top of row-level security.
 
 use bulkhead_domain::collection::FieldType;
 use bulkhead_domain::{RecordId, TenantId};
