@@ -31,26 +31,33 @@ CREATE TABLE record_events_v6 (
     at         INTEGER NOT NULL
 ) STRICT;
 
-WITH events AS (
-    SELECT tenant_id, collection, record_id, kind, owner_id, payload, at,
-           lower(substr(hex(record_id), 1, 8) || '-' || substr(hex(record_id), 9, 4) || '-' ||
-                 substr(hex(record_id), 13, 4) || '-' || substr(hex(record_id), 17, 4) || '-' ||
-                 substr(hex(record_id), 21, 12)) AS resource_id,
+-- The pairing, through two numbered lists indexed for the join. Written as
+-- one join of two subqueries, SQLite compared each event with every entry
+-- of its tenant, kind and number, whatever the record: on the benchmark's
+-- database (100 tenants, 100,000 events) the server took 9 s to start, and
+-- the cost grows with the square of a tenant's events; this way, 1.2 s.
+CREATE TEMP TABLE event_order AS
+    SELECT rowid AS event_row, tenant_id, record_id, kind,
            row_number() OVER (PARTITION BY tenant_id, record_id, kind ORDER BY seq) AS nth
-    FROM record_events
-), changes AS (
-    SELECT entry, tenant_id, resource_id, substr(action, 8) AS kind,
+    FROM record_events;
+CREATE TEMP TABLE change_order AS
+    SELECT entry, tenant_id, unhex(replace(resource_id, '-', '')) AS record_id,
+           substr(action, 8) AS kind,
            row_number() OVER (PARTITION BY tenant_id, resource_id, action ORDER BY seq) AS nth
     FROM audit_log
     WHERE resource_type = 'record' AND outcome = 'success'
-      AND action IN ('record.create', 'record.update', 'record.delete')
-)
+      AND action IN ('record.create', 'record.update', 'record.delete');
+CREATE UNIQUE INDEX temp.ix_change_order ON change_order (tenant_id, record_id, kind, nth);
+
 INSERT INTO record_events_v6 (entry, tenant_id, collection, record_id, kind, owner_id, payload, at)
     SELECT c.entry, e.tenant_id, e.collection, e.record_id, e.kind, e.owner_id, e.payload, e.at
-    FROM events e
-    JOIN changes c ON c.tenant_id = e.tenant_id AND c.resource_id = e.resource_id
-                  AND c.kind = e.kind AND c.nth = e.nth
+    FROM event_order o
+    JOIN change_order c ON c.tenant_id = o.tenant_id AND c.record_id = o.record_id
+                       AND c.kind = o.kind AND c.nth = o.nth
+    JOIN record_events e ON e.rowid = o.event_row
     ORDER BY c.entry;
 
+DROP TABLE temp.event_order;
+DROP TABLE temp.change_order;
 DROP TABLE record_events;
 ALTER TABLE record_events_v6 RENAME TO record_events;
