@@ -141,7 +141,7 @@ async fn last_event_seq(store: &dyn Store, tenant: TenantId) -> Result<i64, Serv
     // Live events start after the newest stored one; older ones come only
     // through Last-Event-ID.
     let mut tx = store.tenant(tenant, Access::Read).await?;
-    Ok(tx.last_record_event_seq().await?)
+    Ok(tx.record_event_position().await?)
 }
 
 /// An event as the pump sends it: with the number the pump was at before
@@ -166,12 +166,13 @@ async fn pump(
         let mut tx = store.tenant(tenant, Access::Read).await?;
         let batch = tx.record_events_after(*last, BATCH).await?;
         drop(tx);
-        for event in batch.iter().cloned() {
+        let n_events = batch.len();
+        for event in batch {
             let previous = std::mem::replace(&mut *last, event.seq);
             // No receivers is fine: they may all have left meanwhile.
             let _ = sender.send(Arc::new(Broadcast { previous, event }));
         }
-        if batch.len() < BATCH as usize {
+        if n_events < BATCH as usize {
             return Ok(());
         }
     }

@@ -151,6 +151,17 @@ pub async fn append(
     Ok(entry)
 }
 
+/// The number of the tenant's newest entry (0 when none). Record events are
+/// numbered by their entries, so it is also where the tenant's event stream
+/// is: every event appended later is numbered above it.
+pub async fn last_seq(connection: &mut PgConnection, tenant: TenantId) -> Result<i64, StoreError> {
+    sqlx::query_scalar("SELECT coalesce(max(seq), 0)::bigint FROM audit_log WHERE tenant_id = $1")
+        .bind(tenant.as_uuid())
+        .fetch_one(connection)
+        .await
+        .map_err(store_error)
+}
+
 pub async fn list(
     connection: &mut PgConnection,
     log: Log,

@@ -542,19 +542,6 @@ pub async fn append_record_change(
     Ok((event, entry))
 }
 
-/// The tenant's newest audit entry's number: every event appended later is
-/// numbered above it.
-pub async fn last_record_event_seq(
-    c: &mut PgConnection,
-    tenant: TenantId,
-) -> Result<i64, StoreError> {
-    sqlx::query_scalar("SELECT coalesce(max(seq), 0)::bigint FROM audit_log WHERE tenant_id = $1")
-        .bind(tenant.as_uuid())
-        .fetch_one(c)
-        .await
-        .map_err(store_error)
-}
-
 pub async fn record_events_after(
     c: &mut PgConnection,
     tenant: TenantId,

@@ -602,8 +602,8 @@ impl TenantTx for PgTenantTx {
         self.track(result)
     }
 
-    async fn last_record_event_seq(&mut self) -> Result<i64, StoreError> {
-        let result = data_plane::last_record_event_seq(&mut self.tx, self.tenant).await;
+    async fn record_event_position(&mut self) -> Result<i64, StoreError> {
+        let result = audit_log::last_seq(&mut self.tx, self.tenant).await;
         self.track(result)
     }
 

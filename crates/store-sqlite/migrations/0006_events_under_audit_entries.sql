@@ -35,7 +35,8 @@ CREATE TABLE record_events_v6 (
 -- one join of two subqueries, SQLite compared each event with every entry
 -- of its tenant, kind and number, whatever the record: on the benchmark's
 -- database (100 tenants, 100,000 events) the server took 9 s to start, and
--- the cost grows with the square of a tenant's events; this way, 1.2 s.
+-- by that plan the cost grows with the square of a tenant's events (not
+-- measured at larger sizes); this way, 1.2 s.
 CREATE TEMP TABLE event_order AS
     SELECT rowid AS event_row, tenant_id, record_id, kind,
            row_number() OVER (PARTITION BY tenant_id, record_id, kind ORDER BY seq) AS nth

@@ -138,6 +138,16 @@ pub fn append_entry(tx: &Tx, log: Log, draft: AuditDraft) -> Result<(AuditEntry,
     Ok((entry, row))
 }
 
+/// The number of the tenant's newest entry (0 when none). Record events are
+/// numbered by their entries, so it is also where the tenant's event stream
+/// is: every event appended later is numbered above it.
+pub fn last_seq(tx: &Tx, tenant: TenantId) -> Result<i64, StoreError> {
+    tx.statement(
+        "SELECT coalesce(max(seq), 0) FROM audit_log WHERE tenant_id = ?1",
+        |s| s.query_row([id_param(&tenant)], |row| row.get(0)),
+    )
+}
+
 pub fn list(tx: &Tx, log: Log, query: &AuditQuery) -> Result<Vec<AuditEntry>, StoreError> {
     let (source, scope_predicate, columns) = log.source();
     // Optional filters are appended as parameterised clauses; the scope

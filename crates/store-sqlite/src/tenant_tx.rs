@@ -483,8 +483,8 @@ impl TenantTx for SqliteTenantTx {
         data_plane::append_record_change(&self.tx, self.tenant, event, audit)
     }
 
-    async fn last_record_event_seq(&mut self) -> Result<i64, StoreError> {
-        data_plane::last_record_event_seq(&self.tx, self.tenant)
+    async fn record_event_position(&mut self) -> Result<i64, StoreError> {
+        audit_log::last_seq(&self.tx, self.tenant)
     }
 
     async fn record_events_after(

@@ -980,7 +980,7 @@ async fn events_written_before_migration_6_are_numbered_by_their_audit_entries()
             (7, note, EventKind::Delete, serde_json::json!({ "n": 5 })),
         ]
     );
-    assert_eq!(tx.last_record_event_seq().await.unwrap(), 7);
+    assert_eq!(tx.record_event_position().await.unwrap(), 7);
     let (next, _) = tx
         .append_record_change(
             event(other, EventKind::Update, 8),

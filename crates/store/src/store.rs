@@ -243,7 +243,7 @@ pub trait TenantTx: Send {
     /// Where the tenant's stream is now: at least the newest record event's
     /// number, and below the number of every event appended after this
     /// (0 for a tenant with no audit entry). It is the newest audit entry's.
-    async fn last_record_event_seq(&mut self) -> Result<i64, StoreError>;
+    async fn record_event_position(&mut self) -> Result<i64, StoreError>;
     /// Events with a number above `after_seq`, oldest first.
     async fn record_events_after(
         &mut self,

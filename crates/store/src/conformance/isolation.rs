@@ -71,7 +71,7 @@ pub enum Op {
     CompleteIdempotencyKey,
     AppendRecordChange,
     RecordEventsAfter,
-    LastRecordEventSeq,
+    RecordEventPosition,
     /// Removes a data field from A's records of the shared collection.
     RemoveRecordField,
     DeleteCollection,
@@ -123,7 +123,7 @@ pub const OPS: [Op; 43] = [
     Op::CompleteIdempotencyKey,
     Op::AppendRecordChange,
     Op::RecordEventsAfter,
-    Op::LastRecordEventSeq,
+    Op::RecordEventPosition,
     Op::RemoveRecordField,
     Op::DeleteCollection,
     Op::DeleteTenant,
@@ -166,7 +166,7 @@ impl Op {
             }
             Op::ClaimIdempotencyKey | Op::CompleteIdempotencyKey => &["idempotency_keys"],
             Op::AppendRecordChange => &["record_events", "audit_log", "audit_personal"],
-            Op::RecordEventsAfter | Op::LastRecordEventSeq => &["record_events", "audit_log"],
+            Op::RecordEventsAfter | Op::RecordEventPosition => &["record_events", "audit_log"],
             Op::DeleteCollection => &["collections", "records", "record_unique_values"],
             Op::RemoveRecordField => &["records", "record_unique_values"],
             Op::DeleteTenant => COVERED_TABLES,
@@ -978,9 +978,9 @@ async fn attempt(op: Op, tx: &mut dyn TenantTx, a: TenantId, foreign: &Foreign) 
                 "A's events and entries continue from A's own last entry"
             );
         }
-        Op::LastRecordEventSeq => {
+        Op::RecordEventPosition => {
             // A's own newest entry (4), not B's (6).
-            assert_eq!(tx.last_record_event_seq().await.unwrap(), 4);
+            assert_eq!(tx.record_event_position().await.unwrap(), 4);
         }
         Op::RecordEventsAfter => {
             let events = tx.record_events_after(0, 1000).await.unwrap();

@@ -1253,7 +1253,7 @@ pub async fn record_events_are_numbered_by_their_audit_entries(ts: &TestStore) {
         ))
         .await
         .unwrap();
-    let base = tx.last_record_event_seq().await.unwrap();
+    let base = tx.record_event_position().await.unwrap();
     for (record, kind) in [(&first, EventKind::Create), (&second, EventKind::Create)] {
         appended.push(append_change(&mut *tx, event(record, kind, 1)).await);
     }
@@ -1262,7 +1262,7 @@ pub async fn record_events_are_numbered_by_their_audit_entries(ts: &TestStore) {
         .append_audit(fixtures::audit("members.add", None))
         .await
         .unwrap();
-    assert_eq!(tx.last_record_event_seq().await.unwrap(), other.seq);
+    assert_eq!(tx.record_event_position().await.unwrap(), other.seq);
     tx.commit().await.unwrap();
     // An event may name a record that no longer exists: the delete's own.
     let mut tx = store.tenant(acme.id, Access::Write).await.unwrap();
@@ -1298,7 +1298,7 @@ pub async fn record_events_are_numbered_by_their_audit_entries(ts: &TestStore) {
     tx.insert_collection(fixtures::collection("orders", orders_schema(), at(0)))
         .await
         .unwrap();
-    let globex_base = tx.last_record_event_seq().await.unwrap();
+    let globex_base = tx.record_event_position().await.unwrap();
     for minute in [3, 4] {
         let appended = append_change(&mut *tx, event(&first, EventKind::Update, minute)).await;
         assert_eq!(
@@ -1334,7 +1334,7 @@ pub async fn record_events_are_numbered_by_their_audit_entries(ts: &TestStore) {
     tx.commit().await.unwrap();
 
     let mut tx = store.tenant(acme.id, Access::Read).await.unwrap();
-    assert_eq!(tx.last_record_event_seq().await.unwrap(), base + 5);
+    assert_eq!(tx.record_event_position().await.unwrap(), base + 5);
     assert_eq!(tx.record_events_after(0, 100).await.unwrap(), appended);
     assert_eq!(
         tx.record_events_after(base + 1, 2).await.unwrap(),
@@ -1378,7 +1378,7 @@ pub async fn record_events_are_numbered_apart_under_concurrency(ts: &TestStore) 
     tx.insert_collection(fixtures::collection("orders", orders_schema(), at(0)))
         .await
         .unwrap();
-    let base = tx.last_record_event_seq().await.unwrap();
+    let base = tx.record_event_position().await.unwrap();
     tx.commit().await.unwrap();
     let n_tasks = 8;
     let barrier = Arc::new(Barrier::new(n_tasks));
