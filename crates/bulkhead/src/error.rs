@@ -45,8 +45,6 @@ pub enum Error {
     Service(#[from] ServiceError),
     #[error("cannot write to standard output: {}", describe_io(.0))]
     Output(io::Error),
-    #[error("the server stopped with an error: {}", describe_io(.0))]
-    Serve(io::Error),
 }
 
 impl Error {

@@ -6,6 +6,7 @@
 //!   from flags, `BULKHEAD_*` variables, a TOML file and defaults.
 //! - [`telemetry`]: logging setup.
 //! - [`database`]: opening the configured store (SQLite or PostgreSQL).
+//! - [`open_files`]: the open-file limit and the connection cap it allows.
 //! - [`commands`]: `serve`, `migrate`, `admin create` and `keys rotate`.
 //! - [`Error`]: every way a command can fail, each printed as one line.
 
@@ -13,6 +14,7 @@ pub mod cli;
 pub mod commands;
 pub mod database;
 mod error;
+pub mod open_files;
 mod output;
 pub mod settings;
 mod shutdown;

@@ -15,7 +15,9 @@ mod database_url;
 use std::ffi::OsString;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
+use bulkhead_http::ConnectionLimits;
 use bulkhead_http::edge::{IpNetwork, TenantHostPattern};
 use serde::Deserialize;
 
@@ -28,6 +30,9 @@ pub const DEFAULT_ADDR: SocketAddr =
 pub const DEFAULT_DATA_DIR: &str = "bulkhead-data";
 pub const DEFAULT_LOG: &str = "info";
 pub const DEFAULT_APP_ROLE: &str = "bulkhead_app";
+/// The longest connection timeout accepted: beyond an hour a timeout no
+/// longer protects the server from clients that hold connections.
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(3600);
 
 /// Everything the binary is configured with.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,6 +53,15 @@ pub struct Settings {
     pub trusted_proxies: Vec<IpNetwork>,
     /// `{slug}.example.com`: hosts that name a tenant.
     pub tenant_host: Option<String>,
+    /// How long a connection may take to send a request head, counted from
+    /// its start or the end of its previous answer (so also how long a
+    /// kept-alive connection may idle).
+    pub header_read_timeout: Duration,
+    /// The longest wait for the next chunk of a request body.
+    pub body_read_timeout: Duration,
+    /// Connections open at once; `None` derives it from the open-file
+    /// limit when serving.
+    pub max_connections: Option<usize>,
     /// `BULKHEAD_*` variables that name no setting (likely typos), to warn
     /// about once logging is up.
     pub unknown_env: Vec<String>,
@@ -67,6 +81,9 @@ pub struct Layer {
     pub signup_open: Option<bool>,
     pub trusted_proxies: Option<Vec<IpNetwork>>,
     pub tenant_host: Option<String>,
+    pub header_read_timeout: Option<Duration>,
+    pub body_read_timeout: Option<Duration>,
+    pub max_connections: Option<usize>,
 }
 
 /// The config file's keys. Unknown keys are an error: a misspelt key would
@@ -83,6 +100,28 @@ struct FileSettings {
     signup_open: Option<bool>,
     trusted_proxies: Option<Vec<String>>,
     tenant_host: Option<String>,
+    header_read_timeout: Option<Seconds>,
+    body_read_timeout: Option<Seconds>,
+    max_connections: Option<usize>,
+}
+
+/// A number of seconds in the config file: `10` or `0.5`.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(untagged)]
+enum Seconds {
+    Whole(u64),
+    Fraction(f64),
+}
+
+impl Seconds {
+    fn duration(self) -> Result<Duration, String> {
+        match self {
+            Seconds::Whole(whole) => checked_timeout(Duration::from_secs(whole)),
+            Seconds::Fraction(fraction) => Duration::try_from_secs_f64(fraction)
+                .map_err(|_| format!("{fraction} is not a number of seconds"))
+                .and_then(checked_timeout),
+        }
+    }
 }
 
 /// Why the settings are unusable. Each message is one line.
@@ -106,7 +145,7 @@ pub enum SettingsError {
 }
 
 /// The environment variables that are settings, and what they set.
-const ENV_VARS: [&str; 11] = [
+const ENV_VARS: [&str; 14] = [
     "BULKHEAD_ADDR",
     "BULKHEAD_DATA_DIR",
     "BULKHEAD_DATABASE_URL",
@@ -118,6 +157,9 @@ const ENV_VARS: [&str; 11] = [
     "BULKHEAD_SIGNUP_OPEN",
     "BULKHEAD_TRUSTED_PROXIES",
     "BULKHEAD_TENANT_HOST",
+    "BULKHEAD_HEADER_READ_TIMEOUT",
+    "BULKHEAD_BODY_READ_TIMEOUT",
+    "BULKHEAD_MAX_CONNECTIONS",
 ];
 
 impl Layer {
@@ -175,6 +217,18 @@ impl Layer {
                     );
                 }
                 "BULKHEAD_TENANT_HOST" => layer.tenant_host = Some(value),
+                "BULKHEAD_HEADER_READ_TIMEOUT" => {
+                    layer.header_read_timeout =
+                        Some(parse_seconds(&value).map_err(|message| invalid(&message))?);
+                }
+                "BULKHEAD_BODY_READ_TIMEOUT" => {
+                    layer.body_read_timeout =
+                        Some(parse_seconds(&value).map_err(|message| invalid(&message))?);
+                }
+                "BULKHEAD_MAX_CONNECTIONS" => {
+                    layer.max_connections =
+                        Some(parse_count(&value).map_err(|message| invalid(&message))?);
+                }
                 _ => {}
             }
         }
@@ -206,6 +260,15 @@ impl Layer {
                 message,
             }
         })?;
+        let invalid = |key: &str, message: String| SettingsError::ParseConfig {
+            path: path.to_owned(),
+            message: format!("{key}: {message}"),
+        };
+        let timeout = |key: &str, seconds: Option<Seconds>| {
+            seconds
+                .map(|seconds| seconds.duration().map_err(|message| invalid(key, message)))
+                .transpose()
+        };
         Ok(Layer {
             addr: file.addr,
             data_dir: file.data_dir,
@@ -226,6 +289,12 @@ impl Layer {
                 None => None,
             },
             tenant_host: file.tenant_host,
+            header_read_timeout: timeout("header_read_timeout", file.header_read_timeout)?,
+            body_read_timeout: timeout("body_read_timeout", file.body_read_timeout)?,
+            max_connections: match file.max_connections {
+                Some(0) => return Err(invalid("max_connections", "must be at least 1".into())),
+                count => count,
+            },
         })
     }
 
@@ -243,6 +312,9 @@ impl Layer {
             signup_open: self.signup_open.or(lower.signup_open),
             trusted_proxies: self.trusted_proxies.or(lower.trusted_proxies),
             tenant_host: self.tenant_host.or(lower.tenant_host),
+            header_read_timeout: self.header_read_timeout.or(lower.header_read_timeout),
+            body_read_timeout: self.body_read_timeout.or(lower.body_read_timeout),
+            max_connections: self.max_connections.or(lower.max_connections),
         }
     }
 }
@@ -287,6 +359,13 @@ pub fn merge(flags: Layer, env: Layer, file: Layer) -> Result<Settings, Settings
             }
             None => None,
         },
+        header_read_timeout: layer
+            .header_read_timeout
+            .unwrap_or(ConnectionLimits::DEFAULT_HEADER_READ_TIMEOUT),
+        body_read_timeout: layer
+            .body_read_timeout
+            .unwrap_or(ConnectionLimits::DEFAULT_BODY_READ_TIMEOUT),
+        max_connections: layer.max_connections,
         unknown_env: Vec::new(),
     })
 }
@@ -305,6 +384,39 @@ fn parse_networks<'a>(items: impl Iterator<Item = &'a str>) -> Result<Vec<IpNetw
         .filter(|item| !item.is_empty())
         .map(str::parse)
         .collect()
+}
+
+/// A timeout in seconds, `10` or `0.5`: more than zero, at most
+/// [`MAX_TIMEOUT`].
+fn parse_seconds(text: &str) -> Result<Duration, String> {
+    let seconds: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("{text:?} is not a number of seconds"))?;
+    let duration = Duration::try_from_secs_f64(seconds)
+        .map_err(|_| format!("{text:?} is not a number of seconds"))?;
+    checked_timeout(duration)
+}
+
+fn checked_timeout(duration: Duration) -> Result<Duration, String> {
+    if duration.is_zero() {
+        return Err("a timeout must be more than 0 seconds".into());
+    }
+    if duration > MAX_TIMEOUT {
+        return Err(format!(
+            "a timeout must be at most {} seconds",
+            MAX_TIMEOUT.as_secs()
+        ));
+    }
+    Ok(duration)
+}
+
+fn parse_count(text: &str) -> Result<usize, String> {
+    text.trim()
+        .parse::<usize>()
+        .ok()
+        .filter(|count| *count > 0)
+        .ok_or_else(|| format!("{text:?} is not a whole number of at least 1"))
 }
 
 /// Reads the environment and the config file, and merges them under `flags`.

@@ -61,6 +61,15 @@ impl ApiError {
         )
     }
 
+    /// The client stopped sending its request body.
+    pub fn request_timeout() -> Self {
+        Self::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "request_timeout",
+            "The request body stopped arriving before it was complete.",
+        )
+    }
+
     /// A request the server could not understand; `detail` says why.
     pub fn bad_request(detail: impl Into<Cow<'static, str>>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "bad_request", detail)
@@ -92,6 +101,7 @@ impl ApiError {
             StatusCode::NOT_FOUND => Self::not_found(),
             StatusCode::METHOD_NOT_ALLOWED => Self::method_not_allowed(),
             StatusCode::PAYLOAD_TOO_LARGE => Self::payload_too_large(),
+            StatusCode::REQUEST_TIMEOUT => Self::request_timeout(),
             StatusCode::SERVICE_UNAVAILABLE => Self::not_ready(),
             StatusCode::UNSUPPORTED_MEDIA_TYPE => Self::new(
                 status,

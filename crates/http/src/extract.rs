@@ -131,6 +131,9 @@ impl<T: DeserializeOwned> FromRequest<AppState> for AppJson<T> {
             Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
                 return Err(ApiError::payload_too_large());
             }
+            Err(rejection) if is_body_timeout(&rejection) => {
+                return Err(ApiError::request_timeout());
+            }
             Err(_) => return Err(ApiError::invalid_body("The body could not be read.")),
         };
         let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(|error| {
@@ -147,6 +150,19 @@ impl<T: DeserializeOwned> FromRequest<AppState> for AppJson<T> {
             .map(AppJson)
             .map_err(|error| ApiError::invalid_body(format!("The body does not fit: {error}.")))
     }
+}
+
+/// Whether reading the body failed because the client stopped sending it
+/// (the server's body timeout, a `tower_http` timeout error in the chain).
+fn is_body_timeout(rejection: &axum::extract::rejection::BytesRejection) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(rejection);
+    while let Some(error) = source {
+        if error.is::<tower_http::timeout::TimeoutError>() {
+            return true;
+        }
+        source = error.source();
+    }
+    false
 }
 
 fn contains_nul(value: &serde_json::Value) -> bool {

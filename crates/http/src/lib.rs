@@ -13,6 +13,8 @@
 //!   every handler's signature; [`openapi`] the generated document.
 //! - [`edge`] knows the deployment's network: trusted proxies and tenant
 //!   subdomains.
+//! - [`server`] accepts and serves connections: read timeouts, a cap on
+//!   open connections, and the drain at shutdown.
 
 mod app;
 pub mod edge;
@@ -22,6 +24,7 @@ pub mod health;
 pub mod middleware;
 pub mod openapi;
 pub mod routes;
+pub mod server;
 mod state;
 mod views;
 
@@ -29,4 +32,5 @@ pub use app::{MAX_BODY_BYTES, documented_routes, router};
 pub use edge::EdgeSettings;
 pub use error::{ApiError, FieldError};
 pub use middleware::request_id::{REQUEST_ID_HEADER, RequestId};
+pub use server::ConnectionLimits;
 pub use state::AppState;

@@ -3,10 +3,9 @@
 use std::sync::Arc;
 
 use bulkhead_domain::Clock;
-use std::net::SocketAddr;
 use std::time::Duration;
 
-use bulkhead_http::{AppState, EdgeSettings};
+use bulkhead_http::{AppState, ConnectionLimits, EdgeSettings};
 use bulkhead_service::signing_keys::KeyRing;
 use bulkhead_service::{AuthSettings, Keys, Services};
 use bulkhead_store::Store;
@@ -14,7 +13,7 @@ use tokio::net::TcpListener;
 
 use crate::settings::Settings;
 use crate::shutdown::Shutdown;
-use crate::{Error, database, output};
+use crate::{Error, database, open_files, output};
 
 /// Opens the store, serves until SIGINT or SIGTERM, lets in-flight requests
 /// finish, and closes the store, on every path out.
@@ -51,6 +50,7 @@ async fn serve(
             None => None,
         },
     };
+    let limits = connection_limits(settings);
     let shutdown = Shutdown::listen()?;
     let listener = TcpListener::bind(settings.addr)
         .await
@@ -68,11 +68,7 @@ async fn serve(
     // scripts, people): the port is bound and requests are accepted.
     output::line(format_args!("listening on http://{addr}"))?;
     tracing::info!(%addr, "listening");
-    let served = axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown({
+    bulkhead_http::server::serve(listener, app, limits, {
         let services = Arc::clone(&services);
         async move {
             shutdown.wait().await;
@@ -81,14 +77,45 @@ async fn serve(
             services.close_streams();
         }
     })
-    .await
-    .map_err(Error::Serve);
+    .await;
     background.abort();
     // Last-use times noted since the last flush would otherwise be lost.
     if let Err(error) = services.flush_api_key_usage().await {
         tracing::warn!(%error, "could not record API key usage at shutdown");
     }
-    served
+    Ok(())
+}
+
+/// The timeouts as set, and the connection cap as set or derived from the
+/// open-file limit. A cap set above half the limit is honoured, with a
+/// warning: clients can then take the descriptors the server needs.
+fn connection_limits(settings: &Settings) -> ConnectionLimits {
+    let open_file_limit = open_files::soft_limit();
+    let max_connections = settings
+        .max_connections
+        .unwrap_or_else(|| open_files::default_max_connections(open_file_limit));
+    let over_half = open_file_limit
+        .is_some_and(|limit| u64::try_from(max_connections).unwrap_or(u64::MAX) > limit / 2);
+    if over_half {
+        tracing::warn!(
+            max_connections,
+            open_file_limit,
+            "max_connections is above half the open-file limit: clients may exhaust the descriptors the server needs"
+        );
+    }
+    let limits = ConnectionLimits {
+        header_read_timeout: settings.header_read_timeout,
+        body_read_timeout: settings.body_read_timeout,
+        max_connections,
+    };
+    tracing::info!(
+        max_connections,
+        open_file_limit,
+        header_read_timeout = ?limits.header_read_timeout,
+        body_read_timeout = ?limits.body_read_timeout,
+        "connection limits"
+    );
+    limits
 }
 
 /// How often API keys' last-use times are written.

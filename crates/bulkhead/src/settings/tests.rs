@@ -3,6 +3,8 @@
 
 use super::*;
 
+use std::time::Duration;
+
 fn env(vars: &[(&str, &str)]) -> Layer {
     let (layer, _) = Layer::from_env(vars.iter().map(|(k, v)| (k.into(), v.into()))).unwrap();
     layer
@@ -26,6 +28,9 @@ fn with_nothing_given_the_defaults_apply() {
     assert_eq!(settings.log, "info");
     assert_eq!(settings.app_role, "bulkhead_app");
     assert_eq!(settings.app_password_file, None);
+    assert_eq!(settings.header_read_timeout, Duration::from_secs(10));
+    assert_eq!(settings.body_read_timeout, Duration::from_secs(30));
+    assert_eq!(settings.max_connections, None);
 }
 
 #[test]
@@ -72,6 +77,9 @@ fn each_setting_follows_the_same_precedence() {
         signup_open: Some(tag == "1"),
         trusted_proxies: Some(vec![format!("10.0.0.{tag}").parse().unwrap()]),
         tenant_host: Some(format!("{{slug}}.t{tag}.example.com")),
+        header_read_timeout: Some(Duration::from_secs(tag.parse().unwrap())),
+        body_read_timeout: Some(Duration::from_secs(10 + tag.parse::<u64>().unwrap())),
+        max_connections: Some(100 + tag.parse::<usize>().unwrap()),
     };
     let from = |tag: &str| Settings {
         addr: addr(&format!("127.0.0.{tag}:80")),
@@ -84,6 +92,9 @@ fn each_setting_follows_the_same_precedence() {
         signup_open: tag == "1",
         trusted_proxies: vec![format!("10.0.0.{tag}").parse().unwrap()],
         tenant_host: Some(format!("{{slug}}.t{tag}.example.com")),
+        header_read_timeout: Duration::from_secs(tag.parse().unwrap()),
+        body_read_timeout: Duration::from_secs(10 + tag.parse::<u64>().unwrap()),
+        max_connections: Some(100 + tag.parse::<usize>().unwrap()),
         unknown_env: Vec::new(),
     };
     assert_eq!(merge(full("1"), full("2"), full("3")).unwrap(), from("1"));
@@ -112,6 +123,9 @@ fn environment_variables_map_to_settings() {
             ("BULKHEAD_SIGNUP_OPEN", "false"),
             ("BULKHEAD_TRUSTED_PROXIES", "10.0.0.0/8, 127.0.0.1"),
             ("BULKHEAD_TENANT_HOST", "{slug}.example.com"),
+            ("BULKHEAD_HEADER_READ_TIMEOUT", "0.5"),
+            ("BULKHEAD_BODY_READ_TIMEOUT", "20"),
+            ("BULKHEAD_MAX_CONNECTIONS", "2000"),
             ("BULKHEAD_DATABSE_URL", "typo"),
             ("HOME", "/root"),
         ]
@@ -135,6 +149,9 @@ fn environment_variables_map_to_settings() {
                 "127.0.0.1".parse().unwrap()
             ]),
             tenant_host: Some("{slug}.example.com".into()),
+            header_read_timeout: Some(Duration::from_millis(500)),
+            body_read_timeout: Some(Duration::from_secs(20)),
+            max_connections: Some(2000),
         }
     );
     assert_eq!(unknown, ["BULKHEAD_DATABSE_URL"]);
@@ -276,4 +293,52 @@ fn invalid_network_settings_are_refused_with_their_name() {
         ..Layer::default()
     };
     assert!(merge(flags, Layer::default(), Layer::default()).is_err());
+}
+
+#[test]
+fn the_file_sets_timeouts_and_the_connection_cap() {
+    let layer = file(
+        r#"
+        header_read_timeout = 5
+        body_read_timeout = 2.5
+        max_connections = 300
+        "#,
+    );
+    assert_eq!(layer.header_read_timeout, Some(Duration::from_secs(5)));
+    assert_eq!(layer.body_read_timeout, Some(Duration::from_millis(2500)));
+    assert_eq!(layer.max_connections, Some(300));
+}
+
+#[test]
+fn timeouts_and_the_connection_cap_must_be_positive_and_bounded() {
+    for (variable, value) in [
+        ("BULKHEAD_HEADER_READ_TIMEOUT", "0"),
+        ("BULKHEAD_HEADER_READ_TIMEOUT", "-1"),
+        ("BULKHEAD_HEADER_READ_TIMEOUT", "ten"),
+        ("BULKHEAD_HEADER_READ_TIMEOUT", "10s"),
+        ("BULKHEAD_BODY_READ_TIMEOUT", "3601"),
+        ("BULKHEAD_BODY_READ_TIMEOUT", "NaN"),
+        ("BULKHEAD_MAX_CONNECTIONS", "0"),
+        ("BULKHEAD_MAX_CONNECTIONS", "-5"),
+        ("BULKHEAD_MAX_CONNECTIONS", "1.5"),
+    ] {
+        let error = Layer::from_env([(variable.into(), value.into())]).unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .starts_with(&format!("invalid {variable}: ")),
+            "{variable}={value}: {error}"
+        );
+    }
+    for text in [
+        "header_read_timeout = 0",
+        "body_read_timeout = -1.0",
+        "body_read_timeout = 7200",
+        "max_connections = 0",
+    ] {
+        assert!(
+            Layer::from_toml(text, Path::new("b.toml")).is_err(),
+            "{text} was accepted"
+        );
+    }
 }

@@ -15,6 +15,7 @@
 mod harness;
 
 mod admin;
+mod connections;
 mod identity_audit_admin;
 mod identity_auth;
 mod identity_http;

@@ -25,7 +25,29 @@ where
     S: AsRef<std::ffi::OsStr>,
 {
     let mut command = Command::new(BIN);
-    command.args(args).kill_on_drop(true);
+    command.args(args);
+    without_settings(command)
+}
+
+/// Like [`bulkhead`], but the binary may open at most `limit` files: a
+/// shell lowers the limit and replaces itself with the binary (`pre_exec`
+/// would need unsafe code), so the process that tests signal is the server.
+pub fn bulkhead_with_open_file_limit<I, S>(limit: u32, args: I) -> Command
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    let mut command = Command::new("sh");
+    command
+        .arg("-c")
+        .arg(format!("ulimit -n {limit} && exec \"$0\" \"$@\""))
+        .arg(BIN)
+        .args(args);
+    without_settings(command)
+}
+
+fn without_settings(mut command: Command) -> Command {
+    command.kill_on_drop(true);
     // Settings from the developer's shell (or CI's test variables) must not
     // reach the binary under test; each test sets what it means to.
     for (name, _) in std::env::vars_os() {

@@ -18,7 +18,7 @@ use crate::error::PROBLEM_JSON;
 pub async fn normalize(request: Request, next: Next) -> Response {
     let mut response = next.run(request).await;
     let status = response.status();
-    if status == StatusCode::PAYLOAD_TOO_LARGE {
+    if status == StatusCode::PAYLOAD_TOO_LARGE || status == StatusCode::REQUEST_TIMEOUT {
         // The unread body makes the connection unusable: say so, or a
         // client reusing it gets a reset instead of this answer.
         response
