@@ -18,6 +18,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use bulkhead_http::ConnectionLimits;
+use bulkhead_http::cors::CorsOrigin;
 use bulkhead_http::edge::{IpNetwork, TenantHostPattern};
 use serde::Deserialize;
 
@@ -53,6 +54,8 @@ pub struct Settings {
     pub trusted_proxies: Vec<IpNetwork>,
     /// `{slug}.example.com`: hosts that name a tenant.
     pub tenant_host: Option<String>,
+    /// Pages allowed to call the API from a browser; none means no CORS.
+    pub cors_origins: Vec<CorsOrigin>,
     /// How long a connection may take to send a request head, counted from
     /// its start or the end of its previous answer (so also how long a
     /// kept-alive connection may idle).
@@ -81,6 +84,7 @@ pub struct Layer {
     pub signup_open: Option<bool>,
     pub trusted_proxies: Option<Vec<IpNetwork>>,
     pub tenant_host: Option<String>,
+    pub cors_origins: Option<Vec<CorsOrigin>>,
     pub header_read_timeout: Option<Duration>,
     pub body_read_timeout: Option<Duration>,
     pub max_connections: Option<usize>,
@@ -100,6 +104,7 @@ struct FileSettings {
     signup_open: Option<bool>,
     trusted_proxies: Option<Vec<String>>,
     tenant_host: Option<String>,
+    cors_origins: Option<Vec<String>>,
     header_read_timeout: Option<Seconds>,
     body_read_timeout: Option<Seconds>,
     max_connections: Option<usize>,
@@ -145,7 +150,7 @@ pub enum SettingsError {
 }
 
 /// The environment variables that are settings, and what they set.
-const ENV_VARS: [&str; 14] = [
+const ENV_VARS: [&str; 15] = [
     "BULKHEAD_ADDR",
     "BULKHEAD_DATA_DIR",
     "BULKHEAD_DATABASE_URL",
@@ -157,6 +162,7 @@ const ENV_VARS: [&str; 14] = [
     "BULKHEAD_SIGNUP_OPEN",
     "BULKHEAD_TRUSTED_PROXIES",
     "BULKHEAD_TENANT_HOST",
+    "BULKHEAD_CORS_ORIGINS",
     "BULKHEAD_HEADER_READ_TIMEOUT",
     "BULKHEAD_BODY_READ_TIMEOUT",
     "BULKHEAD_MAX_CONNECTIONS",
@@ -217,6 +223,10 @@ impl Layer {
                     );
                 }
                 "BULKHEAD_TENANT_HOST" => layer.tenant_host = Some(value),
+                "BULKHEAD_CORS_ORIGINS" => {
+                    layer.cors_origins =
+                        Some(parse_origins(value.split(',')).map_err(|message| invalid(&message))?);
+                }
                 "BULKHEAD_HEADER_READ_TIMEOUT" => {
                     layer.header_read_timeout =
                         Some(parse_seconds(&value).map_err(|message| invalid(&message))?);
@@ -289,6 +299,13 @@ impl Layer {
                 None => None,
             },
             tenant_host: file.tenant_host,
+            cors_origins: match file.cors_origins {
+                Some(list) => Some(
+                    parse_origins(list.iter().map(String::as_str))
+                        .map_err(|message| invalid("cors_origins", message))?,
+                ),
+                None => None,
+            },
             header_read_timeout: timeout("header_read_timeout", file.header_read_timeout)?,
             body_read_timeout: timeout("body_read_timeout", file.body_read_timeout)?,
             max_connections: match file.max_connections {
@@ -312,6 +329,7 @@ impl Layer {
             signup_open: self.signup_open.or(lower.signup_open),
             trusted_proxies: self.trusted_proxies.or(lower.trusted_proxies),
             tenant_host: self.tenant_host.or(lower.tenant_host),
+            cors_origins: self.cors_origins.or(lower.cors_origins),
             header_read_timeout: self.header_read_timeout.or(lower.header_read_timeout),
             body_read_timeout: self.body_read_timeout.or(lower.body_read_timeout),
             max_connections: self.max_connections.or(lower.max_connections),
@@ -359,6 +377,7 @@ pub fn merge(flags: Layer, env: Layer, file: Layer) -> Result<Settings, Settings
             }
             None => None,
         },
+        cors_origins: layer.cors_origins.unwrap_or_default(),
         header_read_timeout: layer
             .header_read_timeout
             .unwrap_or(ConnectionLimits::DEFAULT_HEADER_READ_TIMEOUT),
@@ -379,6 +398,16 @@ fn parse_bool(text: &str) -> Option<bool> {
 }
 
 fn parse_networks<'a>(items: impl Iterator<Item = &'a str>) -> Result<Vec<IpNetwork>, String> {
+    items
+        .map(str::trim)
+        .filter(|item| !item.is_empty())
+        .map(str::parse)
+        .collect()
+}
+
+/// Exact origins, comma-separated in the environment; `*` is refused by
+/// [`CorsOrigin`]'s parser.
+fn parse_origins<'a>(items: impl Iterator<Item = &'a str>) -> Result<Vec<CorsOrigin>, String> {
     items
         .map(str::trim)
         .filter(|item| !item.is_empty())

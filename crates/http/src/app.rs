@@ -7,7 +7,7 @@ use tower_http::limit::RequestBodyLimitLayer;
 use utoipa_axum::router::OpenApiRouter;
 
 use crate::error::{method_not_allowed, not_found};
-use crate::{AppState, edge, health, middleware, openapi, routes};
+use crate::{AppState, cors, edge, health, middleware, openapi, routes};
 
 /// The largest request body accepted: 1 MiB.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -26,7 +26,9 @@ pub fn documented_routes() -> OpenApiRouter<AppState> {
 /// listed innermost first; each `.layer` wraps everything above it.
 /// Security headers are outermost so that every answer carries them,
 /// including errors made by other layers; the request id comes next so the
-/// trace span can record it.
+/// trace span can record it. CORS sits inside the trace, so preflights are
+/// logged, and outside problem+json, so error answers carry its headers too
+/// and a page can read why it was refused.
 pub fn router(state: AppState) -> Router {
     let routes = openapi::split(documented_routes())
         .fallback(not_found)
@@ -39,10 +41,14 @@ pub fn router(state: AppState) -> Router {
     let edge_settings = state.edge.clone();
     let routes =
         routes.map_request(move |request| edge::rewrite_tenant_host(&edge_settings, request));
-    Router::new()
+    let app = Router::new()
         .fallback_service(routes)
-        .layer(axum::middleware::from_fn(middleware::problem::normalize))
-        .layer(middleware::trace::layer())
+        .layer(axum::middleware::from_fn(middleware::problem::normalize));
+    let app = match cors::layer(&state.edge.cors_origins) {
+        Some(cors) => app.layer(cors),
+        None => app,
+    };
+    app.layer(middleware::trace::layer())
         .layer(axum::middleware::from_fn(middleware::request_id::assign))
         .layer(axum::middleware::from_fn(
             middleware::security_headers::apply,

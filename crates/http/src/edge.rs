@@ -1,5 +1,6 @@
 //! Facts about the request that depend on the deployment: the client's
-//! address behind trusted proxies, and the tenant named by a subdomain.
+//! address behind trusted proxies, the tenant named by a subdomain, and the
+//! browser origins allowed to call the API.
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -7,6 +8,8 @@ use axum::extract::{ConnectInfo, Request};
 use axum::http::Uri;
 use axum::http::header::HOST;
 use bulkhead_domain::TenantSlug;
+
+use crate::cors::CorsOrigin;
 
 /// How this deployment sits on the network.
 #[derive(Debug, Clone, Default)]
@@ -17,6 +20,8 @@ pub struct EdgeSettings {
     /// `{slug}.example.com`: requests to such a host address that tenant,
     /// as if `/v1/tenants/{slug}` led their path.
     pub tenant_host: Option<TenantHostPattern>,
+    /// Pages that may call the API from a browser; none means no CORS.
+    pub cors_origins: Vec<CorsOrigin>,
 }
 
 /// An address range, `192.0.2.0/24` or a single address.

@@ -11,12 +11,13 @@
 //! - [`routes`] holds one router per resource of `/v1`; [`extract`] the
 //!   extractors that put identity (`Auth`) and tenant scope (`Tenant`) in
 //!   every handler's signature; [`openapi`] the generated document.
-//! - [`edge`] knows the deployment's network: trusted proxies and tenant
-//!   subdomains.
+//! - [`edge`] knows the deployment's network: trusted proxies, tenant
+//!   subdomains and (through [`cors`]) the browser origins allowed to call.
 //! - [`server`] accepts and serves connections: read timeouts, a cap on
 //!   open connections, and the drain at shutdown.
 
 mod app;
+pub mod cors;
 pub mod edge;
 mod error;
 pub mod extract;

@@ -49,6 +49,7 @@ async fn serve(
             Some(pattern) => Some(pattern.parse().map_err(Error::Invalid)?),
             None => None,
         },
+        cors_origins: settings.cors_origins.clone(),
     };
     let limits = connection_limits(settings);
     let shutdown = Shutdown::listen()?;

@@ -28,6 +28,7 @@ fn with_nothing_given_the_defaults_apply() {
     assert_eq!(settings.log, "info");
     assert_eq!(settings.app_role, "bulkhead_app");
     assert_eq!(settings.app_password_file, None);
+    assert_eq!(settings.cors_origins, []);
     assert_eq!(settings.header_read_timeout, Duration::from_secs(10));
     assert_eq!(settings.body_read_timeout, Duration::from_secs(30));
     assert_eq!(settings.max_connections, None);
@@ -77,6 +78,7 @@ fn each_setting_follows_the_same_precedence() {
         signup_open: Some(tag == "1"),
         trusted_proxies: Some(vec![format!("10.0.0.{tag}").parse().unwrap()]),
         tenant_host: Some(format!("{{slug}}.t{tag}.example.com")),
+        cors_origins: Some(vec![format!("https://t{tag}.example.com").parse().unwrap()]),
         header_read_timeout: Some(Duration::from_secs(tag.parse().unwrap())),
         body_read_timeout: Some(Duration::from_secs(10 + tag.parse::<u64>().unwrap())),
         max_connections: Some(100 + tag.parse::<usize>().unwrap()),
@@ -92,6 +94,7 @@ fn each_setting_follows_the_same_precedence() {
         signup_open: tag == "1",
         trusted_proxies: vec![format!("10.0.0.{tag}").parse().unwrap()],
         tenant_host: Some(format!("{{slug}}.t{tag}.example.com")),
+        cors_origins: vec![format!("https://t{tag}.example.com").parse().unwrap()],
         header_read_timeout: Duration::from_secs(tag.parse().unwrap()),
         body_read_timeout: Duration::from_secs(10 + tag.parse::<u64>().unwrap()),
         max_connections: Some(100 + tag.parse::<usize>().unwrap()),
@@ -123,6 +126,10 @@ fn environment_variables_map_to_settings() {
             ("BULKHEAD_SIGNUP_OPEN", "false"),
             ("BULKHEAD_TRUSTED_PROXIES", "10.0.0.0/8, 127.0.0.1"),
             ("BULKHEAD_TENANT_HOST", "{slug}.example.com"),
+            (
+                "BULKHEAD_CORS_ORIGINS",
+                "https://app.example.com, http://localhost:5173",
+            ),
             ("BULKHEAD_HEADER_READ_TIMEOUT", "0.5"),
             ("BULKHEAD_BODY_READ_TIMEOUT", "20"),
             ("BULKHEAD_MAX_CONNECTIONS", "2000"),
@@ -149,6 +156,10 @@ fn environment_variables_map_to_settings() {
                 "127.0.0.1".parse().unwrap()
             ]),
             tenant_host: Some("{slug}.example.com".into()),
+            cors_origins: Some(vec![
+                "https://app.example.com".parse().unwrap(),
+                "http://localhost:5173".parse().unwrap()
+            ]),
             header_read_timeout: Some(Duration::from_millis(500)),
             body_read_timeout: Some(Duration::from_secs(20)),
             max_connections: Some(2000),
@@ -296,17 +307,39 @@ fn invalid_network_settings_are_refused_with_their_name() {
 }
 
 #[test]
-fn the_file_sets_timeouts_and_the_connection_cap() {
+fn the_file_sets_origins_timeouts_and_the_connection_cap() {
     let layer = file(
         r#"
+        cors_origins = ["https://app.example.com"]
         header_read_timeout = 5
         body_read_timeout = 2.5
         max_connections = 300
         "#,
     );
+    assert_eq!(
+        layer.cors_origins,
+        Some(vec!["https://app.example.com".parse().unwrap()])
+    );
     assert_eq!(layer.header_read_timeout, Some(Duration::from_secs(5)));
     assert_eq!(layer.body_read_timeout, Some(Duration::from_millis(2500)));
     assert_eq!(layer.max_connections, Some(300));
+}
+
+#[test]
+fn a_wildcard_cors_origin_is_refused_in_the_environment_and_the_file() {
+    for value in ["*", "https://app.example.com, *", "https://*.example.com"] {
+        let error = Layer::from_env([("BULKHEAD_CORS_ORIGINS".into(), value.into())]).unwrap_err();
+        let message = error.to_string();
+        assert!(
+            message.starts_with("invalid BULKHEAD_CORS_ORIGINS: "),
+            "{message}"
+        );
+        assert!(message.contains("`*` is not allowed"), "{message}");
+    }
+    let error = Layer::from_toml("cors_origins = [\"*\"]\n", Path::new("b.toml")).unwrap_err();
+    let message = error.to_string();
+    assert!(message.contains("cors_origins: "), "{message}");
+    assert!(message.contains("`*` is not allowed"), "{message}");
 }
 
 #[test]

@@ -16,6 +16,7 @@ mod harness;
 
 mod admin;
 mod connections;
+mod cors;
 mod identity_audit_admin;
 mod identity_auth;
 mod identity_http;
