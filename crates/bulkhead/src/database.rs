@@ -17,7 +17,7 @@ use crate::settings::{DatabaseUrl, Settings};
 pub async fn open(settings: &Settings, now: OffsetDateTime) -> Result<Arc<dyn Store>, Error> {
     match &settings.database_url {
         None => Ok(Arc::new(open_sqlite(&settings.data_dir, now)?)),
-        Some(url) => connect_postgres(url).await,
+        Some(url) => connect_postgres(url, settings).await,
     }
 }
 
@@ -39,8 +39,12 @@ pub fn open_sqlite(data_dir: &Path, now: OffsetDateTime) -> Result<SqliteStore, 
 /// Connects as the runtime role. `PgStore::connect` refuses a role that
 /// could bypass row-level security and a schema that is not current, so
 /// those refusals surface here as start-up errors.
-async fn connect_postgres(url: &DatabaseUrl) -> Result<Arc<dyn Store>, Error> {
-    let store = PgStore::connect(url.expose(), &PoolSettings::default())
+async fn connect_postgres(url: &DatabaseUrl, settings: &Settings) -> Result<Arc<dyn Store>, Error> {
+    let pool = PoolSettings {
+        acquire_timeout: settings.database_acquire_timeout,
+        ..PoolSettings::default()
+    };
+    let store = PgStore::connect(url.expose(), &pool)
         .await
         .map_err(|error| Error::Database {
             url: url.redacted(),

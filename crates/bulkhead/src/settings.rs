@@ -34,6 +34,9 @@ pub const DEFAULT_APP_ROLE: &str = "bulkhead_app";
 /// The longest connection timeout accepted: beyond an hour a timeout no
 /// longer protects the server from clients that hold connections.
 pub const MAX_TIMEOUT: Duration = Duration::from_secs(3600);
+/// How long a request waits for a PostgreSQL connection before answering
+/// 503, unless set.
+pub const DEFAULT_DATABASE_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Everything the binary is configured with.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,6 +46,9 @@ pub struct Settings {
     /// A PostgreSQL URL; `None` means SQLite in `data_dir`. Its `Debug`
     /// hides the password.
     pub database_url: Option<DatabaseUrl>,
+    /// How long a request waits for a PostgreSQL connection before it
+    /// answers 503 (while the server is known to be down, much less).
+    pub database_acquire_timeout: Duration,
     pub signing_key_file: Option<PathBuf>,
     /// A tracing `EnvFilter` directive.
     pub log: String,
@@ -76,6 +82,8 @@ pub struct Layer {
     pub addr: Option<SocketAddr>,
     pub data_dir: Option<PathBuf>,
     pub database_url: Option<DatabaseUrl>,
+    /// In whole seconds.
+    pub database_acquire_timeout: Option<u64>,
     pub config: Option<PathBuf>,
     pub signing_key_file: Option<PathBuf>,
     pub log: Option<String>,
@@ -98,6 +106,7 @@ struct FileSettings {
     addr: Option<SocketAddr>,
     data_dir: Option<PathBuf>,
     database_url: Option<String>,
+    database_acquire_timeout: Option<u64>,
     signing_key_file: Option<PathBuf>,
     log: Option<String>,
     app_role: Option<String>,
@@ -150,10 +159,11 @@ pub enum SettingsError {
 }
 
 /// The environment variables that are settings, and what they set.
-const ENV_VARS: [&str; 15] = [
+const ENV_VARS: [&str; 16] = [
     "BULKHEAD_ADDR",
     "BULKHEAD_DATA_DIR",
     "BULKHEAD_DATABASE_URL",
+    "BULKHEAD_DATABASE_ACQUIRE_TIMEOUT",
     "BULKHEAD_CONFIG",
     "BULKHEAD_SIGNING_KEY_FILE",
     "BULKHEAD_LOG",
@@ -206,6 +216,11 @@ impl Layer {
                 }
                 "BULKHEAD_DATA_DIR" => layer.data_dir = Some(value.into()),
                 "BULKHEAD_DATABASE_URL" => layer.database_url = Some(DatabaseUrl::new(value)),
+                "BULKHEAD_DATABASE_ACQUIRE_TIMEOUT" => {
+                    layer.database_acquire_timeout = Some(value.trim().parse().map_err(|_| {
+                        invalid(&format!("{value:?} is not a whole number of seconds"))
+                    })?);
+                }
                 "BULKHEAD_CONFIG" => layer.config = Some(value.into()),
                 "BULKHEAD_SIGNING_KEY_FILE" => layer.signing_key_file = Some(value.into()),
                 "BULKHEAD_LOG" => layer.log = Some(value),
@@ -283,6 +298,7 @@ impl Layer {
             addr: file.addr,
             data_dir: file.data_dir,
             database_url: file.database_url.map(DatabaseUrl::new),
+            database_acquire_timeout: file.database_acquire_timeout,
             config: None,
             signing_key_file: file.signing_key_file,
             log: file.log,
@@ -321,6 +337,9 @@ impl Layer {
             addr: self.addr.or(lower.addr),
             data_dir: self.data_dir.or(lower.data_dir),
             database_url: self.database_url.or(lower.database_url),
+            database_acquire_timeout: self
+                .database_acquire_timeout
+                .or(lower.database_acquire_timeout),
             config: self.config.or(lower.config),
             signing_key_file: self.signing_key_file.or(lower.signing_key_file),
             log: self.log.or(lower.log),
@@ -353,12 +372,23 @@ pub fn merge(flags: Layer, env: Layer, file: Layer) -> Result<Settings, Settings
             setting: "app_role",
         });
     }
+    let database_acquire_timeout = match layer.database_acquire_timeout {
+        Some(0) => {
+            return Err(SettingsError::Env {
+                variable: "database_acquire_timeout".into(),
+                message: "it must be at least 1 second".into(),
+            });
+        }
+        Some(seconds) => Duration::from_secs(seconds),
+        None => DEFAULT_DATABASE_ACQUIRE_TIMEOUT,
+    };
     Ok(Settings {
         addr: layer.addr.unwrap_or(DEFAULT_ADDR),
         data_dir: layer
             .data_dir
             .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
         database_url,
+        database_acquire_timeout,
         signing_key_file: layer.signing_key_file,
         log: layer.log.unwrap_or_else(|| DEFAULT_LOG.to_owned()),
         app_role,

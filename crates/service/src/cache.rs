@@ -10,6 +10,13 @@
 //! milliseconds (PostgreSQL LISTEN/NOTIFY). Entries also expire after
 //! [`TTL`] as a safety net.
 //!
+//! Invalidation can only be trusted while it arrives. When the store says
+//! other processes' invalidations stopped reaching this one
+//! ([`AuthCache::suspend`]), the cache forgets everything and serves
+//! nothing, so every request reads the database, until the store says they
+//! arrive again ([`AuthCache::resume`]); then it forgets everything once
+//! more, because what was committed in between is unknown.
+//!
 //! A load races with an invalidation when it reads the database before a
 //! commit and stores its result after the eviction. Each map therefore
 //! carries an epoch, bumped by every invalidation, and a loaded value is
@@ -17,7 +24,7 @@
 
 use std::collections::HashMap;
 use std::hash::Hash;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use bulkhead_domain::collection::CollectionSchema;
@@ -118,6 +125,9 @@ impl<K: Eq + Hash + Clone, V: Clone> Map<K, V> {
 pub struct AuthCache {
     clock: Arc<dyn Clock>,
     epoch: AtomicU64,
+    /// False while other processes' invalidations may not be arriving:
+    /// nothing is served or stored then.
+    serving: AtomicBool,
     sessions: Map<SessionId, Option<SessionState>>,
     users: Map<UserId, Option<UserState>>,
     tenants: Map<TenantId, Option<Tenant>>,
@@ -142,13 +152,17 @@ impl std::fmt::Debug for AuthCache {
 macro_rules! cached {
     ($get:ident, $put:ident, $map:ident, $key:ty, $value:ty) => {
         pub fn $get(&self, key: &$key) -> Option<$value> {
+            if !self.serving.load(Ordering::Acquire) {
+                return None;
+            }
             self.$map.get(key, self.clock.now())
         }
 
         pub fn $put(&self, epoch: Epoch, key: $key, value: $value) {
             // Hold off a value read before an invalidation that has since
             // happened: it may be the stale one the invalidation evicted.
-            if self.epoch.load(Ordering::Acquire) == epoch.0 {
+            if self.serving.load(Ordering::Acquire) && self.epoch.load(Ordering::Acquire) == epoch.0
+            {
                 self.$map.insert(key, value, self.clock.now());
             }
         }
@@ -160,6 +174,7 @@ impl AuthCache {
         Self {
             clock,
             epoch: AtomicU64::new(0),
+            serving: AtomicBool::new(true),
             sessions: Map::new(),
             users: Map::new(),
             tenants: Map::new(),
@@ -257,17 +272,37 @@ impl AuthCache {
             Invalidation::ApiKey(tenant, key) => self.api_keys.remove(&(tenant, key)),
             Invalidation::RecordEvents(_) => {}
             Invalidation::Collections(tenant) => self.schemas.retain(|(t, _), _| *t != tenant),
-            Invalidation::Everything => {
-                self.sessions.clear();
-                self.users.clear();
-                self.tenants.clear();
-                self.tenant_ids_by_slug.clear();
-                self.memberships.clear();
-                self.user_memberships.clear();
-                self.api_keys.clear();
-                self.schemas.clear();
-            }
+            Invalidation::Everything => self.clear(),
         }
+    }
+
+    /// Other processes' invalidations may not be arriving: forget
+    /// everything and serve nothing until [`AuthCache::resume`].
+    pub fn suspend(&self) {
+        self.serving.store(false, Ordering::Release);
+        self.epoch.fetch_add(1, Ordering::AcqRel);
+        self.clear();
+    }
+
+    /// Other processes' invalidations arrive again: forget what was held
+    /// (it may have missed some) and serve from memory again.
+    pub fn resume(&self) {
+        // Bump before serving again: a load that read the database before
+        // this point, while invalidations were not arriving, is not stored.
+        self.epoch.fetch_add(1, Ordering::AcqRel);
+        self.clear();
+        self.serving.store(true, Ordering::Release);
+    }
+
+    fn clear(&self) {
+        self.sessions.clear();
+        self.users.clear();
+        self.tenants.clear();
+        self.tenant_ids_by_slug.clear();
+        self.memberships.clear();
+        self.user_memberships.clear();
+        self.api_keys.clear();
+        self.schemas.clear();
     }
 }
 
@@ -334,6 +369,40 @@ mod tests {
         cache.invalidate(Invalidation::User(user));
         assert_eq!(cache.session(&mine), None);
         assert!(cache.session(&theirs).is_some());
+    }
+
+    fn live_session(user: UserId) -> Option<SessionState> {
+        Some(SessionState {
+            user,
+            revoked: false,
+            expires_at: datetime!(2027-01-01 0:00 UTC),
+        })
+    }
+
+    #[test]
+    fn nothing_is_served_or_stored_while_invalidations_are_interrupted() {
+        let (_clock, cache) = cache();
+        let (session, user) = (SessionId::new(), UserId::new());
+        cache.put_session(cache.epoch(), session, live_session(user));
+        cache.suspend();
+        assert_eq!(cache.session(&session), None, "served while suspended");
+        cache.put_session(cache.epoch(), session, live_session(user));
+        assert_eq!(cache.session(&session), None, "stored while suspended");
+        cache.resume();
+        assert_eq!(cache.session(&session), None, "kept across the gap");
+        cache.put_session(cache.epoch(), session, live_session(user));
+        assert_eq!(cache.session(&session), Some(live_session(user)));
+    }
+
+    #[test]
+    fn a_value_loaded_before_invalidations_resumed_is_not_stored() {
+        let (_clock, cache) = cache();
+        let (session, user) = (SessionId::new(), UserId::new());
+        cache.suspend();
+        let during_the_gap = cache.epoch();
+        cache.resume();
+        cache.put_session(during_the_gap, session, live_session(user));
+        assert_eq!(cache.session(&session), None);
     }
 
     #[test]

@@ -74,6 +74,26 @@ impl RealtimeHub {
         let Invalidation::RecordEvents(tenant) = invalidation else {
             return;
         };
+        self.pump_tenant(tenant);
+    }
+
+    /// Called when other processes' invalidations reach this one again
+    /// after a gap: announcements made in the gap were lost, so every
+    /// tenant with subscribers reads what it missed. Never blocks.
+    pub fn catch_up(self: &Arc<Self>) {
+        let tenants: Vec<TenantId> = self
+            .channels
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .keys()
+            .copied()
+            .collect();
+        for tenant in tenants {
+            self.pump_tenant(tenant);
+        }
+    }
+
+    fn pump_tenant(self: &Arc<Self>, tenant: TenantId) {
         let channel = {
             let mut channels = self.channels.lock().unwrap_or_else(|p| p.into_inner());
             match channels.get(&tenant) {

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use bulkhead_domain::audit::Outcome;
 use bulkhead_domain::{AuditEntryId, Clock, Password, Permission, TenantId};
-use bulkhead_store::{Access, AuditDraft, Store};
+use bulkhead_store::{Access, AuditDraft, Notice, Store};
 use time::{Duration, OffsetDateTime};
 
 use crate::ServiceError;
@@ -99,9 +99,16 @@ impl Services {
         let cache = Arc::new(AuthCache::new(Arc::clone(&clock)));
         let realtime = RealtimeHub::new(Arc::clone(&store));
         let (to_cache, to_realtime) = (Arc::clone(&cache), Arc::clone(&realtime));
-        store.on_invalidation(Arc::new(move |invalidation| {
-            to_cache.invalidate(invalidation);
-            to_realtime.announce(invalidation);
+        store.on_notice(Arc::new(move |notice| match notice {
+            Notice::Invalidated(invalidation) => {
+                to_cache.invalidate(invalidation);
+                to_realtime.announce(invalidation);
+            }
+            Notice::Interrupted => to_cache.suspend(),
+            Notice::Resumed => {
+                to_cache.resume();
+                to_realtime.catch_up();
+            }
         }));
         let dummy = passwords::generate_password()?;
         let dummy_hash = passwords::hash_password(&dummy)?;

@@ -11,6 +11,7 @@ mod audit_log;
 mod checks;
 mod citus;
 mod codec;
+mod connectivity;
 mod data_plane;
 mod migrate;
 mod notify;
@@ -26,7 +27,7 @@ use async_trait::async_trait;
 use bulkhead_domain::{TenantId, UserId};
 use bulkhead_store::invalidation::Listeners;
 use bulkhead_store::{
-    Access, Backend, InvalidationListener, NewTenant, PlatformTx, Store, StoreError, TenantTx,
+    Access, Backend, NewTenant, NoticeListener, PlatformTx, Store, StoreError, TenantTx,
     UserMembership,
 };
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
@@ -34,6 +35,13 @@ use sqlx::{Postgres, Row, Transaction};
 use uuid::Uuid;
 
 use crate::codec::store_error;
+use crate::connectivity::{Connectivity, PING_TIMEOUT};
+
+/// While the server is known to be unreachable, how long a request waits
+/// for a connection before answering that the database is unavailable
+/// (instead of the acquire timeout). Long enough to connect to a server
+/// that has just come back, which then ends the outage for everyone.
+pub const UNREACHABLE_WAIT: Duration = Duration::from_secs(1);
 
 pub use crate::migrate::{
     ALL_TABLES, MigrateError, MigrateOptions, MigrateReport, RUNTIME_GRANTS, TENANT_TABLES, migrate,
@@ -43,7 +51,9 @@ pub use crate::migrate::{
 #[derive(Debug, Clone)]
 pub struct PoolSettings {
     pub max_connections: u32,
-    /// How long a request waits for a connection before answering 503.
+    /// How long a request waits for a connection before answering 503
+    /// (much less while the server is known to be unreachable; see
+    /// [`UNREACHABLE_WAIT`]).
     pub acquire_timeout: Duration,
 }
 
@@ -79,6 +89,10 @@ pub enum ConnectError {
 pub struct PgStore {
     pool: PgPool,
     listeners: Arc<Listeners>,
+    connectivity: Arc<Connectivity>,
+    /// Lets one request at a time find out whether an unreachable server is
+    /// back; the others wait for its answer instead of trying too.
+    probe: Arc<tokio::sync::Mutex<()>>,
     /// Forwards other processes' invalidations; aborted by `close`.
     listener_task: Arc<std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>>,
 }
@@ -96,17 +110,36 @@ impl PgStore {
         let options: PgConnectOptions = url
             .parse()
             .map_err(|error: sqlx::Error| ConnectError::BadUrl(error.to_string()))?;
+        let connectivity = Arc::new(Connectivity::default());
+        let pinger = Arc::clone(&connectivity);
         let pool = PgPoolOptions::new()
             .max_connections(settings.max_connections)
             .acquire_timeout(settings.acquire_timeout)
             .idle_timeout(Some(Duration::from_secs(10 * 60)))
             .max_lifetime(Some(Duration::from_secs(30 * 60)))
             // sqlx already pings every connection it takes back into the
-            // pool (off the request's path); a second ping on the way out
-            // cost every request a round trip. A connection that died while
-            // idle (a server restart) fails its one request with 503 and is
-            // dropped.
+            // pool (off the request's path); a ping on every way out would
+            // cost every request a round trip. Only a connection that may
+            // have died while idle is pinged: idle since the listener saw a
+            // connection drop (a server restart), or idle for long. A dead
+            // one is closed and replaced before any request sees it.
             .test_before_acquire(false)
+            .before_acquire(move |connection, meta| {
+                let ping = pinger.needs_ping(meta.idle_for);
+                Box::pin(async move {
+                    if ping {
+                        tokio::time::timeout(PING_TIMEOUT, sqlx::Connection::ping(connection))
+                            .await
+                            .map_err(|_| {
+                                sqlx::Error::Io(std::io::Error::new(
+                                    std::io::ErrorKind::TimedOut,
+                                    "ping timed out",
+                                ))
+                            })??;
+                    }
+                    Ok(true)
+                })
+            })
             .after_connect(|connection, _meta| {
                 Box::pin(async move {
                     // A standby would accept our reads and fail our writes;
@@ -126,12 +159,15 @@ impl PgStore {
             .await
             .map_err(|error| ConnectError::Unreachable(error.to_string()))?;
         let listeners = Arc::new(Listeners::default());
-        let listener_task = notify::spawn_listener(options, Arc::clone(&listeners))
-            .await
-            .map_err(|error| ConnectError::Unreachable(error.to_string()))?;
+        let listener_task =
+            notify::spawn_listener(options, Arc::clone(&listeners), Arc::clone(&connectivity))
+                .await
+                .map_err(|error| ConnectError::Unreachable(error.to_string()))?;
         let store = Self {
             pool,
             listeners,
+            connectivity,
+            probe: Arc::default(),
             listener_task: Arc::new(std::sync::Mutex::new(Some(listener_task))),
         };
         if let Err(error) = store.check_runtime_role().await {
@@ -191,6 +227,7 @@ impl PgStore {
     }
 
     async fn check_schema_and_durability(&self) -> Result<(), StoreError> {
+        self.wait_if_unreachable().await?;
         let mut connection = self.pool.acquire().await.map_err(store_error)?;
         checks::migrations_current(&mut connection).await?;
         checks::durable_commits(&mut connection).await?;
@@ -201,6 +238,32 @@ impl PgStore {
             );
         }
         Ok(())
+    }
+
+    /// While the server is known to be unreachable, fails within twice
+    /// [`UNREACHABLE_WAIT`] rather than the acquire timeout: one request at
+    /// a time tries for a connection for that long (the others wait that
+    /// long for their turn), and a request that gets one makes the server
+    /// reachable again for all.
+    async fn wait_if_unreachable(&self) -> Result<(), StoreError> {
+        let unavailable = || StoreError::Unavailable("the database server is unreachable".into());
+        if !self.connectivity.is_unreachable() {
+            return Ok(());
+        }
+        let _probing = match tokio::time::timeout(UNREACHABLE_WAIT, self.probe.lock()).await {
+            Ok(guard) => guard,
+            Err(_) => return Err(unavailable()),
+        };
+        if !self.connectivity.is_unreachable() {
+            return Ok(());
+        }
+        match tokio::time::timeout(UNREACHABLE_WAIT, self.pool.acquire()).await {
+            Ok(Ok(_connection)) => {
+                self.connectivity.set_reachable(true);
+                Ok(())
+            }
+            Ok(Err(_)) | Err(_) => Err(unavailable()),
+        }
     }
 
     /// Begins a transaction, read-only if asked, with one transaction-local
@@ -214,6 +277,7 @@ impl PgStore {
         access: Access,
         setting: Option<(&str, Uuid)>,
     ) -> Result<Transaction<'static, Postgres>, StoreError> {
+        self.wait_if_unreachable().await?;
         // One simple-protocol message, so one round trip, for BEGIN and the
         // setting alike.
         let mut sql = String::from(match access {
@@ -323,7 +387,7 @@ impl Store for PgStore {
         Ok(memberships)
     }
 
-    fn on_invalidation(&self, listener: InvalidationListener) {
+    fn on_notice(&self, listener: NoticeListener) {
         self.listeners.add(listener);
     }
 

@@ -5,20 +5,41 @@
 //! receive it only if, and as soon as, the transaction commits. Every server
 //! process LISTENs on one channel and hands what arrives to its listeners;
 //! the committing process also delivers locally right after the commit, so
-//! its own next request never sees stale state. When the listening
-//! connection drops, notifications may have been missed, so the listeners
-//! are told that everything may be stale.
+//! its own next request never sees stale state.
+//!
+//! When the listening connection drops, notifications sent until it LISTENs
+//! again are lost. The listeners are told at once ([`Notice::Interrupted`]:
+//! serve nothing cached), the connection is made again with a backoff of
+//! at most [`MAX_BACKOFF`], and only once LISTEN is back are they told
+//! [`Notice::Resumed`]. The reconnecting is done here rather than by
+//! `PgListener`, whose own reconnect happens inside its next receive, where
+//! we could not tell when LISTEN is back. The drop also tells
+//! [`Connectivity`] that pooled connections may be dead.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use bulkhead_store::invalidation::Listeners;
-use bulkhead_store::{Invalidation, StoreError};
-use sqlx::postgres::{PgConnectOptions, PgListener};
+use bulkhead_store::{Invalidation, Notice, StoreError};
+use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions};
 use sqlx::{Postgres, Transaction};
 
 use crate::codec::store_error;
+use crate::connectivity::Connectivity;
 
 pub const CHANNEL: &str = "bulkhead_invalidation";
+
+/// How long one attempt to connect and LISTEN may take. While the server
+/// refuses connections, sqlx retries inside it with a growing pause (at most
+/// a fifth of it), so a server that comes back is found within 400 ms.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+/// The pause after a failed attempt, doubled after each failure up to
+/// [`MAX_BACKOFF`].
+const FIRST_BACKOFF: Duration = Duration::from_millis(50);
+/// The longest pause between attempts: a server that is back is listened
+/// to again within about this long, and an unreachable one costs a
+/// connection attempt per second or so.
+pub const MAX_BACKOFF: Duration = Duration::from_secs(1);
 
 /// Commits `tx`, sending `pending` to every process, then delivers them here.
 pub async fn commit_and_notify(
@@ -43,28 +64,83 @@ pub async fn commit_and_notify(
 }
 
 /// Starts listening before returning, so nothing committed after this call
-/// is missed; then forwards notifications until aborted.
+/// is missed; then forwards notifications until aborted, reconnecting
+/// whenever the connection drops.
 pub async fn spawn_listener(
     options: PgConnectOptions,
     listeners: Arc<Listeners>,
+    connectivity: Arc<Connectivity>,
 ) -> Result<tokio::task::JoinHandle<()>, sqlx::Error> {
-    let mut listener = PgListener::connect_with(&sqlx::PgPool::connect_lazy_with(options)).await?;
-    listener.listen(CHANNEL).await?;
+    // A pool of one, only because `PgListener` is made from a pool.
+    let pool = PgPoolOptions::new()
+        .max_connections(1)
+        .acquire_timeout(CONNECT_TIMEOUT)
+        .idle_timeout(None)
+        .max_lifetime(None)
+        .connect_lazy_with(options);
+    let listener = listen(&pool).await?;
     Ok(tokio::spawn(async move {
+        let mut listener = listener;
         loop {
-            match listener.try_recv().await {
-                Ok(Some(notification)) => {
-                    listeners.deliver(Invalidation::decode(notification.payload()))
-                }
-                // The connection was lost; the next call reconnects. Whatever
-                // was sent meanwhile is gone.
-                Ok(None) => listeners.deliver(Invalidation::Everything),
-                Err(error) => {
-                    tracing::warn!(%error, "invalidation listener failed; retrying");
-                    listeners.deliver(Invalidation::Everything);
-                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-                }
-            }
+            forward(&mut listener, &listeners).await;
+            drop(listener);
+            connectivity.connection_dropped();
+            listeners.tell(Notice::Interrupted);
+            listener = reconnect(&pool, &connectivity).await;
+            connectivity.set_reachable(true);
+            tracing::info!("invalidation listener is listening again");
+            listeners.tell(Notice::Resumed);
         }
     }))
+}
+
+/// A connection LISTENing on [`CHANNEL`].
+async fn listen(pool: &PgPool) -> Result<PgListener, sqlx::Error> {
+    let mut listener = PgListener::connect_with(pool).await?;
+    // Left on, a lost connection would be reconnected inside the next
+    // receive, for up to the pool's acquire timeout, before we hear of it.
+    listener.eager_reconnect(false);
+    listener.listen(CHANNEL).await?;
+    Ok(listener)
+}
+
+/// Hands every notification to the listeners until the connection drops.
+async fn forward(listener: &mut PgListener, listeners: &Listeners) {
+    loop {
+        match listener.try_recv().await {
+            Ok(Some(notification)) => {
+                listeners.deliver(Invalidation::decode(notification.payload()))
+            }
+            Ok(None) => {
+                tracing::warn!("invalidation listener lost its connection; reconnecting");
+                return;
+            }
+            Err(error) => {
+                tracing::warn!(%error, "invalidation listener failed; reconnecting");
+                return;
+            }
+        }
+    }
+}
+
+/// Connects and LISTENs again, retrying with a capped backoff until it works.
+async fn reconnect(pool: &PgPool, connectivity: &Connectivity) -> PgListener {
+    let mut backoff = FIRST_BACKOFF;
+    loop {
+        // LISTEN on a connection that went half-open right after connecting
+        // would wait for TCP to give up; bound the whole attempt.
+        let error = match tokio::time::timeout(CONNECT_TIMEOUT, listen(pool)).await {
+            Ok(Ok(listener)) => return listener,
+            Ok(Err(error)) => error.to_string(),
+            Err(_) => "timed out".to_owned(),
+        };
+        connectivity.set_reachable(false);
+        tracing::warn!(
+            %error,
+            retry_in_ms = backoff.as_millis() as u64,
+            "invalidation listener cannot reconnect"
+        );
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(MAX_BACKOFF);
+    }
 }

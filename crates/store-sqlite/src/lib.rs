@@ -28,7 +28,7 @@ use async_trait::async_trait;
 use bulkhead_domain::UserId;
 use bulkhead_store::invalidation::Listeners;
 use bulkhead_store::{
-    Access, Backend, InvalidationListener, NewTenant, PlatformTx, Store, StoreError, TenantTx,
+    Access, Backend, NewTenant, NoticeListener, PlatformTx, Store, StoreError, TenantTx,
     UserMembership,
 };
 use rusqlite::Connection;
@@ -162,8 +162,9 @@ impl Store for SqliteStore {
         Ok(memberships)
     }
 
-    fn on_invalidation(&self, listener: InvalidationListener) {
-        // One process owns the file, so local delivery is delivery to all.
+    fn on_notice(&self, listener: NoticeListener) {
+        // One process owns the file, so local delivery is delivery to all,
+        // and it is never interrupted.
         self.inner.listeners.add(listener);
     }
 

@@ -1,17 +1,18 @@
-//! Delivering [`Invalidation`]s to listeners, and their text form for
-//! carrying them between processes (PostgreSQL NOTIFY payloads).
+//! Delivering [`Notice`]s to listeners, and the text form of
+//! [`Invalidation`]s for carrying them between processes (PostgreSQL NOTIFY
+//! payloads).
 
 use std::sync::RwLock;
 
 use bulkhead_domain::id::Id;
 
-use crate::model::Invalidation;
-use crate::store::InvalidationListener;
+use crate::model::{Invalidation, Notice};
+use crate::store::NoticeListener;
 
 /// The listeners registered with one store.
 #[derive(Default)]
 pub struct Listeners {
-    listeners: RwLock<Vec<InvalidationListener>>,
+    listeners: RwLock<Vec<NoticeListener>>,
 }
 
 impl std::fmt::Debug for Listeners {
@@ -24,21 +25,26 @@ impl std::fmt::Debug for Listeners {
 }
 
 impl Listeners {
-    pub fn add(&self, listener: InvalidationListener) {
+    pub fn add(&self, listener: NoticeListener) {
         self.listeners
             .write()
             .unwrap_or_else(|p| p.into_inner())
             .push(listener);
     }
 
+    /// Hands a committed invalidation to every listener.
     pub fn deliver(&self, invalidation: Invalidation) {
+        self.tell(Notice::Invalidated(invalidation));
+    }
+
+    pub fn tell(&self, notice: Notice) {
         for listener in self
             .listeners
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .iter()
         {
-            listener(invalidation);
+            listener(notice);
         }
     }
 }

@@ -31,6 +31,6 @@ pub use document::Document;
 pub use error::{ConflictKind, StoreError};
 pub use model::*;
 pub use records::*;
-pub use store::{Access, Backend, InvalidationListener, PlatformTx, Store, TenantTx};
+pub use store::{Access, Backend, NoticeListener, PlatformTx, Store, TenantTx};
 
 pub use bulkhead_domain::{ApiKeyId, InvitationId, Role, SessionId, TenantId, UserId};

@@ -145,6 +145,28 @@ pub enum Invalidation {
     Everything,
 }
 
+/// What a store tells the listeners registered with
+/// [`Store::on_notice`](crate::Store::on_notice): committed invalidations,
+/// and whether those of other server processes are reaching this one.
+///
+/// A cache may serve what it holds only while other processes'
+/// invalidations arrive: a change committed elsewhere while they do not
+/// is learned of by nobody. So between [`Notice::Interrupted`] and
+/// [`Notice::Resumed`] a cache serves nothing from memory, and at
+/// `Resumed` it forgets what it held, since what was committed in the gap
+/// is unknown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Notice {
+    /// A committed change made this stale.
+    Invalidated(Invalidation),
+    /// Invalidations committed by other processes may no longer reach this
+    /// one (the connection that carries them was lost).
+    Interrupted,
+    /// Other processes' invalidations reach this one again: the connection
+    /// is back and listening. Anything cached may have missed some.
+    Resumed,
+}
+
 /// An API key of one tenant. Only the SHA-256 of the key is stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiKey {

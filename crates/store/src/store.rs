@@ -56,8 +56,11 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Registers a function called with every [`Invalidation`] committed by
     /// any server process on this database: in this process synchronously
     /// after the commit (before `commit` returns), in others as soon as the
-    /// database tells them. Listeners must be quick and must not block.
-    fn on_invalidation(&self, listener: InvalidationListener);
+    /// database tells them. It also hears when other processes'
+    /// invalidations stop reaching this one and when they resume
+    /// ([`Notice`]); a store that one process owns (SQLite) never says
+    /// [`Notice::Interrupted`]. Listeners must be quick and must not block.
+    fn on_notice(&self, listener: NoticeListener);
 
     /// Succeeds when the database answers and its schema is current.
     async fn readiness(&self) -> Result<(), StoreError>;
@@ -66,8 +69,9 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn close(&self);
 }
 
-/// Called with each committed [`Invalidation`].
-pub type InvalidationListener = std::sync::Arc<dyn Fn(Invalidation) + Send + Sync>;
+/// Called with each [`Notice`]: committed invalidations, and the state of
+/// their delivery from other processes.
+pub type NoticeListener = std::sync::Arc<dyn Fn(Notice) + Send + Sync>;
 
 /// A transaction bound to one tenant. No method takes a tenant id.
 #[async_trait]

@@ -25,6 +25,7 @@ use sqlx::{Connection, PgConnection};
 use uuid::Uuid;
 
 use crate::postgres::{APP_ROLE, admin_url, with_user_and_database};
+use crate::proxy::PgProxy;
 use crate::support::{Server, assert_success, bulkhead, run};
 
 /// The password of every account the scenarios make, unless one says
@@ -245,6 +246,30 @@ impl TestServer {
         Some((server, client))
     }
 
+    /// Another replica, like [`TestServer::replica`], whose every connection
+    /// to PostgreSQL goes through a [`PgProxy`] the test controls, with
+    /// `env` added to its environment; `None` on SQLite.
+    pub async fn replica_through_proxy(
+        &self,
+        env: &[(&str, &str)],
+    ) -> Option<(Server, Client, PgProxy)> {
+        let Store::Postgres { database } = &self.store else {
+            return None;
+        };
+        let mut url = url::Url::parse(&database.app_url()).unwrap();
+        let upstream = url.socket_addrs(|| Some(5432)).unwrap()[0];
+        let proxy = PgProxy::start(upstream);
+        url.set_ip_host(proxy.addr().ip()).unwrap();
+        url.set_port(Some(proxy.addr().port())).unwrap();
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
+            .collect();
+        let server = serve_postgres(url.as_str(), self.dir.path(), &env).await;
+        let client = Client::new(&format!("http://{}", server.addr)).unwrap();
+        Some((server, client, proxy))
+    }
+
     /// Stops the server with SIGTERM and returns its exit status, its whole
     /// stdout (the logs) and its stderr; then its database goes.
     pub async fn stop(self) -> (std::process::ExitStatus, String, String) {
@@ -371,19 +396,29 @@ impl TestServer {
 
 /// Starts `bulkhead serve` on `store`, with `env` added to its environment.
 async fn serve(store: &Store, dir: &std::path::Path, env: &[(String, String)]) -> Server {
-    let mut serve = bulkhead(["serve", "--addr", "127.0.0.1:0"]);
     match store {
-        Store::Sqlite { .. } => add_store_args(&mut serve, store),
-        Store::Postgres { database } => {
-            // The data directory is not used on PostgreSQL; point it at the
-            // temporary directory so nothing lands elsewhere.
-            serve
-                .arg("--data-dir")
-                .arg(dir.join("unused"))
-                .arg("--database-url")
-                .arg(database.app_url());
+        Store::Sqlite { .. } => {
+            let mut serve = bulkhead(["serve", "--addr", "127.0.0.1:0"]);
+            add_store_args(&mut serve, store);
+            for (name, value) in env {
+                serve.env(name, value);
+            }
+            Server::start_with(serve).await
         }
+        Store::Postgres { database } => serve_postgres(&database.app_url(), dir, env).await,
     }
+}
+
+/// Starts `bulkhead serve` on the PostgreSQL database at `url`.
+async fn serve_postgres(url: &str, dir: &std::path::Path, env: &[(String, String)]) -> Server {
+    let mut serve = bulkhead(["serve", "--addr", "127.0.0.1:0"]);
+    // The data directory is not used on PostgreSQL; point it at the
+    // temporary directory so nothing lands elsewhere.
+    serve
+        .arg("--data-dir")
+        .arg(dir.join("unused"))
+        .arg("--database-url")
+        .arg(url);
     for (name, value) in env {
         serve.env(name, value);
     }

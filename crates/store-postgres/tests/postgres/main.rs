@@ -17,6 +17,7 @@ mod cancellation;
 mod conformance;
 mod explain;
 mod notify;
+mod outage;
 mod rls;
 mod roles;
 mod support;

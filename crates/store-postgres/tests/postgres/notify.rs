@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bulkhead_domain::UserId;
-use bulkhead_store::{Access, Invalidation, Store};
+use bulkhead_store::{Access, Invalidation, Notice, Store};
 
 use crate::support::TestDatabase;
 
@@ -17,8 +17,10 @@ async fn an_invalidation_committed_by_one_process_reaches_the_other() {
     let receiver_store = database.store(2).await;
     let sender_store = database.store(2).await;
     let (sender, mut received) = tokio::sync::mpsc::unbounded_channel();
-    receiver_store.on_invalidation(Arc::new(move |invalidation| {
-        let _ = sender.send((invalidation, Instant::now()));
+    receiver_store.on_notice(Arc::new(move |notice| {
+        if let Notice::Invalidated(invalidation) = notice {
+            let _ = sender.send((invalidation, Instant::now()));
+        }
     }));
 
     let mut latencies = Vec::new();
@@ -63,8 +65,10 @@ async fn a_rolled_back_transaction_tells_no_other_process() {
     let receiver_store = database.store(2).await;
     let sender_store = database.store(2).await;
     let (sender, mut received) = tokio::sync::mpsc::unbounded_channel();
-    receiver_store.on_invalidation(Arc::new(move |invalidation| {
-        let _ = sender.send(invalidation);
+    receiver_store.on_notice(Arc::new(move |notice| {
+        if let Notice::Invalidated(invalidation) = notice {
+            let _ = sender.send(invalidation);
+        }
     }));
     let ghost = Invalidation::User(UserId::new());
     let mut tx = sender_store.platform(Access::Write).await.unwrap();

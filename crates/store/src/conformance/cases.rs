@@ -929,13 +929,15 @@ pub async fn the_platform_audit_log_is_its_own_verifiable_chain(ts: &TestStore) 
 pub async fn invalidations_reach_listeners_when_their_transaction_commits(ts: &TestStore) {
     use std::sync::Mutex;
 
-    use crate::Invalidation;
+    use crate::{Invalidation, Notice};
 
     let store = &*ts.store;
     let seen: Arc<Mutex<Vec<Invalidation>>> = Arc::default();
     let sink = Arc::clone(&seen);
-    store.on_invalidation(Arc::new(move |invalidation| {
-        sink.lock().unwrap().push(invalidation);
+    store.on_notice(Arc::new(move |notice| {
+        if let Notice::Invalidated(invalidation) = notice {
+            sink.lock().unwrap().push(invalidation);
+        }
     }));
     let owner = fixtures::user(store, "owner@example.com").await;
     let tenant = fixtures::tenant(store, "acme", &owner).await;

@@ -1,0 +1,190 @@
+//! A PostgreSQL outage seen by one replica (RELIABILITY F3, F4; issue 17,
+//! defects 2 and 3). Replica B reaches the database through a [`PgProxy`]
+//! that the test cuts (every connection ends, new ones are refused) and
+//! restores, while primary A keeps its own path: B's invalidation listener
+//! loses its connection and B's pooled connections die, as in a database
+//! restart, without stopping the PostgreSQL server other tests share.
+//!
+//! PostgreSQL only: a SQLite file has no server to lose.
+
+use std::time::{Duration, Instant};
+
+use bulkhead_client::{Client, Method, RawResponse};
+use serde_json::json;
+
+use crate::harness::{Backend, Options, PASSWORD, TestServer, expect_problem};
+use crate::proxy::PgProxy;
+use crate::records_common::{create, record_path, tenant_with_tasks};
+use crate::support::Server;
+
+/// A bound on waiting for a condition (never a measure of speed).
+const PATIENCE: Duration = Duration::from_secs(30);
+
+/// Requests sent at once, twice the pool's default connections.
+const BURST: usize = 32;
+
+async fn get(client: &Client, path: &str) -> RawResponse {
+    client.raw(Method::GET, path, None).await.unwrap()
+}
+
+/// [`BURST`] concurrent `GET path`s; their statuses.
+async fn burst(client: &Client, path: &str) -> Vec<u16> {
+    let requests: Vec<_> = (0..BURST)
+        .map(|_| {
+            let (client, path) = (client.clone(), path.to_owned());
+            tokio::spawn(async move { get(&client, &path).await.status })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for request in requests {
+        statuses.push(request.await.unwrap());
+    }
+    statuses
+}
+
+/// Sends `GET path` until the answer's status satisfies `done`; returns the
+/// answers before it.
+async fn until(client: &Client, path: &str, done: impl Fn(u16) -> bool) -> Vec<u16> {
+    let started = Instant::now();
+    let mut before = Vec::new();
+    loop {
+        let status = get(client, path).await.status;
+        if done(status) {
+            return before;
+        }
+        before.push(status);
+        assert!(
+            started.elapsed() < PATIENCE,
+            "GET {path} still answers {status} after {PATIENCE:?}"
+        );
+    }
+}
+
+/// A primary on PostgreSQL and a replica behind a proxy, or `None` when
+/// PostgreSQL is not reachable.
+async fn primary_and_replica(
+    env: &[(&str, &str)],
+) -> Option<(TestServer, Server, Client, PgProxy)> {
+    let primary = TestServer::start_with(Backend::Postgres, Options::default()).await?;
+    let (replica_process, replica, proxy) = primary.replica_through_proxy(env).await?;
+    Some((primary, replica_process, replica, proxy))
+}
+
+#[tokio::test]
+async fn a_replica_cut_off_from_the_database_accepts_no_revoked_session() {
+    let Some((primary, _replica_process, replica, proxy)) = primary_and_replica(&[]).await else {
+        return;
+    };
+    primary.signup("ada@example.com").await;
+    let mut sessions = Vec::new();
+    for _ in 0..8 {
+        let session = primary.login("ada@example.com", PASSWORD).await;
+        // Cached on the replica from now on.
+        let on_replica = replica.with_token(&session.tokens.access_token);
+        on_replica.me().await.unwrap();
+        sessions.push((session, on_replica));
+    }
+
+    proxy.cut();
+    // The replica cannot hear revocations now; it must stop answering from
+    // its cache (it cannot reach the database to check either).
+    let (_, first) = &sessions[0];
+    let served = until(first, "/v1/me", |status| status != 200).await;
+    eprintln!(
+        "the replica answered {} request(s) from its cache after the cut",
+        served.len()
+    );
+
+    // Revoked on the primary while the replica's notifications are lost.
+    for (session, _) in &sessions {
+        session.client.logout().await.unwrap();
+    }
+    let mut stale = 0;
+    for (_, on_replica) in &sessions {
+        if get(on_replica, "/v1/me").await.status == 200 {
+            stale += 1;
+        }
+    }
+    assert_eq!(
+        stale, 0,
+        "the replica accepted revoked sessions during the outage"
+    );
+
+    proxy.restore();
+    for (index, (_, on_replica)) in sessions.iter().enumerate() {
+        let before = until(on_replica, "/v1/me", |status| status == 401).await;
+        let stale = before.iter().filter(|status| **status == 200).count();
+        assert_eq!(
+            stale, 0,
+            "session {index} was accepted {stale} time(s) after the outage: {before:?}"
+        );
+    }
+    // Revocation reaches the replica at once again (LISTEN is back).
+    let session = primary.login("ada@example.com", PASSWORD).await;
+    let on_replica = replica.with_token(&session.tokens.access_token);
+    until(&on_replica, "/v1/me", |status| status == 200).await;
+}
+
+#[tokio::test]
+async fn reads_right_after_an_outage_meet_no_dead_connection() {
+    let Some((primary, replica_process, replica, proxy)) = primary_and_replica(&[]).await else {
+        return;
+    };
+    let (owner, tenant) = tenant_with_tasks(&primary, "burst", "tenant").await;
+    let record = create(&owner.client, &tenant.slug, "tasks", json!({"title": "a"})).await;
+    let path = record_path(&tenant.slug, "tasks", record.id);
+    let reader = replica.with_token(&owner.tokens.access_token);
+    // Fill the replica's pool with connections that the outage will kill.
+    let statuses = burst(&reader, &path).await;
+    assert!(statuses.iter().all(|status| *status == 200), "{statuses:?}");
+
+    proxy.cut();
+    until(&replica, "/readyz", |status| status == 503).await;
+    proxy.restore();
+
+    let statuses = burst(&reader, &path).await;
+    let n_unavailable = statuses.iter().filter(|status| **status == 503).count();
+    if n_unavailable > 0 {
+        let (_, logs, _) = replica_process.stop_collecting_stdout("TERM").await;
+        eprintln!("the replica's warnings:");
+        for line in logs.lines().filter(|line| line.contains("WARN")) {
+            eprintln!("{line}");
+        }
+    }
+    assert_eq!(
+        n_unavailable, 0,
+        "{n_unavailable} of {BURST} reads right after the outage answered 503: {statuses:?}"
+    );
+    assert!(statuses.iter().all(|status| *status == 200), "{statuses:?}");
+}
+
+#[tokio::test]
+async fn during_an_outage_a_request_answers_503_without_waiting_for_the_pool() {
+    // A pool that would make a request wait 30 s for a connection.
+    let env = [("BULKHEAD_DATABASE_ACQUIRE_TIMEOUT", "30")];
+    let Some((primary, _replica_process, replica, proxy)) = primary_and_replica(&env).await else {
+        return;
+    };
+    let (owner, tenant) = tenant_with_tasks(&primary, "fast", "tenant").await;
+    let record = create(&owner.client, &tenant.slug, "tasks", json!({"title": "a"})).await;
+    let path = record_path(&tenant.slug, "tasks", record.id);
+    let reader = replica.with_token(&owner.tokens.access_token);
+    assert_eq!(get(&reader, &path).await.status, 200);
+
+    proxy.cut();
+    until(&replica, "/readyz", |status| status == 503).await;
+    // Generous, and still a third of the acquire timeout: the alternative
+    // to answering is hanging for all of it.
+    let bound = Duration::from_secs(10);
+    for attempt in 0..5 {
+        let response = tokio::time::timeout(bound, get(&reader, &path))
+            .await
+            .unwrap_or_else(|_| {
+                panic!("request {attempt} during the outage had no answer within {bound:?}")
+            });
+        expect_problem(&response, 503, "not_ready");
+    }
+
+    proxy.restore();
+    until(&reader, &path, |status| status == 200).await;
+}
