@@ -12,6 +12,7 @@ mod checks;
 mod citus;
 mod codec;
 mod data_plane;
+mod email_keys;
 mod migrate;
 mod notify;
 mod platform_tx;
@@ -193,6 +194,7 @@ impl PgStore {
     async fn check_schema_and_durability(&self) -> Result<(), StoreError> {
         let mut connection = self.pool.acquire().await.map_err(store_error)?;
         checks::migrations_current(&mut connection).await?;
+        checks::email_keys_filled(&mut connection).await?;
         checks::durable_commits(&mut connection).await?;
         if !checks::autovacuum_on(&mut connection).await? {
             tracing::warn!(
