@@ -11,6 +11,8 @@ mod domain;
 mod key;
 
 use std::fmt;
+use std::hash::{Hash, Hasher};
+use std::sync::OnceLock;
 
 use serde::{Deserialize, Serialize};
 use unicode_normalization::UnicodeNormalization;
@@ -25,11 +27,29 @@ pub use key::EmailKey;
 /// [`EmailKey`] folds it. Addresses read back from storage use
 /// [`Email::from_stored`], which refuses nothing, because accounts created
 /// under older rules must keep working.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct Email {
     address: String,
-    key: EmailKey,
+    /// Computed when first asked for: addresses read back from storage (a
+    /// page of members, say) are mostly shown, not compared, and the key
+    /// takes four normalisation and folding passes over the text.
+    key: OnceLock<EmailKey>,
+}
+
+// The key is a function of the address, so the address alone decides.
+impl PartialEq for Email {
+    fn eq(&self, other: &Self) -> bool {
+        self.address == other.address
+    }
+}
+
+impl Eq for Email {}
+
+impl Hash for Email {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.address.hash(state);
+    }
 }
 
 /// Why a text is not an [`Email`].
@@ -102,7 +122,7 @@ impl Email {
             return Err(InvalidEmail::TooLong);
         }
         Ok(Self {
-            key: EmailKey::from_parts(local, &ascii_domain),
+            key: OnceLock::from(EmailKey::from_parts(local, &ascii_domain)),
             address,
         })
     }
@@ -112,7 +132,7 @@ impl Email {
     /// whose address today's rules would refuse still loads and logs in.
     pub fn from_stored(address: &str) -> Self {
         Self {
-            key: EmailKey::of(address),
+            key: OnceLock::new(),
             address: address.to_owned(),
         }
     }
@@ -123,7 +143,7 @@ impl Email {
 
     /// What uniqueness and comparisons are decided on.
     pub fn key(&self) -> &EmailKey {
-        &self.key
+        self.key.get_or_init(|| EmailKey::of(&self.address))
     }
 }
 
