@@ -118,6 +118,16 @@ pub enum AdminCommand {
     /// Create a platform administrator. The password is the first line of
     /// standard input; with none, one is generated and printed once.
     Create(AdminCreateArgs),
+    /// List accounts from before email keys whose addresses share one key
+    /// (kept, each logging in with its own address), one per line: key,
+    /// user id, address.
+    EmailCollisions(AdminEmailCollisionsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AdminEmailCollisionsArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
 }
 
 #[derive(Debug, Args)]
@@ -162,6 +172,7 @@ impl Cli {
                 &args.database
             }
             Command::Admin(AdminCommand::Create(args)) => &args.database,
+            Command::Admin(AdminCommand::EmailCollisions(args)) => &args.database,
             Command::Keys(KeysCommand::Rotate(args)) => &args.database,
             Command::Audit(AuditCommand::Verify(args)) => &args.database,
         };

@@ -7,7 +7,8 @@
 //! - [`telemetry`]: logging setup.
 //! - [`database`]: opening the configured store (SQLite or PostgreSQL).
 //! - [`open_files`]: the open-file limit and the connection cap it allows.
-//! - [`commands`]: `serve`, `migrate`, `admin create` and `keys rotate`.
+//! - [`commands`]: `serve`, `migrate`, `admin create`, `admin email-collisions`
+//!   and `keys rotate`.
 //! - [`Error`]: every way a command can fail, each printed as one line.
 
 pub mod cli;
@@ -56,6 +57,9 @@ pub fn run(cli: Cli) -> Result<(), Error> {
             }
             Command::Admin(AdminCommand::Create(args)) => {
                 commands::admin::create(&settings, clock.as_ref(), &args.email, password).await
+            }
+            Command::Admin(AdminCommand::EmailCollisions(_)) => {
+                commands::email_collisions::list(&settings, clock.as_ref()).await
             }
             Command::Keys(KeysCommand::Rotate(_)) => {
                 commands::keys::rotate(&settings, clock.as_ref()).await

@@ -29,7 +29,7 @@ pub use collection::{
     CollectionName, CollectionSchema, FieldDef, FieldIssue, FieldName, FieldType, SchemaIssue,
     Visibility, WriteMode, schema_change_issues, validate_record,
 };
-pub use email::Email;
+pub use email::{Email, EmailKey, EmailLookup};
 pub use id::{ApiKeyId, AuditEntryId, Id, InvitationId, RecordId, SessionId, TenantId, UserId};
 pub use password::Password;
 pub use role::{Permission, Role};

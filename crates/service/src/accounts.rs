@@ -1,7 +1,7 @@
 //! Creating accounts.
 
 use bulkhead_domain::{Clock, Email, Password, UserId};
-use bulkhead_store::{Access, ConflictKind, NewUser, Store, StoreError, User};
+use bulkhead_store::{Access, ConflictKind, EmailKeyCollision, NewUser, Store, StoreError, User};
 
 use crate::{ServiceError, passwords};
 
@@ -37,6 +37,15 @@ pub async fn create_platform_admin(
         })?;
     tx.commit().await?;
     Ok(user)
+}
+
+/// Groups of accounts from before email keys whose addresses share a key
+/// (see [`EmailKeyCollision`]), for the operator to resolve.
+pub async fn email_key_collisions(
+    store: &dyn Store,
+) -> Result<Vec<EmailKeyCollision>, ServiceError> {
+    let mut tx = store.platform(Access::Read).await?;
+    Ok(tx.email_key_collisions().await?)
 }
 
 #[cfg(test)]

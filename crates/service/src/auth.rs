@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use bulkhead_domain::audit::Outcome;
-use bulkhead_domain::{Email, Password, SessionId, UserId};
+use bulkhead_domain::{Email, EmailLookup, Password, SessionId, UserId};
 use bulkhead_store::{
     Access, ConflictKind, Invalidation, NewSession, NewUser, Session, StoreError, User,
     UserMembership,
@@ -154,15 +154,12 @@ impl Services {
         password: &str,
         ctx: &RequestContext,
     ) -> Result<Tokens, ServiceError> {
-        // The throttle key uses the normalised address when there is one, so
-        // "Ada@EXAMPLE.com" and "Ada@example.com" share a budget.
-        let parsed_email = Email::parse(email).ok();
-        let account_key = format!(
-            "account:{}",
-            parsed_email
-                .as_ref()
-                .map_or_else(|| email.trim().to_lowercase(), |e| e.as_str().to_owned())
-        );
+        // Looked up by email key, so `ADA@example.com`, its fullwidth form
+        // and `ada@EXAMPLE.com` reach the one account, and share one
+        // throttle budget. The lookup refuses nothing: an account whose
+        // address today's rules would refuse still logs in with it.
+        let lookup = EmailLookup::of(email);
+        let account_key = format!("account:{}", lookup.key);
         let ip_key = ctx.ip.as_ref().map(|ip| format!("ip:{ip}"));
         let mut keys: Vec<&str> = vec![&account_key];
         if let Some(key) = &ip_key {
@@ -181,12 +178,9 @@ impl Services {
             return Err(ServiceError::Throttled { retry_after_secs });
         }
 
-        let user = match &parsed_email {
-            Some(email) => {
-                let mut tx = self.store.platform(Access::Read).await?;
-                tx.user_by_email(email).await?
-            }
-            None => None,
+        let user = {
+            let mut tx = self.store.platform(Access::Read).await?;
+            tx.user_by_email(&lookup).await?
         };
         // Exactly one Argon2 verification on every path, so an unknown email
         // costs the same time as a wrong password.

@@ -2,7 +2,9 @@
 //! with a role; the signed-in user with that address accepts, once.
 
 use bulkhead_domain::audit::Outcome;
-use bulkhead_domain::{Email, InvitationId, Permission, Role, TenantId};
+use bulkhead_domain::{
+    Email, EmailKey, EmailLookup, InvitationId, Permission, Role, TenantId, UserId,
+};
 use bulkhead_store::{Access, Invalidation, NewInvitation, NewMembership, Tenant};
 use time::OffsetDateTime;
 
@@ -107,7 +109,10 @@ impl Services {
         if !secrets::same_digest(&invitation.token_hash, &secrets::sha256(token)) {
             return Err(not_found);
         }
-        if invitation.email.as_str() != me.email {
+        if !self
+            .addressed_to(&invitation.email, user, &me.email)
+            .await?
+        {
             drop(tx);
             let draft = self.draft(
                 ctx,
@@ -158,5 +163,23 @@ impl Services {
             role: membership.role,
             joined_at: membership.created_at,
         })
+    }
+
+    /// Whether an invitation to `invited` is for the signed-in `user`: the
+    /// keys must match, and of accounts from before email keys that share
+    /// one, only the account the invited address logs into may accept (so
+    /// a lookalike made back then cannot take another's invitation).
+    async fn addressed_to(
+        &self,
+        invited: &Email,
+        user: UserId,
+        my_email: &str,
+    ) -> Result<bool, ServiceError> {
+        if invited.key() != &EmailKey::of(my_email) {
+            return Ok(false);
+        }
+        let mut tx = self.store.platform(Access::Read).await?;
+        let account = tx.user_by_email(&EmailLookup::of(invited.as_str())).await?;
+        Ok(account.is_some_and(|account| account.id == user))
     }
 }

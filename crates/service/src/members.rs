@@ -75,8 +75,7 @@ impl Services {
             .ok_or(ServiceError::NotFound("member_not_found"))?;
         Ok(Member {
             membership: changed,
-            email: Email::parse(&profile.email)
-                .map_err(|e| ServiceError::Store(bulkhead_store::StoreError::internal(e)))?,
+            email: Email::from_stored(&profile.email),
             display_name: profile.display_name,
         })
     }

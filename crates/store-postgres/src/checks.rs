@@ -58,6 +58,21 @@ pub async fn migrations_current(connection: &mut PgConnection) -> Result<(), Sto
     Ok(())
 }
 
+/// Migration 0003's keys were computed: `bulkhead migrate` does it after
+/// applying the migration, and a run that stopped in between leaves
+/// accounts the unique index cannot see.
+pub async fn email_keys_filled(connection: &mut PgConnection) -> Result<(), StoreError> {
+    match crate::email_keys::filled(connection)
+        .await
+        .map_err(store_error)?
+    {
+        true => Ok(()),
+        false => Err(StoreError::MigrationsPending(
+            "the email keys of migration 3 are not filled in; run `bulkhead migrate`".into(),
+        )),
+    }
+}
+
 /// Commits must survive a crash: `fsync` on and `synchronous_commit` not
 /// off (RELIABILITY F2).
 pub async fn durable_commits(connection: &mut PgConnection) -> Result<(), StoreError> {

@@ -104,7 +104,7 @@ pub fn user(row: &PgRow) -> sqlx::Result<User> {
     let email: &str = row.try_get("email")?;
     Ok(User {
         id: id(row, "id")?,
-        email: Email::parse(email).map_err(|e| decode_error("email", e))?,
+        email: Email::from_stored(email),
         display_name: row.try_get("display_name")?,
         password_hash: row.try_get("password_hash")?,
         is_platform_admin: row.try_get("is_platform_admin")?,
@@ -160,7 +160,7 @@ pub fn member(row: &PgRow) -> sqlx::Result<Member> {
     let email: &str = row.try_get("email")?;
     Ok(Member {
         membership: membership(row)?,
-        email: Email::parse(email).map_err(|e| decode_error("email", e))?,
+        email: Email::from_stored(email),
         display_name: row.try_get("display_name")?,
     })
 }
@@ -190,7 +190,7 @@ pub fn invitation(row: &PgRow) -> sqlx::Result<Invitation> {
     Ok(Invitation {
         tenant_id: id(row, "tenant_id")?,
         id: id(row, "id")?,
-        email: Email::parse(email).map_err(|e| decode_error("email", e))?,
+        email: Email::from_stored(email),
         role: role(row, "role")?,
         token_hash: bytes(row, "token_hash")?,
         invited_by: opt_id(row, "invited_by")?,

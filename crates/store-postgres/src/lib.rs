@@ -13,6 +13,7 @@ mod citus;
 mod codec;
 mod connectivity;
 mod data_plane;
+mod email_keys;
 mod migrate;
 mod notify;
 mod platform_tx;
@@ -230,6 +231,7 @@ impl PgStore {
         self.wait_if_unreachable().await?;
         let mut connection = self.pool.acquire().await.map_err(store_error)?;
         checks::migrations_current(&mut connection).await?;
+        checks::email_keys_filled(&mut connection).await?;
         checks::durable_commits(&mut connection).await?;
         if !checks::autovacuum_on(&mut connection).await? {
             tracing::warn!(

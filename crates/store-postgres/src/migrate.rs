@@ -9,7 +9,9 @@
 use sqlx::migrate::Migrator;
 use sqlx::{Connection, PgConnection};
 
-use crate::citus;
+use bulkhead_store::EmailKeyCollision;
+
+use crate::{citus, email_keys};
 
 pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 
@@ -129,6 +131,9 @@ pub struct MigrateReport {
     pub applied: usize,
     pub role_created: bool,
     pub distributed_tables: usize,
+    /// Accounts from before email keys that share one (see
+    /// [`bulkhead_store::EmailKeyCollision`]): kept, and to be reported.
+    pub email_key_collisions: Vec<EmailKeyCollision>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -191,6 +196,11 @@ pub async fn migrate(
     let before = applied_count(&mut connection).await?;
     MIGRATOR.run(&mut connection).await?;
     let applied = applied_count(&mut connection).await? - before;
+    // Migration 0003's keys, which SQL cannot compute; a no-op once filled.
+    if !email_keys::filled(&mut connection).await? {
+        email_keys::backfill(&mut connection).await?;
+    }
+    let email_key_collisions = email_keys::collisions(&mut connection).await?;
 
     let role_created = ensure_role(&mut connection, options).await?;
     grant(&mut connection, &options.app_role).await?;
@@ -204,6 +214,7 @@ pub async fn migrate(
         applied,
         role_created,
         distributed_tables,
+        email_key_collisions,
     })
 }
 

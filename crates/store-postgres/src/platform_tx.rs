@@ -3,11 +3,11 @@
 //! tenant-owned row from it even if a statement here tried to read one.
 
 use async_trait::async_trait;
-use bulkhead_domain::{Email, SessionId, TenantId, TenantSlug, UserId};
+use bulkhead_domain::{EmailLookup, SessionId, TenantId, TenantSlug, UserId};
 use bulkhead_store::invalidation::Listeners;
 use bulkhead_store::{
-    AuditDraft, AuditEntry, AuditQuery, Invalidation, NewSession, NewUser, Page, PlatformTx,
-    RefreshToken, Session, SigningKey, StoreError, Tenant, User,
+    AuditDraft, AuditEntry, AuditQuery, EmailKeyCollision, Invalidation, NewSession, NewUser, Page,
+    PlatformTx, RefreshToken, Session, SigningKey, StoreError, Tenant, User,
 };
 use std::sync::Arc;
 
@@ -16,6 +16,7 @@ use time::OffsetDateTime;
 
 use crate::audit_log::{self, Log};
 use crate::codec::{self, fail};
+use crate::email_keys;
 use crate::notify::commit_and_notify;
 
 /// The first key of the advisory lock that serialises signing-key bootstrap
@@ -50,8 +51,8 @@ impl PgPlatformTx {
 impl PlatformTx for PgPlatformTx {
     async fn insert_user(&mut self, user: NewUser) -> Result<User, StoreError> {
         let sql = format!(
-            "INSERT INTO users (id, email, display_name, password_hash, is_platform_admin, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING {}",
+            "INSERT INTO users (id, email, email_key, display_name, password_hash, is_platform_admin, created_at, updated_at)
+             VALUES ($1, $2, $7, $3, $4, $5, $6, $6) RETURNING {}",
             codec::USER_COLUMNS
         );
         sqlx::query(&sql)
@@ -61,6 +62,7 @@ impl PlatformTx for PgPlatformTx {
             .bind(&user.password_hash)
             .bind(user.is_platform_admin)
             .bind(user.at)
+            .bind(user.email.key().as_str())
             .try_map(|row| codec::user(&row))
             .fetch_one(&mut *self.tx)
             .await
@@ -77,12 +79,23 @@ impl PlatformTx for PgPlatformTx {
             .map_err(|e| fail(&mut self.failed, e))
     }
 
-    async fn user_by_email(&mut self, email: &Email) -> Result<Option<User>, StoreError> {
-        let sql = format!("SELECT {} FROM users WHERE email = $1", codec::USER_COLUMNS);
+    async fn user_by_email(&mut self, email: &EmailLookup) -> Result<Option<User>, StoreError> {
+        let sql = format!(
+            "SELECT {} FROM users WHERE email_key = $1
+             ORDER BY email = $2 DESC, email_key_collision LIMIT 1",
+            codec::USER_COLUMNS
+        );
         sqlx::query(&sql)
-            .bind(email.as_str())
+            .bind(email.key.as_str())
+            .bind(&email.as_stored_before_keys)
             .try_map(|row| codec::user(&row))
             .fetch_optional(&mut *self.tx)
+            .await
+            .map_err(|e| fail(&mut self.failed, e))
+    }
+
+    async fn email_key_collisions(&mut self) -> Result<Vec<EmailKeyCollision>, StoreError> {
+        email_keys::collisions(&mut self.tx)
             .await
             .map_err(|e| fail(&mut self.failed, e))
     }

@@ -13,6 +13,7 @@ mod audit_log;
 mod codec;
 mod connection;
 mod data_plane;
+mod email_keys;
 pub mod migrate;
 mod platform_tx;
 mod record_query;

@@ -8,6 +8,8 @@
 use rusqlite::{Connection, OptionalExtension, params};
 use sha2::{Digest, Sha256};
 
+use crate::email_keys;
+
 #[derive(Debug)]
 pub struct Migration {
     pub version: i64,
@@ -45,6 +47,11 @@ pub const MIGRATIONS: &[Migration] = &[
         version: 6,
         name: "events_under_audit_entries",
         sql: include_str!("../migrations/0006_events_under_audit_entries.sql"),
+    },
+    Migration {
+        version: 7,
+        name: "email_keys",
+        sql: include_str!("../migrations/0007_email_keys.sql"),
     },
 ];
 
@@ -148,6 +155,10 @@ fn apply_one(
         }),
         None => {
             connection.execute_batch(migration.sql)?;
+            // What SQL cannot compute, in the same transaction.
+            if migration.version == email_keys::MIGRATION_VERSION {
+                email_keys::backfill(connection)?;
+            }
             connection.execute(
                 "INSERT INTO bulkhead_migrations (version, name, checksum, applied_at) VALUES (?1, ?2, ?3, ?4)",
                 params![migration.version, migration.name, checksum(migration.sql), now_micros],

@@ -3,16 +3,17 @@
 //! table, except [`memberships_of_user`], which is bound to one user.
 
 use async_trait::async_trait;
-use bulkhead_domain::{Email, SessionId, TenantId, TenantSlug, UserId};
+use bulkhead_domain::{EmailLookup, SessionId, TenantId, TenantSlug, UserId};
 use bulkhead_store::{
-    AuditDraft, AuditEntry, AuditQuery, Invalidation, NewSession, NewUser, Page, PlatformTx,
-    RefreshToken, Session, SigningKey, StoreError, Tenant, User, UserMembership,
+    AuditDraft, AuditEntry, AuditQuery, EmailKeyCollision, Invalidation, NewSession, NewUser, Page,
+    PlatformTx, RefreshToken, Session, SigningKey, StoreError, Tenant, User, UserMembership,
 };
 use rusqlite::{OptionalExtension, params};
 use time::OffsetDateTime;
 
 use crate::audit_log::{self, Log};
 use crate::codec::{Micros, id_param, opt_micros, role_col, time_col};
+use crate::email_keys;
 use crate::rows;
 use crate::tx::Tx;
 
@@ -53,8 +54,8 @@ pub fn memberships_of_user(tx: &Tx, user: UserId) -> Result<Vec<UserMembership>,
 impl PlatformTx for SqlitePlatformTx {
     async fn insert_user(&mut self, user: NewUser) -> Result<User, StoreError> {
         let sql = format!(
-            "INSERT INTO users (id, email, display_name, password_hash, is_platform_admin, created_at, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6) RETURNING {}",
+            "INSERT INTO users (id, email, email_key, display_name, password_hash, is_platform_admin, created_at, updated_at)
+             VALUES (?1, ?2, ?7, ?3, ?4, ?5, ?6, ?6) RETURNING {}",
             rows::USER_COLUMNS
         );
         self.tx.statement(&sql, |s| {
@@ -65,7 +66,8 @@ impl PlatformTx for SqlitePlatformTx {
                     user.display_name,
                     user.password_hash,
                     user.is_platform_admin,
-                    Micros(user.at)
+                    Micros(user.at),
+                    user.email.key().as_str()
                 ],
                 rows::user,
             )
@@ -79,11 +81,23 @@ impl PlatformTx for SqlitePlatformTx {
         })
     }
 
-    async fn user_by_email(&mut self, email: &Email) -> Result<Option<User>, StoreError> {
-        let sql = format!("SELECT {} FROM users WHERE email = ?1", rows::USER_COLUMNS);
+    async fn user_by_email(&mut self, email: &EmailLookup) -> Result<Option<User>, StoreError> {
+        let sql = format!(
+            "SELECT {} FROM users WHERE email_key = ?1
+             ORDER BY email = ?2 DESC, email_key_collision LIMIT 1",
+            rows::USER_COLUMNS
+        );
         self.tx.statement(&sql, |s| {
-            s.query_row([email.as_str()], rows::user).optional()
+            s.query_row(
+                params![email.key.as_str(), email.as_stored_before_keys],
+                rows::user,
+            )
+            .optional()
         })
+    }
+
+    async fn email_key_collisions(&mut self) -> Result<Vec<EmailKeyCollision>, StoreError> {
+        email_keys::collisions(self.tx.connection()).map_err(|error| self.tx.fail(error))
     }
 
     async fn set_password_hash(

@@ -34,7 +34,7 @@ pub fn user(row: &Row<'_>) -> rusqlite::Result<User> {
     let email: String = row.get(1)?;
     Ok(User {
         id: id_col(row, 0)?,
-        email: Email::parse(&email).map_err(|e| conversion_error(1, e))?,
+        email: Email::from_stored(&email),
         display_name: row.get(2)?,
         password_hash: row.get(3)?,
         is_platform_admin: row.get(4)?,
@@ -90,7 +90,7 @@ pub fn member(row: &Row<'_>) -> rusqlite::Result<Member> {
     let email: String = row.get(5)?;
     Ok(Member {
         membership: membership(row)?,
-        email: Email::parse(&email).map_err(|e| conversion_error(5, e))?,
+        email: Email::from_stored(&email),
         display_name: row.get(6)?,
     })
 }
@@ -120,7 +120,7 @@ pub fn invitation(row: &Row<'_>) -> rusqlite::Result<Invitation> {
     Ok(Invitation {
         tenant_id: id_col(row, 0)?,
         id: id_col(row, 1)?,
-        email: Email::parse(&email).map_err(|e| conversion_error(2, e))?,
+        email: Email::from_stored(&email),
         role: role_col(row, 3)?,
         token_hash: row.get(4)?,
         invited_by: opt_id_col(row, 5)?,

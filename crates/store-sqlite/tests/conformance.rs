@@ -1113,3 +1113,75 @@ async fn records_written_before_migration_4_stay_listed_for_their_owners() {
     drop(tx);
     store.close().await;
 }
+
+/// Migration 7 keys every account. Accounts written at version 6 whose
+/// addresses share a key are all kept: each is found by its own stored
+/// address, the oldest holds the key (another spelling finds it), the
+/// group is reported, and the key is taken for a new account.
+#[tokio::test]
+async fn accounts_sharing_an_email_key_before_migration_7_are_kept_and_reported() {
+    use bulkhead_domain::{Email, EmailLookup, UserId};
+    use bulkhead_store::{ConflictKind, NewUser, StoreError};
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bulkhead.db");
+    let emails = [
+        "Ada@example.com",
+        "carol\u{200b}@example.com",
+        "ada@example.com",
+        "carol@example.com",
+        "dan@example.com",
+    ];
+    let ids: Vec<UserId> = emails.iter().map(|_| UserId::new()).collect();
+    {
+        let connection = raw(&path);
+        bulkhead_store_sqlite::migrate::run_through(&connection, 6, 0).unwrap();
+        for (i, (email, id)) in emails.iter().zip(&ids).enumerate() {
+            connection
+                .execute(
+                    "INSERT INTO users (id, email, password_hash, created_at, updated_at)
+                     VALUES (?1, ?2, 'x', ?3, ?3)",
+                    rusqlite::params![id.as_uuid().as_bytes(), email, i as i64],
+                )
+                .unwrap();
+        }
+    }
+
+    let store = SqliteStore::open(&path, t0()).unwrap();
+    let mut tx = store.platform(Access::Write).await.unwrap();
+    for (email, id) in emails.iter().zip(&ids) {
+        let found = tx.user_by_email(&EmailLookup::of(email)).await.unwrap();
+        assert_eq!(found.map(|user| user.id), Some(*id), "{email:?}");
+    }
+    let holder = tx.user_by_email(&EmailLookup::of("ADA@example.com")).await;
+    assert_eq!(holder.unwrap().map(|user| user.id), Some(ids[0]));
+
+    let collisions = tx.email_key_collisions().await.unwrap();
+    let groups: Vec<(String, Vec<UserId>)> = collisions
+        .into_iter()
+        .map(|c| (c.key, c.users.into_iter().map(|u| u.id).collect()))
+        .collect();
+    assert_eq!(
+        groups,
+        vec![
+            ("ada@example.com".to_owned(), vec![ids[0], ids[2]]),
+            ("carol@example.com".to_owned(), vec![ids[1], ids[3]]),
+        ]
+    );
+
+    let error = tx
+        .insert_user(NewUser {
+            id: UserId::new(),
+            email: Email::parse("ADA@example.com").unwrap(),
+            display_name: None,
+            password_hash: "x".into(),
+            is_platform_admin: false,
+            at: t0(),
+        })
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, StoreError::Conflict(ConflictKind::UserEmail)),
+        "{error:?}"
+    );
+}

@@ -56,6 +56,24 @@ pub struct NewUser {
     pub at: OffsetDateTime,
 }
 
+/// Accounts whose addresses share one [`bulkhead_domain::EmailKey`]: made
+/// before keys existed (migration 0007 on SQLite, 0003 on PostgreSQL), kept
+/// as they were, and reported so an operator can resolve them. The first
+/// account listed, the oldest, holds the key; a new sign-up with it is
+/// refused as taken.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmailKeyCollision {
+    pub key: String,
+    pub users: Vec<CollidingUser>,
+}
+
+/// One account of an [`EmailKeyCollision`], with the address it logs in with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CollidingUser {
+    pub id: UserId,
+    pub email: String,
+}
+
 /// A user's role in one tenant.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Membership {

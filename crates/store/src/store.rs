@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use bulkhead_domain::{
-    ApiKeyId, Email, InvitationId, Role, SessionId, TenantId, TenantSlug, UserId,
+    ApiKeyId, EmailLookup, InvitationId, Role, SessionId, TenantId, TenantSlug, UserId,
 };
 use time::OffsetDateTime;
 
@@ -266,7 +266,12 @@ pub trait TenantTx: Send {
 pub trait PlatformTx: Send {
     async fn insert_user(&mut self, user: NewUser) -> Result<User, StoreError>;
     async fn user(&mut self, id: UserId) -> Result<Option<User>, StoreError>;
-    async fn user_by_email(&mut self, email: &Email) -> Result<Option<User>, StoreError>;
+    /// The account whose email key is `email.key`. Of accounts that share a
+    /// key (see [`EmailKeyCollision`]) it is the one stored exactly as
+    /// `email.as_stored_before_keys`, or else the one holding the key.
+    async fn user_by_email(&mut self, email: &EmailLookup) -> Result<Option<User>, StoreError>;
+    /// Every group of accounts that share an email key, oldest first.
+    async fn email_key_collisions(&mut self) -> Result<Vec<EmailKeyCollision>, StoreError>;
     async fn set_password_hash(
         &mut self,
         id: UserId,

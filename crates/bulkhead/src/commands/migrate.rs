@@ -12,6 +12,7 @@ use bulkhead_service::signing_keys;
 use bulkhead_store::Store as _;
 use bulkhead_store_postgres::MigrateOptions;
 
+use crate::commands::email_collisions;
 use crate::settings::{DatabaseUrl, Settings};
 use crate::{Error, database, output};
 
@@ -60,12 +61,14 @@ async fn migrate_postgres(
             report.distributed_tables
         ))?;
     }
+    email_collisions::warn_about(&report.email_key_collisions);
     Ok(())
 }
 
 async fn migrate_sqlite(data_dir: &Path, clock: &dyn Clock) -> Result<(), Error> {
     let store = database::open_sqlite(data_dir, clock.now())?;
     let result = signing_keys::ensure_signing_key(&store, clock).await;
+    email_collisions::warn_if_any(&store).await;
     store.close().await;
     result?;
     output::line(format_args!(

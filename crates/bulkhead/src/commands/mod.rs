@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod audit;
+pub mod email_collisions;
 pub mod keys;
 pub mod migrate;
 pub mod serve;

@@ -11,6 +11,7 @@ use bulkhead_service::{AuthSettings, Keys, Services};
 use bulkhead_store::Store;
 use tokio::net::TcpListener;
 
+use crate::commands::email_collisions;
 use crate::settings::Settings;
 use crate::shutdown::Shutdown;
 use crate::{Error, database, open_files, output};
@@ -19,6 +20,7 @@ use crate::{Error, database, open_files, output};
 /// finish, and closes the store, on every path out.
 pub async fn run(settings: &Settings, clock: Arc<dyn Clock>) -> Result<(), Error> {
     let store = database::open(settings, clock.now()).await?;
+    email_collisions::warn_if_any(store.as_ref()).await;
     let result = serve(settings, Arc::clone(&store), clock).await;
     store.close().await;
     if result.is_ok() {

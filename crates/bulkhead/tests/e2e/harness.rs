@@ -92,12 +92,24 @@ pub struct Options {
     admins: Vec<String>,
     /// Extra environment of `bulkhead serve`.
     env: Vec<(String, String)>,
+    /// Accounts written through the schema as it was before email keys.
+    accounts_before_email_keys: Vec<String>,
 }
 
 impl Options {
     /// Creates a platform admin with this email before the server starts.
     pub fn admin(mut self, email: &str) -> Self {
         self.admins.push(email.to_owned());
+        self
+    }
+
+    /// Starts from a database at the schema before email keys (SQLite
+    /// migration 6, PostgreSQL migration 2) holding these accounts, made in
+    /// this order with [`PASSWORD`] and their addresses stored verbatim, as
+    /// an older Bulkhead could have; the server's own migration then runs
+    /// over them.
+    pub fn account_before_email_keys(mut self, email: &str) -> Self {
+        self.accounts_before_email_keys.push(email.to_owned());
         self
     }
 
@@ -205,11 +217,22 @@ impl TestServer {
     pub async fn start_with(backend: Backend, options: Options) -> Option<TestServer> {
         let dir = tempfile::tempdir().unwrap();
         let store = match backend {
-            Backend::Sqlite => Store::Sqlite {
-                data_dir: dir.path().join("data"),
-            },
+            Backend::Sqlite => {
+                let data_dir = dir.path().join("data");
+                if !options.accounts_before_email_keys.is_empty() {
+                    legacy::seed_sqlite(&data_dir, &options.accounts_before_email_keys);
+                }
+                Store::Sqlite { data_dir }
+            }
             Backend::Postgres => {
                 let database = PgDatabase::create().await?;
+                if !options.accounts_before_email_keys.is_empty() {
+                    legacy::seed_postgres(
+                        &database.owner_url(),
+                        &options.accounts_before_email_keys,
+                    )
+                    .await;
+                }
                 let mut migrate = bulkhead(["migrate", "--app-role", APP_ROLE, "--database-url"]);
                 migrate.arg(database.owner_url());
                 assert_success(&run(migrate, None).await);
@@ -507,4 +530,74 @@ pub fn expect_not_5xx(response: &RawResponse, what: &str) {
         response.status,
         response.text()
     );
+}
+
+/// Databases as Bulkhead left them before email keys (issue 17), for the
+/// migration tests.
+mod legacy {
+    use std::path::Path;
+
+    use bulkhead_domain::Password;
+    use sqlx::{Connection, PgConnection};
+    use uuid::Uuid;
+
+    use super::PASSWORD;
+
+    /// The last migration before email keys, per backend.
+    const SQLITE_VERSION: i64 = 6;
+    const POSTGRES_MIGRATIONS: &[&str] = &["0001_foundation.sql", "0002_records.sql"];
+
+    fn password_hash() -> String {
+        bulkhead_service::passwords::hash_password(&Password::parse(PASSWORD).unwrap()).unwrap()
+    }
+
+    pub fn seed_sqlite(data_dir: &Path, emails: &[String]) {
+        std::fs::create_dir_all(data_dir).unwrap();
+        let connection =
+            rusqlite::Connection::open(bulkhead::database::sqlite_path(data_dir)).unwrap();
+        bulkhead_store_sqlite::migrate::run_through(&connection, SQLITE_VERSION, 0).unwrap();
+        let hash = password_hash();
+        for (i, email) in emails.iter().enumerate() {
+            let at = 1_700_000_000_000_000_i64 + i64::try_from(i).unwrap();
+            connection
+                .execute(
+                    "INSERT INTO users (id, email, password_hash, created_at, updated_at)
+                     VALUES (?1, ?2, ?3, ?4, ?4)",
+                    rusqlite::params![Uuid::now_v7().as_bytes().to_vec(), email, hash, at],
+                )
+                .unwrap();
+        }
+    }
+
+    /// Applies the migrations before email keys the way `bulkhead migrate`
+    /// would (sqlx records the same checksums), then writes the accounts.
+    pub async fn seed_postgres(owner_url: &str, emails: &[String]) {
+        let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("../store-postgres/migrations");
+        let old = tempfile::tempdir().unwrap();
+        for name in POSTGRES_MIGRATIONS {
+            std::fs::copy(source.join(name), old.path().join(name)).unwrap();
+        }
+        let mut connection = PgConnection::connect(owner_url).await.unwrap();
+        sqlx::migrate::Migrator::new(old.path())
+            .await
+            .unwrap()
+            .run(&mut connection)
+            .await
+            .unwrap();
+        let hash = password_hash();
+        for (i, email) in emails.iter().enumerate() {
+            sqlx::query(
+                "INSERT INTO users (id, email, password_hash, created_at, updated_at)
+                 VALUES ($1, $2, $3, now() + $4 * interval '1 second', now())",
+            )
+            .bind(Uuid::now_v7())
+            .bind(email)
+            .bind(&hash)
+            .bind(i32::try_from(i).unwrap())
+            .execute(&mut connection)
+            .await
+            .unwrap();
+        }
+        connection.close().await.unwrap();
+    }
 }

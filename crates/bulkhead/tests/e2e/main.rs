@@ -21,6 +21,7 @@ mod identity_audit_admin;
 mod identity_auth;
 mod identity_http;
 mod identity_isolation;
+mod identity_lookalikes;
 mod identity_replicas;
 mod identity_tenants;
 mod identity_tokens;

@@ -1,6 +1,6 @@
 //! Tests for account creation, on a real SQLite store.
 
-use bulkhead_domain::ManualClock;
+use bulkhead_domain::{EmailLookup, ManualClock};
 use bulkhead_store_sqlite::SqliteStore;
 use time::macros::datetime;
 
@@ -30,7 +30,11 @@ async fn a_platform_admin_is_stored_with_a_verifiable_hash() {
     assert!(user.is_platform_admin);
     assert_eq!(user.created_at, datetime!(2026-01-02 3:04 UTC));
     let mut tx = store.platform(Access::Read).await.unwrap();
-    let stored = tx.user_by_email(&email).await.unwrap().unwrap();
+    let stored = tx
+        .user_by_email(&EmailLookup::of(email.as_str()))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(stored, user);
     assert_eq!(
         verify_password(&stored.password_hash, "correct horse battery"),

@@ -142,6 +142,44 @@ async fn serving_an_unmigrated_or_altered_schema_is_refused() {
     database.drop_database().await;
 }
 
+/// Migration 0003's email keys are computed by `migrate` after the SQL has
+/// run; a schema left between the two (a run that stopped there) has
+/// accounts the unique key cannot see, so the server refuses it until
+/// `migrate` runs again, which fills the keys in.
+#[tokio::test]
+async fn serving_before_the_email_keys_are_filled_in_is_refused() {
+    let Some(database) = TestDatabase::migrated().await else {
+        return;
+    };
+    let mut owner = database.owner().await;
+    sqlx::raw_sql(
+        "ALTER TABLE users ALTER COLUMN email_key DROP NOT NULL;
+         INSERT INTO users (id, email, password_hash, created_at, updated_at)
+         VALUES (gen_random_uuid(), 'Ada@example.com', 'x', now(), now())",
+    )
+    .execute(&mut owner)
+    .await
+    .unwrap();
+    let error = PgStore::connect(&database.app_url, &PoolSettings::default())
+        .await
+        .unwrap_err();
+    assert!(
+        error.to_string().contains("email keys") && error.to_string().contains("bulkhead migrate"),
+        "{error}"
+    );
+
+    migrate(&database.owner_url, &options()).await.unwrap();
+    let key: String = sqlx::query_scalar("SELECT email_key FROM users")
+        .fetch_one(&mut owner)
+        .await
+        .unwrap();
+    assert_eq!(key, "ada@example.com");
+    let store = database.store(1).await;
+    store.close().await;
+    owner.close().await.unwrap();
+    database.drop_database().await;
+}
+
 #[tokio::test]
 async fn readiness_fails_once_the_database_is_gone() {
     let Some(database) = TestDatabase::migrated().await else {

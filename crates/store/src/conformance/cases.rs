@@ -9,7 +9,7 @@
 
 use std::sync::Arc;
 
-use bulkhead_domain::{Email, Role, SessionId, TenantSlug};
+use bulkhead_domain::{Email, EmailLookup, Role, SessionId, TenantSlug};
 use tokio::sync::Barrier;
 
 use super::TestStore;
@@ -71,37 +71,45 @@ pub async fn users_are_unique_by_normalised_email(ts: &TestStore) {
     let user = fixtures::user(store, "Ada@Example.com").await;
     assert_eq!(user.email.as_str(), "Ada@example.com");
 
-    let mut tx = store.platform(Access::Write).await.unwrap();
-    let error = tx
-        .insert_user(NewUser {
-            id: bulkhead_domain::UserId::new(),
-            email: Email::parse("Ada@EXAMPLE.COM").unwrap(),
-            display_name: None,
-            password_hash: "x".into(),
-            is_platform_admin: false,
-            at: t0(),
-        })
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(error, StoreError::Conflict(ConflictKind::UserEmail)),
-        "{error:?}"
-    );
-    drop(tx);
+    // Another spelling with the same key: the case of the local part, the
+    // fullwidth form, the domain's case.
+    for lookalike in [
+        "Ada@EXAMPLE.COM",
+        "ada@example.com",
+        "\u{ff41}da@example.com",
+    ] {
+        let mut tx = store.platform(Access::Write).await.unwrap();
+        let error = tx
+            .insert_user(NewUser {
+                id: bulkhead_domain::UserId::new(),
+                email: Email::parse(lookalike).unwrap(),
+                display_name: None,
+                password_hash: "x".into(),
+                is_platform_admin: false,
+                at: t0(),
+            })
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(error, StoreError::Conflict(ConflictKind::UserEmail)),
+            "{lookalike}: {error:?}"
+        );
+        drop(tx);
+    }
 
     let mut tx = store.platform(Access::Read).await.unwrap();
-    let found = tx
-        .user_by_email(&Email::parse("Ada@example.COM").unwrap())
-        .await
-        .unwrap();
-    assert_eq!(found, Some(user.clone()));
+    for spelling in ["Ada@example.COM", "ada@example.com", "ADA@example.com"] {
+        let found = tx.user_by_email(&EmailLookup::of(spelling)).await.unwrap();
+        assert_eq!(found, Some(user.clone()), "{spelling}");
+    }
     assert_eq!(tx.user(user.id).await.unwrap(), Some(user));
     assert!(
-        tx.user_by_email(&Email::parse("ada@example.com").unwrap())
+        tx.user_by_email(&EmailLookup::of("bob@example.com"))
             .await
             .unwrap()
             .is_none()
     );
+    assert!(tx.email_key_collisions().await.unwrap().is_empty());
 }
 
 pub async fn users_can_change_password_and_be_deactivated(ts: &TestStore) {
