@@ -17,6 +17,7 @@ use crate::error::FieldError;
 use crate::passwords::Verification;
 use crate::secrets::{self, API_KEY_PREFIX};
 use crate::signing_keys::ACCESS_TOKEN_TTL;
+use crate::throttle::ThrottleKey;
 use crate::{ServiceError, Services};
 
 /// What sign-up, login and refresh hand back.
@@ -95,7 +96,10 @@ impl Services {
         if !self.settings.signup_open {
             return Err(ServiceError::SignupClosed);
         }
-        let ip_key = ctx.ip.as_ref().map(|ip| format!("signup-ip:{ip}"));
+        let ip_key = ctx
+            .ip
+            .as_ref()
+            .map(|ip| ThrottleKey::SignupAddress(ip.clone()));
         if let Some(key) = &ip_key {
             self.throttle
                 .check(&[key])
@@ -157,18 +161,18 @@ impl Services {
         // The throttle key uses the normalised address when there is one, so
         // "Ada@EXAMPLE.com" and "Ada@example.com" share a budget.
         let parsed_email = Email::parse(email).ok();
-        let account_key = format!(
-            "account:{}",
+        let account_key = ThrottleKey::Account(
             parsed_email
                 .as_ref()
-                .map_or_else(|| email.trim().to_lowercase(), |e| e.as_str().to_owned())
+                .map_or_else(|| email.trim().to_lowercase(), |e| e.as_str().to_owned()),
         );
-        let ip_key = ctx.ip.as_ref().map(|ip| format!("ip:{ip}"));
-        let mut keys: Vec<&str> = vec![&account_key];
-        if let Some(key) = &ip_key {
-            keys.push(key);
-        }
-        if let Err(retry_after_secs) = self.throttle.check(&keys) {
+        let address_key = ctx
+            .ip
+            .as_ref()
+            .map(|ip| ThrottleKey::LoginAddress(ip.clone()));
+        // The account's limit is strict (RELIABILITY A3): while it holds, not
+        // even the right password is tried.
+        if let Err(retry_after_secs) = self.throttle.check(&[&account_key]) {
             let draft = self.draft(
                 ctx,
                 Actor::ANONYMOUS,
@@ -180,6 +184,11 @@ impl Services {
             self.record_denial(None, draft).await;
             return Err(ServiceError::Throttled { retry_after_secs });
         }
+        // The address's delay is not applied yet: whether it applies depends
+        // on the password (below).
+        let address_wait = address_key
+            .as_ref()
+            .and_then(|key| self.throttle.check(&[key]).err());
 
         let user = match &parsed_email {
             Some(email) => {
@@ -196,12 +205,18 @@ impl Services {
         };
         let verification = self.verify_password(hash, password.to_owned()).await;
         let user = match (user, verification) {
+            // A correct password logs in even while its address is slowed
+            // down by failures against other accounts: people share
+            // addresses, and the attempts against this account are held by
+            // its own strict limit above.
             (Some(user), Verification::Valid { needs_rehash })
                 if known && user.deactivated_at.is_none() =>
             {
                 (user, needs_rehash)
             }
             (user, _) => {
+                let mut keys = vec![&account_key];
+                keys.extend(address_key.as_ref());
                 self.throttle.record_failure(&keys);
                 let actor = match &user {
                     Some(user) => Actor {
@@ -219,6 +234,11 @@ impl Services {
                     serde_json::json!({ "reason": "invalid_credentials" }),
                 );
                 self.record_denial(None, draft).await;
+                // A slowed address learns only that it must wait; unknown
+                // email and wrong password still answer alike (A4).
+                if let Some(retry_after_secs) = address_wait {
+                    return Err(ServiceError::Throttled { retry_after_secs });
+                }
                 return Err(ServiceError::InvalidCredentials);
             }
         };
