@@ -173,15 +173,7 @@ impl Services {
         // The account's limit is strict (RELIABILITY A3): while it holds, not
         // even the right password is tried.
         if let Err(retry_after_secs) = self.throttle.check(&[&account_key]) {
-            let draft = self.draft(
-                ctx,
-                Actor::ANONYMOUS,
-                "auth.login",
-                ("user", None),
-                Outcome::Denied,
-                serde_json::json!({ "reason": "throttled" }),
-            );
-            self.record_denial(None, draft).await;
+            self.note_throttled_login(ctx);
             return Err(ServiceError::Throttled { retry_after_secs });
         }
         // The address's delay is not applied yet: whether it applies depends
@@ -278,6 +270,18 @@ impl Services {
         tx.append_platform_audit(draft).await?;
         tx.commit().await?;
         self.tokens_for(user, session.id, refresh_token)
+    }
+
+    /// A login refused by its account's limit before any password was
+    /// tried: cheap to send, so counted rather than written one by one.
+    fn note_throttled_login(&self, ctx: &RequestContext) {
+        self.note_denial(crate::denials::Denial {
+            actor: Actor::ANONYMOUS,
+            action: "auth.login",
+            reason: "throttled",
+            target: None,
+            ctx,
+        });
     }
 
     async fn new_session(

@@ -19,6 +19,7 @@ mod identity_audit_admin;
 mod identity_auth;
 mod identity_http;
 mod identity_isolation;
+mod identity_outsiders;
 mod identity_replicas;
 mod identity_tenants;
 mod identity_tokens;
