@@ -194,8 +194,18 @@ fn summary(key: Option<&GroupKey>, group: Group, now: OffsetDateTime) -> AuditDr
     };
     let (actor_kind, actor_id, action, reason) = match key {
         Some(key) => (key.actor_kind, key.actor_id, key.action, key.reason),
-        // Many actors: the entry is the platform's own note.
+        // Many actors: the entry is the platform's own note, and the first
+        // request's address and id would single out one of them.
         None => (ActorKind::System, None, "security.denials", "overflow"),
+    };
+    let group = match key {
+        Some(_) => group,
+        None => Group {
+            request_id: None,
+            ip: None,
+            user_agent: None,
+            ..group
+        },
     };
     AuditDraft {
         id: AuditEntryId::new(),

@@ -132,6 +132,10 @@ fn memory_is_bounded_by_an_overflow_summary() {
     assert_eq!(overflow.action, "security.denials");
     assert_eq!(overflow.details["reason"], "overflow");
     assert_eq!(overflow.details["n_attempts"], 500);
+    assert_eq!(
+        overflow.ip, None,
+        "the overflow names no one actor's address"
+    );
     let first = drafts
         .iter()
         .find(|d| d.actor_id == Some(uuid::Uuid::from_u128(0)))
