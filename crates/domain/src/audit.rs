@@ -20,7 +20,7 @@ use time::OffsetDateTime;
 pub const GENESIS_HASH: [u8; 32] = [0; 32];
 
 /// Who did it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ActorKind {
     User,

@@ -90,7 +90,7 @@ impl FromRequestParts<AppState> for Tenant {
             Err(error) => {
                 state
                     .services
-                    .record_unauthenticated(&reference, parts.method.as_str(), &ctx)
+                    .record_unauthenticated(&reference, &ctx)
                     .await;
                 return Err(error);
             }

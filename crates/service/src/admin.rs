@@ -8,6 +8,7 @@ use bulkhead_domain::audit::Outcome;
 use bulkhead_store::{Access, Invalidation, Page, Tenant};
 
 use crate::context::{Principal, RequestContext};
+use crate::denials::Denial;
 use crate::{ServiceError, Services};
 
 impl Services {
@@ -15,7 +16,7 @@ impl Services {
     async fn require_platform_admin(
         &self,
         principal: &Principal,
-        action: &str,
+        action: &'static str,
         ctx: &RequestContext,
     ) -> Result<(), ServiceError> {
         if let Principal::User { user, .. } = *principal
@@ -26,15 +27,14 @@ impl Services {
         {
             return Ok(());
         }
-        let draft = self.draft(
-            ctx,
-            principal.actor(),
+        // Any signed-in user can ask: counted, one summary per window.
+        self.note_denial(Denial {
+            actor: principal.actor(),
             action,
-            ("platform", None),
-            Outcome::Denied,
-            serde_json::json!({ "reason": "not_platform_admin" }),
-        );
-        self.record_denial(None, draft).await;
+            reason: "not_platform_admin",
+            target: None,
+            ctx,
+        });
         Err(ServiceError::Forbidden)
     }
 

@@ -17,6 +17,7 @@ use crate::error::FieldError;
 use crate::passwords::Verification;
 use crate::secrets::{self, API_KEY_PREFIX};
 use crate::signing_keys::ACCESS_TOKEN_TTL;
+use crate::throttle::ThrottleKey;
 use crate::{ServiceError, Services};
 
 /// What sign-up, login and refresh hand back.
@@ -95,7 +96,10 @@ impl Services {
         if !self.settings.signup_open {
             return Err(ServiceError::SignupClosed);
         }
-        let ip_key = ctx.ip.as_ref().map(|ip| format!("signup-ip:{ip}"));
+        let ip_key = ctx
+            .ip
+            .as_ref()
+            .map(|ip| ThrottleKey::SignupAddress(ip.clone()));
         if let Some(key) = &ip_key {
             self.throttle
                 .check(&[key])
@@ -159,24 +163,22 @@ impl Services {
         // throttle budget. The lookup refuses nothing: an account whose
         // address today's rules would refuse still logs in with it.
         let lookup = EmailLookup::of(email);
-        let account_key = format!("account:{}", lookup.key);
-        let ip_key = ctx.ip.as_ref().map(|ip| format!("ip:{ip}"));
-        let mut keys: Vec<&str> = vec![&account_key];
-        if let Some(key) = &ip_key {
-            keys.push(key);
-        }
-        if let Err(retry_after_secs) = self.throttle.check(&keys) {
-            let draft = self.draft(
-                ctx,
-                Actor::ANONYMOUS,
-                "auth.login",
-                ("user", None),
-                Outcome::Denied,
-                serde_json::json!({ "reason": "throttled" }),
-            );
-            self.record_denial(None, draft).await;
+        let account_key = ThrottleKey::Account(lookup.key.clone());
+        let address_key = ctx
+            .ip
+            .as_ref()
+            .map(|ip| ThrottleKey::LoginAddress(ip.clone()));
+        // The account's limit is strict (RELIABILITY A3): while it holds, not
+        // even the right password is tried.
+        if let Err(retry_after_secs) = self.throttle.check(&[&account_key]) {
+            self.note_throttled_login(ctx);
             return Err(ServiceError::Throttled { retry_after_secs });
         }
+        // The address's delay is not applied yet: whether it applies depends
+        // on the password (below).
+        let address_wait = address_key
+            .as_ref()
+            .and_then(|key| self.throttle.check(&[key]).err());
 
         let user = {
             let mut tx = self.store.platform(Access::Read).await?;
@@ -190,12 +192,18 @@ impl Services {
         };
         let verification = self.verify_password(hash, password.to_owned()).await;
         let user = match (user, verification) {
+            // A correct password logs in even while its address is slowed
+            // down by failures against other accounts: people share
+            // addresses, and the attempts against this account are held by
+            // its own strict limit above.
             (Some(user), Verification::Valid { needs_rehash })
                 if known && user.deactivated_at.is_none() =>
             {
                 (user, needs_rehash)
             }
             (user, _) => {
+                let mut keys = vec![&account_key];
+                keys.extend(address_key.as_ref());
                 self.throttle.record_failure(&keys);
                 let actor = match &user {
                     Some(user) => Actor {
@@ -213,6 +221,11 @@ impl Services {
                     serde_json::json!({ "reason": "invalid_credentials" }),
                 );
                 self.record_denial(None, draft).await;
+                // A slowed address learns only that it must wait; unknown
+                // email and wrong password still answer alike (A4).
+                if let Some(retry_after_secs) = address_wait {
+                    return Err(ServiceError::Throttled { retry_after_secs });
+                }
                 return Err(ServiceError::InvalidCredentials);
             }
         };
@@ -252,6 +265,18 @@ impl Services {
         tx.append_platform_audit(draft).await?;
         tx.commit().await?;
         self.tokens_for(user, session.id, refresh_token)
+    }
+
+    /// A login refused by its account's limit before any password was
+    /// tried: cheap to send, so counted rather than written one by one.
+    fn note_throttled_login(&self, ctx: &RequestContext) {
+        self.note_denial(crate::denials::Denial {
+            actor: Actor::ANONYMOUS,
+            action: "auth.login",
+            reason: "throttled",
+            target: None,
+            ctx,
+        });
     }
 
     async fn new_session(

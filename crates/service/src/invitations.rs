@@ -9,6 +9,7 @@ use bulkhead_store::{Access, Invalidation, NewInvitation, NewMembership, Tenant}
 use time::OffsetDateTime;
 
 use crate::context::{Principal, RequestContext, TenantAccess};
+use crate::denials::Denial;
 use crate::secrets::{self, INVITATION_PREFIX};
 use crate::{ServiceError, Services};
 
@@ -114,15 +115,16 @@ impl Services {
             .await?
         {
             drop(tx);
-            let draft = self.draft(
+            // Someone outside the tenant holding another person's token:
+            // counted, not written into the tenant's log (see `denials`).
+            let target = id.to_string();
+            self.note_denial(Denial {
+                actor: principal.actor(),
+                action: "invitation.accept",
+                reason: "email_mismatch",
+                target: Some(&target),
                 ctx,
-                principal.actor(),
-                "invitation.accept",
-                ("invitation", Some(id.to_string())),
-                Outcome::Denied,
-                serde_json::json!({ "reason": "email_mismatch" }),
-            );
-            self.record_denial(Some(tenant), draft).await;
+            });
             return Err(ServiceError::Forbidden);
         }
         if tenant_row.suspended_at.is_some() {

@@ -13,7 +13,8 @@
 //! - [`Services`]: the one handle to every use case (auth, tenants,
 //!   members, invitations, API keys, audit, platform admin), with the
 //!   [`cache`] that keeps authentication off the database, the login
-//!   [`throttle`], and [`tokens`] (JWT access tokens).
+//!   [`throttle`], the [`denials`] tally of outsiders' refused attempts,
+//!   and [`tokens`] (JWT access tokens).
 //! - [`ServiceError`]: what a use case can fail with.
 
 pub mod accounts;
@@ -25,6 +26,7 @@ pub mod auth;
 pub mod cache;
 pub mod collections;
 pub mod context;
+pub mod denials;
 mod error;
 pub mod invitations;
 pub mod keys;

@@ -11,6 +11,7 @@ use crate::ServiceError;
 use crate::api_key_usage::ApiKeyUsage;
 use crate::cache::AuthCache;
 use crate::context::{Actor, RequestContext, TenantAccess};
+use crate::denials::{Denial, DenialTally};
 use crate::keys::Keys;
 use crate::passwords::{self, Verification};
 use crate::realtime::RealtimeHub;
@@ -64,6 +65,12 @@ pub struct Services {
     /// Parsed schemas for record writes.
     pub(crate) schemas: SchemaMemo,
     pub(crate) throttle: LoginThrottle,
+    /// Outsiders' denied attempts, summarised into the platform's log.
+    pub(crate) denials: DenialTally,
+    /// Keys the stand-in tenant id that a reference to a missing tenant
+    /// is looked up under (`Services::tenant_access`), so that those ids
+    /// cannot be predicted from outside.
+    pub(crate) phantom_key: [u8; 32],
     pub(crate) api_key_usage: ApiKeyUsage,
     /// Verified against when the email is unknown, so that a login for a
     /// missing account costs the same time as one with a wrong password.
@@ -112,11 +119,14 @@ impl Services {
         }));
         let dummy = passwords::generate_password()?;
         let dummy_hash = passwords::hash_password(&dummy)?;
+        let phantom_key = crate::secrets::random_secret()?;
         Ok(Arc::new_cyclic(|this| Self {
             this: this.clone(),
             realtime,
             tokens: AccessTokens::new(settings.issuer.clone(), settings.audience.clone()),
             throttle: LoginThrottle::new(Arc::clone(&clock)),
+            denials: DenialTally::new(Arc::clone(&clock)),
+            phantom_key,
             api_key_usage: ApiKeyUsage::default(),
             dummy_hash,
             password_slots: Arc::new(tokio::sync::Semaphore::new(
@@ -170,6 +180,41 @@ impl Services {
     /// Writes the API keys' last-use times gathered since the last flush.
     pub async fn flush_api_key_usage(&self) -> Result<(), ServiceError> {
         self.api_key_usage.flush(&*self.store).await
+    }
+
+    /// Writes the summaries of outsiders' denied attempts counted since the
+    /// last flush to the platform's audit log, in one transaction. Returns
+    /// how many summaries were written. If the write fails they are lost
+    /// (and the failure logged): holding them back would let a store
+    /// outage grow the tally past its bound.
+    pub async fn flush_denials(&self) -> Result<usize, ServiceError> {
+        let drafts = self.denials.drain();
+        if drafts.is_empty() {
+            return Ok(0);
+        }
+        let n_summaries = drafts.len();
+        for draft in &drafts {
+            tracing::warn!(
+                action = %draft.action,
+                actor_kind = draft.actor_kind.name(),
+                actor_id = draft.actor_id.map(tracing::field::display),
+                details = %draft.details,
+                "denied attempts"
+            );
+        }
+        let mut tx = self.store.platform(Access::Write).await?;
+        for draft in drafts {
+            tx.append_platform_audit(draft).await?;
+        }
+        tx.commit().await?;
+        Ok(n_summaries)
+    }
+
+    /// Counts a denied attempt by someone outside the tenant (or platform)
+    /// it aimed at, for the next [`Self::flush_denials`]: no IO on the
+    /// request path, and no write in the target tenant's log.
+    pub(crate) fn note_denial(&self, denial: Denial<'_>) {
+        self.denials.note(denial);
     }
 
     /// An audit entry of this request.

@@ -1,14 +1,27 @@
-//! Login throttling: a growing delay per account and per client address,
-//! and a hard cap per account per hour.
+//! Login throttling: a strict limit per account, and a soft one per client
+//! address that slows an address down but never shuts it out.
 //!
 //! A pure state machine over an injected clock, so tests move time instead
-//! of sleeping. Policy (RELIABILITY A3): the first [`FREE_FAILURES`]
-//! consecutive failures cost nothing; each one after doubles the wait from
-//! one second up to fifteen minutes; and after [`MAX_FAILURES_PER_WINDOW`]
-//! failures within an hour, the account refuses every attempt, right
-//! password or not, until that hour has passed. A success clears the
-//! consecutive count (not the hourly one), so a legitimate user is never
-//! locked out for more than the window.
+//! of sleeping. Each key follows the [`Policy`] of its kind:
+//!
+//! - An **account** (RELIABILITY A3): the first [`FREE_FAILURES`]
+//!   consecutive failures cost nothing; each one after doubles the wait from
+//!   one second up to fifteen minutes; and after
+//!   [`MAX_FAILURES_PER_WINDOW`] failures within an hour the account refuses
+//!   every attempt, right password or not, until that hour has passed. A
+//!   success clears the consecutive count (not the hourly one), so a
+//!   legitimate user is never locked out for more than the window.
+//! - A client **address** (one for logins, another for sign-ups): the same
+//!   free failures, then a delay that doubles up to [`ADDRESS_MAX_DELAY`]
+//!   (a few seconds) and stays there while failures go on within the hour.
+//!   There is no hourly cap: many people can share an address (an office
+//!   NAT, or every client when a proxy is missing from
+//!   `BULKHEAD_TRUSTED_PROXIES`), and a cap on the address would let one of
+//!   them lock out all the others for an hour. A success does not clear an
+//!   address either: whoever owns one account could otherwise reset the
+//!   address between guesses at others. (How a login uses the address
+//!   delay, so that it never refuses a correct password, is
+//!   `Services::login`'s business.)
 //!
 //! State is per server process. Several processes each apply the policy,
 //! so the effective cap is the per-process cap times the number of
@@ -24,9 +37,56 @@ pub const FREE_FAILURES: u32 = 5;
 pub const MAX_FAILURES_PER_WINDOW: u32 = 100;
 pub const WINDOW: Duration = Duration::hours(1);
 pub const FIRST_DELAY: Duration = Duration::seconds(1);
-pub const MAX_DELAY: Duration = Duration::minutes(15);
+pub const ACCOUNT_MAX_DELAY: Duration = Duration::minutes(15);
+/// Long enough to make guessing from one address slow for clients that
+/// honour `Retry-After`, short enough that a person behind a shared address
+/// who mistyped never waits more than a moment.
+pub const ADDRESS_MAX_DELAY: Duration = Duration::seconds(4);
 /// Above this many tracked keys, entries whose window has passed are dropped.
 const PRUNE_ABOVE: usize = 100_000;
+
+/// How failures of one kind of key turn into waiting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Policy {
+    pub free_failures: u32,
+    pub max_delay: Duration,
+    /// Failures within [`WINDOW`] after which every attempt is refused
+    /// until the window ends; `None` for no such cap.
+    pub max_failures_per_window: Option<u32>,
+}
+
+pub const ACCOUNT_POLICY: Policy = Policy {
+    free_failures: FREE_FAILURES,
+    max_delay: ACCOUNT_MAX_DELAY,
+    max_failures_per_window: Some(MAX_FAILURES_PER_WINDOW),
+};
+
+pub const ADDRESS_POLICY: Policy = Policy {
+    free_failures: FREE_FAILURES,
+    max_delay: ADDRESS_MAX_DELAY,
+    max_failures_per_window: None,
+};
+
+/// What is throttled. Each kind has its own budget: failed logins from an
+/// address never slow down sign-ups from it, and the other way round.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum ThrottleKey {
+    /// A login's account, by normalised email.
+    Account(String),
+    /// The client address of a login.
+    LoginAddress(String),
+    /// The client address of a sign-up.
+    SignupAddress(String),
+}
+
+impl ThrottleKey {
+    pub fn policy(&self) -> Policy {
+        match self {
+            ThrottleKey::Account(_) => ACCOUNT_POLICY,
+            ThrottleKey::LoginAddress(_) | ThrottleKey::SignupAddress(_) => ADDRESS_POLICY,
+        }
+    }
+}
 
 #[derive(Debug, Clone, Copy)]
 struct Failures {
@@ -36,11 +96,11 @@ struct Failures {
     last: OffsetDateTime,
 }
 
-/// A throttle over named keys (e.g. `account:ada@example.com`, `ip:192.0.2.1`).
+/// The throttle of one server process, over typed keys.
 #[derive(Debug)]
 pub struct LoginThrottle {
     clock: Arc<dyn Clock>,
-    failures: Mutex<HashMap<String, Failures>>,
+    failures: Mutex<HashMap<ThrottleKey, Failures>>,
 }
 
 impl LoginThrottle {
@@ -52,13 +112,13 @@ impl LoginThrottle {
     }
 
     /// `Err(seconds to wait)` if any key must wait before another attempt.
-    pub fn check(&self, keys: &[&str]) -> Result<(), u64> {
+    pub fn check(&self, keys: &[&ThrottleKey]) -> Result<(), u64> {
         let now = self.clock.now();
         let failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
         let mut wait = Duration::ZERO;
         for key in keys {
             if let Some(entry) = failures.get(*key) {
-                wait = wait.max(wait_for(entry, now));
+                wait = wait.max(wait_for(entry, key.policy(), now));
             }
         }
         if wait > Duration::ZERO {
@@ -70,14 +130,14 @@ impl LoginThrottle {
         }
     }
 
-    pub fn record_failure(&self, keys: &[&str]) {
+    pub fn record_failure(&self, keys: &[&ThrottleKey]) {
         let now = self.clock.now();
         let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
         if failures.len() > PRUNE_ABOVE {
             failures.retain(|_, entry| now - entry.window_start < WINDOW);
         }
         for key in keys {
-            let entry = failures.entry((*key).to_owned()).or_insert(Failures {
+            let entry = failures.entry((*key).clone()).or_insert(Failures {
                 window_start: now,
                 in_window: 0,
                 consecutive: 0,
@@ -86,6 +146,11 @@ impl LoginThrottle {
             if now - entry.window_start >= WINDOW {
                 entry.window_start = now;
                 entry.in_window = 0;
+                if key.policy().max_failures_per_window.is_none() {
+                    // An address that went quiet for a window starts over;
+                    // it has no success to clear its count.
+                    entry.consecutive = 0;
+                }
             }
             entry.in_window += 1;
             entry.consecutive += 1;
@@ -93,8 +158,12 @@ impl LoginThrottle {
         }
     }
 
-    /// A successful login for `key`: its growing delay starts over.
-    pub fn record_success(&self, key: &str) {
+    /// A successful login for the account `key`: its growing delay starts
+    /// over. Address keys are left alone (see the module docs).
+    pub fn record_success(&self, key: &ThrottleKey) {
+        if !matches!(key, ThrottleKey::Account(_)) {
+            return;
+        }
         let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(entry) = failures.get_mut(key) {
             entry.consecutive = 0;
@@ -102,16 +171,19 @@ impl LoginThrottle {
     }
 }
 
-fn wait_for(entry: &Failures, now: OffsetDateTime) -> Duration {
+fn wait_for(entry: &Failures, policy: Policy, now: OffsetDateTime) -> Duration {
     let window_end = entry.window_start + WINDOW;
-    if entry.in_window >= MAX_FAILURES_PER_WINDOW && now < window_end {
+    if let Some(cap) = policy.max_failures_per_window
+        && entry.in_window >= cap
+        && now < window_end
+    {
         return window_end - now;
     }
-    if entry.consecutive < FREE_FAILURES {
+    if entry.consecutive < policy.free_failures {
         return Duration::ZERO;
     }
-    let doublings = (entry.consecutive - FREE_FAILURES).min(20);
-    let delay = (FIRST_DELAY * 2_i32.pow(doublings)).min(MAX_DELAY);
+    let doublings = (entry.consecutive - policy.free_failures).min(20);
+    let delay = (FIRST_DELAY * 2_i32.pow(doublings)).min(policy.max_delay);
     (entry.last + delay - now).max(Duration::ZERO)
 }
 

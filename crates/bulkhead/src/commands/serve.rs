@@ -86,6 +86,10 @@ async fn serve(
     if let Err(error) = services.flush_api_key_usage().await {
         tracing::warn!(%error, "could not record API key usage at shutdown");
     }
+    // So are the denied attempts counted since the last summary.
+    if let Err(error) = services.flush_denials().await {
+        tracing::error!(%error, "could not record the denied attempts at shutdown");
+    }
     Ok(())
 }
 
@@ -123,6 +127,10 @@ fn connection_limits(settings: &Settings) -> ConnectionLimits {
 
 /// How often API keys' last-use times are written.
 const USAGE_FLUSH_INTERVAL: Duration = Duration::from_secs(30);
+/// How often the summaries of outsiders' denied attempts are written: the
+/// window of `Services::flush_denials`, and so at most one platform audit
+/// entry per actor, action and reason this often.
+const DENIAL_FLUSH_INTERVAL: Duration = Duration::from_secs(60);
 /// How often signing keys are re-read, so a rotation reaches every process.
 const KEY_RELOAD_INTERVAL: Duration = Duration::from_secs(60);
 
@@ -130,11 +138,17 @@ const KEY_RELOAD_INTERVAL: Duration = Duration::from_secs(60);
 async fn background_work(services: Arc<Services>) {
     let mut flush = tokio::time::interval(USAGE_FLUSH_INTERVAL);
     let mut reload = tokio::time::interval(KEY_RELOAD_INTERVAL);
+    let mut denials = tokio::time::interval(DENIAL_FLUSH_INTERVAL);
     loop {
         tokio::select! {
             _ = flush.tick() => {
                 if let Err(error) = services.flush_api_key_usage().await {
                     tracing::warn!(%error, "could not record API key usage");
+                }
+            }
+            _ = denials.tick() => {
+                if let Err(error) = services.flush_denials().await {
+                    tracing::error!(%error, "could not record the denied attempts");
                 }
             }
             _ = reload.tick() => {

@@ -302,6 +302,22 @@ impl TestServer {
         stopped
     }
 
+    /// Stops the server like [`Self::stop`], then runs a `bulkhead`
+    /// command against its database (what the server wrote at shutdown
+    /// included) before the database goes.
+    pub async fn stop_then_cli(
+        self,
+        args: &[&str],
+    ) -> ((std::process::ExitStatus, String, String), Output) {
+        let TestServer { server, store, .. } = self;
+        let stopped = server.stop_collecting_stdout("TERM").await;
+        let mut command = bulkhead(args);
+        add_store_args(&mut command, &store);
+        let output = run(command, None).await;
+        drop(store);
+        (stopped, output)
+    }
+
     /// A number unique within this server, for names and emails.
     pub fn unique(&self) -> u32 {
         self.counter.fetch_add(1, Ordering::Relaxed)

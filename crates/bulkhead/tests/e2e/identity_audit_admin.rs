@@ -125,7 +125,6 @@ async fn the_audit_log_records_filters_and_pages(server: TestServer) {
         "invitation.accept",
         "member.role_change",
         "api_key.create",
-        "tenant.access",
     ] {
         assert!(
             actions.contains(action),
@@ -153,12 +152,12 @@ async fn the_audit_log_records_filters_and_pages(server: TestServer) {
             "the entry names the request that made it"
         );
     }
-    let probe = everything
-        .iter()
-        .find(|e| e.action == "tenant.access")
-        .unwrap();
-    assert_eq!(probe.outcome, "denied");
-    assert_eq!(probe.actor.id, Some(stranger.id()));
+    // A stranger's probe is not the tenant's business (and anyone could
+    // flood its log with them): it is summarised in the platform's log.
+    assert!(
+        everything.iter().all(|e| e.actor.id != Some(stranger.id())),
+        "a stranger's probe was written into the tenant's log"
+    );
     let key_entry = everything
         .iter()
         .find(|e| e.action == "api_key.create" && e.resource_id == Some(key.id.to_string()))

@@ -756,3 +756,70 @@ async fn forwarded_addresses_count_only_from_trusted_proxies(backend: Backend) {
     expect_problem(&other_client, 401, "invalid_credentials");
 }
 scenario!(forwarded_addresses_count_only_from_trusted_proxies, backend);
+
+/// Issue 17, defect 5: failed logins against other accounts from one
+/// address (an office NAT, or everyone behind a proxy that is not in
+/// `BULKHEAD_TRUSTED_PROXIES`) slow that address down, but a person there
+/// who types their own correct password still gets in. (The throttle's
+/// unit tests drive the hour-long windows with a manual clock.)
+async fn a_correct_password_logs_in_from_an_address_that_failed_for_others(server: TestServer) {
+    server.signup("ada@example.com").await;
+    let mut n_slowed = 0;
+    for n in 1..=105 {
+        let response = server
+            .anon
+            .raw(
+                Method::POST,
+                "/v1/auth/login",
+                Some(login_body(
+                    &format!("stuffed{n}@example.com"),
+                    "not anybody's passphrase",
+                )),
+            )
+            .await
+            .unwrap();
+        match response.status {
+            401 => expect_problem(&response, 401, "invalid_credentials"),
+            429 => {
+                n_slowed += 1;
+                let seconds: u64 = response
+                    .header("retry-after")
+                    .and_then(|value| value.trim().parse().ok())
+                    .unwrap_or_else(|| panic!("failure {n}: a 429 without a numeric Retry-After"));
+                assert!(
+                    (1..=4).contains(&seconds),
+                    "failure {n}: the address waits {seconds} s, more than a few seconds"
+                );
+                expect_problem(&response, 429, "throttled")
+            }
+            status => panic!("failure {n}: {status} {}", response.text()),
+        };
+    }
+    assert!(n_slowed > 0, "the address was never slowed down");
+    let response = server
+        .anon
+        .raw(
+            Method::POST,
+            "/v1/auth/login",
+            Some(login_body("ada@example.com", PASSWORD)),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        response.status,
+        200,
+        "the right password was refused because of other accounts' failures: {}",
+        response.text()
+    );
+    let signup = server
+        .anon
+        .raw(
+            Method::POST,
+            "/v1/auth/signup",
+            Some(login_body("newcomer@example.com", PASSWORD)),
+        )
+        .await
+        .unwrap();
+    assert_eq!(signup.status, 201, "{}", signup.text());
+}
+scenario!(a_correct_password_logs_in_from_an_address_that_failed_for_others);

@@ -22,6 +22,7 @@ mod identity_auth;
 mod identity_http;
 mod identity_isolation;
 mod identity_lookalikes;
+mod identity_outsiders;
 mod identity_replicas;
 mod identity_tenants;
 mod identity_tokens;

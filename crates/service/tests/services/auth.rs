@@ -268,3 +268,58 @@ impl World {
         bulkhead_domain::Clock::now(&*self.clock)
     }
 }
+
+/// Issue 17, defect 5: a hundred and fifty failures against other accounts
+/// from one address, one every two seconds, once closed it to everyone for
+/// the rest of the hour. Now wrong passwords from it wait a few seconds at
+/// most, and the right one for another account is let in at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failures_against_other_accounts_never_shut_out_a_right_password() {
+    let world = World::new();
+    world
+        .services
+        .signup("ada@example.com", PASSWORD, None, &ctx("192.0.2.1"))
+        .await
+        .unwrap();
+    let shared = ctx("203.0.113.7");
+    let mut n_slowed = 0;
+    for n in 0..150 {
+        let error = world
+            .services
+            .login(&format!("stuffed{n}@example.com"), "not anybody's", &shared)
+            .await
+            .unwrap_err();
+        match error {
+            ServiceError::InvalidCredentials => {}
+            ServiceError::Throttled { retry_after_secs } => {
+                n_slowed += 1;
+                assert!(retry_after_secs <= 4, "failure {n}: {retry_after_secs} s")
+            }
+            other => panic!("failure {n}: {other:?}"),
+        }
+        world.clock.advance(Duration::seconds(2));
+    }
+    assert!(
+        n_slowed > 100,
+        "the address was slowed only {n_slowed} times"
+    );
+    world
+        .services
+        .login("ada@example.com", PASSWORD, &shared)
+        .await
+        .unwrap();
+    let error = world
+        .services
+        .login("nobody@example.com", "not anybody's", &shared)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, ServiceError::Throttled { retry_after_secs } if retry_after_secs <= 4),
+        "a wrong password from the slowed address: {error:?}"
+    );
+    world
+        .services
+        .signup("newcomer@example.com", PASSWORD, None, &shared)
+        .await
+        .unwrap();
+}

@@ -10,4 +10,5 @@
 )]
 
 mod auth;
+mod outsiders;
 mod support;
