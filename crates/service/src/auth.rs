@@ -163,7 +163,7 @@ impl Services {
         // throttle budget. The lookup refuses nothing: an account whose
         // address today's rules would refuse still logs in with it.
         let lookup = EmailLookup::of(email);
-        let account_key = ThrottleKey::Account(lookup.key.clone());
+        let account_key = ThrottleKey::Account(lookup.key.to_string());
         let address_key = ctx
             .ip
             .as_ref()
