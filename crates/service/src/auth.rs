@@ -149,6 +149,11 @@ impl Services {
         );
         tx.append_platform_audit(draft).await?;
         tx.commit().await?;
+        // Whoever signed up from an address logs in from it unhindered by
+        // its delay (see `login`).
+        if let Some(ip) = &ctx.ip {
+            self.known_logins.remember(ip, user.email.as_str());
+        }
         self.tokens_for(user, session.id, refresh_token)
     }
 
@@ -171,14 +176,23 @@ impl Services {
         // The account's limit is strict (RELIABILITY A3): while it holds, not
         // even the right password is tried.
         if let Err(retry_after_secs) = self.throttle.check(&[&account_key]) {
-            self.note_throttled_login(ctx);
+            self.note_throttled_login(ctx, "throttled");
             return Err(ServiceError::Throttled { retry_after_secs });
         }
-        // The address's delay is not applied yet: whether it applies depends
-        // on the password (below).
-        let address_wait = address_key
-            .as_ref()
-            .and_then(|key| self.throttle.check(&[key]).err());
+        // A slowed address waits too, before its password is checked, so a
+        // client that ignores Retry-After learns nothing sooner; the refusal
+        // depends on the email only through the in-memory known pairs, never
+        // on whether the account exists (A4), and is not a failure, so it
+        // does not lengthen the delay. An account that succeeded from this
+        // address recently is exempt: the people who usually log in from
+        // it are not held up by someone guessing at other accounts there.
+        if let Some(key) = &address_key
+            && !self.known_logins.is_known(key.name(), account_key.name())
+            && let Err(retry_after_secs) = self.throttle.check(&[key])
+        {
+            self.note_throttled_login(ctx, "address_slowed");
+            return Err(ServiceError::Throttled { retry_after_secs });
+        }
 
         let user = {
             let mut tx = self.store.platform(Access::Read).await?;
@@ -192,10 +206,7 @@ impl Services {
         };
         let verification = self.verify_password(hash, password.to_owned()).await;
         let user = match (user, verification) {
-            // A correct password logs in even while its address is slowed
-            // down by failures against other accounts: people share
-            // addresses, and the attempts against this account are held by
-            // its own strict limit above.
+            // A correct password never counts as a failure.
             (Some(user), Verification::Valid { needs_rehash })
                 if known && user.deactivated_at.is_none() =>
             {
@@ -221,16 +232,15 @@ impl Services {
                     serde_json::json!({ "reason": "invalid_credentials" }),
                 );
                 self.record_denial(None, draft).await;
-                // A slowed address learns only that it must wait; unknown
-                // email and wrong password still answer alike (A4).
-                if let Some(retry_after_secs) = address_wait {
-                    return Err(ServiceError::Throttled { retry_after_secs });
-                }
+                // Unknown email and wrong password answer alike (A4).
                 return Err(ServiceError::InvalidCredentials);
             }
         };
         let (user, needs_rehash) = user;
         self.throttle.record_success(&account_key);
+        if let Some(ip) = &ctx.ip {
+            self.known_logins.remember(ip, account_key.name());
+        }
 
         let new_hash = match needs_rehash {
             true => match Password::parse(password) {
@@ -267,13 +277,14 @@ impl Services {
         self.tokens_for(user, session.id, refresh_token)
     }
 
-    /// A login refused by its account's limit before any password was
-    /// tried: cheap to send, so counted rather than written one by one.
-    fn note_throttled_login(&self, ctx: &RequestContext) {
+    /// A login refused by a limit before any password was tried: cheap to
+    /// send, so counted rather than written one by one.
+    /// `reason` is `throttled` (the account's limit) or `address_slowed`.
+    fn note_throttled_login(&self, ctx: &RequestContext, reason: &'static str) {
         self.note_denial(crate::denials::Denial {
             actor: Actor::ANONYMOUS,
             action: "auth.login",
-            reason: "throttled",
+            reason,
             target: None,
             ctx,
         });

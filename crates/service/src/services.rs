@@ -17,6 +17,7 @@ use crate::passwords::{self, Verification};
 use crate::realtime::RealtimeHub;
 use crate::schema_memo::SchemaMemo;
 use crate::throttle::LoginThrottle;
+use crate::throttle::known_logins::KnownLogins;
 use crate::tokens::AccessTokens;
 
 /// Identity and session policy of a deployment.
@@ -65,6 +66,8 @@ pub struct Services {
     /// Parsed schemas for record writes.
     pub(crate) schemas: SchemaMemo,
     pub(crate) throttle: LoginThrottle,
+    /// The (address, account) pairs exempt from their address's delay.
+    pub(crate) known_logins: KnownLogins,
     /// Outsiders' denied attempts, summarised into the platform's log.
     pub(crate) denials: DenialTally,
     /// Keys the stand-in tenant id that a reference to a missing tenant
@@ -125,6 +128,7 @@ impl Services {
             realtime,
             tokens: AccessTokens::new(settings.issuer.clone(), settings.audience.clone()),
             throttle: LoginThrottle::new(Arc::clone(&clock)),
+            known_logins: KnownLogins::new(Arc::clone(&clock)),
             denials: DenialTally::new(Arc::clone(&clock)),
             phantom_key,
             api_key_usage: ApiKeyUsage::default(),

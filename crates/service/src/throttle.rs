@@ -19,13 +19,17 @@
 //!   `BULKHEAD_TRUSTED_PROXIES`), and a cap on the address would let one of
 //!   them lock out all the others for an hour. A success does not clear an
 //!   address either: whoever owns one account could otherwise reset the
-//!   address between guesses at others. (How a login uses the address
-//!   delay, so that it never refuses a correct password, is
-//!   `Services::login`'s business.)
+//!   address between guesses at others.
+//!
+//! A login waits for its account's delay and, unless [`known_logins`] says
+//! its account succeeded from its address recently, for its address's delay
+//! too, before any password is checked (`Services::login`).
 //!
 //! State is per server process. Several processes each apply the policy,
 //! so the effective cap is the per-process cap times the number of
 //! processes; a shared limiter (Redis) is the follow-up for that case.
+
+pub mod known_logins;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -80,6 +84,15 @@ pub enum ThrottleKey {
 }
 
 impl ThrottleKey {
+    /// The account's normalised email, or the address.
+    pub fn name(&self) -> &str {
+        match self {
+            ThrottleKey::Account(name)
+            | ThrottleKey::LoginAddress(name)
+            | ThrottleKey::SignupAddress(name) => name,
+        }
+    }
+
     pub fn policy(&self) -> Policy {
         match self {
             ThrottleKey::Account(_) => ACCOUNT_POLICY,
