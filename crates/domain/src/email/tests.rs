@@ -1,3 +1,6 @@
+//! Tests of email parsing, normalisation and keys: each lookalike the outside
+//! test found, ordinary and international addresses, and stored old ones.
+
 use super::*;
 
 fn key_of(text: &str) -> EmailKey {
