@@ -15,6 +15,8 @@
 mod harness;
 
 mod admin;
+mod contract;
+mod contract_tests;
 mod identity_audit_admin;
 mod identity_auth;
 mod identity_http;

@@ -27,12 +27,12 @@ fn view(info: &CollectionInfo) -> Result<CollectionView, ApiError> {
         serde_json::to_value(info.schema.to_draft()).map_err(|_| ApiError::internal())?,
     )
     .map_err(|_| ApiError::internal())?;
-    Ok(CollectionView {
+    Ok(CollectionView::new(
         spec,
-        version: info.row.version,
-        created_at: info.row.created_at,
-        updated_at: info.row.updated_at,
-    })
+        info.row.version,
+        info.row.created_at,
+        info.row.updated_at,
+    ))
 }
 
 fn draft(spec: CollectionSpec) -> Result<bulkhead_domain::collection::SchemaDraft, ApiError> {
