@@ -21,6 +21,8 @@
 # for run 1 and ST_MAX_TIME_SMALL for runs 2 and 3 (defaults below; the
 # fuzzing phase repeats until its time is spent): about four minutes.
 set -euo pipefail
+# A failed seeding step inside $(...) must stop the script too.
+shopt -s inherit_errexit
 cd "$(dirname "$0")/.."
 
 ST_VERSION=${ST_VERSION:-4.32.5}
