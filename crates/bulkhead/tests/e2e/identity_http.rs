@@ -283,13 +283,14 @@ async fn headers_limits_and_malformed_input(server: TestServer) {
             response.status,
             response.text()
         );
+        if query.starts_with("limit=") && query != "limit=1&cursor=%00%ff" {
+            // Outside 1 to 100, or not a number: refused, never clamped.
+            assert_eq!(response.status, 400, "{query}: {}", response.text());
+        }
         if response.status == 200 {
             let page: Value = response.json().unwrap();
             let n = page["items"].as_array().unwrap().len();
             assert!(n <= 100, "{query}: {n} items");
-            if query == "limit=1000" {
-                assert_eq!(n, 4, "{query}: {page}");
-            }
         }
     }
 
