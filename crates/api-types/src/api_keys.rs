@@ -15,6 +15,8 @@ use crate::role::Role;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateApiKeyRequest {
+    /// 1–100 characters once trimmed.
+    #[schema(min_length = 1, max_length = 100)]
     pub name: String,
     pub role: Role,
     /// When the key stops working; never, if absent.

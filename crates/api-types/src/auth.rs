@@ -17,6 +17,8 @@ pub const BEARER: &str = "Bearer";
 #[serde(deny_unknown_fields)]
 pub struct SignupRequest {
     pub email: String,
+    /// 12–128 characters, not a common password.
+    #[schema(min_length = 12, max_length = 128)]
     pub password: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub display_name: Option<String>,
@@ -116,6 +118,8 @@ impl fmt::Debug for TokenResponse {
 #[serde(deny_unknown_fields)]
 pub struct ChangePasswordRequest {
     pub current_password: String,
+    /// 12–128 characters, not a common password.
+    #[schema(min_length = 12, max_length = 128)]
     pub new_password: String,
     /// Revoke every session of the user except the one making this request.
     #[serde(default)]

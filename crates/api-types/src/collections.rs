@@ -43,15 +43,63 @@ pub struct CollectionSpec {
     pub indexes: Vec<Vec<String>>,
 }
 
+/// A collection as the server answers it: its definition, with the same
+/// fields as [`CollectionSpec`], and its version and times.
+///
+/// The definition's fields are listed here rather than flattened from
+/// [`CollectionSpec`]: that schema forbids unknown properties (it is a
+/// request body), so a view made of it plus three more fields would fail
+/// its own schema.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct CollectionView {
-    #[serde(flatten)]
-    pub spec: CollectionSpec,
+    pub name: String,
+    pub fields: Vec<FieldSpec>,
+    /// `tenant` or `owner`.
+    pub visibility: String,
+    /// Database indexes, each a list of 1 to 4 field names.
+    pub indexes: Vec<Vec<String>>,
+    /// Increases with every change; `If-Match` on `PATCH` names it.
     pub version: i64,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
     pub updated_at: OffsetDateTime,
+}
+
+impl CollectionView {
+    /// The collection's view made of its definition and version and times.
+    pub fn new(
+        spec: CollectionSpec,
+        version: i64,
+        created_at: OffsetDateTime,
+        updated_at: OffsetDateTime,
+    ) -> CollectionView {
+        let CollectionSpec {
+            name,
+            fields,
+            visibility,
+            indexes,
+        } = spec;
+        CollectionView {
+            name,
+            fields,
+            visibility,
+            indexes,
+            version,
+            created_at,
+            updated_at,
+        }
+    }
+
+    /// The definition alone, as a `PATCH` would send it back.
+    pub fn spec(&self) -> CollectionSpec {
+        CollectionSpec {
+            name: self.name.clone(),
+            fields: self.fields.clone(),
+            visibility: self.visibility.clone(),
+            indexes: self.indexes.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -87,7 +135,10 @@ pub struct RecordQuery {
     /// e.g. `-created_at,title`
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sort: Option<String>,
+    /// The most records to return, 1 to 100 (default 50).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[param(minimum = 1, maximum = 100)]
+    #[schema(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cursor: Option<String>,

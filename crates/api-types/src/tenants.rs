@@ -13,7 +13,14 @@ use crate::role::Role;
 pub struct CreateTenantRequest {
     /// 3–63 characters of `a-z`, `0-9` and `-`, not starting or ending
     /// with `-`.
+    #[schema(
+        min_length = 3,
+        max_length = 63,
+        pattern = "^[a-z0-9][a-z0-9-]*[a-z0-9]$"
+    )]
     pub slug: String,
+    /// 1–100 characters once trimmed.
+    #[schema(min_length = 1, max_length = 100)]
     pub name: String,
 }
 

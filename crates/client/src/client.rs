@@ -5,12 +5,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderName, HeaderValue};
-use reqwest::{Method, RequestBuilder, Response};
+use reqwest::{Method, RequestBuilder};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::ClientError;
+use crate::observer::{Exchange, Observer};
 use crate::path::normalize_base_url;
+use crate::{ClientError, RawResponse};
 
 /// How long [`Client::new`] lets one request take, from connecting to the
 /// last byte of the answer, before failing it with
@@ -34,6 +35,8 @@ pub struct Client {
     /// used. Every request fails with it rather than going out without the
     /// header, so a test never passes by talking to the server anonymously.
     invalid_header: Option<Arc<str>>,
+    /// Shown every answer; see [`Client::with_observer`].
+    pub(crate) observer: Option<Observer>,
 }
 
 impl Client {
@@ -57,6 +60,7 @@ impl Client {
             base_url: normalize_base_url(base_url)?.into(),
             headers: HeaderMap::new(),
             invalid_header: None,
+            observer: None,
         })
     }
 
@@ -145,9 +149,44 @@ impl Client {
             .headers(self.headers.clone()))
     }
 
-    /// Sends `request` and returns the answer, whatever its status.
-    pub(crate) async fn send(request: RequestBuilder) -> Result<Response, ClientError> {
-        request.send().await.map_err(ClientError::from_reqwest)
+    /// Sends `request` and reads the whole answer, whatever its status,
+    /// showing it to the observer if there is one. Every method goes
+    /// through here, so an observer sees every answer.
+    pub(crate) async fn exchange(
+        &self,
+        request: RequestBuilder,
+    ) -> Result<RawResponse, ClientError> {
+        let request = request.build().map_err(ClientError::from_reqwest)?;
+        let sent = self.observer.as_ref().map(|_| {
+            (
+                request.method().clone(),
+                request.url().clone(),
+                request.headers().clone(),
+            )
+        });
+        let response = self
+            .http
+            .execute(request)
+            .await
+            .map_err(ClientError::from_reqwest)?;
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let body = response.bytes().await.map_err(ClientError::from_reqwest)?;
+        if let (Some(observer), Some((method, url, request_headers))) = (&self.observer, sent) {
+            observer.observe(&Exchange {
+                method: &method,
+                url: &url,
+                request_headers: &request_headers,
+                status,
+                headers: &headers,
+                body: &body,
+            });
+        }
+        Ok(RawResponse {
+            status,
+            headers,
+            body,
+        })
     }
 
     /// `method path` with no body, expecting a JSON answer.
@@ -156,8 +195,8 @@ impl Client {
         method: Method,
         path: &str,
     ) -> Result<T, ClientError> {
-        let response = Client::send(self.request(method, path)?).await?;
-        decode(response).await
+        let response = self.exchange(self.request(method, path)?).await?;
+        decode(response)
     }
 
     /// `GET path?query`, expecting a JSON answer.
@@ -170,8 +209,10 @@ impl Client {
         T: DeserializeOwned,
         Q: Serialize + ?Sized,
     {
-        let response = Client::send(self.request(Method::GET, path)?.query(query)).await?;
-        decode(response).await
+        let response = self
+            .exchange(self.request(Method::GET, path)?.query(query))
+            .await?;
+        decode(response)
     }
 
     /// `method path` with a JSON body, expecting a JSON answer.
@@ -185,8 +226,10 @@ impl Client {
         T: DeserializeOwned,
         B: Serialize + ?Sized,
     {
-        let response = Client::send(self.request(method, path)?.json(body)).await?;
-        decode(response).await
+        let response = self
+            .exchange(self.request(method, path)?.json(body))
+            .await?;
+        decode(response)
     }
 
     /// `method path` with no body, expecting an answer without content.
@@ -195,8 +238,8 @@ impl Client {
         method: Method,
         path: &str,
     ) -> Result<(), ClientError> {
-        let response = Client::send(self.request(method, path)?).await?;
-        expect_success(response).await
+        let response = self.exchange(self.request(method, path)?).await?;
+        expect_success(response)
     }
 
     /// `method path` with a JSON body, expecting an answer without content.
@@ -209,30 +252,22 @@ impl Client {
     where
         B: Serialize + ?Sized,
     {
-        let response = Client::send(self.request(method, path)?.json(body)).await?;
-        expect_success(response).await
+        let response = self
+            .exchange(self.request(method, path)?.json(body))
+            .await?;
+        expect_success(response)
     }
 }
 
 /// The JSON body of a successful answer, or the error a failed one carries.
-async fn decode<T: DeserializeOwned>(response: Response) -> Result<T, ClientError> {
-    let status = response.status().as_u16();
-    let headers = response.headers().clone();
-    let body = response.bytes().await.map_err(ClientError::from_reqwest)?;
-    if !(200..300).contains(&status) {
-        return Err(ClientError::from_answer(status, &headers, &body));
-    }
-    serde_json::from_slice(&body).map_err(|error| ClientError::decode(status, &error, &body))
+fn decode<T: DeserializeOwned>(response: RawResponse) -> Result<T, ClientError> {
+    let response = response.error_for_status()?;
+    serde_json::from_slice(&response.body)
+        .map_err(|error| ClientError::decode(response.status, &error, &response.body))
 }
 
 /// Nothing, for a successful answer (its body, if any, is ignored), or the
 /// error a failed one carries.
-async fn expect_success(response: Response) -> Result<(), ClientError> {
-    let status = response.status().as_u16();
-    let headers = response.headers().clone();
-    let body = response.bytes().await.map_err(ClientError::from_reqwest)?;
-    if !(200..300).contains(&status) {
-        return Err(ClientError::from_answer(status, &headers, &body));
-    }
-    Ok(())
+fn expect_success(response: RawResponse) -> Result<(), ClientError> {
+    response.error_for_status().map(|_| ())
 }

@@ -40,6 +40,8 @@
 //! - [`Client::raw`] and [`RawResponse`]: any method, any path, any body, and
 //!   the answer as it came, for tests that check statuses and headers
 //!   themselves.
+//! - [`Client::with_observer`] and [`Exchange`]: every answer shown to a
+//!   function of the caller's, for checking answers wholesale.
 //!
 //! Any 2xx status counts as success; a test that cares which one uses
 //! [`Client::raw`]. The client reads no environment (no proxy variables) and
@@ -48,6 +50,7 @@
 mod client;
 mod endpoints;
 mod error;
+mod observer;
 mod path;
 mod raw;
 
@@ -57,6 +60,7 @@ pub use reqwest::{Method, header};
 
 pub use client::{Client, DEFAULT_TIMEOUT};
 pub use error::ClientError;
+pub use observer::Exchange;
 pub use raw::RawResponse;
 
 #[cfg(test)]

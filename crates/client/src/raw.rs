@@ -76,7 +76,7 @@ impl Client {
         if let Some(body) = body {
             request = request.json(&body);
         }
-        read(Client::send(request).await?).await
+        self.exchange(request).await
     }
 
     /// Like [`Client::raw`], with `body` sent as it is under `content_type`,
@@ -95,17 +95,6 @@ impl Client {
             .request(method, path)?
             .header(CONTENT_TYPE, content_type)
             .body(body.into());
-        read(Client::send(request).await?).await
+        self.exchange(request).await
     }
-}
-
-async fn read(response: reqwest::Response) -> Result<RawResponse, ClientError> {
-    let status = response.status().as_u16();
-    let headers = response.headers().clone();
-    let body = response.bytes().await.map_err(ClientError::from_reqwest)?;
-    Ok(RawResponse {
-        status,
-        headers,
-        body,
-    })
 }

@@ -431,3 +431,47 @@ async fn no_server_is_a_transport_error() {
     assert!(matches!(error, ClientError::Transport(_)), "{error:?}");
     assert_eq!(error.status(), None);
 }
+
+#[tokio::test]
+async fn an_observer_sees_every_answer_with_its_request_even_an_error() {
+    use std::sync::{Arc, Mutex};
+
+    let problem = r#"{"type":"about:blank","title":"Not Found","status":404,"code":"tenant_not_found","detail":"No such tenant."}"#;
+    let (client, _server) = serve_once(answer(
+        "404 Not Found",
+        &["content-type: application/problem+json"],
+        problem,
+    ))
+    .await;
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let record = Arc::clone(&seen);
+    // The observer is kept by the copies made after it is set.
+    let observed = client
+        .with_observer(move |exchange| {
+            record.lock().unwrap().push((
+                exchange.method.to_string(),
+                exchange.url.path().to_owned(),
+                exchange.request_headers.contains_key(AUTHORIZATION),
+                exchange.status,
+                exchange.headers["content-type"]
+                    .to_str()
+                    .unwrap()
+                    .to_owned(),
+                String::from_utf8(exchange.body.to_vec()).unwrap(),
+            ));
+        })
+        .with_token("t");
+    let error = observed.get_tenant("acme").await.unwrap_err();
+    assert_eq!(error.code(), Some("tenant_not_found"));
+    assert_eq!(
+        *seen.lock().unwrap(),
+        [(
+            "GET".to_owned(),
+            "/v1/tenants/acme".to_owned(),
+            true,
+            404,
+            "application/problem+json".to_owned(),
+            problem.to_owned(),
+        )]
+    );
+}

@@ -178,11 +178,23 @@ fn contains_nul(value: &serde_json::Value) -> bool {
 
 /// The default page size of lists.
 pub const DEFAULT_LIMIT: u32 = 50;
-/// The largest page size; larger requests are clamped.
+/// The largest page size. The OpenAPI document states the same bounds
+/// (`minimum: 1, maximum: 100` on every `limit`), and a test compares them.
 pub const MAX_LIMIT: u32 = 100;
 
-pub fn page_limit(limit: Option<u32>) -> u32 {
-    limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT)
+/// The page size asked for, or the default. A size outside 1 to
+/// [`MAX_LIMIT`] is refused rather than clamped, so what the document says
+/// is what the server accepts.
+pub fn page_limit(limit: Option<u32>) -> Result<u32, ApiError> {
+    match limit {
+        None => Ok(DEFAULT_LIMIT),
+        Some(limit) if (1..=MAX_LIMIT).contains(&limit) => Ok(limit),
+        Some(_) => Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_limit",
+            "limit must be an integer from 1 to 100.",
+        )),
+    }
 }
 
 /// Parses a cursor that is an id we handed out.

@@ -1,12 +1,16 @@
 //! The OpenAPI 3.1 document, generated from the routes themselves: a route
 //! exists in the router only if its handler is listed with its
-//! `#[utoipa::path]`, so the document cannot miss one.
+//! `#[utoipa::path]`, so the document cannot miss one. The error answers
+//! that shared parts of the server give are added by [`answers`].
+
+mod answers;
 
 use axum::Json;
 use axum::routing::get;
 use utoipa::openapi::path::{HttpMethod, OperationBuilder};
+use utoipa::openapi::schema::{ObjectBuilder, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::openapi::{OpenApi, Response};
+use utoipa::openapi::{Content, OpenApi, ResponseBuilder};
 use utoipa::{Modify, OpenApi as _};
 use utoipa_axum::router::OpenApiRouter;
 
@@ -16,10 +20,18 @@ use crate::AppState;
 #[openapi(
     info(title = "Bulkhead", description = "A multi-tenant backend: tenants, users, roles, sessions, API keys and audit."),
     modifiers(&BearerAuth),
+    // Relative: the document describes the server that serves it.
+    servers((url = "/", description = "The server this document came from")),
     tags(
         (name = "auth", description = "Sign-up, login, refresh, logout"),
         (name = "me", description = "The signed-in user"),
-        (name = "tenants"), (name = "members"), (name = "invitations"), (name = "api_keys"), (name = "audit"),
+        (name = "tenants", description = "Tenants the caller belongs to"),
+        (name = "members", description = "Who belongs to a tenant, with which role"),
+        (name = "invitations", description = "Bringing someone into a tenant"),
+        (name = "api_keys", description = "A tenant's keys for programs"),
+        (name = "audit", description = "A tenant's audit log"),
+        (name = "collections", description = "A tenant's typed collections"),
+        (name = "records", description = "Records of a collection, and their live changes"),
         (name = "admin", description = "Platform administration (audited)"),
         (name = "ops", description = "Probes and this document"),
     )
@@ -65,14 +77,21 @@ pub fn document(router: OpenApiRouter<AppState>) -> OpenApi {
         .split_for_parts();
     let operation = OperationBuilder::new()
         .tag("ops")
+        .operation_id(Some("openapi"))
         .summary(Some("This document"))
         .response(
             "200",
-            Response::new("The OpenAPI 3.1 document of this server"),
+            ResponseBuilder::new()
+                .description("The OpenAPI 3.1 document of this server")
+                .content(
+                    "application/json",
+                    Content::new(Some(ObjectBuilder::new().schema_type(Type::Object))),
+                ),
         )
         .build();
     document
         .paths
         .add_path_operation("/openapi.json", vec![HttpMethod::Get], operation);
+    answers::add(&mut document);
     document
 }

@@ -24,6 +24,7 @@ use bulkhead_client::{Client, ClientError, RawResponse};
 use sqlx::{Connection, PgConnection};
 use uuid::Uuid;
 
+use crate::contract::checked;
 use crate::postgres::{APP_ROLE, admin_url, with_user_and_database};
 use crate::proxy::PgProxy;
 use crate::support::{Server, assert_success, bulkhead, run};
@@ -194,7 +195,9 @@ impl Account {
     }
 }
 
-/// A running `bulkhead serve` on one backend, with an anonymous client.
+/// A running `bulkhead serve` on one backend, with an anonymous client
+/// whose answers (and those of every copy made of it) are checked against
+/// the OpenAPI document ([`crate::contract`]).
 /// Fields drop in order: the server stops before its database goes.
 pub struct TestServer {
     pub server: Server,
@@ -246,7 +249,7 @@ impl TestServer {
             assert_success(&run(create, Some(&stdin)).await);
         }
         let server = serve(&store, dir.path(), &options.env).await;
-        let anon = Client::new(&format!("http://{}", server.addr)).unwrap();
+        let anon = checked(Client::new(&format!("http://{}", server.addr)).unwrap());
         Some(TestServer {
             server,
             anon,
@@ -265,7 +268,7 @@ impl TestServer {
             return None;
         };
         let server = serve(&self.store, self.dir.path(), &[]).await;
-        let client = Client::new(&format!("http://{}", server.addr)).unwrap();
+        let client = checked(Client::new(&format!("http://{}", server.addr)).unwrap());
         Some((server, client))
     }
 

@@ -16,6 +16,8 @@ mod harness;
 
 mod admin;
 mod connections;
+mod contract;
+mod contract_tests;
 mod cors;
 mod identity_audit_admin;
 mod identity_auth;

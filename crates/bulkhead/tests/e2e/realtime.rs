@@ -33,6 +33,12 @@ impl Subscription {
             .send()
             .await
             .unwrap();
+        crate::contract::check_unread(
+            "GET",
+            response.url(),
+            response.status().as_u16(),
+            response.headers(),
+        );
         assert_eq!(response.status(), 200);
         assert!(
             response.headers()["content-type"]

@@ -195,8 +195,17 @@ impl Server {
         format!("http://{}{path}", self.addr)
     }
 
+    /// `GET path`, its status and content type checked against the OpenAPI
+    /// document; the body is left to the caller.
     pub async fn get(&self, path: &str) -> reqwest::Response {
-        self.client.get(self.url(path)).send().await.unwrap()
+        let response = self.client.get(self.url(path)).send().await.unwrap();
+        crate::contract::check_unread(
+            "GET",
+            response.url(),
+            response.status().as_u16(),
+            response.headers(),
+        );
+        response
     }
 
     /// Sends `signal` (a `kill` name such as `TERM`) and waits for the exit.

@@ -19,7 +19,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 /// Every tenant, paged and searchable (platform admins only).
-#[utoipa::path(get, path = "/v1/admin/tenants", tag = "admin", security(("bearer" = [])),
+#[utoipa::path(get, path = "/v1/admin/tenants", tag = "admin", operation_id = "admin_list_tenants", security(("bearer" = [])),
     params(AdminTenantQuery),
     responses((status = 200, body = AdminTenantList), (status = 403, body = Problem)))]
 async fn list_tenants(
@@ -28,7 +28,7 @@ async fn list_tenants(
     Ctx(ctx): Ctx,
     Query(query): Query<AdminTenantQuery>,
 ) -> Result<Json<AdminTenantList>, ApiError> {
-    let limit = page_limit(query.limit);
+    let limit = page_limit(query.limit)?;
     let page = Page {
         after: cursor::<TenantId>(query.cursor.as_deref())?,
         limit,
@@ -47,7 +47,7 @@ async fn list_tenants(
 }
 
 /// Suspends a tenant: its members get 403 `tenant_suspended`.
-#[utoipa::path(post, path = "/v1/admin/tenants/{t}/suspend", tag = "admin", security(("bearer" = [])),
+#[utoipa::path(post, path = "/v1/admin/tenants/{t}/suspend", tag = "admin", operation_id = "admin_suspend_tenant", security(("bearer" = [])),
     params(("t" = String, Path, description = "the tenant's slug or id")),
     responses((status = 200, body = AdminTenantView), (status = 403, body = Problem), (status = 404, body = Problem)))]
 async fn suspend(
@@ -64,7 +64,7 @@ async fn suspend(
 }
 
 /// Lifts a suspension.
-#[utoipa::path(post, path = "/v1/admin/tenants/{t}/unsuspend", tag = "admin", security(("bearer" = [])),
+#[utoipa::path(post, path = "/v1/admin/tenants/{t}/unsuspend", tag = "admin", operation_id = "admin_unsuspend_tenant", security(("bearer" = [])),
     params(("t" = String, Path, description = "the tenant's slug or id")),
     responses((status = 200, body = AdminTenantView), (status = 403, body = Problem), (status = 404, body = Problem)))]
 async fn unsuspend(

@@ -64,7 +64,7 @@ async fn list_api_keys(
     Ctx(ctx): Ctx,
     Query(query): Query<PageQuery>,
 ) -> Result<Json<ApiKeyList>, ApiError> {
-    let limit = page_limit(query.limit);
+    let limit = page_limit(query.limit)?;
     let page = Page {
         after: cursor::<ApiKeyId>(query.cursor.as_deref())?,
         limit,

@@ -23,7 +23,7 @@ async fn list_audit(
     Ctx(ctx): Ctx,
     Query(query): Query<AuditQuery>,
 ) -> Result<Json<AuditList>, ApiError> {
-    let limit = page_limit(query.limit);
+    let limit = page_limit(query.limit)?;
     let actor = match query.actor.as_deref() {
         None | Some("") => None,
         Some(actor) => Some(

@@ -78,7 +78,7 @@ async fn refresh(
 
 /// Ends the caller's session.
 #[utoipa::path(post, path = "/v1/auth/logout", tag = "auth", security(("bearer" = [])),
-    responses((status = 204), (status = 401, body = Problem)))]
+    responses((status = 204), (status = 401, body = Problem), (status = 403, description = "forbidden: an API key cannot do this", body = Problem)))]
 async fn logout(
     State(state): State<AppState>,
     Auth(principal): Auth,

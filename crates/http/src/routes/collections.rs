@@ -27,12 +27,12 @@ fn view(info: &CollectionInfo) -> Result<CollectionView, ApiError> {
         serde_json::to_value(info.schema.to_draft()).map_err(|_| ApiError::internal())?,
     )
     .map_err(|_| ApiError::internal())?;
-    Ok(CollectionView {
+    Ok(CollectionView::new(
         spec,
-        version: info.row.version,
-        created_at: info.row.created_at,
-        updated_at: info.row.updated_at,
-    })
+        info.row.version,
+        info.row.created_at,
+        info.row.updated_at,
+    ))
 }
 
 fn draft(spec: CollectionSpec) -> Result<bulkhead_domain::collection::SchemaDraft, ApiError> {
@@ -93,7 +93,8 @@ async fn get_collection(
 /// Replaces a collection's definition (manager and up); changes that could
 /// invalidate stored records are refused. `If-Match: <version>` optional.
 #[utoipa::path(patch, path = "/v1/tenants/{t}/collections/{name}", tag = "collections", security(("bearer" = [])),
-    params(("t" = String, Path, description = "the tenant's slug or id"), ("name" = String, Path, description = "the collection's name")),
+    params(("t" = String, Path, description = "the tenant's slug or id"), ("name" = String, Path, description = "the collection's name"),
+        ("If-Match" = Option<String>, Header, description = "the expected version")),
     request_body = CollectionSpec,
     responses((status = 200, body = CollectionView), (status = 403, body = Problem), (status = 404, body = Problem),
         (status = 412, description = "version_mismatch", body = Problem), (status = 422, body = Problem)))]

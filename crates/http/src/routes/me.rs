@@ -41,7 +41,7 @@ async fn me(
 
 /// The caller's sessions, newest first.
 #[utoipa::path(get, path = "/v1/me/sessions", tag = "me", security(("bearer" = [])),
-    responses((status = 200, body = SessionList), (status = 401, body = Problem)))]
+    responses((status = 200, body = SessionList), (status = 401, body = Problem), (status = 403, description = "forbidden: an API key cannot do this", body = Problem)))]
 async fn sessions(
     State(state): State<AppState>,
     Auth(principal): Auth,
@@ -58,7 +58,8 @@ async fn sessions(
 /// Ends one of the caller's sessions.
 #[utoipa::path(delete, path = "/v1/me/sessions/{id}", tag = "me", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "a session id")),
-    responses((status = 204), (status = 401, body = Problem), (status = 404, description = "session_not_found", body = Problem)))]
+    responses((status = 204), (status = 401, body = Problem), (status = 403, description = "forbidden: an API key cannot do this", body = Problem),
+        (status = 404, description = "session_not_found", body = Problem)))]
 async fn revoke_session(
     State(state): State<AppState>,
     Auth(principal): Auth,
@@ -75,7 +76,8 @@ async fn revoke_session(
 /// Changes the caller's password; the current one is required.
 #[utoipa::path(post, path = "/v1/me/password", tag = "me", security(("bearer" = [])),
     request_body = ChangePasswordRequest,
-    responses((status = 204), (status = 401, body = Problem), (status = 422, description = "wrong current password or invalid new one", body = Problem)))]
+    responses((status = 204), (status = 401, body = Problem), (status = 403, description = "forbidden: an API key cannot do this", body = Problem),
+        (status = 422, description = "wrong current password or invalid new one", body = Problem)))]
 async fn change_password(
     State(state): State<AppState>,
     Auth(principal): Auth,

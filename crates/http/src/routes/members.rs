@@ -29,7 +29,7 @@ async fn list_members(
     Ctx(ctx): Ctx,
     Query(query): Query<PageQuery>,
 ) -> Result<Json<MemberList>, ApiError> {
-    let limit = page_limit(query.limit);
+    let limit = page_limit(query.limit)?;
     let page = Page {
         after: cursor::<UserId>(query.cursor.as_deref())?,
         limit,

@@ -135,7 +135,7 @@ async fn list_records(
         filter: query.filter.as_deref(),
         sort: query.sort.as_deref(),
         cursor: query.cursor.as_deref(),
-        limit: page_limit(query.limit),
+        limit: page_limit(query.limit)?,
     };
     let page = state
         .services

@@ -21,7 +21,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// Creates a tenant; the caller becomes its owner.
 #[utoipa::path(post, path = "/v1/tenants", tag = "tenants", security(("bearer" = [])),
     request_body = CreateTenantRequest,
-    responses((status = 201, body = TenantView), (status = 401, body = Problem),
+    responses((status = 201, body = TenantView), (status = 401, body = Problem), (status = 403, description = "forbidden: an API key cannot do this", body = Problem),
         (status = 409, description = "slug_taken", body = Problem), (status = 422, body = Problem)))]
 async fn create_tenant(
     State(state): State<AppState>,

@@ -14,4 +14,5 @@ mod errors;
 mod filters;
 mod health;
 mod middleware;
+mod openapi;
 mod support;
