@@ -71,9 +71,11 @@ pub async fn spawn_listener(
     listeners: Arc<Listeners>,
     connectivity: Arc<Connectivity>,
 ) -> Result<tokio::task::JoinHandle<()>, sqlx::Error> {
-    // A pool of one, only because `PgListener` is made from a pool.
+    // A pool only because `PgListener` is made from one; it holds one
+    // connection at a time. Two slots, so that a failed connection still
+    // being given back (sqlx pings it first) never holds up the next.
     let pool = PgPoolOptions::new()
-        .max_connections(1)
+        .max_connections(2)
         .acquire_timeout(CONNECT_TIMEOUT)
         .idle_timeout(None)
         .max_lifetime(None)
