@@ -85,19 +85,13 @@ pub async fn collisions(
     )
     .fetch_all(connection)
     .await?;
-    let mut groups: Vec<EmailKeyCollision> = Vec::new();
-    for (key, id, email) in rows {
-        let user = CollidingUser {
-            id: UserId::from_uuid(id),
-            email,
-        };
-        match groups.last_mut() {
-            Some(group) if group.key == key => group.users.push(user),
-            _ => groups.push(EmailKeyCollision {
-                key,
-                users: vec![user],
-            }),
-        }
-    }
-    Ok(groups)
+    Ok(EmailKeyCollision::group(rows.into_iter().map(
+        |(key, id, email)| {
+            let user = CollidingUser {
+                id: UserId::from_uuid(id),
+                email,
+            };
+            (key, user)
+        },
+    )))
 }

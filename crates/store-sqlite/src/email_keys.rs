@@ -56,16 +56,6 @@ pub fn collisions(connection: &Connection) -> rusqlite::Result<Vec<EmailKeyColli
             },
         ))
     })?;
-    let mut groups: Vec<EmailKeyCollision> = Vec::new();
-    for row in rows {
-        let (key, user) = row?;
-        match groups.last_mut() {
-            Some(group) if group.key == key => group.users.push(user),
-            _ => groups.push(EmailKeyCollision {
-                key,
-                users: vec![user],
-            }),
-        }
-    }
-    Ok(groups)
+    let rows = rows.collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(EmailKeyCollision::group(rows))
 }

@@ -67,6 +67,23 @@ pub struct EmailKeyCollision {
     pub users: Vec<CollidingUser>,
 }
 
+impl EmailKeyCollision {
+    /// Groups `(key, user)` rows ordered by key into one collision a key.
+    pub fn group(rows: impl IntoIterator<Item = (String, CollidingUser)>) -> Vec<Self> {
+        let mut groups: Vec<Self> = Vec::new();
+        for (key, user) in rows {
+            match groups.last_mut() {
+                Some(group) if group.key == key => group.users.push(user),
+                _ => groups.push(Self {
+                    key,
+                    users: vec![user],
+                }),
+            }
+        }
+        groups
+    }
+}
+
 /// One account of an [`EmailKeyCollision`], with the address it logs in with.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CollidingUser {
