@@ -18,8 +18,12 @@
 //!   [`RequestBodyTimeoutLayer`]). A stalled body answers 408
 //!   (`request_timeout`) and the connection closes.
 //! - At most [`ConnectionLimits::max_connections`] connections are open.
-//!   At the cap the loop stops accepting, so new connections wait in the
-//!   kernel's listen backlog and cost no descriptor until a slot frees.
+//!   At the cap the oldest connection that has not yet sent a whole request
+//!   head is closed to make room ([`SilentConnections`]), so a flood of
+//!   silent sockets cannot keep other clients out for a header timeout;
+//!   when every open connection has begun a request, the loop stops
+//!   accepting and new connections wait in the kernel's listen backlog,
+//!   costing no descriptor, until a slot frees.
 //! - An accept error about the process rather than one connection (out of
 //!   descriptors, buffers or memory) would fail again at once: the loop
 //!   waits ([`AcceptBackoff`]) instead of spinning.
@@ -28,9 +32,11 @@
 //! in front speaks it to browsers.
 
 mod accept;
+mod silent;
 
 use std::future::Future;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use axum::Router;
@@ -40,12 +46,13 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, TryAcquireError};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, TryAcquireError, oneshot};
 use tokio::time::Instant;
 use tower::ServiceBuilder;
 use tower_http::timeout::{RequestBodyTimeoutLayer, TimeoutBody};
 
 pub use accept::AcceptBackoff;
+use silent::SilentConnections;
 
 /// How long clients may take and how many connections may be open.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,6 +94,7 @@ pub async fn serve(
     http.timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout);
     let slots = Arc::new(Semaphore::new(limits.max_connections));
+    let silent = Arc::new(SilentConnections::default());
     let graceful = GracefulShutdown::new();
     let mut backoff = AcceptBackoff::default();
     let mut said_at_capacity: Option<Instant> = None;
@@ -104,9 +112,9 @@ pub async fn serve(
                     said_at_capacity = Some(Instant::now());
                 }
                 tokio::select! {
-                    slot = Arc::clone(&slots).acquire_owned() => match slot {
-                        Ok(slot) => slot,
-                        Err(_) => break,
+                    slot = make_room(&slots, &silent) => match slot {
+                        Some(slot) => slot,
+                        None => break,
                     },
                     () = &mut shutdown => break,
                 }
@@ -119,17 +127,28 @@ pub async fn serve(
         match accepted {
             Ok((stream, peer)) => {
                 backoff.succeeded();
+                let (id, close) = silent.add(std::time::Instant::now());
+                let spoke = Arc::new(AtomicBool::new(false));
+                let silent_now = Arc::clone(&silent);
                 // The peer's address is what axum's `ConnectInfo` reads.
                 let service = ServiceBuilder::new()
                     .layer(RequestBodyTimeoutLayer::new(limits.body_read_timeout))
                     .map_request(move |mut request: hyper::Request<TimeoutBody<Incoming>>| {
+                        if !spoke.swap(true, Ordering::Relaxed) {
+                            silent_now.spoke(id);
+                        }
                         request.extensions_mut().insert(ConnectInfo(peer));
                         request
                     })
                     .service(app.clone());
                 let connection =
                     http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
-                tokio::spawn(finish(graceful.watch(connection), slot));
+                let ended = Ended {
+                    silent: Arc::clone(&silent),
+                    id,
+                    slot,
+                };
+                tokio::spawn(finish(graceful.watch(connection), close, ended));
             }
             Err(error) => {
                 let Some(delay) = backoff.failed(&error) else {
@@ -147,14 +166,63 @@ pub async fn serve(
     graceful.shutdown().await;
 }
 
-/// Runs one connection to its end, then frees its slot.
+/// How long a connection must have been open, without a request head,
+/// before it may be closed to make room: a client sends its head right
+/// after connecting, and a busy loop may accept a connection before its
+/// task has read the head already sent.
+const SILENT_GRACE: Duration = Duration::from_secs(1);
+/// How often a full server looks again for a connection to close.
+const MAKE_ROOM_INTERVAL: Duration = Duration::from_millis(100);
+
+/// Waits for a free slot, meanwhile closing the oldest connection that has
+/// stayed silent for [`SILENT_GRACE`]; `None` once the slots are closed.
+async fn make_room(
+    slots: &Arc<Semaphore>,
+    silent: &SilentConnections,
+) -> Option<OwnedSemaphorePermit> {
+    loop {
+        // Its slot frees as soon as its task has dropped it.
+        let cutoff = std::time::Instant::now().checked_sub(SILENT_GRACE);
+        if let Some(cutoff) = cutoff {
+            silent.close_oldest(cutoff);
+        }
+        tokio::select! {
+            slot = Arc::clone(slots).acquire_owned() => return slot.ok(),
+            () = tokio::time::sleep(MAKE_ROOM_INTERVAL) => {}
+        }
+    }
+}
+
+/// What a connection's task gives back when it ends: its place among the
+/// silent connections, then its slot.
+struct Ended {
+    silent: Arc<SilentConnections>,
+    id: u64,
+    slot: OwnedSemaphorePermit,
+}
+
+/// Runs one connection to its end, or until it is chosen to make room
+/// while still silent (dropping it closes the socket), then frees its
+/// place and its slot.
 async fn finish(
     connection: impl Future<Output = Result<(), hyper::Error>>,
-    slot: OwnedSemaphorePermit,
+    close: oneshot::Receiver<()>,
+    ended: Ended,
 ) {
-    if let Err(error) = connection.await {
-        // Timeouts and clients that go away are routine; nothing to act on.
-        tracing::debug!(%error, timeout = error.is_timeout(), "connection ended");
+    tokio::select! {
+        result = connection => {
+            if let Err(error) = result {
+                // Timeouts and clients that go away are routine; nothing
+                // to act on.
+                tracing::debug!(%error, timeout = error.is_timeout(), "connection ended");
+            }
+        }
+        // An error here means the connection spoke and can no longer be
+        // chosen: the branch is disabled and the connection runs on.
+        Ok(()) = close => {
+            tracing::debug!("closed a silent connection to make room at the connection cap");
+        }
     }
-    drop(slot);
+    ended.silent.spoke(ended.id);
+    drop(ended.slot);
 }

@@ -237,3 +237,72 @@ async fn an_event_stream_outlives_the_connection_timeouts_and_shutdown_ends_it()
     .await;
     assert!(rest.is_ok(), "the event stream was not ended at shutdown");
 }
+
+/// At the connection cap, connections that have sent no request head make
+/// room for new ones, oldest first, instead of holding every slot until
+/// the header timeout; a connection inside a request is never chosen.
+#[tokio::test]
+async fn at_the_cap_silent_connections_make_room_and_requests_in_progress_stay() {
+    const CAP: usize = 20;
+    const CAP_SETTING: &str = "20";
+    // Far beyond the test's patience: only making room can let the probe in.
+    let options = Options::default()
+        .env("BULKHEAD_MAX_CONNECTIONS", CAP_SETTING)
+        .env("BULKHEAD_HEADER_READ_TIMEOUT", "600")
+        .env("BULKHEAD_BODY_READ_TIMEOUT", "600");
+    let server = TestServer::start_with(Backend::Sqlite, options)
+        .await
+        .unwrap();
+
+    // Requests in progress first, so they are the oldest connections.
+    let mut in_progress = Vec::new();
+    for _ in 0..CAP / 4 {
+        let mut stream = TcpStream::connect(server.server.addr).await.unwrap();
+        stream
+            .write_all(Kind::UnfinishedBody.bytes())
+            .await
+            .unwrap();
+        in_progress.push(stream);
+    }
+    let mut silent = Vec::new();
+    for i in 0..3 * CAP {
+        let mut stream = TcpStream::connect(server.server.addr).await.unwrap();
+        let kind = if i % 2 == 0 {
+            Kind::Idle
+        } else {
+            Kind::HalfSentHead
+        };
+        stream.write_all(kind.bytes()).await.unwrap();
+        silent.push(stream);
+    }
+
+    wait_until_ready(&server.server).await;
+
+    // The requests in progress are still open: nothing was sent to them
+    // and they were not closed.
+    for stream in &mut in_progress {
+        let mut buffer = [0_u8; 64];
+        let read = timeout(Duration::from_millis(100), stream.read(&mut buffer)).await;
+        assert!(
+            read.is_err(),
+            "a request in progress was answered or closed: {read:?}"
+        );
+    }
+    // Some silent connections were closed to make room.
+    let mut n_closed = 0;
+    for stream in &mut silent {
+        let mut buffer = [0_u8; 64];
+        if let Ok(Ok(0) | Err(_)) =
+            timeout(Duration::from_millis(10), stream.read(&mut buffer)).await
+        {
+            n_closed += 1;
+        }
+    }
+    assert!(n_closed > 0, "no silent connection was closed");
+    // Shutdown lets requests in progress, and heads being read, finish
+    // (up to their timeouts, here far away): end them.
+    drop(in_progress);
+    drop(silent);
+    let (status, _, stderr) = server.stop().await;
+    assert_eq!(status.code(), Some(0), "{stderr}");
+}
