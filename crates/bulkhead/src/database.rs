@@ -42,7 +42,7 @@ pub fn open_sqlite(data_dir: &Path, now: OffsetDateTime) -> Result<SqliteStore, 
 async fn connect_postgres(url: &DatabaseUrl, settings: &Settings) -> Result<Arc<dyn Store>, Error> {
     let pool = PoolSettings {
         acquire_timeout: settings.database_acquire_timeout,
-        ..PoolSettings::default()
+        max_connections: settings.database_pool_size,
     };
     let store = PgStore::connect(url.expose(), &pool)
         .await

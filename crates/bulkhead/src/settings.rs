@@ -37,6 +37,11 @@ pub const MAX_TIMEOUT: Duration = Duration::from_secs(3600);
 /// How long a request waits for a PostgreSQL connection before answering
 /// 503, unless set.
 pub const DEFAULT_DATABASE_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+/// How many PostgreSQL connections the server keeps at most, unless set.
+pub const DEFAULT_DATABASE_POOL_SIZE: u32 = 16;
+/// Beyond this a pool no longer buys throughput: PostgreSQL runs a
+/// process per connection, and each costs it memory whether busy or not.
+pub const MAX_DATABASE_POOL_SIZE: u32 = 1000;
 
 /// Everything the binary is configured with.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,6 +54,8 @@ pub struct Settings {
     /// How long a request waits for a PostgreSQL connection before it
     /// answers 503 (while the server is known to be down, much less).
     pub database_acquire_timeout: Duration,
+    /// The most PostgreSQL connections the server holds at once.
+    pub database_pool_size: u32,
     pub signing_key_file: Option<PathBuf>,
     /// A tracing `EnvFilter` directive.
     pub log: String,
@@ -84,6 +91,7 @@ pub struct Layer {
     pub database_url: Option<DatabaseUrl>,
     /// In whole seconds.
     pub database_acquire_timeout: Option<u64>,
+    pub database_pool_size: Option<u32>,
     pub config: Option<PathBuf>,
     pub signing_key_file: Option<PathBuf>,
     pub log: Option<String>,
@@ -107,6 +115,7 @@ struct FileSettings {
     data_dir: Option<PathBuf>,
     database_url: Option<String>,
     database_acquire_timeout: Option<u64>,
+    database_pool_size: Option<u32>,
     signing_key_file: Option<PathBuf>,
     log: Option<String>,
     app_role: Option<String>,
@@ -159,11 +168,12 @@ pub enum SettingsError {
 }
 
 /// The environment variables that are settings, and what they set.
-const ENV_VARS: [&str; 16] = [
+const ENV_VARS: [&str; 17] = [
     "BULKHEAD_ADDR",
     "BULKHEAD_DATA_DIR",
     "BULKHEAD_DATABASE_URL",
     "BULKHEAD_DATABASE_ACQUIRE_TIMEOUT",
+    "BULKHEAD_DATABASE_POOL_SIZE",
     "BULKHEAD_CONFIG",
     "BULKHEAD_SIGNING_KEY_FILE",
     "BULKHEAD_LOG",
@@ -219,6 +229,11 @@ impl Layer {
                 "BULKHEAD_DATABASE_ACQUIRE_TIMEOUT" => {
                     layer.database_acquire_timeout = Some(value.trim().parse().map_err(|_| {
                         invalid(&format!("{value:?} is not a whole number of seconds"))
+                    })?);
+                }
+                "BULKHEAD_DATABASE_POOL_SIZE" => {
+                    layer.database_pool_size = Some(value.trim().parse().map_err(|_| {
+                        invalid(&format!("{value:?} is not a whole number of connections"))
                     })?);
                 }
                 "BULKHEAD_CONFIG" => layer.config = Some(value.into()),
@@ -299,6 +314,7 @@ impl Layer {
             data_dir: file.data_dir,
             database_url: file.database_url.map(DatabaseUrl::new),
             database_acquire_timeout: file.database_acquire_timeout,
+            database_pool_size: file.database_pool_size,
             config: None,
             signing_key_file: file.signing_key_file,
             log: file.log,
@@ -340,6 +356,7 @@ impl Layer {
             database_acquire_timeout: self
                 .database_acquire_timeout
                 .or(lower.database_acquire_timeout),
+            database_pool_size: self.database_pool_size.or(lower.database_pool_size),
             config: self.config.or(lower.config),
             signing_key_file: self.signing_key_file.or(lower.signing_key_file),
             log: self.log.or(lower.log),
@@ -382,6 +399,16 @@ pub fn merge(flags: Layer, env: Layer, file: Layer) -> Result<Settings, Settings
         Some(seconds) => Duration::from_secs(seconds),
         None => DEFAULT_DATABASE_ACQUIRE_TIMEOUT,
     };
+    let database_pool_size = match layer.database_pool_size {
+        Some(size @ 1..=MAX_DATABASE_POOL_SIZE) => size,
+        Some(_) => {
+            return Err(SettingsError::Env {
+                variable: "database_pool_size".into(),
+                message: format!("it must be from 1 to {MAX_DATABASE_POOL_SIZE} connections"),
+            });
+        }
+        None => DEFAULT_DATABASE_POOL_SIZE,
+    };
     Ok(Settings {
         addr: layer.addr.unwrap_or(DEFAULT_ADDR),
         data_dir: layer
@@ -389,6 +416,7 @@ pub fn merge(flags: Layer, env: Layer, file: Layer) -> Result<Settings, Settings
             .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
         database_url,
         database_acquire_timeout,
+        database_pool_size,
         signing_key_file: layer.signing_key_file,
         log: layer.log.unwrap_or_else(|| DEFAULT_LOG.to_owned()),
         app_role,

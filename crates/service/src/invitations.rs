@@ -101,20 +101,21 @@ impl Services {
             .user_state(user)
             .await?
             .ok_or(ServiceError::Unauthenticated)?;
-        let now = self.now();
-        let mut tx = self.store.tenant(tenant, Access::Write).await?;
-        let Some(invitation) = tx.invitation(id).await? else {
-            return Err(not_found);
+        // Who the invitation is for is settled before the write transaction
+        // opens, each step in a transaction of its own: a request never holds
+        // a pooled connection while it waits for another, or concurrent
+        // accepts as many as the pool could each hold one and wait forever
+        // for a second.
+        let invited = {
+            let mut tx = self.store.tenant(tenant, Access::Read).await?;
+            tx.invitation(id)
+                .await?
+                .ok_or(ServiceError::NotFound("invitation_not_found"))?
         };
-        let tenant_row = tx.tenant().await?.ok_or(ServiceError::TenantNotFound)?;
-        if !secrets::same_digest(&invitation.token_hash, &secrets::sha256(token)) {
+        if !secrets::same_digest(&invited.token_hash, &secrets::sha256(token)) {
             return Err(not_found);
         }
-        if !self
-            .addressed_to(&invitation.email, user, &me.email)
-            .await?
-        {
-            drop(tx);
+        if !self.addressed_to(&invited.email, user, &me.email).await? {
             // Someone outside the tenant holding another person's token:
             // counted, not written into the tenant's log (see `denials`).
             let target = id.to_string();
@@ -127,6 +128,12 @@ impl Services {
             });
             return Err(ServiceError::Forbidden);
         }
+        let now = self.now();
+        let mut tx = self.store.tenant(tenant, Access::Write).await?;
+        let Some(invitation) = tx.invitation(id).await? else {
+            return Err(not_found);
+        };
+        let tenant_row = tx.tenant().await?.ok_or(ServiceError::TenantNotFound)?;
         if tenant_row.suspended_at.is_some() {
             return Err(ServiceError::TenantSuspended);
         }

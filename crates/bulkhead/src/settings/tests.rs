@@ -71,6 +71,7 @@ fn each_setting_follows_the_same_precedence() {
         data_dir: Some(format!("/{tag}/data").into()),
         database_url: Some(DatabaseUrl::new(format!("postgres://{tag}@db/x"))),
         database_acquire_timeout: Some(tag.parse().unwrap()),
+        database_pool_size: Some(20 + tag.parse::<u32>().unwrap()),
         config: None,
         signing_key_file: Some(format!("/{tag}/key").into()),
         log: Some(format!("log{tag}")),
@@ -89,6 +90,7 @@ fn each_setting_follows_the_same_precedence() {
         data_dir: format!("/{tag}/data").into(),
         database_url: Some(DatabaseUrl::new(format!("postgres://{tag}@db/x"))),
         database_acquire_timeout: Duration::from_secs(tag.parse().unwrap()),
+        database_pool_size: 20 + tag.parse::<u32>().unwrap(),
         signing_key_file: Some(format!("/{tag}/key").into()),
         log: format!("log{tag}"),
         app_role: format!("role{tag}"),
@@ -121,6 +123,7 @@ fn environment_variables_map_to_settings() {
             ("BULKHEAD_DATA_DIR", "/srv/bulkhead"),
             ("BULKHEAD_DATABASE_URL", "postgres://app@db/bulkhead"),
             ("BULKHEAD_DATABASE_ACQUIRE_TIMEOUT", "30"),
+            ("BULKHEAD_DATABASE_POOL_SIZE", "40"),
             ("BULKHEAD_CONFIG", "/etc/bulkhead.toml"),
             ("BULKHEAD_SIGNING_KEY_FILE", "/run/secrets/key"),
             ("BULKHEAD_LOG", "warn"),
@@ -149,6 +152,7 @@ fn environment_variables_map_to_settings() {
             data_dir: Some("/srv/bulkhead".into()),
             database_url: Some(DatabaseUrl::new("postgres://app@db/bulkhead")),
             database_acquire_timeout: Some(30),
+            database_pool_size: Some(40),
             config: Some("/etc/bulkhead.toml".into()),
             signing_key_file: Some("/run/secrets/key".into()),
             log: Some("warn".into()),
@@ -196,9 +200,11 @@ fn the_file_accepts_every_documented_key() {
         signing_key_file = "/run/key"
         log = "warn"
         app_role = "app"
+        database_pool_size = 32
         "#,
     );
     assert_eq!(layer.addr, Some(addr("127.0.0.1:9000")));
+    assert_eq!(layer.database_pool_size, Some(32));
     assert_eq!(layer.data_dir, Some("/srv/data".into()));
     assert_eq!(layer.signing_key_file, Some("/run/key".into()));
     assert_eq!(layer.app_role.as_deref(), Some("app"));
@@ -378,4 +384,20 @@ fn timeouts_and_the_connection_cap_must_be_positive_and_bounded() {
             "{text} was accepted"
         );
     }
+}
+
+#[test]
+fn a_database_pool_of_no_connections_or_too_many_is_refused() {
+    for size in [0, MAX_DATABASE_POOL_SIZE + 1] {
+        let layer = Layer {
+            database_pool_size: Some(size),
+            ..Layer::default()
+        };
+        let message = merge(layer, Layer::default(), Layer::default())
+            .unwrap_err()
+            .to_string();
+        assert!(message.contains("database_pool_size"), "{message}");
+    }
+    let settings = merge(Layer::default(), Layer::default(), Layer::default()).unwrap();
+    assert_eq!(settings.database_pool_size, DEFAULT_DATABASE_POOL_SIZE);
 }

@@ -31,6 +31,7 @@ mod identity_tokens;
 mod keys;
 mod migrate;
 mod outage;
+mod pool;
 mod postgres;
 mod proxy;
 mod realtime;
