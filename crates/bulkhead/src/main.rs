@@ -7,8 +7,9 @@ use std::process::ExitCode;
 use clap::Parser as _;
 
 /// mimalloc rather than glibc's malloc: a request allocates and frees many
-/// small buffers across worker threads, where glibc's arenas cost about a
-/// tenth of the CPU of a record read (measured with `perf`).
+/// small buffers across worker threads, and glibc's arenas make that a
+/// visible share of a cheap request's CPU (the profile is in
+/// `benches/results/design-figures.md`).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

@@ -4,9 +4,9 @@
 //! the server opens: SQLite's database, journal and shared-memory files for
 //! each of its connections (two readers per core and a writer), PostgreSQL
 //! pool connections, the listener, logs and the runtime's own. A server
-//! whose clients took every descriptor failed to accept anything more,
-//! health probes included (issue 17), so by default connections get half
-//! of the limit and the rest stays free.
+//! whose clients hold every descriptor can accept nothing more, health
+//! probes included, so by default connections get half of the limit and
+//! the rest stays free.
 
 /// The default cap when the limit is unknown or very high: each connection
 /// also costs memory (buffers and a task), and more than this many at once
