@@ -7,11 +7,24 @@ use bulkhead_domain::TenantId;
 use bulkhead_domain::audit::Outcome;
 use bulkhead_store::{Access, Invalidation, Page, Tenant};
 
+use std::sync::Arc;
+
+use crate::ServiceError;
 use crate::context::{Principal, RequestContext};
 use crate::denials::Denial;
-use crate::{ServiceError, Services};
+use crate::shared::Core;
 
-impl Services {
+/// The audited platform path: what a platform admin may do.
+#[derive(Debug, Clone)]
+pub struct Admin {
+    core: Arc<Core>,
+}
+
+impl Admin {
+    pub(crate) fn new(core: Arc<Core>) -> Self {
+        Self { core }
+    }
+
     /// Passes only for a signed-in platform admin; records any refusal.
     async fn require_platform_admin(
         &self,
@@ -21,6 +34,7 @@ impl Services {
     ) -> Result<(), ServiceError> {
         if let Principal::User { user, .. } = *principal
             && self
+                .core
                 .user_state(user)
                 .await?
                 .is_some_and(|u| u.is_platform_admin && !u.deactivated)
@@ -28,7 +42,7 @@ impl Services {
             return Ok(());
         }
         // Any signed-in user can ask: counted, one summary per window.
-        self.note_denial(Denial {
+        self.core.note_denial(Denial {
             actor: principal.actor(),
             action,
             reason: "not_platform_admin",
@@ -48,9 +62,9 @@ impl Services {
         self.require_platform_admin(principal, "admin.tenants.list", ctx)
             .await?;
         let search = search.map(str::trim).filter(|s| !s.is_empty());
-        let mut tx = self.store.platform(Access::Write).await?;
+        let mut tx = self.core.store.platform(Access::Write).await?;
         let tenants = tx.list_tenants(search, page).await?;
-        let draft = self.draft(
+        let draft = self.core.draft(
             ctx,
             principal.actor(),
             "admin.tenants.list",
@@ -78,18 +92,19 @@ impl Services {
         };
         self.require_platform_admin(principal, action, ctx).await?;
         let tenant = self
+            .core
             .find_tenant(reference)
             .await?
             .ok_or(ServiceError::TenantNotFound)?;
-        let now = self.now();
-        let mut tx = self.store.platform(Access::Write).await?;
+        let now = self.core.now();
+        let mut tx = self.core.store.platform(Access::Write).await?;
         tx.set_tenant_suspended(tenant.id, suspend.then_some(now), now)
             .await?;
         let updated = tx
             .tenant_by_id(tenant.id)
             .await?
             .ok_or(ServiceError::TenantNotFound)?;
-        let draft = self.draft(
+        let draft = self.core.draft(
             ctx,
             principal.actor(),
             action,

@@ -4,8 +4,9 @@ use bulkhead_domain::{Permission, TenantId};
 use bulkhead_store::audit::{ChainBreak, verify};
 use bulkhead_store::{Access, AuditEntry, AuditQuery, Page, Store};
 
+use crate::ServiceError;
 use crate::context::{RequestContext, TenantAccess};
-use crate::{ServiceError, Services};
+use crate::tenancy::Tenancy;
 
 /// How many entries verification reads at a time.
 const VERIFY_BATCH: u32 = 1000;
@@ -19,7 +20,7 @@ pub struct ChainReport {
     pub first_break: Option<ChainBreak>,
 }
 
-impl Services {
+impl Tenancy {
     /// A page of the tenant's audit log, newest first (admin and up).
     pub async fn list_audit(
         &self,
@@ -27,9 +28,11 @@ impl Services {
         query: AuditQuery,
         ctx: &RequestContext,
     ) -> Result<Vec<AuditEntry>, ServiceError> {
-        self.authorize(access, Permission::AuditRead, "audit.read", ctx)
+        let permit = self
+            .core
+            .permit(access, ctx, Permission::AuditRead, "audit.read")
             .await?;
-        let mut tx = self.store.tenant(access.tenant_id(), Access::Read).await?;
+        let mut tx = permit.open(Access::Read).await?;
         Ok(tx.list_audit(query).await?)
     }
 }

@@ -11,9 +11,8 @@
 //! relations point at records of this tenant, appends a record event and an
 //! audit entry, and commits them together.
 
-use bulkhead_domain::audit::Outcome;
 use bulkhead_domain::collection::{
-    CollectionSchema, FieldType, Visibility, WriteMode, append_datetime, validate_record,
+    CollectionSchema, FieldType, Visibility, WriteMode, validate_record,
 };
 use bulkhead_domain::filter::{parse, parse_sort, typecheck};
 use bulkhead_domain::{Permission, RecordId};
@@ -25,9 +24,14 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
+use crate::ServiceError;
 use crate::context::{RequestContext, TenantAccess};
+use crate::data::Data;
 use crate::error::FieldError;
-use crate::{ServiceError, Services};
+use crate::shared::TenantWork;
+
+mod json;
+pub use json::{record_bytes, record_json};
 
 /// An `Idempotency-Key` and the hash of the request body it came with.
 #[derive(Debug, Clone)]
@@ -62,85 +66,6 @@ pub struct RecordWrite<'a> {
 pub struct RecordPage {
     pub items: Vec<Record>,
     pub next_cursor: Option<String>,
-}
-
-/// What a record looks like to clients (and in events and stored
-/// idempotent answers): `{id, owner_id, version, created_at, updated_at, data}`.
-pub fn record_json(record: &Record) -> Value {
-    serde_json::from_slice(&record_bytes(record)).unwrap_or(Value::Null)
-}
-
-/// [`record_json`] as the bytes sent to the client, written straight from
-/// the record: the stored document is copied in as it is, not parsed and
-/// printed again.
-pub fn record_bytes(record: &Record) -> Vec<u8> {
-    let mut out = Vec::with_capacity(record_size_hint(record));
-    append_record(&mut out, record);
-    out
-}
-
-/// A document plus the ~200 bytes of fields around it.
-fn record_size_hint(record: &Record) -> usize {
-    record.data.as_str().len() + 200
-}
-
-/// Appends the record's JSON, keys in the order serde_json prints an
-/// object's, so the bytes are what printing [`record_json`] would give for
-/// a compactly stored document. Nothing needs escaping: every string is a
-/// UUID or a datetime, and the document is JSON already (checked when it
-/// was read). Going through serde's per-string escaping instead was a fifth
-/// of serving a page.
-fn append_record(out: &mut Vec<u8>, record: &Record) {
-    out.extend_from_slice(b"{\"created_at\":\"");
-    append_datetime(out, record.created_at);
-    out.extend_from_slice(b"\",\"data\":");
-    out.extend_from_slice(record.data.as_str().as_bytes());
-    out.extend_from_slice(b",\"id\":");
-    append_uuid(out, record.id.as_uuid());
-    out.extend_from_slice(b",\"owner_id\":");
-    match &record.owner_id {
-        Some(owner) => append_uuid(out, owner.as_uuid()),
-        None => out.extend_from_slice(b"null"),
-    }
-    out.extend_from_slice(b",\"updated_at\":\"");
-    append_datetime(out, record.updated_at);
-    out.extend_from_slice(b"\",\"version\":");
-    out.extend_from_slice(record.version.to_string().as_bytes());
-    out.push(b'}');
-}
-
-fn append_uuid(out: &mut Vec<u8>, id: &uuid::Uuid) {
-    let mut text = [0; uuid::fmt::Hyphenated::LENGTH];
-    out.push(b'"');
-    out.extend_from_slice(id.hyphenated().encode_lower(&mut text).as_bytes());
-    out.push(b'"');
-}
-
-impl RecordPage {
-    /// The page as the API's `RecordList` JSON, `{"items": [...],
-    /// "next_cursor": ...}`, each item as [`record_bytes`] writes it.
-    pub fn to_json(&self) -> Vec<u8> {
-        let size = self.items.iter().map(record_size_hint).sum::<usize>();
-        let mut out = Vec::with_capacity(size + 100);
-        out.extend_from_slice(b"{\"items\":[");
-        for (i, record) in self.items.iter().enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
-            append_record(&mut out, record);
-        }
-        out.extend_from_slice(b"],\"next_cursor\":");
-        match &self.next_cursor {
-            // A cursor is URL-safe base64, but it is escaped like any
-            // string all the same.
-            Some(cursor) => {
-                out.extend_from_slice(Value::from(cursor.as_str()).to_string().as_bytes())
-            }
-            None => out.extend_from_slice(b"null"),
-        }
-        out.push(b'}');
-        out
-    }
 }
 
 /// The record a conditional write left, or why there is none.
@@ -189,7 +114,7 @@ fn unique_values(schema: &CollectionSchema, data: &Map<String, Value>) -> Vec<Un
         .collect()
 }
 
-impl Services {
+impl Data {
     /// The collection's schema exactly as `tx` reads it (parsed once per
     /// distinct text, see [`crate::schema_memo`]).
     async fn schema_in(
@@ -221,12 +146,12 @@ impl Services {
         collection: &str,
     ) -> Result<Arc<CollectionSchema>, ServiceError> {
         let key = (tenant, collection.to_owned());
-        if let Some(schema) = self.cache.schema(&key) {
+        if let Some(schema) = self.core.cache.schema(&key) {
             return Ok(schema);
         }
-        let epoch = self.cache.epoch();
+        let epoch = self.core.cache.epoch();
         let schema = self.schema_in(tx, tenant, collection).await?;
-        self.cache.put_schema(epoch, key, Arc::clone(&schema));
+        self.core.cache.put_schema(epoch, key, Arc::clone(&schema));
         Ok(schema)
     }
 
@@ -284,7 +209,7 @@ impl Services {
                 || access.may(Permission::RecordsWriteAny)
                 || record
                     .owner_id
-                    .is_some_and(|owner| access.principal.user() == Some(owner)))
+                    .is_some_and(|owner| access.principal().user() == Some(owner)))
     }
 
     fn may_write(access: &TenantAccess, record: &Record) -> bool {
@@ -292,7 +217,7 @@ impl Services {
             || (access.may(Permission::RecordsWriteOwn)
                 && record
                     .owner_id
-                    .is_some_and(|owner| access.principal.user() == Some(owner)))
+                    .is_some_and(|owner| access.principal().user() == Some(owner)))
     }
 
     /// Creates a record owned by the caller. With an idempotency key, a
@@ -305,10 +230,12 @@ impl Services {
         idempotency: Option<Idempotency>,
         ctx: &RequestContext,
     ) -> Result<Value, ServiceError> {
-        self.authorize(access, Permission::RecordsWriteOwn, "record.create", ctx)
+        let permit = self
+            .core
+            .permit(access, ctx, Permission::RecordsWriteOwn, "record.create")
             .await?;
-        let now = self.now();
-        let mut tx = self.store.tenant(access.tenant_id(), Access::Write).await?;
+        let now = self.core.now();
+        let mut tx = permit.open(Access::Write).await?;
         if let Some(idempotency) = &idempotency {
             match tx
                 .claim_idempotency_key(&idempotency.key, &idempotency.request_hash, now)
@@ -326,7 +253,7 @@ impl Services {
         let uniques = self
             .check_references(&mut *tx, &schema, &normalised, None)
             .await?;
-        let owner = access.principal.user();
+        let owner = access.principal().user();
         let record = tx
             .insert_record(NewRecord {
                 id: RecordId::new(),
@@ -338,15 +265,8 @@ impl Services {
             })
             .await?;
         let body = record_json(&record);
-        self.record_written(
-            &mut *tx,
-            access,
-            &record,
-            EventKind::Create,
-            body.clone(),
-            ctx,
-        )
-        .await?;
+        self.record_written(&mut tx, &record, EventKind::Create, body.clone())
+            .await?;
         if let Some(idempotency) = &idempotency {
             tx.complete_idempotency_key(&idempotency.key, 201, &body)
                 .await?;
@@ -359,15 +279,14 @@ impl Services {
     /// schema, read in `tx`. A record the caller may not see is absent
     /// (404); one it sees but may not change is refused (403) and the denial
     /// audited, after `tx` is given up (the audit needs the writer).
-    async fn record_to_write(
+    async fn record_to_write<'a>(
         &self,
-        mut tx: Box<dyn TenantTx>,
-        access: &TenantAccess,
+        mut tx: TenantWork<'a>,
         collection: &str,
         id: RecordId,
         action: &str,
-        ctx: &RequestContext,
-    ) -> Result<(Box<dyn TenantTx>, Arc<CollectionSchema>, Record), ServiceError> {
+    ) -> Result<(TenantWork<'a>, Arc<CollectionSchema>, Record), ServiceError> {
+        let access = tx.permit.access;
         let schema = self
             .schema_in(&mut *tx, access.tenant_id(), collection)
             .await?;
@@ -378,35 +297,26 @@ impl Services {
         if Self::may_write(access, &current) {
             return Ok((tx, schema, current));
         }
-        drop(tx);
-        let draft = self.draft(
-            ctx,
-            access.actor(),
-            action,
-            ("record", Some(id.to_string())),
-            Outcome::Denied,
-            serde_json::json!({ "reason": "not_owner" }),
-        );
-        self.record_denial(Some(access.tenant_id()), draft).await;
-        Err(ServiceError::Forbidden)
+        Err(tx
+            .deny(
+                action,
+                ("record", Some(id.to_string())),
+                serde_json::json!({ "reason": "not_owner" }),
+            )
+            .await)
     }
 
     /// Appends the event and the audit entry of a write.
     async fn record_written(
         &self,
-        tx: &mut dyn TenantTx,
-        access: &TenantAccess,
+        tx: &mut TenantWork<'_>,
         record: &Record,
         kind: EventKind,
         payload: Value,
-        ctx: &RequestContext,
     ) -> Result<(), ServiceError> {
-        let draft = self.draft(
-            ctx,
-            access.actor(),
+        let draft = tx.permit.audit(
             &format!("record.{}", kind.as_str()),
             ("record", Some(record.id.to_string())),
-            Outcome::Success,
             serde_json::json!({ "collection": record.collection, "version": record.version }),
         );
         let event = NewRecordEvent {
@@ -415,13 +325,12 @@ impl Services {
             kind,
             owner_id: record.owner_id,
             payload,
-            at: self.now(),
+            at: self.core.now(),
         };
         tx.append_record_change(event, draft).await?;
         // Wakes the realtime pumps of every process once this commits.
-        tx.invalidate(bulkhead_store::Invalidation::RecordEvents(
-            access.tenant_id(),
-        ));
+        let tenant = tx.permit.access.tenant_id();
+        tx.invalidate(bulkhead_store::Invalidation::RecordEvents(tenant));
         Ok(())
     }
 
@@ -432,9 +341,11 @@ impl Services {
         id: RecordId,
         ctx: &RequestContext,
     ) -> Result<Record, ServiceError> {
-        self.authorize(access, Permission::RecordsRead, "record.read", ctx)
+        let permit = self
+            .core
+            .permit(access, ctx, Permission::RecordsRead, "record.read")
             .await?;
-        let mut tx = self.store.tenant(access.tenant_id(), Access::Read).await?;
+        let mut tx = permit.open(Access::Read).await?;
         let schema = self
             .schema_for_read(&mut *tx, access.tenant_id(), collection)
             .await?;
@@ -458,9 +369,11 @@ impl Services {
             cursor,
             limit,
         } = *request;
-        self.authorize(access, Permission::RecordsRead, "record.list", ctx)
+        let permit = self
+            .core
+            .permit(access, ctx, Permission::RecordsRead, "record.list")
             .await?;
-        let mut tx = self.store.tenant(access.tenant_id(), Access::Read).await?;
+        let mut tx = permit.open(Access::Read).await?;
         let schema = self
             .schema_for_read(&mut *tx, access.tenant_id(), collection)
             .await?;
@@ -492,7 +405,7 @@ impl Services {
             None => Vec::new(),
         };
         let owner = match (schema.visibility(), access.may(Permission::RecordsWriteAny)) {
-            (Visibility::Owner, false) => match access.principal.user() {
+            (Visibility::Owner, false) => match access.principal().user() {
                 Some(user) => Some(user),
                 // An API key below manager owns no records of its own.
                 None => {
@@ -547,11 +460,13 @@ impl Services {
             patch,
             expected_version,
         } = *write;
-        self.authorize(access, Permission::RecordsWriteOwn, "record.update", ctx)
+        let permit = self
+            .core
+            .permit(access, ctx, Permission::RecordsWriteOwn, "record.update")
             .await?;
-        let tx = self.store.tenant(access.tenant_id(), Access::Write).await?;
+        let tx = permit.open(Access::Write).await?;
         let (mut tx, schema, current) = self
-            .record_to_write(tx, access, collection, id, "record.update", ctx)
+            .record_to_write(tx, collection, id, "record.update")
             .await?;
         let merged = if patch {
             let changes = validate_record(&schema, data, WriteMode::Patch).map_err(field_errors)?;
@@ -584,18 +499,11 @@ impl Services {
             expected_version,
             data: Value::Object(merged),
             unique_values: uniques,
-            at: self.now(),
+            at: self.core.now(),
         };
         let record = written_record(tx.update_record(change).await?)?;
-        self.record_written(
-            &mut *tx,
-            access,
-            &record,
-            EventKind::Update,
-            record_json(&record),
-            ctx,
-        )
-        .await?;
+        self.record_written(&mut tx, &record, EventKind::Update, record_json(&record))
+            .await?;
         tx.commit().await?;
         Ok(record)
     }
@@ -608,104 +516,19 @@ impl Services {
         expected_version: Option<i64>,
         ctx: &RequestContext,
     ) -> Result<(), ServiceError> {
-        self.authorize(access, Permission::RecordsWriteOwn, "record.delete", ctx)
+        let permit = self
+            .core
+            .permit(access, ctx, Permission::RecordsWriteOwn, "record.delete")
             .await?;
-        let tx = self.store.tenant(access.tenant_id(), Access::Write).await?;
+        let tx = permit.open(Access::Write).await?;
         let (mut tx, _, _) = self
-            .record_to_write(tx, access, collection, id, "record.delete", ctx)
+            .record_to_write(tx, collection, id, "record.delete")
             .await?;
         let record = written_record(tx.delete_record(collection, id, expected_version).await?)?;
         let payload = serde_json::json!({ "id": record.id });
-        self.record_written(&mut *tx, access, &record, EventKind::Delete, payload, ctx)
+        self.record_written(&mut tx, &record, EventKind::Delete, payload)
             .await?;
         tx.commit().await?;
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use bulkhead_domain::collection::format_datetime;
-    use bulkhead_domain::{TenantId, UserId};
-    use bulkhead_store::Document;
-    use serde_json::json;
-    use time::macros::datetime;
-
-    fn record(owner: Option<UserId>, data: &str, version: i64) -> Record {
-        Record {
-            tenant_id: TenantId::new(),
-            id: RecordId::new(),
-            collection: "notes".into(),
-            owner_id: owner,
-            version,
-            created_at: datetime!(2024-05-01 12:00:00.25 UTC),
-            updated_at: datetime!(2026-12-31 23:59:59.999999 UTC),
-            data: Document::from_text(data.to_owned()).unwrap(),
-        }
-    }
-
-    /// Stored as the store writes documents (compact, keys sorted), with
-    /// an owner and without, at the edges of the datetime range.
-    fn compact_records() -> Vec<Record> {
-        let mut early = record(None, "{}", 1);
-        early.created_at = datetime!(0000-01-01 00:00:00 UTC);
-        early.updated_at = datetime!(9999-12-31 23:59:59.999999 +01:00);
-        vec![
-            record(Some(UserId::new()), r#"{"n":1,"title":"a"}"#, 3),
-            record(None, r#"{"a":[1,null,true],"b":{"c":"d"}}"#, i64::MAX),
-            early,
-        ]
-    }
-
-    /// What a client must see for `record`, built without our writer.
-    fn expected(record: &Record) -> Value {
-        json!({
-            "created_at": format_datetime(record.created_at),
-            "data": serde_json::from_str::<Value>(record.data.as_str()).unwrap(),
-            "id": record.id.to_string(),
-            "owner_id": record.owner_id.map(|owner| owner.to_string()),
-            "updated_at": format_datetime(record.updated_at),
-            "version": record.version,
-        })
-    }
-
-    #[test]
-    fn a_record_is_the_json_serde_json_prints_for_it() {
-        for record in compact_records() {
-            let bytes = record_bytes(&record);
-            assert_eq!(
-                String::from_utf8(bytes).unwrap(),
-                expected(&record).to_string()
-            );
-            assert_eq!(record_json(&record), expected(&record));
-        }
-    }
-
-    #[test]
-    fn a_document_is_passed_through_as_stored() {
-        // Spacing, key order, escapes and number spelling as stored (as
-        // PostgreSQL prints jsonb, say) reach the client unchanged.
-        let text = r#"{"z": "quote \" tab \t é 😀", "a": [1.50, -0.0, 1e300]}"#;
-        let record = record(None, text, 2);
-        let bytes = String::from_utf8(record_bytes(&record)).unwrap();
-        assert!(bytes.contains(&format!(r#""data":{text},"#)), "{bytes}");
-        assert_eq!(record_json(&record), expected(&record));
-    }
-
-    #[test]
-    fn a_page_is_the_record_list_json() {
-        let all = compact_records();
-        for (count, cursor) in [(0, None), (1, Some("eyJ4IjoxfQ-_")), (3, None)] {
-            let page = RecordPage {
-                items: all[..count].to_vec(),
-                next_cursor: cursor.map(str::to_owned),
-            };
-            let items: Vec<Value> = page.items.iter().map(expected).collect();
-            assert_eq!(
-                String::from_utf8(page.to_json()).unwrap(),
-                json!({"items": items, "next_cursor": cursor}).to_string()
-            );
-        }
     }
 }

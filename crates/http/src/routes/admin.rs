@@ -10,6 +10,7 @@ use utoipa_axum::routes;
 
 use crate::extract::{Auth, Ctx, cursor, page_limit};
 use crate::{ApiError, AppState, views};
+use bulkhead_service::Admin;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -23,7 +24,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     params(AdminTenantQuery),
     responses((status = 200, body = AdminTenantList), (status = 403, body = Problem)))]
 async fn list_tenants(
-    State(state): State<AppState>,
+    State(admin): State<Admin>,
     Auth(principal): Auth,
     Ctx(ctx): Ctx,
     Query(query): Query<AdminTenantQuery>,
@@ -33,8 +34,7 @@ async fn list_tenants(
         after: cursor::<TenantId>(query.cursor.as_deref())?,
         limit,
     };
-    let tenants = state
-        .services
+    let tenants = admin
         .admin_list_tenants(&principal, query.q.as_deref(), page, &ctx)
         .await?;
     let next_cursor = (tenants.len() == limit as usize)
@@ -51,13 +51,12 @@ async fn list_tenants(
     params(("t" = String, Path, description = "the tenant's slug or id")),
     responses((status = 200, body = AdminTenantView), (status = 403, body = Problem), (status = 404, body = Problem)))]
 async fn suspend(
-    State(state): State<AppState>,
+    State(admin): State<Admin>,
     Auth(principal): Auth,
     Ctx(ctx): Ctx,
     Path(reference): Path<String>,
 ) -> Result<Json<AdminTenantView>, ApiError> {
-    let tenant = state
-        .services
+    let tenant = admin
         .admin_set_suspended(&principal, &reference, true, &ctx)
         .await?;
     Ok(Json(views::admin_tenant(&tenant)))
@@ -68,13 +67,12 @@ async fn suspend(
     params(("t" = String, Path, description = "the tenant's slug or id")),
     responses((status = 200, body = AdminTenantView), (status = 403, body = Problem), (status = 404, body = Problem)))]
 async fn unsuspend(
-    State(state): State<AppState>,
+    State(admin): State<Admin>,
     Auth(principal): Auth,
     Ctx(ctx): Ctx,
     Path(reference): Path<String>,
 ) -> Result<Json<AdminTenantView>, ApiError> {
-    let tenant = state
-        .services
+    let tenant = admin
         .admin_set_suspended(&principal, &reference, false, &ctx)
         .await?;
     Ok(Json(views::admin_tenant(&tenant)))

@@ -8,6 +8,7 @@ use utoipa_axum::routes;
 
 use crate::extract::{Ctx, Tenant, cursor, page_limit};
 use crate::{ApiError, AppState, views};
+use bulkhead_service::Tenancy;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(list_audit))
@@ -18,7 +19,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     params(("t" = String, Path, description = "the tenant's slug or id"), AuditQuery),
     responses((status = 200, body = AuditList), (status = 403, body = Problem), (status = 404, body = Problem)))]
 async fn list_audit(
-    State(state): State<AppState>,
+    State(tenancy): State<Tenancy>,
     Tenant(access): Tenant,
     Ctx(ctx): Ctx,
     Query(query): Query<AuditQuery>,
@@ -39,10 +40,7 @@ async fn list_audit(
         until: query.until,
         limit,
     };
-    let entries = state
-        .services
-        .list_audit(&access, store_query, &ctx)
-        .await?;
+    let entries = tenancy.list_audit(&access, store_query, &ctx).await?;
     let next_cursor = (entries.len() == limit as usize)
         .then(|| entries.last().map(|e| e.seq.to_string()))
         .flatten();

@@ -22,6 +22,7 @@ use utoipa_axum::routes;
 
 use crate::extract::{Ctx, Tenant};
 use crate::{ApiError, AppState};
+use bulkhead_service::Data;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(events))
@@ -42,7 +43,7 @@ pub struct EventsQuery {
     responses((status = 200, description = "text/event-stream of record changes", content_type = "text/event-stream"),
         (status = 404, body = Problem)))]
 async fn events(
-    State(state): State<AppState>,
+    State(data): State<Data>,
     Tenant(access): Tenant,
     Ctx(ctx): Ctx,
     Query(query): Query<EventsQuery>,
@@ -67,8 +68,7 @@ async fn events(
                 })?,
         ),
     };
-    let receiver = state
-        .services
+    let receiver = data
         .subscribe(access, collections, last_event_id, ctx)
         .await?;
     let stream = futures_util::stream::unfold(receiver, |mut receiver| async move {

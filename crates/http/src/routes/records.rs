@@ -22,6 +22,7 @@ use uuid::Uuid;
 
 use crate::extract::{AppJson, Ctx, Tenant, page_limit};
 use crate::{ApiError, AppState};
+use bulkhead_service::Data;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -85,7 +86,7 @@ fn tag(mut response: Response, version: Option<i64>) -> Response {
     responses((status = 201, body = RecordView), (status = 403, body = Problem), (status = 404, body = Problem),
         (status = 422, description = "validation_failed or idempotency_key_reused", body = Problem)))]
 async fn create_record(
-    State(state): State<AppState>,
+    State(data): State<Data>,
     Tenant(access): Tenant,
     Ctx(ctx): Ctx,
     Path((_, name)): Path<(String, String)>,
@@ -113,8 +114,7 @@ async fn create_record(
             })
         }
     };
-    let record = state
-        .services
+    let record = data
         .create_record(&access, &name, &body, idempotency, &ctx)
         .await?;
     Ok(with_etag(StatusCode::CREATED, record))
@@ -125,7 +125,7 @@ async fn create_record(
     params(("t" = String, Path, description = "the tenant's slug or id"), ("name" = String, Path, description = "the collection's name"), RecordQuery),
     responses((status = 200, body = RecordList), (status = 400, description = "invalid_filter, invalid_sort or invalid_cursor", body = Problem), (status = 404, body = Problem)))]
 async fn list_records(
-    State(state): State<AppState>,
+    State(data): State<Data>,
     Tenant(access): Tenant,
     Ctx(ctx): Ctx,
     Path((_, name)): Path<(String, String)>,
@@ -137,10 +137,7 @@ async fn list_records(
         cursor: query.cursor.as_deref(),
         limit: page_limit(query.limit)?,
     };
-    let page = state
-        .services
-        .list_records(&access, &name, &request, &ctx)
-        .await?;
+    let page = data.list_records(&access, &name, &request, &ctx).await?;
     Ok(json_bytes(page.to_json()))
 }
 
@@ -149,20 +146,19 @@ async fn list_records(
     params(("t" = String, Path, description = "the tenant's slug or id"), ("name" = String, Path, description = "the collection's name"), ("id" = Uuid, Path, description = "the record's id")),
     responses((status = 200, body = RecordView), (status = 404, body = Problem)))]
 async fn get_record(
-    State(state): State<AppState>,
+    State(data): State<Data>,
     Tenant(access): Tenant,
     Ctx(ctx): Ctx,
     Path((_, name, id)): Path<(String, String, Uuid)>,
 ) -> Result<Response, ApiError> {
-    let record = state
-        .services
+    let record = data
         .get_record(&access, &name, RecordId::from_uuid(id), &ctx)
         .await?;
     Ok(record_response(&record))
 }
 
 async fn write(
-    state: AppState,
+    data: Data,
     access: bulkhead_service::TenantAccess,
     ctx: bulkhead_service::RequestContext,
     (name, id): (String, Uuid),
@@ -175,8 +171,7 @@ async fn write(
         patch,
         expected_version: if_match(headers)?,
     };
-    let record = state
-        .services
+    let record = data
         .write_record(&access, &name, RecordId::from_uuid(id), &request, &ctx)
         .await?;
     Ok(record_response(&record))
@@ -189,14 +184,14 @@ async fn write(
     request_body = Object,
     responses((status = 200, body = RecordView), (status = 403, body = Problem), (status = 404, body = Problem), (status = 412, body = Problem), (status = 422, body = Problem)))]
 async fn replace_record(
-    State(state): State<AppState>,
+    State(data): State<Data>,
     Tenant(access): Tenant,
     Ctx(ctx): Ctx,
     Path((_, name, id)): Path<(String, String, Uuid)>,
     headers: HeaderMap,
     AppJson(body): AppJson<serde_json::Value>,
 ) -> Result<Response, ApiError> {
-    write(state, access, ctx, (name, id), &headers, body, false).await
+    write(data, access, ctx, (name, id), &headers, body, false).await
 }
 
 /// Changes some of a record's fields; `null` clears an optional one.
@@ -206,14 +201,14 @@ async fn replace_record(
     request_body = Object,
     responses((status = 200, body = RecordView), (status = 403, body = Problem), (status = 404, body = Problem), (status = 412, body = Problem), (status = 422, body = Problem)))]
 async fn patch_record(
-    State(state): State<AppState>,
+    State(data): State<Data>,
     Tenant(access): Tenant,
     Ctx(ctx): Ctx,
     Path((_, name, id)): Path<(String, String, Uuid)>,
     headers: HeaderMap,
     AppJson(body): AppJson<serde_json::Value>,
 ) -> Result<Response, ApiError> {
-    write(state, access, ctx, (name, id), &headers, body, true).await
+    write(data, access, ctx, (name, id), &headers, body, true).await
 }
 
 /// Deletes a record.
@@ -222,21 +217,19 @@ async fn patch_record(
         ("If-Match" = Option<String>, Header, description = "the expected version")),
     responses((status = 204), (status = 403, body = Problem), (status = 404, body = Problem), (status = 412, body = Problem)))]
 async fn delete_record(
-    State(state): State<AppState>,
+    State(data): State<Data>,
     Tenant(access): Tenant,
     Ctx(ctx): Ctx,
     Path((_, name, id)): Path<(String, String, Uuid)>,
     headers: HeaderMap,
 ) -> Result<StatusCode, ApiError> {
-    state
-        .services
-        .delete_record(
-            &access,
-            &name,
-            RecordId::from_uuid(id),
-            if_match(&headers)?,
-            &ctx,
-        )
-        .await?;
+    data.delete_record(
+        &access,
+        &name,
+        RecordId::from_uuid(id),
+        if_match(&headers)?,
+        &ctx,
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }
