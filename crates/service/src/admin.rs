@@ -12,6 +12,7 @@ use std::sync::Arc;
 use crate::ServiceError;
 use crate::context::{Principal, RequestContext};
 use crate::denials::Denial;
+use crate::page::Paged;
 use crate::shared::Core;
 
 /// The audited platform path: what a platform admin may do.
@@ -58,10 +59,11 @@ impl Admin {
         search: Option<&str>,
         page: Page<TenantId>,
         ctx: &RequestContext,
-    ) -> Result<Vec<Tenant>, ServiceError> {
+    ) -> Result<Paged<Tenant>, ServiceError> {
         self.require_platform_admin(principal, "admin.tenants.list", ctx)
             .await?;
         let search = search.map(str::trim).filter(|s| !s.is_empty());
+        let limit = page.limit;
         let mut tx = self.core.store.platform(Access::Write).await?;
         let tenants = tx.list_tenants(search, page).await?;
         let draft = self.core.draft(
@@ -74,7 +76,7 @@ impl Admin {
         );
         tx.append_platform_audit(draft).await?;
         tx.commit().await?;
-        Ok(tenants)
+        Ok(Paged::new(tenants, limit, |last| last.id.to_string()))
     }
 
     /// Suspends (or, with `suspend == false`, reinstates) a tenant.

@@ -12,6 +12,7 @@ use time::OffsetDateTime;
 
 use crate::ServiceError;
 use crate::context::{RequestContext, TenantAccess};
+use crate::page::Paged;
 use crate::secrets::{self, API_KEY_DISPLAY_LEN, API_KEY_PREFIX};
 use crate::tenancy::Tenancy;
 
@@ -91,13 +92,15 @@ impl Tenancy {
         access: &TenantAccess,
         page: Page<ApiKeyId>,
         ctx: &RequestContext,
-    ) -> Result<Vec<ApiKey>, ServiceError> {
+    ) -> Result<Paged<ApiKey>, ServiceError> {
         let permit = self
             .core
             .permit(access, ctx, Permission::ApiKeysManage, "api_key.list")
             .await?;
         let mut tx = permit.open(Access::Read).await?;
-        Ok(tx.list_api_keys(page).await?)
+        let limit = page.limit;
+        let keys = tx.list_api_keys(page).await?;
+        Ok(Paged::new(keys, limit, |last| last.id.to_string()))
     }
 
     pub async fn revoke_api_key(

@@ -6,6 +6,7 @@ use bulkhead_store::{Access, AuditEntry, AuditQuery, Page, Store};
 
 use crate::ServiceError;
 use crate::context::{RequestContext, TenantAccess};
+use crate::page::Paged;
 use crate::tenancy::Tenancy;
 
 /// How many entries verification reads at a time.
@@ -27,13 +28,15 @@ impl Tenancy {
         access: &TenantAccess,
         query: AuditQuery,
         ctx: &RequestContext,
-    ) -> Result<Vec<AuditEntry>, ServiceError> {
+    ) -> Result<Paged<AuditEntry>, ServiceError> {
         let permit = self
             .core
             .permit(access, ctx, Permission::AuditRead, "audit.read")
             .await?;
         let mut tx = permit.open(Access::Read).await?;
-        Ok(tx.list_audit(query).await?)
+        let limit = query.limit;
+        let entries = tx.list_audit(query).await?;
+        Ok(Paged::new(entries, limit, |last| last.seq.to_string()))
     }
 }
 

@@ -234,10 +234,7 @@ impl Identity {
             .await?;
         let draft = self.core.draft(
             ctx,
-            Actor {
-                kind: bulkhead_domain::audit::ActorKind::User,
-                id: Some(*user.id.as_uuid()),
-            },
+            Actor::user(user.id),
             "auth.signup",
             ("user", Some(user.id.to_string())),
             Outcome::Success,
@@ -316,10 +313,7 @@ impl Identity {
                 keys.extend(address_key.as_ref());
                 self.parts.throttle.record_failure(&keys);
                 let actor = match &user {
-                    Some(user) => Actor {
-                        kind: bulkhead_domain::audit::ActorKind::User,
-                        id: Some(*user.id.as_uuid()),
-                    },
+                    Some(user) => Actor::user(user.id),
                     None => Actor::ANONYMOUS,
                 };
                 let draft = self.core.draft(
@@ -362,10 +356,7 @@ impl Identity {
             .await?;
         let draft = self.core.draft(
             ctx,
-            Actor {
-                kind: bulkhead_domain::audit::ActorKind::User,
-                id: Some(*user.id.as_uuid()),
-            },
+            Actor::user(user.id),
             "auth.login",
             ("session", Some(session.id.to_string())),
             Outcome::Success,
@@ -451,10 +442,7 @@ impl Identity {
                 tx.invalidate(Invalidation::Session(session.id));
                 let draft = self.core.draft(
                     ctx,
-                    Actor {
-                        kind: bulkhead_domain::audit::ActorKind::User,
-                        id: Some(*session.user_id.as_uuid()),
-                    },
+                    Actor::user(session.user_id),
                     "auth.refresh",
                     ("session", Some(session.id.to_string())),
                     Outcome::Denied,

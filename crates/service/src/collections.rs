@@ -17,6 +17,7 @@ use crate::ServiceError;
 use crate::context::{RequestContext, TenantAccess};
 use crate::data::Data;
 use crate::error::FieldError;
+use crate::shared::Permit;
 
 /// A collection with its parsed schema.
 #[derive(Debug, Clone)]
@@ -89,21 +90,25 @@ async fn ensure_indexes(
 }
 
 impl Data {
+    /// The permit of a change to the tenant's collections (manager and up).
+    async fn manage<'a>(
+        &'a self,
+        access: &'a TenantAccess,
+        ctx: &'a RequestContext,
+        action: &str,
+    ) -> Result<Permit<'a>, ServiceError> {
+        self.core
+            .permit(access, ctx, Permission::CollectionsManage, action)
+            .await
+    }
+
     pub async fn create_collection(
         &self,
         access: &TenantAccess,
         draft: SchemaDraft,
         ctx: &RequestContext,
     ) -> Result<CollectionInfo, ServiceError> {
-        let permit = self
-            .core
-            .permit(
-                access,
-                ctx,
-                Permission::CollectionsManage,
-                "collection.create",
-            )
-            .await?;
+        let permit = self.manage(access, ctx, "collection.create").await?;
         let schema = CollectionSchema::from_draft(draft).map_err(issues)?;
         let mut tx = permit.open(Access::Write).await?;
         check_relations(&mut *tx, &schema).await?;
@@ -189,15 +194,7 @@ impl Data {
         expected_version: Option<i64>,
         ctx: &RequestContext,
     ) -> Result<CollectionInfo, ServiceError> {
-        let permit = self
-            .core
-            .permit(
-                access,
-                ctx,
-                Permission::CollectionsManage,
-                "collection.update",
-            )
-            .await?;
+        let permit = self.manage(access, ctx, "collection.update").await?;
         if bulkhead_domain::collection::CollectionName::parse(name).is_err() {
             return Err(ServiceError::NotFound("collection_not_found"));
         }
@@ -259,15 +256,7 @@ impl Data {
         name: &str,
         ctx: &RequestContext,
     ) -> Result<(), ServiceError> {
-        let permit = self
-            .core
-            .permit(
-                access,
-                ctx,
-                Permission::CollectionsManage,
-                "collection.delete",
-            )
-            .await?;
+        let permit = self.manage(access, ctx, "collection.delete").await?;
         if bulkhead_domain::collection::CollectionName::parse(name).is_err() {
             return Err(ServiceError::NotFound("collection_not_found"));
         }

@@ -28,10 +28,7 @@ pub enum Principal {
 impl Principal {
     pub fn actor(&self) -> Actor {
         match self {
-            Principal::User { user, .. } => Actor {
-                kind: ActorKind::User,
-                id: Some(*user.as_uuid()),
-            },
+            Principal::User { user, .. } => Actor::user(*user),
             Principal::ApiKey { key, .. } => Actor {
                 kind: ActorKind::ApiKey,
                 id: Some(*key.as_uuid()),
@@ -59,6 +56,14 @@ impl Actor {
         kind: ActorKind::Anonymous,
         id: None,
     };
+
+    /// A signed-in user.
+    pub fn user(user: UserId) -> Actor {
+        Actor {
+            kind: ActorKind::User,
+            id: Some(*user.as_uuid()),
+        }
+    }
 }
 
 /// A principal's standing in one tenant, established by

@@ -9,6 +9,7 @@ use bulkhead_store::{Access, Invalidation, Member, Page};
 
 use crate::ServiceError;
 use crate::context::{Principal, RequestContext, TenantAccess};
+use crate::page::Paged;
 use crate::shared::TenantWork;
 use crate::tenancy::Tenancy;
 
@@ -18,13 +19,17 @@ impl Tenancy {
         access: &TenantAccess,
         page: Page<UserId>,
         ctx: &RequestContext,
-    ) -> Result<Vec<Member>, ServiceError> {
+    ) -> Result<Paged<Member>, ServiceError> {
         let permit = self
             .core
             .permit(access, ctx, Permission::MembersRead, "member.list")
             .await?;
         let mut tx = permit.open(Access::Read).await?;
-        Ok(tx.list_members(page).await?)
+        let limit = page.limit;
+        let members = tx.list_members(page).await?;
+        Ok(Paged::new(members, limit, |last| {
+            last.membership.user_id.to_string()
+        }))
     }
 
     pub async fn change_member_role(

@@ -12,7 +12,7 @@
 //! audit entry, and commits them together.
 
 use bulkhead_domain::collection::{
-    CollectionSchema, FieldType, Visibility, WriteMode, validate_record,
+    CollectionSchema, FieldType, Visibility, WriteMode, format_datetime, validate_record,
 };
 use bulkhead_domain::filter::{parse, parse_sort, typecheck};
 use bulkhead_domain::{Permission, RecordId};
@@ -28,16 +28,39 @@ use crate::ServiceError;
 use crate::context::{RequestContext, TenantAccess};
 use crate::data::Data;
 use crate::error::FieldError;
+use crate::page::Paged;
 use crate::shared::TenantWork;
 
-mod json;
-pub use json::{record_bytes, record_json};
-
-/// An `Idempotency-Key` and the hash of the request body it came with.
+/// An `Idempotency-Key` and the hash of the request it came with.
 #[derive(Debug, Clone)]
-pub struct Idempotency {
-    pub key: String,
-    pub request_hash: [u8; 32],
+struct Idempotency {
+    key: String,
+    request_hash: [u8; 32],
+}
+
+impl Idempotency {
+    /// The same key with another body (or collection) is a different
+    /// request: the hash covers both.
+    fn of(key: &str, collection: &str, data: &Value) -> Self {
+        use sha2::Digest as _;
+        let mut hasher = sha2::Sha256::new();
+        hasher.update(collection.as_bytes());
+        hasher.update([0]);
+        hasher.update(data.to_string().as_bytes());
+        Self {
+            key: key.to_owned(),
+            request_hash: hasher.finalize().into(),
+        }
+    }
+}
+
+/// What creating a record answers.
+#[derive(Debug, Clone)]
+pub enum RecordCreated {
+    /// The record made.
+    New(Record),
+    /// A replay of an idempotent request: the first answer, as stored.
+    Replayed(Value),
 }
 
 /// The longest idempotency key accepted.
@@ -61,11 +84,28 @@ pub struct RecordWrite<'a> {
     pub expected_version: Option<i64>,
 }
 
-/// A page of records and where the next one starts.
-#[derive(Debug, Clone)]
-pub struct RecordPage {
-    pub items: Vec<Record>,
-    pub next_cursor: Option<String>,
+/// What a record's events and its idempotent answer keep: the record as
+/// clients are sent it (the edge writes the same shape straight from the
+/// stored text, and its tests compare the two).
+pub fn snapshot(record: &Record) -> Result<Value, ServiceError> {
+    Ok(serde_json::json!({
+        "created_at": format_datetime(record.created_at),
+        "data": stored_data(record)?,
+        "id": record.id.to_string(),
+        "owner_id": record.owner_id.map(|owner| owner.to_string()),
+        "updated_at": format_datetime(record.updated_at),
+        "version": record.version,
+    }))
+}
+
+/// The record's stored document as a JSON tree.
+fn stored_data(record: &Record) -> Result<Value, ServiceError> {
+    record.data.to_value().map_err(|e| {
+        ServiceError::Store(StoreError::Internal(format!(
+            "record {}: stored document unreadable: {e}",
+            record.id
+        )))
+    })
 }
 
 /// The record a conditional write left, or why there is none.
@@ -227,14 +267,15 @@ impl Data {
         access: &TenantAccess,
         collection: &str,
         data: &Value,
-        idempotency: Option<Idempotency>,
+        idempotency_key: Option<&str>,
         ctx: &RequestContext,
-    ) -> Result<Value, ServiceError> {
+    ) -> Result<RecordCreated, ServiceError> {
         let permit = self
             .core
             .permit(access, ctx, Permission::RecordsWriteOwn, "record.create")
             .await?;
         let now = self.core.now();
+        let idempotency = idempotency_key.map(|key| Idempotency::of(key, collection, data));
         let mut tx = permit.open(Access::Write).await?;
         if let Some(idempotency) = &idempotency {
             match tx
@@ -242,7 +283,9 @@ impl Data {
                 .await?
             {
                 IdempotencyClaim::New => {}
-                IdempotencyClaim::Replay { body, .. } => return Ok(body),
+                IdempotencyClaim::Replay { body, .. } => {
+                    return Ok(RecordCreated::Replayed(body));
+                }
                 IdempotencyClaim::Mismatch => return Err(ServiceError::IdempotencyKeyReused),
             }
         }
@@ -264,7 +307,7 @@ impl Data {
                 at: now,
             })
             .await?;
-        let body = record_json(&record);
+        let body = snapshot(&record)?;
         self.record_written(&mut tx, &record, EventKind::Create, body.clone())
             .await?;
         if let Some(idempotency) = &idempotency {
@@ -272,7 +315,7 @@ impl Data {
                 .await?;
         }
         tx.commit().await?;
-        Ok(body)
+        Ok(RecordCreated::New(record))
     }
 
     /// The record `id` as the caller may change it, with its collection's
@@ -362,7 +405,7 @@ impl Data {
         collection: &str,
         request: &ListRequest<'_>,
         ctx: &RequestContext,
-    ) -> Result<RecordPage, ServiceError> {
+    ) -> Result<Paged<Record>, ServiceError> {
         let ListRequest {
             filter,
             sort,
@@ -409,10 +452,7 @@ impl Data {
                 Some(user) => Some(user),
                 // An API key below manager owns no records of its own.
                 None => {
-                    return Ok(RecordPage {
-                        items: Vec::new(),
-                        next_cursor: None,
-                    });
+                    return Ok(Paged::empty());
                 }
             },
             _ => None,
@@ -435,14 +475,9 @@ impl Data {
             );
         }
         let items = tx.list_records(collection, &query).await?;
-        let next_cursor = (items.len() == limit as usize)
-            .then(|| {
-                items
-                    .last()
-                    .map(|last| Cursor::after_record(last, &order).encode())
-            })
-            .flatten();
-        Ok(RecordPage { items, next_cursor })
+        Ok(Paged::new(items, limit, |last| {
+            Cursor::after_record(last, &order).encode()
+        }))
     }
 
     /// Replaces (`patch == false`) or merges into (`patch == true`) a
@@ -470,10 +505,7 @@ impl Data {
             .await?;
         let merged = if patch {
             let changes = validate_record(&schema, data, WriteMode::Patch).map_err(field_errors)?;
-            let stored = current.data.to_value().map_err(|e| {
-                StoreError::Internal(format!("record {id}: stored document unreadable: {e}"))
-            })?;
-            let mut merged = match stored {
+            let mut merged = match stored_data(&current)? {
                 Value::Object(fields) => fields,
                 _ => Map::new(),
             };
@@ -502,7 +534,7 @@ impl Data {
             at: self.core.now(),
         };
         let record = written_record(tx.update_record(change).await?)?;
-        self.record_written(&mut tx, &record, EventKind::Update, record_json(&record))
+        self.record_written(&mut tx, &record, EventKind::Update, snapshot(&record)?)
             .await?;
         tx.commit().await?;
         Ok(record)

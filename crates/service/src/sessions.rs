@@ -42,10 +42,7 @@ impl Identity {
         tx.invalidate(Invalidation::Session(session));
         let draft = self.core.draft(
             ctx,
-            Actor {
-                kind: bulkhead_domain::audit::ActorKind::User,
-                id: Some(*user.as_uuid()),
-            },
+            Actor::user(user),
             action,
             ("session", Some(session.to_string())),
             Outcome::Success,
@@ -129,10 +126,7 @@ impl Identity {
         ) {
             let draft = self.core.draft(
                 ctx,
-                Actor {
-                    kind: bulkhead_domain::audit::ActorKind::User,
-                    id: Some(*user_id.as_uuid()),
-                },
+                Actor::user(user_id),
                 "user.password_change",
                 ("user", Some(user_id.to_string())),
                 Outcome::Denied,
@@ -164,10 +158,7 @@ impl Identity {
         tx.invalidate(Invalidation::User(user_id));
         let draft = self.core.draft(
             ctx,
-            Actor {
-                kind: bulkhead_domain::audit::ActorKind::User,
-                id: Some(*user_id.as_uuid()),
-            },
+            Actor::user(user_id),
             "user.password_change",
             ("user", Some(user_id.to_string())),
             Outcome::Success,

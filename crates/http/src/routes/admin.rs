@@ -4,13 +4,13 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use bulkhead_api_types::{AdminTenantList, AdminTenantQuery, AdminTenantView, Problem};
 use bulkhead_domain::TenantId;
+use bulkhead_service::Admin;
 use bulkhead_store::Page;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::extract::{Auth, Ctx, cursor, page_limit};
 use crate::{ApiError, AppState, views};
-use bulkhead_service::Admin;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -37,13 +37,8 @@ async fn list_tenants(
     let tenants = admin
         .admin_list_tenants(&principal, query.q.as_deref(), page, &ctx)
         .await?;
-    let next_cursor = (tenants.len() == limit as usize)
-        .then(|| tenants.last().map(|t| t.id.to_string()))
-        .flatten();
-    Ok(Json(AdminTenantList {
-        items: tenants.iter().map(views::admin_tenant).collect(),
-        next_cursor,
-    }))
+    let (items, next_cursor) = views::page(&tenants, views::admin_tenant);
+    Ok(Json(AdminTenantList { items, next_cursor }))
 }
 
 /// Suspends a tenant: its members get 403 `tenant_suspended`.

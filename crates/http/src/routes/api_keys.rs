@@ -5,6 +5,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use bulkhead_api_types::{ApiKeyCreated, ApiKeyList, CreateApiKeyRequest, PageQuery, Problem};
 use bulkhead_domain::ApiKeyId;
+use bulkhead_service::Tenancy;
 use bulkhead_store::Page;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -12,7 +13,6 @@ use uuid::Uuid;
 
 use crate::extract::{AppJson, Ctx, Tenant, cursor, page_limit};
 use crate::{ApiError, AppState, views};
-use bulkhead_service::Tenancy;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -70,13 +70,8 @@ async fn list_api_keys(
         limit,
     };
     let keys = tenancy.list_api_keys(&access, page, &ctx).await?;
-    let next_cursor = (keys.len() == limit as usize)
-        .then(|| keys.last().map(|k| k.id.to_string()))
-        .flatten();
-    Ok(Json(ApiKeyList {
-        items: keys.iter().map(views::api_key).collect(),
-        next_cursor,
-    }))
+    let (items, next_cursor) = views::page(&keys, views::api_key);
+    Ok(Json(ApiKeyList { items, next_cursor }))
 }
 
 /// Revokes an API key; it stops working on the next request.

@@ -3,12 +3,12 @@
 use axum::Json;
 use axum::extract::{Query, State};
 use bulkhead_api_types::{AuditList, AuditQuery, Problem};
+use bulkhead_service::Tenancy;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::extract::{Ctx, Tenant, cursor, page_limit};
 use crate::{ApiError, AppState, views};
-use bulkhead_service::Tenancy;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(list_audit))
@@ -41,11 +41,6 @@ async fn list_audit(
         limit,
     };
     let entries = tenancy.list_audit(&access, store_query, &ctx).await?;
-    let next_cursor = (entries.len() == limit as usize)
-        .then(|| entries.last().map(|e| e.seq.to_string()))
-        .flatten();
-    Ok(Json(AuditList {
-        items: entries.iter().map(views::audit_entry).collect(),
-        next_cursor,
-    }))
+    let (items, next_cursor) = views::page(&entries, views::audit_entry);
+    Ok(Json(AuditList { items, next_cursor }))
 }

@@ -4,12 +4,12 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use bulkhead_api_types::{LoginRequest, Problem, RefreshRequest, SignupRequest, TokenResponse};
+use bulkhead_service::Identity;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::extract::{AppJson, Auth, Ctx};
 use crate::{ApiError, AppState, views};
-use bulkhead_service::Identity;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

@@ -4,14 +4,14 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use bulkhead_api_types::{CollectionList, CollectionSpec, CollectionView, Problem};
+use bulkhead_service::Data;
 use bulkhead_service::collections::CollectionInfo;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::etag::if_match;
 use crate::extract::{AppJson, Ctx, Tenant};
-use crate::routes::records::if_match;
 use crate::{ApiError, AppState};
-use bulkhead_service::Data;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

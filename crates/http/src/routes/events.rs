@@ -14,6 +14,7 @@ use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use bulkhead_api_types::Problem;
+use bulkhead_service::Data;
 use futures_util::Stream;
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -22,7 +23,6 @@ use utoipa_axum::routes;
 
 use crate::extract::{Ctx, Tenant};
 use crate::{ApiError, AppState};
-use bulkhead_service::Data;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(events))

@@ -7,12 +7,12 @@ use bulkhead_api_types::{
     AcceptInvitationRequest, AcceptedMembership, CreateInvitationRequest, InvitationCreated,
     Problem,
 };
+use bulkhead_service::Tenancy;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::extract::{AppJson, Auth, Ctx, Tenant};
 use crate::{ApiError, AppState, views};
-use bulkhead_service::Tenancy;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

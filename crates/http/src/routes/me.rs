@@ -5,13 +5,13 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use bulkhead_api_types::{ChangePasswordRequest, MeResponse, Problem, SessionList, UserView};
 use bulkhead_domain::SessionId;
+use bulkhead_service::Identity;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::extract::{AppJson, Auth, Ctx};
 use crate::{ApiError, AppState, views};
-use bulkhead_service::Identity;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

@@ -5,6 +5,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use bulkhead_api_types::{MemberList, MemberView, PageQuery, Problem, UpdateMemberRequest};
 use bulkhead_domain::UserId;
+use bulkhead_service::Tenancy;
 use bulkhead_store::Page;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -12,7 +13,6 @@ use uuid::Uuid;
 
 use crate::extract::{AppJson, Ctx, Tenant, cursor, page_limit};
 use crate::{ApiError, AppState, views};
-use bulkhead_service::Tenancy;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -36,13 +36,8 @@ async fn list_members(
         limit,
     };
     let members = tenancy.list_members(&access, page, &ctx).await?;
-    let next_cursor = (members.len() == limit as usize)
-        .then(|| members.last().map(|m| m.membership.user_id.to_string()))
-        .flatten();
-    Ok(Json(MemberList {
-        items: members.iter().map(views::member).collect(),
-        next_cursor,
-    }))
+    let (items, next_cursor) = views::page(&members, views::member);
+    Ok(Json(MemberList { items, next_cursor }))
 }
 
 /// Changes a member's role (admin and up; only an owner grants or removes owner).

@@ -6,23 +6,20 @@
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
-use axum::http::header::{ETAG, IF_MATCH};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use bulkhead_api_types::{Problem, RecordList, RecordQuery, RecordView};
 use bulkhead_domain::RecordId;
-use bulkhead_service::records::{
-    Idempotency, ListRequest, MAX_IDEMPOTENCY_KEY, RecordWrite, record_bytes,
-};
+use bulkhead_service::Data;
+use bulkhead_service::records::{ListRequest, MAX_IDEMPOTENCY_KEY, RecordCreated, RecordWrite};
 use bulkhead_store::Record;
-use sha2::{Digest, Sha256};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
+use crate::etag::{if_match, tag};
 use crate::extract::{AppJson, Ctx, Tenant, page_limit};
-use crate::{ApiError, AppState};
-use bulkhead_service::Data;
+use crate::{ApiError, AppState, views};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -35,28 +32,21 @@ pub fn router() -> OpenApiRouter<AppState> {
         ))
 }
 
-/// The version named by `If-Match` (`3`, `"3"` or `W/"3"`), if any.
-pub fn if_match(headers: &HeaderMap) -> Result<Option<i64>, ApiError> {
-    let Some(value) = headers.get(IF_MATCH) else {
-        return Ok(None);
-    };
-    let text = value.to_str().unwrap_or_default().trim();
-    let text = text.strip_prefix("W/").unwrap_or(text).trim_matches('"');
-    text.parse()
-        .map(Some)
-        .map_err(|_| ApiError::bad_request("If-Match must be a record version, e.g. \"3\"."))
-}
-
-fn with_etag(status: StatusCode, body: serde_json::Value) -> Response {
+/// The record as the answer to a create (a tree, as its idempotent
+/// replays send it too), with its version as the `ETag`.
+fn created(body: serde_json::Value) -> Response {
     let version = body.get("version").and_then(serde_json::Value::as_i64);
-    tag((status, Json(body)).into_response(), version)
+    tag((StatusCode::CREATED, Json(body)).into_response(), version)
 }
 
 fn record_response(record: &Record) -> Response {
-    tag(json_bytes(record_bytes(record)), Some(record.version))
+    tag(
+        json_bytes(views::record_bytes(record)),
+        Some(record.version),
+    )
 }
 
-/// JSON already written (by [`record_bytes`] or `RecordPage::to_json`) as a response.
+/// JSON already written (by the views' record writers) as a response.
 fn json_bytes(body: Vec<u8>) -> Response {
     (
         [(
@@ -66,16 +56,6 @@ fn json_bytes(body: Vec<u8>) -> Response {
         body,
     )
         .into_response()
-}
-
-/// Adds the record's version as its `ETag`.
-fn tag(mut response: Response, version: Option<i64>) -> Response {
-    if let Some(version) = version
-        && let Ok(value) = HeaderValue::from_str(&format!("\"{version}\""))
-    {
-        response.headers_mut().insert(ETAG, value);
-    }
-    response
 }
 
 /// Creates a record owned by the caller.
@@ -93,7 +73,7 @@ async fn create_record(
     headers: HeaderMap,
     AppJson(body): AppJson<serde_json::Value>,
 ) -> Result<Response, ApiError> {
-    let idempotency = match headers.get("idempotency-key") {
+    let idempotency_key = match headers.get("idempotency-key") {
         None => None,
         Some(value) => {
             let key = value.to_str().unwrap_or_default();
@@ -102,22 +82,17 @@ async fn create_record(
                     "Idempotency-Key must be 1 to 255 visible characters.",
                 ));
             }
-            // The same key with another body (or collection) is a
-            // different request.
-            let mut hasher = Sha256::new();
-            hasher.update(name.as_bytes());
-            hasher.update([0]);
-            hasher.update(body.to_string().as_bytes());
-            Some(Idempotency {
-                key: key.to_owned(),
-                request_hash: hasher.finalize().into(),
-            })
+            Some(key)
         }
     };
-    let record = data
-        .create_record(&access, &name, &body, idempotency, &ctx)
-        .await?;
-    Ok(with_etag(StatusCode::CREATED, record))
+    let body = match data
+        .create_record(&access, &name, &body, idempotency_key, &ctx)
+        .await?
+    {
+        RecordCreated::New(record) => views::record_json(&record),
+        RecordCreated::Replayed(body) => body,
+    };
+    Ok(created(body))
 }
 
 /// Records matching `filter`, in `sort` order, a page at a time.
@@ -138,7 +113,7 @@ async fn list_records(
         limit: page_limit(query.limit)?,
     };
     let page = data.list_records(&access, &name, &request, &ctx).await?;
-    Ok(json_bytes(page.to_json()))
+    Ok(json_bytes(views::record_page_bytes(&page)))
 }
 
 /// One record; 404 for a record of another tenant or one the caller may not see.

@@ -6,12 +6,12 @@ use axum::http::StatusCode;
 use bulkhead_api_types::{
     CreateTenantRequest, Problem, TenantList, TenantView, UpdateTenantRequest,
 };
+use bulkhead_service::Tenancy;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::extract::{AppJson, Auth, Ctx, Tenant};
 use crate::{ApiError, AppState, views};
-use bulkhead_service::Tenancy;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

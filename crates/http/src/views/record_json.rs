@@ -1,14 +1,14 @@
-//! A record as JSON, written straight from the stored document: what
-//! clients receive, and what events and stored idempotent answers keep.
+//! A record as JSON (`RecordView`), written straight from the stored
+//! document, and a page of them (`RecordList`).
 
 use bulkhead_domain::collection::append_datetime;
+use bulkhead_service::Paged;
 use bulkhead_store::Record;
 use serde_json::Value;
 
-use super::RecordPage;
-
-/// What a record looks like to clients (and in events and stored
-/// idempotent answers): `{id, owner_id, version, created_at, updated_at, data}`.
+/// What a record looks like to clients:
+/// `{id, owner_id, version, created_at, updated_at, data}`, as a tree (the
+/// answer to a create, which is also what its idempotent replays send).
 pub fn record_json(record: &Record) -> Value {
     serde_json::from_slice(&record_bytes(record)).unwrap_or(Value::Null)
 }
@@ -59,40 +59,36 @@ fn append_uuid(out: &mut Vec<u8>, id: &uuid::Uuid) {
     out.push(b'"');
 }
 
-impl RecordPage {
-    /// The page as the API's `RecordList` JSON, `{"items": [...],
-    /// "next_cursor": ...}`, each item as [`record_bytes`] writes it.
-    pub fn to_json(&self) -> Vec<u8> {
-        let size = self.items.iter().map(record_size_hint).sum::<usize>();
-        let mut out = Vec::with_capacity(size + 100);
-        out.extend_from_slice(b"{\"items\":[");
-        for (i, record) in self.items.iter().enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
-            append_record(&mut out, record);
+/// The page as the API's `RecordList` JSON, `{"items": [...],
+/// "next_cursor": ...}`, each item as [`record_bytes`] writes it.
+pub fn record_page_bytes(page: &Paged<Record>) -> Vec<u8> {
+    let size = page.items.iter().map(record_size_hint).sum::<usize>();
+    let mut out = Vec::with_capacity(size + 100);
+    out.extend_from_slice(b"{\"items\":[");
+    for (i, record) in page.items.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
         }
-        out.extend_from_slice(b"],\"next_cursor\":");
-        match &self.next_cursor {
-            // A cursor is URL-safe base64, but it is escaped like any
-            // string all the same.
-            Some(cursor) => {
-                out.extend_from_slice(Value::from(cursor.as_str()).to_string().as_bytes())
-            }
-            None => out.extend_from_slice(b"null"),
-        }
-        out.push(b'}');
-        out
+        append_record(&mut out, record);
     }
+    out.extend_from_slice(b"],\"next_cursor\":");
+    match &page.next_cursor {
+        // A cursor is URL-safe base64, but it is escaped like any
+        // string all the same.
+        Some(cursor) => out.extend_from_slice(Value::from(cursor.as_str()).to_string().as_bytes()),
+        None => out.extend_from_slice(b"null"),
+    }
+    out.push(b'}');
+    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::records::RecordPage;
     use bulkhead_domain::RecordId;
     use bulkhead_domain::collection::format_datetime;
     use bulkhead_domain::{TenantId, UserId};
+    use bulkhead_service::records::snapshot;
     use bulkhead_store::Document;
     use serde_json::json;
     use time::macros::datetime;
@@ -144,6 +140,8 @@ mod tests {
                 expected(&record).to_string()
             );
             assert_eq!(record_json(&record), expected(&record));
+            // What its events and idempotent answers keep is the same.
+            assert_eq!(snapshot(&record).unwrap(), expected(&record));
         }
     }
 
@@ -156,19 +154,20 @@ mod tests {
         let bytes = String::from_utf8(record_bytes(&record)).unwrap();
         assert!(bytes.contains(&format!(r#""data":{text},"#)), "{bytes}");
         assert_eq!(record_json(&record), expected(&record));
+        assert_eq!(snapshot(&record).unwrap(), expected(&record));
     }
 
     #[test]
     fn a_page_is_the_record_list_json() {
         let all = compact_records();
         for (count, cursor) in [(0, None), (1, Some("eyJ4IjoxfQ-_")), (3, None)] {
-            let page = RecordPage {
+            let page = Paged {
                 items: all[..count].to_vec(),
                 next_cursor: cursor.map(str::to_owned),
             };
             let items: Vec<Value> = page.items.iter().map(expected).collect();
             assert_eq!(
-                String::from_utf8(page.to_json()).unwrap(),
+                String::from_utf8(record_page_bytes(&page)).unwrap(),
                 json!({"items": items, "next_cursor": cursor}).to_string()
             );
         }
