@@ -93,11 +93,16 @@ impl Tenancy {
         page: Page<ApiKeyId>,
         ctx: &RequestContext,
     ) -> Result<Paged<ApiKey>, ServiceError> {
-        let permit = self
+        let mut tx = self
             .core
-            .permit(access, ctx, Permission::ApiKeysManage, "api_key.list")
+            .tenant_work(
+                access,
+                ctx,
+                Permission::ApiKeysManage,
+                "api_key.list",
+                Access::Read,
+            )
             .await?;
-        let mut tx = permit.open(Access::Read).await?;
         let limit = page.limit;
         let keys = tx.list_api_keys(page).await?;
         Ok(Paged::new(keys, limit, |last| last.id.to_string()))
@@ -109,11 +114,16 @@ impl Tenancy {
         id: ApiKeyId,
         ctx: &RequestContext,
     ) -> Result<(), ServiceError> {
-        let permit = self
+        let mut tx = self
             .core
-            .permit(access, ctx, Permission::ApiKeysManage, "api_key.revoke")
+            .tenant_work(
+                access,
+                ctx,
+                Permission::ApiKeysManage,
+                "api_key.revoke",
+                Access::Write,
+            )
             .await?;
-        let mut tx = permit.open(Access::Write).await?;
         let key = tx
             .api_key(id)
             .await?

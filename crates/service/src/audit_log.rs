@@ -29,11 +29,16 @@ impl Tenancy {
         query: AuditQuery,
         ctx: &RequestContext,
     ) -> Result<Paged<AuditEntry>, ServiceError> {
-        let permit = self
+        let mut tx = self
             .core
-            .permit(access, ctx, Permission::AuditRead, "audit.read")
+            .tenant_work(
+                access,
+                ctx,
+                Permission::AuditRead,
+                "audit.read",
+                Access::Read,
+            )
             .await?;
-        let mut tx = permit.open(Access::Read).await?;
         let limit = query.limit;
         let entries = tx.list_audit(query).await?;
         Ok(Paged::new(entries, limit, |last| last.seq.to_string()))

@@ -150,11 +150,16 @@ impl Data {
         access: &TenantAccess,
         ctx: &RequestContext,
     ) -> Result<Vec<CollectionInfo>, ServiceError> {
-        let permit = self
+        let mut tx = self
             .core
-            .permit(access, ctx, Permission::RecordsRead, "collection.list")
+            .tenant_work(
+                access,
+                ctx,
+                Permission::RecordsRead,
+                "collection.list",
+                Access::Read,
+            )
             .await?;
-        let mut tx = permit.open(Access::Read).await?;
         tx.list_collections()
             .await?
             .into_iter()

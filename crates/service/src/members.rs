@@ -20,11 +20,16 @@ impl Tenancy {
         page: Page<UserId>,
         ctx: &RequestContext,
     ) -> Result<Paged<Member>, ServiceError> {
-        let permit = self
+        let mut tx = self
             .core
-            .permit(access, ctx, Permission::MembersRead, "member.list")
+            .tenant_work(
+                access,
+                ctx,
+                Permission::MembersRead,
+                "member.list",
+                Access::Read,
+            )
             .await?;
-        let mut tx = permit.open(Access::Read).await?;
         let limit = page.limit;
         let members = tx.list_members(page).await?;
         Ok(Paged::new(members, limit, |last| {
@@ -39,11 +44,16 @@ impl Tenancy {
         role: Role,
         ctx: &RequestContext,
     ) -> Result<Member, ServiceError> {
-        let permit = self
+        let mut tx = self
             .core
-            .permit(access, ctx, Permission::MembersManage, "member.role_change")
+            .tenant_work(
+                access,
+                ctx,
+                Permission::MembersManage,
+                "member.role_change",
+                Access::Write,
+            )
             .await?;
-        let mut tx = permit.open(Access::Write).await?;
         let target = tx
             .membership(user)
             .await?

@@ -384,11 +384,16 @@ impl Data {
         id: RecordId,
         ctx: &RequestContext,
     ) -> Result<Record, ServiceError> {
-        let permit = self
+        let mut tx = self
             .core
-            .permit(access, ctx, Permission::RecordsRead, "record.read")
+            .tenant_work(
+                access,
+                ctx,
+                Permission::RecordsRead,
+                "record.read",
+                Access::Read,
+            )
             .await?;
-        let mut tx = permit.open(Access::Read).await?;
         let schema = self
             .schema_for_read(&mut *tx, access.tenant_id(), collection)
             .await?;
@@ -412,11 +417,16 @@ impl Data {
             cursor,
             limit,
         } = *request;
-        let permit = self
+        let mut tx = self
             .core
-            .permit(access, ctx, Permission::RecordsRead, "record.list")
+            .tenant_work(
+                access,
+                ctx,
+                Permission::RecordsRead,
+                "record.list",
+                Access::Read,
+            )
             .await?;
-        let mut tx = permit.open(Access::Read).await?;
         let schema = self
             .schema_for_read(&mut *tx, access.tenant_id(), collection)
             .await?;
@@ -495,11 +505,16 @@ impl Data {
             patch,
             expected_version,
         } = *write;
-        let permit = self
+        let tx = self
             .core
-            .permit(access, ctx, Permission::RecordsWriteOwn, "record.update")
+            .tenant_work(
+                access,
+                ctx,
+                Permission::RecordsWriteOwn,
+                "record.update",
+                Access::Write,
+            )
             .await?;
-        let tx = permit.open(Access::Write).await?;
         let (mut tx, schema, current) = self
             .record_to_write(tx, collection, id, "record.update")
             .await?;
@@ -548,11 +563,16 @@ impl Data {
         expected_version: Option<i64>,
         ctx: &RequestContext,
     ) -> Result<(), ServiceError> {
-        let permit = self
+        let tx = self
             .core
-            .permit(access, ctx, Permission::RecordsWriteOwn, "record.delete")
+            .tenant_work(
+                access,
+                ctx,
+                Permission::RecordsWriteOwn,
+                "record.delete",
+                Access::Write,
+            )
             .await?;
-        let tx = permit.open(Access::Write).await?;
         let (mut tx, _, _) = self
             .record_to_write(tx, collection, id, "record.delete")
             .await?;

@@ -4,7 +4,10 @@
 //! Every use case that acts on a tenant through a [`TenantAccess`] starts
 //! with [`Core::permit`], which checks the caller's permission (recording a
 //! denial in the tenant's log), and then opens its transaction through the
-//! [`Permit`]. Quotas, metering and rate limits belong there, so that no
+//! [`Permit`] (both at once: [`Core::tenant_work`]). The [`TenantWork`] it
+//! opens drafts the request's audit entries and gives the transaction up
+//! before recording a refusal, so a request never holds two transactions.
+//! Quotas, metering and rate limits belong in the permit, so that no
 //! tenant use case can pass them by.
 
 use std::sync::Arc;
@@ -147,6 +150,22 @@ impl Core {
             return Err(ServiceError::Forbidden);
         }
         Ok(self.grant(access, ctx))
+    }
+
+    /// [`Self::permit`], then the tenant's transaction: for use cases with
+    /// nothing to check between the two.
+    pub(crate) async fn tenant_work<'a>(
+        &'a self,
+        access: &'a TenantAccess,
+        ctx: &'a RequestContext,
+        permission: Permission,
+        action: &str,
+        mode: Access,
+    ) -> Result<TenantWork<'a>, ServiceError> {
+        self.permit(access, ctx, permission, action)
+            .await?
+            .open(mode)
+            .await
     }
 
     /// The way into tenant work that any member may do to themselves (such
