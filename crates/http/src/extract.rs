@@ -60,7 +60,7 @@ impl FromRequestParts<AppState> for Auth {
             })
             .filter(|token| !token.is_empty())
             .ok_or_else(ApiError::unauthenticated)?;
-        let principal = state.services.authenticate(bearer).await?;
+        let principal = state.services.identity.authenticate(bearer).await?;
         parts.extensions.insert(principal);
         Ok(Auth(principal))
     }
@@ -90,6 +90,7 @@ impl FromRequestParts<AppState> for Tenant {
             Err(error) => {
                 state
                     .services
+                    .tenancy
                     .record_unauthenticated(&reference, &ctx)
                     .await;
                 return Err(error);
@@ -97,6 +98,7 @@ impl FromRequestParts<AppState> for Tenant {
         };
         let access = state
             .services
+            .tenancy
             .tenant_access(&principal, &reference, &ctx)
             .await?;
         Ok(Tenant(access))

@@ -8,9 +8,13 @@
 //! - [`middleware`] holds the cross-cutting layers: request ids, security
 //!   headers, request tracing and problem+json for errors made by layers.
 //! - [`health`] answers liveness (`/healthz`) and readiness (`/readyz`) probes.
-//! - [`routes`] holds one router per resource of `/v1`; [`extract`] the
-//!   extractors that put identity (`Auth`) and tenant scope (`Tenant`) in
-//!   every handler's signature; [`openapi`] the generated document.
+//! - [`routes`] holds one router per resource of `/v1`, each handler taking
+//!   the area service it uses as a substate of the [`AppState`]; [`extract`]
+//!   the extractors that put identity (`Auth`) and tenant scope (`Tenant`)
+//!   in every handler's signature; [`openapi`] the generated document.
+//! - The wire format is made here: service results into `api-types` values
+//!   (`views`, with the records' hand-written JSON and every list's page),
+//!   and versions into `ETag`s ([`etag`]).
 //! - [`edge`] knows the deployment's network: trusted proxies, tenant
 //!   subdomains and (through [`cors`]) the browser origins allowed to call.
 //! - [`server`] accepts and serves connections: read timeouts, a cap on
@@ -20,6 +24,7 @@ mod app;
 pub mod cors;
 pub mod edge;
 mod error;
+pub mod etag;
 pub mod extract;
 pub mod health;
 pub mod middleware;

@@ -1,8 +1,11 @@
-//! What every handler can reach: cheap, cloneable handles.
+//! What every handler can reach: cheap, cloneable handles. A handler takes
+//! the one area service it uses as a substate (`State<Data>`, say), which
+//! [`FromRef`] takes out of the [`AppState`].
 
 use std::sync::Arc;
 
-use bulkhead_service::Services;
+use axum::extract::FromRef;
+use bulkhead_service::{Admin, Data, Identity, Services, Tenancy};
 use bulkhead_store::Store;
 
 use crate::edge::EdgeSettings;
@@ -26,3 +29,19 @@ impl AppState {
         self.services.store()
     }
 }
+
+/// Each area service is a substate of the [`AppState`].
+macro_rules! substate {
+    ($area:ty, $field:ident) => {
+        impl FromRef<AppState> for $area {
+            fn from_ref(state: &AppState) -> Self {
+                state.services.$field.clone()
+            }
+        }
+    };
+}
+
+substate!(Identity, identity);
+substate!(Tenancy, tenancy);
+substate!(Data, data);
+substate!(Admin, admin);

@@ -2,8 +2,22 @@
 
 use bulkhead_api_types as api;
 use bulkhead_domain::Role;
+use bulkhead_service::Paged;
 use bulkhead_service::auth::Tokens;
 use bulkhead_store::{ApiKey, AuditEntry, Member, Session, Tenant, User, UserMembership};
+
+mod record_json;
+pub use record_json::{record_bytes, record_json, record_page_bytes};
+
+/// A page as a list answer's `items` and `next_cursor`, each item through
+/// `view`: every list is made this way (records write theirs by hand, in
+/// [`record_page_bytes`], from the same page).
+pub fn page<T, V>(page: &Paged<T>, view: impl Fn(&T) -> V) -> (Vec<V>, Option<String>) {
+    (
+        page.items.iter().map(view).collect(),
+        page.next_cursor.clone(),
+    )
+}
 
 pub fn role(role: Role) -> api::Role {
     match role {

@@ -7,11 +7,25 @@ use bulkhead_domain::TenantId;
 use bulkhead_domain::audit::Outcome;
 use bulkhead_store::{Access, Invalidation, Page, Tenant};
 
+use std::sync::Arc;
+
+use crate::ServiceError;
 use crate::context::{Principal, RequestContext};
 use crate::denials::Denial;
-use crate::{ServiceError, Services};
+use crate::page::Paged;
+use crate::shared::Core;
 
-impl Services {
+/// The audited platform path: what a platform admin may do.
+#[derive(Debug, Clone)]
+pub struct Admin {
+    core: Arc<Core>,
+}
+
+impl Admin {
+    pub(crate) fn new(core: Arc<Core>) -> Self {
+        Self { core }
+    }
+
     /// Passes only for a signed-in platform admin; records any refusal.
     async fn require_platform_admin(
         &self,
@@ -21,6 +35,7 @@ impl Services {
     ) -> Result<(), ServiceError> {
         if let Principal::User { user, .. } = *principal
             && self
+                .core
                 .user_state(user)
                 .await?
                 .is_some_and(|u| u.is_platform_admin && !u.deactivated)
@@ -28,7 +43,7 @@ impl Services {
             return Ok(());
         }
         // Any signed-in user can ask: counted, one summary per window.
-        self.note_denial(Denial {
+        self.core.note_denial(Denial {
             actor: principal.actor(),
             action,
             reason: "not_platform_admin",
@@ -44,13 +59,14 @@ impl Services {
         search: Option<&str>,
         page: Page<TenantId>,
         ctx: &RequestContext,
-    ) -> Result<Vec<Tenant>, ServiceError> {
+    ) -> Result<Paged<Tenant>, ServiceError> {
         self.require_platform_admin(principal, "admin.tenants.list", ctx)
             .await?;
         let search = search.map(str::trim).filter(|s| !s.is_empty());
-        let mut tx = self.store.platform(Access::Write).await?;
+        let limit = page.limit;
+        let mut tx = self.core.store.platform(Access::Write).await?;
         let tenants = tx.list_tenants(search, page).await?;
-        let draft = self.draft(
+        let draft = self.core.draft(
             ctx,
             principal.actor(),
             "admin.tenants.list",
@@ -60,7 +76,7 @@ impl Services {
         );
         tx.append_platform_audit(draft).await?;
         tx.commit().await?;
-        Ok(tenants)
+        Ok(Paged::new(tenants, limit, |last| last.id.to_string()))
     }
 
     /// Suspends (or, with `suspend == false`, reinstates) a tenant.
@@ -78,18 +94,19 @@ impl Services {
         };
         self.require_platform_admin(principal, action, ctx).await?;
         let tenant = self
+            .core
             .find_tenant(reference)
             .await?
             .ok_or(ServiceError::TenantNotFound)?;
-        let now = self.now();
-        let mut tx = self.store.platform(Access::Write).await?;
+        let now = self.core.now();
+        let mut tx = self.core.store.platform(Access::Write).await?;
         tx.set_tenant_suspended(tenant.id, suspend.then_some(now), now)
             .await?;
         let updated = tx
             .tenant_by_id(tenant.id)
             .await?
             .ok_or(ServiceError::TenantNotFound)?;
-        let draft = self.draft(
+        let draft = self.core.draft(
             ctx,
             principal.actor(),
             action,

@@ -6,14 +6,15 @@
 //! tenant without any cross-tenant lookup; the hash of the whole key is then
 //! compared in constant time.
 
-use bulkhead_domain::audit::Outcome;
-use bulkhead_domain::{ApiKeyId, Permission, Role, TenantId};
+use bulkhead_domain::{ApiKeyId, Permission, Role};
 use bulkhead_store::{Access, ApiKey, Invalidation, NewApiKey, Page};
 use time::OffsetDateTime;
 
-use crate::context::{Principal, RequestContext, TenantAccess};
+use crate::ServiceError;
+use crate::context::{RequestContext, TenantAccess};
+use crate::page::Paged;
 use crate::secrets::{self, API_KEY_DISPLAY_LEN, API_KEY_PREFIX};
-use crate::{ServiceError, Services};
+use crate::tenancy::Tenancy;
 
 const MAX_NAME: usize = 100;
 
@@ -24,7 +25,7 @@ pub struct ApiKeyCreated {
     pub record: ApiKey,
 }
 
-impl Services {
+impl Tenancy {
     pub async fn create_api_key(
         &self,
         access: &TenantAccess,
@@ -33,7 +34,9 @@ impl Services {
         expires_at: Option<OffsetDateTime>,
         ctx: &RequestContext,
     ) -> Result<ApiKeyCreated, ServiceError> {
-        self.authorize(access, Permission::ApiKeysManage, "api_key.create", ctx)
+        let permit = self
+            .core
+            .permit(access, ctx, Permission::ApiKeysManage, "api_key.create")
             .await?;
         let name = name.trim();
         if name.is_empty() || name.chars().count() > MAX_NAME {
@@ -43,14 +46,14 @@ impl Services {
                 format!("name must be 1 to {MAX_NAME} characters"),
             ));
         }
-        if role > access.role {
+        if role > access.role() {
             return Err(ServiceError::invalid(
                 "role",
                 "above_caller",
                 "a key cannot have a role above its creator's",
             ));
         }
-        let now = self.now();
+        let now = self.core.now();
         if expires_at.is_some_and(|at| at <= now) {
             return Err(ServiceError::invalid(
                 "expires_at",
@@ -60,7 +63,7 @@ impl Services {
         }
         let id = ApiKeyId::new();
         let key = secrets::new_scoped_token(API_KEY_PREFIX, access.tenant_id(), id)?;
-        let mut tx = self.store.tenant(access.tenant_id(), Access::Write).await?;
+        let mut tx = permit.open(Access::Write).await?;
         let record = tx
             .insert_api_key(NewApiKey {
                 id,
@@ -68,20 +71,17 @@ impl Services {
                 prefix: key.chars().take(API_KEY_DISPLAY_LEN).collect(),
                 key_hash: secrets::sha256(&key),
                 role,
-                created_by: access.principal.user(),
+                created_by: access.principal().user(),
                 expires_at,
                 at: now,
             })
             .await?;
-        let draft = self.draft(
-            ctx,
-            access.actor(),
+        tx.audit(
             "api_key.create",
             ("api_key", Some(id.to_string())),
-            Outcome::Success,
             serde_json::json!({ "name": record.name, "role": role.name() }),
-        );
-        tx.append_audit(draft).await?;
+        )
+        .await?;
         tx.invalidate(Invalidation::ApiKey(access.tenant_id(), id));
         tx.commit().await?;
         Ok(ApiKeyCreated { key, record })
@@ -92,11 +92,20 @@ impl Services {
         access: &TenantAccess,
         page: Page<ApiKeyId>,
         ctx: &RequestContext,
-    ) -> Result<Vec<ApiKey>, ServiceError> {
-        self.authorize(access, Permission::ApiKeysManage, "api_key.list", ctx)
+    ) -> Result<Paged<ApiKey>, ServiceError> {
+        let mut tx = self
+            .core
+            .tenant_work(
+                access,
+                ctx,
+                Permission::ApiKeysManage,
+                "api_key.list",
+                Access::Read,
+            )
             .await?;
-        let mut tx = self.store.tenant(access.tenant_id(), Access::Read).await?;
-        Ok(tx.list_api_keys(page).await?)
+        let limit = page.limit;
+        let keys = tx.list_api_keys(page).await?;
+        Ok(Paged::new(keys, limit, |last| last.id.to_string()))
     }
 
     pub async fn revoke_api_key(
@@ -105,65 +114,32 @@ impl Services {
         id: ApiKeyId,
         ctx: &RequestContext,
     ) -> Result<(), ServiceError> {
-        self.authorize(access, Permission::ApiKeysManage, "api_key.revoke", ctx)
+        let mut tx = self
+            .core
+            .tenant_work(
+                access,
+                ctx,
+                Permission::ApiKeysManage,
+                "api_key.revoke",
+                Access::Write,
+            )
             .await?;
-        let mut tx = self.store.tenant(access.tenant_id(), Access::Write).await?;
         let key = tx
             .api_key(id)
             .await?
             .ok_or(ServiceError::NotFound("api_key_not_found"))?;
-        if key.role > access.role {
+        if key.role > access.role() {
             return Err(ServiceError::Forbidden);
         }
-        tx.revoke_api_key(id, self.now()).await?;
-        let draft = self.draft(
-            ctx,
-            access.actor(),
+        tx.revoke_api_key(id, self.core.now()).await?;
+        tx.audit(
             "api_key.revoke",
             ("api_key", Some(id.to_string())),
-            Outcome::Success,
             serde_json::json!({ "name": key.name }),
-        );
-        tx.append_audit(draft).await?;
+        )
+        .await?;
         tx.invalidate(Invalidation::ApiKey(access.tenant_id(), id));
         tx.commit().await?;
         Ok(())
-    }
-
-    pub(crate) async fn authenticate_api_key(
-        &self,
-        presented: &str,
-    ) -> Result<Principal, ServiceError> {
-        let parsed: Option<(TenantId, ApiKeyId)> =
-            secrets::parse_scoped_token(API_KEY_PREFIX, presented);
-        let Some((tenant, id)) = parsed else {
-            return Err(ServiceError::Unauthenticated);
-        };
-        let key = match self.cache.api_key(&(tenant, id)) {
-            Some(key) => key,
-            None => {
-                let epoch = self.cache.epoch();
-                let mut tx = self.store.tenant(tenant, Access::Read).await?;
-                let key = tx.api_key(id).await?;
-                self.cache.put_api_key(epoch, (tenant, id), key.clone());
-                key
-            }
-        };
-        let Some(key) = key else {
-            return Err(ServiceError::Unauthenticated);
-        };
-        let now = self.now();
-        if !secrets::same_digest(&key.key_hash, &secrets::sha256(presented))
-            || key.revoked_at.is_some()
-            || key.expires_at.is_some_and(|at| at <= now)
-        {
-            return Err(ServiceError::Unauthenticated);
-        }
-        self.api_key_usage.note(tenant, id, now);
-        Ok(Principal::ApiKey {
-            tenant,
-            key: id,
-            role: key.role,
-        })
     }
 }

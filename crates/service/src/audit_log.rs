@@ -4,8 +4,10 @@ use bulkhead_domain::{Permission, TenantId};
 use bulkhead_store::audit::{ChainBreak, verify};
 use bulkhead_store::{Access, AuditEntry, AuditQuery, Page, Store};
 
+use crate::ServiceError;
 use crate::context::{RequestContext, TenantAccess};
-use crate::{ServiceError, Services};
+use crate::page::Paged;
+use crate::tenancy::Tenancy;
 
 /// How many entries verification reads at a time.
 const VERIFY_BATCH: u32 = 1000;
@@ -19,18 +21,27 @@ pub struct ChainReport {
     pub first_break: Option<ChainBreak>,
 }
 
-impl Services {
+impl Tenancy {
     /// A page of the tenant's audit log, newest first (admin and up).
     pub async fn list_audit(
         &self,
         access: &TenantAccess,
         query: AuditQuery,
         ctx: &RequestContext,
-    ) -> Result<Vec<AuditEntry>, ServiceError> {
-        self.authorize(access, Permission::AuditRead, "audit.read", ctx)
+    ) -> Result<Paged<AuditEntry>, ServiceError> {
+        let mut tx = self
+            .core
+            .tenant_work(
+                access,
+                ctx,
+                Permission::AuditRead,
+                "audit.read",
+                Access::Read,
+            )
             .await?;
-        let mut tx = self.store.tenant(access.tenant_id(), Access::Read).await?;
-        Ok(tx.list_audit(query).await?)
+        let limit = query.limit;
+        let entries = tx.list_audit(query).await?;
+        Ok(Paged::new(entries, limit, |last| last.seq.to_string()))
     }
 }
 

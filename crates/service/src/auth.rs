@@ -1,6 +1,6 @@
-//! Accounts and sessions: sign-up, login, refresh, logout, the caller's own
-//! profile and sessions, password change, and turning a bearer credential
-//! into a [`Principal`].
+//! The identity area: sign-up, login and refresh here; logout, sessions,
+//! the caller's profile, password change and authentication in
+//! [`crate::sessions`].
 
 use std::sync::Arc;
 
@@ -11,14 +11,45 @@ use bulkhead_store::{
     UserMembership,
 };
 
-use crate::cache::{SessionState, UserState};
-use crate::context::{Actor, Principal, RequestContext};
+use crate::ServiceError;
+use crate::api_key_usage::ApiKeyUsage;
+use crate::cache::UserState;
+use crate::context::{Actor, RequestContext};
 use crate::error::FieldError;
-use crate::passwords::Verification;
-use crate::secrets::{self, API_KEY_PREFIX};
+use crate::keys::Keys;
+use crate::passwords::{self, Verification};
+use crate::secrets;
+use crate::shared::Core;
 use crate::signing_keys::ACCESS_TOKEN_TTL;
-use crate::throttle::ThrottleKey;
-use crate::{ServiceError, Services};
+use crate::throttle::known_logins::KnownLogins;
+use crate::throttle::{LoginThrottle, ThrottleKey};
+use crate::tokens::AccessTokens;
+
+/// Sign-up, login, tokens, sessions and the caller's own profile.
+#[derive(Debug, Clone)]
+pub struct Identity {
+    pub(crate) core: Arc<Core>,
+    pub(crate) parts: Arc<IdentityParts>,
+}
+
+/// What only the identity area keeps.
+#[derive(Debug)]
+pub(crate) struct IdentityParts {
+    pub(crate) keys: Keys,
+    pub(crate) tokens: AccessTokens,
+    pub(crate) throttle: LoginThrottle,
+    /// The (address, account) pairs exempt from their address's delay.
+    pub(crate) known_logins: KnownLogins,
+    pub(crate) api_key_usage: ApiKeyUsage,
+    /// Verified against when the email is unknown, so that a login for a
+    /// missing account costs the same time as one with a wrong password.
+    dummy_hash: String,
+    /// One permit per core for Argon2 work. Each hash holds 19 MiB and a
+    /// core for tens of milliseconds; unbounded, a burst of sign-ups or
+    /// logins ran dozens at once (the blocking pool allows 512), which only
+    /// queued them on the cores while the allocator kept the peak memory.
+    password_slots: Arc<tokio::sync::Semaphore>,
+}
 
 /// What sign-up, login and refresh hand back.
 #[derive(Debug, Clone)]
@@ -85,7 +116,71 @@ fn parse_credentials(
     }
 }
 
-impl Services {
+impl Identity {
+    pub(crate) fn new(core: Arc<Core>, keys: Keys) -> Result<Self, ServiceError> {
+        let settings = &core.settings;
+        let dummy = passwords::generate_password()?;
+        let parts = IdentityParts {
+            tokens: AccessTokens::new(settings.issuer.clone(), settings.audience.clone()),
+            throttle: LoginThrottle::new(Arc::clone(&core.clock)),
+            known_logins: KnownLogins::new(Arc::clone(&core.clock)),
+            api_key_usage: ApiKeyUsage::default(),
+            dummy_hash: passwords::hash_password(&dummy)?,
+            password_slots: Arc::new(tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get),
+            )),
+            keys,
+        };
+        Ok(Self {
+            core,
+            parts: Arc::new(parts),
+        })
+    }
+
+    /// Re-reads the signing keys from the database (after a rotation).
+    pub(crate) async fn reload_keys(&self) -> Result<(), ServiceError> {
+        self.parts
+            .keys
+            .reload(&*self.core.store, &*self.core.clock)
+            .await
+    }
+
+    /// Writes the API keys' last-use times gathered since the last flush.
+    pub(crate) async fn flush_api_key_usage(&self) -> Result<(), ServiceError> {
+        self.parts.api_key_usage.flush(&*self.core.store).await
+    }
+
+    /// Hashes on the blocking pool: Argon2 takes tens of milliseconds of CPU.
+    pub(crate) async fn hash_password(&self, password: Password) -> Result<String, ServiceError> {
+        let slot = self.password_slot().await?;
+        tokio::task::spawn_blocking(move || {
+            let _slot = slot; // held until the work ends, even if the caller left
+            passwords::hash_password(&password)
+        })
+        .await
+        .map_err(|error| ServiceError::Hashing(error.to_string()))?
+    }
+
+    pub(crate) async fn verify_password(&self, hash: String, candidate: String) -> Verification {
+        let Ok(slot) = self.password_slot().await else {
+            return Verification::Invalid;
+        };
+        tokio::task::spawn_blocking(move || {
+            let _slot = slot;
+            passwords::verify_password(&hash, &candidate)
+        })
+        .await
+        .unwrap_or(Verification::Invalid)
+    }
+
+    /// Waits for a core to hash on (see `password_slots`).
+    async fn password_slot(&self) -> Result<tokio::sync::OwnedSemaphorePermit, ServiceError> {
+        Arc::clone(&self.parts.password_slots)
+            .acquire_owned()
+            .await
+            .map_err(|error| ServiceError::Hashing(error.to_string()))
+    }
+
     pub async fn signup(
         &self,
         email: &str,
@@ -93,7 +188,7 @@ impl Services {
         display_name: Option<&str>,
         ctx: &RequestContext,
     ) -> Result<Tokens, ServiceError> {
-        if !self.settings.signup_open {
+        if !self.core.settings.signup_open {
             return Err(ServiceError::SignupClosed);
         }
         let ip_key = ctx
@@ -101,16 +196,17 @@ impl Services {
             .as_ref()
             .map(|ip| ThrottleKey::SignupAddress(ip.clone()));
         if let Some(key) = &ip_key {
-            self.throttle
+            self.parts
+                .throttle
                 .check(&[key])
                 .map_err(|retry_after_secs| ServiceError::Throttled { retry_after_secs })?;
         }
         let (email, password, display_name) = parse_credentials(email, password, display_name)?;
         let password_hash = self.hash_password(password).await?;
-        let now = self.now();
+        let now = self.core.now();
         let user_id = UserId::new();
         let refresh_token = secrets::new_refresh_token()?;
-        let mut tx = self.store.platform(Access::Write).await?;
+        let mut tx = self.core.store.platform(Access::Write).await?;
         let user = match tx
             .insert_user(NewUser {
                 id: user_id,
@@ -127,7 +223,7 @@ impl Services {
                 // Counts against the address, so the endpoint cannot be used
                 // to enumerate accounts at speed.
                 if let Some(key) = &ip_key {
-                    self.throttle.record_failure(&[key]);
+                    self.parts.throttle.record_failure(&[key]);
                 }
                 return Err(ServiceError::EmailTaken);
             }
@@ -136,12 +232,9 @@ impl Services {
         let session = self
             .new_session(&mut *tx, user.id, &refresh_token, ctx)
             .await?;
-        let draft = self.draft(
+        let draft = self.core.draft(
             ctx,
-            Actor {
-                kind: bulkhead_domain::audit::ActorKind::User,
-                id: Some(*user.id.as_uuid()),
-            },
+            Actor::user(user.id),
             "auth.signup",
             ("user", Some(user.id.to_string())),
             Outcome::Success,
@@ -152,7 +245,7 @@ impl Services {
         // Whoever signed up from an address logs in from it unhindered by
         // its delay (see `login`).
         if let Some(ip) = &ctx.ip {
-            self.known_logins.remember(ip, user.email.as_str());
+            self.parts.known_logins.remember(ip, user.email.as_str());
         }
         self.tokens_for(user, session.id, refresh_token)
     }
@@ -175,7 +268,7 @@ impl Services {
             .map(|ip| ThrottleKey::LoginAddress(ip.clone()));
         // The account's limit is strict (RELIABILITY A3): while it holds, not
         // even the right password is tried.
-        if let Err(retry_after_secs) = self.throttle.check(&[&account_key]) {
+        if let Err(retry_after_secs) = self.parts.throttle.check(&[&account_key]) {
             self.note_throttled_login(ctx, "throttled");
             return Err(ServiceError::Throttled { retry_after_secs });
         }
@@ -187,22 +280,25 @@ impl Services {
         // address recently is exempt: the people who usually log in from
         // it are not held up by someone guessing at other accounts there.
         if let Some(key) = &address_key
-            && !self.known_logins.is_known(key.name(), account_key.name())
-            && let Err(retry_after_secs) = self.throttle.check(&[key])
+            && !self
+                .parts
+                .known_logins
+                .is_known(key.name(), account_key.name())
+            && let Err(retry_after_secs) = self.parts.throttle.check(&[key])
         {
             self.note_throttled_login(ctx, "address_slowed");
             return Err(ServiceError::Throttled { retry_after_secs });
         }
 
         let user = {
-            let mut tx = self.store.platform(Access::Read).await?;
+            let mut tx = self.core.store.platform(Access::Read).await?;
             tx.user_by_email(&lookup).await?
         };
         // Exactly one Argon2 verification on every path, so an unknown email
         // costs the same time as a wrong password.
         let (hash, known) = match &user {
             Some(user) => (user.password_hash.clone(), true),
-            None => (self.dummy_hash.clone(), false),
+            None => (self.parts.dummy_hash.clone(), false),
         };
         let verification = self.verify_password(hash, password.to_owned()).await;
         let user = match (user, verification) {
@@ -215,15 +311,12 @@ impl Services {
             (user, _) => {
                 let mut keys = vec![&account_key];
                 keys.extend(address_key.as_ref());
-                self.throttle.record_failure(&keys);
+                self.parts.throttle.record_failure(&keys);
                 let actor = match &user {
-                    Some(user) => Actor {
-                        kind: bulkhead_domain::audit::ActorKind::User,
-                        id: Some(*user.id.as_uuid()),
-                    },
+                    Some(user) => Actor::user(user.id),
                     None => Actor::ANONYMOUS,
                 };
-                let draft = self.draft(
+                let draft = self.core.draft(
                     ctx,
                     actor,
                     "auth.login",
@@ -231,15 +324,15 @@ impl Services {
                     Outcome::Failure,
                     serde_json::json!({ "reason": "invalid_credentials" }),
                 );
-                self.record_denial(None, draft).await;
+                self.core.record_denial(None, draft).await;
                 // Unknown email and wrong password answer alike (A4).
                 return Err(ServiceError::InvalidCredentials);
             }
         };
         let (user, needs_rehash) = user;
-        self.throttle.record_success(&account_key);
+        self.parts.throttle.record_success(&account_key);
         if let Some(ip) = &ctx.ip {
-            self.known_logins.remember(ip, account_key.name());
+            self.parts.known_logins.remember(ip, account_key.name());
         }
 
         let new_hash = match needs_rehash {
@@ -252,8 +345,8 @@ impl Services {
             false => None,
         };
         let refresh_token = secrets::new_refresh_token()?;
-        let now = self.now();
-        let mut tx = self.store.platform(Access::Write).await?;
+        let now = self.core.now();
+        let mut tx = self.core.store.platform(Access::Write).await?;
         if let Some(hash) = &new_hash {
             tx.set_password_hash(user.id, hash, now).await?;
         }
@@ -261,12 +354,9 @@ impl Services {
         let session = self
             .new_session(&mut *tx, user.id, &refresh_token, ctx)
             .await?;
-        let draft = self.draft(
+        let draft = self.core.draft(
             ctx,
-            Actor {
-                kind: bulkhead_domain::audit::ActorKind::User,
-                id: Some(*user.id.as_uuid()),
-            },
+            Actor::user(user.id),
             "auth.login",
             ("session", Some(session.id.to_string())),
             Outcome::Success,
@@ -281,7 +371,7 @@ impl Services {
     /// send, so counted rather than written one by one.
     /// `reason` is `throttled` (the account's limit) or `address_slowed`.
     fn note_throttled_login(&self, ctx: &RequestContext, reason: &'static str) {
-        self.note_denial(crate::denials::Denial {
+        self.core.note_denial(crate::denials::Denial {
             actor: Actor::ANONYMOUS,
             action: "auth.login",
             reason,
@@ -297,13 +387,13 @@ impl Services {
         refresh_token: &str,
         ctx: &RequestContext,
     ) -> Result<Session, ServiceError> {
-        let now = self.now();
+        let now = self.core.now();
         Ok(tx
             .insert_session(NewSession {
                 id: SessionId::new(),
                 user_id: user,
                 refresh_token_hash: secrets::sha256(refresh_token),
-                expires_at: now + self.settings.session_absolute,
+                expires_at: now + self.core.settings.session_absolute,
                 ip: ctx.ip.clone(),
                 user_agent: ctx.user_agent.clone(),
                 at: now,
@@ -317,9 +407,10 @@ impl Services {
         session: SessionId,
         refresh_token: String,
     ) -> Result<Tokens, ServiceError> {
-        let access_token = self
-            .tokens
-            .issue(&self.keys, user.id, session, self.now())?;
+        let access_token =
+            self.parts
+                .tokens
+                .issue(&self.parts.keys, user.id, session, self.core.now())?;
         Ok(Tokens {
             user,
             access_token,
@@ -337,8 +428,8 @@ impl Services {
         ctx: &RequestContext,
     ) -> Result<Tokens, ServiceError> {
         let presented = secrets::sha256(refresh_token);
-        let now = self.now();
-        let mut tx = self.store.platform(Access::Write).await?;
+        let now = self.core.now();
+        let mut tx = self.core.store.platform(Access::Write).await?;
         let Some(record) = tx.refresh_token(&presented).await? else {
             return Err(ServiceError::InvalidRefreshToken);
         };
@@ -346,15 +437,12 @@ impl Services {
             return Err(ServiceError::InvalidRefreshToken);
         };
         if let Some(rotated_at) = record.rotated_at {
-            if now - rotated_at > self.settings.refresh_grace && session.revoked_at.is_none() {
+            if now - rotated_at > self.core.settings.refresh_grace && session.revoked_at.is_none() {
                 tx.revoke_session(session.id, now).await?;
                 tx.invalidate(Invalidation::Session(session.id));
-                let draft = self.draft(
+                let draft = self.core.draft(
                     ctx,
-                    Actor {
-                        kind: bulkhead_domain::audit::ActorKind::User,
-                        id: Some(*session.user_id.as_uuid()),
-                    },
+                    Actor::user(session.user_id),
                     "auth.refresh",
                     ("session", Some(session.id.to_string())),
                     Outcome::Denied,
@@ -365,7 +453,7 @@ impl Services {
             }
             return Err(ServiceError::InvalidRefreshToken);
         }
-        let idle_expired = now - session.last_used_at > self.settings.session_idle;
+        let idle_expired = now - session.last_used_at > self.core.settings.session_idle;
         if session.revoked_at.is_some() || now >= session.expires_at || idle_expired {
             return Err(ServiceError::InvalidRefreshToken);
         }
@@ -386,284 +474,4 @@ impl Services {
         tx.commit().await?;
         self.tokens_for(user, session.id, next)
     }
-
-    /// Ends the caller's session: its refresh token and access tokens stop
-    /// working on the next request.
-    pub async fn logout(
-        &self,
-        principal: &Principal,
-        ctx: &RequestContext,
-    ) -> Result<(), ServiceError> {
-        let Principal::User { user, session } = *principal else {
-            return Err(ServiceError::Forbidden);
-        };
-        self.end_session(user, session, "auth.logout", ctx).await
-    }
-
-    async fn end_session(
-        &self,
-        user: UserId,
-        session: SessionId,
-        action: &str,
-        ctx: &RequestContext,
-    ) -> Result<(), ServiceError> {
-        let mut tx = self.store.platform(Access::Write).await?;
-        match tx.session(session).await? {
-            Some(found) if found.user_id == user => {}
-            _ => return Err(ServiceError::NotFound("session_not_found")),
-        }
-        tx.revoke_session(session, self.now()).await?;
-        tx.invalidate(Invalidation::Session(session));
-        let draft = self.draft(
-            ctx,
-            Actor {
-                kind: bulkhead_domain::audit::ActorKind::User,
-                id: Some(*user.as_uuid()),
-            },
-            action,
-            ("session", Some(session.to_string())),
-            Outcome::Success,
-            serde_json::json!({}),
-        );
-        tx.append_platform_audit(draft).await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
-    /// The caller's own live sessions, newest first.
-    pub async fn my_sessions(
-        &self,
-        principal: &Principal,
-    ) -> Result<Vec<(Session, bool)>, ServiceError> {
-        let Principal::User {
-            user,
-            session: current,
-        } = *principal
-        else {
-            return Err(ServiceError::Forbidden);
-        };
-        let now = self.now();
-        let mut tx = self.store.platform(Access::Read).await?;
-        let mut sessions = tx.sessions_of_user(user).await?;
-        // Only live sessions: ended ones are history, kept for the audit log.
-        sessions.retain(|s| {
-            s.revoked_at.is_none()
-                && now < s.expires_at
-                && now - s.last_used_at <= self.settings.session_idle
-        });
-        sessions.sort_by_key(|s| std::cmp::Reverse(s.id));
-        Ok(sessions
-            .into_iter()
-            .map(|s| {
-                let is_current = s.id == current;
-                (s, is_current)
-            })
-            .collect())
-    }
-
-    pub async fn revoke_my_session(
-        &self,
-        principal: &Principal,
-        session: SessionId,
-        ctx: &RequestContext,
-    ) -> Result<(), ServiceError> {
-        let Principal::User { user, .. } = *principal else {
-            return Err(ServiceError::Forbidden);
-        };
-        self.end_session(user, session, "session.revoke", ctx).await
-    }
-
-    /// Changes the caller's password; needs the current one. With
-    /// `end_other_sessions`, every other session of the user ends.
-    pub async fn change_password(
-        &self,
-        principal: &Principal,
-        current: &str,
-        new: &str,
-        end_other_sessions: bool,
-        ctx: &RequestContext,
-    ) -> Result<(), ServiceError> {
-        let Principal::User {
-            user: user_id,
-            session: current_session,
-        } = *principal
-        else {
-            return Err(ServiceError::Forbidden);
-        };
-        let user = {
-            let mut tx = self.store.platform(Access::Read).await?;
-            tx.user(user_id)
-                .await?
-                .ok_or(ServiceError::Unauthenticated)?
-        };
-        if !matches!(
-            self.verify_password(user.password_hash.clone(), current.to_owned())
-                .await,
-            Verification::Valid { .. }
-        ) {
-            let draft = self.draft(
-                ctx,
-                Actor {
-                    kind: bulkhead_domain::audit::ActorKind::User,
-                    id: Some(*user_id.as_uuid()),
-                },
-                "user.password_change",
-                ("user", Some(user_id.to_string())),
-                Outcome::Denied,
-                serde_json::json!({ "reason": "wrong_current_password" }),
-            );
-            self.record_denial(None, draft).await;
-            return Err(ServiceError::invalid(
-                "current_password",
-                "wrong",
-                "the current password is not correct",
-            ));
-        }
-        let new = Password::parse(new)
-            .map_err(|e| ServiceError::invalid("new_password", "invalid", e.to_string()))?;
-        let hash = self.hash_password(new).await?;
-        let now = self.now();
-        let mut tx = self.store.platform(Access::Write).await?;
-        tx.set_password_hash(user_id, &hash, now).await?;
-        let mut n_ended = 0;
-        if end_other_sessions {
-            for session in tx.sessions_of_user(user_id).await? {
-                if session.id != current_session && session.revoked_at.is_none() {
-                    tx.revoke_session(session.id, now).await?;
-                    tx.invalidate(Invalidation::Session(session.id));
-                    n_ended += 1;
-                }
-            }
-        }
-        tx.invalidate(Invalidation::User(user_id));
-        let draft = self.draft(
-            ctx,
-            Actor {
-                kind: bulkhead_domain::audit::ActorKind::User,
-                id: Some(*user_id.as_uuid()),
-            },
-            "user.password_change",
-            ("user", Some(user_id.to_string())),
-            Outcome::Success,
-            serde_json::json!({ "other_sessions_ended": n_ended }),
-        );
-        tx.append_platform_audit(draft).await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
-    /// The caller's profile and memberships (served from the cache).
-    pub async fn me(&self, principal: &Principal) -> Result<Me, ServiceError> {
-        let Principal::User { user, .. } = *principal else {
-            return Err(ServiceError::Forbidden);
-        };
-        let state = self
-            .user_state(user)
-            .await?
-            .ok_or(ServiceError::Unauthenticated)?;
-        let memberships = self.user_memberships(user).await?;
-        Ok(Me {
-            user,
-            state,
-            memberships,
-        })
-    }
-
-    pub(crate) async fn user_memberships(
-        &self,
-        user: UserId,
-    ) -> Result<Arc<Vec<UserMembership>>, ServiceError> {
-        if let Some(cached) = self.cache.user_memberships(&user) {
-            return Ok(cached);
-        }
-        let epoch = self.cache.epoch();
-        let memberships = Arc::new(self.store.memberships_of_user(user).await?);
-        self.cache
-            .put_user_memberships(epoch, user, Arc::clone(&memberships));
-        Ok(memberships)
-    }
-
-    pub(crate) async fn user_state(&self, user: UserId) -> Result<Option<UserState>, ServiceError> {
-        if let Some(cached) = self.cache.user(&user) {
-            return Ok(cached);
-        }
-        let epoch = self.cache.epoch();
-        let mut tx = self.store.platform(Access::Read).await?;
-        let state = tx.user(user).await?.map(|user| UserState {
-            email: user.email.to_string(),
-            display_name: user.display_name,
-            created_at: user.created_at,
-            deactivated: user.deactivated_at.is_some(),
-            is_platform_admin: user.is_platform_admin,
-        });
-        self.cache.put_user(epoch, user, state.clone());
-        Ok(state)
-    }
-
-    async fn session_state(
-        &self,
-        session: SessionId,
-    ) -> Result<Option<SessionState>, ServiceError> {
-        if let Some(cached) = self.cache.session(&session) {
-            return Ok(cached);
-        }
-        let epoch = self.cache.epoch();
-        let mut tx = self.store.platform(Access::Read).await?;
-        let state = tx.session(session).await?.map(|s| SessionState {
-            user: s.user_id,
-            revoked: s.revoked_at.is_some(),
-            expires_at: s.expires_at,
-        });
-        self.cache.put_session(epoch, session, state);
-        Ok(state)
-    }
-
-    /// Turns a bearer credential (an access token or an API key) into a
-    /// principal, or [`ServiceError::Unauthenticated`]. The hot path reads
-    /// only the cache.
-    pub async fn authenticate(&self, bearer: &str) -> Result<Principal, ServiceError> {
-        if bearer.starts_with(API_KEY_PREFIX) {
-            return self.authenticate_api_key(bearer).await;
-        }
-        let now = self.now();
-        let verified = match self.tokens.verify(&self.keys, bearer, now) {
-            Some(verified) => verified,
-            None => {
-                // Perhaps signed with a key rotated in after we loaded ours.
-                if self.keys.may_reload(now) && has_unknown_kid(&self.keys, bearer) {
-                    self.reload_keys().await?;
-                    self.tokens
-                        .verify(&self.keys, bearer, now)
-                        .ok_or(ServiceError::Unauthenticated)?
-                } else {
-                    return Err(ServiceError::Unauthenticated);
-                }
-            }
-        };
-        let session = self
-            .session_state(verified.session)
-            .await?
-            .ok_or(ServiceError::Unauthenticated)?;
-        if session.revoked || session.user != verified.user || now >= session.expires_at {
-            return Err(ServiceError::Unauthenticated);
-        }
-        let user = self
-            .user_state(verified.user)
-            .await?
-            .ok_or(ServiceError::Unauthenticated)?;
-        if user.deactivated {
-            return Err(ServiceError::Unauthenticated);
-        }
-        Ok(Principal::User {
-            user: verified.user,
-            session: verified.session,
-        })
-    }
-}
-
-fn has_unknown_kid(keys: &crate::keys::Keys, token: &str) -> bool {
-    jsonwebtoken::decode_header(token)
-        .ok()
-        .and_then(|header| header.kid)
-        .is_some_and(|kid| keys.verifying_key(&kid).is_none())
 }

@@ -6,7 +6,6 @@
 //! ([`schema_change_issues`]); declared indexes become database indexes.
 
 use bulkhead_domain::Permission;
-use bulkhead_domain::audit::Outcome;
 use bulkhead_domain::collection::{
     CollectionSchema, FieldType, SchemaDraft, SchemaIssue, schema_change_issues,
 };
@@ -14,9 +13,11 @@ use bulkhead_store::{
     Access, Collection, ConflictKind, Invalidation, NewCollection, StoreError, TenantTx, Write,
 };
 
+use crate::ServiceError;
 use crate::context::{RequestContext, TenantAccess};
+use crate::data::Data;
 use crate::error::FieldError;
-use crate::{ServiceError, Services};
+use crate::shared::Permit;
 
 /// A collection with its parsed schema.
 #[derive(Debug, Clone)]
@@ -88,22 +89,28 @@ async fn ensure_indexes(
     Ok(())
 }
 
-impl Services {
+impl Data {
+    /// The permit of a change to the tenant's collections (manager and up).
+    async fn manage<'a>(
+        &'a self,
+        access: &'a TenantAccess,
+        ctx: &'a RequestContext,
+        action: &str,
+    ) -> Result<Permit<'a>, ServiceError> {
+        self.core
+            .permit(access, ctx, Permission::CollectionsManage, action)
+            .await
+    }
+
     pub async fn create_collection(
         &self,
         access: &TenantAccess,
         draft: SchemaDraft,
         ctx: &RequestContext,
     ) -> Result<CollectionInfo, ServiceError> {
-        self.authorize(
-            access,
-            Permission::CollectionsManage,
-            "collection.create",
-            ctx,
-        )
-        .await?;
+        let permit = self.manage(access, ctx, "collection.create").await?;
         let schema = CollectionSchema::from_draft(draft).map_err(issues)?;
-        let mut tx = self.store.tenant(access.tenant_id(), Access::Write).await?;
+        let mut tx = permit.open(Access::Write).await?;
         check_relations(&mut *tx, &schema).await?;
         let stored = serde_json::to_value(&schema)
             .map_err(|e| ServiceError::Store(StoreError::internal(e)))?;
@@ -111,7 +118,7 @@ impl Services {
             .insert_collection(NewCollection {
                 name: schema.name().to_string(),
                 schema: stored,
-                at: self.now(),
+                at: self.core.now(),
             })
             .await
         {
@@ -122,15 +129,16 @@ impl Services {
             Err(error) => return Err(error.into()),
         };
         ensure_indexes(&mut *tx, &schema).await?;
-        let draft = self.draft(
-            ctx,
-            access.actor(),
+        let details = serde_json::json!({
+            "fields": schema.fields().len(),
+            "visibility": schema.visibility().as_str(),
+        });
+        tx.audit(
             "collection.create",
             ("collection", Some(row.name.clone())),
-            Outcome::Success,
-            serde_json::json!({ "fields": schema.fields().len(), "visibility": schema.visibility().as_str() }),
-        );
-        tx.append_audit(draft).await?;
+            details,
+        )
+        .await?;
         // Evicts the cached schemas of this tenant's record reads.
         tx.invalidate(Invalidation::Collections(access.tenant_id()));
         tx.commit().await?;
@@ -142,9 +150,16 @@ impl Services {
         access: &TenantAccess,
         ctx: &RequestContext,
     ) -> Result<Vec<CollectionInfo>, ServiceError> {
-        self.authorize(access, Permission::RecordsRead, "collection.list", ctx)
+        let mut tx = self
+            .core
+            .tenant_work(
+                access,
+                ctx,
+                Permission::RecordsRead,
+                "collection.list",
+                Access::Read,
+            )
             .await?;
-        let mut tx = self.store.tenant(access.tenant_id(), Access::Read).await?;
         tx.list_collections()
             .await?
             .into_iter()
@@ -158,12 +173,14 @@ impl Services {
         name: &str,
         ctx: &RequestContext,
     ) -> Result<CollectionInfo, ServiceError> {
-        self.authorize(access, Permission::RecordsRead, "collection.read", ctx)
+        let permit = self
+            .core
+            .permit(access, ctx, Permission::RecordsRead, "collection.read")
             .await?;
         if bulkhead_domain::collection::CollectionName::parse(name).is_err() {
             return Err(ServiceError::NotFound("collection_not_found"));
         }
-        let mut tx = self.store.tenant(access.tenant_id(), Access::Read).await?;
+        let mut tx = permit.open(Access::Read).await?;
         let row = tx
             .collection(name)
             .await?
@@ -182,18 +199,12 @@ impl Services {
         expected_version: Option<i64>,
         ctx: &RequestContext,
     ) -> Result<CollectionInfo, ServiceError> {
-        self.authorize(
-            access,
-            Permission::CollectionsManage,
-            "collection.update",
-            ctx,
-        )
-        .await?;
+        let permit = self.manage(access, ctx, "collection.update").await?;
         if bulkhead_domain::collection::CollectionName::parse(name).is_err() {
             return Err(ServiceError::NotFound("collection_not_found"));
         }
         let schema = CollectionSchema::from_draft(draft).map_err(issues)?;
-        let mut tx = self.store.tenant(access.tenant_id(), Access::Write).await?;
+        let mut tx = permit.open(Access::Write).await?;
         let current = parse_stored(
             tx.collection(name)
                 .await?
@@ -221,7 +232,7 @@ impl Services {
         let stored = serde_json::to_value(&schema)
             .map_err(|e| ServiceError::Store(StoreError::internal(e)))?;
         let row = match tx
-            .update_collection(name, &stored, current.row.version, self.now())
+            .update_collection(name, &stored, current.row.version, self.core.now())
             .await?
         {
             Write::Done(row) => row,
@@ -231,15 +242,12 @@ impl Services {
             }
         };
         ensure_indexes(&mut *tx, &schema).await?;
-        let draft = self.draft(
-            ctx,
-            access.actor(),
+        tx.audit(
             "collection.update",
             ("collection", Some(row.name.clone())),
-            Outcome::Success,
             serde_json::json!({ "version": row.version }),
-        );
-        tx.append_audit(draft).await?;
+        )
+        .await?;
         // Evicts the cached schemas of this tenant's record reads.
         tx.invalidate(Invalidation::Collections(access.tenant_id()));
         tx.commit().await?;
@@ -253,29 +261,20 @@ impl Services {
         name: &str,
         ctx: &RequestContext,
     ) -> Result<(), ServiceError> {
-        self.authorize(
-            access,
-            Permission::CollectionsManage,
-            "collection.delete",
-            ctx,
-        )
-        .await?;
+        let permit = self.manage(access, ctx, "collection.delete").await?;
         if bulkhead_domain::collection::CollectionName::parse(name).is_err() {
             return Err(ServiceError::NotFound("collection_not_found"));
         }
-        let mut tx = self.store.tenant(access.tenant_id(), Access::Write).await?;
+        let mut tx = permit.open(Access::Write).await?;
         if !tx.delete_collection(name).await? {
             return Err(ServiceError::NotFound("collection_not_found"));
         }
-        let draft = self.draft(
-            ctx,
-            access.actor(),
+        tx.audit(
             "collection.delete",
             ("collection", Some(name.to_owned())),
-            Outcome::Success,
             serde_json::json!({}),
-        );
-        tx.append_audit(draft).await?;
+        )
+        .await?;
         // Evicts the cached schemas of this tenant's record reads.
         tx.invalidate(Invalidation::Collections(access.tenant_id()));
         tx.commit().await?;

@@ -28,10 +28,7 @@ pub enum Principal {
 impl Principal {
     pub fn actor(&self) -> Actor {
         match self {
-            Principal::User { user, .. } => Actor {
-                kind: ActorKind::User,
-                id: Some(*user.as_uuid()),
-            },
+            Principal::User { user, .. } => Actor::user(*user),
             Principal::ApiKey { key, .. } => Actor {
                 kind: ActorKind::ApiKey,
                 id: Some(*key.as_uuid()),
@@ -59,19 +56,48 @@ impl Actor {
         kind: ActorKind::Anonymous,
         id: None,
     };
+
+    /// A signed-in user.
+    pub fn user(user: UserId) -> Actor {
+        Actor {
+            kind: ActorKind::User,
+            id: Some(*user.as_uuid()),
+        }
+    }
 }
 
 /// A principal's standing in one tenant, established by
-/// [`Services::tenant_access`](crate::Services::tenant_access): the only way
-/// to reach a tenant's use cases.
+/// [`Tenancy::tenant_access`](crate::Tenancy::tenant_access): the only way
+/// to reach a tenant's use cases. Nothing else can make one.
 #[derive(Debug, Clone)]
 pub struct TenantAccess {
-    pub tenant: Tenant,
-    pub role: Role,
-    pub principal: Principal,
+    tenant: Tenant,
+    role: Role,
+    principal: Principal,
 }
 
 impl TenantAccess {
+    /// Only tenant resolution calls this.
+    pub(crate) fn new(tenant: Tenant, role: Role, principal: Principal) -> Self {
+        Self {
+            tenant,
+            role,
+            principal,
+        }
+    }
+
+    pub fn tenant(&self) -> &Tenant {
+        &self.tenant
+    }
+
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    pub fn principal(&self) -> &Principal {
+        &self.principal
+    }
+
     pub fn tenant_id(&self) -> TenantId {
         self.tenant.id
     }

@@ -8,10 +8,11 @@ use bulkhead_domain::{
 use bulkhead_store::{Access, Invalidation, NewInvitation, NewMembership, Tenant};
 use time::OffsetDateTime;
 
+use crate::ServiceError;
 use crate::context::{Principal, RequestContext, TenantAccess};
 use crate::denials::Denial;
 use crate::secrets::{self, INVITATION_PREFIX};
-use crate::{ServiceError, Services};
+use crate::tenancy::Tenancy;
 
 /// A new invitation; the token is shown this once.
 #[derive(Debug, Clone)]
@@ -29,7 +30,7 @@ pub struct Accepted {
     pub joined_at: OffsetDateTime,
 }
 
-impl Services {
+impl Tenancy {
     pub async fn create_invitation(
         &self,
         access: &TenantAccess,
@@ -37,11 +38,13 @@ impl Services {
         role: Role,
         ctx: &RequestContext,
     ) -> Result<InvitationCreated, ServiceError> {
-        self.authorize(access, Permission::MembersManage, "invitation.create", ctx)
+        let permit = self
+            .core
+            .permit(access, ctx, Permission::MembersManage, "invitation.create")
             .await?;
         let email = Email::parse(email)
             .map_err(|e| ServiceError::invalid("email", "invalid", e.to_string()))?;
-        if role > access.role || (role == Role::Owner && !access.may(Permission::OwnersManage)) {
+        if role > access.role() || (role == Role::Owner && !access.may(Permission::OwnersManage)) {
             return Err(ServiceError::invalid(
                 "role",
                 "above_caller",
@@ -50,28 +53,25 @@ impl Services {
         }
         let id = InvitationId::new();
         let token = secrets::new_scoped_token(INVITATION_PREFIX, access.tenant_id(), id)?;
-        let now = self.now();
-        let expires_at = now + self.settings.invitation_ttl;
-        let mut tx = self.store.tenant(access.tenant_id(), Access::Write).await?;
+        let now = self.core.now();
+        let expires_at = now + self.core.settings.invitation_ttl;
+        let mut tx = permit.open(Access::Write).await?;
         tx.insert_invitation(NewInvitation {
             id,
             email,
             role,
             token_hash: secrets::sha256(&token),
-            invited_by: access.principal.user(),
+            invited_by: access.principal().user(),
             expires_at,
             at: now,
         })
         .await?;
-        let draft = self.draft(
-            ctx,
-            access.actor(),
+        tx.audit(
             "invitation.create",
             ("invitation", Some(id.to_string())),
-            Outcome::Success,
             serde_json::json!({ "role": role.name() }),
-        );
-        tx.append_audit(draft).await?;
+        )
+        .await?;
         tx.commit().await?;
         Ok(InvitationCreated {
             id,
@@ -98,6 +98,7 @@ impl Services {
             return Err(not_found);
         };
         let me = self
+            .core
             .user_state(user)
             .await?
             .ok_or(ServiceError::Unauthenticated)?;
@@ -107,7 +108,7 @@ impl Services {
         // accepts as many as the pool could each hold one and wait forever
         // for a second.
         let invited = {
-            let mut tx = self.store.tenant(tenant, Access::Read).await?;
+            let mut tx = self.core.store.tenant(tenant, Access::Read).await?;
             tx.invitation(id)
                 .await?
                 .ok_or(ServiceError::NotFound("invitation_not_found"))?
@@ -119,7 +120,7 @@ impl Services {
             // Someone outside the tenant holding another person's token:
             // counted, not written into the tenant's log (see `denials`).
             let target = id.to_string();
-            self.note_denial(Denial {
+            self.core.note_denial(Denial {
                 actor: principal.actor(),
                 action: "invitation.accept",
                 reason: "email_mismatch",
@@ -128,8 +129,8 @@ impl Services {
             });
             return Err(ServiceError::Forbidden);
         }
-        let now = self.now();
-        let mut tx = self.store.tenant(tenant, Access::Write).await?;
+        let now = self.core.now();
+        let mut tx = self.core.store.tenant(tenant, Access::Write).await?;
         let Some(invitation) = tx.invitation(id).await? else {
             return Err(not_found);
         };
@@ -156,7 +157,7 @@ impl Services {
                 at: now,
             })
             .await?;
-        let draft = self.draft(
+        let draft = self.core.draft(
             ctx,
             principal.actor(),
             "invitation.accept",
@@ -187,7 +188,7 @@ impl Services {
         if invited.key() != &EmailKey::of(my_email) {
             return Ok(false);
         }
-        let mut tx = self.store.platform(Access::Read).await?;
+        let mut tx = self.core.store.platform(Access::Read).await?;
         let account = tx.user_by_email(&EmailLookup::of(invited.as_str())).await?;
         Ok(account.is_some_and(|account| account.id == user))
     }

@@ -10,15 +10,24 @@
 //! - [`accounts`]: creating users (for now, platform administrators).
 //! - [`signing_keys`]: the [`KeyRing`](signing_keys::KeyRing) of access-token
 //!   signing keys, bootstrapped and rotated through the store.
-//! - [`Services`]: the one handle to every use case (auth, tenants,
-//!   members, invitations, API keys, audit, platform admin), with the
-//!   [`cache`] that keeps authentication off the database, the login
-//!   [`throttle`], the [`denials`] tally of outsiders' refused attempts,
-//!   and [`tokens`] (JWT access tokens).
+//! - [`Services`]: the area services of a deployment, each a cheap handle
+//!   on one shared core (store, clock, [`cache`], audit drafting, the
+//!   [`denials`] tally of outsiders' refused attempts):
+//!   - [`Identity`]: sign-up, login, refresh ([`auth`]), sessions, the
+//!     caller's profile and authentication ([`sessions`]), with the login
+//!     [`throttle`] and [`tokens`] (JWT access tokens);
+//!   - [`Tenancy`]: tenants, members, [`invitations`], [`api_keys`], the
+//!     [`audit_log`], and resolving `{t}` into a [`TenantAccess`];
+//!   - [`Data`]: [`collections`], [`records`] and [`realtime`] events;
+//!   - [`Admin`]: the audited platform path.
+//!
+//!   Every tenant use case enters through one permit, which checks the
+//!   caller's permission, opens the tenant's transaction and drafts its
+//!   audit entries.
 //! - [`ServiceError`]: what a use case can fail with.
 
 pub mod accounts;
-mod admin;
+pub mod admin;
 pub mod api_key_usage;
 pub mod api_keys;
 pub mod audit_log;
@@ -26,23 +35,33 @@ pub mod auth;
 pub mod cache;
 pub mod collections;
 pub mod context;
+pub mod data;
 pub mod denials;
 mod error;
 pub mod invitations;
 pub mod keys;
 mod members;
+pub mod page;
 pub mod passwords;
 pub mod realtime;
 pub mod records;
 mod schema_memo;
 pub mod secrets;
 mod services;
+pub mod sessions;
+mod shared;
 pub mod signing_keys;
+pub mod tenancy;
 mod tenants;
 pub mod throttle;
 pub mod tokens;
 
+pub use admin::Admin;
+pub use auth::Identity;
 pub use context::{Actor, Principal, RequestContext, TenantAccess};
+pub use data::Data;
 pub use error::{FieldError, ServiceError};
 pub use keys::Keys;
+pub use page::Paged;
 pub use services::{AuthSettings, Services};
+pub use tenancy::Tenancy;

@@ -4,24 +4,37 @@
 //! above their own; only an owner grants or removes `owner`; the last owner
 //! can neither leave nor be demoted; anyone may leave.
 
-use bulkhead_domain::audit::Outcome;
 use bulkhead_domain::{Email, Permission, Role, UserId};
 use bulkhead_store::{Access, Invalidation, Member, Page};
 
+use crate::ServiceError;
 use crate::context::{Principal, RequestContext, TenantAccess};
-use crate::{ServiceError, Services};
+use crate::page::Paged;
+use crate::shared::TenantWork;
+use crate::tenancy::Tenancy;
 
-impl Services {
+impl Tenancy {
     pub async fn list_members(
         &self,
         access: &TenantAccess,
         page: Page<UserId>,
         ctx: &RequestContext,
-    ) -> Result<Vec<Member>, ServiceError> {
-        self.authorize(access, Permission::MembersRead, "member.list", ctx)
+    ) -> Result<Paged<Member>, ServiceError> {
+        let mut tx = self
+            .core
+            .tenant_work(
+                access,
+                ctx,
+                Permission::MembersRead,
+                "member.list",
+                Access::Read,
+            )
             .await?;
-        let mut tx = self.store.tenant(access.tenant_id(), Access::Read).await?;
-        Ok(tx.list_members(page).await?)
+        let limit = page.limit;
+        let members = tx.list_members(page).await?;
+        Ok(Paged::new(members, limit, |last| {
+            last.membership.user_id.to_string()
+        }))
     }
 
     pub async fn change_member_role(
@@ -31,22 +44,26 @@ impl Services {
         role: Role,
         ctx: &RequestContext,
     ) -> Result<Member, ServiceError> {
-        self.authorize(access, Permission::MembersManage, "member.role_change", ctx)
+        let mut tx = self
+            .core
+            .tenant_work(
+                access,
+                ctx,
+                Permission::MembersManage,
+                "member.role_change",
+                Access::Write,
+            )
             .await?;
-        let mut tx = self.store.tenant(access.tenant_id(), Access::Write).await?;
         let target = tx
             .membership(user)
             .await?
             .ok_or(ServiceError::NotFound("member_not_found"))?;
         let touches_owner = role == Role::Owner || target.role == Role::Owner;
         if (touches_owner && !access.may(Permission::OwnersManage))
-            || role > access.role
-            || target.role > access.role
+            || role > access.role()
+            || target.role > access.role()
         {
-            drop(tx);
-            return Err(self
-                .deny_member_change(access, user, "member.role_change", ctx)
-                .await);
+            return Err(deny_member_change(tx, user, "member.role_change").await);
         }
         if target.role == Role::Owner
             && role != Role::Owner
@@ -55,21 +72,19 @@ impl Services {
             return Err(ServiceError::Conflict("last_owner"));
         }
         let changed = tx
-            .set_member_role(user, role, self.now())
+            .set_member_role(user, role, self.core.now())
             .await?
             .ok_or(ServiceError::NotFound("member_not_found"))?;
-        let draft = self.draft(
-            ctx,
-            access.actor(),
+        tx.audit(
             "member.role_change",
             ("member", Some(user.to_string())),
-            Outcome::Success,
             serde_json::json!({ "from": target.role.name(), "to": role.name() }),
-        );
-        tx.append_audit(draft).await?;
+        )
+        .await?;
         tx.invalidate(Invalidation::Membership(access.tenant_id(), user));
         tx.commit().await?;
         let profile = self
+            .core
             .user_state(user)
             .await?
             .ok_or(ServiceError::NotFound("member_not_found"))?;
@@ -86,63 +101,52 @@ impl Services {
         user: UserId,
         ctx: &RequestContext,
     ) -> Result<(), ServiceError> {
-        let leaving = matches!(access.principal, Principal::User { user: me, .. } if me == user);
-        if !leaving {
-            self.authorize(access, Permission::MembersManage, "member.remove", ctx)
-                .await?;
-        }
-        let mut tx = self.store.tenant(access.tenant_id(), Access::Write).await?;
+        let leaving = matches!(*access.principal(), Principal::User { user: me, .. } if me == user);
+        let permit = if leaving {
+            self.core.member_permit(access, ctx)
+        } else {
+            self.core
+                .permit(access, ctx, Permission::MembersManage, "member.remove")
+                .await?
+        };
+        let mut tx = permit.open(Access::Write).await?;
         let target = tx
             .membership(user)
             .await?
             .ok_or(ServiceError::NotFound("member_not_found"))?;
         if !leaving
             && ((target.role == Role::Owner && !access.may(Permission::OwnersManage))
-                || target.role > access.role)
+                || target.role > access.role())
         {
-            drop(tx);
-            return Err(self
-                .deny_member_change(access, user, "member.remove", ctx)
-                .await);
+            return Err(deny_member_change(tx, user, "member.remove").await);
         }
         if target.role == Role::Owner && tx.count_members_with_role(Role::Owner).await? <= 1 {
             return Err(ServiceError::Conflict("last_owner"));
         }
         tx.delete_membership(user).await?;
-        let draft = self.draft(
-            ctx,
-            access.actor(),
+        tx.audit(
             if leaving {
                 "member.leave"
             } else {
                 "member.remove"
             },
             ("member", Some(user.to_string())),
-            Outcome::Success,
             serde_json::json!({ "role": target.role.name() }),
-        );
-        tx.append_audit(draft).await?;
+        )
+        .await?;
         tx.invalidate(Invalidation::Membership(access.tenant_id(), user));
         tx.commit().await?;
         Ok(())
     }
+}
 
-    async fn deny_member_change(
-        &self,
-        access: &TenantAccess,
-        user: UserId,
-        action: &str,
-        ctx: &RequestContext,
-    ) -> ServiceError {
-        let draft = self.draft(
-            ctx,
-            access.actor(),
-            action,
-            ("member", Some(user.to_string())),
-            Outcome::Denied,
-            serde_json::json!({ "reason": "role_above_caller", "role": access.role.name() }),
-        );
-        self.record_denial(Some(access.tenant_id()), draft).await;
-        ServiceError::Forbidden
-    }
+/// Refuses a change to a member whose role is above the caller's.
+async fn deny_member_change(tx: TenantWork<'_>, user: UserId, action: &str) -> ServiceError {
+    let role = tx.permit.access.role();
+    tx.deny(
+        action,
+        ("member", Some(user.to_string())),
+        serde_json::json!({ "reason": "role_above_caller", "role": role.name() }),
+    )
+    .await
 }

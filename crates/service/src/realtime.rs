@@ -11,7 +11,7 @@
 //! announcement reads the new events from the database, once for all of
 //! them, and broadcasts them in order.
 //!
-//! Each subscriber (see [`Services::subscribe`]) gets the events of its
+//! Each subscriber (see [`Data::subscribe`]) gets the events of its
 //! tenant the caller may see at the moment of the event: its access is
 //! re-checked for every event and on every heartbeat, so a removed member's
 //! stream ends, and owner-visibility records reach only their owner and
@@ -27,9 +27,11 @@ use bulkhead_domain::{Permission, TenantId};
 use bulkhead_store::{Access, Invalidation, RecordEvent, Store};
 use tokio::sync::{Mutex as AsyncMutex, broadcast, mpsc};
 
+use crate::ServiceError;
 use crate::collections::parse_stored;
 use crate::context::{Principal, RequestContext, TenantAccess};
-use crate::{ServiceError, Services};
+use crate::data::Data;
+use crate::shared::Core;
 
 /// Events buffered per tenant before a slow subscriber has to catch up
 /// from the database.
@@ -207,7 +209,7 @@ pub struct Delivered {
     pub payload: serde_json::Value,
 }
 
-impl Services {
+impl Data {
     /// Starts a subscription to the tenant's record events, optionally only
     /// for some collections, resuming after `last_event_id` if given. The
     /// receiver ends when the caller loses access to the tenant.
@@ -218,15 +220,16 @@ impl Services {
         last_event_id: Option<i64>,
         ctx: RequestContext,
     ) -> Result<mpsc::Receiver<Delivered>, ServiceError> {
-        self.authorize(&access, Permission::RecordsRead, "events.subscribe", &ctx)
+        self.core
+            .permit(&access, &ctx, Permission::RecordsRead, "events.subscribe")
             .await?;
         let tenant = access.tenant_id();
         let (mut live, current) = self.realtime.subscribe(tenant).await?;
         let (sender, receiver) = mpsc::channel(256);
-        let services = self.handle();
+        let core = Arc::clone(&self.core);
         tokio::spawn(async move {
             let mut stream = Stream {
-                services,
+                core,
                 access,
                 collections,
                 visibility: HashMap::new(),
@@ -284,7 +287,7 @@ impl Services {
 struct Ended;
 
 struct Stream {
-    services: Arc<Services>,
+    core: Arc<Core>,
     access: TenantAccess,
     collections: Option<HashSet<String>>,
     visibility: HashMap<String, Visibility>,
@@ -296,10 +299,10 @@ impl Stream {
     /// Re-resolves the subscriber's standing in the tenant: a removed
     /// member, a revoked key or a suspended tenant ends the stream.
     async fn still_allowed(&mut self) -> Result<(), Ended> {
-        let principal: Principal = self.access.principal;
+        let principal: Principal = *self.access.principal();
         let tenant = self.access.tenant_id().to_string();
         match self
-            .services
+            .core
             .tenant_access(&principal, &tenant, &self.ctx)
             .await
         {
@@ -316,7 +319,7 @@ impl Stream {
             let tenant = self.access.tenant_id();
             let batch = {
                 let mut tx = self
-                    .services
+                    .core
                     .store
                     .tenant(tenant, Access::Read)
                     .await
@@ -341,12 +344,7 @@ impl Stream {
         }
         let tenant = self.access.tenant_id();
         let found = async {
-            let mut tx = self
-                .services
-                .store
-                .tenant(tenant, Access::Read)
-                .await
-                .ok()?;
+            let mut tx = self.core.store.tenant(tenant, Access::Read).await.ok()?;
             let row = tx.collection(collection).await.ok()??;
             parse_stored(row).ok().map(|info| info.schema.visibility())
         }
@@ -373,7 +371,7 @@ impl Stream {
                 self.access.may(Permission::RecordsWriteAny)
                     || event
                         .owner_id
-                        .is_some_and(|owner| self.access.principal.user() == Some(owner))
+                        .is_some_and(|owner| self.access.principal().user() == Some(owner))
             }
         };
         if !visible {

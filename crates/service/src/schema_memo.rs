@@ -26,6 +26,12 @@ pub struct SchemaMemo {
     tenants: RwLock<HashMap<TenantId, HashMap<String, Parsed>>>,
 }
 
+impl std::fmt::Debug for SchemaMemo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SchemaMemo").finish_non_exhaustive()
+    }
+}
+
 struct Parsed {
     text: String,
     schema: Arc<CollectionSchema>,

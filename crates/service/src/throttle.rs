@@ -23,7 +23,7 @@
 //!
 //! A login waits for its account's delay and, unless [`known_logins`] says
 //! its account succeeded from its address recently, for its address's delay
-//! too, before any password is checked (`Services::login`).
+//! too, before any password is checked (`Identity::login`).
 //!
 //! State is per server process. Several processes each apply the policy,
 //! so the effective cap is the per-process cap times the number of

@@ -4,6 +4,7 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use bulkhead_api_types::{AdminTenantList, AdminTenantQuery, AdminTenantView, Problem};
 use bulkhead_domain::TenantId;
+use bulkhead_service::Admin;
 use bulkhead_store::Page;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -23,7 +24,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     params(AdminTenantQuery),
     responses((status = 200, body = AdminTenantList), (status = 403, body = Problem)))]
 async fn list_tenants(
-    State(state): State<AppState>,
+    State(admin): State<Admin>,
     Auth(principal): Auth,
     Ctx(ctx): Ctx,
     Query(query): Query<AdminTenantQuery>,
@@ -33,17 +34,11 @@ async fn list_tenants(
         after: cursor::<TenantId>(query.cursor.as_deref())?,
         limit,
     };
-    let tenants = state
-        .services
+    let tenants = admin
         .admin_list_tenants(&principal, query.q.as_deref(), page, &ctx)
         .await?;
-    let next_cursor = (tenants.len() == limit as usize)
-        .then(|| tenants.last().map(|t| t.id.to_string()))
-        .flatten();
-    Ok(Json(AdminTenantList {
-        items: tenants.iter().map(views::admin_tenant).collect(),
-        next_cursor,
-    }))
+    let (items, next_cursor) = views::page(&tenants, views::admin_tenant);
+    Ok(Json(AdminTenantList { items, next_cursor }))
 }
 
 /// Suspends a tenant: its members get 403 `tenant_suspended`.
@@ -51,13 +46,12 @@ async fn list_tenants(
     params(("t" = String, Path, description = "the tenant's slug or id")),
     responses((status = 200, body = AdminTenantView), (status = 403, body = Problem), (status = 404, body = Problem)))]
 async fn suspend(
-    State(state): State<AppState>,
+    State(admin): State<Admin>,
     Auth(principal): Auth,
     Ctx(ctx): Ctx,
     Path(reference): Path<String>,
 ) -> Result<Json<AdminTenantView>, ApiError> {
-    let tenant = state
-        .services
+    let tenant = admin
         .admin_set_suspended(&principal, &reference, true, &ctx)
         .await?;
     Ok(Json(views::admin_tenant(&tenant)))
@@ -68,13 +62,12 @@ async fn suspend(
     params(("t" = String, Path, description = "the tenant's slug or id")),
     responses((status = 200, body = AdminTenantView), (status = 403, body = Problem), (status = 404, body = Problem)))]
 async fn unsuspend(
-    State(state): State<AppState>,
+    State(admin): State<Admin>,
     Auth(principal): Auth,
     Ctx(ctx): Ctx,
     Path(reference): Path<String>,
 ) -> Result<Json<AdminTenantView>, ApiError> {
-    let tenant = state
-        .services
+    let tenant = admin
         .admin_set_suspended(&principal, &reference, false, &ctx)
         .await?;
     Ok(Json(views::admin_tenant(&tenant)))

@@ -5,6 +5,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use bulkhead_api_types::{ApiKeyCreated, ApiKeyList, CreateApiKeyRequest, PageQuery, Problem};
 use bulkhead_domain::ApiKeyId;
+use bulkhead_service::Tenancy;
 use bulkhead_store::Page;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -25,13 +26,12 @@ pub fn router() -> OpenApiRouter<AppState> {
     request_body = CreateApiKeyRequest,
     responses((status = 201, body = ApiKeyCreated), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
 async fn create_api_key(
-    State(state): State<AppState>,
+    State(tenancy): State<Tenancy>,
     Tenant(access): Tenant,
     Ctx(ctx): Ctx,
     AppJson(body): AppJson<CreateApiKeyRequest>,
 ) -> Result<(StatusCode, Json<ApiKeyCreated>), ApiError> {
-    let created = state
-        .services
+    let created = tenancy
         .create_api_key(
             &access,
             &body.name,
@@ -59,7 +59,7 @@ async fn create_api_key(
     params(("t" = String, Path, description = "the tenant's slug or id"), PageQuery),
     responses((status = 200, body = ApiKeyList), (status = 403, body = Problem), (status = 404, body = Problem)))]
 async fn list_api_keys(
-    State(state): State<AppState>,
+    State(tenancy): State<Tenancy>,
     Tenant(access): Tenant,
     Ctx(ctx): Ctx,
     Query(query): Query<PageQuery>,
@@ -69,14 +69,9 @@ async fn list_api_keys(
         after: cursor::<ApiKeyId>(query.cursor.as_deref())?,
         limit,
     };
-    let keys = state.services.list_api_keys(&access, page, &ctx).await?;
-    let next_cursor = (keys.len() == limit as usize)
-        .then(|| keys.last().map(|k| k.id.to_string()))
-        .flatten();
-    Ok(Json(ApiKeyList {
-        items: keys.iter().map(views::api_key).collect(),
-        next_cursor,
-    }))
+    let keys = tenancy.list_api_keys(&access, page, &ctx).await?;
+    let (items, next_cursor) = views::page(&keys, views::api_key);
+    Ok(Json(ApiKeyList { items, next_cursor }))
 }
 
 /// Revokes an API key; it stops working on the next request.
@@ -84,13 +79,12 @@ async fn list_api_keys(
     params(("t" = String, Path, description = "the tenant's slug or id"), ("id" = Uuid, Path, description = "the key's id")),
     responses((status = 204), (status = 403, body = Problem), (status = 404, description = "api_key_not_found", body = Problem)))]
 async fn revoke_api_key(
-    State(state): State<AppState>,
+    State(tenancy): State<Tenancy>,
     Tenant(access): Tenant,
     Ctx(ctx): Ctx,
     Path((_, id)): Path<(String, Uuid)>,
 ) -> Result<StatusCode, ApiError> {
-    state
-        .services
+    tenancy
         .revoke_api_key(&access, ApiKeyId::from_uuid(id), &ctx)
         .await?;
     Ok(StatusCode::NO_CONTENT)

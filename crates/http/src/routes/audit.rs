@@ -3,6 +3,7 @@
 use axum::Json;
 use axum::extract::{Query, State};
 use bulkhead_api_types::{AuditList, AuditQuery, Problem};
+use bulkhead_service::Tenancy;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -18,7 +19,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     params(("t" = String, Path, description = "the tenant's slug or id"), AuditQuery),
     responses((status = 200, body = AuditList), (status = 403, body = Problem), (status = 404, body = Problem)))]
 async fn list_audit(
-    State(state): State<AppState>,
+    State(tenancy): State<Tenancy>,
     Tenant(access): Tenant,
     Ctx(ctx): Ctx,
     Query(query): Query<AuditQuery>,
@@ -39,15 +40,7 @@ async fn list_audit(
         until: query.until,
         limit,
     };
-    let entries = state
-        .services
-        .list_audit(&access, store_query, &ctx)
-        .await?;
-    let next_cursor = (entries.len() == limit as usize)
-        .then(|| entries.last().map(|e| e.seq.to_string()))
-        .flatten();
-    Ok(Json(AuditList {
-        items: entries.iter().map(views::audit_entry).collect(),
-        next_cursor,
-    }))
+    let entries = tenancy.list_audit(&access, store_query, &ctx).await?;
+    let (items, next_cursor) = views::page(&entries, views::audit_entry);
+    Ok(Json(AuditList { items, next_cursor }))
 }

@@ -4,6 +4,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use bulkhead_api_types::{LoginRequest, Problem, RefreshRequest, SignupRequest, TokenResponse};
+use bulkhead_service::Identity;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -27,12 +28,11 @@ pub fn router() -> OpenApiRouter<AppState> {
         (status = 422, description = "validation_failed", body = Problem),
         (status = 429, description = "throttled", body = Problem)))]
 async fn signup(
-    State(state): State<AppState>,
+    State(identity): State<Identity>,
     Ctx(ctx): Ctx,
     AppJson(body): AppJson<SignupRequest>,
 ) -> Result<(StatusCode, Json<TokenResponse>), ApiError> {
-    let tokens = state
-        .services
+    let tokens = identity
         .signup(
             &body.email,
             &body.password,
@@ -51,14 +51,11 @@ async fn signup(
         (status = 401, description = "invalid_credentials", body = Problem),
         (status = 429, description = "throttled; see Retry-After", body = Problem)))]
 async fn login(
-    State(state): State<AppState>,
+    State(identity): State<Identity>,
     Ctx(ctx): Ctx,
     AppJson(body): AppJson<LoginRequest>,
 ) -> Result<Json<TokenResponse>, ApiError> {
-    let tokens = state
-        .services
-        .login(&body.email, &body.password, &ctx)
-        .await?;
+    let tokens = identity.login(&body.email, &body.password, &ctx).await?;
     Ok(Json(views::tokens(tokens)))
 }
 
@@ -68,11 +65,11 @@ async fn login(
         (status = 200, body = TokenResponse),
         (status = 401, description = "invalid_refresh_token", body = Problem)))]
 async fn refresh(
-    State(state): State<AppState>,
+    State(identity): State<Identity>,
     Ctx(ctx): Ctx,
     AppJson(body): AppJson<RefreshRequest>,
 ) -> Result<Json<TokenResponse>, ApiError> {
-    let tokens = state.services.refresh(&body.refresh_token, &ctx).await?;
+    let tokens = identity.refresh(&body.refresh_token, &ctx).await?;
     Ok(Json(views::tokens(tokens)))
 }
 
@@ -80,10 +77,10 @@ async fn refresh(
 #[utoipa::path(post, path = "/v1/auth/logout", tag = "auth", security(("bearer" = [])),
     responses((status = 204), (status = 401, body = Problem), (status = 403, description = "forbidden: an API key cannot do this", body = Problem)))]
 async fn logout(
-    State(state): State<AppState>,
+    State(identity): State<Identity>,
     Auth(principal): Auth,
     Ctx(ctx): Ctx,
 ) -> Result<StatusCode, ApiError> {
-    state.services.logout(&principal, &ctx).await?;
+    identity.logout(&principal, &ctx).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -4,12 +4,13 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use bulkhead_api_types::{CollectionList, CollectionSpec, CollectionView, Problem};
+use bulkhead_service::Data;
 use bulkhead_service::collections::CollectionInfo;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::etag::if_match;
 use crate::extract::{AppJson, Ctx, Tenant};
-use crate::routes::records::if_match;
 use crate::{ApiError, AppState};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -49,15 +50,12 @@ fn draft(spec: CollectionSpec) -> Result<bulkhead_domain::collection::SchemaDraf
     responses((status = 201, body = CollectionView), (status = 403, body = Problem), (status = 404, body = Problem),
         (status = 409, description = "collection_exists", body = Problem), (status = 422, body = Problem)))]
 async fn create_collection(
-    State(state): State<AppState>,
+    State(data): State<Data>,
     Tenant(access): Tenant,
     Ctx(ctx): Ctx,
     AppJson(body): AppJson<CollectionSpec>,
 ) -> Result<(StatusCode, Json<CollectionView>), ApiError> {
-    let info = state
-        .services
-        .create_collection(&access, draft(body)?, &ctx)
-        .await?;
+    let info = data.create_collection(&access, draft(body)?, &ctx).await?;
     Ok((StatusCode::CREATED, Json(view(&info)?)))
 }
 
@@ -66,11 +64,11 @@ async fn create_collection(
     params(("t" = String, Path, description = "the tenant's slug or id")),
     responses((status = 200, body = CollectionList), (status = 404, body = Problem)))]
 async fn list_collections(
-    State(state): State<AppState>,
+    State(data): State<Data>,
     Tenant(access): Tenant,
     Ctx(ctx): Ctx,
 ) -> Result<Json<CollectionList>, ApiError> {
-    let collections = state.services.list_collections(&access, &ctx).await?;
+    let collections = data.list_collections(&access, &ctx).await?;
     Ok(Json(CollectionList {
         items: collections.iter().map(view).collect::<Result<_, _>>()?,
     }))
@@ -81,12 +79,12 @@ async fn list_collections(
     params(("t" = String, Path, description = "the tenant's slug or id"), ("name" = String, Path, description = "the collection's name")),
     responses((status = 200, body = CollectionView), (status = 404, body = Problem)))]
 async fn get_collection(
-    State(state): State<AppState>,
+    State(data): State<Data>,
     Tenant(access): Tenant,
     Ctx(ctx): Ctx,
     Path((_, name)): Path<(String, String)>,
 ) -> Result<Json<CollectionView>, ApiError> {
-    let info = state.services.get_collection(&access, &name, &ctx).await?;
+    let info = data.get_collection(&access, &name, &ctx).await?;
     Ok(Json(view(&info)?))
 }
 
@@ -99,7 +97,7 @@ async fn get_collection(
     responses((status = 200, body = CollectionView), (status = 403, body = Problem), (status = 404, body = Problem),
         (status = 412, description = "version_mismatch", body = Problem), (status = 422, body = Problem)))]
 async fn update_collection(
-    State(state): State<AppState>,
+    State(data): State<Data>,
     Tenant(access): Tenant,
     Ctx(ctx): Ctx,
     Path((_, name)): Path<(String, String)>,
@@ -107,8 +105,7 @@ async fn update_collection(
     AppJson(body): AppJson<CollectionSpec>,
 ) -> Result<Json<CollectionView>, ApiError> {
     let expected = if_match(&headers)?;
-    let info = state
-        .services
+    let info = data
         .update_collection(&access, &name, draft(body)?, expected, &ctx)
         .await?;
     Ok(Json(view(&info)?))
@@ -119,14 +116,11 @@ async fn update_collection(
     params(("t" = String, Path, description = "the tenant's slug or id"), ("name" = String, Path, description = "the collection's name")),
     responses((status = 204), (status = 403, body = Problem), (status = 404, body = Problem)))]
 async fn delete_collection(
-    State(state): State<AppState>,
+    State(data): State<Data>,
     Tenant(access): Tenant,
     Ctx(ctx): Ctx,
     Path((_, name)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    state
-        .services
-        .delete_collection(&access, &name, &ctx)
-        .await?;
+    data.delete_collection(&access, &name, &ctx).await?;
     Ok(StatusCode::NO_CONTENT)
 }

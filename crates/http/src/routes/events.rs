@@ -14,6 +14,7 @@ use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use bulkhead_api_types::Problem;
+use bulkhead_service::Data;
 use futures_util::Stream;
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -42,7 +43,7 @@ pub struct EventsQuery {
     responses((status = 200, description = "text/event-stream of record changes", content_type = "text/event-stream"),
         (status = 404, body = Problem)))]
 async fn events(
-    State(state): State<AppState>,
+    State(data): State<Data>,
     Tenant(access): Tenant,
     Ctx(ctx): Ctx,
     Query(query): Query<EventsQuery>,
@@ -67,8 +68,7 @@ async fn events(
                 })?,
         ),
     };
-    let receiver = state
-        .services
+    let receiver = data
         .subscribe(access, collections, last_event_id, ctx)
         .await?;
     let stream = futures_util::stream::unfold(receiver, |mut receiver| async move {

@@ -7,6 +7,7 @@ use bulkhead_api_types::{
     AcceptInvitationRequest, AcceptedMembership, CreateInvitationRequest, InvitationCreated,
     Problem,
 };
+use bulkhead_service::Tenancy;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -25,13 +26,12 @@ pub fn router() -> OpenApiRouter<AppState> {
     request_body = CreateInvitationRequest,
     responses((status = 201, body = InvitationCreated), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
 async fn create_invitation(
-    State(state): State<AppState>,
+    State(tenancy): State<Tenancy>,
     Tenant(access): Tenant,
     Ctx(ctx): Ctx,
     AppJson(body): AppJson<CreateInvitationRequest>,
 ) -> Result<(StatusCode, Json<InvitationCreated>), ApiError> {
-    let created = state
-        .services
+    let created = tenancy
         .create_invitation(&access, &body.email, views::domain_role(body.role), &ctx)
         .await?;
     Ok((
@@ -51,13 +51,12 @@ async fn create_invitation(
         (status = 404, description = "invitation_not_found", body = Problem),
         (status = 409, description = "invitation_used, invitation_expired or already_member", body = Problem)))]
 async fn accept_invitation(
-    State(state): State<AppState>,
+    State(tenancy): State<Tenancy>,
     Auth(principal): Auth,
     Ctx(ctx): Ctx,
     AppJson(body): AppJson<AcceptInvitationRequest>,
 ) -> Result<Json<AcceptedMembership>, ApiError> {
-    let accepted = state
-        .services
+    let accepted = tenancy
         .accept_invitation(&principal, &body.token, &ctx)
         .await?;
     Ok(Json(AcceptedMembership {

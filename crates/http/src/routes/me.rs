@@ -5,6 +5,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use bulkhead_api_types::{ChangePasswordRequest, MeResponse, Problem, SessionList, UserView};
 use bulkhead_domain::SessionId;
+use bulkhead_service::Identity;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
@@ -24,10 +25,10 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[utoipa::path(get, path = "/v1/me", tag = "me", security(("bearer" = [])),
     responses((status = 200, body = MeResponse), (status = 401, body = Problem), (status = 403, description = "an API key has no profile", body = Problem)))]
 async fn me(
-    State(state): State<AppState>,
+    State(identity): State<Identity>,
     Auth(principal): Auth,
 ) -> Result<Json<MeResponse>, ApiError> {
-    let me = state.services.me(&principal).await?;
+    let me = identity.me(&principal).await?;
     Ok(Json(MeResponse {
         user: UserView {
             id: *me.user.as_uuid(),
@@ -43,10 +44,10 @@ async fn me(
 #[utoipa::path(get, path = "/v1/me/sessions", tag = "me", security(("bearer" = [])),
     responses((status = 200, body = SessionList), (status = 401, body = Problem), (status = 403, description = "forbidden: an API key cannot do this", body = Problem)))]
 async fn sessions(
-    State(state): State<AppState>,
+    State(identity): State<Identity>,
     Auth(principal): Auth,
 ) -> Result<Json<SessionList>, ApiError> {
-    let sessions = state.services.my_sessions(&principal).await?;
+    let sessions = identity.my_sessions(&principal).await?;
     Ok(Json(SessionList {
         items: sessions
             .iter()
@@ -61,13 +62,12 @@ async fn sessions(
     responses((status = 204), (status = 401, body = Problem), (status = 403, description = "forbidden: an API key cannot do this", body = Problem),
         (status = 404, description = "session_not_found", body = Problem)))]
 async fn revoke_session(
-    State(state): State<AppState>,
+    State(identity): State<Identity>,
     Auth(principal): Auth,
     Ctx(ctx): Ctx,
     Path(id): Path<Uuid>,
 ) -> Result<StatusCode, ApiError> {
-    state
-        .services
+    identity
         .revoke_my_session(&principal, SessionId::from_uuid(id), &ctx)
         .await?;
     Ok(StatusCode::NO_CONTENT)
@@ -79,13 +79,12 @@ async fn revoke_session(
     responses((status = 204), (status = 401, body = Problem), (status = 403, description = "forbidden: an API key cannot do this", body = Problem),
         (status = 422, description = "wrong current password or invalid new one", body = Problem)))]
 async fn change_password(
-    State(state): State<AppState>,
+    State(identity): State<Identity>,
     Auth(principal): Auth,
     Ctx(ctx): Ctx,
     AppJson(body): AppJson<ChangePasswordRequest>,
 ) -> Result<StatusCode, ApiError> {
-    state
-        .services
+    identity
         .change_password(
             &principal,
             &body.current_password,

@@ -5,6 +5,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use bulkhead_api_types::{MemberList, MemberView, PageQuery, Problem, UpdateMemberRequest};
 use bulkhead_domain::UserId;
+use bulkhead_service::Tenancy;
 use bulkhead_store::Page;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -24,7 +25,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     params(("t" = String, Path, description = "the tenant's slug or id"), PageQuery),
     responses((status = 200, body = MemberList), (status = 404, body = Problem)))]
 async fn list_members(
-    State(state): State<AppState>,
+    State(tenancy): State<Tenancy>,
     Tenant(access): Tenant,
     Ctx(ctx): Ctx,
     Query(query): Query<PageQuery>,
@@ -34,14 +35,9 @@ async fn list_members(
         after: cursor::<UserId>(query.cursor.as_deref())?,
         limit,
     };
-    let members = state.services.list_members(&access, page, &ctx).await?;
-    let next_cursor = (members.len() == limit as usize)
-        .then(|| members.last().map(|m| m.membership.user_id.to_string()))
-        .flatten();
-    Ok(Json(MemberList {
-        items: members.iter().map(views::member).collect(),
-        next_cursor,
-    }))
+    let members = tenancy.list_members(&access, page, &ctx).await?;
+    let (items, next_cursor) = views::page(&members, views::member);
+    Ok(Json(MemberList { items, next_cursor }))
 }
 
 /// Changes a member's role (admin and up; only an owner grants or removes owner).
@@ -51,14 +47,13 @@ async fn list_members(
     responses((status = 200, body = MemberView), (status = 403, body = Problem), (status = 404, body = Problem),
         (status = 409, description = "last_owner", body = Problem)))]
 async fn update_member(
-    State(state): State<AppState>,
+    State(tenancy): State<Tenancy>,
     Tenant(access): Tenant,
     Ctx(ctx): Ctx,
     Path((_, user_id)): Path<(String, Uuid)>,
     AppJson(body): AppJson<UpdateMemberRequest>,
 ) -> Result<Json<MemberView>, ApiError> {
-    let member = state
-        .services
+    let member = tenancy
         .change_member_role(
             &access,
             UserId::from_uuid(user_id),
@@ -75,13 +70,12 @@ async fn update_member(
     responses((status = 204), (status = 403, body = Problem), (status = 404, body = Problem),
         (status = 409, description = "last_owner", body = Problem)))]
 async fn remove_member(
-    State(state): State<AppState>,
+    State(tenancy): State<Tenancy>,
     Tenant(access): Tenant,
     Ctx(ctx): Ctx,
     Path((_, user_id)): Path<(String, Uuid)>,
 ) -> Result<StatusCode, ApiError> {
-    state
-        .services
+    tenancy
         .remove_member(&access, UserId::from_uuid(user_id), &ctx)
         .await?;
     Ok(StatusCode::NO_CONTENT)

@@ -6,22 +6,20 @@
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
-use axum::http::header::{ETAG, IF_MATCH};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use bulkhead_api_types::{Problem, RecordList, RecordQuery, RecordView};
 use bulkhead_domain::RecordId;
-use bulkhead_service::records::{
-    Idempotency, ListRequest, MAX_IDEMPOTENCY_KEY, RecordWrite, record_bytes,
-};
+use bulkhead_service::Data;
+use bulkhead_service::records::{ListRequest, MAX_IDEMPOTENCY_KEY, RecordCreated, RecordWrite};
 use bulkhead_store::Record;
-use sha2::{Digest, Sha256};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
+use crate::etag::{if_match, tag};
 use crate::extract::{AppJson, Ctx, Tenant, page_limit};
-use crate::{ApiError, AppState};
+use crate::{ApiError, AppState, views};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -34,28 +32,21 @@ pub fn router() -> OpenApiRouter<AppState> {
         ))
 }
 
-/// The version named by `If-Match` (`3`, `"3"` or `W/"3"`), if any.
-pub fn if_match(headers: &HeaderMap) -> Result<Option<i64>, ApiError> {
-    let Some(value) = headers.get(IF_MATCH) else {
-        return Ok(None);
-    };
-    let text = value.to_str().unwrap_or_default().trim();
-    let text = text.strip_prefix("W/").unwrap_or(text).trim_matches('"');
-    text.parse()
-        .map(Some)
-        .map_err(|_| ApiError::bad_request("If-Match must be a record version, e.g. \"3\"."))
-}
-
-fn with_etag(status: StatusCode, body: serde_json::Value) -> Response {
+/// The record as the answer to a create (a tree, as its idempotent
+/// replays send it too), with its version as the `ETag`.
+fn created(body: serde_json::Value) -> Response {
     let version = body.get("version").and_then(serde_json::Value::as_i64);
-    tag((status, Json(body)).into_response(), version)
+    tag((StatusCode::CREATED, Json(body)).into_response(), version)
 }
 
 fn record_response(record: &Record) -> Response {
-    tag(json_bytes(record_bytes(record)), Some(record.version))
+    tag(
+        json_bytes(views::record_bytes(record)),
+        Some(record.version),
+    )
 }
 
-/// JSON already written (by [`record_bytes`] or `RecordPage::to_json`) as a response.
+/// JSON already written (by the views' record writers) as a response.
 fn json_bytes(body: Vec<u8>) -> Response {
     (
         [(
@@ -67,16 +58,6 @@ fn json_bytes(body: Vec<u8>) -> Response {
         .into_response()
 }
 
-/// Adds the record's version as its `ETag`.
-fn tag(mut response: Response, version: Option<i64>) -> Response {
-    if let Some(version) = version
-        && let Ok(value) = HeaderValue::from_str(&format!("\"{version}\""))
-    {
-        response.headers_mut().insert(ETAG, value);
-    }
-    response
-}
-
 /// Creates a record owned by the caller.
 #[utoipa::path(post, path = "/v1/tenants/{t}/collections/{name}/records", tag = "records", security(("bearer" = [])),
     params(("t" = String, Path, description = "the tenant's slug or id"), ("name" = String, Path, description = "the collection's name"),
@@ -85,14 +66,14 @@ fn tag(mut response: Response, version: Option<i64>) -> Response {
     responses((status = 201, body = RecordView), (status = 403, body = Problem), (status = 404, body = Problem),
         (status = 422, description = "validation_failed or idempotency_key_reused", body = Problem)))]
 async fn create_record(
-    State(state): State<AppState>,
+    State(data): State<Data>,
     Tenant(access): Tenant,
     Ctx(ctx): Ctx,
     Path((_, name)): Path<(String, String)>,
     headers: HeaderMap,
     AppJson(body): AppJson<serde_json::Value>,
 ) -> Result<Response, ApiError> {
-    let idempotency = match headers.get("idempotency-key") {
+    let idempotency_key = match headers.get("idempotency-key") {
         None => None,
         Some(value) => {
             let key = value.to_str().unwrap_or_default();
@@ -101,23 +82,17 @@ async fn create_record(
                     "Idempotency-Key must be 1 to 255 visible characters.",
                 ));
             }
-            // The same key with another body (or collection) is a
-            // different request.
-            let mut hasher = Sha256::new();
-            hasher.update(name.as_bytes());
-            hasher.update([0]);
-            hasher.update(body.to_string().as_bytes());
-            Some(Idempotency {
-                key: key.to_owned(),
-                request_hash: hasher.finalize().into(),
-            })
+            Some(key)
         }
     };
-    let record = state
-        .services
-        .create_record(&access, &name, &body, idempotency, &ctx)
-        .await?;
-    Ok(with_etag(StatusCode::CREATED, record))
+    let body = match data
+        .create_record(&access, &name, &body, idempotency_key, &ctx)
+        .await?
+    {
+        RecordCreated::New(record) => views::record_json(&record),
+        RecordCreated::Replayed(body) => body,
+    };
+    Ok(created(body))
 }
 
 /// Records matching `filter`, in `sort` order, a page at a time.
@@ -125,7 +100,7 @@ async fn create_record(
     params(("t" = String, Path, description = "the tenant's slug or id"), ("name" = String, Path, description = "the collection's name"), RecordQuery),
     responses((status = 200, body = RecordList), (status = 400, description = "invalid_filter, invalid_sort or invalid_cursor", body = Problem), (status = 404, body = Problem)))]
 async fn list_records(
-    State(state): State<AppState>,
+    State(data): State<Data>,
     Tenant(access): Tenant,
     Ctx(ctx): Ctx,
     Path((_, name)): Path<(String, String)>,
@@ -137,11 +112,8 @@ async fn list_records(
         cursor: query.cursor.as_deref(),
         limit: page_limit(query.limit)?,
     };
-    let page = state
-        .services
-        .list_records(&access, &name, &request, &ctx)
-        .await?;
-    Ok(json_bytes(page.to_json()))
+    let page = data.list_records(&access, &name, &request, &ctx).await?;
+    Ok(json_bytes(views::record_page_bytes(&page)))
 }
 
 /// One record; 404 for a record of another tenant or one the caller may not see.
@@ -149,20 +121,19 @@ async fn list_records(
     params(("t" = String, Path, description = "the tenant's slug or id"), ("name" = String, Path, description = "the collection's name"), ("id" = Uuid, Path, description = "the record's id")),
     responses((status = 200, body = RecordView), (status = 404, body = Problem)))]
 async fn get_record(
-    State(state): State<AppState>,
+    State(data): State<Data>,
     Tenant(access): Tenant,
     Ctx(ctx): Ctx,
     Path((_, name, id)): Path<(String, String, Uuid)>,
 ) -> Result<Response, ApiError> {
-    let record = state
-        .services
+    let record = data
         .get_record(&access, &name, RecordId::from_uuid(id), &ctx)
         .await?;
     Ok(record_response(&record))
 }
 
 async fn write(
-    state: AppState,
+    data: Data,
     access: bulkhead_service::TenantAccess,
     ctx: bulkhead_service::RequestContext,
     (name, id): (String, Uuid),
@@ -175,8 +146,7 @@ async fn write(
         patch,
         expected_version: if_match(headers)?,
     };
-    let record = state
-        .services
+    let record = data
         .write_record(&access, &name, RecordId::from_uuid(id), &request, &ctx)
         .await?;
     Ok(record_response(&record))
@@ -189,14 +159,14 @@ async fn write(
     request_body = Object,
     responses((status = 200, body = RecordView), (status = 403, body = Problem), (status = 404, body = Problem), (status = 412, body = Problem), (status = 422, body = Problem)))]
 async fn replace_record(
-    State(state): State<AppState>,
+    State(data): State<Data>,
     Tenant(access): Tenant,
     Ctx(ctx): Ctx,
     Path((_, name, id)): Path<(String, String, Uuid)>,
     headers: HeaderMap,
     AppJson(body): AppJson<serde_json::Value>,
 ) -> Result<Response, ApiError> {
-    write(state, access, ctx, (name, id), &headers, body, false).await
+    write(data, access, ctx, (name, id), &headers, body, false).await
 }
 
 /// Changes some of a record's fields; `null` clears an optional one.
@@ -206,14 +176,14 @@ async fn replace_record(
     request_body = Object,
     responses((status = 200, body = RecordView), (status = 403, body = Problem), (status = 404, body = Problem), (status = 412, body = Problem), (status = 422, body = Problem)))]
 async fn patch_record(
-    State(state): State<AppState>,
+    State(data): State<Data>,
     Tenant(access): Tenant,
     Ctx(ctx): Ctx,
     Path((_, name, id)): Path<(String, String, Uuid)>,
     headers: HeaderMap,
     AppJson(body): AppJson<serde_json::Value>,
 ) -> Result<Response, ApiError> {
-    write(state, access, ctx, (name, id), &headers, body, true).await
+    write(data, access, ctx, (name, id), &headers, body, true).await
 }
 
 /// Deletes a record.
@@ -222,21 +192,19 @@ async fn patch_record(
         ("If-Match" = Option<String>, Header, description = "the expected version")),
     responses((status = 204), (status = 403, body = Problem), (status = 404, body = Problem), (status = 412, body = Problem)))]
 async fn delete_record(
-    State(state): State<AppState>,
+    State(data): State<Data>,
     Tenant(access): Tenant,
     Ctx(ctx): Ctx,
     Path((_, name, id)): Path<(String, String, Uuid)>,
     headers: HeaderMap,
 ) -> Result<StatusCode, ApiError> {
-    state
-        .services
-        .delete_record(
-            &access,
-            &name,
-            RecordId::from_uuid(id),
-            if_match(&headers)?,
-            &ctx,
-        )
-        .await?;
+    data.delete_record(
+        &access,
+        &name,
+        RecordId::from_uuid(id),
+        if_match(&headers)?,
+        &ctx,
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }

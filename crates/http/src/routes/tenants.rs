@@ -6,6 +6,7 @@ use axum::http::StatusCode;
 use bulkhead_api_types::{
     CreateTenantRequest, Problem, TenantList, TenantView, UpdateTenantRequest,
 };
+use bulkhead_service::Tenancy;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -24,13 +25,12 @@ pub fn router() -> OpenApiRouter<AppState> {
     responses((status = 201, body = TenantView), (status = 401, body = Problem), (status = 403, description = "forbidden: an API key cannot do this", body = Problem),
         (status = 409, description = "slug_taken", body = Problem), (status = 422, body = Problem)))]
 async fn create_tenant(
-    State(state): State<AppState>,
+    State(tenancy): State<Tenancy>,
     Auth(principal): Auth,
     Ctx(ctx): Ctx,
     AppJson(body): AppJson<CreateTenantRequest>,
 ) -> Result<(StatusCode, Json<TenantView>), ApiError> {
-    let (tenant, _) = state
-        .services
+    let (tenant, _) = tenancy
         .create_tenant(&principal, &body.slug, &body.name, &ctx)
         .await?;
     Ok((StatusCode::CREATED, Json(views::tenant(&tenant))))
@@ -40,10 +40,10 @@ async fn create_tenant(
 #[utoipa::path(get, path = "/v1/tenants", tag = "tenants", security(("bearer" = [])),
     responses((status = 200, body = TenantList), (status = 401, body = Problem)))]
 async fn list_tenants(
-    State(state): State<AppState>,
+    State(tenancy): State<Tenancy>,
     Auth(principal): Auth,
 ) -> Result<Json<TenantList>, ApiError> {
-    let memberships = state.services.my_tenants(&principal).await?;
+    let memberships = tenancy.my_tenants(&principal).await?;
     Ok(Json(TenantList {
         items: memberships.iter().map(views::tenant_with_role).collect(),
     }))
@@ -55,11 +55,11 @@ async fn list_tenants(
     responses((status = 200, body = TenantView), (status = 401, body = Problem),
         (status = 404, description = "tenant_not_found", body = Problem)))]
 async fn get_tenant(
-    State(state): State<AppState>,
+    State(tenancy): State<Tenancy>,
     Tenant(access): Tenant,
     Ctx(ctx): Ctx,
 ) -> Result<Json<TenantView>, ApiError> {
-    let tenant = state.services.get_tenant(&access, &ctx).await?;
+    let tenant = tenancy.get_tenant(&access, &ctx).await?;
     Ok(Json(views::tenant(&tenant)))
 }
 
@@ -69,13 +69,12 @@ async fn get_tenant(
     request_body = UpdateTenantRequest,
     responses((status = 200, body = TenantView), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
 async fn update_tenant(
-    State(state): State<AppState>,
+    State(tenancy): State<Tenancy>,
     Tenant(access): Tenant,
     Ctx(ctx): Ctx,
     AppJson(body): AppJson<UpdateTenantRequest>,
 ) -> Result<Json<TenantView>, ApiError> {
-    let tenant = state
-        .services
+    let tenant = tenancy
         .update_tenant(&access, body.name.as_deref(), &ctx)
         .await?;
     Ok(Json(views::tenant(&tenant)))
@@ -86,10 +85,10 @@ async fn update_tenant(
     params(("t" = String, Path, description = "the tenant's slug or id")),
     responses((status = 204), (status = 403, body = Problem), (status = 404, body = Problem)))]
 async fn delete_tenant(
-    State(state): State<AppState>,
+    State(tenancy): State<Tenancy>,
     Tenant(access): Tenant,
     Ctx(ctx): Ctx,
 ) -> Result<StatusCode, ApiError> {
-    state.services.delete_tenant(&access, &ctx).await?;
+    tenancy.delete_tenant(&access, &ctx).await?;
     Ok(StatusCode::NO_CONTENT)
 }

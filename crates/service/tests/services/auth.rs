@@ -14,16 +14,19 @@ async fn unknown_email_and_wrong_password_fail_alike() {
     let world = World::new();
     world
         .services
+        .identity
         .signup("ada@example.com", PASSWORD, None, &ctx("192.0.2.1"))
         .await
         .unwrap();
     let unknown = world
         .services
+        .identity
         .login("bob@example.com", PASSWORD, &ctx("192.0.2.2"))
         .await
         .unwrap_err();
     let wrong = world
         .services
+        .identity
         .login("ada@example.com", "wrong password here", &ctx("192.0.2.3"))
         .await
         .unwrap_err();
@@ -42,12 +45,14 @@ async fn the_sixth_quick_failure_is_throttled_and_time_lifts_it() {
     let world = World::new();
     world
         .services
+        .identity
         .signup("ada@example.com", PASSWORD, None, &ctx("192.0.2.1"))
         .await
         .unwrap();
     for _ in 0..5 {
         let error = world
             .services
+            .identity
             .login("ada@example.com", "wrong password here", &ctx("192.0.2.9"))
             .await
             .unwrap_err();
@@ -59,6 +64,7 @@ async fn the_sixth_quick_failure_is_throttled_and_time_lifts_it() {
     // Even the right password waits now: the delay belongs to the account.
     let error = world
         .services
+        .identity
         .login("ada@example.com", PASSWORD, &ctx("198.51.100.1"))
         .await
         .unwrap_err();
@@ -74,6 +80,7 @@ async fn the_sixth_quick_failure_is_throttled_and_time_lifts_it() {
     world.clock.advance(Duration::seconds(1));
     world
         .services
+        .identity
         .login("ada@example.com", PASSWORD, &ctx("198.51.100.1"))
         .await
         .unwrap();
@@ -84,6 +91,7 @@ async fn a_hash_with_weaker_parameters_is_upgraded_at_login() {
     let world = World::new();
     let tokens = world
         .services
+        .identity
         .signup("ada@example.com", PASSWORD, None, &ctx("192.0.2.1"))
         .await
         .unwrap();
@@ -106,6 +114,7 @@ async fn a_hash_with_weaker_parameters_is_upgraded_at_login() {
 
     world
         .services
+        .identity
         .login("ada@example.com", PASSWORD, &ctx("192.0.2.1"))
         .await
         .unwrap();
@@ -127,11 +136,13 @@ async fn a_rotated_refresh_token_is_refused_and_after_the_grace_window_revokes_t
     let world = World::new();
     let first = world
         .services
+        .identity
         .signup("ada@example.com", PASSWORD, None, &ctx("192.0.2.1"))
         .await
         .unwrap();
     let second = world
         .services
+        .identity
         .refresh(&first.refresh_token, &ctx("192.0.2.1"))
         .await
         .unwrap();
@@ -139,12 +150,14 @@ async fn a_rotated_refresh_token_is_refused_and_after_the_grace_window_revokes_t
     // Within the grace window: refused, session intact.
     let error = world
         .services
+        .identity
         .refresh(&first.refresh_token, &ctx("192.0.2.1"))
         .await
         .unwrap_err();
     assert!(matches!(error, ServiceError::InvalidRefreshToken));
     world
         .services
+        .identity
         .authenticate(&second.access_token)
         .await
         .unwrap();
@@ -153,6 +166,7 @@ async fn a_rotated_refresh_token_is_refused_and_after_the_grace_window_revokes_t
     world.clock.advance(Duration::seconds(11));
     let error = world
         .services
+        .identity
         .refresh(&first.refresh_token, &ctx("192.0.2.1"))
         .await
         .unwrap_err();
@@ -160,12 +174,14 @@ async fn a_rotated_refresh_token_is_refused_and_after_the_grace_window_revokes_t
     assert!(
         world
             .services
+            .identity
             .refresh(&second.refresh_token, &ctx("192.0.2.1"))
             .await
             .is_err()
     );
     let error = world
         .services
+        .identity
         .authenticate(&second.access_token)
         .await
         .unwrap_err();
@@ -177,6 +193,7 @@ async fn sessions_end_after_thirty_idle_minutes_and_twelve_hours_in_all() {
     let world = World::new();
     let tokens = world
         .services
+        .identity
         .signup("ada@example.com", PASSWORD, None, &ctx("192.0.2.1"))
         .await
         .unwrap();
@@ -186,6 +203,7 @@ async fn sessions_end_after_thirty_idle_minutes_and_twelve_hours_in_all() {
     assert!(
         world
             .services
+            .identity
             .refresh(&tokens.refresh_token, &ctx("192.0.2.1"))
             .await
             .is_err(),
@@ -194,6 +212,7 @@ async fn sessions_end_after_thirty_idle_minutes_and_twelve_hours_in_all() {
 
     let mut tokens = world
         .services
+        .identity
         .login("ada@example.com", PASSWORD, &ctx("192.0.2.1"))
         .await
         .unwrap();
@@ -201,6 +220,7 @@ async fn sessions_end_after_thirty_idle_minutes_and_twelve_hours_in_all() {
         world.clock.advance(Duration::minutes(20));
         match world
             .services
+            .identity
             .refresh(&tokens.refresh_token, &ctx("192.0.2.1"))
             .await
         {
@@ -216,22 +236,26 @@ async fn an_access_token_stops_working_at_logout_before_it_expires() {
     let world = World::new();
     let tokens = world
         .services
+        .identity
         .signup("ada@example.com", PASSWORD, None, &ctx("192.0.2.1"))
         .await
         .unwrap();
     let principal = world
         .services
+        .identity
         .authenticate(&tokens.access_token)
         .await
         .unwrap();
     assert!(matches!(principal, Principal::User { .. }));
     world
         .services
+        .identity
         .logout(&principal, &ctx("192.0.2.1"))
         .await
         .unwrap();
     let error = world
         .services
+        .identity
         .authenticate(&tokens.access_token)
         .await
         .unwrap_err();
@@ -243,6 +267,7 @@ async fn access_tokens_expire_after_fifteen_minutes_and_thirty_seconds() {
     let world = World::new();
     let tokens = world
         .services
+        .identity
         .signup("ada@example.com", PASSWORD, None, &ctx("192.0.2.1"))
         .await
         .unwrap();
@@ -251,6 +276,7 @@ async fn access_tokens_expire_after_fifteen_minutes_and_thirty_seconds() {
         .advance(Duration::minutes(15) + Duration::seconds(30));
     world
         .services
+        .identity
         .authenticate(&tokens.access_token)
         .await
         .unwrap();
@@ -258,6 +284,7 @@ async fn access_tokens_expire_after_fifteen_minutes_and_thirty_seconds() {
     assert!(
         world
             .services
+            .identity
             .authenticate(&tokens.access_token)
             .await
             .is_err()
@@ -291,11 +318,13 @@ async fn a_slowed_address_checks_no_password_except_for_accounts_known_there() {
     // Ada signed up from the shared address; Bob never used it.
     world
         .services
+        .identity
         .signup("ada@example.com", PASSWORD, None, &shared)
         .await
         .unwrap();
     world
         .services
+        .identity
         .signup("bob@example.com", PASSWORD, None, &ctx("192.0.2.1"))
         .await
         .unwrap();
@@ -303,6 +332,7 @@ async fn a_slowed_address_checks_no_password_except_for_accounts_known_there() {
     for n in 0..150 {
         let result = world
             .services
+            .identity
             .login(&format!("stuffed{n}@example.com"), "not anybody's", &shared)
             .await;
         match result {
@@ -331,6 +361,7 @@ async fn a_slowed_address_checks_no_password_except_for_accounts_known_there() {
     world.clock.advance(ADDRESS_MAX_DELAY);
     let error = world
         .services
+        .identity
         .login("stuffed@example.com", "not anybody's", &shared)
         .await
         .unwrap_err();
@@ -344,6 +375,7 @@ async fn a_slowed_address_checks_no_password_except_for_accounts_known_there() {
     let wait = throttled_secs(
         world
             .services
+            .identity
             .login("bob@example.com", PASSWORD, &shared)
             .await,
     );
@@ -355,7 +387,13 @@ async fn a_slowed_address_checks_no_password_except_for_accounts_known_there() {
             ("nobody@example.com", "wrong password here"),
         ] {
             assert_eq!(
-                throttled_secs(world.services.login(email, password, &shared).await),
+                throttled_secs(
+                    world
+                        .services
+                        .identity
+                        .login(email, password, &shared)
+                        .await
+                ),
                 wait,
                 "{email}"
             );
@@ -364,6 +402,7 @@ async fn a_slowed_address_checks_no_password_except_for_accounts_known_there() {
     // Ada succeeded from there before: her right password logs in at once.
     world
         .services
+        .identity
         .login("ada@example.com", PASSWORD, &shared)
         .await
         .unwrap();
@@ -371,29 +410,34 @@ async fn a_slowed_address_checks_no_password_except_for_accounts_known_there() {
     world.clock.advance(ADDRESS_MAX_DELAY);
     world
         .services
+        .identity
         .login("bob@example.com", PASSWORD, &shared)
         .await
         .unwrap();
     let _ = world
         .services
+        .identity
         .login("stuffed@example.com", "not anybody's", &shared)
         .await
         .unwrap_err();
     assert!(matches!(
         world
             .services
+            .identity
             .login("nobody@example.com", PASSWORD, &shared)
             .await,
         Err(ServiceError::Throttled { .. })
     ));
     world
         .services
+        .identity
         .login("bob@example.com", PASSWORD, &shared)
         .await
         .unwrap();
     // Failed logins never slow sign-ups from the address.
     world
         .services
+        .identity
         .signup("newcomer@example.com", PASSWORD, None, &shared)
         .await
         .unwrap();
@@ -407,12 +451,14 @@ async fn a_known_pair_still_waits_for_its_account() {
     let shared = ctx("203.0.113.7");
     world
         .services
+        .identity
         .signup("ada@example.com", PASSWORD, None, &shared)
         .await
         .unwrap();
     for _ in 0..5 {
         let error = world
             .services
+            .identity
             .login("ada@example.com", "wrong password here", &shared)
             .await
             .unwrap_err();
@@ -425,6 +471,7 @@ async fn a_known_pair_still_waits_for_its_account() {
         throttled_secs(
             world
                 .services
+                .identity
                 .login("ada@example.com", PASSWORD, &shared)
                 .await
         ),

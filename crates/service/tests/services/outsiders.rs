@@ -11,20 +11,31 @@ async fn a_non_members_flood_is_one_platform_entry_with_its_count() {
     let world = World::new();
     let services = &world.services;
     let owner = services
+        .identity
         .signup("owner@example.com", PASSWORD, None, &ctx("192.0.2.1"))
         .await
         .unwrap();
-    let owner = services.authenticate(&owner.access_token).await.unwrap();
+    let owner = services
+        .identity
+        .authenticate(&owner.access_token)
+        .await
+        .unwrap();
     let (tenant, _) = services
+        .tenancy
         .create_tenant(&owner, "secret-corp", "Secret Corp", &ctx("192.0.2.1"))
         .await
         .unwrap();
     let stranger = services
+        .identity
         .signup("stranger@example.com", PASSWORD, None, &ctx("192.0.2.2"))
         .await
         .unwrap();
     let stranger_id = *stranger.user.id.as_uuid();
-    let stranger: Principal = services.authenticate(&stranger.access_token).await.unwrap();
+    let stranger: Principal = services
+        .identity
+        .authenticate(&stranger.access_token)
+        .await
+        .unwrap();
     services.flush_denials().await.unwrap();
     let tenant_log_before = tenant_log_length(&world, tenant.id).await;
     let platform_before = platform_log(&world).await.len();
@@ -32,12 +43,14 @@ async fn a_non_members_flood_is_one_platform_entry_with_its_count() {
     for _ in 0..1_000 {
         for reference in ["secret-corp", "no-such-corp"] {
             let error = services
+                .tenancy
                 .tenant_access(&stranger, reference, &ctx("192.0.2.2"))
                 .await
                 .unwrap_err();
             assert!(matches!(error, ServiceError::TenantNotFound), "{error:?}");
         }
         services
+            .tenancy
             .record_unauthenticated("secret-corp", &ctx("192.0.2.3"))
             .await;
     }
