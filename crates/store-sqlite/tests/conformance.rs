@@ -9,25 +9,15 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use bulkhead_store::conformance::TestStore;
-use bulkhead_store::conformance::fixtures::{self, t0};
 use bulkhead_store::{Access, Store};
+use bulkhead_store_conformance::TestStore;
+use bulkhead_store_conformance::fixtures::{self, t0};
 use bulkhead_store_sqlite::SqliteStore;
 
 /// Tables with a `tenant_id` column, from SQLite's own catalog.
 fn tenant_tables(path: &Path) -> Vec<String> {
     let connection = rusqlite::Connection::open(path).unwrap();
-    let mut statement = connection
-        .prepare(
-            "SELECT m.name FROM sqlite_master m JOIN pragma_table_info(m.name) p
-             WHERE m.type = 'table' AND p.name = 'tenant_id' ORDER BY m.name",
-        )
-        .unwrap();
-    statement
-        .query_map([], |row| row.get(0))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap()
+    bulkhead_store_sqlite::tenant_tables(&connection).unwrap()
 }
 
 async fn fresh() -> Option<TestStore> {
@@ -38,7 +28,7 @@ async fn fresh() -> Option<TestStore> {
     Some(TestStore::new(Arc::new(store), tables).with_cleanup(async move { drop(dir) }))
 }
 
-bulkhead_store::conformance_suite!(fresh);
+bulkhead_store_conformance::conformance_suite!(fresh);
 
 fn raw(path: &Path) -> rusqlite::Connection {
     let connection = rusqlite::Connection::open(path).unwrap();

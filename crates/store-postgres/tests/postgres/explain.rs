@@ -7,8 +7,8 @@
 use bulkhead_domain::collection::{CollectionSchema, FieldName, FieldType};
 use bulkhead_domain::filter::{FieldRef, SortKey, parse, typecheck};
 use bulkhead_domain::{RecordId, UserId};
-use bulkhead_store::conformance::fixtures;
 use bulkhead_store::{Access, Cursor, NewCollection, NewRecord, Record, RecordQuery, Store};
+use bulkhead_store_conformance::fixtures;
 use sqlx::{Connection, PgConnection};
 
 use crate::support::TestDatabase;

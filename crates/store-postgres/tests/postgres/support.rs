@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use bulkhead_store::conformance::TestStore;
+use bulkhead_store_conformance::TestStore;
 use bulkhead_store_postgres::{MigrateOptions, PgStore, PoolSettings, migrate};
 use sqlx::{Connection, PgConnection};
 use tokio::sync::OnceCell;

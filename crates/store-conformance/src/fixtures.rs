@@ -9,7 +9,7 @@ use serde_json::Value;
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
 
-use crate::{
+use bulkhead_store::{
     Access, AuditDraft, EventKind, NewApiKey, NewCollection, NewInvitation, NewMembership,
     NewRecord, NewRecordEvent, NewTenant, NewUser, Store, Tenant, UniqueValue, User,
 };

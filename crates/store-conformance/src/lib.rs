@@ -33,7 +33,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use crate::Store;
+use bulkhead_store::Store;
 
 /// A fresh store for one test case.
 pub struct TestStore {
@@ -134,7 +134,7 @@ macro_rules! conformance_suite {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn $case() {
             let Some(test_store) = $fresh().await else { return };
-            $crate::conformance::$module::$case(&test_store).await;
+            $crate::$module::$case(&test_store).await;
             test_store.finish().await;
         }
     )*};

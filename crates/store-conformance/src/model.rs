@@ -17,10 +17,10 @@ use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
 
-use super::TestStore;
-use super::fixtures::{self, at};
-use super::reference;
-use crate::{
+use crate::TestStore;
+use crate::fixtures::{self, at};
+use crate::reference;
+use bulkhead_store::{
     Access, ConflictKind, Document, Record, RecordChange, RecordQuery, Store, StoreError,
     UniqueValue, Write,
 };

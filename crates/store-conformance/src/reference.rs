@@ -25,7 +25,7 @@ use serde_json::Value;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::{Record, RecordQuery};
+use bulkhead_store::{Record, RecordQuery};
 
 /// A present value of a field, in the type it compares as.
 #[derive(Debug, Clone, PartialEq)]

@@ -5,9 +5,10 @@
 //! changes nothing of B's, and that whatever it inserts lands in A. After
 //! the whole table has run, B's data is compared with a snapshot taken
 //! before: one changed or leaked row fails the suite. `Op` is matched
-//! exhaustively, so a new operation must take its place here, and
-//! [`COVERED_TABLES`] is compared with the database catalog, so a new tenant
-//! table must too.
+//! exhaustively, so a new operation must take its place here, and the
+//! tables its operations touch ([`Op::tables`]) are compared with the
+//! registry of tenant tables, itself compared with the database catalog, so
+//! a new tenant table must too.
 
 #![allow(
     clippy::unwrap_used,
@@ -20,11 +21,11 @@ use bulkhead_domain::filter::{FieldRef, SystemField, TypedExpr, TypedValue};
 use bulkhead_domain::{RecordId, Role, TenantId, UserId};
 use serde_json::json;
 
-use super::fixtures::{self, at, hash_of};
-use crate::{
+use crate::fixtures::{self, at, hash_of};
+use bulkhead_store::{
     Access, ApiKey, AuditEntry, AuditQuery, Collection, EventKind, IdempotencyClaim, Invitation,
-    Membership, Page, Record, RecordChange, RecordEvent, RecordQuery, Store, Tenant, TenantTx,
-    Write,
+    Membership, Page, Record, RecordChange, RecordEvent, RecordQuery, Store, Tenant, TenantTable,
+    TenantTx, Write,
 };
 
 /// An operation of [`TenantTx`] in the isolation table.
@@ -131,7 +132,8 @@ pub const OPS: [Op; 43] = [
 
 impl Op {
     /// The tenant-owned tables the operation touches.
-    pub const fn tables(self) -> &'static [&'static str] {
+    pub const fn tables(self) -> &'static [TenantTable] {
+        use TenantTable as T;
         match self {
             Op::ReadTenant | Op::RenameTenant => &[],
             Op::GetMembership
@@ -141,52 +143,38 @@ impl Op {
             | Op::SetMemberRole
             | Op::SetSharedMemberRole
             | Op::DeleteMembership
-            | Op::InsertMembership => &["memberships"],
+            | Op::InsertMembership => &[T::Memberships],
             Op::GetApiKey
             | Op::ListApiKeys
             | Op::RevokeApiKey
             | Op::TouchApiKey
-            | Op::InsertApiKeyWithForeignHash => &["api_keys"],
+            | Op::InsertApiKeyWithForeignHash => &[T::ApiKeys],
             Op::GetInvitation
             | Op::ListInvitations
             | Op::AcceptInvitation
             | Op::DeleteInvitation
-            | Op::InsertInvitationWithForeignToken => &["invitations"],
+            | Op::InsertInvitationWithForeignToken => &[T::Invitations],
             Op::ListAudit | Op::ReadAuditChain | Op::EraseAuditPersonal | Op::AppendAudit => {
-                &["audit_log", "audit_personal"]
+                &[T::AuditLog, T::AuditPersonal]
             }
             Op::GetCollection
             | Op::ListCollections
             | Op::UpdateCollection
-            | Op::InsertCollectionWithForeignName => &["collections"],
-            Op::EnsureRecordIndex | Op::GetRecord | Op::ListRecords => &["records"],
-            Op::UniqueValueHolder => &["record_unique_values"],
+            | Op::InsertCollectionWithForeignName => &[T::Collections],
+            Op::EnsureRecordIndex | Op::GetRecord | Op::ListRecords => &[T::Records],
+            Op::UniqueValueHolder => &[T::RecordUniqueValues],
             Op::InsertRecord | Op::UpdateRecord | Op::DeleteRecord => {
-                &["records", "record_unique_values"]
+                &[T::Records, T::RecordUniqueValues]
             }
-            Op::ClaimIdempotencyKey | Op::CompleteIdempotencyKey => &["idempotency_keys"],
-            Op::AppendRecordChange => &["record_events", "audit_log", "audit_personal"],
-            Op::RecordEventsAfter | Op::RecordEventPosition => &["record_events", "audit_log"],
-            Op::DeleteCollection => &["collections", "records", "record_unique_values"],
-            Op::RemoveRecordField => &["records", "record_unique_values"],
-            Op::DeleteTenant => COVERED_TABLES,
+            Op::ClaimIdempotencyKey | Op::CompleteIdempotencyKey => &[T::IdempotencyKeys],
+            Op::AppendRecordChange => &[T::RecordEvents, T::AuditLog, T::AuditPersonal],
+            Op::RecordEventsAfter | Op::RecordEventPosition => &[T::RecordEvents, T::AuditLog],
+            Op::DeleteCollection => &[T::Collections, T::Records, T::RecordUniqueValues],
+            Op::RemoveRecordField => &[T::Records, T::RecordUniqueValues],
+            Op::DeleteTenant => &TenantTable::ALL,
         }
     }
 }
-
-/// Every tenant-owned table the isolation table exercises.
-pub const COVERED_TABLES: &[&str] = &[
-    "memberships",
-    "api_keys",
-    "invitations",
-    "audit_log",
-    "audit_personal",
-    "collections",
-    "records",
-    "record_unique_values",
-    "idempotency_keys",
-    "record_events",
-];
 
 /// The collection both tenants have, and the one only B has.
 const SHARED_COLLECTION: &str = "notes";
@@ -1007,7 +995,7 @@ async fn attempt(op: Op, tx: &mut dyn TenantTx, a: TenantId, foreign: &Foreign) 
                     .unwrap()
                     .is_none()
             );
-            let query = crate::RecordQuery {
+            let query = bulkhead_store::RecordQuery {
                 limit: 1000,
                 ..Default::default()
             };

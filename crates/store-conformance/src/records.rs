@@ -1,7 +1,7 @@
 //! Conformance cases for the data plane: collections, records, unique
 //! values, idempotency keys, record events and record listing.
 //!
-//! Listing is checked against [`reference`](super::reference), an
+//! Listing is checked against [`reference`](crate::reference), an
 //! in-memory evaluation of the same filter and order over the same records.
 
 #![allow(
@@ -27,10 +27,10 @@ use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime, UtcOffset};
 use tokio::sync::Barrier;
 
-use super::TestStore;
-use super::fixtures::{self, at, hash_of};
-use super::reference::{self, Key};
-use crate::{
+use crate::TestStore;
+use crate::fixtures::{self, at, hash_of};
+use crate::reference::{self, Key};
+use bulkhead_store::{
     Access, ConflictKind, Cursor, Document, EventKind, IdempotencyClaim, Record, RecordChange,
     RecordQuery, Store, StoreError, Write,
 };
@@ -1192,9 +1192,9 @@ pub async fn an_idempotency_key_is_claimed_once_under_concurrency(ts: &TestStore
 /// Appends `event` as a record change, with the audit entry the service
 /// would write for it.
 async fn append_change(
-    tx: &mut dyn crate::TenantTx,
-    event: crate::NewRecordEvent,
-) -> crate::RecordEvent {
+    tx: &mut dyn bulkhead_store::TenantTx,
+    event: bulkhead_store::NewRecordEvent,
+) -> bulkhead_store::RecordEvent {
     let audit = fixtures::change_audit(&event);
     let (event, entry) = tx.append_record_change(event, audit).await.unwrap();
     assert_eq!(
@@ -1273,7 +1273,7 @@ pub async fn record_events_are_numbered_by_their_audit_entries(ts: &TestStore) {
         appended.iter().map(|e| e.seq).collect::<Vec<_>>(),
         [base + 1, base + 2, base + 4]
     );
-    let expected_first = crate::RecordEvent {
+    let expected_first = bulkhead_store::RecordEvent {
         tenant_id: acme.id,
         seq: base + 1,
         collection: "orders".into(),
