@@ -11,12 +11,6 @@
 //! uuids. In an order, an absent value sorts first ascending and last
 //! descending, and the order is the one [`RecordQuery::order`] spells out.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::panic,
-    reason = "test code: a panic is a failed case"
-)]
-
 use std::cmp::Ordering;
 
 use bulkhead_domain::collection::{FieldType, normalize_decimal, parse_datetime};
