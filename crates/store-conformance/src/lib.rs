@@ -14,6 +14,7 @@
 //! record events and listing), which it checks against an in-memory
 //! [`reference`] evaluation of filters and orders. [`model`] runs random
 //! sequences of record operations on two tenants against an in-memory model.
+//! [`bench`] is what the backends' isolation benchmarks share.
 
 #![allow(
     clippy::unwrap_used,
@@ -22,6 +23,7 @@
     reason = "test code: a panic is a failed case"
 )]
 
+pub mod bench;
 pub mod cases;
 pub mod fixtures;
 pub mod isolation;

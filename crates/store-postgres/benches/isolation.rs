@@ -11,10 +11,11 @@
 //!
 //! # The data
 //!
-//! As in the SQLite benchmark: [`TENANTS`] tenants with a collection `notes`
-//! (`title`, `body`, `n`; an index declared on `n`) of
-//! [`RECORDS_PER_TENANT`] records each, written through `PgStore` (as the
-//! runtime role, under row-level security) in turns of [`RECORDS_PER_TURN`]
+//! As in the SQLite benchmark (both seed through
+//! `bulkhead_store_conformance::bench`): `TENANTS` tenants with a
+//! collection `notes` (`title`, `body`, `n`; an index declared on `n`) of
+//! `RECORDS_PER_TENANT` records each, written through `PgStore` (as the
+//! runtime role, under row-level security) in turns of `RECORDS_PER_TURN`
 //! records per tenant, so tenants' rows interleave in the heap. Then
 //! `VACUUM (ANALYZE)` of the store's and the baselines' tables, as
 //! autovacuum would have done on a live database.
@@ -89,40 +90,20 @@
 use std::hint::black_box;
 use std::time::Instant;
 
-use bulkhead_domain::collection::{CollectionSchema, FieldDraft, FieldType, SchemaDraft};
-use bulkhead_domain::filter::{TypedExpr, parse, typecheck};
-use bulkhead_domain::{RecordId, TenantId, TenantSlug};
-use bulkhead_store::{Access, NewCollection, NewRecord, NewTenant, RecordQuery, Store};
+use bulkhead_domain::{RecordId, TenantId};
+use bulkhead_store::Store;
+use bulkhead_store_conformance::bench::{
+    COLLECTION, Case, LIMIT, Row, SCOPED_COLUMNS, THRESHOLD, Target, UNSCOPED_COLUMNS, full_run,
+    measured, paired, print_paired, seed, sizes,
+};
 use bulkhead_store_postgres::{MigrateOptions, PgStore, PoolSettings, migrate};
 use criterion::Criterion;
-use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
 use sqlx::postgres::PgRow;
 use sqlx::{Connection, Executor, PgConnection, Row as _};
-use time::OffsetDateTime;
-use time::macros::datetime;
 use uuid::Uuid;
-
-/// Tenants in the shared database.
-const TENANTS: usize = 100;
-/// Records of each tenant's `notes`.
-const RECORDS_PER_TENANT: usize = 1_000;
-/// Records a tenant writes per transaction before the next tenant's turn.
-const RECORDS_PER_TURN: usize = 100;
-/// The page size of the lists.
-const LIMIT: i64 = 20;
-/// The filter of `list_filtered_20`, and its threshold for the raw SQL.
-const FILTER: &str = "n > 500";
-const THRESHOLD: i64 = 500;
-const COLLECTION: &str = "notes";
 
 const DEFAULT_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 
-/// The store's `RECORD_COLUMNS`.
-const SCOPED_COLUMNS: &str =
-    "tenant_id, id, collection, owner_id, version, created_at, updated_at, data";
-/// The same without the tenant.
-const UNSCOPED_COLUMNS: &str = "id, collection, owner_id, version, created_at, updated_at, data";
 /// `record_query::order_by` for the default order (never-null columns get
 /// no `NULLS` clause).
 const NEWEST_FIRST: &str = "created_at DESC, id DESC";
@@ -181,19 +162,7 @@ fn with_user_and_database(url: &str, user: Option<&str>, database: &str) -> Stri
     parsed.to_string()
 }
 
-/// A record as the raw variants decode it: the store's `record_row`.
-#[derive(Debug, PartialEq)]
-struct Row {
-    tenant_id: Option<Uuid>,
-    id: Uuid,
-    collection: String,
-    owner_id: Option<Uuid>,
-    version: i64,
-    created_at: OffsetDateTime,
-    updated_at: OffsetDateTime,
-    data: bulkhead_store::Document,
-}
-
+/// Decodes a record as the store's `record_row` does.
 fn decode(row: &PgRow, scoped: bool) -> sqlx::Result<Row> {
     Ok(Row {
         tenant_id: if scoped {
@@ -293,108 +262,6 @@ async fn explain(connection: &mut PgConnection, raw: &Raw<'_>) -> String {
         .join(" | ")
 }
 
-fn notes_schema() -> CollectionSchema {
-    let field = |name: &str, field_type: &str| FieldDraft {
-        name: name.into(),
-        field_type: field_type.into(),
-        required: true,
-        unique: false,
-        max_len: None,
-        values: None,
-        collection: None,
-    };
-    CollectionSchema::from_draft(SchemaDraft {
-        name: COLLECTION.into(),
-        fields: vec![
-            field("title", "text"),
-            field("body", "text"),
-            field("n", "integer"),
-        ],
-        visibility: "tenant".into(),
-        indexes: vec![vec!["n".into()]],
-    })
-    .unwrap()
-}
-
-const WORDS: &[&str] = &[
-    "tenant", "boundary", "record", "index", "query", "page", "cursor", "schema", "note", "audit",
-    "member", "invoice", "order", "status", "owner", "plan", "field", "value", "filter", "sort",
-];
-
-fn body(rng: &mut StdRng) -> String {
-    let words: Vec<&str> = (0..rng.gen_range(20..40))
-        .map(|_| WORDS[rng.gen_range(0..WORDS.len())])
-        .collect();
-    words.join(" ")
-}
-
-/// Seeds the store through its public API; returns every tenant and the
-/// ids of its records.
-async fn seed(
-    store: &PgStore,
-    tenants: usize,
-    records_per_tenant: usize,
-) -> Vec<(TenantId, Vec<RecordId>)> {
-    let t0: OffsetDateTime = datetime!(2026-06-01 12:00:00 UTC);
-    let stored = serde_json::to_value(notes_schema()).unwrap();
-    let index = [("n".to_owned(), FieldType::Integer)];
-    let mut seeded = Vec::with_capacity(tenants);
-    for k in 0..tenants {
-        let id = TenantId::new();
-        let mut tx = store
-            .create_tenant(NewTenant {
-                id,
-                slug: TenantSlug::parse(&format!("tenant-{k:03}")).unwrap(),
-                name: format!("Tenant {k}"),
-                plan: "free".into(),
-                at: t0,
-            })
-            .await
-            .unwrap();
-        tx.insert_collection(NewCollection {
-            name: COLLECTION.into(),
-            schema: stored.clone(),
-            at: t0,
-        })
-        .await
-        .unwrap();
-        tx.ensure_record_index(COLLECTION, &index).await.unwrap();
-        tx.commit().await.unwrap();
-        seeded.push((id, Vec::with_capacity(records_per_tenant)));
-    }
-    let mut rng = StdRng::seed_from_u64(0x6275_6c6b_6865_6164);
-    let turns = records_per_tenant.div_ceil(RECORDS_PER_TURN);
-    let mut tick: i64 = 0;
-    for turn in 0..turns {
-        for (k, (tenant, record_ids)) in seeded.iter_mut().enumerate() {
-            let mut tx = store.tenant(*tenant, Access::Write).await.unwrap();
-            let start = turn * RECORDS_PER_TURN;
-            for i in start..(start + RECORDS_PER_TURN).min(records_per_tenant) {
-                tick += 1;
-                let id = RecordId::new();
-                let data = serde_json::json!({
-                    "title": format!("Note {i} of tenant {k}"),
-                    "body": body(&mut rng),
-                    "n": rng.gen_range(0..1000_i64),
-                });
-                tx.insert_record(NewRecord {
-                    id,
-                    collection: COLLECTION.into(),
-                    owner_id: None,
-                    data,
-                    unique_values: Vec::new(),
-                    at: t0 + time::Duration::milliseconds(tick),
-                })
-                .await
-                .unwrap();
-                record_ids.push(id);
-            }
-            tx.commit().await.unwrap();
-        }
-    }
-    seeded
-}
-
 /// Builds both baselines as the owner (a superuser, so the policy does not
 /// hide `records` from it), rows in the order the store wrote them.
 async fn build_baselines(owner: &mut PgConnection, tenants: &[TenantId], app_role: &str) {
@@ -433,31 +300,6 @@ async fn build_baselines(owner: &mut PgConnection, tenants: &[TenantId], app_rol
     }
 }
 
-/// One call of a case through the store, as a request makes it: a read
-/// transaction of the tenant, the method, the commit. `queries` are the
-/// list cases' queries (newest, filtered). Returns how many records it found.
-async fn store_call(
-    store: &PgStore,
-    tenant: TenantId,
-    queries: [&RecordQuery; 2],
-    case: &str,
-    id: RecordId,
-) -> usize {
-    let mut tx = store.tenant(tenant, Access::Read).await.unwrap();
-    let found = match case {
-        "get_record" => usize::from(tx.record(COLLECTION, id).await.unwrap().is_some()),
-        "list_newest_20" => tx.list_records(COLLECTION, queries[0]).await.unwrap().len(),
-        _ => tx.list_records(COLLECTION, queries[1]).await.unwrap().len(),
-    };
-    tx.commit().await.unwrap();
-    found
-}
-
-/// The measured tenant: one in the middle of the key order.
-fn measured<T>(tenants: &[T]) -> &T {
-    &tenants[tenants.len() / 2]
-}
-
 /// The fresh database, the store on it, and which tenant is measured.
 struct Fixture {
     runtime: tokio::runtime::Runtime,
@@ -466,12 +308,7 @@ struct Fixture {
     store: PgStore,
     /// A plain connection as the runtime role, for every raw variant.
     raw: PgConnection,
-    tenant: TenantId,
-    /// The measured tenant's collection in `all_tenants_records`.
-    all_tenants_collection: String,
-    record_ids: Vec<RecordId>,
-    newest: RecordQuery,
-    filtered: RecordQuery,
+    target: Target,
 }
 
 impl Fixture {
@@ -531,25 +368,13 @@ impl Fixture {
             options.app_role,
             started.elapsed().as_secs_f64()
         );
-        let k = seeded.len() / 2;
-        let (tenant, record_ids) = measured(&seeded).clone();
-        let filter: TypedExpr = typecheck(&parse(FILTER).unwrap(), &notes_schema()).unwrap();
-        let query = |filter| RecordQuery {
-            filter,
-            limit: LIMIT as u32,
-            ..RecordQuery::default()
-        };
         Some(Self {
             runtime,
             admin_url,
             database,
             store,
             raw,
-            tenant,
-            all_tenants_collection: format!("{COLLECTION}_{k}"),
-            record_ids,
-            newest: query(None),
-            filtered: query(Some(filter)),
+            target: Target::of(&seeded),
         })
     }
 
@@ -574,45 +399,7 @@ impl Fixture {
             let _ = admin.close().await;
         });
     }
-
-    async fn store_call(&self, case: &str, id: RecordId) -> usize {
-        store_call(
-            &self.store,
-            self.tenant,
-            [&self.newest, &self.filtered],
-            case,
-            id,
-        )
-        .await
-    }
-
-    /// The case through the real store: a read transaction of the tenant.
-    fn through_store(&self, case: &str, id: RecordId) -> Vec<Uuid> {
-        self.runtime.block_on(async {
-            let mut tx = self.store.tenant(self.tenant, Access::Read).await.unwrap();
-            let records = match case {
-                "get_record" => tx
-                    .record(COLLECTION, id)
-                    .await
-                    .unwrap()
-                    .into_iter()
-                    .collect(),
-                "list_newest_20" => tx.list_records(COLLECTION, &self.newest).await.unwrap(),
-                _ => tx.list_records(COLLECTION, &self.filtered).await.unwrap(),
-            };
-            tx.commit().await.unwrap();
-            records.iter().map(|record| *record.id.as_uuid()).collect()
-        })
-    }
 }
-
-/// One case: the scoped statement and its unscoped form on a table.
-struct Case {
-    name: &'static str,
-    scoped_sql: String,
-    unscoped_sql: fn(table: &str) -> String,
-}
-
 fn cases() -> [Case; 3] {
     [
         Case {
@@ -681,17 +468,15 @@ impl Fixture {
     /// Every variant must give the same answer, or the comparison is void.
     fn check_and_explain(&mut self) {
         println!("query plans (EXPLAIN, as the runtime role in the variant's transaction):");
-        let tenant = *self.tenant.as_uuid();
+        let tenant = *self.target.tenant.as_uuid();
         for case in cases() {
             let one_sql = (case.unscoped_sql)("one_tenant_records");
             let all_sql = (case.unscoped_sql)("all_tenants_records");
-            let probes: Vec<RecordId> = if case.name == "get_record" {
-                self.record_ids.iter().take(50).copied().collect()
-            } else {
-                self.record_ids[..1].to_vec()
-            };
+            let probes = self.target.probes(case.name).to_vec();
             for (n, id) in probes.iter().enumerate() {
-                let expected = self.through_store(case.name, *id);
+                let expected =
+                    self.runtime
+                        .block_on(self.target.through_store(&self.store, case.name, *id));
                 assert!(
                     !expected.is_empty(),
                     "{}: the store found nothing",
@@ -708,7 +493,13 @@ impl Fixture {
                     ),
                     (
                         "raw_unscoped_all_tenants",
-                        raw_variant(&case, &all_sql, None, *id, &self.all_tenants_collection),
+                        raw_variant(
+                            &case,
+                            &all_sql,
+                            None,
+                            *id,
+                            &self.target.all_tenants_collection,
+                        ),
                     ),
                 ];
                 if n == 0 {
@@ -738,32 +529,28 @@ impl Fixture {
 }
 
 fn bench(c: &mut Criterion, fixture: &mut Fixture) {
-    let tenant = *fixture.tenant.as_uuid();
+    let tenant = *fixture.target.tenant.as_uuid();
     for case in cases() {
         let mut group = c.benchmark_group(format!("postgres_{}", case.name));
-        let ids = fixture.record_ids.clone();
+        let ids = fixture.target.record_ids.clone();
         let name = case.name;
 
         let mut i = 0;
-        // One `block_on` per batch of iterations, not per call, so what the
-        // store leaves to the runtime (sqlx returns a connection to its pool
-        // in a spawned task) runs between calls as it would in a server.
         group.bench_function("store_tenant_tx", |b| {
             b.iter_custom(|iters| {
-                fixture.runtime.block_on(async {
-                    let started = Instant::now();
-                    for _ in 0..iters {
-                        i = (i + 1) % ids.len();
-                        black_box(fixture.store_call(name, ids[i]).await);
-                    }
-                    started.elapsed()
-                })
+                fixture.target.time_store_calls(
+                    &fixture.runtime,
+                    &fixture.store,
+                    name,
+                    &mut i,
+                    iters,
+                )
             })
         });
 
         let one_sql = (case.unscoped_sql)("one_tenant_records");
         let all_sql = (case.unscoped_sql)("all_tenants_records");
-        let all_tenants_collection = fixture.all_tenants_collection.clone();
+        let all_tenants_collection = fixture.target.all_tenants_collection.clone();
         for (variant, sql, scope, collection) in [
             (
                 "raw_scoped",
@@ -822,9 +609,9 @@ struct Side<'a> {
 /// `SET LOCAL`, so it splits the boundary into the `SET LOCAL` and the rest
 /// (the policy, the predicate, the wider keys).
 fn bench_paired(fixture: &mut Fixture) {
-    let tenant = *fixture.tenant.as_uuid();
-    let ids = fixture.record_ids.clone();
-    let all_tenants_collection = fixture.all_tenants_collection.clone();
+    let tenant = *fixture.target.tenant.as_uuid();
+    let ids = fixture.target.record_ids.clone();
+    let all_tenants_collection = fixture.target.all_tenants_collection.clone();
     let scoped_begin = begin_sql(Some(tenant));
     let unscoped_begin = begin_sql(None);
     for case in cases() {
@@ -883,14 +670,13 @@ fn bench_paired(fixture: &mut Fixture) {
         }
         // The store's own machinery: the real path against its statement.
         let (runtime, connection) = (&fixture.runtime, &mut fixture.raw);
-        let (store, queries) = (&fixture.store, [&fixture.newest, &fixture.filtered]);
-        let tenant_id = fixture.tenant;
+        let (store, target) = (&fixture.store, &fixture.target);
         let ratio = paired(|through_store, calls| {
             runtime.block_on(async {
                 for i in calls {
                     let id = ids[i % ids.len()];
                     if through_store {
-                        black_box(store_call(store, tenant_id, queries, case.name, id).await);
+                        black_box(target.store_call(store, case.name, id).await);
                     } else {
                         let raw =
                             raw_variant(&case, &case.scoped_sql, Some(tenant), id, COLLECTION);
@@ -903,59 +689,11 @@ fn bench_paired(fixture: &mut Fixture) {
     }
 }
 
-/// Rounds of the interleaved comparison.
-const PAIRED_ROUNDS: usize = 301;
-
-/// The median, over [`PAIRED_ROUNDS`] rounds, of the time of a batch of
-/// `run(true, …)` over the time of the same batch of `run(false, …)` (each
-/// call runs the calls numbered by its range), the two batches of a round
-/// run back to back in alternating order. Criterion
-/// measures one variant after the other, seconds apart, so load that comes
-/// and goes on a shared machine can tilt its comparison; here it weighs on
-/// both sides of every ratio alike. A batch lasts about 2 ms.
-fn paired(mut run: impl FnMut(bool, std::ops::Range<usize>)) -> f64 {
-    let mut batch = 1;
-    loop {
-        let started = Instant::now();
-        run(false, 0..batch);
-        if started.elapsed() >= std::time::Duration::from_millis(2) || batch >= 1 << 16 {
-            break;
-        }
-        batch *= 2;
-    }
-    let mut time = |side: bool, round: usize| {
-        let started = Instant::now();
-        run(side, round * batch..(round + 1) * batch);
-        started.elapsed().as_secs_f64()
-    };
-    let mut ratios: Vec<f64> = (0..PAIRED_ROUNDS)
-        .map(|round| {
-            if round % 2 == 0 {
-                let a = time(true, round);
-                a / time(false, round)
-            } else {
-                let b = time(false, round);
-                time(true, round) / b
-            }
-        })
-        .collect();
-    ratios.sort_by(f64::total_cmp);
-    ratios[PAIRED_ROUNDS / 2]
-}
-
-fn print_paired(group: &str, scoped: &str, unscoped: &str, ratio: f64) {
-    println!(
-        "paired: {group} {scoped} / {unscoped} = {:+.1} % (median of {PAIRED_ROUNDS} interleaved rounds)",
-        (ratio - 1.0) * 100.0
-    );
-}
-
 fn main() {
     let mut criterion = Criterion::default().configure_from_args();
-    // `cargo bench` passes --bench; run as a test, seed a tenth.
-    let full = std::env::args().any(|arg| arg == "--bench");
-    let scale = if full { 1 } else { 10 };
-    let Some(mut fixture) = Fixture::new(TENANTS / scale, RECORDS_PER_TENANT / scale) else {
+    let full = full_run();
+    let (tenants, records_per_tenant) = sizes(full);
+    let Some(mut fixture) = Fixture::new(tenants, records_per_tenant) else {
         return;
     };
     fixture.check_and_explain();
