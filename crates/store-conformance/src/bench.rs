@@ -1,6 +1,6 @@
 //! What the backends' isolation benchmarks share
 //! (`crates/store-sqlite/benches/isolation.rs` and
-//! `crates/store-postgres/benches/isolation.rs`; their module docs say what
+//! `crates/store-postgres/benches/isolation/main.rs`; their module docs say what
 //! they measure and why): the data, seeded through the public store API;
 //! the measured tenant and the store's own reads of it; and the interleaved
 //! comparison that their `paired:` lines print.
