@@ -20,7 +20,7 @@ use bulkhead_client::types::{
     AcceptInvitationRequest, CreateInvitationRequest, CreateTenantRequest, LoginRequest, Problem,
     Role, SignupRequest, TenantView, TokenResponse,
 };
-use bulkhead_client::{Client, ClientError, RawResponse};
+use bulkhead_client::{Client, ClientError, Method, RawResponse};
 use sqlx::{Connection, PgConnection};
 use uuid::Uuid;
 
@@ -192,6 +192,17 @@ pub struct Account {
 impl Account {
     pub fn id(&self) -> Uuid {
         self.tokens.user.id
+    }
+
+    /// Any request as this account, answered (the answer is checked
+    /// against the OpenAPI document like every other).
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> RawResponse {
+        self.client.raw(method, path, body).await.unwrap()
     }
 }
 

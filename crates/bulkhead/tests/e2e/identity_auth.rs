@@ -77,7 +77,7 @@ async fn signup_login_me_and_logout(server: TestServer) {
     assert_ne!(tokens.access_token, tokens.refresh_token);
     let ada = server.account("ada@example.com", tokens.clone());
 
-    let response = ada.client.raw(Method::GET, "/v1/me", None).await.unwrap();
+    let response = ada.send(Method::GET, "/v1/me", None).await;
     assert_eq!(response.status, 200, "{}", response.text());
     let me: MeResponse = response.json().unwrap();
     assert_eq!(me.user, tokens.user);
@@ -212,11 +212,7 @@ async fn signup_login_me_and_logout(server: TestServer) {
 
     // Logout: 204, then the still-unexpired access token and the
     // session's refresh token are refused; the other session lives on.
-    let logout = ada
-        .client
-        .raw(Method::POST, "/v1/auth/logout", None)
-        .await
-        .unwrap();
+    let logout = ada.send(Method::POST, "/v1/auth/logout", None).await;
     assert_eq!(logout.status, 204, "{}", logout.text());
     assert!(logout.body.is_empty());
     expect_signed_out(&ada.client, "after logout").await;
@@ -447,11 +443,7 @@ async fn sessions_are_listed_and_revoked_at_once(server: TestServer) {
     let third = server.login("ada@example.com", PASSWORD).await;
     let other = server.signup("bob@example.com").await;
 
-    let response = first
-        .client
-        .raw(Method::GET, "/v1/me/sessions", None)
-        .await
-        .unwrap();
+    let response = first.send(Method::GET, "/v1/me/sessions", None).await;
     assert_eq!(response.status, 200, "{}", response.text());
     let listed: Value = response.json().unwrap();
     let items = listed["items"].as_array().unwrap();
@@ -472,14 +464,12 @@ async fn sessions_are_listed_and_revoked_at_once(server: TestServer) {
 
     // Revoke the second session from the first.
     let revoke = first
-        .client
-        .raw(
+        .send(
             Method::DELETE,
             &format!("/v1/me/sessions/{second_id}"),
             None,
         )
-        .await
-        .unwrap();
+        .await;
     assert_eq!(revoke.status, 204, "{}", revoke.text());
     expect_signed_out(&second.client, "a revoked session's access token").await;
     expect_error(
@@ -498,10 +488,8 @@ async fn sessions_are_listed_and_revoked_at_once(server: TestServer) {
     // Another user's session, and one that never existed, are 404.
     for id in [first_id, Uuid::now_v7()] {
         let response = other
-            .client
-            .raw(Method::DELETE, &format!("/v1/me/sessions/{id}"), None)
-            .await
-            .unwrap();
+            .send(Method::DELETE, &format!("/v1/me/sessions/{id}"), None)
+            .await;
         expect_problem(&response, 404, "session_not_found");
     }
     expect_signed_in(&first.client, "a session another user tried to revoke").await;
@@ -531,8 +519,7 @@ async fn password_change_can_end_the_other_sessions(server: TestServer) {
     let new_password = "an entirely new passphrase";
 
     let response = first
-        .client
-        .raw(
+        .send(
             Method::POST,
             "/v1/me/password",
             Some(json!({
@@ -541,8 +528,7 @@ async fn password_change_can_end_the_other_sessions(server: TestServer) {
                 "end_other_sessions": true,
             })),
         )
-        .await
-        .unwrap();
+        .await;
     assert!(
         (400..500).contains(&response.status) && response.status != 401,
         "a wrong current password: {} {}",
@@ -550,8 +536,7 @@ async fn password_change_can_end_the_other_sessions(server: TestServer) {
         response.text()
     );
     let common = first
-        .client
-        .raw(
+        .send(
             Method::POST,
             "/v1/me/password",
             Some(json!({
@@ -559,8 +544,7 @@ async fn password_change_can_end_the_other_sessions(server: TestServer) {
                 "new_password": "password123456",
             })),
         )
-        .await
-        .unwrap();
+        .await;
     let problem = expect_problem(&common, 422, "validation_failed");
     assert!(
         invalid_fields(&problem).contains("new_password"),
@@ -569,8 +553,7 @@ async fn password_change_can_end_the_other_sessions(server: TestServer) {
     expect_signed_in(&second.client, "after refused changes").await;
 
     let response = first
-        .client
-        .raw(
+        .send(
             Method::POST,
             "/v1/me/password",
             Some(json!({
@@ -579,8 +562,7 @@ async fn password_change_can_end_the_other_sessions(server: TestServer) {
                 "end_other_sessions": true,
             })),
         )
-        .await
-        .unwrap();
+        .await;
     assert_eq!(response.status, 204, "{}", response.text());
     expect_signed_out(&second.client, "another session after the change").await;
     expect_error(

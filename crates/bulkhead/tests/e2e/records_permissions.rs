@@ -412,21 +412,17 @@ async fn a_collection_change_reaches_record_reads_at_once(server: TestServer) {
         .unwrap()
         .push(json!({"name": "notes", "type": "text"}));
     let patched = owner
-        .client
-        .raw(
+        .send(
             Method::PATCH,
             &format!("/v1/tenants/{t}/collections/tasks"),
             Some(changed),
         )
-        .await
-        .unwrap();
+        .await;
     assert_eq!(patched.status, 200, "{}", patched.text());
 
     let hidden = ann
-        .client
-        .raw(Method::GET, &record_path(t, "tasks", owners.id), None)
-        .await
-        .unwrap();
+        .send(Method::GET, &record_path(t, "tasks", owners.id), None)
+        .await;
     expect_problem(&hidden, 404, "record_not_found");
     assert!(
         all_records(&ann.client, t, "tasks", &query)
