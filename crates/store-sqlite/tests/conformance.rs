@@ -6,7 +6,7 @@
     reason = "test code: a panic is a failed test"
 )]
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use bulkhead_store::{Access, Store};
@@ -20,9 +20,15 @@ fn tenant_tables(path: &Path) -> Vec<String> {
     bulkhead_store_sqlite::tenant_tables(&connection).unwrap()
 }
 
-async fn fresh() -> Option<TestStore> {
+/// A temporary directory and the path of a database file in it.
+fn temp_db() -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("bulkhead.db");
+    (dir, path)
+}
+
+async fn fresh() -> Option<TestStore> {
+    let (dir, path) = temp_db();
     let store = SqliteStore::open(&path, t0()).unwrap();
     let tables = tenant_tables(&path);
     Some(TestStore::new(Arc::new(store), tables).with_cleanup(async move { drop(dir) }))
@@ -49,8 +55,7 @@ fn assert_no_foreign_key_violations(path: &Path) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_pooled_connection_has_the_durability_profile() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("bulkhead.db");
+    let (_dir, path) = temp_db();
     let store = SqliteStore::open(&path, t0()).unwrap();
     // A write transaction uses the writer; several concurrent reads open
     // fresh reader connections.
@@ -103,8 +108,7 @@ async fn every_pooled_connection_has_the_durability_profile() {
 
 #[tokio::test]
 async fn opening_twice_applies_no_migration_again() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("bulkhead.db");
+    let (_dir, path) = temp_db();
     let store = SqliteStore::open(&path, t0()).unwrap();
     store.close().await;
     let store = SqliteStore::open(&path, t0()).unwrap();
@@ -117,8 +121,7 @@ async fn opening_twice_applies_no_migration_again() {
 
 #[tokio::test]
 async fn a_changed_or_unknown_migration_makes_the_store_unready() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("bulkhead.db");
+    let (_dir, path) = temp_db();
     let store = SqliteStore::open(&path, t0()).unwrap();
     raw(&path)
         .execute(
@@ -131,8 +134,7 @@ async fn a_changed_or_unknown_migration_makes_the_store_unready() {
     store.close().await;
     assert!(SqliteStore::open(&path, t0()).is_err());
 
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("bulkhead.db");
+    let (_dir, path) = temp_db();
     drop(SqliteStore::open(&path, t0()).unwrap());
     raw(&path)
         .execute(
@@ -146,8 +148,7 @@ async fn a_changed_or_unknown_migration_makes_the_store_unready() {
 
 #[tokio::test]
 async fn the_audit_log_is_append_only() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("bulkhead.db");
+    let (_dir, path) = temp_db();
     let store = SqliteStore::open(&path, t0()).unwrap();
     let owner = fixtures::user(&store, "owner@example.com").await;
     let tenant = fixtures::tenant(&store, "acme", &owner).await;
@@ -165,8 +166,7 @@ async fn the_audit_log_is_append_only() {
 
 #[tokio::test]
 async fn tampering_with_a_stored_audit_entry_is_detected() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("bulkhead.db");
+    let (_dir, path) = temp_db();
     let store = SqliteStore::open(&path, t0()).unwrap();
     let owner = fixtures::user(&store, "owner@example.com").await;
     let tenant = fixtures::tenant(&store, "acme", &owner).await;
@@ -195,8 +195,7 @@ const LOGS_IN_WRITE_ORDER: &[&str] = &["audit_log", "audit_personal", "record_ev
 
 #[test]
 fn every_tenant_table_leads_its_keys_and_indexes_with_tenant_id() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("bulkhead.db");
+    let (_dir, path) = temp_db();
     drop(SqliteStore::open(&path, t0()).unwrap());
     let connection = raw(&path);
     for table in tenant_tables(&path) {
@@ -366,8 +365,7 @@ async fn the_common_list_queries_use_an_index() {
     use rusqlite::types::Value as Sql;
 
     let started = std::time::Instant::now();
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("bulkhead.db");
+    let (_dir, path) = temp_db();
     let store = SqliteStore::open(&path, t0()).unwrap();
     let schema_json = serde_json::json!({
         "name": "tasks",
@@ -790,8 +788,7 @@ async fn the_logs_written_before_migration_3_survive_it() {
     use bulkhead_store::audit::{seal, verify};
     use bulkhead_store::records::EventKind;
 
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("bulkhead.db");
+    let (_dir, path) = temp_db();
     let tenant = TenantId::new();
     {
         let connection = raw(&path);
@@ -883,8 +880,7 @@ async fn events_written_before_migration_6_are_numbered_by_their_audit_entries()
     use bulkhead_store::audit::{seal, verify};
     use bulkhead_store::records::EventKind;
 
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("bulkhead.db");
+    let (_dir, path) = temp_db();
     let (acme, globex) = (TenantId::new(), TenantId::new());
     let (note, other) = (RecordId::new(), RecordId::new());
     let event = |record: RecordId, kind: EventKind, n: i64| {
@@ -1004,8 +1000,7 @@ async fn records_written_before_migration_4_stay_listed_for_their_owners() {
     use bulkhead_domain::{RecordId, TenantId, UserId};
     use bulkhead_store::RecordQuery;
 
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("bulkhead.db");
+    let (_dir, path) = temp_db();
     let tenant = TenantId::new();
     let owner = UserId::new();
     let mut mine = Vec::new();
@@ -1110,11 +1105,10 @@ async fn records_written_before_migration_4_stay_listed_for_their_owners() {
 /// group is reported, and the key is taken for a new account.
 #[tokio::test]
 async fn accounts_sharing_an_email_key_before_migration_7_are_kept_and_reported() {
-    use bulkhead_domain::{Email, EmailLookup, UserId};
-    use bulkhead_store::{ConflictKind, NewUser, StoreError};
+    use bulkhead_domain::{EmailLookup, UserId};
+    use bulkhead_store::{ConflictKind, StoreError};
 
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("bulkhead.db");
+    let (_dir, path) = temp_db();
     let emails = [
         "Ada@example.com",
         "carol\u{200b}@example.com",
@@ -1160,14 +1154,7 @@ async fn accounts_sharing_an_email_key_before_migration_7_are_kept_and_reported(
     );
 
     let error = tx
-        .insert_user(NewUser {
-            id: UserId::new(),
-            email: Email::parse("ADA@example.com").unwrap(),
-            display_name: None,
-            password_hash: "x".into(),
-            is_platform_admin: false,
-            at: t0(),
-        })
+        .insert_user(fixtures::bare_user("ADA@example.com"))
         .await
         .unwrap_err();
     assert!(

@@ -2,12 +2,11 @@
 
 use std::sync::Arc;
 
-use bulkhead_domain::{Email, EmailLookup, SessionId, TenantSlug};
-use tokio::sync::Barrier;
+use bulkhead_domain::{EmailLookup, SessionId, TenantSlug};
 
 use crate::TestStore;
 use crate::fixtures::{self, at, hash_of, t0};
-use bulkhead_store::{Access, ConflictKind, NewSession, NewUser, SigningKey, StoreError};
+use bulkhead_store::{Access, ConflictKind, NewSession, SigningKey, StoreError};
 
 pub async fn tenants_are_created_read_renamed_and_deleted(ts: &TestStore) {
     let store = &*ts.store;
@@ -72,14 +71,7 @@ pub async fn users_are_unique_by_normalised_email(ts: &TestStore) {
     ] {
         let mut tx = store.platform(Access::Write).await.unwrap();
         let error = tx
-            .insert_user(NewUser {
-                id: bulkhead_domain::UserId::new(),
-                email: Email::parse(lookalike).unwrap(),
-                display_name: None,
-                password_hash: "x".into(),
-                is_platform_admin: false,
-                at: t0(),
-            })
+            .insert_user(fixtures::bare_user(lookalike))
             .await
             .unwrap_err();
         assert!(
@@ -217,13 +209,9 @@ pub async fn a_refresh_token_rotates_exactly_once_under_concurrency(ts: &TestSto
     let session = tx.insert_session(new_session(user.id, "r1")).await.unwrap();
     tx.commit().await.unwrap();
 
-    let n_tasks = 16;
-    let barrier = Arc::new(Barrier::new(n_tasks));
-    let mut tasks = Vec::new();
-    for i in 0..n_tasks {
-        let (store, barrier) = (Arc::clone(&store), Arc::clone(&barrier));
-        tasks.push(tokio::spawn(async move {
-            barrier.wait().await;
+    let won = fixtures::all_at_once(16, |i| {
+        let store = Arc::clone(&store);
+        async move {
             let mut tx = store.platform(Access::Write).await.unwrap();
             let next = hash_of(&format!("successor-{i}"));
             let won = tx
@@ -232,13 +220,10 @@ pub async fn a_refresh_token_rotates_exactly_once_under_concurrency(ts: &TestSto
                 .unwrap();
             tx.commit().await.unwrap();
             won
-        }));
-    }
-    let mut n_won = 0;
-    for task in tasks {
-        n_won += usize::from(task.await.unwrap());
-    }
-    assert_eq!(n_won, 1);
+        }
+    })
+    .await;
+    assert_eq!(won.iter().filter(|won| **won).count(), 1);
 }
 
 pub async fn signing_keys_are_kept_newest_first_and_retired(ts: &TestStore) {

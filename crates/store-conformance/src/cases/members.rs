@@ -3,7 +3,6 @@
 use std::sync::Arc;
 
 use bulkhead_domain::Role;
-use tokio::sync::Barrier;
 
 use crate::TestStore;
 use crate::fixtures::{self, at, t0};
@@ -258,13 +257,9 @@ pub async fn an_invitation_is_accepted_exactly_once_under_concurrency(ts: &TestS
         .unwrap();
     tx.commit().await.unwrap();
 
-    let n_tasks = 16;
-    let barrier = Arc::new(Barrier::new(n_tasks));
-    let mut tasks = Vec::new();
-    for _ in 0..n_tasks {
-        let (store, barrier) = (Arc::clone(&store), Arc::clone(&barrier));
-        tasks.push(tokio::spawn(async move {
-            barrier.wait().await;
+    let won = fixtures::all_at_once(16, |_| {
+        let store = Arc::clone(&store);
+        async move {
             let mut tx = store.tenant(tenant.id, Access::Write).await.unwrap();
             let won = tx
                 .accept_invitation(invitation.id, guest.id, at(1))
@@ -272,13 +267,10 @@ pub async fn an_invitation_is_accepted_exactly_once_under_concurrency(ts: &TestS
                 .unwrap();
             tx.commit().await.unwrap();
             won
-        }));
-    }
-    let mut n_won = 0;
-    for task in tasks {
-        n_won += usize::from(task.await.unwrap());
-    }
-    assert_eq!(n_won, 1);
+        }
+    })
+    .await;
+    assert_eq!(won.iter().filter(|won| **won).count(), 1);
 }
 
 pub async fn members_are_listed_with_their_profiles(ts: &TestStore) {

@@ -8,7 +8,16 @@ use super::snapshot::{
     B_ONLY_COLLECTION, PROBED_IDEMPOTENCY_KEYS, SHARED_COLLECTION, notes_schema, secrets_schema,
 };
 use crate::fixtures::{self, at, hash_of};
-use bulkhead_store::{Access, ApiKey, EventKind, IdempotencyClaim, Invitation, Record, Store};
+use bulkhead_store::{
+    Access, ApiKey, EventKind, IdempotencyClaim, Invitation, Record, Store, TenantTx,
+};
+
+/// Adds a collection, created at the first instant.
+async fn insert_collection(tx: &mut dyn TenantTx, name: &str, schema: serde_json::Value) {
+    tx.insert_collection(fixtures::collection(name, schema, at(0)))
+        .await
+        .unwrap();
+}
 
 /// Tenant B's identifiers, which A's handle aims at.
 pub(super) struct Foreign {
@@ -48,13 +57,7 @@ pub(super) async fn seed(store: &dyn Store) -> (TenantId, TenantId, Foreign) {
     tx.append_audit(fixtures::audit("a.only", Some(owner_a.id)))
         .await
         .unwrap();
-    tx.insert_collection(fixtures::collection(
-        SHARED_COLLECTION,
-        notes_schema(),
-        at(0),
-    ))
-    .await
-    .unwrap();
+    insert_collection(&mut *tx, SHARED_COLLECTION, notes_schema()).await;
     let a_note = tx
         .insert_record(fixtures::record(
             SHARED_COLLECTION,
@@ -107,20 +110,8 @@ pub(super) async fn seed(store: &dyn Store) -> (TenantId, TenantId, Foreign) {
             .seq;
     }
     // B's collections, records, unique values, events and idempotency keys.
-    tx.insert_collection(fixtures::collection(
-        SHARED_COLLECTION,
-        notes_schema(),
-        at(0),
-    ))
-    .await
-    .unwrap();
-    tx.insert_collection(fixtures::collection(
-        B_ONLY_COLLECTION,
-        secrets_schema(),
-        at(0),
-    ))
-    .await
-    .unwrap();
+    insert_collection(&mut *tx, SHARED_COLLECTION, notes_schema()).await;
+    insert_collection(&mut *tx, B_ONLY_COLLECTION, secrets_schema()).await;
     let mut notes = Vec::new();
     for (i, slug) in ["b-first", "b-second"].into_iter().enumerate() {
         let note = tx

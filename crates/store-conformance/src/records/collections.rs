@@ -9,7 +9,13 @@ use serde_json::json;
 use super::{expect_conflict, expect_done, orders_schema, orders_schema_named, people_schema};
 use crate::TestStore;
 use crate::fixtures::{self, at};
-use bulkhead_store::{Access, ConflictKind, Record, RecordQuery, StoreError, Write};
+use bulkhead_store::{Access, ConflictKind, Record, RecordQuery, StoreError, TenantTx, Write};
+
+/// The names of the tenant's collections, in the order listed.
+async fn collection_names(tx: &mut dyn TenantTx) -> Vec<String> {
+    let collections = tx.list_collections().await.unwrap();
+    collections.into_iter().map(|c| c.name).collect()
+}
 
 pub async fn collections_are_created_read_listed_updated_and_deleted(ts: &TestStore) {
     let store = &*ts.store;
@@ -44,13 +50,7 @@ pub async fn collections_are_created_read_listed_updated_and_deleted(ts: &TestSt
     tx.commit().await.unwrap();
 
     let mut tx = store.tenant(acme.id, Access::Read).await.unwrap();
-    let names: Vec<String> = tx
-        .list_collections()
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|c| c.name)
-        .collect();
+    let names = collection_names(&mut *tx).await;
     assert_eq!(names, ["alpha_2", "customers", "orders", "zeta"]);
     drop(tx);
 
@@ -99,13 +99,7 @@ pub async fn collections_are_created_read_listed_updated_and_deleted(ts: &TestSt
     assert!(tx.collection("customers").await.unwrap().is_none());
     tx.commit().await.unwrap();
     let mut tx = store.tenant(acme.id, Access::Read).await.unwrap();
-    let names: Vec<String> = tx
-        .list_collections()
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|c| c.name)
-        .collect();
+    let names = collection_names(&mut *tx).await;
     assert_eq!(names, ["alpha_2", "orders", "zeta"]);
 }
 

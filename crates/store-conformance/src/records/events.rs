@@ -7,7 +7,6 @@ use bulkhead_domain::RecordId;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use serde_json::json;
-use tokio::sync::Barrier;
 
 use super::{expect_conflict, expect_done, orders_schema};
 use crate::TestStore;
@@ -206,14 +205,11 @@ pub async fn record_events_are_numbered_apart_under_concurrency(ts: &TestStore) 
     let base = tx.record_event_position().await.unwrap();
     tx.commit().await.unwrap();
     let n_tasks = 8;
-    let barrier = Arc::new(Barrier::new(n_tasks));
     let mut rng = StdRng::seed_from_u64(8);
-    let mut tasks = Vec::new();
-    for i in 0..n_tasks {
-        let (store, barrier) = (Arc::clone(&store), Arc::clone(&barrier));
+    let results = fixtures::all_at_once(n_tasks, |i| {
+        let store = Arc::clone(&store);
         let record_id: RecordId = fixtures::seeded_id(&mut rng);
-        tasks.push(tokio::spawn(async move {
-            barrier.wait().await;
+        async move {
             let mut tx = store.tenant(tenant, Access::Write).await.unwrap();
             let mut seqs = Vec::new();
             for kind in [EventKind::Create, EventKind::Update] {
@@ -229,11 +225,11 @@ pub async fn record_events_are_numbered_apart_under_concurrency(ts: &TestStore) 
             }
             tx.commit().await.unwrap();
             seqs
-        }));
-    }
+        }
+    })
+    .await;
     let mut all = Vec::new();
-    for task in tasks {
-        let seqs = task.await.unwrap();
+    for seqs in results {
         assert!(seqs[0] < seqs[1], "{seqs:?}");
         all.extend(seqs);
     }

@@ -7,7 +7,6 @@ use bulkhead_domain::RecordId;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use serde_json::{Value, json};
-use tokio::sync::Barrier;
 
 use super::{expect_conflict, orders_schema};
 use crate::TestStore;
@@ -152,13 +151,10 @@ pub async fn an_idempotency_key_is_claimed_once_under_concurrency(ts: &TestStore
 
     let n_tasks = 16;
     let mut rng = StdRng::seed_from_u64(16);
-    let barrier = Arc::new(Barrier::new(n_tasks));
-    let mut tasks = Vec::new();
-    for i in 0..n_tasks {
-        let (store, barrier) = (Arc::clone(&store), Arc::clone(&barrier));
+    let outcomes = fixtures::all_at_once(n_tasks, |i| {
+        let store = Arc::clone(&store);
         let id: RecordId = fixtures::seeded_id(&mut rng);
-        tasks.push(tokio::spawn(async move {
-            barrier.wait().await;
+        async move {
             let mut tx = store.tenant(tenant, Access::Write).await.unwrap();
             let claim = tx
                 .claim_idempotency_key("create-order", &hash_of("same body"), at(1))
@@ -192,12 +188,13 @@ pub async fn an_idempotency_key_is_claimed_once_under_concurrency(ts: &TestStore
                 }
                 IdempotencyClaim::Mismatch => panic!("task {i}: the same request mismatched"),
             }
-        }));
-    }
+        }
+    })
+    .await;
     let mut created = Vec::new();
     let mut replayed = Vec::new();
-    for task in tasks {
-        match task.await.unwrap() {
+    for outcome in outcomes {
+        match outcome {
             ClaimOutcome::Created(id) => created.push(id),
             ClaimOutcome::Replayed { status, body } => replayed.push((status, body)),
         }

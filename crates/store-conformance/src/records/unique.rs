@@ -8,7 +8,14 @@ use serde_json::json;
 use super::{expect_conflict, expect_done, people_schema};
 use crate::TestStore;
 use crate::fixtures::{self, at};
-use bulkhead_store::{Access, ConflictKind, RecordChange, StoreError};
+use bulkhead_store::{Access, ConflictKind, RecordChange, StoreError, TenantTx};
+
+/// Which record of `people` holds `value` of `field`.
+async fn holder(tx: &mut dyn TenantTx, field: &str, value: &str) -> Option<RecordId> {
+    tx.unique_value_holder("people", field, value)
+        .await
+        .unwrap()
+}
 
 pub async fn unique_values_are_enforced_per_tenant_collection_and_field(ts: &TestStore) {
     let store = &*ts.store;
@@ -25,7 +32,8 @@ pub async fn unique_values_are_enforced_per_tenant_collection_and_field(ts: &Tes
         }
         tx.commit().await.unwrap();
     }
-    let person = |id: RecordId, email: &str, handle: Option<&str>| {
+    let mut person = |email: &str, handle: Option<&str>| {
+        let id = fixtures::seeded_id(&mut rng);
         let mut unique = vec![("email", email)];
         let mut data = json!({"email": email});
         if let Some(handle) = handle {
@@ -37,41 +45,23 @@ pub async fn unique_values_are_enforced_per_tenant_collection_and_field(ts: &Tes
 
     let mut tx = store.tenant(acme.id, Access::Write).await.unwrap();
     let ada = tx
-        .insert_record(person(
-            fixtures::seeded_id(&mut rng),
-            "ada@example.com",
-            Some("ada"),
-        ))
+        .insert_record(person("ada@example.com", Some("ada")))
         .await
         .unwrap();
     // Records that lack the optional unique field do not collide.
     for email in ["x@example.com", "y@example.com"] {
-        tx.insert_record(person(fixtures::seeded_id(&mut rng), email, None))
-            .await
-            .unwrap();
+        tx.insert_record(person(email, None)).await.unwrap();
     }
     // The same text in another field, in another case, in another
     // collection: none is the value taken.
-    tx.insert_record(person(
-        fixtures::seeded_id(&mut rng),
-        "ada",
-        Some("ada@example.com"),
-    ))
-    .await
-    .unwrap();
-    let upper_case = tx
-        .insert_record(person(
-            fixtures::seeded_id(&mut rng),
-            "Ada@example.com",
-            Some("Ada"),
-        ))
+    tx.insert_record(person("ada", Some("ada@example.com")))
         .await
         .unwrap();
-    let mut team = person(
-        fixtures::seeded_id(&mut rng),
-        "ada@example.com",
-        Some("ada"),
-    );
+    let upper_case = tx
+        .insert_record(person("Ada@example.com", Some("Ada")))
+        .await
+        .unwrap();
+    let mut team = person("ada@example.com", Some("ada"));
     team.collection = "teams".into();
     let team = tx.insert_record(team).await.unwrap();
     tx.commit().await.unwrap();
@@ -101,16 +91,11 @@ pub async fn unique_values_are_enforced_per_tenant_collection_and_field(ts: &Tes
     for (email, handle) in [("ada@example.com", None), ("new@example.com", Some("ada"))] {
         let mut tx = store.tenant(acme.id, Access::Write).await.unwrap();
         let before = tx
-            .insert_record(person(
-                fixtures::seeded_id(&mut rng),
-                "before@example.com",
-                None,
-            ))
+            .insert_record(person("before@example.com", None))
             .await
             .unwrap();
         expect_conflict(
-            tx.insert_record(person(fixtures::seeded_id(&mut rng), email, handle))
-                .await,
+            tx.insert_record(person(email, handle)).await,
             ConflictKind::UniqueValue,
         );
         let error = tx.commit().await.unwrap_err();
@@ -118,9 +103,8 @@ pub async fn unique_values_are_enforced_per_tenant_collection_and_field(ts: &Tes
         let mut tx = store.tenant(acme.id, Access::Read).await.unwrap();
         assert!(tx.record("people", before.id).await.unwrap().is_none());
         assert!(
-            tx.unique_value_holder("people", "email", "before@example.com")
+            holder(&mut *tx, "email", "before@example.com")
                 .await
-                .unwrap()
                 .is_none()
         );
     }
@@ -144,30 +128,14 @@ pub async fn unique_values_are_enforced_per_tenant_collection_and_field(ts: &Tes
         .unwrap(),
     );
     assert_eq!(moved.version, 2);
-    assert!(
-        tx.unique_value_holder("people", "email", "ada@example.com")
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert!(holder(&mut *tx, "email", "ada@example.com").await.is_none());
     assert_eq!(
-        tx.unique_value_holder("people", "email", "ada@new.example")
-            .await
-            .unwrap(),
+        holder(&mut *tx, "email", "ada@new.example").await,
         Some(ada.id)
     );
-    assert_eq!(
-        tx.unique_value_holder("people", "handle", "ada")
-            .await
-            .unwrap(),
-        Some(ada.id)
-    );
+    assert_eq!(holder(&mut *tx, "handle", "ada").await, Some(ada.id));
     let successor = tx
-        .insert_record(person(
-            fixtures::seeded_id(&mut rng),
-            "ada@example.com",
-            None,
-        ))
+        .insert_record(person("ada@example.com", None))
         .await
         .unwrap();
     // Dropping an optional unique field frees its value too.
@@ -183,12 +151,7 @@ pub async fn unique_values_are_enforced_per_tenant_collection_and_field(ts: &Tes
         .await
         .unwrap(),
     );
-    assert!(
-        tx.unique_value_holder("people", "handle", "ada")
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert!(holder(&mut *tx, "handle", "ada").await.is_none());
     tx.commit().await.unwrap();
 
     // Updating into a taken value is a conflict.
@@ -210,50 +173,22 @@ pub async fn unique_values_are_enforced_per_tenant_collection_and_field(ts: &Tes
     // Deleting frees every value of the record.
     let mut tx = store.tenant(acme.id, Access::Write).await.unwrap();
     expect_done(tx.delete_record("people", ada.id, None).await.unwrap());
-    assert!(
-        tx.unique_value_holder("people", "email", "ada@new.example")
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert!(holder(&mut *tx, "email", "ada@new.example").await.is_none());
     let reuse = tx
-        .insert_record(person(
-            fixtures::seeded_id(&mut rng),
-            "ada@new.example",
-            Some("ada"),
-        ))
+        .insert_record(person("ada@new.example", Some("ada")))
         .await
         .unwrap();
     tx.commit().await.unwrap();
 
     // Another tenant: the same values are free, and its holders are its own.
     let mut tx = store.tenant(globex.id, Access::Write).await.unwrap();
-    assert!(
-        tx.unique_value_holder("people", "email", "ada@new.example")
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert!(holder(&mut *tx, "email", "ada@new.example").await.is_none());
     let theirs = tx
-        .insert_record(person(
-            fixtures::seeded_id(&mut rng),
-            "ada@new.example",
-            Some("ada"),
-        ))
+        .insert_record(person("ada@new.example", Some("ada")))
         .await
         .unwrap();
-    assert_eq!(
-        tx.unique_value_holder("people", "handle", "ada")
-            .await
-            .unwrap(),
-        Some(theirs.id)
-    );
+    assert_eq!(holder(&mut *tx, "handle", "ada").await, Some(theirs.id));
     tx.commit().await.unwrap();
     let mut tx = store.tenant(acme.id, Access::Read).await.unwrap();
-    assert_eq!(
-        tx.unique_value_holder("people", "handle", "ada")
-            .await
-            .unwrap(),
-        Some(reuse.id)
-    );
+    assert_eq!(holder(&mut *tx, "handle", "ada").await, Some(reuse.id));
 }
