@@ -14,7 +14,8 @@
 //! record events and listing), which it checks against an in-memory
 //! [`reference`] evaluation of filters and orders. [`model`] runs random
 //! sequences of record operations on two tenants against an in-memory model.
-//! [`bench`] is what the backends' isolation benchmarks share.
+//! [`bench`] is what the backends' isolation benchmarks share, [`plans`]
+//! the data their query-plan tests plan over.
 
 #![allow(
     clippy::unwrap_used,
@@ -28,6 +29,7 @@ pub mod cases;
 pub mod fixtures;
 pub mod isolation;
 pub mod model;
+pub mod plans;
 pub mod records;
 pub mod reference;
 

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use bulkhead_store::{Access, Store};
 use bulkhead_store_conformance::TestStore;
 use bulkhead_store_conformance::fixtures::{self, t0};
+use bulkhead_store_conformance::plans;
 use bulkhead_store_sqlite::SqliteStore;
 
 /// Tables with a `tenant_id` column, from SQLite's own catalog.
@@ -266,13 +267,6 @@ fn every_tenant_table_leads_its_keys_and_indexes_with_tenant_id() {
     }
 }
 
-/// How many records the query-plan checks run over, across three tenants.
-const PLAN_RECORDS: usize = 20_000;
-/// Owners of records per tenant.
-const PLAN_OWNERS: usize = 20;
-/// The page size of the planned queries (a page of 20 and one more).
-const PLAN_LIMIT: i64 = 21;
-
 /// The columns `data_plane.rs::list_records` selects.
 const RECORD_COLUMNS: &str =
     "tenant_id, id, collection, owner_id, version, created_at, updated_at, data";
@@ -359,77 +353,17 @@ fn record_ids(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_common_list_queries_use_an_index() {
     use bulkhead_domain::RecordId;
-    use bulkhead_domain::collection::{CollectionSchema, FieldType};
+    use bulkhead_domain::collection::FieldType;
     use bulkhead_domain::filter::{FieldRef, SortKey, parse, typecheck};
-    use bulkhead_store::{Cursor, NewCollection, NewRecord, RecordQuery};
+    use bulkhead_store::{Cursor, RecordQuery};
     use rusqlite::types::Value as Sql;
 
     let started = std::time::Instant::now();
     let (_dir, path) = temp_db();
     let store = SqliteStore::open(&path, t0()).unwrap();
-    let schema_json = serde_json::json!({
-        "name": "tasks",
-        "visibility": "owner",
-        "fields": [
-            {"name": "title", "type": "text", "required": true},
-            {"name": "priority", "type": "integer"},
-            {"name": "status", "type": "select", "values": ["open", "closed"]}
-        ],
-        "indexes": [["priority"]]
-    });
-    let schema: CollectionSchema = serde_json::from_value(schema_json.clone()).unwrap();
-    let index_fields = vec![("priority".to_owned(), FieldType::Integer)];
-    let index_name = bulkhead_store::record_index_name(&index_fields);
-
-    // Three tenants: the first holds half the records, and a second
-    // collection, so neither the tenant nor the collection alone is
-    // selective.
-    let owner = fixtures::user(&store, "owner@example.com").await;
-    let mut tenants = Vec::new();
-    for (i, share) in [
-        (0, PLAN_RECORDS / 2),
-        (1, PLAN_RECORDS / 4),
-        (2, PLAN_RECORDS / 4),
-    ] {
-        let tenant = fixtures::tenant(&store, &format!("tenant-{i}"), &owner).await;
-        let owners: Vec<bulkhead_domain::UserId> = (0..PLAN_OWNERS)
-            .map(|_| bulkhead_domain::UserId::new())
-            .collect();
-        let mut tx = store.tenant(tenant.id, Access::Write).await.unwrap();
-        for collection in ["tasks", "notes"] {
-            let mut schema = schema_json.clone();
-            schema["name"] = serde_json::json!(collection);
-            tx.insert_collection(NewCollection {
-                name: collection.into(),
-                schema,
-                at: t0(),
-            })
-            .await
-            .unwrap();
-            tx.ensure_record_index(collection, &index_fields)
-                .await
-                .unwrap();
-        }
-        for n in 0..share {
-            let collection = if n % 5 == 4 { "notes" } else { "tasks" };
-            tx.insert_record(NewRecord {
-                id: RecordId::new(),
-                collection: collection.into(),
-                owner_id: Some(owners[n % PLAN_OWNERS]),
-                data: serde_json::json!({
-                    "title": format!("record {n}"),
-                    "priority": (n * 7) % 10,
-                    "status": if n % 2 == 0 { "open" } else { "closed" },
-                }),
-                unique_values: Vec::new(),
-                at: t0() + time::Duration::seconds(n as i64),
-            })
-            .await
-            .unwrap();
-        }
-        tx.commit().await.unwrap();
-        tenants.push((tenant, owners));
-    }
+    let schema = plans::tasks_schema();
+    let index_name = bulkhead_store::record_index_name(&plans::index_fields());
+    let tenants = plans::seed(&store).await;
     let inserted = started.elapsed();
     let (tenant, owners) = &tenants[0];
     let connection = raw(&path);
@@ -451,7 +385,7 @@ async fn the_common_list_queries_use_an_index() {
         &[
             tenant_param.clone(),
             tasks.clone(),
-            Sql::Integer(PLAN_LIMIT),
+            Sql::Integer(plans::LIMIT),
         ],
     );
     let mut tx = store.tenant(tenant.id, Access::Read).await.unwrap();
@@ -482,7 +416,7 @@ async fn the_common_list_queries_use_an_index() {
         descending: false,
     }];
     let default_query = RecordQuery {
-        limit: PLAN_LIMIT as u32,
+        limit: plans::LIMIT as u32,
         ..RecordQuery::default()
     };
     let cursor_after = |query: &RecordQuery, record: &bulkhead_store::Record| {
@@ -495,12 +429,12 @@ async fn the_common_list_queries_use_an_index() {
     let priority_query = RecordQuery {
         filter: Some(filter.clone()),
         sort: sort_priority.clone(),
-        limit: PLAN_LIMIT as u32,
+        limit: plans::LIMIT as u32,
         ..RecordQuery::default()
     };
     let owner_query = RecordQuery {
         owner: Some(owners[3]),
-        limit: PLAN_LIMIT as u32,
+        limit: plans::LIMIT as u32,
         ..RecordQuery::default()
     };
     let priority_last = tx.list_records("tasks", &priority_query).await.unwrap();
@@ -526,7 +460,7 @@ async fn the_common_list_queries_use_an_index() {
             params: vec![
                 tenant_param.clone(),
                 tasks.clone(),
-                Sql::Integer(PLAN_LIMIT),
+                Sql::Integer(plans::LIMIT),
             ],
             index: "ix_records_created".into(),
             ordered: true,
@@ -541,7 +475,7 @@ async fn the_common_list_queries_use_an_index() {
                 Sql::Integer(last_micros),
                 Sql::Integer(last_micros),
                 Sql::Blob(last.id.as_bytes().to_vec()),
-                Sql::Integer(PLAN_LIMIT),
+                Sql::Integer(plans::LIMIT),
             ],
             index: "ix_records_created".into(),
             ordered: true,
@@ -554,7 +488,7 @@ async fn the_common_list_queries_use_an_index() {
                 tenant_param.clone(),
                 tasks.clone(),
                 Sql::Integer(3),
-                Sql::Integer(PLAN_LIMIT),
+                Sql::Integer(plans::LIMIT),
             ],
             index: index_name.clone(),
             ordered: false,
@@ -575,7 +509,7 @@ async fn the_common_list_queries_use_an_index() {
                 Sql::Integer(priority_of(&priority_last)),
                 Sql::Integer(priority_of(&priority_last)),
                 Sql::Blob(priority_last.id.as_bytes().to_vec()),
-                Sql::Integer(PLAN_LIMIT),
+                Sql::Integer(plans::LIMIT),
             ],
             index: index_name.clone(),
             ordered: false,
@@ -588,7 +522,7 @@ async fn the_common_list_queries_use_an_index() {
                 tenant_param.clone(),
                 tasks.clone(),
                 owner_param.clone(),
-                Sql::Integer(PLAN_LIMIT),
+                Sql::Integer(plans::LIMIT),
             ],
             index: "ix_records_owner".into(),
             ordered: true,
@@ -604,7 +538,7 @@ async fn the_common_list_queries_use_an_index() {
                 Sql::Integer(owner_last_micros),
                 Sql::Integer(owner_last_micros),
                 Sql::Blob(owner_last.id.as_bytes().to_vec()),
-                Sql::Integer(PLAN_LIMIT),
+                Sql::Integer(plans::LIMIT),
             ],
             index: "ix_records_owner".into(),
             ordered: true,
@@ -622,7 +556,7 @@ async fn the_common_list_queries_use_an_index() {
                 tenant_param.clone(),
                 tasks.clone(),
                 Sql::Integer(3),
-                Sql::Integer(PLAN_LIMIT),
+                Sql::Integer(plans::LIMIT),
             ],
             index: "ix_records_created".into(),
             ordered: true,
@@ -643,7 +577,7 @@ async fn the_common_list_queries_use_an_index() {
             .map(|r| *r.id.as_uuid())
             .collect();
         let from_sql = record_ids(&connection, &case.sql, &case.params);
-        assert_eq!(from_sql.len(), PLAN_LIMIT as usize, "{}", case.what);
+        assert_eq!(from_sql.len(), plans::LIMIT as usize, "{}", case.what);
         assert_eq!(
             from_sql, from_store,
             "{}: the reproduced SQL no longer matches data_plane.rs::list_records",
@@ -687,7 +621,8 @@ async fn the_common_list_queries_use_an_index() {
     }
     drop(tx);
     eprintln!(
-        "SQLite plans over {PLAN_RECORDS} records: {:.1?} to insert, {:.1?} in all",
+        "SQLite plans over {} records: {:.1?} to insert, {:.1?} in all",
+        plans::RECORDS,
         inserted,
         started.elapsed()
     );
