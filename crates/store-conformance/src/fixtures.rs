@@ -232,6 +232,17 @@ pub fn record_event(
     }
 }
 
+/// Races `n_tasks` tasks as [`all_at_once`] does, of which exactly one
+/// must win (return `true`).
+pub async fn exactly_one_wins<F, Fut>(n_tasks: usize, task: F)
+where
+    F: FnMut(usize) -> Fut,
+    Fut: Future<Output = bool> + Send + 'static,
+{
+    let won = all_at_once(n_tasks, task).await;
+    assert_eq!(won.iter().filter(|won| **won).count(), 1, "{won:?}");
+}
+
 /// Runs `n_tasks` tasks (`task(i)` makes the `i`th) released together by a
 /// barrier, so that they race; returns their results in task order.
 pub async fn all_at_once<T, F, Fut>(n_tasks: usize, mut task: F) -> Vec<T>

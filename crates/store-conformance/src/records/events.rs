@@ -8,7 +8,7 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use serde_json::json;
 
-use super::{expect_conflict, expect_done, orders_schema};
+use super::{acme_with_orders, expect_conflict, expect_done, orders_schema};
 use crate::TestStore;
 use crate::fixtures::{self, at};
 use bulkhead_store::{Access, ConflictKind, EventKind, Record, StoreError};
@@ -196,14 +196,10 @@ pub async fn record_events_are_numbered_by_their_audit_entries(ts: &TestStore) {
 
 pub async fn record_events_are_numbered_apart_under_concurrency(ts: &TestStore) {
     let store = Arc::clone(&ts.store);
-    let owner = fixtures::user(&*store, "owner@example.com").await;
-    let tenant = fixtures::tenant(&*store, "acme", &owner).await.id;
-    let mut tx = store.tenant(tenant, Access::Write).await.unwrap();
-    tx.insert_collection(fixtures::collection("orders", orders_schema(), at(0)))
-        .await
-        .unwrap();
+    let tenant = acme_with_orders(&*store).await;
+    let mut tx = store.tenant(tenant, Access::Read).await.unwrap();
     let base = tx.record_event_position().await.unwrap();
-    tx.commit().await.unwrap();
+    drop(tx);
     let n_tasks = 8;
     let mut rng = StdRng::seed_from_u64(8);
     let results = fixtures::all_at_once(n_tasks, |i| {

@@ -8,7 +8,7 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use serde_json::{Value, json};
 
-use super::{expect_conflict, orders_schema};
+use super::{acme_with_orders, expect_conflict, orders_schema};
 use crate::TestStore;
 use crate::fixtures::{self, at, hash_of};
 use bulkhead_store::{Access, ConflictKind, IdempotencyClaim, RecordQuery, StoreError};
@@ -141,13 +141,7 @@ enum ClaimOutcome {
 
 pub async fn an_idempotency_key_is_claimed_once_under_concurrency(ts: &TestStore) {
     let store = Arc::clone(&ts.store);
-    let owner = fixtures::user(&*store, "owner@example.com").await;
-    let tenant = fixtures::tenant(&*store, "acme", &owner).await.id;
-    let mut tx = store.tenant(tenant, Access::Write).await.unwrap();
-    tx.insert_collection(fixtures::collection("orders", orders_schema(), at(0)))
-        .await
-        .unwrap();
-    tx.commit().await.unwrap();
+    let tenant = acme_with_orders(&*store).await;
 
     let n_tasks = 16;
     let mut rng = StdRng::seed_from_u64(16);

@@ -23,11 +23,13 @@ pub use sorts::*;
 pub use unique::*;
 
 use bulkhead_domain::{
-    CollectionName, CollectionSchema, FieldDef, FieldName, FieldType, RecordId, Visibility,
+    CollectionName, CollectionSchema, FieldDef, FieldName, FieldType, RecordId, TenantId,
+    Visibility,
 };
 use serde_json::Value;
 
-use bulkhead_store::{ConflictKind, Record, StoreError, Write};
+use crate::fixtures::{self, at};
+use bulkhead_store::{Access, ConflictKind, Record, Store, StoreError, Write};
 
 fn field(name: &str, field_type: FieldType, required: bool, unique: bool) -> FieldDef {
     FieldDef {
@@ -77,6 +79,18 @@ fn people_schema(name: &str) -> Value {
             field("bio", text(), false, false),
         ],
     )
+}
+
+/// A tenant `acme` with an empty `orders` collection.
+async fn acme_with_orders(store: &dyn Store) -> TenantId {
+    let owner = fixtures::user(store, "owner@example.com").await;
+    let tenant = fixtures::tenant(store, "acme", &owner).await.id;
+    let mut tx = store.tenant(tenant, Access::Write).await.unwrap();
+    tx.insert_collection(fixtures::collection("orders", orders_schema(), at(0)))
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    tenant
 }
 
 fn expect_conflict<T: std::fmt::Debug>(result: Result<T, StoreError>, kind: ConflictKind) {
