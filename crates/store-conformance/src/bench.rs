@@ -7,6 +7,17 @@
 //!
 //! Each benchmark keeps what is its backend's: the baselines, the raw
 //! statements (copied from the backend's private SQL) and how it runs them.
+//!
+//! Criterion measures one variant after the other, seconds apart, and on a
+//! shared machine the load (and with it the cost of a context switch or a
+//! round trip) can change in between, by more than the few per cent the
+//! benchmarks look for. So after criterion (under `cargo bench` only) each
+//! comparison (`raw_scoped` against each baseline, `store_tenant_tx` against
+//! `raw_scoped`) is measured once more with the two variants alternating in
+//! ~2 ms batches ([`paired`]), and the median ratio is printed as a
+//! `paired:` line: read those for the overhead, criterion's for the times.
+//! Run as a test (`cargo test --benches`), a benchmark seeds a tenth of the
+//! data ([`sizes`]).
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -76,6 +87,25 @@ pub struct Row {
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
     pub data: Document,
+}
+
+/// The baselines' tables, `one_tenant_records` and `all_tenants_records`:
+/// `columns` (the store's `records` minus `tenant_id`, in the backend's
+/// types, then `table_options`) with the store's indexes minus `tenant_id`
+/// (`ix_records_created`, `ix_records_owner`, and the index the store makes
+/// for `n`, on `n_expression`).
+pub fn baseline_schema(columns: &str, table_options: &str, n_expression: &str) -> String {
+    ["one_tenant", "all_tenants"]
+        .map(|prefix| {
+            format!(
+                "CREATE TABLE {prefix}_records ({columns}){table_options};
+CREATE INDEX {prefix}_created ON {prefix}_records (collection, created_at, id);
+CREATE INDEX {prefix}_owner ON {prefix}_records (collection, owner_id, created_at, id);
+CREATE INDEX {prefix}_n ON {prefix}_records (collection, {n_expression});
+"
+            )
+        })
+        .join("\n")
 }
 
 /// The ids of rows, to compare the variants' answers.

@@ -65,25 +65,16 @@
 //! for what is being measured. Before measuring, the query plan of every
 //! raw statement is printed.
 //!
-//! Criterion measures one variant after the other, seconds apart, and on a
-//! shared machine the load (and with it the cost of a context switch or a
-//! round trip) can change in between, by more than the few per cent this
-//! looks for. So after criterion (under `cargo bench` only) each comparison
-//! (`raw_scoped` against each baseline, `store_tenant_tx` against
-//! `raw_scoped`) is measured once more with the two variants alternating in
-//! ~2 ms batches, and the median ratio is printed as a `paired:` line: read
-//! those for the overhead, criterion's for the times.
-//!
-//! `benches/isolation.sh` at the repository root runs this and prints the
-//! overhead table. Run as a test (`cargo test --benches`), it seeds a tenth
-//! of the data.
+//! After criterion, under `cargo bench` only, each comparison is measured
+//! once more with the two variants interleaved (see
+//! `bulkhead_store_conformance::bench`): its `paired:` lines give the
+//! overhead, criterion's the times. `benches/isolation.sh` at the repository
+//! root runs this and prints the overhead table.
 
 #![allow(
     clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
     clippy::print_stdout,
-    reason = "benchmark code: a failed setup stops the run, and it prints its plans"
+    reason = "benchmark code: a failed setup stops the run, and it prints its query plans"
 )]
 
 use std::hint::black_box;
@@ -93,7 +84,7 @@ use std::time::Instant;
 use bulkhead_domain::{RecordId, TenantId};
 use bulkhead_store_conformance::bench::{
     COLLECTION, Case, LIMIT, Row, SCOPED_COLUMNS, T0, THRESHOLD, Target, UNSCOPED_COLUMNS,
-    full_run, ids, measured, paired, print_paired, seed, sizes,
+    baseline_schema, full_run, ids, measured, paired, print_paired, seed, sizes,
 };
 use bulkhead_store_sqlite::{SqliteStore, open_for_inspection};
 use criterion::Criterion;
@@ -104,11 +95,10 @@ use uuid::Uuid;
 /// `record_query::order_by` for the default order.
 const NEWEST_FIRST: &str = "created_at DESC NULLS LAST, id DESC NULLS LAST";
 
-/// The baselines' tables: `records` minus `tenant_id`, with the store's
-/// indexes minus `tenant_id` (`ix_records_created`, `ix_records_owner`, and
-/// the index `ensure_record_index` creates for `n`).
-const BASELINE_SCHEMA: &str = "
-CREATE TABLE one_tenant_records (
+/// The baselines' columns: `records` minus `tenant_id` (their tables and
+/// indexes are `bench::baseline_schema`, with the index `ensure_record_index`
+/// creates for `n`).
+const BASELINE_COLUMNS: &str = "
     id         BLOB    NOT NULL PRIMARY KEY CHECK (length(id) = 16),
     collection TEXT    NOT NULL,
     owner_id   BLOB,
@@ -116,23 +106,6 @@ CREATE TABLE one_tenant_records (
     created_at INTEGER NOT NULL,
     updated_at INTEGER NOT NULL,
     data       TEXT    NOT NULL
-) STRICT;
-CREATE INDEX one_tenant_created ON one_tenant_records (collection, created_at, id);
-CREATE INDEX one_tenant_owner ON one_tenant_records (collection, owner_id, created_at, id);
-CREATE INDEX one_tenant_n ON one_tenant_records (collection, json_extract(data, '$.n'));
-
-CREATE TABLE all_tenants_records (
-    id         BLOB    NOT NULL PRIMARY KEY CHECK (length(id) = 16),
-    collection TEXT    NOT NULL,
-    owner_id   BLOB,
-    version    INTEGER NOT NULL CHECK (version >= 1),
-    created_at INTEGER NOT NULL,
-    updated_at INTEGER NOT NULL,
-    data       TEXT    NOT NULL
-) STRICT;
-CREATE INDEX all_tenants_created ON all_tenants_records (collection, created_at, id);
-CREATE INDEX all_tenants_owner ON all_tenants_records (collection, owner_id, created_at, id);
-CREATE INDEX all_tenants_n ON all_tenants_records (collection, json_extract(data, '$.n'));
 ";
 
 fn time_at(micros: i64) -> rusqlite::Result<OffsetDateTime> {
@@ -203,7 +176,13 @@ struct Fixture {
 /// Builds both baselines from the store's file, rows in the store's order.
 fn build_baselines(shared_path: &Path, baseline_path: &Path, tenants: &[TenantId]) {
     let connection = open_for_inspection(baseline_path, false).unwrap();
-    connection.execute_batch(BASELINE_SCHEMA).unwrap();
+    connection
+        .execute_batch(&baseline_schema(
+            BASELINE_COLUMNS,
+            " STRICT",
+            "json_extract(data, '$.n')",
+        ))
+        .unwrap();
     connection
         .execute(
             "ATTACH DATABASE ?1 AS shared",
@@ -282,6 +261,23 @@ impl Fixture {
 
     async fn store_call(&self, case: &str, id: RecordId) -> usize {
         self.target.store_call(&self.store, case, id).await
+    }
+
+    /// The unscoped variants: their name, their table, and the collection
+    /// the measured tenant's notes are in there.
+    fn baselines(&self) -> [(&'static str, &'static str, &dyn ToSql); 2] {
+        [
+            (
+                "raw_unscoped_one_tenant",
+                "one_tenant_records",
+                &COLLECTION as &dyn ToSql,
+            ),
+            (
+                "raw_unscoped_all_tenants",
+                "all_tenants_records",
+                &self.target.all_tenants_collection,
+            ),
+        ]
     }
 }
 
@@ -432,19 +428,7 @@ fn bench(c: &mut Criterion, fixture: &Fixture) {
             })
         });
 
-        let all_tenants_collection: &dyn ToSql = &fixture.target.all_tenants_collection;
-        for (variant, table, collection) in [
-            (
-                "raw_unscoped_one_tenant",
-                "one_tenant_records",
-                &COLLECTION as &dyn ToSql,
-            ),
-            (
-                "raw_unscoped_all_tenants",
-                "all_tenants_records",
-                all_tenants_collection,
-            ),
-        ] {
+        for (variant, table, collection) in fixture.baselines() {
             let sql = (case.unscoped_sql)(table);
             let mut i = 0;
             group.bench_function(variant, |b| {
@@ -462,21 +446,9 @@ fn bench(c: &mut Criterion, fixture: &Fixture) {
 /// The interleaved check of the raw comparisons (see [`paired`]).
 fn bench_paired(fixture: &Fixture) {
     let ids = &fixture.target.record_ids;
-    let all_tenants_collection: &dyn ToSql = &fixture.target.all_tenants_collection;
     for case in cases() {
         let group = format!("sqlite_{}", case.name);
-        for (variant, table, collection) in [
-            (
-                "raw_unscoped_one_tenant",
-                "one_tenant_records",
-                &COLLECTION as &dyn ToSql,
-            ),
-            (
-                "raw_unscoped_all_tenants",
-                "all_tenants_records",
-                all_tenants_collection,
-            ),
-        ] {
+        for (variant, table, collection) in fixture.baselines() {
             let sql = (case.unscoped_sql)(table);
             let ratio = paired(|scoped, calls| {
                 for i in calls {

@@ -66,25 +66,16 @@
 //! measuring, the plan of each raw statement is printed (`EXPLAIN`, run as
 //! the runtime role inside its transaction, so under the policy).
 //!
-//! Criterion measures one variant after the other, seconds apart, and on a
-//! shared machine the load (and with it the cost of a context switch or a
-//! round trip) can change in between, by more than the few per cent this
-//! looks for. So after criterion (under `cargo bench` only) each comparison
-//! (`raw_scoped` against each baseline, `store_tenant_tx` against
-//! `raw_scoped`) is measured once more with the two variants alternating in
-//! ~2 ms batches, and the median ratio is printed as a `paired:` line: read
-//! those for the overhead, criterion's for the times.
-//!
-//! `benches/isolation.sh` at the repository root runs this and prints the
-//! overhead table. Run as a test (`cargo test --benches`), it seeds a tenth
-//! of the data.
+//! After criterion, under `cargo bench` only, each comparison is measured
+//! once more with the two variants interleaved (see
+//! `bulkhead_store_conformance::bench`): its `paired:` lines give the
+//! overhead, criterion's the times. `benches/isolation.sh` at the repository
+//! root runs this and prints the overhead table.
 
 #![allow(
     clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
     clippy::print_stdout,
-    reason = "benchmark code: a failed setup stops the run, and it prints its plans"
+    reason = "benchmark code: a failed setup stops the run, and it prints its plans, or why it skips"
 )]
 
 use std::hint::black_box;
@@ -93,7 +84,8 @@ use std::time::Instant;
 use bulkhead_domain::TenantId;
 use bulkhead_store::Store;
 use bulkhead_store_conformance::bench::{
-    COLLECTION, Target, UNSCOPED_COLUMNS, full_run, measured, paired, print_paired, seed, sizes,
+    COLLECTION, Target, UNSCOPED_COLUMNS, baseline_schema, full_run, measured, paired,
+    print_paired, seed, sizes,
 };
 use bulkhead_store_postgres::{MigrateOptions, PgStore, PoolSettings, migrate};
 use criterion::Criterion;
@@ -106,12 +98,10 @@ use raw::{begin_sql, cases, explain, raw_variant, run_raw};
 
 const DEFAULT_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 
-/// The baselines' tables: `records` minus `tenant_id`, no row-level
-/// security, the store's indexes minus `tenant_id` (`ix_records_created`,
-/// `ix_records_owner`, and the one `bulkhead_ensure_record_index` makes for
-/// an integer `n`).
-const BASELINE_SCHEMA: &str = "
-CREATE TABLE one_tenant_records (
+/// The baselines' columns: `records` minus `tenant_id`, with no row-level
+/// security (their tables and indexes are `bench::baseline_schema`, with
+/// the index `bulkhead_ensure_record_index` makes for an integer `n`).
+const BASELINE_COLUMNS: &str = "
     id         uuid        NOT NULL PRIMARY KEY,
     collection text        NOT NULL,
     owner_id   uuid,
@@ -119,23 +109,6 @@ CREATE TABLE one_tenant_records (
     created_at timestamptz NOT NULL,
     updated_at timestamptz NOT NULL,
     data       jsonb       NOT NULL
-);
-CREATE INDEX one_tenant_created ON one_tenant_records (collection, created_at, id);
-CREATE INDEX one_tenant_owner ON one_tenant_records (collection, owner_id, created_at, id);
-CREATE INDEX one_tenant_n ON one_tenant_records (collection, ((data ->> 'n')::bigint));
-
-CREATE TABLE all_tenants_records (
-    id         uuid        NOT NULL PRIMARY KEY,
-    collection text        NOT NULL,
-    owner_id   uuid,
-    version    bigint      NOT NULL CHECK (version >= 1),
-    created_at timestamptz NOT NULL,
-    updated_at timestamptz NOT NULL,
-    data       jsonb       NOT NULL
-);
-CREATE INDEX all_tenants_created ON all_tenants_records (collection, created_at, id);
-CREATE INDEX all_tenants_owner ON all_tenants_records (collection, owner_id, created_at, id);
-CREATE INDEX all_tenants_n ON all_tenants_records (collection, ((data ->> 'n')::bigint));
 ";
 
 #[allow(
@@ -163,10 +136,14 @@ fn with_user_and_database(url: &str, user: Option<&str>, database: &str) -> Stri
 /// Builds both baselines as the owner (a superuser, so the policy does not
 /// hide `records` from it), rows in the order the store wrote them.
 async fn build_baselines(owner: &mut PgConnection, tenants: &[TenantId], app_role: &str) {
-    sqlx::raw_sql(BASELINE_SCHEMA)
-        .execute(&mut *owner)
-        .await
-        .unwrap();
+    sqlx::raw_sql(&baseline_schema(
+        BASELINE_COLUMNS,
+        "",
+        "((data ->> 'n')::bigint)",
+    ))
+    .execute(&mut *owner)
+    .await
+    .unwrap();
     sqlx::query(&format!(
         "INSERT INTO one_tenant_records ({UNSCOPED_COLUMNS})
          SELECT {UNSCOPED_COLUMNS} FROM records WHERE tenant_id = $1 ORDER BY created_at"
