@@ -7,7 +7,7 @@
 
 use bulkhead_domain::collection::{CollectionSchema, FieldType};
 use bulkhead_domain::{RecordId, UserId};
-use bulkhead_store::{Access, NewCollection, NewRecord, Store, Tenant};
+use bulkhead_store::{Access, NewCollection, NewRecord, RecordQuery, Store, Tenant, TenantTx};
 use serde_json::{Value, json};
 
 use crate::fixtures;
@@ -88,4 +88,11 @@ pub async fn seed(store: &dyn Store) -> Vec<(Tenant, Vec<UserId>)> {
         tenants.push((tenant, owners));
     }
     tenants
+}
+
+/// The ids of the `tasks` the store lists for `query`, to compare with
+/// what the reproduced SQL answers.
+pub async fn listed_ids(tx: &mut dyn TenantTx, query: &RecordQuery) -> Vec<uuid::Uuid> {
+    let records = tx.list_records("tasks", query).await.unwrap();
+    records.iter().map(|r| *r.id.as_uuid()).collect()
 }

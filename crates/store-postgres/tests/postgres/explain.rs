@@ -257,13 +257,7 @@ async fn the_common_list_queries_use_an_index() {
     let mut failures = Vec::new();
     for case in &cases {
         // The reproduced SQL answers what the store answers.
-        let from_store: Vec<uuid::Uuid> = tx
-            .list_records("tasks", &case.query)
-            .await
-            .unwrap()
-            .iter()
-            .map(|r| *r.id.as_uuid())
-            .collect();
+        let from_store = plans::listed_ids(&mut *tx, &case.query).await;
         let from_sql = ids(&mut app, &tenant_id, &case.sql).await;
         if from_sql.len() != LIMIT as usize || from_sql != from_store {
             failures.push(format!(
