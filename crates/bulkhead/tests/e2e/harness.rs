@@ -202,8 +202,19 @@ impl Account {
         path: &str,
         body: Option<serde_json::Value>,
     ) -> RawResponse {
-        self.client.raw(method, path, body).await.unwrap()
+        request(&self.client, method, path, body).await
     }
+}
+
+/// Any request through `client`, answered (the answer is checked against
+/// the OpenAPI document like every other).
+pub async fn request(
+    client: &Client,
+    method: Method,
+    path: &str,
+    body: Option<serde_json::Value>,
+) -> RawResponse {
+    client.raw(method, path, body).await.unwrap()
 }
 
 /// A running `bulkhead serve` on one backend, with an anonymous client

@@ -15,7 +15,7 @@ use time::OffsetDateTime;
 use time::macros::datetime;
 use uuid::Uuid;
 
-use crate::harness::{Backend, Options, TestServer, expect_error, expect_problem};
+use crate::harness::{Backend, Options, TestServer, expect_error, expect_problem, request};
 use crate::identity_tenants::create_tenant_raw;
 use crate::support::{assert_success, stderr_of, stdout_of};
 
@@ -291,11 +291,13 @@ async fn the_audit_log_records_filters_and_pages(server: TestServer) {
         404,
         "tenant_not_found",
     );
-    let anonymous = server
-        .anon
-        .raw(Method::GET, &format!("/v1/tenants/{t}/audit"), None)
-        .await
-        .unwrap();
+    let anonymous = request(
+        &server.anon,
+        Method::GET,
+        &format!("/v1/tenants/{t}/audit"),
+        None,
+    )
+    .await;
     expect_problem(&anonymous, 401, "unauthenticated");
 
     // The hash chains verify, when this build has the command.
@@ -407,7 +409,7 @@ async fn the_platform_admin_lists_and_suspends_but_reads_no_tenant_data(backend:
             ),
             (Method::POST, "/v1/admin/tenants/acme/unsuspend".to_owned()),
         ] {
-            let response = client.raw(method, &path, None).await.unwrap();
+            let response = request(client, method, &path, None).await;
             assert_eq!(
                 response.status,
                 403,
@@ -417,11 +419,7 @@ async fn the_platform_admin_lists_and_suspends_but_reads_no_tenant_data(backend:
             expect_problem(&response, 403, "forbidden");
         }
     }
-    let anonymous = server
-        .anon
-        .raw(Method::GET, "/v1/admin/tenants", None)
-        .await
-        .unwrap();
+    let anonymous = request(&server.anon, Method::GET, "/v1/admin/tenants", None).await;
     expect_problem(&anonymous, 401, "unauthenticated");
 
     // No tenant data through the ordinary routes.
@@ -460,7 +458,7 @@ async fn the_platform_admin_lists_and_suspends_but_reads_no_tenant_data(backend:
         "/v1/tenants/acme/api-keys".to_owned(),
     ] {
         for (what, client) in [("its owner", &ada.client), ("its API key", &as_key)] {
-            let response = client.raw(Method::GET, &path, None).await.unwrap();
+            let response = request(client, Method::GET, &path, None).await;
             assert_eq!(
                 response.status,
                 403,

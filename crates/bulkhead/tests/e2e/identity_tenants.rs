@@ -13,7 +13,7 @@ use bulkhead_client::{Client, Method, RawResponse};
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::harness::{Account, TestServer, expect_error, expect_problem, tenant_name};
+use crate::harness::{Account, TestServer, expect_error, expect_problem, request, tenant_name};
 
 /// How many accepts of one invitation race each other.
 const RACERS: usize = 16;
@@ -87,15 +87,12 @@ fn role_of(members: &[MemberView], user: Uuid) -> Option<Role> {
 
 /// `PATCH`es a member's role as `client`.
 async fn patch_role(client: &Client, path: &str, role: &str) -> RawResponse {
-    client
-        .raw(Method::PATCH, path, Some(json!({ "role": role })))
-        .await
-        .unwrap()
+    request(client, Method::PATCH, path, Some(json!({ "role": role }))).await
 }
 
 /// `DELETE`s `path` as `client`.
 async fn delete(client: &Client, path: &str) -> RawResponse {
-    client.raw(Method::DELETE, path, None).await.unwrap()
+    request(client, Method::DELETE, path, None).await
 }
 
 /// Asserts a refused role assignment: 403 `forbidden`, or 422 naming `role`
@@ -169,15 +166,13 @@ async fn tenants_are_created_read_renamed_and_deleted(server: TestServer) {
         )
         .await;
     expect_problem(&with_plan, 400, "invalid_body");
-    let anonymous = server
-        .anon
-        .raw(
-            Method::POST,
-            "/v1/tenants",
-            Some(json!({"slug": "anon", "name": "A"})),
-        )
-        .await
-        .unwrap();
+    let anonymous = request(
+        &server.anon,
+        Method::POST,
+        "/v1/tenants",
+        Some(json!({"slug": "anon", "name": "A"})),
+    )
+    .await;
     expect_problem(&anonymous, 401, "unauthenticated");
 
     let list = ada.send(Method::GET, "/v1/tenants", None).await;
@@ -245,7 +240,7 @@ async fn tenants_are_created_read_renamed_and_deleted(server: TestServer) {
     assert_eq!(deleted.status, 204, "{}", deleted.text());
     for client in [&ada.client, &admin.client] {
         for path in ["/v1/tenants/acme", "/v1/tenants/acme/members"] {
-            let gone = client.raw(Method::GET, path, None).await.unwrap();
+            let gone = request(client, Method::GET, path, None).await;
             expect_problem(&gone, 404, "tenant_not_found");
         }
         let gone = client.get_tenant(&acme.id.to_string()).await;
@@ -437,15 +432,13 @@ async fn invitations_are_single_use(server: TestServer) {
         wrong_user.status,
         wrong_user.text()
     );
-    let anonymous = server
-        .anon
-        .raw(
-            Method::POST,
-            "/v1/invitations/accept",
-            Some(json!({"token": created.token})),
-        )
-        .await
-        .unwrap();
+    let anonymous = request(
+        &server.anon,
+        Method::POST,
+        "/v1/invitations/accept",
+        Some(json!({"token": created.token})),
+    )
+    .await;
     expect_problem(&anonymous, 401, "unauthenticated");
 
     let response = guest
@@ -571,14 +564,13 @@ async fn invitations_are_single_use(server: TestServer) {
         let client = racer.client.clone();
         let token = race.token.clone();
         racers.spawn(async move {
-            client
-                .raw(
-                    Method::POST,
-                    "/v1/invitations/accept",
-                    Some(json!({"token": token})),
-                )
-                .await
-                .unwrap()
+            request(
+                &client,
+                Method::POST,
+                "/v1/invitations/accept",
+                Some(json!({"token": token})),
+            )
+            .await
         });
     }
     let answers = racers.join_all().await;
@@ -706,7 +698,7 @@ async fn api_keys_act_inside_their_tenant_until_revoked(server: TestServer) {
     );
     for key in [&as_admin_key, &as_viewer_key] {
         for path in ["/v1/me", "/v1/me/sessions"] {
-            let response = key.raw(Method::GET, path, None).await.unwrap();
+            let response = request(key, Method::GET, path, None).await;
             expect_problem(&response, 403, "forbidden");
         }
         for path in [
@@ -715,18 +707,17 @@ async fn api_keys_act_inside_their_tenant_until_revoked(server: TestServer) {
             format!("/v1/tenants/{}/members", other_tenant.slug),
             format!("/v1/tenants/{}/api-keys", other_tenant.slug),
         ] {
-            let response = key.raw(Method::GET, &path, None).await.unwrap();
+            let response = request(key, Method::GET, &path, None).await;
             expect_problem(&response, 404, "tenant_not_found");
         }
     }
-    let key_creates_tenant = as_admin_key
-        .raw(
-            Method::POST,
-            "/v1/tenants",
-            Some(json!({"slug": "by-a-key", "name": "K"})),
-        )
-        .await
-        .unwrap();
+    let key_creates_tenant = request(
+        &as_admin_key,
+        Method::POST,
+        "/v1/tenants",
+        Some(json!({"slug": "by-a-key", "name": "K"})),
+    )
+    .await;
     assert!(
         matches!(key_creates_tenant.status, 403),
         "an API key creating a tenant: {} {}",
@@ -743,14 +734,13 @@ async fn api_keys_act_inside_their_tenant_until_revoked(server: TestServer) {
         )
         .await;
     expect_role_refused(&above, "an admin making an owner key");
-    let above_by_key = as_admin_key
-        .raw(
-            Method::POST,
-            &format!("/v1/tenants/{t}/api-keys"),
-            Some(json!({"name": "too strong", "role": "owner"})),
-        )
-        .await
-        .unwrap();
+    let above_by_key = request(
+        &as_admin_key,
+        Method::POST,
+        &format!("/v1/tenants/{t}/api-keys"),
+        Some(json!({"name": "too strong", "role": "owner"})),
+    )
+    .await;
     expect_role_refused(&above_by_key, "an admin key making an owner key");
     let by_member = member
         .send(
@@ -797,10 +787,13 @@ async fn api_keys_act_inside_their_tenant_until_revoked(server: TestServer) {
         )
         .await;
     assert_eq!(revoke.status, 204, "{}", revoke.text());
-    let after = as_admin_key
-        .raw(Method::GET, &format!("/v1/tenants/{t}"), None)
-        .await
-        .unwrap();
+    let after = request(
+        &as_admin_key,
+        Method::GET,
+        &format!("/v1/tenants/{t}"),
+        None,
+    )
+    .await;
     expect_problem(&after, 401, "unauthenticated");
     // The key it made lives on; the revoked key is listed as revoked.
     server
@@ -915,20 +908,19 @@ pub async fn create_tenant_raw(
     client: &Client,
     slug: &str,
 ) -> (TenantView, bulkhead_client::RawResponse) {
-    let response = client
-        .raw(
-            Method::POST,
-            "/v1/tenants",
-            Some(
-                serde_json::to_value(CreateTenantRequest {
-                    slug: slug.to_owned(),
-                    name: tenant_name(slug),
-                })
-                .unwrap(),
-            ),
-        )
-        .await
-        .unwrap();
+    let response = request(
+        client,
+        Method::POST,
+        "/v1/tenants",
+        Some(
+            serde_json::to_value(CreateTenantRequest {
+                slug: slug.to_owned(),
+                name: tenant_name(slug),
+            })
+            .unwrap(),
+        ),
+    )
+    .await;
     assert_eq!(response.status, 201, "{}", response.text());
     (response.json().unwrap(), response)
 }
