@@ -300,28 +300,30 @@ impl Target {
         records.iter().map(|record| *record.id.as_uuid()).collect()
     }
 
-    /// The `store_tenant_tx` variant: `iters` calls of the case through the
-    /// store, cycling through the records from `*i`, timed. Run in one
-    /// `block_on` per batch of iterations, not per call, so that what the
-    /// store leaves to the runtime (sqlx returns a connection to its pool in
-    /// a spawned task) runs between calls as it would in a server.
-    pub fn time_store_calls(
-        &self,
-        runtime: &tokio::runtime::Runtime,
-        store: &dyn Store,
-        case: &str,
-        i: &mut usize,
-        iters: u64,
-    ) -> Duration {
+    /// The `store_tenant_tx` variant, for criterion's `iter_custom`: each
+    /// call times `iters` calls of the case through the store, cycling
+    /// through the records. Run in one `block_on` per batch of iterations,
+    /// not per call, so that what the store leaves to the runtime (sqlx
+    /// returns a connection to its pool in a spawned task) runs between
+    /// calls as it would in a server.
+    pub fn store_calls_timed<'a>(
+        &'a self,
+        runtime: &'a tokio::runtime::Runtime,
+        store: &'a dyn Store,
+        case: &'a str,
+    ) -> impl FnMut(u64) -> Duration + 'a {
         let ids = &self.record_ids;
-        runtime.block_on(async {
-            let started = Instant::now();
-            for _ in 0..iters {
-                *i = (*i + 1) % ids.len();
-                black_box(self.store_call(store, case, ids[*i]).await);
-            }
-            started.elapsed()
-        })
+        let mut i = 0;
+        move |iters| {
+            runtime.block_on(async {
+                let started = Instant::now();
+                for _ in 0..iters {
+                    i = (i + 1) % ids.len();
+                    black_box(self.store_call(store, case, ids[i]).await);
+                }
+                started.elapsed()
+            })
+        }
     }
 }
 

@@ -405,18 +405,10 @@ fn bench(c: &mut Criterion, fixture: &Fixture) {
         let ids = &fixture.target.record_ids;
         let name = case.name;
 
-        let mut i = 0;
-        group.bench_function("store_tenant_tx", |b| {
-            b.iter_custom(|iters| {
-                fixture.target.time_store_calls(
-                    &fixture.runtime,
-                    &fixture.store,
-                    name,
-                    &mut i,
-                    iters,
-                )
-            })
-        });
+        let mut timed = fixture
+            .target
+            .store_calls_timed(&fixture.runtime, &fixture.store, name);
+        group.bench_function("store_tenant_tx", |b| b.iter_custom(&mut timed));
 
         let mut i = 0;
         group.bench_function("raw_scoped", |b| {

@@ -453,20 +453,12 @@ async fn another_tenants_record_is_not_found(server: TestServer) {
                 Some(value) => client.with_header("if-match", value),
                 None => client.clone(),
             };
-            let through_a = request(
-                &caller,
-                method.clone(),
-                &record_path(&a.slug, "tasks", b_record.id),
-                body.clone(),
-            )
-            .await;
-            let never_there = request(
-                &caller,
-                method.clone(),
-                &record_path(&a.slug, "tasks", never),
-                body.clone(),
-            )
-            .await;
+            let send = async |tenant: &str, id: Uuid| {
+                let path = record_path(tenant, "tasks", id);
+                request(&caller, method.clone(), &path, body.clone()).await
+            };
+            let through_a = send(&a.slug, b_record.id).await;
+            let never_there = send(&a.slug, never).await;
             expect_problem(&through_a, 404, "record_not_found");
             assert_eq!(
                 (through_a.status, through_a.text()),
@@ -476,13 +468,7 @@ async fn another_tenants_record_is_not_found(server: TestServer) {
             for leak in [secret, &b.slug, &b.id.to_string()] {
                 assert!(!through_a.text().contains(leak), "{}", through_a.text());
             }
-            let through_b = request(
-                &caller,
-                method.clone(),
-                &record_path(&b.slug, "tasks", b_record.id),
-                body.clone(),
-            )
-            .await;
+            let through_b = send(&b.slug, b_record.id).await;
             expect_problem(&through_b, 404, "tenant_not_found");
         }
     }

@@ -347,18 +347,10 @@ fn bench(c: &mut Criterion, fixture: &mut Fixture) {
         let ids = fixture.target.record_ids.clone();
         let name = case.name;
 
-        let mut i = 0;
-        group.bench_function("store_tenant_tx", |b| {
-            b.iter_custom(|iters| {
-                fixture.target.time_store_calls(
-                    &fixture.runtime,
-                    &fixture.store,
-                    name,
-                    &mut i,
-                    iters,
-                )
-            })
-        });
+        let mut timed = fixture
+            .target
+            .store_calls_timed(&fixture.runtime, &fixture.store, name);
+        group.bench_function("store_tenant_tx", |b| b.iter_custom(&mut timed));
 
         let one_sql = (case.unscoped_sql)("one_tenant_records");
         let all_sql = (case.unscoped_sql)("all_tenants_records");
