@@ -93,10 +93,11 @@ use sqlx::{Connection, Executor, PgConnection};
 use uuid::Uuid;
 
 mod raw;
+#[path = "../../tests/postgres/urls.rs"]
+mod urls;
 
 use raw::{begin_sql, cases, explain, raw_variant, run_raw};
-
-const DEFAULT_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+use urls::{DEFAULT_ADMIN_URL, redact, with_user_and_database};
 
 /// The baselines' columns: `records` minus `tenant_id`, with no row-level
 /// security (their tables and indexes are `bench::baseline_schema`, with
@@ -120,17 +121,6 @@ fn admin_url() -> String {
         .iter()
         .find_map(|name| std::env::var(name).ok().filter(|url| !url.is_empty()))
         .unwrap_or_else(|| DEFAULT_ADMIN_URL.to_owned())
-}
-
-/// `url` with another user (and no password) and another database.
-fn with_user_and_database(url: &str, user: Option<&str>, database: &str) -> String {
-    let mut parsed = url::Url::parse(url).unwrap();
-    if let Some(user) = user {
-        parsed.set_username(user).unwrap();
-        parsed.set_password(None).unwrap();
-    }
-    parsed.set_path(database);
-    parsed.to_string()
 }
 
 /// Builds both baselines as the owner (a superuser, so the policy does not
@@ -201,12 +191,7 @@ impl Fixture {
         let mut admin = match runtime.block_on(PgConnection::connect(&admin_url)) {
             Ok(admin) => admin,
             Err(error) => {
-                let shown = url::Url::parse(&admin_url)
-                    .map(|mut url| {
-                        let _ = url.set_password(None);
-                        url.to_string()
-                    })
-                    .unwrap_or_default();
+                let shown = redact(&admin_url);
                 println!(
                     "SKIPPED: PostgreSQL at {shown} is not reachable ({error}); \
                      set BULKHEAD_BENCH_DATABASE_URL to a superuser URL to measure it"
