@@ -283,6 +283,20 @@ impl Target {
         found
     }
 
+    /// What the store finds for the case, which every variant must find
+    /// too: never nothing, or the comparison would be void.
+    pub fn expected(
+        &self,
+        runtime: &tokio::runtime::Runtime,
+        store: &dyn Store,
+        case: &str,
+        id: RecordId,
+    ) -> Vec<Uuid> {
+        let expected = runtime.block_on(self.through_store(store, case, id));
+        assert!(!expected.is_empty(), "{case}: the store found nothing");
+        expected
+    }
+
     /// The ids the case finds through the store.
     pub async fn through_store(&self, store: &dyn Store, case: &str, id: RecordId) -> Vec<Uuid> {
         let mut tx = store.tenant(self.tenant, Access::Read).await.unwrap();

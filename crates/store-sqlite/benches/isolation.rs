@@ -348,14 +348,9 @@ impl Fixture {
         for case in cases() {
             let probes = self.target.probes(case.name);
             for id in probes {
-                let expected =
-                    self.runtime
-                        .block_on(self.target.through_store(&self.store, case.name, *id));
-                assert!(
-                    !expected.is_empty(),
-                    "{}: the store found nothing",
-                    case.name
-                );
+                let expected = self
+                    .target
+                    .expected(&self.runtime, &self.store, case.name, *id);
                 let scoped = with_tenant(
                     self.t(),
                     &case_params(case.name, id.as_bytes(), &COLLECTION),

@@ -2,7 +2,8 @@
 //! documents stored and read back to the byte.
 
 use bulkhead_domain::{
-    CollectionName, CollectionSchema, FieldType, RecordId, Visibility, WriteMode, validate_record,
+    CollectionName, CollectionSchema, FieldType, RecordId, UserId, Visibility, WriteMode,
+    validate_record,
 };
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -11,7 +12,14 @@ use serde_json::{Value, json};
 use super::{expect_conflict, expect_done, field, people_schema, text};
 use crate::TestStore;
 use crate::fixtures::{self, at};
-use bulkhead_store::{Access, ConflictKind, Document, Record, RecordChange, RecordQuery, Write};
+use bulkhead_store::{
+    Access, ConflictKind, Document, NewRecord, Record, RecordChange, RecordQuery, Write,
+};
+
+/// A record of `owner`, without unique values, written at minute 1.
+fn owned(collection: &str, id: RecordId, owner: UserId, data: Value) -> NewRecord {
+    fixtures::record(collection, id, Some(owner), data, &[], at(1))
+}
 
 pub async fn records_are_created_read_updated_and_deleted_with_versions(ts: &TestStore) {
     let store = &*ts.store;
@@ -27,14 +35,7 @@ pub async fn records_are_created_read_updated_and_deleted_with_versions(ts: &Tes
     let id = fixtures::seeded_id(&mut rng);
     let data = json!({"email": "ada@example.com", "bio": "first"});
     let created = tx
-        .insert_record(fixtures::record(
-            "notes",
-            id,
-            Some(owner.id),
-            data.clone(),
-            &[],
-            at(1),
-        ))
+        .insert_record(owned("notes", id, owner.id, data.clone()))
         .await
         .unwrap();
     let expected = Record {
@@ -227,13 +228,11 @@ pub async fn record_documents_round_trip_exactly(ts: &TestStore) {
     for document in &documents {
         let data = Value::Object(validate_record(&schema, document, WriteMode::Create).unwrap());
         let record = tx
-            .insert_record(fixtures::record(
+            .insert_record(owned(
                 "docs",
                 fixtures::seeded_id(&mut rng),
-                Some(owner.id),
+                owner.id,
                 data.clone(),
-                &[],
-                at(1),
             ))
             .await
             .unwrap();
