@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # What the tenant boundary costs: the criterion micro-benchmarks
 # crates/store-sqlite/benches/isolation.rs and
-# crates/store-postgres/benches/isolation.rs (their doc comments say what is
+# crates/store-postgres/benches/isolation/main.rs (their doc comments say what is
 # compared with what, and why those baselines), then one compact table.
 #
 #   benches/isolation.sh                      # both backends, criterion's default times

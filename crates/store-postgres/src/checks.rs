@@ -1,6 +1,6 @@
 //! Checks the server makes of its database before and while serving.
 
-use bulkhead_store::StoreError;
+use bulkhead_store::{StoreError, TenantTable};
 use sqlx::PgConnection;
 
 use crate::codec::store_error;
@@ -105,4 +105,34 @@ pub async fn autovacuum_on(connection: &mut PgConnection) -> Result<bool, StoreE
         .await
         .map_err(store_error)?;
     Ok(autovacuum == "on")
+}
+
+/// What keeps each table of the registry of tenant tables from being
+/// isolated: it must exist, with row-level security enabled and forced and
+/// its `tenant_isolation` policy. The migrations write these statements
+/// table by table; this reads them back against the registry, so a tenant
+/// table whose migration forgot them is caught by `bulkhead migrate`.
+pub async fn tenant_tables_unisolated(
+    connection: &mut PgConnection,
+) -> Result<Vec<String>, sqlx::Error> {
+    let rows: Vec<(String, bool, bool)> = sqlx::query_as(
+        "SELECT c.relname::text, c.relrowsecurity AND c.relforcerowsecurity,
+                EXISTS (SELECT 1 FROM pg_policy p
+                        WHERE p.polrelid = c.oid AND p.polname = 'tenant_isolation')
+         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+         WHERE n.nspname = current_schema() AND c.relname = ANY($1)",
+    )
+    .bind(TenantTable::names().collect::<Vec<_>>())
+    .fetch_all(&mut *connection)
+    .await?;
+    Ok(TenantTable::names()
+        .filter_map(
+            |table| match rows.iter().find(|(name, _, _)| name == table) {
+                None => Some(format!("{table} does not exist")),
+                Some((_, false, _)) => Some(format!("{table} does not force row-level security")),
+                Some((_, _, false)) => Some(format!("{table} has no tenant_isolation policy")),
+                Some(_) => None,
+            },
+        )
+        .collect())
 }

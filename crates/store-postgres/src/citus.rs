@@ -10,16 +10,17 @@
 //!
 //! Idempotent: tables already in `pg_dist_partition` are left alone.
 
+use bulkhead_store::TenantTable;
 use sqlx::PgConnection;
 
-use crate::migrate::{MigrateError, PLATFORM_TABLES, TENANT_TABLES, quoted_role};
+use crate::migrate::{MigrateError, platform_tables, quoted_role};
 
 /// The table every other tenant table is co-located with.
-const COLOCATION_ANCHOR: &str = "memberships";
+const COLOCATION_ANCHOR: &str = TenantTable::Memberships.name();
 
 /// The Citus statements for one table, given whether it is already distributed.
 pub fn distribution_statement(table: &str) -> String {
-    if PLATFORM_TABLES.contains(&table) {
+    if platform_tables().any(|platform| platform == table) {
         format!("SELECT create_reference_table('{table}')")
     } else if table == COLOCATION_ANCHOR {
         format!("SELECT create_distributed_table('{table}', 'tenant_id')")
@@ -33,9 +34,7 @@ pub fn distribution_statement(table: &str) -> String {
 /// Reference tables first (distributed tables reference them), then the
 /// anchor, then the rest in foreign-key order (audit_log before audit_personal).
 pub fn distribution_order() -> Vec<&'static str> {
-    let mut order: Vec<&'static str> = PLATFORM_TABLES.to_vec();
-    order.extend(TENANT_TABLES.iter().copied());
-    order
+    platform_tables().chain(TenantTable::names()).collect()
 }
 
 pub async fn distribute(
@@ -104,6 +103,9 @@ mod tests {
         assert!(position("users") < position("api_keys"));
         assert!(position("memberships") < position("audit_log"));
         assert!(position("audit_log") < position("audit_personal"));
-        assert_eq!(order.len(), PLATFORM_TABLES.len() + TENANT_TABLES.len());
+        assert_eq!(
+            order.len(),
+            platform_tables().count() + TenantTable::ALL.len()
+        );
     }
 }

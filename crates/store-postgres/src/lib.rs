@@ -45,7 +45,7 @@ use crate::connectivity::{Connectivity, PING_TIMEOUT};
 pub const UNREACHABLE_WAIT: Duration = Duration::from_secs(1);
 
 pub use crate::migrate::{
-    ALL_TABLES, MigrateError, MigrateOptions, MigrateReport, RUNTIME_GRANTS, TENANT_TABLES, migrate,
+    MigrateError, MigrateOptions, MigrateReport, all_tables, migrate, runtime_grants,
 };
 
 /// Pool settings for the runtime connection.
@@ -191,7 +191,7 @@ impl PgStore {
                                 AND c.relname = ANY($1)), '') AS owned
              FROM pg_roles r WHERE r.rolname = current_user",
         )
-        .bind(ALL_TABLES)
+        .bind(all_tables())
         .fetch_one(&self.pool)
         .await
         .map_err(|error| ConnectError::Unreachable(error.to_string()))?;

@@ -3,69 +3,22 @@
 //! Run as the owner role. It applies the embedded migrations (sqlx records
 //! them with checksums in `_sqlx_migrations` and takes an advisory lock, so
 //! concurrent runs are safe), then makes sure the runtime role exists as a
-//! plain login role and holds exactly [`RUNTIME_GRANTS`]. Every step is
+//! plain login role and holds exactly its [`runtime_grants`]. Every step is
 //! idempotent: a second run changes nothing.
 
 use sqlx::migrate::Migrator;
 use sqlx::{Connection, PgConnection};
 
-use bulkhead_store::EmailKeyCollision;
+use bulkhead_store::{EmailKeyCollision, TenantTable};
 
-use crate::{citus, email_keys};
+use crate::{checks, citus, email_keys};
 
 pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 
-/// Tables owned by a tenant: row-level security on every one.
-pub const TENANT_TABLES: &[&str] = &[
-    "memberships",
-    "api_keys",
-    "invitations",
-    "audit_log",
-    "audit_personal",
-    "collections",
-    "records",
-    "record_unique_values",
-    "idempotency_keys",
-    "record_events",
-];
-
-/// Platform tables: no tenant_id, reached only through the system path.
-pub const PLATFORM_TABLES: &[&str] = &[
-    "tenants",
-    "users",
-    "sessions",
-    "refresh_tokens",
-    "signing_keys",
-    "platform_audit_log",
-    "platform_audit_personal",
-];
-
-/// Every table of the schema (for the ownership check).
-pub const ALL_TABLES: &[&str] = &[
-    "tenants",
-    "users",
-    "sessions",
-    "refresh_tokens",
-    "signing_keys",
-    "platform_audit_log",
-    "platform_audit_personal",
-    "memberships",
-    "api_keys",
-    "invitations",
-    "audit_log",
-    "audit_personal",
-    "collections",
-    "records",
-    "record_unique_values",
-    "idempotency_keys",
-    "record_events",
-    "_sqlx_migrations",
-];
-
-/// What the runtime role may do, table by table, and nothing more: no
-/// TRUNCATE, REFERENCES or TRIGGER anywhere (TRUNCATE is not subject to
-/// row-level security), and the audit log is insert-only.
-pub const RUNTIME_GRANTS: &[(&str, &str)] = &[
+/// Platform tables (no `tenant_id`, reached only through the system path)
+/// and what the runtime role may do with each. No TRUNCATE, REFERENCES or
+/// TRIGGER anywhere, here or in [`tenant_privileges`].
+pub const PLATFORM_GRANTS: &[(&str, &str)] = &[
     ("tenants", "SELECT, INSERT, UPDATE, DELETE"),
     ("users", "SELECT, INSERT, UPDATE, DELETE"),
     ("sessions", "SELECT, INSERT, UPDATE, DELETE"),
@@ -73,18 +26,53 @@ pub const RUNTIME_GRANTS: &[(&str, &str)] = &[
     ("signing_keys", "SELECT, INSERT, UPDATE"),
     ("platform_audit_log", "SELECT, INSERT"),
     ("platform_audit_personal", "SELECT, INSERT, DELETE"),
-    ("memberships", "SELECT, INSERT, UPDATE, DELETE"),
-    ("api_keys", "SELECT, INSERT, UPDATE, DELETE"),
-    ("invitations", "SELECT, INSERT, UPDATE, DELETE"),
-    ("audit_log", "SELECT, INSERT"),
-    ("audit_personal", "SELECT, INSERT, DELETE"),
-    ("collections", "SELECT, INSERT, UPDATE, DELETE"),
-    ("records", "SELECT, INSERT, UPDATE, DELETE"),
-    ("record_unique_values", "SELECT, INSERT, DELETE"),
-    ("idempotency_keys", "SELECT, INSERT, UPDATE"),
-    ("record_events", "SELECT, INSERT"),
-    ("_sqlx_migrations", "SELECT"),
 ];
+
+/// sqlx's record of the applied migrations, which the server reads at start.
+const MIGRATIONS_GRANT: (&str, &str) = ("_sqlx_migrations", "SELECT");
+
+/// What the runtime role may do with a tenant table (TRUNCATE is not
+/// subject to row-level security, so it is never granted). The audit log and
+/// the record events are insert-only. The match is exhaustive so that a new
+/// [`TenantTable`] needs its privileges written here to compile.
+pub const fn tenant_privileges(table: TenantTable) -> &'static str {
+    match table {
+        TenantTable::Memberships
+        | TenantTable::ApiKeys
+        | TenantTable::Invitations
+        | TenantTable::Collections
+        | TenantTable::Records => "SELECT, INSERT, UPDATE, DELETE",
+        TenantTable::AuditLog | TenantTable::RecordEvents => "SELECT, INSERT",
+        TenantTable::AuditPersonal | TenantTable::RecordUniqueValues => "SELECT, INSERT, DELETE",
+        TenantTable::IdempotencyKeys => "SELECT, INSERT, UPDATE",
+    }
+}
+
+/// The platform tables' names.
+pub fn platform_tables() -> impl Iterator<Item = &'static str> {
+    PLATFORM_GRANTS.iter().map(|(table, _)| *table)
+}
+
+/// What the runtime role may do, table by table, and nothing more: every
+/// table of the schema is here.
+pub fn runtime_grants() -> Vec<(&'static str, &'static str)> {
+    let mut grants = PLATFORM_GRANTS.to_vec();
+    grants.extend(
+        TenantTable::ALL
+            .into_iter()
+            .map(|table| (table.name(), tenant_privileges(table))),
+    );
+    grants.push(MIGRATIONS_GRANT);
+    grants
+}
+
+/// Every table of the schema (for the ownership check).
+pub fn all_tables() -> Vec<&'static str> {
+    runtime_grants()
+        .into_iter()
+        .map(|(table, _)| table)
+        .collect()
+}
 
 /// Functions the runtime role may call (all others are revoked from PUBLIC
 /// where they matter).
@@ -152,6 +140,8 @@ pub enum MigrateError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("Citus: {0}")]
     Citus(String),
+    #[error("the schema does not isolate its tenant tables: {0}")]
+    Unisolated(String),
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
 }
@@ -196,6 +186,10 @@ pub async fn migrate(
     let before = applied_count(&mut connection).await?;
     MIGRATOR.run(&mut connection).await?;
     let applied = applied_count(&mut connection).await? - before;
+    let unisolated = checks::tenant_tables_unisolated(&mut connection).await?;
+    if !unisolated.is_empty() {
+        return Err(MigrateError::Unisolated(unisolated.join("; ")));
+    }
     // Migration 0003's keys, which SQL cannot compute; a no-op once filled.
     if !email_keys::filled(&mut connection).await? {
         email_keys::backfill(&mut connection).await?;
@@ -292,13 +286,13 @@ async fn ensure_role(
     Ok(created)
 }
 
-/// Sets the runtime role's privileges to exactly [`RUNTIME_GRANTS`], in one
+/// Sets the runtime role's privileges to exactly [`runtime_grants`], in one
 /// transaction so the server never sees a half-granted schema.
 async fn grant(connection: &mut PgConnection, app_role: &str) -> Result<(), MigrateError> {
     let role = quoted_role(connection, app_role).await?;
     let mut statements = String::from("BEGIN;\n");
     statements.push_str(&format!("GRANT USAGE ON SCHEMA public TO {role};\n"));
-    for (table, privileges) in RUNTIME_GRANTS {
+    for (table, privileges) in runtime_grants() {
         statements.push_str(&format!("REVOKE ALL ON TABLE {table} FROM {role};\n"));
         statements.push_str(&format!("GRANT {privileges} ON TABLE {table} TO {role};\n"));
     }
@@ -334,15 +328,16 @@ mod tests {
     }
 
     #[test]
-    fn every_table_has_runtime_grants_and_tenant_tables_are_listed() {
-        for table in ALL_TABLES {
-            assert!(RUNTIME_GRANTS.iter().any(|(t, _)| t == table), "{table}");
+    fn every_table_has_runtime_grants_once_and_the_audit_log_is_insert_only() {
+        let mut tables = all_tables();
+        tables.sort_unstable();
+        tables.dedup();
+        assert_eq!(tables.len(), runtime_grants().len());
+        for table in TenantTable::names().chain(platform_tables()) {
+            assert!(tables.contains(&table), "{table}");
         }
-        for table in TENANT_TABLES.iter().chain(PLATFORM_TABLES) {
-            assert!(ALL_TABLES.contains(table), "{table}");
-        }
-        let (_, audit) = RUNTIME_GRANTS
-            .iter()
+        let (_, audit) = runtime_grants()
+            .into_iter()
             .find(|(t, _)| *t == "audit_log")
             .unwrap();
         assert!(!audit.contains("UPDATE") && !audit.contains("DELETE"));

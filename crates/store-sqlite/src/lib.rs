@@ -40,7 +40,7 @@ use crate::connection::{ReaderPool, blocking};
 use crate::tx::Tx;
 use crate::writer::{Writer, WriterLock};
 
-pub use crate::migrate::{MigrateError, TENANT_TABLES};
+pub use crate::migrate::{MigrateError, tenant_tables};
 
 /// The name of the database file inside the data directory.
 pub const DATABASE_FILE: &str = "bulkhead.db";

@@ -5,6 +5,7 @@
 //! no-op; a recorded migration whose text changed is an error, not a silent
 //! divergence.
 
+use bulkhead_store::TenantTable;
 use rusqlite::{Connection, OptionalExtension, params};
 use sha2::{Digest, Sha256};
 
@@ -55,21 +56,6 @@ pub const MIGRATIONS: &[Migration] = &[
     },
 ];
 
-/// The tables the store treats as tenant-owned; each has RLS-equivalent
-/// scoping in every statement.
-pub const TENANT_TABLES: &[&str] = &[
-    "memberships",
-    "api_keys",
-    "invitations",
-    "audit_log",
-    "audit_personal",
-    "collections",
-    "records",
-    "record_unique_values",
-    "idempotency_keys",
-    "record_events",
-];
-
 /// Why the schema could not be brought up to date, or is not.
 #[derive(Debug, thiserror::Error)]
 pub enum MigrateError {
@@ -83,6 +69,10 @@ pub enum MigrateError {
         "the database has migration {version}, which this binary does not know: it was written by a newer Bulkhead"
     )]
     Newer { version: i64 },
+    #[error(
+        "the schema's tables with a tenant_id column ({in_catalog:?}) are not the registry of tenant tables"
+    )]
+    TenantTables { in_catalog: Vec<String> },
 }
 
 fn checksum(sql: &str) -> Vec<u8> {
@@ -104,7 +94,31 @@ fn ensure_table(connection: &Connection) -> rusqlite::Result<()> {
 pub fn run(connection: &Connection, now_micros: i64) -> Result<usize, MigrateError> {
     let applied = run_through(connection, i64::MAX, now_micros)?;
     check_no_newer(connection)?;
+    check_tenant_tables(connection)?;
     Ok(applied)
+}
+
+/// Tables with a `tenant_id` column, from SQLite's own catalog, by name.
+pub fn tenant_tables(connection: &Connection) -> rusqlite::Result<Vec<String>> {
+    let mut statement = connection.prepare(
+        "SELECT m.name FROM sqlite_master m JOIN pragma_table_info(m.name) p
+         WHERE m.type = 'table' AND p.name = 'tenant_id' ORDER BY m.name",
+    )?;
+    statement.query_map([], |row| row.get(0))?.collect()
+}
+
+/// Every statement of a tenant table names the tenant; this checks that
+/// the tables which carry a tenant are exactly those of the registry that
+/// the statements and the conformance suite are written against.
+fn check_tenant_tables(connection: &Connection) -> Result<(), MigrateError> {
+    let in_catalog = tenant_tables(connection)?;
+    let mut registry: Vec<&str> = TenantTable::names().collect();
+    registry.sort_unstable();
+    if in_catalog == registry {
+        Ok(())
+    } else {
+        Err(MigrateError::TenantTables { in_catalog })
+    }
 }
 
 /// Applies the missing migrations up to and including `version`: the

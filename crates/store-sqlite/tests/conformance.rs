@@ -6,39 +6,36 @@
     reason = "test code: a panic is a failed test"
 )]
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use bulkhead_store::conformance::TestStore;
-use bulkhead_store::conformance::fixtures::{self, t0};
 use bulkhead_store::{Access, Store};
+use bulkhead_store_conformance::TestStore;
+use bulkhead_store_conformance::fixtures::{self, t0};
+use bulkhead_store_conformance::plans;
 use bulkhead_store_sqlite::SqliteStore;
 
 /// Tables with a `tenant_id` column, from SQLite's own catalog.
 fn tenant_tables(path: &Path) -> Vec<String> {
     let connection = rusqlite::Connection::open(path).unwrap();
-    let mut statement = connection
-        .prepare(
-            "SELECT m.name FROM sqlite_master m JOIN pragma_table_info(m.name) p
-             WHERE m.type = 'table' AND p.name = 'tenant_id' ORDER BY m.name",
-        )
-        .unwrap();
-    statement
-        .query_map([], |row| row.get(0))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap()
+    bulkhead_store_sqlite::tenant_tables(&connection).unwrap()
+}
+
+/// A temporary directory and the path of a database file in it.
+fn temp_db() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bulkhead.db");
+    (dir, path)
 }
 
 async fn fresh() -> Option<TestStore> {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("bulkhead.db");
+    let (dir, path) = temp_db();
     let store = SqliteStore::open(&path, t0()).unwrap();
     let tables = tenant_tables(&path);
     Some(TestStore::new(Arc::new(store), tables).with_cleanup(async move { drop(dir) }))
 }
 
-bulkhead_store::conformance_suite!(fresh);
+bulkhead_store_conformance::conformance_suite!(fresh);
 
 fn raw(path: &Path) -> rusqlite::Connection {
     let connection = rusqlite::Connection::open(path).unwrap();
@@ -59,8 +56,7 @@ fn assert_no_foreign_key_violations(path: &Path) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_pooled_connection_has_the_durability_profile() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("bulkhead.db");
+    let (_dir, path) = temp_db();
     let store = SqliteStore::open(&path, t0()).unwrap();
     // A write transaction uses the writer; several concurrent reads open
     // fresh reader connections.
@@ -113,8 +109,7 @@ async fn every_pooled_connection_has_the_durability_profile() {
 
 #[tokio::test]
 async fn opening_twice_applies_no_migration_again() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("bulkhead.db");
+    let (_dir, path) = temp_db();
     let store = SqliteStore::open(&path, t0()).unwrap();
     store.close().await;
     let store = SqliteStore::open(&path, t0()).unwrap();
@@ -127,8 +122,7 @@ async fn opening_twice_applies_no_migration_again() {
 
 #[tokio::test]
 async fn a_changed_or_unknown_migration_makes_the_store_unready() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("bulkhead.db");
+    let (_dir, path) = temp_db();
     let store = SqliteStore::open(&path, t0()).unwrap();
     raw(&path)
         .execute(
@@ -141,8 +135,7 @@ async fn a_changed_or_unknown_migration_makes_the_store_unready() {
     store.close().await;
     assert!(SqliteStore::open(&path, t0()).is_err());
 
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("bulkhead.db");
+    let (_dir, path) = temp_db();
     drop(SqliteStore::open(&path, t0()).unwrap());
     raw(&path)
         .execute(
@@ -156,8 +149,7 @@ async fn a_changed_or_unknown_migration_makes_the_store_unready() {
 
 #[tokio::test]
 async fn the_audit_log_is_append_only() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("bulkhead.db");
+    let (_dir, path) = temp_db();
     let store = SqliteStore::open(&path, t0()).unwrap();
     let owner = fixtures::user(&store, "owner@example.com").await;
     let tenant = fixtures::tenant(&store, "acme", &owner).await;
@@ -175,8 +167,7 @@ async fn the_audit_log_is_append_only() {
 
 #[tokio::test]
 async fn tampering_with_a_stored_audit_entry_is_detected() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("bulkhead.db");
+    let (_dir, path) = temp_db();
     let store = SqliteStore::open(&path, t0()).unwrap();
     let owner = fixtures::user(&store, "owner@example.com").await;
     let tenant = fixtures::tenant(&store, "acme", &owner).await;
@@ -205,8 +196,7 @@ const LOGS_IN_WRITE_ORDER: &[&str] = &["audit_log", "audit_personal", "record_ev
 
 #[test]
 fn every_tenant_table_leads_its_keys_and_indexes_with_tenant_id() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("bulkhead.db");
+    let (_dir, path) = temp_db();
     drop(SqliteStore::open(&path, t0()).unwrap());
     let connection = raw(&path);
     for table in tenant_tables(&path) {
@@ -276,13 +266,6 @@ fn every_tenant_table_leads_its_keys_and_indexes_with_tenant_id() {
         }
     }
 }
-
-/// How many records the query-plan checks run over, across three tenants.
-const PLAN_RECORDS: usize = 20_000;
-/// Owners of records per tenant.
-const PLAN_OWNERS: usize = 20;
-/// The page size of the planned queries (a page of 20 and one more).
-const PLAN_LIMIT: i64 = 21;
 
 /// The columns `data_plane.rs::list_records` selects.
 const RECORD_COLUMNS: &str =
@@ -370,78 +353,17 @@ fn record_ids(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_common_list_queries_use_an_index() {
     use bulkhead_domain::RecordId;
-    use bulkhead_domain::collection::{CollectionSchema, FieldType};
+    use bulkhead_domain::collection::FieldType;
     use bulkhead_domain::filter::{FieldRef, SortKey, parse, typecheck};
-    use bulkhead_store::{Cursor, NewCollection, NewRecord, RecordQuery};
+    use bulkhead_store::{Cursor, RecordQuery};
     use rusqlite::types::Value as Sql;
 
     let started = std::time::Instant::now();
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("bulkhead.db");
+    let (_dir, path) = temp_db();
     let store = SqliteStore::open(&path, t0()).unwrap();
-    let schema_json = serde_json::json!({
-        "name": "tasks",
-        "visibility": "owner",
-        "fields": [
-            {"name": "title", "type": "text", "required": true},
-            {"name": "priority", "type": "integer"},
-            {"name": "status", "type": "select", "values": ["open", "closed"]}
-        ],
-        "indexes": [["priority"]]
-    });
-    let schema: CollectionSchema = serde_json::from_value(schema_json.clone()).unwrap();
-    let index_fields = vec![("priority".to_owned(), FieldType::Integer)];
-    let index_name = bulkhead_store::record_index_name(&index_fields);
-
-    // Three tenants: the first holds half the records, and a second
-    // collection, so neither the tenant nor the collection alone is
-    // selective.
-    let owner = fixtures::user(&store, "owner@example.com").await;
-    let mut tenants = Vec::new();
-    for (i, share) in [
-        (0, PLAN_RECORDS / 2),
-        (1, PLAN_RECORDS / 4),
-        (2, PLAN_RECORDS / 4),
-    ] {
-        let tenant = fixtures::tenant(&store, &format!("tenant-{i}"), &owner).await;
-        let owners: Vec<bulkhead_domain::UserId> = (0..PLAN_OWNERS)
-            .map(|_| bulkhead_domain::UserId::new())
-            .collect();
-        let mut tx = store.tenant(tenant.id, Access::Write).await.unwrap();
-        for collection in ["tasks", "notes"] {
-            let mut schema = schema_json.clone();
-            schema["name"] = serde_json::json!(collection);
-            tx.insert_collection(NewCollection {
-                name: collection.into(),
-                schema,
-                at: t0(),
-            })
-            .await
-            .unwrap();
-            tx.ensure_record_index(collection, &index_fields)
-                .await
-                .unwrap();
-        }
-        for n in 0..share {
-            let collection = if n % 5 == 4 { "notes" } else { "tasks" };
-            tx.insert_record(NewRecord {
-                id: RecordId::new(),
-                collection: collection.into(),
-                owner_id: Some(owners[n % PLAN_OWNERS]),
-                data: serde_json::json!({
-                    "title": format!("record {n}"),
-                    "priority": (n * 7) % 10,
-                    "status": if n % 2 == 0 { "open" } else { "closed" },
-                }),
-                unique_values: Vec::new(),
-                at: t0() + time::Duration::seconds(n as i64),
-            })
-            .await
-            .unwrap();
-        }
-        tx.commit().await.unwrap();
-        tenants.push((tenant, owners));
-    }
+    let schema = plans::tasks_schema();
+    let index_name = bulkhead_store::record_index_name(&plans::index_fields());
+    let tenants = plans::seed(&store).await;
     let inserted = started.elapsed();
     let (tenant, owners) = &tenants[0];
     let connection = raw(&path);
@@ -463,7 +385,7 @@ async fn the_common_list_queries_use_an_index() {
         &[
             tenant_param.clone(),
             tasks.clone(),
-            Sql::Integer(PLAN_LIMIT),
+            Sql::Integer(plans::LIMIT),
         ],
     );
     let mut tx = store.tenant(tenant.id, Access::Read).await.unwrap();
@@ -494,7 +416,7 @@ async fn the_common_list_queries_use_an_index() {
         descending: false,
     }];
     let default_query = RecordQuery {
-        limit: PLAN_LIMIT as u32,
+        limit: plans::LIMIT as u32,
         ..RecordQuery::default()
     };
     let cursor_after = |query: &RecordQuery, record: &bulkhead_store::Record| {
@@ -507,12 +429,12 @@ async fn the_common_list_queries_use_an_index() {
     let priority_query = RecordQuery {
         filter: Some(filter.clone()),
         sort: sort_priority.clone(),
-        limit: PLAN_LIMIT as u32,
+        limit: plans::LIMIT as u32,
         ..RecordQuery::default()
     };
     let owner_query = RecordQuery {
         owner: Some(owners[3]),
-        limit: PLAN_LIMIT as u32,
+        limit: plans::LIMIT as u32,
         ..RecordQuery::default()
     };
     let priority_last = tx.list_records("tasks", &priority_query).await.unwrap();
@@ -538,7 +460,7 @@ async fn the_common_list_queries_use_an_index() {
             params: vec![
                 tenant_param.clone(),
                 tasks.clone(),
-                Sql::Integer(PLAN_LIMIT),
+                Sql::Integer(plans::LIMIT),
             ],
             index: "ix_records_created".into(),
             ordered: true,
@@ -553,7 +475,7 @@ async fn the_common_list_queries_use_an_index() {
                 Sql::Integer(last_micros),
                 Sql::Integer(last_micros),
                 Sql::Blob(last.id.as_bytes().to_vec()),
-                Sql::Integer(PLAN_LIMIT),
+                Sql::Integer(plans::LIMIT),
             ],
             index: "ix_records_created".into(),
             ordered: true,
@@ -566,7 +488,7 @@ async fn the_common_list_queries_use_an_index() {
                 tenant_param.clone(),
                 tasks.clone(),
                 Sql::Integer(3),
-                Sql::Integer(PLAN_LIMIT),
+                Sql::Integer(plans::LIMIT),
             ],
             index: index_name.clone(),
             ordered: false,
@@ -587,7 +509,7 @@ async fn the_common_list_queries_use_an_index() {
                 Sql::Integer(priority_of(&priority_last)),
                 Sql::Integer(priority_of(&priority_last)),
                 Sql::Blob(priority_last.id.as_bytes().to_vec()),
-                Sql::Integer(PLAN_LIMIT),
+                Sql::Integer(plans::LIMIT),
             ],
             index: index_name.clone(),
             ordered: false,
@@ -600,7 +522,7 @@ async fn the_common_list_queries_use_an_index() {
                 tenant_param.clone(),
                 tasks.clone(),
                 owner_param.clone(),
-                Sql::Integer(PLAN_LIMIT),
+                Sql::Integer(plans::LIMIT),
             ],
             index: "ix_records_owner".into(),
             ordered: true,
@@ -616,7 +538,7 @@ async fn the_common_list_queries_use_an_index() {
                 Sql::Integer(owner_last_micros),
                 Sql::Integer(owner_last_micros),
                 Sql::Blob(owner_last.id.as_bytes().to_vec()),
-                Sql::Integer(PLAN_LIMIT),
+                Sql::Integer(plans::LIMIT),
             ],
             index: "ix_records_owner".into(),
             ordered: true,
@@ -634,7 +556,7 @@ async fn the_common_list_queries_use_an_index() {
                 tenant_param.clone(),
                 tasks.clone(),
                 Sql::Integer(3),
-                Sql::Integer(PLAN_LIMIT),
+                Sql::Integer(plans::LIMIT),
             ],
             index: "ix_records_created".into(),
             ordered: true,
@@ -647,15 +569,9 @@ async fn the_common_list_queries_use_an_index() {
     let mut failures = Vec::new();
     for case in &cases {
         // The reproduced SQL answers what the store answers.
-        let from_store: Vec<uuid::Uuid> = tx
-            .list_records("tasks", &case.query)
-            .await
-            .unwrap()
-            .iter()
-            .map(|r| *r.id.as_uuid())
-            .collect();
+        let from_store = plans::listed_ids(&mut *tx, &case.query).await;
         let from_sql = record_ids(&connection, &case.sql, &case.params);
-        assert_eq!(from_sql.len(), PLAN_LIMIT as usize, "{}", case.what);
+        assert_eq!(from_sql.len(), plans::LIMIT as usize, "{}", case.what);
         assert_eq!(
             from_sql, from_store,
             "{}: the reproduced SQL no longer matches data_plane.rs::list_records",
@@ -699,7 +615,8 @@ async fn the_common_list_queries_use_an_index() {
     }
     drop(tx);
     eprintln!(
-        "SQLite plans over {PLAN_RECORDS} records: {:.1?} to insert, {:.1?} in all",
+        "SQLite plans over {} records: {:.1?} to insert, {:.1?} in all",
+        plans::RECORDS,
         inserted,
         started.elapsed()
     );
@@ -800,8 +717,7 @@ async fn the_logs_written_before_migration_3_survive_it() {
     use bulkhead_store::audit::{seal, verify};
     use bulkhead_store::records::EventKind;
 
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("bulkhead.db");
+    let (_dir, path) = temp_db();
     let tenant = TenantId::new();
     {
         let connection = raw(&path);
@@ -893,8 +809,7 @@ async fn events_written_before_migration_6_are_numbered_by_their_audit_entries()
     use bulkhead_store::audit::{seal, verify};
     use bulkhead_store::records::EventKind;
 
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("bulkhead.db");
+    let (_dir, path) = temp_db();
     let (acme, globex) = (TenantId::new(), TenantId::new());
     let (note, other) = (RecordId::new(), RecordId::new());
     let event = |record: RecordId, kind: EventKind, n: i64| {
@@ -1014,8 +929,7 @@ async fn records_written_before_migration_4_stay_listed_for_their_owners() {
     use bulkhead_domain::{RecordId, TenantId, UserId};
     use bulkhead_store::RecordQuery;
 
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("bulkhead.db");
+    let (_dir, path) = temp_db();
     let tenant = TenantId::new();
     let owner = UserId::new();
     let mut mine = Vec::new();
@@ -1120,11 +1034,10 @@ async fn records_written_before_migration_4_stay_listed_for_their_owners() {
 /// group is reported, and the key is taken for a new account.
 #[tokio::test]
 async fn accounts_sharing_an_email_key_before_migration_7_are_kept_and_reported() {
-    use bulkhead_domain::{Email, EmailLookup, UserId};
-    use bulkhead_store::{ConflictKind, NewUser, StoreError};
+    use bulkhead_domain::{EmailLookup, UserId};
+    use bulkhead_store::{ConflictKind, StoreError};
 
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("bulkhead.db");
+    let (_dir, path) = temp_db();
     let emails = [
         "Ada@example.com",
         "carol\u{200b}@example.com",
@@ -1170,14 +1083,7 @@ async fn accounts_sharing_an_email_key_before_migration_7_are_kept_and_reported(
     );
 
     let error = tx
-        .insert_user(NewUser {
-            id: UserId::new(),
-            email: Email::parse("ADA@example.com").unwrap(),
-            display_name: None,
-            password_hash: "x".into(),
-            is_platform_admin: false,
-            at: t0(),
-        })
+        .insert_user(fixtures::bare_user("ADA@example.com"))
         .await
         .unwrap_err();
     assert!(

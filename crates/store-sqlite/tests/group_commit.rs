@@ -16,7 +16,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use bulkhead_store::Store;
-use bulkhead_store::conformance::fixtures::{new_tenant, t0};
+use bulkhead_store_conformance::fixtures::{new_tenant, t0};
 use bulkhead_store_sqlite::SqliteStore;
 
 /// Tenant slugs committed, read through a connection of its own (what a

@@ -14,7 +14,8 @@
 //! [`Store::memberships_of_user`]: bound to one user, read-only.
 //!
 //! Backends live in their own crates (`bulkhead-store-sqlite`,
-//! `bulkhead-store-postgres`) and prove themselves against [`conformance`].
+//! `bulkhead-store-postgres`) and prove themselves against the conformance
+//! suite of `bulkhead-store-conformance`.
 
 pub mod audit;
 mod document;
@@ -23,14 +24,13 @@ pub mod invalidation;
 pub mod model;
 pub mod records;
 mod store;
-
-#[cfg(feature = "conformance")]
-pub mod conformance;
+pub mod tables;
 
 pub use document::Document;
 pub use error::{ConflictKind, StoreError};
 pub use model::*;
 pub use records::*;
 pub use store::{Access, Backend, NoticeListener, PlatformTx, Store, TenantTx};
+pub use tables::TenantTable;
 
 pub use bulkhead_domain::{ApiKeyId, InvitationId, Role, SessionId, TenantId, UserId};

@@ -33,6 +33,10 @@ fn allowed_dependencies() -> BTreeMap<&'static str, &'static [&'static str]> {
         ("store", &["bulkhead-domain"][..]),
         ("store-sqlite", &["bulkhead-domain", "bulkhead-store"][..]),
         ("store-postgres", &["bulkhead-domain", "bulkhead-store"][..]),
+        (
+            "store-conformance",
+            &["bulkhead-domain", "bulkhead-store"][..],
+        ),
         ("service", &["bulkhead-domain", "bulkhead-store"][..]),
         (
             "http",

@@ -179,8 +179,7 @@ async fn an_event_stream_outlives_the_connection_timeouts_and_shutdown_ends_it()
     let owner = server.signup("stream-owner@example.com").await;
     server.create_tenant(&owner, "stream-co").await;
     let created = owner
-        .client
-        .raw(
+        .send(
             Method::POST,
             "/v1/tenants/stream-co/collections",
             Some(json!({
@@ -189,8 +188,7 @@ async fn an_event_stream_outlives_the_connection_timeouts_and_shutdown_ends_it()
                 "visibility": "tenant",
             })),
         )
-        .await
-        .unwrap();
+        .await;
     assert_eq!(created.status, 201, "{}", created.text());
     let mut stream = reqwest::Client::new()
         .get(server.server.url("/v1/tenants/stream-co/events"))
@@ -206,14 +204,12 @@ async fn an_event_stream_outlives_the_connection_timeouts_and_shutdown_ends_it()
     assert_eq!(until_closed(&mut idle, "idle").await, "");
 
     let created = owner
-        .client
-        .raw(
+        .send(
             Method::POST,
             "/v1/tenants/stream-co/collections/notes/records",
             Some(json!({ "title": "after the timeouts" })),
         )
-        .await
-        .unwrap();
+        .await;
     assert_eq!(created.status, 201, "{}", created.text());
     let mut received = String::new();
     timeout(PATIENCE, async {

@@ -23,6 +23,17 @@ fn answer<'a>(
     }
 }
 
+/// The checker's verdict on an answer to `GET /v1/tenants/acme`.
+fn check_get_tenant(status: u16, content_type: &str, body: &str) -> Result<(), String> {
+    contract().check(&answer(
+        "GET",
+        "/v1/tenants/acme",
+        status,
+        content_type,
+        body,
+    ))
+}
+
 const TENANT_ID: &str = "0191a5b0-0000-7000-8000-000000000001";
 
 fn tenant_view(id: &str) -> String {
@@ -39,13 +50,7 @@ fn tenant_view(id: &str) -> String {
 #[test]
 fn an_answer_that_fits_its_schema_passes() {
     let body = tenant_view(TENANT_ID);
-    let result = contract().check(&answer(
-        "GET",
-        "/v1/tenants/acme",
-        200,
-        "application/json",
-        &body,
-    ));
+    let result = check_get_tenant(200, "application/json", &body);
     assert_eq!(result, Ok(()));
 }
 
@@ -53,35 +58,17 @@ fn an_answer_that_fits_its_schema_passes() {
 fn a_body_that_breaks_its_schema_is_refused() {
     // Not a uuid where the schema says `format: uuid`.
     let body = tenant_view("not-a-uuid");
-    let result = contract().check(&answer(
-        "GET",
-        "/v1/tenants/acme",
-        200,
-        "application/json",
-        &body,
-    ));
+    let result = check_get_tenant(200, "application/json", &body);
     assert!(result.is_err(), "{result:?}");
     // A required field missing.
-    let result = contract().check(&answer(
-        "GET",
-        "/v1/tenants/acme",
-        200,
-        "application/json",
-        "{}",
-    ));
+    let result = check_get_tenant(200, "application/json", "{}");
     let mismatch = result.unwrap_err();
     assert!(mismatch.contains("slug"), "{mismatch}");
 }
 
 #[test]
 fn an_undocumented_status_is_refused() {
-    let result = contract().check(&answer(
-        "GET",
-        "/v1/tenants/acme",
-        418,
-        "application/problem+json",
-        "{}",
-    ));
+    let result = check_get_tenant(418, "application/problem+json", "{}");
     let mismatch = result.unwrap_err();
     assert!(mismatch.contains("418 is not documented"), "{mismatch}");
 }
@@ -91,21 +78,9 @@ fn an_error_sent_as_plain_json_is_refused() {
     let problem = json!({"type": "about:blank", "title": "Not Found", "status": 404,
         "code": "tenant_not_found", "detail": "No such tenant."})
     .to_string();
-    let documented = contract().check(&answer(
-        "GET",
-        "/v1/tenants/acme",
-        404,
-        "application/problem+json",
-        &problem,
-    ));
+    let documented = check_get_tenant(404, "application/problem+json", &problem);
     assert_eq!(documented, Ok(()));
-    let result = contract().check(&answer(
-        "GET",
-        "/v1/tenants/acme",
-        404,
-        "application/json",
-        &problem,
-    ));
+    let result = check_get_tenant(404, "application/json", &problem);
     let mismatch = result.unwrap_err();
     assert!(mismatch.contains("came as application/json"), "{mismatch}");
 }

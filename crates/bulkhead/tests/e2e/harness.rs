@@ -20,12 +20,11 @@ use bulkhead_client::types::{
     AcceptInvitationRequest, CreateInvitationRequest, CreateTenantRequest, LoginRequest, Problem,
     Role, SignupRequest, TenantView, TokenResponse,
 };
-use bulkhead_client::{Client, ClientError, RawResponse};
-use sqlx::{Connection, PgConnection};
+use bulkhead_client::{Client, ClientError, Method, RawResponse};
 use uuid::Uuid;
 
 use crate::contract::checked;
-use crate::postgres::{APP_ROLE, admin_url, with_user_and_database};
+use crate::postgres::{APP_ROLE, PgDatabase};
 use crate::proxy::PgProxy;
 use crate::support::{Server, assert_success, bulkhead, run};
 
@@ -121,59 +120,6 @@ impl Options {
     }
 }
 
-/// A database made for one server, dropped (connections and all) when this
-/// is dropped.
-struct PgDatabase {
-    admin_url: String,
-    name: String,
-}
-
-impl PgDatabase {
-    async fn create() -> Option<Self> {
-        let admin_url = admin_url().await?;
-        let name = format!("bulkhead_e2e_{}", Uuid::now_v7().simple());
-        let mut admin = PgConnection::connect(&admin_url).await.unwrap();
-        sqlx::raw_sql(&format!("CREATE DATABASE {name}"))
-            .execute(&mut admin)
-            .await
-            .unwrap();
-        admin.close().await.unwrap();
-        Some(Self { admin_url, name })
-    }
-
-    fn owner_url(&self) -> String {
-        with_user_and_database(&self.admin_url, None, &self.name)
-    }
-
-    fn app_url(&self) -> String {
-        with_user_and_database(&self.admin_url, Some(APP_ROLE), &self.name)
-    }
-}
-
-impl Drop for PgDatabase {
-    fn drop(&mut self) {
-        // Drop cannot await, and may run while a test unwinds inside a
-        // runtime: drop the database from a thread with a runtime of its own.
-        let admin_url = self.admin_url.clone();
-        let statement = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
-        let dropped = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .ok()?;
-            runtime.block_on(async {
-                let mut admin = PgConnection::connect(&admin_url).await.ok()?;
-                sqlx::raw_sql(&statement).execute(&mut admin).await.ok()?;
-                admin.close().await.ok()
-            })
-        })
-        .join();
-        if !matches!(dropped, Ok(Some(()))) {
-            eprintln!("could not drop test database {}", self.name);
-        }
-    }
-}
-
 /// Where a server's data lives, for the CLI commands run beside it.
 enum Store {
     Sqlite { data_dir: PathBuf },
@@ -193,6 +139,28 @@ impl Account {
     pub fn id(&self) -> Uuid {
         self.tokens.user.id
     }
+
+    /// Any request as this account, answered (the answer is checked
+    /// against the OpenAPI document like every other).
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> RawResponse {
+        request(&self.client, method, path, body).await
+    }
+}
+
+/// Any request through `client`, answered (the answer is checked against
+/// the OpenAPI document like every other).
+pub async fn request(
+    client: &Client,
+    method: Method,
+    path: &str,
+    body: Option<serde_json::Value>,
+) -> RawResponse {
+    client.raw(method, path, body).await.unwrap()
 }
 
 /// A running `bulkhead serve` on one backend, with an anonymous client

@@ -15,7 +15,7 @@ use time::OffsetDateTime;
 use time::macros::datetime;
 use uuid::Uuid;
 
-use crate::harness::{Backend, Options, TestServer, expect_error, expect_problem};
+use crate::harness::{Backend, Options, TestServer, expect_error, expect_problem, request};
 use crate::identity_tenants::create_tenant_raw;
 use crate::support::{assert_success, stderr_of, stdout_of};
 
@@ -103,17 +103,13 @@ async fn the_audit_log_records_filters_and_pages(server: TestServer) {
     let stranger = server.signup("stranger@example.com").await;
     expect_error(stranger.client.get_tenant(t).await, 404, "tenant_not_found");
     let denied = member
-        .client
-        .raw(Method::GET, &format!("/v1/tenants/{t}/audit"), None)
-        .await
-        .unwrap();
+        .send(Method::GET, &format!("/v1/tenants/{t}/audit"), None)
+        .await;
     expect_problem(&denied, 403, "forbidden");
 
     let response = owner
-        .client
-        .raw(Method::GET, &format!("/v1/tenants/{t}/audit"), None)
-        .await
-        .unwrap();
+        .send(Method::GET, &format!("/v1/tenants/{t}/audit"), None)
+        .await;
     assert_eq!(response.status, 200, "{}", response.text());
     let raw: serde_json::Value = response.json().unwrap();
     assert!(raw.get("next_cursor").is_some(), "{raw}");
@@ -262,14 +258,12 @@ async fn the_audit_log_records_filters_and_pages(server: TestServer) {
         "paging by two lost, repeated or reordered entries"
     );
     let huge = owner
-        .client
-        .raw(
+        .send(
             Method::GET,
             &format!("/v1/tenants/{t}/audit?limit=1000"),
             None,
         )
-        .await
-        .unwrap();
+        .await;
     assert!(
         matches!(huge.status, 200 | 400 | 422),
         "{} {}",
@@ -297,11 +291,13 @@ async fn the_audit_log_records_filters_and_pages(server: TestServer) {
         404,
         "tenant_not_found",
     );
-    let anonymous = server
-        .anon
-        .raw(Method::GET, &format!("/v1/tenants/{t}/audit"), None)
-        .await
-        .unwrap();
+    let anonymous = request(
+        &server.anon,
+        Method::GET,
+        &format!("/v1/tenants/{t}/audit"),
+        None,
+    )
+    .await;
     expect_problem(&anonymous, 401, "unauthenticated");
 
     // The hash chains verify, when this build has the command.
@@ -355,11 +351,7 @@ async fn the_platform_admin_lists_and_suspends_but_reads_no_tenant_data(backend:
         .unwrap();
     let as_key = server.anon.with_token(&ada_key.key);
 
-    let response = root
-        .client
-        .raw(Method::GET, "/v1/admin/tenants", None)
-        .await
-        .unwrap();
+    let response = root.send(Method::GET, "/v1/admin/tenants", None).await;
     assert_eq!(response.status, 200, "{}", response.text());
     let list: AdminTenantList = response.json().unwrap();
     let slugs: BTreeSet<&str> = list.items.iter().map(|t| t.slug.as_str()).collect();
@@ -417,7 +409,7 @@ async fn the_platform_admin_lists_and_suspends_but_reads_no_tenant_data(backend:
             ),
             (Method::POST, "/v1/admin/tenants/acme/unsuspend".to_owned()),
         ] {
-            let response = client.raw(method, &path, None).await.unwrap();
+            let response = request(client, method, &path, None).await;
             assert_eq!(
                 response.status,
                 403,
@@ -427,11 +419,7 @@ async fn the_platform_admin_lists_and_suspends_but_reads_no_tenant_data(backend:
             expect_problem(&response, 403, "forbidden");
         }
     }
-    let anonymous = server
-        .anon
-        .raw(Method::GET, "/v1/admin/tenants", None)
-        .await
-        .unwrap();
+    let anonymous = request(&server.anon, Method::GET, "/v1/admin/tenants", None).await;
     expect_problem(&anonymous, 401, "unauthenticated");
 
     // No tenant data through the ordinary routes.
@@ -442,27 +430,23 @@ async fn the_platform_admin_lists_and_suspends_but_reads_no_tenant_data(backend:
         "/v1/tenants/acme/api-keys".to_owned(),
         "/v1/tenants/acme/audit".to_owned(),
     ] {
-        let response = root.client.raw(Method::GET, &path, None).await.unwrap();
+        let response = root.send(Method::GET, &path, None).await;
         expect_problem(&response, 404, "tenant_not_found");
     }
     assert!(root.client.list_tenants().await.unwrap().items.is_empty());
 
     // Suspension.
     let missing = root
-        .client
-        .raw(
+        .send(
             Method::POST,
             "/v1/admin/tenants/no-such-tenant/suspend",
             None,
         )
-        .await
-        .unwrap();
+        .await;
     expect_problem(&missing, 404, "tenant_not_found");
     let response = root
-        .client
-        .raw(Method::POST, "/v1/admin/tenants/acme/suspend", None)
-        .await
-        .unwrap();
+        .send(Method::POST, "/v1/admin/tenants/acme/suspend", None)
+        .await;
     assert_eq!(response.status, 200, "{}", response.text());
     let suspended: AdminTenantView = response.json().unwrap();
     assert_eq!(suspended.id, acme.id);
@@ -474,7 +458,7 @@ async fn the_platform_admin_lists_and_suspends_but_reads_no_tenant_data(backend:
         "/v1/tenants/acme/api-keys".to_owned(),
     ] {
         for (what, client) in [("its owner", &ada.client), ("its API key", &as_key)] {
-            let response = client.raw(Method::GET, &path, None).await.unwrap();
+            let response = request(client, Method::GET, &path, None).await;
             assert_eq!(
                 response.status,
                 403,
@@ -484,18 +468,16 @@ async fn the_platform_admin_lists_and_suspends_but_reads_no_tenant_data(backend:
             expect_problem(&response, 403, "tenant_suspended");
         }
         // A stranger learns nothing, suspended or not.
-        let response = bob.client.raw(Method::GET, &path, None).await.unwrap();
+        let response = bob.send(Method::GET, &path, None).await;
         expect_problem(&response, 404, "tenant_not_found");
     }
     let rename = ada
-        .client
-        .raw(
+        .send(
             Method::PATCH,
             "/v1/tenants/acme",
             Some(json!({"name": "while suspended"})),
         )
-        .await
-        .unwrap();
+        .await;
     expect_problem(&rename, 403, "tenant_suspended");
     let me = ada.client.me().await.unwrap();
     assert_eq!(me.user.id, ada.id());
@@ -512,14 +494,12 @@ async fn the_platform_admin_lists_and_suspends_but_reads_no_tenant_data(backend:
     assert!(listed.items[0].suspended_at.is_some());
 
     let response = root
-        .client
-        .raw(
+        .send(
             Method::POST,
             &format!("/v1/admin/tenants/{}/unsuspend", acme.id),
             None,
         )
-        .await
-        .unwrap();
+        .await;
     assert_eq!(response.status, 200, "{}", response.text());
     let reinstated: AdminTenantView = response.json().unwrap();
     assert_eq!(reinstated.suspended_at, None);

@@ -15,6 +15,7 @@ use uuid::Uuid;
 
 use crate::harness::{
     Account, Backend, Options, PASSWORD, TestServer, expect_error, expect_problem, invalid_fields,
+    request,
 };
 
 /// How many refreshes of one token race each other.
@@ -38,9 +39,20 @@ async fn current_session(account: &Account) -> Uuid {
 
 /// Asserts `client` is refused on `GET /v1/me` with 401 `unauthenticated`.
 async fn expect_signed_out(client: &Client, what: &str) {
-    let response = client.raw(Method::GET, "/v1/me", None).await.unwrap();
+    let response = request(client, Method::GET, "/v1/me", None).await;
     assert_eq!(response.status, 401, "{what}: {}", response.text());
     expect_problem(&response, 401, "unauthenticated");
+}
+
+/// The account's refresh token no longer works: 401 `invalid_refresh_token`.
+async fn expect_refresh_refused(server: &TestServer, account: &Account) {
+    let refreshed = server
+        .anon
+        .refresh(&RefreshRequest {
+            refresh_token: account.tokens.refresh_token.clone(),
+        })
+        .await;
+    expect_error(refreshed, 401, "invalid_refresh_token");
 }
 
 async fn expect_signed_in(client: &Client, what: &str) -> MeResponse {
@@ -56,18 +68,17 @@ async fn expect_signed_in(client: &Client, what: &str) -> MeResponse {
 /// session; logout ends it on the next request.
 async fn signup_login_me_and_logout(server: TestServer) {
     let anon = &server.anon;
-    let response = anon
-        .raw(
-            Method::POST,
-            "/v1/auth/signup",
-            Some(json!({
-                "email": "ada@example.com",
-                "password": PASSWORD,
-                "display_name": "Ada Lovelace",
-            })),
-        )
-        .await
-        .unwrap();
+    let response = request(
+        anon,
+        Method::POST,
+        "/v1/auth/signup",
+        Some(json!({
+            "email": "ada@example.com",
+            "password": PASSWORD,
+            "display_name": "Ada Lovelace",
+        })),
+    )
+    .await;
     assert_eq!(response.status, 201, "{}", response.text());
     let tokens: TokenResponse = response.json().unwrap();
     assert_eq!(tokens.token_type, "Bearer");
@@ -77,7 +88,7 @@ async fn signup_login_me_and_logout(server: TestServer) {
     assert_ne!(tokens.access_token, tokens.refresh_token);
     let ada = server.account("ada@example.com", tokens.clone());
 
-    let response = ada.client.raw(Method::GET, "/v1/me", None).await.unwrap();
+    let response = ada.send(Method::GET, "/v1/me", None).await;
     assert_eq!(response.status, 200, "{}", response.text());
     let me: MeResponse = response.json().unwrap();
     assert_eq!(me.user, tokens.user);
@@ -85,26 +96,24 @@ async fn signup_login_me_and_logout(server: TestServer) {
 
     // The same address again, whatever its case in the domain.
     for email in ["ada@example.com", "ada@EXAMPLE.com"] {
-        let taken = anon
-            .raw(
-                Method::POST,
-                "/v1/auth/signup",
-                Some(login_body(email, "another fine passphrase")),
-            )
-            .await
-            .unwrap();
+        let taken = request(
+            anon,
+            Method::POST,
+            "/v1/auth/signup",
+            Some(login_body(email, "another fine passphrase")),
+        )
+        .await;
         expect_problem(&taken, 409, "email_taken");
     }
 
     // Every bad field is named at once.
-    let invalid = anon
-        .raw(
-            Method::POST,
-            "/v1/auth/signup",
-            Some(login_body("not-an-email", "short")),
-        )
-        .await
-        .unwrap();
+    let invalid = request(
+        anon,
+        Method::POST,
+        "/v1/auth/signup",
+        Some(login_body("not-an-email", "short")),
+    )
+    .await;
     let problem = expect_problem(&invalid, 422, "validation_failed");
     assert_eq!(
         invalid_fields(&problem),
@@ -127,14 +136,13 @@ async fn signup_login_me_and_logout(server: TestServer) {
         (4, "password123456".to_owned(), false),
     ] {
         let email = format!("length{n}@example.com");
-        let response = anon
-            .raw(
-                Method::POST,
-                "/v1/auth/signup",
-                Some(login_body(&email, &password)),
-            )
-            .await
-            .unwrap();
+        let response = request(
+            anon,
+            Method::POST,
+            "/v1/auth/signup",
+            Some(login_body(&email, &password)),
+        )
+        .await;
         if accepted {
             assert_eq!(
                 response.status,
@@ -169,18 +177,17 @@ async fn signup_login_me_and_logout(server: TestServer) {
         .await
         .unwrap();
     expect_problem(&malformed, 400, "invalid_body");
-    let unknown = anon
-        .raw(
-            Method::POST,
-            "/v1/auth/signup",
-            Some(json!({
-                "email": "eve@example.com",
-                "password": PASSWORD,
-                "is_platform_admin": true,
-            })),
-        )
-        .await
-        .unwrap();
+    let unknown = request(
+        anon,
+        Method::POST,
+        "/v1/auth/signup",
+        Some(json!({
+            "email": "eve@example.com",
+            "password": PASSWORD,
+            "is_platform_admin": true,
+        })),
+    )
+    .await;
     expect_problem(&unknown, 400, "invalid_body");
     expect_error(
         anon.login(&LoginRequest {
@@ -193,14 +200,13 @@ async fn signup_login_me_and_logout(server: TestServer) {
     );
 
     // Login: 200, a fresh session with its own tokens.
-    let response = anon
-        .raw(
-            Method::POST,
-            "/v1/auth/login",
-            Some(login_body("ada@example.com", PASSWORD)),
-        )
-        .await
-        .unwrap();
+    let response = request(
+        anon,
+        Method::POST,
+        "/v1/auth/login",
+        Some(login_body("ada@example.com", PASSWORD)),
+    )
+    .await;
     assert_eq!(response.status, 200, "{}", response.text());
     let second: TokenResponse = response.json().unwrap();
     assert_eq!(second.token_type, "Bearer");
@@ -212,11 +218,7 @@ async fn signup_login_me_and_logout(server: TestServer) {
 
     // Logout: 204, then the still-unexpired access token and the
     // session's refresh token are refused; the other session lives on.
-    let logout = ada
-        .client
-        .raw(Method::POST, "/v1/auth/logout", None)
-        .await
-        .unwrap();
+    let logout = ada.send(Method::POST, "/v1/auth/logout", None).await;
     assert_eq!(logout.status, 204, "{}", logout.text());
     assert!(logout.body.is_empty());
     expect_signed_out(&ada.client, "after logout").await;
@@ -229,10 +231,7 @@ async fn signup_login_me_and_logout(server: TestServer) {
         "invalid_refresh_token",
     );
     expect_signed_in(&ada2.client, "the other session").await;
-    let anonymous_logout = anon
-        .raw(Method::POST, "/v1/auth/logout", None)
-        .await
-        .unwrap();
+    let anonymous_logout = request(anon, Method::POST, "/v1/auth/logout", None).await;
     expect_problem(&anonymous_logout, 401, "unauthenticated");
 }
 scenario!(signup_login_me_and_logout);
@@ -240,24 +239,20 @@ scenario!(signup_login_me_and_logout);
 /// A wrong password and an unknown email get byte-identical answers.
 async fn login_failures_do_not_reveal_accounts(server: TestServer) {
     server.signup("victim@example.com").await;
-    let wrong_password = server
-        .anon
-        .raw(
-            Method::POST,
-            "/v1/auth/login",
-            Some(login_body("victim@example.com", "not the right passphrase")),
-        )
-        .await
-        .unwrap();
-    let unknown_email = server
-        .anon
-        .raw(
-            Method::POST,
-            "/v1/auth/login",
-            Some(login_body("nobody@example.com", "not the right passphrase")),
-        )
-        .await
-        .unwrap();
+    let wrong_password = request(
+        &server.anon,
+        Method::POST,
+        "/v1/auth/login",
+        Some(login_body("victim@example.com", "not the right passphrase")),
+    )
+    .await;
+    let unknown_email = request(
+        &server.anon,
+        Method::POST,
+        "/v1/auth/login",
+        Some(login_body("nobody@example.com", "not the right passphrase")),
+    )
+    .await;
     expect_problem(&wrong_password, 401, "invalid_credentials");
     expect_problem(&unknown_email, 401, "invalid_credentials");
     assert_eq!(wrong_password.status, unknown_email.status);
@@ -282,18 +277,16 @@ scenario!(login_failures_do_not_reveal_accounts);
 async fn login_is_throttled_after_five_quick_failures(server: TestServer) {
     server.signup("target@example.com").await;
     for attempt in 1..=5 {
-        let response = server
-            .anon
-            .raw(
-                Method::POST,
-                "/v1/auth/login",
-                Some(login_body(
-                    "target@example.com",
-                    &format!("wrong guess number {attempt}"),
-                )),
-            )
-            .await
-            .unwrap();
+        let response = request(
+            &server.anon,
+            Method::POST,
+            "/v1/auth/login",
+            Some(login_body(
+                "target@example.com",
+                &format!("wrong guess number {attempt}"),
+            )),
+        )
+        .await;
         assert_eq!(
             response.status,
             401,
@@ -306,15 +299,13 @@ async fn login_is_throttled_after_five_quick_failures(server: TestServer) {
         ("a sixth wrong guess", "wrong guess number 6"),
         ("the right password", PASSWORD),
     ] {
-        let response = server
-            .anon
-            .raw(
-                Method::POST,
-                "/v1/auth/login",
-                Some(login_body("target@example.com", password)),
-            )
-            .await
-            .unwrap();
+        let response = request(
+            &server.anon,
+            Method::POST,
+            "/v1/auth/login",
+            Some(login_body("target@example.com", password)),
+        )
+        .await;
         expect_problem(&response, 429, "throttled");
         let retry_after = response
             .header("retry-after")
@@ -341,14 +332,13 @@ async fn refresh_rotates_and_only_one_concurrent_refresh_wins(server: TestServer
     let anon = &server.anon;
     let r0 = ada.tokens.refresh_token.clone();
 
-    let response = anon
-        .raw(
-            Method::POST,
-            "/v1/auth/refresh",
-            Some(json!({"refresh_token": r0})),
-        )
-        .await
-        .unwrap();
+    let response = request(
+        anon,
+        Method::POST,
+        "/v1/auth/refresh",
+        Some(json!({"refresh_token": r0})),
+    )
+    .await;
     assert_eq!(response.status, 200, "{}", response.text());
     let first: TokenResponse = response.json().unwrap();
     assert_eq!(first.token_type, "Bearer");
@@ -363,14 +353,13 @@ async fn refresh_rotates_and_only_one_concurrent_refresh_wins(server: TestServer
     .await;
 
     // The rotated token is dead.
-    let reuse = anon
-        .raw(
-            Method::POST,
-            "/v1/auth/refresh",
-            Some(json!({"refresh_token": r0})),
-        )
-        .await
-        .unwrap();
+    let reuse = request(
+        anon,
+        Method::POST,
+        "/v1/auth/refresh",
+        Some(json!({"refresh_token": r0})),
+    )
+    .await;
     expect_problem(&reuse, 401, "invalid_refresh_token");
     // Within the grace window that reuse did not end the session.
     let second = anon
@@ -381,14 +370,13 @@ async fn refresh_rotates_and_only_one_concurrent_refresh_wins(server: TestServer
         .unwrap();
 
     for garbage in ["", "not-a-refresh-token", &ada.tokens.access_token] {
-        let response = anon
-            .raw(
-                Method::POST,
-                "/v1/auth/refresh",
-                Some(json!({"refresh_token": garbage})),
-            )
-            .await
-            .unwrap();
+        let response = request(
+            anon,
+            Method::POST,
+            "/v1/auth/refresh",
+            Some(json!({"refresh_token": garbage})),
+        )
+        .await;
         assert!(
             matches!(response.status, 401 | 422),
             "refresh with {garbage:?}: {} {}",
@@ -406,13 +394,13 @@ async fn refresh_rotates_and_only_one_concurrent_refresh_wins(server: TestServer
         let anon = anon.clone();
         let token = second.refresh_token.clone();
         racers.spawn(async move {
-            anon.raw(
+            request(
+                &anon,
                 Method::POST,
                 "/v1/auth/refresh",
                 Some(json!({"refresh_token": token})),
             )
             .await
-            .unwrap()
         });
     }
     let answers = racers.join_all().await;
@@ -447,11 +435,7 @@ async fn sessions_are_listed_and_revoked_at_once(server: TestServer) {
     let third = server.login("ada@example.com", PASSWORD).await;
     let other = server.signup("bob@example.com").await;
 
-    let response = first
-        .client
-        .raw(Method::GET, "/v1/me/sessions", None)
-        .await
-        .unwrap();
+    let response = first.send(Method::GET, "/v1/me/sessions", None).await;
     assert_eq!(response.status, 200, "{}", response.text());
     let listed: Value = response.json().unwrap();
     let items = listed["items"].as_array().unwrap();
@@ -472,36 +456,23 @@ async fn sessions_are_listed_and_revoked_at_once(server: TestServer) {
 
     // Revoke the second session from the first.
     let revoke = first
-        .client
-        .raw(
+        .send(
             Method::DELETE,
             &format!("/v1/me/sessions/{second_id}"),
             None,
         )
-        .await
-        .unwrap();
+        .await;
     assert_eq!(revoke.status, 204, "{}", revoke.text());
     expect_signed_out(&second.client, "a revoked session's access token").await;
-    expect_error(
-        server
-            .anon
-            .refresh(&RefreshRequest {
-                refresh_token: second.tokens.refresh_token.clone(),
-            })
-            .await,
-        401,
-        "invalid_refresh_token",
-    );
+    expect_refresh_refused(&server, &second).await;
     expect_signed_in(&first.client, "the revoking session").await;
     expect_signed_in(&third.client, "an untouched session").await;
 
     // Another user's session, and one that never existed, are 404.
     for id in [first_id, Uuid::now_v7()] {
         let response = other
-            .client
-            .raw(Method::DELETE, &format!("/v1/me/sessions/{id}"), None)
-            .await
-            .unwrap();
+            .send(Method::DELETE, &format!("/v1/me/sessions/{id}"), None)
+            .await;
         expect_problem(&response, 404, "session_not_found");
     }
     expect_signed_in(&first.client, "a session another user tried to revoke").await;
@@ -531,8 +502,7 @@ async fn password_change_can_end_the_other_sessions(server: TestServer) {
     let new_password = "an entirely new passphrase";
 
     let response = first
-        .client
-        .raw(
+        .send(
             Method::POST,
             "/v1/me/password",
             Some(json!({
@@ -541,8 +511,7 @@ async fn password_change_can_end_the_other_sessions(server: TestServer) {
                 "end_other_sessions": true,
             })),
         )
-        .await
-        .unwrap();
+        .await;
     assert!(
         (400..500).contains(&response.status) && response.status != 401,
         "a wrong current password: {} {}",
@@ -550,8 +519,7 @@ async fn password_change_can_end_the_other_sessions(server: TestServer) {
         response.text()
     );
     let common = first
-        .client
-        .raw(
+        .send(
             Method::POST,
             "/v1/me/password",
             Some(json!({
@@ -559,8 +527,7 @@ async fn password_change_can_end_the_other_sessions(server: TestServer) {
                 "new_password": "password123456",
             })),
         )
-        .await
-        .unwrap();
+        .await;
     let problem = expect_problem(&common, 422, "validation_failed");
     assert!(
         invalid_fields(&problem).contains("new_password"),
@@ -569,8 +536,7 @@ async fn password_change_can_end_the_other_sessions(server: TestServer) {
     expect_signed_in(&second.client, "after refused changes").await;
 
     let response = first
-        .client
-        .raw(
+        .send(
             Method::POST,
             "/v1/me/password",
             Some(json!({
@@ -579,20 +545,10 @@ async fn password_change_can_end_the_other_sessions(server: TestServer) {
                 "end_other_sessions": true,
             })),
         )
-        .await
-        .unwrap();
+        .await;
     assert_eq!(response.status, 204, "{}", response.text());
     expect_signed_out(&second.client, "another session after the change").await;
-    expect_error(
-        server
-            .anon
-            .refresh(&RefreshRequest {
-                refresh_token: second.tokens.refresh_token.clone(),
-            })
-            .await,
-        401,
-        "invalid_refresh_token",
-    );
+    expect_refresh_refused(&server, &second).await;
     expect_signed_in(&first.client, "the session that changed it").await;
     expect_error(
         server
@@ -620,15 +576,13 @@ async fn password_change_can_end_the_other_sessions(server: TestServer) {
     expect_signed_in(&first.client, "without end_other_sessions").await;
 
     // Without a session there is no password to change.
-    let anonymous = server
-        .anon
-        .raw(
-            Method::POST,
-            "/v1/me/password",
-            Some(json!({"current_password": PASSWORD, "new_password": new_password})),
-        )
-        .await
-        .unwrap();
+    let anonymous = request(
+        &server.anon,
+        Method::POST,
+        "/v1/me/password",
+        Some(json!({"current_password": PASSWORD, "new_password": new_password})),
+    )
+    .await;
     expect_problem(&anonymous, 401, "unauthenticated");
 }
 scenario!(password_change_can_end_the_other_sessions);
@@ -642,15 +596,13 @@ async fn signup_can_be_closed(backend: Backend) {
     let Some(server) = TestServer::start_with(backend, options).await else {
         return;
     };
-    let closed = server
-        .anon
-        .raw(
-            Method::POST,
-            "/v1/auth/signup",
-            Some(login_body("new@example.com", PASSWORD)),
-        )
-        .await
-        .unwrap();
+    let closed = request(
+        &server.anon,
+        Method::POST,
+        "/v1/auth/signup",
+        Some(login_body("new@example.com", PASSWORD)),
+    )
+    .await;
     expect_problem(&closed, 403, "signup_closed");
     let admin = server.login_admin("root@example.com").await;
     expect_signed_in(&admin.client, "an operator-made account").await;
@@ -671,8 +623,23 @@ async fn failed_login_from(server: &TestServer, email: &str, ip: &str) -> RawRes
         .unwrap()
 }
 
-/// The address the audit log gives `tenant`'s `tenant.create` entry.
-async fn audited_ip_of_creation(owner: &Account, tenant: &str) -> Option<String> {
+/// `owner` creates a tenant, sending `X-Forwarded-For: forwarded_for`;
+/// returns the address the audit log gives its `tenant.create` entry.
+async fn audited_ip_of_creation(
+    owner: &Account,
+    forwarded_for: &str,
+    tenant: &str,
+    name: &str,
+) -> Option<String> {
+    owner
+        .client
+        .with_header("x-forwarded-for", forwarded_for)
+        .create_tenant(&CreateTenantRequest {
+            slug: tenant.into(),
+            name: name.into(),
+        })
+        .await
+        .unwrap();
     let log = owner
         .client
         .list_audit(
@@ -697,16 +664,10 @@ async fn forwarded_addresses_count_only_from_trusted_proxies(backend: Backend) {
         return;
     };
     let ada = direct.signup("ada@example.com").await;
-    let forwarded = ada.client.with_header("x-forwarded-for", "198.51.100.99");
-    forwarded
-        .create_tenant(&CreateTenantRequest {
-            slug: "direct".into(),
-            name: "Direct".into(),
-        })
-        .await
-        .unwrap();
     assert_eq!(
-        audited_ip_of_creation(&ada, "direct").await.as_deref(),
+        audited_ip_of_creation(&ada, "198.51.100.99", "direct", "Direct")
+            .await
+            .as_deref(),
         Some("127.0.0.1"),
         "an untrusted X-Forwarded-For reached the audit log"
     );
@@ -732,16 +693,10 @@ async fn forwarded_addresses_count_only_from_trusted_proxies(backend: Backend) {
     let options = Options::default().env("BULKHEAD_TRUSTED_PROXIES", "127.0.0.1");
     let proxied = TestServer::start_with(backend, options).await.unwrap();
     let bob = proxied.signup("bob@example.com").await;
-    bob.client
-        .with_header("x-forwarded-for", "203.0.113.9")
-        .create_tenant(&CreateTenantRequest {
-            slug: "proxied".into(),
-            name: "Proxied".into(),
-        })
-        .await
-        .unwrap();
     assert_eq!(
-        audited_ip_of_creation(&bob, "proxied").await.as_deref(),
+        audited_ip_of_creation(&bob, "203.0.113.9", "proxied", "Proxied")
+            .await
+            .as_deref(),
         Some("203.0.113.9"),
         "the client's address behind a trusted proxy"
     );
@@ -774,21 +729,13 @@ async fn a_correct_password_logs_in_from_an_address_that_failed_for_others(backe
     let login_from = |email: &str, password: &str, ip: &str| {
         let client = server.anon.with_header("x-forwarded-for", ip);
         let body = login_body(email, password);
-        async move {
-            client
-                .raw(Method::POST, "/v1/auth/login", Some(body))
-                .await
-                .unwrap()
-        }
+        async move { request(&client, Method::POST, "/v1/auth/login", Some(body)).await }
     };
     let signup_from = |email: &str, ip: &str| {
         let client = server.anon.with_header("x-forwarded-for", ip);
         let body = login_body(email, PASSWORD);
         async move {
-            let response = client
-                .raw(Method::POST, "/v1/auth/signup", Some(body))
-                .await
-                .unwrap();
+            let response = request(&client, Method::POST, "/v1/auth/signup", Some(body)).await;
             assert_eq!(response.status, 201, "{}", response.text());
         }
     };

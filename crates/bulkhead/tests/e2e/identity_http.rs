@@ -7,7 +7,7 @@ use bulkhead_client::types::{CreateApiKeyRequest, Role};
 use bulkhead_client::{Client, Method, RawResponse};
 use serde_json::{Value, json};
 
-use crate::harness::{PASSWORD, TestServer, expect_not_5xx, expect_problem};
+use crate::harness::{PASSWORD, TestServer, expect_not_5xx, expect_problem, request};
 
 /// The largest accepted body.
 const MIB: usize = 1024 * 1024;
@@ -134,47 +134,39 @@ async fn headers_limits_and_malformed_input(server: TestServer) {
     let mut sample = vec![
         (
             "GET /healthz",
-            anon.raw(Method::GET, "/healthz", None).await.unwrap(),
+            request(anon, Method::GET, "/healthz", None).await,
         ),
-        (
-            "GET /v1/me",
-            ada.client.raw(Method::GET, "/v1/me", None).await.unwrap(),
-        ),
+        ("GET /v1/me", ada.send(Method::GET, "/v1/me", None).await),
         (
             "GET /v1/me anonymous",
-            anon.raw(Method::GET, "/v1/me", None).await.unwrap(),
+            request(anon, Method::GET, "/v1/me", None).await,
         ),
         (
             "a failed login",
-            anon.raw(
+            request(
+                anon,
                 Method::POST,
                 "/v1/auth/login",
                 Some(json!({"email": "ada@example.com", "password": "not the passphrase"})),
             )
-            .await
-            .unwrap(),
+            .await,
         ),
         (
             "an unknown route",
-            anon.raw(Method::GET, "/v1/nope", None).await.unwrap(),
+            request(anon, Method::GET, "/v1/nope", None).await,
         ),
         (
             "a tenant that does not exist",
-            ada.client
-                .raw(Method::GET, "/v1/tenants/no-such-tenant", None)
-                .await
-                .unwrap(),
+            ada.send(Method::GET, "/v1/tenants/no-such-tenant", None)
+                .await,
         ),
         (
             "GET members",
-            ada.client
-                .raw(Method::GET, &members_path, None)
-                .await
-                .unwrap(),
+            ada.send(Method::GET, &members_path, None).await,
         ),
         (
             "GET /openapi.json",
-            anon.raw(Method::GET, "/openapi.json", None).await.unwrap(),
+            request(anon, Method::GET, "/openapi.json", None).await,
         ),
     ];
 
@@ -238,14 +230,12 @@ async fn headers_limits_and_malformed_input(server: TestServer) {
         }
     }
     let unknown_on_tenant = ada
-        .client
-        .raw(
+        .send(
             Method::PATCH,
             &format!("/v1/tenants/{}", tenant.slug),
             Some(json!({"name": "Acme", "slug": "evil", "plan": "enterprise"})),
         )
-        .await
-        .unwrap();
+        .await;
     expect_problem(&unknown_on_tenant, 400, "invalid_body");
     assert_eq!(ada.client.get_tenant(&tenant.slug).await.unwrap(), tenant);
 
@@ -272,10 +262,8 @@ async fn headers_limits_and_malformed_input(server: TestServer) {
         "limit=1&cursor=%00%ff",
     ] {
         let response = ada
-            .client
-            .raw(Method::GET, &format!("{members_path}?{query}"), None)
-            .await
-            .unwrap();
+            .send(Method::GET, &format!("{members_path}?{query}"), None)
+            .await;
         expect_not_5xx(&response, query);
         assert!(
             matches!(response.status, 200 | 400 | 422),
@@ -313,14 +301,12 @@ async fn headers_limits_and_malformed_input(server: TestServer) {
         for query in ["", "?limit=1000", "?limit=100"] {
             let what = format!("{path}{query}");
             let response = ada
-                .client
-                .raw(
+                .send(
                     Method::GET,
                     &format!("/v1/tenants/{}/{path}{query}", tenant.slug),
                     None,
                 )
-                .await
-                .unwrap();
+                .await;
             expect_not_5xx(&response, &what);
             if query == "?limit=1000" {
                 // Over the documented maximum of 100: refused, not clamped.
@@ -340,7 +326,7 @@ async fn headers_limits_and_malformed_input(server: TestServer) {
     for (what, response) in &sample {
         expect_security_headers(response, what);
     }
-    let unknown = anon.raw(Method::GET, "/v1/nope", None).await.unwrap();
+    let unknown = request(anon, Method::GET, "/v1/nope", None).await;
     assert_eq!(unknown.status, 404);
     assert_eq!(
         unknown.header("content-type"),
@@ -352,11 +338,7 @@ scenario!(headers_limits_and_malformed_input);
 /// `GET /openapi.json` is an OpenAPI 3.1 document listing every route of
 /// the contract with its method.
 async fn the_openapi_document_lists_every_route(server: TestServer) {
-    let response = server
-        .anon
-        .raw(Method::GET, "/openapi.json", None)
-        .await
-        .unwrap();
+    let response = request(&server.anon, Method::GET, "/openapi.json", None).await;
     assert_eq!(response.status, 200, "{}", response.text());
     let document: Value = response.json().unwrap();
     let version = document["openapi"].as_str().unwrap_or_default();

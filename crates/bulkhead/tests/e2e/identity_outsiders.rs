@@ -11,7 +11,7 @@ use std::time::Instant;
 use bulkhead_client::Method;
 use serde_json::Value;
 
-use crate::harness::{TestServer, expect_problem};
+use crate::harness::{TestServer, expect_problem, request};
 use crate::support::assert_success;
 
 /// Entries per chain from `bulkhead audit verify`: `"platform"` and each
@@ -55,32 +55,26 @@ async fn outsiders_leave_no_entries_in_a_tenants_log(server: TestServer) {
 
     for n in 0..N_PROBES {
         let at_existing = stranger
-            .client
-            .raw(Method::GET, "/v1/tenants/secret-corp/members", None)
-            .await
-            .unwrap();
+            .send(Method::GET, "/v1/tenants/secret-corp/members", None)
+            .await;
         let at_missing = stranger
-            .client
-            .raw(Method::GET, "/v1/tenants/no-such-corp/members", None)
-            .await
-            .unwrap();
+            .send(Method::GET, "/v1/tenants/no-such-corp/members", None)
+            .await;
         expect_problem(&at_existing, 404, "tenant_not_found");
         assert_eq!(
             (at_existing.status, at_existing.text()),
             (at_missing.status, at_missing.text()),
             "probe {n}: an existing tenant answers unlike a missing one"
         );
-        let anonymous = server
-            .anon
-            .raw(Method::GET, "/v1/tenants/secret-corp/members", None)
-            .await
-            .unwrap();
+        let anonymous = request(
+            &server.anon,
+            Method::GET,
+            "/v1/tenants/secret-corp/members",
+            None,
+        )
+        .await;
         expect_problem(&anonymous, 401, "unauthenticated");
-        let admin_route = stranger
-            .client
-            .raw(Method::GET, "/v1/admin/tenants", None)
-            .await
-            .unwrap();
+        let admin_route = stranger.send(Method::GET, "/v1/admin/tenants", None).await;
         expect_problem(&admin_route, 403, "forbidden");
     }
     let during = chain_lengths(&server.cli(&["audit", "verify"]).await);

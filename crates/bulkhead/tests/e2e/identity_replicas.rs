@@ -16,7 +16,7 @@ use bulkhead_client::types::{
 };
 use bulkhead_client::{Client, Method};
 
-use crate::harness::{Backend, Options, PASSWORD, TestServer};
+use crate::harness::{Backend, Options, PASSWORD, TestServer, request};
 
 /// How many sessions are revoked one after another, to catch a race.
 const ROUNDS: usize = 10;
@@ -34,7 +34,7 @@ async fn until_refused(client: &Client, path: &str, refused: u16) -> (u32, Durat
     let started = Instant::now();
     let mut accepted = 0;
     loop {
-        let response = client.raw(Method::GET, path, None).await.unwrap();
+        let response = request(client, Method::GET, path, None).await;
         if response.status == refused {
             return (accepted, started.elapsed());
         }

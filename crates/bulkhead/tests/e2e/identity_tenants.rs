@@ -9,11 +9,11 @@ use bulkhead_client::types::{
     CreateInvitationRequest, CreateTenantRequest, InvitationCreated, MemberList, MemberView,
     PageQuery, Role, TenantList, TenantView, UpdateMemberRequest, UpdateTenantRequest,
 };
-use bulkhead_client::{Client, Method};
+use bulkhead_client::{Client, Method, RawResponse};
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::harness::{TestServer, expect_error, expect_problem, tenant_name};
+use crate::harness::{Account, TestServer, expect_error, expect_problem, request, tenant_name};
 
 /// How many accepts of one invitation race each other.
 const RACERS: usize = 16;
@@ -31,6 +31,29 @@ fn key_request(name: &str, role: Role) -> CreateApiKeyRequest {
         role,
         expires_at: None,
     }
+}
+
+/// Members that [`acme_with`] brings in.
+const ADMIN: (&str, Role) = ("admin@example.com", Role::Admin);
+const MANAGER: (&str, Role) = ("manager@example.com", Role::Manager);
+const MEMBER: (&str, Role) = ("member@example.com", Role::Member);
+
+/// `owner@example.com` and its tenant `acme`, into which it brings
+/// `members` (email and role), in order.
+async fn acme_with<const N: usize>(
+    server: &TestServer,
+    members: [(&str, Role); N],
+) -> (Account, TenantView, [Account; N]) {
+    let owner = server.signup("owner@example.com").await;
+    let tenant = server.create_tenant(&owner, "acme").await;
+    let mut added = Vec::with_capacity(N);
+    for (email, role) in members {
+        added.push(server.add_member(&owner, &tenant.slug, email, role).await);
+    }
+    let Ok(added) = <[Account; N]>::try_from(added) else {
+        unreachable!("one account per member")
+    };
+    (owner, tenant, added)
 }
 
 /// Every member of `tenant`, following cursors with pages of `limit`.
@@ -62,10 +85,20 @@ fn role_of(members: &[MemberView], user: Uuid) -> Option<Role> {
     members.iter().find(|m| m.user.id == user).map(|m| m.role)
 }
 
+/// `PATCH`es a member's role as `client`.
+async fn patch_role(client: &Client, path: &str, role: &str) -> RawResponse {
+    request(client, Method::PATCH, path, Some(json!({ "role": role }))).await
+}
+
+/// `DELETE`s `path` as `client`.
+async fn delete(client: &Client, path: &str) -> RawResponse {
+    request(client, Method::DELETE, path, None).await
+}
+
 /// Asserts a refused role assignment: 403 `forbidden`, or 422 naming `role`
 /// (the contract fixes that it is refused, not which of the two it is).
 #[track_caller]
-fn expect_role_refused(response: &bulkhead_client::RawResponse, what: &str) {
+fn expect_role_refused(response: &RawResponse, what: &str) {
     match response.status {
         403 => {
             expect_problem(response, 403, "forbidden");
@@ -92,39 +125,33 @@ async fn tenants_are_created_read_renamed_and_deleted(server: TestServer) {
     let bob = server.signup("bob@example.com").await;
 
     let response = ada
-        .client
-        .raw(
+        .send(
             Method::POST,
             "/v1/tenants",
             Some(json!({"slug": "acme", "name": "Acme"})),
         )
-        .await
-        .unwrap();
+        .await;
     assert_eq!(response.status, 201, "{}", response.text());
     let acme: TenantView = response.json().unwrap();
     assert_eq!((acme.slug.as_str(), acme.name.as_str()), ("acme", "Acme"));
     assert!(!acme.plan.is_empty());
 
     let taken = bob
-        .client
-        .raw(
+        .send(
             Method::POST,
             "/v1/tenants",
             Some(json!({"slug": "acme", "name": "Other"})),
         )
-        .await
-        .unwrap();
+        .await;
     expect_problem(&taken, 409, "slug_taken");
     for slug in ["a", "-acme", "Acme Corp", "acme_corp", &"x".repeat(64)] {
         let bad = bob
-            .client
-            .raw(
+            .send(
                 Method::POST,
                 "/v1/tenants",
                 Some(json!({"slug": slug, "name": "Bad"})),
             )
-            .await
-            .unwrap();
+            .await;
         let problem = expect_problem(&bad, 422, "validation_failed");
         assert!(
             problem.errors.iter().any(|e| e.field == "slug"),
@@ -132,31 +159,23 @@ async fn tenants_are_created_read_renamed_and_deleted(server: TestServer) {
         );
     }
     let with_plan = bob
-        .client
-        .raw(
+        .send(
             Method::POST,
             "/v1/tenants",
             Some(json!({"slug": "freebie", "name": "F", "plan": "enterprise"})),
         )
-        .await
-        .unwrap();
+        .await;
     expect_problem(&with_plan, 400, "invalid_body");
-    let anonymous = server
-        .anon
-        .raw(
-            Method::POST,
-            "/v1/tenants",
-            Some(json!({"slug": "anon", "name": "A"})),
-        )
-        .await
-        .unwrap();
+    let anonymous = request(
+        &server.anon,
+        Method::POST,
+        "/v1/tenants",
+        Some(json!({"slug": "anon", "name": "A"})),
+    )
+    .await;
     expect_problem(&anonymous, 401, "unauthenticated");
 
-    let list = ada
-        .client
-        .raw(Method::GET, "/v1/tenants", None)
-        .await
-        .unwrap();
+    let list = ada.send(Method::GET, "/v1/tenants", None).await;
     assert_eq!(list.status, 200);
     let list: TenantList = list.json().unwrap();
     assert_eq!(list.items.len(), 1);
@@ -168,11 +187,7 @@ async fn tenants_are_created_read_renamed_and_deleted(server: TestServer) {
     assert_eq!(me.memberships[0].tenant.id, acme.id);
     assert_eq!(me.memberships[0].role, Role::Owner);
 
-    let by_slug = ada
-        .client
-        .raw(Method::GET, "/v1/tenants/acme", None)
-        .await
-        .unwrap();
+    let by_slug = ada.send(Method::GET, "/v1/tenants/acme", None).await;
     assert_eq!(by_slug.status, 200);
     assert_eq!(by_slug.json::<TenantView>().unwrap(), acme);
     assert_eq!(
@@ -181,14 +196,12 @@ async fn tenants_are_created_read_renamed_and_deleted(server: TestServer) {
     );
 
     let renamed = ada
-        .client
-        .raw(
+        .send(
             Method::PATCH,
             "/v1/tenants/acme",
             Some(json!({"name": "Acme Renamed"})),
         )
-        .await
-        .unwrap();
+        .await;
     assert_eq!(renamed.status, 200, "{}", renamed.text());
     let renamed: TenantView = renamed.json().unwrap();
     assert_eq!(renamed.name, "Acme Renamed");
@@ -201,21 +214,15 @@ async fn tenants_are_created_read_renamed_and_deleted(server: TestServer) {
         .unwrap();
     assert_eq!(same.name, "Acme Renamed");
     let blank = ada
-        .client
-        .raw(Method::PATCH, "/v1/tenants/acme", Some(json!({"name": ""})))
-        .await
-        .unwrap();
+        .send(Method::PATCH, "/v1/tenants/acme", Some(json!({"name": ""})))
+        .await;
     expect_problem(&blank, 422, "validation_failed");
 
     // Only an owner deletes; an admin is 403.
     let admin = server
         .add_member(&ada, "acme", "admin@example.com", Role::Admin)
         .await;
-    let refused = admin
-        .client
-        .raw(Method::DELETE, "/v1/tenants/acme", None)
-        .await
-        .unwrap();
+    let refused = admin.send(Method::DELETE, "/v1/tenants/acme", None).await;
     expect_problem(&refused, 403, "forbidden");
     let admin_rename = admin
         .client
@@ -229,15 +236,11 @@ async fn tenants_are_created_read_renamed_and_deleted(server: TestServer) {
         .unwrap();
     assert_eq!(admin_rename.name, "Renamed by an admin");
 
-    let deleted = ada
-        .client
-        .raw(Method::DELETE, "/v1/tenants/acme", None)
-        .await
-        .unwrap();
+    let deleted = ada.send(Method::DELETE, "/v1/tenants/acme", None).await;
     assert_eq!(deleted.status, 204, "{}", deleted.text());
     for client in [&ada.client, &admin.client] {
         for path in ["/v1/tenants/acme", "/v1/tenants/acme/members"] {
-            let gone = client.raw(Method::GET, path, None).await.unwrap();
+            let gone = request(client, Method::GET, path, None).await;
             expect_problem(&gone, 404, "tenant_not_found");
         }
         let gone = client.get_tenant(&acme.id.to_string()).await;
@@ -249,15 +252,9 @@ async fn tenants_are_created_read_renamed_and_deleted(server: TestServer) {
     let again = server.create_tenant(&bob, "acme").await;
     assert_ne!(again.id, acme.id);
     let missing = ada
-        .client
-        .raw(Method::GET, "/v1/tenants/no-such-tenant", None)
-        .await
-        .unwrap();
-    let probe = ada
-        .client
-        .raw(Method::GET, "/v1/tenants/acme", None)
-        .await
-        .unwrap();
+        .send(Method::GET, "/v1/tenants/no-such-tenant", None)
+        .await;
+    let probe = ada.send(Method::GET, "/v1/tenants/acme", None).await;
     expect_problem(&missing, 404, "tenant_not_found");
     expect_problem(&probe, 404, "tenant_not_found");
     assert_eq!(
@@ -271,15 +268,8 @@ scenario!(tenants_are_created_read_renamed_and_deleted);
 /// role above one's own, only an owner touches `owner`, the last owner
 /// stays); members leave or are removed; 404 `member_not_found`.
 async fn members_roles_and_leaving(server: TestServer) {
-    let owner = server.signup("owner@example.com").await;
-    let tenant = server.create_tenant(&owner, "acme").await;
+    let (owner, tenant, [admin, manager]) = acme_with(&server, [ADMIN, MANAGER]).await;
     let t = tenant.slug.as_str();
-    let admin = server
-        .add_member(&owner, t, "admin@example.com", Role::Admin)
-        .await;
-    let manager = server
-        .add_member(&owner, t, "manager@example.com", Role::Manager)
-        .await;
     let member = server
         .add_member(&admin, t, "member@example.com", Role::Member)
         .await;
@@ -288,10 +278,8 @@ async fn members_roles_and_leaving(server: TestServer) {
         .await;
 
     let response = viewer
-        .client
-        .raw(Method::GET, &format!("/v1/tenants/{t}/members"), None)
-        .await
-        .unwrap();
+        .send(Method::GET, &format!("/v1/tenants/{t}/members"), None)
+        .await;
     assert_eq!(response.status, 200, "{}", response.text());
     let list: MemberList = response.json().unwrap();
     assert_eq!(list.items.len(), 5);
@@ -329,66 +317,22 @@ async fn members_roles_and_leaving(server: TestServer) {
 
     // An admin changes roles below owner: 200 with the member.
     let path = |user: Uuid| format!("/v1/tenants/{t}/members/{user}");
-    let response = admin
-        .client
-        .raw(
-            Method::PATCH,
-            &path(member.id()),
-            Some(json!({"role": "manager"})),
-        )
-        .await
-        .unwrap();
+    let response = patch_role(&admin.client, &path(member.id()), "manager").await;
     assert_eq!(response.status, 200, "{}", response.text());
     let changed: MemberView = response.json().unwrap();
     assert_eq!(changed.role, Role::Manager);
     assert_eq!(changed.user.id, member.id());
     assert_eq!(changed.user.email, "member@example.com");
     // …but not to owner, nor touching an owner, nor as a manager.
-    let to_owner = admin
-        .client
-        .raw(
-            Method::PATCH,
-            &path(member.id()),
-            Some(json!({"role": "owner"})),
-        )
-        .await
-        .unwrap();
+    let to_owner = patch_role(&admin.client, &path(member.id()), "owner").await;
     expect_role_refused(&to_owner, "an admin granting owner");
-    let demote_owner = admin
-        .client
-        .raw(
-            Method::PATCH,
-            &path(owner.id()),
-            Some(json!({"role": "viewer"})),
-        )
-        .await
-        .unwrap();
+    let demote_owner = patch_role(&admin.client, &path(owner.id()), "viewer").await;
     expect_problem(&demote_owner, 403, "forbidden");
-    let by_manager = manager
-        .client
-        .raw(
-            Method::PATCH,
-            &path(viewer.id()),
-            Some(json!({"role": "member"})),
-        )
-        .await
-        .unwrap();
+    let by_manager = patch_role(&manager.client, &path(viewer.id()), "member").await;
     expect_problem(&by_manager, 403, "forbidden");
-    let remove_by_manager = manager
-        .client
-        .raw(Method::DELETE, &path(viewer.id()), None)
-        .await
-        .unwrap();
+    let remove_by_manager = delete(&manager.client, &path(viewer.id())).await;
     expect_problem(&remove_by_manager, 403, "forbidden");
-    let bad_role = admin
-        .client
-        .raw(
-            Method::PATCH,
-            &path(viewer.id()),
-            Some(json!({"role": "superuser"})),
-        )
-        .await
-        .unwrap();
+    let bad_role = patch_role(&admin.client, &path(viewer.id()), "superuser").await;
     assert!(
         matches!(bad_role.status, 400 | 422),
         "an unknown role: {} {}",
@@ -396,32 +340,18 @@ async fn members_roles_and_leaving(server: TestServer) {
         bad_role.text()
     );
     let sneaky = admin
-        .client
-        .raw(
+        .send(
             Method::PATCH,
             &path(viewer.id()),
             Some(json!({"role": "member", "tenant_id": Uuid::now_v7()})),
         )
-        .await
-        .unwrap();
+        .await;
     expect_problem(&sneaky, 400, "invalid_body");
 
     // The last owner can neither be demoted nor leave…
-    let demote_self = owner
-        .client
-        .raw(
-            Method::PATCH,
-            &path(owner.id()),
-            Some(json!({"role": "admin"})),
-        )
-        .await
-        .unwrap();
+    let demote_self = patch_role(&owner.client, &path(owner.id()), "admin").await;
     expect_problem(&demote_self, 409, "last_owner");
-    let leave = owner
-        .client
-        .raw(Method::DELETE, &path(owner.id()), None)
-        .await
-        .unwrap();
+    let leave = delete(&owner.client, &path(owner.id())).await;
     expect_problem(&leave, 409, "last_owner");
     // …until there is a second owner, which only an owner can make.
     let promoted = owner
@@ -437,51 +367,25 @@ async fn members_roles_and_leaving(server: TestServer) {
         .unwrap();
     assert_eq!(demoted.role, Role::Admin);
     // `owner` is an admin now: it cannot touch the owner any more.
-    let back = owner
-        .client
-        .raw(
-            Method::PATCH,
-            &path(owner.id()),
-            Some(json!({"role": "owner"})),
-        )
-        .await
-        .unwrap();
+    let back = patch_role(&owner.client, &path(owner.id()), "owner").await;
     expect_role_refused(&back, "an admin making itself owner");
 
     // Anyone may leave; an admin removes others; 204 both.
-    let left = viewer
-        .client
-        .raw(Method::DELETE, &path(viewer.id()), None)
-        .await
-        .unwrap();
+    let left = delete(&viewer.client, &path(viewer.id())).await;
     assert_eq!(left.status, 204, "{}", left.text());
     expect_problem(
         &viewer
-            .client
-            .raw(Method::GET, &format!("/v1/tenants/{t}"), None)
-            .await
-            .unwrap(),
+            .send(Method::GET, &format!("/v1/tenants/{t}"), None)
+            .await,
         404,
         "tenant_not_found",
     );
-    let removed = owner
-        .client
-        .raw(Method::DELETE, &path(manager.id()), None)
-        .await
-        .unwrap();
+    let removed = delete(&owner.client, &path(manager.id())).await;
     assert_eq!(removed.status, 204, "{}", removed.text());
     for user in [viewer.id(), manager.id(), Uuid::now_v7()] {
-        let response = admin
-            .client
-            .raw(Method::DELETE, &path(user), None)
-            .await
-            .unwrap();
+        let response = delete(&admin.client, &path(user)).await;
         expect_problem(&response, 404, "member_not_found");
-        let response = admin
-            .client
-            .raw(Method::PATCH, &path(user), Some(json!({"role": "viewer"})))
-            .await
-            .unwrap();
+        let response = patch_role(&admin.client, &path(user), "viewer").await;
         expect_problem(&response, 404, "member_not_found");
     }
     let remaining = all_members(&admin.client, t, 100).await;
@@ -498,67 +402,52 @@ scenario!(members_roles_and_leaving);
 /// for a made-up token; a role above the inviter's is refused; of
 /// sixteen concurrent accepts exactly one succeeds.
 async fn invitations_are_single_use(server: TestServer) {
-    let owner = server.signup("owner@example.com").await;
-    let tenant = server.create_tenant(&owner, "acme").await;
+    let (owner, tenant, [admin, manager]) = acme_with(&server, [ADMIN, MANAGER]).await;
     let t = tenant.slug.as_str();
-    let admin = server
-        .add_member(&owner, t, "admin@example.com", Role::Admin)
-        .await;
-    let manager = server
-        .add_member(&owner, t, "manager@example.com", Role::Manager)
-        .await;
     let guest = server.signup("guest@example.com").await;
     let stranger = server.signup("stranger@example.com").await;
 
     let response = admin
-        .client
-        .raw(
+        .send(
             Method::POST,
             &format!("/v1/tenants/{t}/invitations"),
             Some(json!({"email": "guest@example.com", "role": "member"})),
         )
-        .await
-        .unwrap();
+        .await;
     assert_eq!(response.status, 201, "{}", response.text());
     let created: InvitationCreated = response.json().unwrap();
     assert!(created.token.len() >= 22, "a short invitation token");
 
     // Someone else cannot use it.
     let wrong_user = stranger
-        .client
-        .raw(
+        .send(
             Method::POST,
             "/v1/invitations/accept",
             Some(json!({"token": created.token})),
         )
-        .await
-        .unwrap();
+        .await;
     assert!(
         matches!(wrong_user.status, 403 | 404),
         "accepted by the wrong user: {} {}",
         wrong_user.status,
         wrong_user.text()
     );
-    let anonymous = server
-        .anon
-        .raw(
-            Method::POST,
-            "/v1/invitations/accept",
-            Some(json!({"token": created.token})),
-        )
-        .await
-        .unwrap();
+    let anonymous = request(
+        &server.anon,
+        Method::POST,
+        "/v1/invitations/accept",
+        Some(json!({"token": created.token})),
+    )
+    .await;
     expect_problem(&anonymous, 401, "unauthenticated");
 
     let response = guest
-        .client
-        .raw(
+        .send(
             Method::POST,
             "/v1/invitations/accept",
             Some(json!({"token": created.token})),
         )
-        .await
-        .unwrap();
+        .await;
     assert_eq!(response.status, 200, "{}", response.text());
     let accepted: AcceptedMembership = response.json().unwrap();
     assert_eq!(accepted.tenant.id, tenant.id);
@@ -601,14 +490,12 @@ async fn invitations_are_single_use(server: TestServer) {
         created.token.chars().rev().collect::<String>(),
     ] {
         let response = guest
-            .client
-            .raw(
+            .send(
                 Method::POST,
                 "/v1/invitations/accept",
                 Some(json!({"token": token})),
             )
-            .await
-            .unwrap();
+            .await;
         assert!(
             matches!(response.status, 404 | 409 | 422),
             "token {token:?}: {} {}",
@@ -623,34 +510,28 @@ async fn invitations_are_single_use(server: TestServer) {
     // Roles: none above the inviter's; only an owner invites owners;
     // a manager may not invite at all.
     let above = admin
-        .client
-        .raw(
+        .send(
             Method::POST,
             &format!("/v1/tenants/{t}/invitations"),
             Some(json!({"email": "boss@example.com", "role": "owner"})),
         )
-        .await
-        .unwrap();
+        .await;
     expect_role_refused(&above, "an admin inviting an owner");
     let by_manager = manager
-        .client
-        .raw(
+        .send(
             Method::POST,
             &format!("/v1/tenants/{t}/invitations"),
             Some(json!({"email": "friend@example.com", "role": "viewer"})),
         )
-        .await
-        .unwrap();
+        .await;
     expect_problem(&by_manager, 403, "forbidden");
     let bad_email = admin
-        .client
-        .raw(
+        .send(
             Method::POST,
             &format!("/v1/tenants/{t}/invitations"),
             Some(json!({"email": "not-an-email", "role": "viewer"})),
         )
-        .await
-        .unwrap();
+        .await;
     let problem = expect_problem(&bad_email, 422, "validation_failed");
     assert!(
         problem.errors.iter().any(|e| e.field == "email"),
@@ -683,14 +564,13 @@ async fn invitations_are_single_use(server: TestServer) {
         let client = racer.client.clone();
         let token = race.token.clone();
         racers.spawn(async move {
-            client
-                .raw(
-                    Method::POST,
-                    "/v1/invitations/accept",
-                    Some(json!({"token": token})),
-                )
-                .await
-                .unwrap()
+            request(
+                &client,
+                Method::POST,
+                "/v1/invitations/accept",
+                Some(json!({"token": token})),
+            )
+            .await
         });
     }
     let answers = racers.join_all().await;
@@ -735,14 +615,12 @@ async fn api_keys_act_inside_their_tenant_until_revoked(server: TestServer) {
         .await;
 
     let response = admin
-        .client
-        .raw(
+        .send(
             Method::POST,
             &format!("/v1/tenants/{t}/api-keys"),
             Some(json!({"name": "ci", "role": "admin"})),
         )
-        .await
-        .unwrap();
+        .await;
     assert_eq!(response.status, 201, "{}", response.text());
     let admin_key: ApiKeyCreated = response.json().unwrap();
     assert!(admin_key.key.starts_with("bk_"), "{}", admin_key.prefix);
@@ -762,10 +640,8 @@ async fn api_keys_act_inside_their_tenant_until_revoked(server: TestServer) {
 
     // Listed without the secret.
     let response = owner
-        .client
-        .raw(Method::GET, &format!("/v1/tenants/{t}/api-keys"), None)
-        .await
-        .unwrap();
+        .send(Method::GET, &format!("/v1/tenants/{t}/api-keys"), None)
+        .await;
     assert_eq!(response.status, 200, "{}", response.text());
     assert!(!response.text().contains(&admin_key.key));
     assert!(!response.text().contains(&viewer_key.key));
@@ -822,7 +698,7 @@ async fn api_keys_act_inside_their_tenant_until_revoked(server: TestServer) {
     );
     for key in [&as_admin_key, &as_viewer_key] {
         for path in ["/v1/me", "/v1/me/sessions"] {
-            let response = key.raw(Method::GET, path, None).await.unwrap();
+            let response = request(key, Method::GET, path, None).await;
             expect_problem(&response, 403, "forbidden");
         }
         for path in [
@@ -831,18 +707,17 @@ async fn api_keys_act_inside_their_tenant_until_revoked(server: TestServer) {
             format!("/v1/tenants/{}/members", other_tenant.slug),
             format!("/v1/tenants/{}/api-keys", other_tenant.slug),
         ] {
-            let response = key.raw(Method::GET, &path, None).await.unwrap();
+            let response = request(key, Method::GET, &path, None).await;
             expect_problem(&response, 404, "tenant_not_found");
         }
     }
-    let key_creates_tenant = as_admin_key
-        .raw(
-            Method::POST,
-            "/v1/tenants",
-            Some(json!({"slug": "by-a-key", "name": "K"})),
-        )
-        .await
-        .unwrap();
+    let key_creates_tenant = request(
+        &as_admin_key,
+        Method::POST,
+        "/v1/tenants",
+        Some(json!({"slug": "by-a-key", "name": "K"})),
+    )
+    .await;
     assert!(
         matches!(key_creates_tenant.status, 403),
         "an API key creating a tenant: {} {}",
@@ -852,57 +727,48 @@ async fn api_keys_act_inside_their_tenant_until_revoked(server: TestServer) {
 
     // A key's role is at most its creator's; members may not make keys.
     let above = admin
-        .client
-        .raw(
+        .send(
             Method::POST,
             &format!("/v1/tenants/{t}/api-keys"),
             Some(json!({"name": "too strong", "role": "owner"})),
         )
-        .await
-        .unwrap();
+        .await;
     expect_role_refused(&above, "an admin making an owner key");
-    let above_by_key = as_admin_key
-        .raw(
-            Method::POST,
-            &format!("/v1/tenants/{t}/api-keys"),
-            Some(json!({"name": "too strong", "role": "owner"})),
-        )
-        .await
-        .unwrap();
+    let above_by_key = request(
+        &as_admin_key,
+        Method::POST,
+        &format!("/v1/tenants/{t}/api-keys"),
+        Some(json!({"name": "too strong", "role": "owner"})),
+    )
+    .await;
     expect_role_refused(&above_by_key, "an admin key making an owner key");
     let by_member = member
-        .client
-        .raw(
+        .send(
             Method::POST,
             &format!("/v1/tenants/{t}/api-keys"),
             Some(json!({"name": "mine", "role": "viewer"})),
         )
-        .await
-        .unwrap();
+        .await;
     expect_problem(&by_member, 403, "forbidden");
     let past = owner
-        .client
-        .raw(
+        .send(
             Method::POST,
             &format!("/v1/tenants/{t}/api-keys"),
             Some(
                 json!({"name": "expired", "role": "viewer", "expires_at": "2000-01-01T00:00:00Z"}),
             ),
         )
-        .await
-        .unwrap();
+        .await;
     expect_problem(&past, 422, "validation_failed");
     let expiring = owner
-        .client
-        .raw(
+        .send(
             Method::POST,
             &format!("/v1/tenants/{t}/api-keys"),
             Some(
                 json!({"name": "expiring", "role": "viewer", "expires_at": "2999-01-01T00:00:00Z"}),
             ),
         )
-        .await
-        .unwrap();
+        .await;
     assert_eq!(expiring.status, 201, "{}", expiring.text());
     assert!(
         expiring
@@ -914,19 +780,20 @@ async fn api_keys_act_inside_their_tenant_until_revoked(server: TestServer) {
 
     // Revocation: 204, then the key is 401 on its very next request.
     let revoke = owner
-        .client
-        .raw(
+        .send(
             Method::DELETE,
             &format!("/v1/tenants/{t}/api-keys/{}", admin_key.id),
             None,
         )
-        .await
-        .unwrap();
+        .await;
     assert_eq!(revoke.status, 204, "{}", revoke.text());
-    let after = as_admin_key
-        .raw(Method::GET, &format!("/v1/tenants/{t}"), None)
-        .await
-        .unwrap();
+    let after = request(
+        &as_admin_key,
+        Method::GET,
+        &format!("/v1/tenants/{t}"),
+        None,
+    )
+    .await;
     expect_problem(&after, 401, "unauthenticated");
     // The key it made lives on; the revoked key is listed as revoked.
     server
@@ -946,15 +813,7 @@ async fn api_keys_act_inside_their_tenant_until_revoked(server: TestServer) {
         "a revoked key listed as live: {revoked:?}"
     );
     for id in [admin_key.id, Uuid::now_v7()] {
-        let response = owner
-            .client
-            .raw(
-                Method::DELETE,
-                &format!("/v1/tenants/{t}/api-keys/{id}"),
-                None,
-            )
-            .await
-            .unwrap();
+        let response = delete(&owner.client, &format!("/v1/tenants/{t}/api-keys/{id}")).await;
         assert!(
             response.status == 404 || (response.status == 204 && id == admin_key.id),
             "revoking {id} again: {} {}",
@@ -972,14 +831,12 @@ async fn api_keys_act_inside_their_tenant_until_revoked(server: TestServer) {
         .await
         .unwrap();
     let response = owner
-        .client
-        .raw(
+        .send(
             Method::DELETE,
             &format!("/v1/tenants/{t}/api-keys/{}", foreign.id),
             None,
         )
-        .await
-        .unwrap();
+        .await;
     expect_problem(&response, 404, "api_key_not_found");
     server
         .anon
@@ -993,15 +850,8 @@ scenario!(api_keys_act_inside_their_tenant_until_revoked);
 /// Membership removal and demotion take effect on the very next request
 /// of the affected user, whose access token is still unexpired.
 async fn removal_and_demotion_take_effect_at_once(server: TestServer) {
-    let owner = server.signup("owner@example.com").await;
-    let tenant = server.create_tenant(&owner, "acme").await;
+    let (owner, tenant, [admin, member]) = acme_with(&server, [ADMIN, MEMBER]).await;
     let t = tenant.slug.as_str();
-    let admin = server
-        .add_member(&owner, t, "admin@example.com", Role::Admin)
-        .await;
-    let member = server
-        .add_member(&owner, t, "member@example.com", Role::Member)
-        .await;
 
     // Warm every cache on the way: the member reads, the admin manages.
     member.client.get_tenant(t).await.unwrap();
@@ -1021,7 +871,7 @@ async fn removal_and_demotion_take_effect_at_once(server: TestServer) {
         format!("/v1/tenants/{t}"),
         format!("/v1/tenants/{t}/members"),
     ] {
-        let response = member.client.raw(Method::GET, &path, None).await.unwrap();
+        let response = member.send(Method::GET, &path, None).await;
         expect_problem(&response, 404, "tenant_not_found");
     }
     assert!(member.client.me().await.unwrap().memberships.is_empty());
@@ -1032,20 +882,16 @@ async fn removal_and_demotion_take_effect_at_once(server: TestServer) {
         .await
         .unwrap();
     let response = admin
-        .client
-        .raw(Method::GET, &format!("/v1/tenants/{t}/api-keys"), None)
-        .await
-        .unwrap();
+        .send(Method::GET, &format!("/v1/tenants/{t}/api-keys"), None)
+        .await;
     expect_problem(&response, 403, "forbidden");
     let response = admin
-        .client
-        .raw(
+        .send(
             Method::POST,
             &format!("/v1/tenants/{t}/invitations"),
             Some(json!({"email": "x@example.com", "role": "viewer"})),
         )
-        .await
-        .unwrap();
+        .await;
     expect_problem(&response, 403, "forbidden");
     // Still a viewer: reading is fine.
     admin.client.get_tenant(t).await.unwrap();
@@ -1062,20 +908,19 @@ pub async fn create_tenant_raw(
     client: &Client,
     slug: &str,
 ) -> (TenantView, bulkhead_client::RawResponse) {
-    let response = client
-        .raw(
-            Method::POST,
-            "/v1/tenants",
-            Some(
-                serde_json::to_value(CreateTenantRequest {
-                    slug: slug.to_owned(),
-                    name: tenant_name(slug),
-                })
-                .unwrap(),
-            ),
-        )
-        .await
-        .unwrap();
+    let response = request(
+        client,
+        Method::POST,
+        "/v1/tenants",
+        Some(
+            serde_json::to_value(CreateTenantRequest {
+                slug: slug.to_owned(),
+                name: tenant_name(slug),
+            })
+            .unwrap(),
+        ),
+    )
+    .await;
     assert_eq!(response.status, 201, "{}", response.text());
     (response.json().unwrap(), response)
 }

@@ -17,7 +17,7 @@ use bulkhead_client::types::{
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::harness::{Backend, Options, TestServer, expect_error, expect_problem};
+use crate::harness::{Backend, Options, TestServer, expect_error, expect_problem, request};
 
 /// A JWT taken apart: header and payload as JSON, and the three segments
 /// as they came.
@@ -131,7 +131,7 @@ async fn forged_and_foreign_credentials_are_refused(backend: Backend) {
         .unwrap();
     let key_client = server.anon.with_token(&key.key);
     key_client.get_tenant(&tenant.slug).await.unwrap();
-    let on_me = key_client.raw(Method::GET, "/v1/me", None).await.unwrap();
+    let on_me = request(&key_client, Method::GET, "/v1/me", None).await;
     expect_problem(&on_me, 403, "forbidden");
     ada.client
         .revoke_api_key(&tenant.slug, key.id)
@@ -275,7 +275,7 @@ async fn forged_and_foreign_credentials_are_refused(backend: Backend) {
                 .with_header("authorization", ada.tokens.access_token.as_str()),
         ),
     ] {
-        let response = client.raw(Method::GET, "/v1/me", None).await.unwrap();
+        let response = request(&client, Method::GET, "/v1/me", None).await;
         assert_eq!(response.status, 401, "{what}: {}", response.text());
         expect_problem(&response, 401, "unauthenticated");
     }

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use bulkhead_client::{Client, Method, RawResponse};
 use serde_json::json;
 
-use crate::harness::{Backend, Options, PASSWORD, TestServer, expect_problem};
+use crate::harness::{Backend, Options, PASSWORD, TestServer, expect_problem, request};
 use crate::proxy::PgProxy;
 use crate::records_common::{create, record_path, tenant_with_tasks};
 use crate::support::Server;
@@ -24,7 +24,7 @@ const PATIENCE: Duration = Duration::from_secs(30);
 const BURST: usize = 32;
 
 async fn get(client: &Client, path: &str) -> RawResponse {
-    client.raw(Method::GET, path, None).await.unwrap()
+    request(client, Method::GET, path, None).await
 }
 
 /// [`BURST`] concurrent `GET path`s; their statuses.

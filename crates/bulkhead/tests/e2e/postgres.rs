@@ -69,14 +69,15 @@ pub(crate) fn with_user_and_database(url: &str, user: Option<&str>, database: &s
     parsed.to_string()
 }
 
-/// A database made for one test, dropped by [`TestDatabase::drop`].
-struct TestDatabase {
+/// A database made for one server or test, dropped (connections and all)
+/// when this is dropped.
+pub(crate) struct PgDatabase {
     admin_url: String,
     name: String,
 }
 
-impl TestDatabase {
-    async fn create() -> Option<Self> {
+impl PgDatabase {
+    pub(crate) async fn create() -> Option<Self> {
         let admin_url = admin_url().await?;
         let name = format!("bulkhead_e2e_{}", uuid::Uuid::now_v7().simple());
         let mut admin = PgConnection::connect(&admin_url).await.unwrap();
@@ -88,30 +89,42 @@ impl TestDatabase {
         Some(Self { admin_url, name })
     }
 
-    fn owner_url(&self) -> String {
+    pub(crate) fn owner_url(&self) -> String {
         with_user_and_database(&self.admin_url, None, &self.name)
     }
 
-    fn app_url(&self) -> String {
+    pub(crate) fn app_url(&self) -> String {
         with_user_and_database(&self.admin_url, Some(APP_ROLE), &self.name)
     }
+}
 
-    async fn drop(self) {
-        let mut admin = PgConnection::connect(&self.admin_url).await.unwrap();
-        sqlx::raw_sql(&format!(
-            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-            self.name
-        ))
-        .execute(&mut admin)
-        .await
-        .unwrap();
-        admin.close().await.unwrap();
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        // Drop cannot await, and may run while a test unwinds inside a
+        // runtime: drop the database from a thread with a runtime of its own.
+        let admin_url = self.admin_url.clone();
+        let statement = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
+            runtime.block_on(async {
+                let mut admin = PgConnection::connect(&admin_url).await.ok()?;
+                sqlx::raw_sql(&statement).execute(&mut admin).await.ok()?;
+                admin.close().await.ok()
+            })
+        })
+        .join();
+        if !matches!(dropped, Ok(Some(()))) {
+            eprintln!("could not drop test database {}", self.name);
+        }
     }
 }
 
 #[tokio::test]
 async fn migrate_then_serve_and_create_an_admin_on_postgres() {
-    let Some(database) = TestDatabase::create().await else {
+    let Some(database) = PgDatabase::create().await else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
@@ -156,7 +169,7 @@ async fn migrate_then_serve_and_create_an_admin_on_postgres() {
     let (status, stderr) = server.stop_with("TERM").await;
     assert_eq!(status.code(), Some(0), "{stderr}");
     assert!(!dir.path().join("unused").exists());
-    database.drop().await;
+    drop(database);
 }
 
 #[tokio::test]

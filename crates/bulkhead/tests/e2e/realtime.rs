@@ -110,27 +110,23 @@ impl Subscription {
 async fn collection(account: &Account, tenant: &str, name: &str, visibility: &str) {
     let body = json!({ "name": name, "fields": [{ "name": "title", "type": "text" }], "visibility": visibility });
     let response = account
-        .client
-        .raw(
+        .send(
             Method::POST,
             &format!("/v1/tenants/{tenant}/collections"),
             Some(body),
         )
-        .await
-        .unwrap();
+        .await;
     assert_eq!(response.status, 201, "{}", response.text());
 }
 
 async fn create(account: &Account, tenant: &str, collection: &str, title: &str) -> Value {
     let response = account
-        .client
-        .raw(
+        .send(
             Method::POST,
             &format!("/v1/tenants/{tenant}/collections/{collection}/records"),
             Some(json!({ "title": title })),
         )
-        .await
-        .unwrap();
+        .await;
     assert_eq!(response.status, 201, "{}", response.text());
     response.json().unwrap()
 }
@@ -221,14 +217,12 @@ async fn subscribers_see_their_tenant_and_what_their_role_allows(server: TestSer
 
     // A removed member's stream ends at the next event.
     let response = owner_a
-        .client
-        .raw(
+        .send(
             Method::DELETE,
             &format!("/v1/tenants/rt-a/members/{}", member_a.id()),
             None,
         )
-        .await
-        .unwrap();
+        .await;
     assert_eq!(response.status, 204);
     create(&owner_a, "rt-a", "notes", "after-removal").await;
     assert!(

@@ -11,7 +11,7 @@ use bulkhead_client::types::{CollectionList, CollectionView, RecordQuery, Role};
 use bulkhead_client::{Method, RawResponse};
 use serde_json::{Value, json};
 
-use crate::harness::{TestServer, expect_error, expect_problem};
+use crate::harness::{TestServer, expect_error, expect_problem, request};
 use crate::records_common::{
     all_records, collection_path, create, ids, post_record, query_value, record_path, records_path,
     spec, tasks_json, tenant_with_tasks,
@@ -46,28 +46,26 @@ async fn collections_are_created_with_every_schema_problem_named(server: TestSer
     let t = acme.slug.as_str();
     let client = &owner.client;
 
-    let created = client
-        .raw(
-            Method::POST,
-            &format!("/v1/tenants/{t}/collections"),
-            Some(tasks_json("tenant")),
-        )
-        .await
-        .unwrap();
+    let created = request(
+        client,
+        Method::POST,
+        &format!("/v1/tenants/{t}/collections"),
+        Some(tasks_json("tenant")),
+    )
+    .await;
     assert_eq!(created.status, 201, "{}", created.text());
     let view: CollectionView = created.json().unwrap();
     assert_eq!(view.spec(), spec(tasks_json("tenant")));
     assert_eq!(view.version, 1);
     assert_eq!(view.created_at, view.updated_at);
 
-    let again = client
-        .raw(
-            Method::POST,
-            &format!("/v1/tenants/{t}/collections"),
-            Some(json!({"name": "tasks", "visibility": "owner", "fields": []})),
-        )
-        .await
-        .unwrap();
+    let again = request(
+        client,
+        Method::POST,
+        &format!("/v1/tenants/{t}/collections"),
+        Some(json!({"name": "tasks", "visibility": "owner", "fields": []})),
+    )
+    .await;
     expect_problem(&again, 409, "collection_exists");
     assert_eq!(
         client.get_collection(t, "tasks").await.unwrap(),
@@ -94,14 +92,13 @@ async fn collections_are_created_with_every_schema_problem_named(server: TestSer
         ],
         "indexes": [["nope"], ["blob"], [], ["dup", "dup"]]
     });
-    let refused = client
-        .raw(
-            Method::POST,
-            &format!("/v1/tenants/{t}/collections"),
-            Some(broken),
-        )
-        .await
-        .unwrap();
+    let refused = request(
+        client,
+        Method::POST,
+        &format!("/v1/tenants/{t}/collections"),
+        Some(broken),
+    )
+    .await;
     assert_eq!(
         schema_problem_paths(&refused),
         paths(&[
@@ -130,30 +127,27 @@ async fn collections_are_created_with_every_schema_problem_named(server: TestSer
     // A relation must point at a collection of this tenant (or itself).
     let other = server.signup("owner@other.example").await;
     let other_tenant = server.create_tenant(&other, "other").await;
+    let people = json!({"name": "people", "visibility": "tenant", "fields": []});
     other
         .client
-        .create_collection(
-            &other_tenant.slug,
-            &spec(json!({"name": "people", "visibility": "tenant", "fields": []})),
-        )
+        .create_collection(&other_tenant.slug, &spec(people))
         .await
         .unwrap();
     for target in ["people", "nowhere"] {
-        let refused = client
-            .raw(
-                Method::POST,
-                &format!("/v1/tenants/{t}/collections"),
-                Some(json!({
-                    "name": "comments",
-                    "visibility": "tenant",
-                    "fields": [
-                        {"name": "body", "type": "text"},
-                        {"name": "author", "type": "relation", "collection": target}
-                    ]
-                })),
-            )
-            .await
-            .unwrap();
+        let refused = request(
+            client,
+            Method::POST,
+            &format!("/v1/tenants/{t}/collections"),
+            Some(json!({
+                "name": "comments",
+                "visibility": "tenant",
+                "fields": [
+                    {"name": "body", "type": "text"},
+                    {"name": "author", "type": "relation", "collection": target}
+                ]
+            })),
+        )
+        .await;
         assert_eq!(
             schema_problem_paths(&refused),
             paths(&["fields[1].collection"]),
@@ -161,28 +155,20 @@ async fn collections_are_created_with_every_schema_problem_named(server: TestSer
             refused.text()
         );
     }
-    client
-        .create_collection(
-            t,
-            &spec(json!({
-                "name": "comments",
-                "visibility": "tenant",
-                "fields": [{"name": "task", "type": "relation", "collection": "tasks"}]
-            })),
-        )
-        .await
-        .unwrap();
-    client
-        .create_collection(
-            t,
-            &spec(json!({
-                "name": "threads",
-                "visibility": "tenant",
-                "fields": [{"name": "parent", "type": "relation", "collection": "threads"}]
-            })),
-        )
-        .await
-        .unwrap();
+    // Relations to another collection of the tenant, and to itself.
+    for (name, field, target) in [
+        ("comments", "task", "tasks"),
+        ("threads", "parent", "threads"),
+    ] {
+        let fields = json!([{"name": field, "type": "relation", "collection": target}]);
+        client
+            .create_collection(
+                t,
+                &spec(json!({"name": name, "visibility": "tenant", "fields": fields})),
+            )
+            .await
+            .unwrap();
+    }
 
     // Only managers and up create collections; everyone reads them.
     for role in [Role::Viewer, Role::Member] {
@@ -190,14 +176,12 @@ async fn collections_are_created_with_every_schema_problem_named(server: TestSer
             .add_member(&owner, t, &format!("{role}@acme.example"), role)
             .await;
         let attempt = account
-            .client
-            .raw(
+            .send(
                 Method::POST,
                 &format!("/v1/tenants/{t}/collections"),
                 Some(json!({"name": "notes", "visibility": "tenant", "fields": []})),
             )
-            .await
-            .unwrap();
+            .await;
         expect_problem(&attempt, 403, "forbidden");
         assert_eq!(
             account.client.get_collection(t, "tasks").await.unwrap(),
@@ -308,14 +292,12 @@ async fn collections_of_the_same_name_stay_in_their_tenant(server: TestServer) {
         ("title", "unknown_field")
     );
     let missing = a_owner
-        .client
-        .raw(
+        .send(
             Method::GET,
             &collection_path(&a.slug, "no_such_collection"),
             None,
         )
-        .await
-        .unwrap();
+        .await;
     expect_problem(&missing, 404, "collection_not_found");
 }
 scenario!(collections_of_the_same_name_stay_in_their_tenant);
@@ -352,14 +334,13 @@ async fn collection_changes_are_safe_or_refused(server: TestServer) {
         .as_array_mut()
         .unwrap()
         .push(json!(["notes"]));
-    let patched = client
-        .raw(
-            Method::PATCH,
-            &collection_path(t, "tasks"),
-            Some(safe.clone()),
-        )
-        .await
-        .unwrap();
+    let patched = request(
+        client,
+        Method::PATCH,
+        &collection_path(t, "tasks"),
+        Some(safe.clone()),
+    )
+    .await;
     assert_eq!(patched.status, 200, "{}", patched.text());
     let after: CollectionView = patched.json().unwrap();
     assert_eq!(after.spec(), spec(safe.clone()));
@@ -427,10 +408,13 @@ async fn collection_changes_are_safe_or_refused(server: TestServer) {
     for (what, change, path) in &unsafe_changes {
         let mut body = safe.clone();
         change(&mut body);
-        let refused = client
-            .raw(Method::PATCH, &collection_path(t, "tasks"), Some(body))
-            .await
-            .unwrap();
+        let refused = request(
+            client,
+            Method::PATCH,
+            &collection_path(t, "tasks"),
+            Some(body),
+        )
+        .await;
         let problem = expect_problem(&refused, 422, "validation_failed");
         assert!(
             problem.errors.iter().any(|e| &e.field == path),
@@ -522,10 +506,7 @@ async fn deleting_a_collection_deletes_its_records(server: TestServer) {
         "forbidden",
     );
 
-    let deleted = client
-        .raw(Method::DELETE, &collection_path(t, "tasks"), None)
-        .await
-        .unwrap();
+    let deleted = request(client, Method::DELETE, &collection_path(t, "tasks"), None).await;
     assert_eq!(deleted.status, 204, "{}", deleted.text());
     assert!(deleted.body.is_empty());
     expect_error(
@@ -540,10 +521,13 @@ async fn deleting_a_collection_deletes_its_records(server: TestServer) {
         404,
         "collection_not_found",
     );
-    let gone = client
-        .raw(Method::GET, &record_path(t, "tasks", records[0].id), None)
-        .await
-        .unwrap();
+    let gone = request(
+        client,
+        Method::GET,
+        &record_path(t, "tasks", records[0].id),
+        None,
+    )
+    .await;
     assert_eq!(gone.status, 404, "{}", gone.text());
     expect_error(
         client.delete_collection(t, "tasks").await,
@@ -576,10 +560,8 @@ async fn deleting_a_collection_deletes_its_records(server: TestServer) {
     // reuses a parsed schema only for the identical stored text, and it has
     // parsed the old `tasks` for every write above.)
     assert_eq!(
-        client
-            .raw(Method::DELETE, &collection_path(t, "tasks"), None)
+        request(client, Method::DELETE, &collection_path(t, "tasks"), None)
             .await
-            .unwrap()
             .status,
         204
     );
@@ -614,14 +596,13 @@ async fn a_removed_field_takes_its_values_with_it(server: TestServer) {
             "fields": [{ "name": "title", "type": "text" }, { "name": "code", "type": code_type, "unique": true }],
         })
     };
-    let created = client
-        .raw(
-            Method::POST,
-            &collection_path_of("removed"),
-            Some(with_code("text")),
-        )
-        .await
-        .unwrap();
+    let created = request(
+        client,
+        Method::POST,
+        &collection_path_of("removed"),
+        Some(with_code("text")),
+    )
+    .await;
     assert_eq!(created.status, 201, "{}", created.text());
     create(
         client,
@@ -632,37 +613,34 @@ async fn a_removed_field_takes_its_values_with_it(server: TestServer) {
     .await;
 
     let without = json!({ "name": "things", "visibility": "tenant", "fields": [{ "name": "title", "type": "text" }] });
-    let changed = client
-        .raw(
-            Method::PATCH,
-            &format!("{}/things", collection_path_of("removed")),
-            Some(without),
-        )
-        .await
-        .unwrap();
+    let changed = request(
+        client,
+        Method::PATCH,
+        &format!("{}/things", collection_path_of("removed")),
+        Some(without),
+    )
+    .await;
     assert_eq!(changed.status, 200, "{}", changed.text());
-    let readded = client
-        .raw(
-            Method::PATCH,
-            &format!("{}/things", collection_path_of("removed")),
-            Some(with_code("integer")),
-        )
-        .await
-        .unwrap();
+    let readded = request(
+        client,
+        Method::PATCH,
+        &format!("{}/things", collection_path_of("removed")),
+        Some(with_code("integer")),
+    )
+    .await;
     assert_eq!(readded.status, 200, "{}", readded.text());
 
-    let listed = client
-        .raw(
-            Method::GET,
-            &format!(
-                "{}?filter={}",
-                records_path("removed", "things"),
-                query_value("code > 1 || code = null")
-            ),
-            None,
-        )
-        .await
-        .unwrap();
+    let listed = request(
+        client,
+        Method::GET,
+        &format!(
+            "{}?filter={}",
+            records_path("removed", "things"),
+            query_value("code > 1 || code = null")
+        ),
+        None,
+    )
+    .await;
     assert_eq!(listed.status, 200, "{}", listed.text());
     let body: Value = listed.json().unwrap();
     let items = body["items"].as_array().unwrap();

@@ -8,7 +8,7 @@ use bulkhead_client::{Client, Method, RawResponse};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::harness::{Account, TestServer};
+use crate::harness::{Account, TestServer, request};
 
 /// A collection spec from its JSON form.
 pub fn spec(value: Value) -> CollectionSpec {
@@ -69,10 +69,13 @@ pub fn record_path(t: &str, collection: &str, id: Uuid) -> String {
 
 /// `POST …/records` with `data`, the answer as it came.
 pub async fn post_record(client: &Client, t: &str, collection: &str, data: Value) -> RawResponse {
-    client
-        .raw(Method::POST, &records_path(t, collection), Some(data))
-        .await
-        .unwrap()
+    request(
+        client,
+        Method::POST,
+        &records_path(t, collection),
+        Some(data),
+    )
+    .await
 }
 
 /// Creates a record through the typed client.

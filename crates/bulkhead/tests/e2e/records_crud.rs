@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use tokio::task::JoinSet;
 use uuid::Uuid;
 
-use crate::harness::{TestServer, expect_error, expect_problem};
+use crate::harness::{TestServer, expect_error, expect_problem, request};
 use crate::records_common::{
     all_records, create, field_codes, post_record, query_value, record_answer, record_path,
     records_path, spec, tenant_with_tasks,
@@ -97,10 +97,13 @@ async fn records_are_created_and_every_bad_field_is_named(server: TestServer) {
             "meta": {"tags": ["a", "b"], "n": null}
         })
     );
-    let read = client
-        .raw(Method::GET, &record_path(t, "tasks", record.id), None)
-        .await
-        .unwrap();
+    let read = request(
+        client,
+        Method::GET,
+        &record_path(t, "tasks", record.id),
+        None,
+    )
+    .await;
     assert_eq!(record_answer(&read, 200), record);
     assert_eq!(read.json::<Value>().unwrap(), body);
 
@@ -216,18 +219,17 @@ async fn nul_characters_are_never_a_server_error(server: TestServer) {
         "title in (\"a\", \"\u{0}\")",
         "title = \"\\u{0}\"",
     ] {
-        let response = client
-            .raw(
-                Method::GET,
-                &format!(
-                    "{}?filter={}",
-                    records_path(t, "tasks"),
-                    query_value(filter)
-                ),
-                None,
-            )
-            .await
-            .unwrap();
+        let response = request(
+            client,
+            Method::GET,
+            &format!(
+                "{}?filter={}",
+                records_path(t, "tasks"),
+                query_value(filter)
+            ),
+            None,
+        )
+        .await;
         eprintln!("filter {filter:?}: {} {}", response.status, response.text());
         if response.status >= 500 {
             server_errors.push(format!("filter {filter:?}: {}", response.status));
@@ -272,14 +274,13 @@ async fn unique_values_are_unique_within_the_tenant(server: TestServer) {
     let other = create(client, t, "tasks", json!({"title": "other", "code": "U-2"})).await;
     for patch in [true, false] {
         let method = if patch { Method::PATCH } else { Method::PUT };
-        let taken = client
-            .raw(
-                method.clone(),
-                &record_path(t, "tasks", other.id),
-                Some(json!({"title": "other", "code": "U-1"})),
-            )
-            .await
-            .unwrap();
+        let taken = request(
+            client,
+            method.clone(),
+            &record_path(t, "tasks", other.id),
+            Some(json!({"title": "other", "code": "U-1"})),
+        )
+        .await;
         let problem = expect_problem(&taken, 422, "validation_failed");
         assert_eq!(
             field_codes(&problem),
@@ -406,14 +407,13 @@ async fn relations_point_only_inside_the_tenant(server: TestServer) {
     .await;
     normalised(&to_comment, linked.id);
     // A PATCH is checked the same way.
-    let patched = client
-        .raw(
-            Method::PATCH,
-            &record_path(t, "comments", linked.id),
-            Some(json!({"task": b_task.id})),
-        )
-        .await
-        .unwrap();
+    let patched = request(
+        client,
+        Method::PATCH,
+        &record_path(t, "comments", linked.id),
+        Some(json!({"task": b_task.id})),
+    )
+    .await;
     normalised(&patched, b_task.id);
     assert_eq!(
         client.get_record(t, "comments", linked.id).await.unwrap(),
@@ -453,22 +453,12 @@ async fn another_tenants_record_is_not_found(server: TestServer) {
                 Some(value) => client.with_header("if-match", value),
                 None => client.clone(),
             };
-            let through_a = caller
-                .raw(
-                    method.clone(),
-                    &record_path(&a.slug, "tasks", b_record.id),
-                    body.clone(),
-                )
-                .await
-                .unwrap();
-            let never_there = caller
-                .raw(
-                    method.clone(),
-                    &record_path(&a.slug, "tasks", never),
-                    body.clone(),
-                )
-                .await
-                .unwrap();
+            let send = async |tenant: &str, id: Uuid| {
+                let path = record_path(tenant, "tasks", id);
+                request(&caller, method.clone(), &path, body.clone()).await
+            };
+            let through_a = send(&a.slug, b_record.id).await;
+            let never_there = send(&a.slug, never).await;
             expect_problem(&through_a, 404, "record_not_found");
             assert_eq!(
                 (through_a.status, through_a.text()),
@@ -478,14 +468,7 @@ async fn another_tenants_record_is_not_found(server: TestServer) {
             for leak in [secret, &b.slug, &b.id.to_string()] {
                 assert!(!through_a.text().contains(leak), "{}", through_a.text());
             }
-            let through_b = caller
-                .raw(
-                    method.clone(),
-                    &record_path(&b.slug, "tasks", b_record.id),
-                    body.clone(),
-                )
-                .await
-                .unwrap();
+            let through_b = send(&b.slug, b_record.id).await;
             expect_problem(&through_b, 404, "tenant_not_found");
         }
     }
@@ -526,13 +509,8 @@ async fn writes_are_conditional_on_if_match(server: TestServer) {
     let (owner, acme) = tenant_with_tasks(&server, "acme", "tenant").await;
     let t = acme.slug.as_str();
     let client = &owner.client;
-    let record = create(
-        client,
-        t,
-        "tasks",
-        json!({"title": "v1", "priority": 1, "status": "open"}),
-    )
-    .await;
+    let first_version = json!({"title": "v1", "priority": 1, "status": "open"});
+    let record = create(client, t, "tasks", first_version).await;
     let path = record_path(t, "tasks", record.id);
     let send = |if_match: Option<&str>, method: Method, body: Option<Value>| {
         let caller = match if_match {
@@ -540,7 +518,7 @@ async fn writes_are_conditional_on_if_match(server: TestServer) {
             None => client.clone(),
         };
         let path = path.clone();
-        async move { caller.raw(method, &path, body).await.unwrap() }
+        async move { request(&caller, method, &path, body).await }
     };
 
     // PUT at the current version: a whole new document.
@@ -714,14 +692,13 @@ async fn idempotency_keys_replay_the_first_answer(server: TestServer) {
         let client = racing.clone();
         let path = records_path(t, "tasks");
         racers.spawn(async move {
-            client
-                .raw(
-                    Method::POST,
-                    &path,
-                    Some(json!({"title": "raced", "priority": 7})),
-                )
-                .await
-                .unwrap()
+            request(
+                &client,
+                Method::POST,
+                &path,
+                Some(json!({"title": "raced", "priority": 7})),
+            )
+            .await
         });
     }
     let answers = racers.join_all().await;
@@ -790,14 +767,13 @@ async fn record_changes_are_audited(server: TestServer) {
         ("record.update", "record", record_id.as_str(), 2),
         ("record.delete", "record", record_id.as_str(), 1),
     ] {
-        let raw = client
-            .raw(
-                Method::GET,
-                &format!("/v1/tenants/{t}/audit?action={action}&limit=100"),
-                None,
-            )
-            .await
-            .unwrap();
+        let raw = request(
+            client,
+            Method::GET,
+            &format!("/v1/tenants/{t}/audit?action={action}&limit=100"),
+            None,
+        )
+        .await;
         assert_eq!(raw.status, 200, "{}", raw.text());
         let entries = client
             .list_audit(

@@ -13,7 +13,7 @@ use bulkhead_client::{Client, Method};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::harness::{TestServer, expect_not_5xx, expect_problem};
+use crate::harness::{TestServer, expect_not_5xx, expect_problem, request};
 use crate::records_common::{
     all_records, create, ids, query_value, records_path, spec, tenant_with_tasks,
 };
@@ -363,14 +363,13 @@ scenario!(filters_and_sorts_give_what_the_data_should);
 
 /// GET `…/records?<query>` as it is written.
 async fn list_raw(client: &Client, t: &str, query: &str) -> bulkhead_client::RawResponse {
-    client
-        .raw(
-            Method::GET,
-            &format!("{}?{query}", records_path(t, "tasks")),
-            None,
-        )
-        .await
-        .unwrap()
+    request(
+        client,
+        Method::GET,
+        &format!("{}?{query}", records_path(t, "tasks")),
+        None,
+    )
+    .await
 }
 
 /// A malformed filter is 400 `invalid_filter` whose detail names the byte
@@ -551,6 +550,20 @@ async fn bad_filters_are_400_with_the_position(server: TestServer) {
 }
 scenario!(bad_filters_are_400_with_the_position);
 
+/// Creates the `next_n`th task: `n` spread out, with ties, so that inserts
+/// land before and after cursors.
+async fn create_next(client: &Client, t: &str, next_n: &mut i64) -> RecordView {
+    let n = (*next_n * 7) % 23;
+    *next_n += 1;
+    create(
+        client,
+        t,
+        "tasks",
+        json!({"n": n, "label": format!("r{next_n}")}),
+    )
+    .await
+}
+
 /// Cursor paging while records are inserted and deleted between pages:
 /// no record is returned twice, the order holds across pages, every
 /// record present throughout is returned, and none deleted before its
@@ -575,18 +588,7 @@ async fn cursors_survive_inserts_and_deletes_between_pages(server: TestServer) {
     let mut next_n = 0_i64;
     let mut live: Vec<RecordView> = Vec::new();
     for _ in 0..40 {
-        // n spread out, with ties, so inserts land before and after cursors.
-        let n = (next_n * 7) % 23;
-        next_n += 1;
-        live.push(
-            create(
-                client,
-                t,
-                "tasks",
-                json!({"n": n, "label": format!("r{next_n}")}),
-            )
-            .await,
-        );
+        live.push(create_next(client, t, &mut next_n).await);
     }
 
     for sort in ["", "n", "-n,label"] {
@@ -616,17 +618,7 @@ async fn cursors_survive_inserts_and_deletes_between_pages(server: TestServer) {
             // Between pages: two inserts, one deletion of a record not yet
             // seen, one of a record already seen.
             for _ in 0..2 {
-                let n = (next_n * 7) % 23;
-                next_n += 1;
-                live.push(
-                    create(
-                        client,
-                        t,
-                        "tasks",
-                        json!({"n": n, "label": format!("r{next_n}")}),
-                    )
-                    .await,
-                );
+                live.push(create_next(client, t, &mut next_n).await);
             }
             let seen_ids: BTreeSet<Uuid> = seen.iter().map(|r| r.id).collect();
             if let Some(position) = live

@@ -12,7 +12,7 @@ use bulkhead_client::{Client, Method};
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::harness::{Account, TestServer, expect_error, expect_problem};
+use crate::harness::{Account, TestServer, expect_error, expect_problem, request};
 use crate::records_common::{
     all_records, create, post_record, record_path, spec, tasks_json, tenant_with_tasks,
 };
@@ -33,6 +33,24 @@ async fn api_key(owner: &Account, t: &str, role: Role) -> Client {
     owner.client.with_token(&created.key)
 }
 
+/// A viewer, two members (ann and bob) and a manager of `tenant`, added by
+/// its owner.
+async fn staff(server: &TestServer, owner: &Account, tenant: &str) -> [Account; 4] {
+    let mut staff = Vec::new();
+    for (email, role) in [
+        ("viewer@acme.example", Role::Viewer),
+        ("ann@acme.example", Role::Member),
+        ("bob@acme.example", Role::Member),
+        ("manager@acme.example", Role::Manager),
+    ] {
+        staff.push(server.add_member(owner, tenant, email, role).await);
+    }
+    let Ok(staff) = <[Account; 4]>::try_from(staff) else {
+        unreachable!("four members were added")
+    };
+    staff
+}
+
 fn id_set(records: &[RecordView]) -> BTreeSet<Uuid> {
     records.iter().map(|r| r.id).collect()
 }
@@ -42,18 +60,7 @@ fn id_set(records: &[RecordView]) -> BTreeSet<Uuid> {
 async fn members_change_their_own_records_and_managers_anyones(server: TestServer) {
     let (owner, acme) = tenant_with_tasks(&server, "acme", "tenant").await;
     let t = acme.slug.as_str();
-    let viewer = server
-        .add_member(&owner, t, "viewer@acme.example", Role::Viewer)
-        .await;
-    let ann = server
-        .add_member(&owner, t, "ann@acme.example", Role::Member)
-        .await;
-    let bob = server
-        .add_member(&owner, t, "bob@acme.example", Role::Member)
-        .await;
-    let manager = server
-        .add_member(&owner, t, "manager@acme.example", Role::Manager)
-        .await;
+    let [viewer, ann, bob, manager] = staff(&server, &owner, t).await;
     let viewer_key = api_key(&owner, t, Role::Viewer).await;
     let member_key = api_key(&owner, t, Role::Member).await;
 
@@ -70,10 +77,13 @@ async fn members_change_their_own_records_and_managers_anyones(server: TestServe
             (Method::PATCH, Some(json!({"title": "x"}))),
             (Method::DELETE, None),
         ] {
-            let refused = client
-                .raw(method.clone(), &record_path(t, "tasks", anns.id), body)
-                .await
-                .unwrap();
+            let refused = request(
+                client,
+                method.clone(),
+                &record_path(t, "tasks", anns.id),
+                body,
+            )
+            .await;
             expect_problem(&refused, 403, "forbidden");
         }
         let all = all_records(client, t, "tasks", &RecordQuery::default()).await;
@@ -92,14 +102,13 @@ async fn members_change_their_own_records_and_managers_anyones(server: TestServe
                 Some(value) => bob.client.with_header("if-match", value),
                 None => bob.client.clone(),
             };
-            let refused = caller
-                .raw(
-                    method.clone(),
-                    &record_path(t, "tasks", anns.id),
-                    body.clone(),
-                )
-                .await
-                .unwrap();
+            let refused = request(
+                &caller,
+                method.clone(),
+                &record_path(t, "tasks", anns.id),
+                body.clone(),
+            )
+            .await;
             expect_problem(&refused, 403, "forbidden");
         }
     }
@@ -167,27 +176,25 @@ async fn members_change_their_own_records_and_managers_anyones(server: TestServe
         "a record created by a member API key has owner_id {:?}",
         by_key.owner_id
     );
-    let key_patch = member_key
-        .raw(
-            Method::PATCH,
-            &record_path(t, "tasks", by_key.id),
-            Some(json!({"priority": 2})),
-        )
-        .await
-        .unwrap();
+    let key_patch = request(
+        &member_key,
+        Method::PATCH,
+        &record_path(t, "tasks", by_key.id),
+        Some(json!({"priority": 2})),
+    )
+    .await;
     eprintln!(
         "the member key patching its own record: {} {}",
         key_patch.status,
         key_patch.text()
     );
-    let key_on_anns = member_key
-        .raw(
-            Method::PATCH,
-            &record_path(t, "tasks", anns.id),
-            Some(json!({"priority": 2})),
-        )
-        .await
-        .unwrap();
+    let key_on_anns = request(
+        &member_key,
+        Method::PATCH,
+        &record_path(t, "tasks", anns.id),
+        Some(json!({"priority": 2})),
+    )
+    .await;
     expect_problem(&key_on_anns, 403, "forbidden");
     manager
         .client
@@ -212,18 +219,7 @@ async fn owner_visibility_hides_other_members_records(server: TestServer) {
         .create_collection(t, &spec(diary))
         .await
         .unwrap();
-    let viewer = server
-        .add_member(&owner, t, "viewer@acme.example", Role::Viewer)
-        .await;
-    let ann = server
-        .add_member(&owner, t, "ann@acme.example", Role::Member)
-        .await;
-    let bob = server
-        .add_member(&owner, t, "bob@acme.example", Role::Member)
-        .await;
-    let manager = server
-        .add_member(&owner, t, "manager@acme.example", Role::Manager)
-        .await;
+    let [viewer, ann, bob, manager] = staff(&server, &owner, t).await;
     let member_key = api_key(&owner, t, Role::Member).await;
     let manager_key = api_key(&owner, t, Role::Manager).await;
 
@@ -321,22 +317,20 @@ async fn owner_visibility_hides_other_members_records(server: TestServer) {
             ("the viewer", &viewer.client),
             ("the member key", &member_key),
         ] {
-            let hidden = client
-                .raw(
-                    method.clone(),
-                    &record_path(t, "diary", bobs.id),
-                    body.clone(),
-                )
-                .await
-                .unwrap();
-            let missing = client
-                .raw(
-                    method.clone(),
-                    &record_path(t, "diary", never),
-                    body.clone(),
-                )
-                .await
-                .unwrap();
+            let hidden = request(
+                client,
+                method.clone(),
+                &record_path(t, "diary", bobs.id),
+                body.clone(),
+            )
+            .await;
+            let missing = request(
+                client,
+                method.clone(),
+                &record_path(t, "diary", never),
+                body.clone(),
+            )
+            .await;
             if who == "the viewer" && method != Method::GET {
                 // Viewers are refused any write before the record is looked up.
                 expect_problem(&hidden, 403, "forbidden");
@@ -412,21 +406,17 @@ async fn a_collection_change_reaches_record_reads_at_once(server: TestServer) {
         .unwrap()
         .push(json!({"name": "notes", "type": "text"}));
     let patched = owner
-        .client
-        .raw(
+        .send(
             Method::PATCH,
             &format!("/v1/tenants/{t}/collections/tasks"),
             Some(changed),
         )
-        .await
-        .unwrap();
+        .await;
     assert_eq!(patched.status, 200, "{}", patched.text());
 
     let hidden = ann
-        .client
-        .raw(Method::GET, &record_path(t, "tasks", owners.id), None)
-        .await
-        .unwrap();
+        .send(Method::GET, &record_path(t, "tasks", owners.id), None)
+        .await;
     expect_problem(&hidden, 404, "record_not_found");
     assert!(
         all_records(&ann.client, t, "tasks", &query)

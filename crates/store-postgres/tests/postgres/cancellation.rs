@@ -6,8 +6,8 @@
 //! a benchmark run here then failed writes with "cannot execute INSERT in a
 //! read-only transaction").
 
-use bulkhead_store::conformance::fixtures::{new_tenant, t0};
 use bulkhead_store::{Access, Store};
+use bulkhead_store_conformance::fixtures::{new_tenant, t0};
 use futures_util::FutureExt as _;
 
 use crate::support::TestDatabase;

@@ -2,4 +2,4 @@
 
 use crate::support::fresh_store;
 
-bulkhead_store::conformance_suite!(fresh_store);
+bulkhead_store_conformance::conformance_suite!(fresh_store);

@@ -4,21 +4,14 @@
 //! each list must be served by its index, never by a sequential scan of
 //! `records`. The plans are printed.
 
-use bulkhead_domain::collection::{CollectionSchema, FieldName, FieldType};
+use bulkhead_domain::UserId;
+use bulkhead_domain::collection::{FieldName, FieldType};
 use bulkhead_domain::filter::{FieldRef, SortKey, parse, typecheck};
-use bulkhead_domain::{RecordId, UserId};
-use bulkhead_store::conformance::fixtures;
-use bulkhead_store::{Access, Cursor, NewCollection, NewRecord, Record, RecordQuery, Store};
+use bulkhead_store::{Access, Cursor, Record, RecordQuery, Store};
+use bulkhead_store_conformance::plans::{self, LIMIT, RECORDS};
 use sqlx::{Connection, PgConnection};
 
 use crate::support::TestDatabase;
-
-/// How many records the plans run over, across three tenants.
-const RECORDS: usize = 20_000;
-/// Owners of records per tenant.
-const OWNERS: usize = 20;
-/// The page size of the planned queries (a page of 20 and one more).
-const LIMIT: i64 = 21;
 
 /// The columns `data_plane.rs::list_records` selects.
 const RECORD_COLUMNS: &str =
@@ -115,63 +108,9 @@ async fn the_common_list_queries_use_an_index() {
     };
     let started = std::time::Instant::now();
     let store = database.store(4).await;
-    let schema_json = serde_json::json!({
-        "name": "tasks",
-        "visibility": "owner",
-        "fields": [
-            {"name": "title", "type": "text", "required": true},
-            {"name": "priority", "type": "integer"},
-            {"name": "status", "type": "select", "values": ["open", "closed"]}
-        ],
-        "indexes": [["priority"]]
-    });
-    let schema: CollectionSchema = serde_json::from_value(schema_json.clone()).unwrap();
-    let index_fields = vec![("priority".to_owned(), FieldType::Integer)];
-    let index_name = bulkhead_store::record_index_name(&index_fields);
-
-    // Three tenants: the first holds half the records, and a second
-    // collection, so neither the tenant nor the collection alone is
-    // selective.
-    let owner = fixtures::user(&store, "owner@example.com").await;
-    let mut tenants = Vec::new();
-    for (i, share) in [(0, RECORDS / 2), (1, RECORDS / 4), (2, RECORDS / 4)] {
-        let tenant = fixtures::tenant(&store, &format!("tenant-{i}"), &owner).await;
-        let owners: Vec<UserId> = (0..OWNERS).map(|_| UserId::new()).collect();
-        let mut tx = store.tenant(tenant.id, Access::Write).await.unwrap();
-        for collection in ["tasks", "notes"] {
-            let mut schema = schema_json.clone();
-            schema["name"] = serde_json::json!(collection);
-            tx.insert_collection(NewCollection {
-                name: collection.into(),
-                schema,
-                at: fixtures::t0(),
-            })
-            .await
-            .unwrap();
-            tx.ensure_record_index(collection, &index_fields)
-                .await
-                .unwrap();
-        }
-        for n in 0..share {
-            let collection = if n % 5 == 4 { "notes" } else { "tasks" };
-            tx.insert_record(NewRecord {
-                id: RecordId::new(),
-                collection: collection.into(),
-                owner_id: Some(owners[n % OWNERS]),
-                data: serde_json::json!({
-                    "title": format!("record {n}"),
-                    "priority": (n * 7) % 10,
-                    "status": if n % 2 == 0 { "open" } else { "closed" },
-                }),
-                unique_values: Vec::new(),
-                at: fixtures::t0() + time::Duration::seconds(n as i64),
-            })
-            .await
-            .unwrap();
-        }
-        tx.commit().await.unwrap();
-        tenants.push((tenant, owners));
-    }
+    let schema = plans::tasks_schema();
+    let index_name = bulkhead_store::record_index_name(&plans::index_fields());
+    let tenants = plans::seed(&store).await;
     let inserted = started.elapsed();
     let mut owner_connection = database.owner().await;
     sqlx::raw_sql("ANALYZE")
@@ -318,13 +257,7 @@ async fn the_common_list_queries_use_an_index() {
     let mut failures = Vec::new();
     for case in &cases {
         // The reproduced SQL answers what the store answers.
-        let from_store: Vec<uuid::Uuid> = tx
-            .list_records("tasks", &case.query)
-            .await
-            .unwrap()
-            .iter()
-            .map(|r| *r.id.as_uuid())
-            .collect();
+        let from_store = plans::listed_ids(&mut *tx, &case.query).await;
         let from_sql = ids(&mut app, &tenant_id, &case.sql).await;
         if from_sql.len() != LIMIT as usize || from_sql != from_store {
             failures.push(format!(

@@ -21,3 +21,4 @@ mod outage;
 mod rls;
 mod roles;
 mod support;
+mod urls;

@@ -6,22 +6,33 @@ use std::time::{Duration, Instant};
 
 use bulkhead_domain::UserId;
 use bulkhead_store::{Access, Invalidation, Notice, Store};
+use bulkhead_store_postgres::PgStore;
+use tokio::sync::mpsc::UnboundedReceiver;
 
 use crate::support::TestDatabase;
+
+/// Two stores on the database, the sender and the receiver, and what the
+/// receiver hears: each invalidation and when it arrived.
+async fn two_processes(
+    database: &TestDatabase,
+) -> (PgStore, PgStore, UnboundedReceiver<(Invalidation, Instant)>) {
+    let receiver_store = database.store(2).await;
+    let sender_store = database.store(2).await;
+    let (sender, received) = tokio::sync::mpsc::unbounded_channel();
+    receiver_store.on_notice(Arc::new(move |notice| {
+        if let Notice::Invalidated(invalidation) = notice {
+            let _ = sender.send((invalidation, Instant::now()));
+        }
+    }));
+    (sender_store, receiver_store, received)
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_invalidation_committed_by_one_process_reaches_the_other() {
     let Some(database) = TestDatabase::migrated().await else {
         return;
     };
-    let receiver_store = database.store(2).await;
-    let sender_store = database.store(2).await;
-    let (sender, mut received) = tokio::sync::mpsc::unbounded_channel();
-    receiver_store.on_notice(Arc::new(move |notice| {
-        if let Notice::Invalidated(invalidation) = notice {
-            let _ = sender.send((invalidation, Instant::now()));
-        }
-    }));
+    let (sender_store, receiver_store, mut received) = two_processes(&database).await;
 
     let mut latencies = Vec::new();
     for _ in 0..50 {
@@ -62,14 +73,7 @@ async fn a_rolled_back_transaction_tells_no_other_process() {
     let Some(database) = TestDatabase::migrated().await else {
         return;
     };
-    let receiver_store = database.store(2).await;
-    let sender_store = database.store(2).await;
-    let (sender, mut received) = tokio::sync::mpsc::unbounded_channel();
-    receiver_store.on_notice(Arc::new(move |notice| {
-        if let Notice::Invalidated(invalidation) = notice {
-            let _ = sender.send(invalidation);
-        }
-    }));
+    let (sender_store, receiver_store, mut received) = two_processes(&database).await;
     let ghost = Invalidation::User(UserId::new());
     let mut tx = sender_store.platform(Access::Write).await.unwrap();
     tx.invalidate(ghost);
@@ -82,7 +86,7 @@ async fn a_rolled_back_transaction_tells_no_other_process() {
     tx.commit().await.unwrap();
     let mut before_marker = Vec::new();
     tokio::time::timeout(Duration::from_secs(10), async {
-        while let Some(invalidation) = received.recv().await {
+        while let Some((invalidation, _)) = received.recv().await {
             if invalidation == marker {
                 break;
             }

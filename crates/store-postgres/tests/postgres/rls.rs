@@ -2,9 +2,9 @@
 //! the database itself enforces, whatever the store's statements say.
 
 use bulkhead_domain::TenantId;
-use bulkhead_store::conformance::fixtures;
-use bulkhead_store::{Access, Page, Store};
-use bulkhead_store_postgres::{RUNTIME_GRANTS, TENANT_TABLES};
+use bulkhead_store::{Access, Page, Store, TenantTable};
+use bulkhead_store_conformance::fixtures;
+use bulkhead_store_postgres::runtime_grants;
 use sqlx::{Connection, PgConnection, Row};
 
 use crate::support::{APP_ROLE, TestDatabase, tenant_tables};
@@ -109,7 +109,7 @@ async fn a_raw_select_as_the_runtime_role_sees_only_the_current_tenant_and_nothi
     let (a, b) = seed(&store).await;
     let mut app = database.app().await;
     let tables = tenant_tables(&mut database.owner().await).await;
-    assert_eq!(tables.len(), TENANT_TABLES.len());
+    assert_eq!(tables.len(), TenantTable::ALL.len());
     for table in &tables {
         let seen_by_a = tenant_ids_seen(&mut app, table, Some(a)).await;
         assert!(!seen_by_a.is_empty(), "{table}: A sees its own rows");
@@ -428,8 +428,8 @@ async fn the_runtime_role_holds_exactly_its_grants() {
     .fetch_all(&mut owner)
     .await
     .unwrap();
-    let mut expected: Vec<(String, String)> = RUNTIME_GRANTS
-        .iter()
+    let mut expected: Vec<(String, String)> = runtime_grants()
+        .into_iter()
         .flat_map(|(table, privileges)| {
             privileges
                 .split(", ")

@@ -3,16 +3,16 @@
 
 use std::sync::Arc;
 
-use bulkhead_store::conformance::TestStore;
+use bulkhead_store_conformance::TestStore;
 use bulkhead_store_postgres::{MigrateOptions, PgStore, PoolSettings, migrate};
 use sqlx::{Connection, PgConnection};
 use tokio::sync::OnceCell;
 
+use crate::urls::{DEFAULT_ADMIN_URL, redact, with_user_and_database};
+
 /// The runtime role every test database grants to. Roles are cluster-wide;
 /// sharing one is safe because grants are per database.
 pub const APP_ROLE: &str = "bulkhead_test_app";
-
-const DEFAULT_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 
 #[allow(
     clippy::disallowed_methods,
@@ -46,29 +46,6 @@ pub async fn admin_url() -> Option<String> {
         })
         .await
         .clone()
-}
-
-fn redact(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut parsed) => {
-            if parsed.password().is_some() {
-                let _ = parsed.set_password(Some("***"));
-            }
-            parsed.to_string()
-        }
-        Err(_) => "<unparseable url>".into(),
-    }
-}
-
-/// `url` with another user (and no password) and another database.
-fn with_user_and_database(url: &str, user: Option<&str>, database: &str) -> String {
-    let mut parsed = url::Url::parse(url).unwrap();
-    if let Some(user) = user {
-        parsed.set_username(user).unwrap();
-        parsed.set_password(None).unwrap();
-    }
-    parsed.set_path(database);
-    parsed.to_string()
 }
 
 /// A database created for one test; [`TestDatabase::drop_database`] removes it.

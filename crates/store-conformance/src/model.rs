@@ -17,10 +17,10 @@ use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
 
-use super::TestStore;
-use super::fixtures::{self, at};
-use super::reference;
-use crate::{
+use crate::TestStore;
+use crate::fixtures::{self, at};
+use crate::reference;
+use bulkhead_store::{
     Access, ConflictKind, Document, Record, RecordChange, RecordQuery, Store, StoreError,
     UniqueValue, Write,
 };
@@ -138,6 +138,40 @@ fn ok<T>(result: Result<T, StoreError>, ctx: &str) -> T {
 impl Run<'_> {
     fn saw(&mut self, outcome: &'static str) {
         *self.seen.entry(outcome).or_default() += 1;
+    }
+
+    /// Checks a write of a record that is not there (`current` is `None`)
+    /// or with a `stale` expected version, which must be refused; returns
+    /// the current record when the write must instead have been done.
+    fn refused_unless_done<T: std::fmt::Debug + PartialEq>(
+        &mut self,
+        written: &Write<T>,
+        current: Option<Record>,
+        target: Target,
+        stale: bool,
+        ctx: &str,
+    ) -> Option<Record> {
+        let Some(current) = current else {
+            assert_eq!(*written, Write::NotFound, "{ctx}");
+            self.saw(if target == Target::Foreign {
+                "foreign not found"
+            } else {
+                "deleted not found"
+            });
+            return None;
+        };
+        if stale {
+            assert_eq!(
+                *written,
+                Write::VersionMismatch {
+                    current: current.version
+                },
+                "{ctx}"
+            );
+            self.saw("version mismatch");
+            return None;
+        }
+        Some(current)
     }
 
     fn now(&mut self) -> time::OffsetDateTime {
@@ -282,26 +316,10 @@ impl Run<'_> {
             .await,
             &ctx,
         );
-        let Some(current) = current else {
-            assert_eq!(written, Write::NotFound, "{ctx}");
-            self.saw(if target == Target::Foreign {
-                "foreign not found"
-            } else {
-                "deleted not found"
-            });
+        let Some(current) = self.refused_unless_done(&written, current, target, stale, &ctx) else {
             return;
         };
-        if stale {
-            assert_eq!(
-                written,
-                Write::VersionMismatch {
-                    current: current.version
-                },
-                "{ctx}"
-            );
-            self.saw("version mismatch");
-            return;
-        }
+        let model = &mut self.models[side];
         let expected = Record {
             version: current.version + 1,
             updated_at: now,
@@ -329,26 +347,10 @@ impl Run<'_> {
         let model = &mut self.models[side];
         let mut tx = ok(self.store.tenant(model.tenant, Access::Write).await, &ctx);
         let written = ok(tx.delete_record(ITEMS, id, expected_version).await, &ctx);
-        let Some(current) = current else {
-            assert_eq!(written, Write::NotFound, "{ctx}");
-            self.saw(if target == Target::Foreign {
-                "foreign not found"
-            } else {
-                "deleted not found"
-            });
+        let Some(current) = self.refused_unless_done(&written, current, target, stale, &ctx) else {
             return;
         };
-        if stale {
-            assert_eq!(
-                written,
-                Write::VersionMismatch {
-                    current: current.version
-                },
-                "{ctx}"
-            );
-            self.saw("version mismatch");
-            return;
-        }
+        let model = &mut self.models[side];
         assert_eq!(written, Write::Done(current), "{ctx}");
         ok(tx.commit().await, &ctx);
         model.records.remove(&id);

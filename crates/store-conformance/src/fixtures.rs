@@ -1,5 +1,8 @@
 //! Builders for conformance test data.
 
+use std::future::Future;
+use std::sync::Arc;
+
 use bulkhead_domain::audit::{ActorKind, Outcome};
 use bulkhead_domain::{
     ApiKeyId, AuditEntryId, Email, Id, InvitationId, RecordId, Role, TenantId, TenantSlug, UserId,
@@ -8,8 +11,9 @@ use rand::Rng;
 use serde_json::Value;
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
+use tokio::sync::Barrier;
 
-use crate::{
+use bulkhead_store::{
     Access, AuditDraft, EventKind, NewApiKey, NewCollection, NewInvitation, NewMembership,
     NewRecord, NewRecordEvent, NewTenant, NewUser, Store, Tenant, UniqueValue, User,
 };
@@ -55,6 +59,19 @@ pub async fn user_with_id(store: &dyn Store, email: &str, id: UserId) -> User {
         .unwrap();
     tx.commit().await.unwrap();
     user
+}
+
+/// A new user with nothing but an email (no display name, a placeholder
+/// hash), for cases about emails.
+pub fn bare_user(email: &str) -> NewUser {
+    NewUser {
+        id: UserId::new(),
+        email: Email::parse(email).unwrap(),
+        display_name: None,
+        password_hash: "x".into(),
+        is_platform_admin: false,
+        at: t0(),
+    }
 }
 
 pub fn new_tenant(slug: &str) -> NewTenant {
@@ -213,4 +230,39 @@ pub fn record_event(
         payload,
         at,
     }
+}
+
+/// Races `n_tasks` tasks as [`all_at_once`] does, of which exactly one
+/// must win (return `true`).
+pub async fn exactly_one_wins<F, Fut>(n_tasks: usize, task: F)
+where
+    F: FnMut(usize) -> Fut,
+    Fut: Future<Output = bool> + Send + 'static,
+{
+    let won = all_at_once(n_tasks, task).await;
+    assert_eq!(won.iter().filter(|won| **won).count(), 1, "{won:?}");
+}
+
+/// Runs `n_tasks` tasks (`task(i)` makes the `i`th) released together by a
+/// barrier, so that they race; returns their results in task order.
+pub async fn all_at_once<T, F, Fut>(n_tasks: usize, mut task: F) -> Vec<T>
+where
+    F: FnMut(usize) -> Fut,
+    Fut: Future<Output = T> + Send + 'static,
+    T: Send + 'static,
+{
+    let barrier = Arc::new(Barrier::new(n_tasks));
+    let mut handles = Vec::with_capacity(n_tasks);
+    for i in 0..n_tasks {
+        let (barrier, work) = (Arc::clone(&barrier), task(i));
+        handles.push(tokio::spawn(async move {
+            barrier.wait().await;
+            work.await
+        }));
+    }
+    let mut results = Vec::with_capacity(n_tasks);
+    for handle in handles {
+        results.push(handle.await.unwrap());
+    }
+    results
 }

@@ -11,12 +11,6 @@
 //! uuids. In an order, an absent value sorts first ascending and last
 //! descending, and the order is the one [`RecordQuery::order`] spells out.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::panic,
-    reason = "test code: a panic is a failed case"
-)]
-
 use std::cmp::Ordering;
 
 use bulkhead_domain::collection::{FieldType, normalize_decimal, parse_datetime};
@@ -25,7 +19,7 @@ use serde_json::Value;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::{Record, RecordQuery};
+use bulkhead_store::{Record, RecordQuery};
 
 /// A present value of a field, in the type it compares as.
 #[derive(Debug, Clone, PartialEq)]

@@ -14,6 +14,8 @@
 //! record events and listing), which it checks against an in-memory
 //! [`reference`] evaluation of filters and orders. [`model`] runs random
 //! sequences of record operations on two tenants against an in-memory model.
+//! [`bench`] is what the backends' isolation benchmarks share, [`plans`]
+//! the data their query-plan tests plan over.
 
 #![allow(
     clippy::unwrap_used,
@@ -22,10 +24,12 @@
     reason = "test code: a panic is a failed case"
 )]
 
+pub mod bench;
 pub mod cases;
 pub mod fixtures;
 pub mod isolation;
 pub mod model;
+pub mod plans;
 pub mod records;
 pub mod reference;
 
@@ -33,7 +37,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use crate::Store;
+use bulkhead_store::Store;
 
 /// A fresh store for one test case.
 pub struct TestStore {
@@ -134,7 +138,7 @@ macro_rules! conformance_suite {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn $case() {
             let Some(test_store) = $fresh().await else { return };
-            $crate::conformance::$module::$case(&test_store).await;
+            $crate::$module::$case(&test_store).await;
             test_store.finish().await;
         }
     )*};

@@ -1,0 +1,179 @@
+//! The two tenants of the isolation table, each with a row in every
+//! tenant table, and B's identifiers that A's handle aims at.
+
+use bulkhead_domain::{RecordId, Role, TenantId, UserId};
+use serde_json::json;
+
+use super::snapshot::{
+    B_ONLY_COLLECTION, PROBED_IDEMPOTENCY_KEYS, SHARED_COLLECTION, notes_schema, secrets_schema,
+};
+use crate::fixtures::{self, at, hash_of};
+use bulkhead_store::{
+    Access, ApiKey, EventKind, IdempotencyClaim, Invitation, Record, Store, TenantTx,
+};
+
+/// Adds a collection, created at the first instant.
+async fn insert_collection(tx: &mut dyn TenantTx, name: &str, schema: serde_json::Value) {
+    tx.insert_collection(fixtures::collection(name, schema, at(0)))
+        .await
+        .unwrap();
+}
+
+/// Tenant B's identifiers, which A's handle aims at.
+pub(super) struct Foreign {
+    pub(super) owner: UserId,
+    pub(super) shared: UserId,
+    pub(super) outsider: UserId,
+    pub(super) api_key: ApiKey,
+    pub(super) invitation: Invitation,
+    /// A sequence number that exists in B's audit chain but not in A's.
+    pub(super) audit_seq_only_in_b: i64,
+    /// B's records: two in `notes` (which A has too), one in `secrets`.
+    pub(super) note_1: Record,
+    pub(super) note_2: Record,
+    pub(super) secret: Record,
+    /// A's own record in its `notes` (kept here for the record operations).
+    pub(super) a_note: Record,
+}
+
+pub(super) async fn seed(store: &dyn Store) -> (TenantId, TenantId, Foreign) {
+    let owner_a = fixtures::user(store, "owner-a@example.com").await;
+    let owner_b = fixtures::user(store, "owner-b@example.com").await;
+    let shared = fixtures::user(store, "shared@example.com").await;
+    let outsider = fixtures::user(store, "outsider@example.com").await;
+    let a = fixtures::tenant(store, "tenant-a", &owner_a).await;
+    let b = fixtures::tenant(store, "tenant-b", &owner_b).await;
+
+    let mut tx = store.tenant(a.id, Access::Write).await.unwrap();
+    tx.insert_membership(fixtures::membership(shared.id, Role::Viewer))
+        .await
+        .unwrap();
+    tx.insert_api_key(fixtures::api_key("a-key", Some(owner_a.id)))
+        .await
+        .unwrap();
+    tx.insert_invitation(fixtures::invitation("a-guest@example.com", 60))
+        .await
+        .unwrap();
+    tx.append_audit(fixtures::audit("a.only", Some(owner_a.id)))
+        .await
+        .unwrap();
+    insert_collection(&mut *tx, SHARED_COLLECTION, notes_schema()).await;
+    let a_note = tx
+        .insert_record(fixtures::record(
+            SHARED_COLLECTION,
+            RecordId::new(),
+            Some(owner_a.id),
+            json!({"slug": "a-only", "body": "from a"}),
+            &[("slug", "a-only")],
+            at(0),
+        ))
+        .await
+        .unwrap();
+    let event = fixtures::record_event(
+        SHARED_COLLECTION,
+        a_note.id,
+        EventKind::Create,
+        Some(owner_a.id),
+        json!({"tenant": "a"}),
+        at(0),
+    );
+    let audit = fixtures::change_audit(&event);
+    tx.append_record_change(event, audit).await.unwrap();
+    let claim = tx
+        .claim_idempotency_key("a-key", &hash_of("a-request"), at(0))
+        .await
+        .unwrap();
+    assert_eq!(claim, IdempotencyClaim::New);
+    tx.complete_idempotency_key("a-key", 201, &json!({"tenant": "a"}))
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+
+    let mut tx = store.tenant(b.id, Access::Write).await.unwrap();
+    tx.insert_membership(fixtures::membership(shared.id, Role::Member))
+        .await
+        .unwrap();
+    let api_key = tx
+        .insert_api_key(fixtures::api_key("b-key", Some(owner_b.id)))
+        .await
+        .unwrap();
+    let invitation = tx
+        .insert_invitation(fixtures::invitation("b-guest@example.com", 60))
+        .await
+        .unwrap();
+    let mut last_seq = 0;
+    for i in 0..3 {
+        last_seq = tx
+            .append_audit(fixtures::audit(&format!("b.{i}"), Some(owner_b.id)))
+            .await
+            .unwrap()
+            .seq;
+    }
+    // B's collections, records, unique values, events and idempotency keys.
+    insert_collection(&mut *tx, SHARED_COLLECTION, notes_schema()).await;
+    insert_collection(&mut *tx, B_ONLY_COLLECTION, secrets_schema()).await;
+    let mut notes = Vec::new();
+    for (i, slug) in ["b-first", "b-second"].into_iter().enumerate() {
+        let note = tx
+            .insert_record(fixtures::record(
+                SHARED_COLLECTION,
+                RecordId::new(),
+                Some(owner_b.id),
+                json!({"slug": slug, "body": format!("from b {i}")}),
+                &[("slug", slug)],
+                at(i as i64),
+            ))
+            .await
+            .unwrap();
+        notes.push(note);
+    }
+    let secret = tx
+        .insert_record(fixtures::record(
+            B_ONLY_COLLECTION,
+            RecordId::new(),
+            None,
+            json!({"code": "b-secret"}),
+            &[("code", "b-secret")],
+            at(0),
+        ))
+        .await
+        .unwrap();
+    for record in notes.iter().chain([&secret]) {
+        let event = fixtures::record_event(
+            &record.collection,
+            record.id,
+            EventKind::Create,
+            record.owner_id,
+            json!({"tenant": "b", "data": record.data}),
+            at(0),
+        );
+        let audit = fixtures::change_audit(&event);
+        tx.append_record_change(event, audit).await.unwrap();
+    }
+    for (i, (key, request)) in PROBED_IDEMPOTENCY_KEYS[..2].iter().enumerate() {
+        let claim = tx
+            .claim_idempotency_key(key, &hash_of(request), at(0))
+            .await
+            .unwrap();
+        assert_eq!(claim, IdempotencyClaim::New);
+        tx.complete_idempotency_key(key, 200 + i as u16, &json!({"tenant": "b", "key": key}))
+            .await
+            .unwrap();
+    }
+    tx.commit().await.unwrap();
+
+    let [note_1, note_2] = <[Record; 2]>::try_from(notes).unwrap();
+    let foreign = Foreign {
+        owner: owner_b.id,
+        shared: shared.id,
+        outsider: outsider.id,
+        api_key,
+        invitation,
+        audit_seq_only_in_b: last_seq,
+        note_1,
+        note_2,
+        secret,
+        a_note,
+    };
+    (a.id, b.id, foreign)
+}

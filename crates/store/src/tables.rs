@@ -1,0 +1,90 @@
+//! The registry of tenant tables: the one list of the tables whose rows
+//! belong to a tenant.
+//!
+//! Everything that must know which tables are a tenant's reads it here:
+//! PostgreSQL's `bulkhead migrate` checks that each has forced row-level
+//! security and grants the runtime role its privileges table by table, Citus
+//! distributes them by `tenant_id`, and the conformance suite compares the
+//! registry with the tables that carry a `tenant_id` column in each
+//! backend's live catalog, so a new tenant table left out of it fails the
+//! tests of both backends.
+
+/// A table whose rows each belong to one tenant: it has a `tenant_id`
+/// column and is reached only through a [`TenantTx`](crate::TenantTx).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TenantTable {
+    /// Who belongs to the tenant, and with which role. Under Citus, the
+    /// table every other tenant table is co-located with.
+    Memberships,
+    /// The tenant's API keys: a name, a role, and the hash of the secret.
+    ApiKeys,
+    /// Invitations to join the tenant, by email, with the hash of their token.
+    Invitations,
+    /// The tenant's audit log: an append-only hash chain.
+    AuditLog,
+    /// The personal data of audit entries, kept apart from the chain so
+    /// that it can be erased without breaking it.
+    AuditPersonal,
+    /// The tenant's collections: a name and a schema.
+    Collections,
+    /// The records of those collections: an owner, a version and a JSON
+    /// document.
+    Records,
+    /// One row per value of a field declared unique, which enforces the
+    /// uniqueness within a collection.
+    RecordUniqueValues,
+    /// The idempotency keys of record writes, with the first answer to replay.
+    IdempotencyKeys,
+    /// Record changes for the realtime stream, numbered by their audit entries.
+    RecordEvents,
+}
+
+impl TenantTable {
+    /// Every tenant table, each after the tables its foreign keys reference.
+    pub const ALL: [TenantTable; 10] = [
+        Self::Memberships,
+        Self::ApiKeys,
+        Self::Invitations,
+        Self::AuditLog,
+        Self::AuditPersonal,
+        Self::Collections,
+        Self::Records,
+        Self::RecordUniqueValues,
+        Self::IdempotencyKeys,
+        Self::RecordEvents,
+    ];
+
+    /// The table's name in both backends' schemas.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Memberships => "memberships",
+            Self::ApiKeys => "api_keys",
+            Self::Invitations => "invitations",
+            Self::AuditLog => "audit_log",
+            Self::AuditPersonal => "audit_personal",
+            Self::Collections => "collections",
+            Self::Records => "records",
+            Self::RecordUniqueValues => "record_unique_values",
+            Self::IdempotencyKeys => "idempotency_keys",
+            Self::RecordEvents => "record_events",
+        }
+    }
+
+    /// The names of [`TenantTable::ALL`], in its order.
+    pub fn names() -> impl Iterator<Item = &'static str> {
+        Self::ALL.into_iter().map(Self::name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_tenant_table_is_listed_once() {
+        let mut names: Vec<&str> = TenantTable::names().collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), TenantTable::ALL.len());
+    }
+}
