@@ -11,7 +11,8 @@ use bulkhead_domain::collection::{
     CollectionSchema, FieldType, SchemaDraft, SchemaIssue, schema_change_issues,
 };
 use bulkhead_store::{
-    Access, Collection, ConflictKind, Invalidation, NewCollection, StoreError, TenantTx, Write,
+    Access, Collection, CollectionChange, ConflictKind, Invalidation, NewCollection, StoreError,
+    TenantTx, Write,
 };
 
 use crate::context::{RequestContext, TenantAccess};
@@ -111,6 +112,7 @@ impl Services {
             .insert_collection(NewCollection {
                 name: schema.name().to_string(),
                 schema: stored,
+                visibility: schema.visibility(),
                 at: self.now(),
             })
             .await
@@ -220,10 +222,14 @@ impl Services {
         }
         let stored = serde_json::to_value(&schema)
             .map_err(|e| ServiceError::Store(StoreError::internal(e)))?;
-        let row = match tx
-            .update_collection(name, &stored, current.row.version, self.now())
-            .await?
-        {
+        let change = CollectionChange {
+            name: name.to_owned(),
+            schema: stored,
+            visibility: schema.visibility(),
+            expected_version: current.row.version,
+            at: self.now(),
+        };
+        let row = match tx.update_collection(change).await? {
             Write::Done(row) => row,
             Write::NotFound => return Err(ServiceError::NotFound("collection_not_found")),
             Write::VersionMismatch { current } => {

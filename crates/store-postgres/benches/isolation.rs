@@ -354,6 +354,7 @@ async fn seed(
         tx.insert_collection(NewCollection {
             name: COLLECTION.into(),
             schema: stored.clone(),
+            visibility: bulkhead_domain::collection::Visibility::Tenant,
             at: t0,
         })
         .await

@@ -126,6 +126,7 @@ async fn the_common_list_queries_use_an_index() {
         "indexes": [["priority"]]
     });
     let schema: CollectionSchema = serde_json::from_value(schema_json.clone()).unwrap();
+    let visibility = schema.visibility();
     let index_fields = vec![("priority".to_owned(), FieldType::Integer)];
     let index_name = bulkhead_store::record_index_name(&index_fields);
 
@@ -144,6 +145,7 @@ async fn the_common_list_queries_use_an_index() {
             tx.insert_collection(NewCollection {
                 name: collection.into(),
                 schema,
+                visibility,
                 at: fixtures::t0(),
             })
             .await
