@@ -46,7 +46,7 @@
 //!   table size and the same 1,000-record collection per query, so its
 //!   difference from `raw_scoped` is the boundary alone.
 //! - `raw_scoped`: the statement the store issues (its text copied from the
-//!   private `data_plane.rs`/`record_query.rs`; the start-up check compares
+//!   private `tenant/records.rs`/`record_query.rs`; the start-up check compares
 //!   answers, not text, so a change to the store's SQL must be copied into
 //!   [`cases`] by hand) in a transaction begun as `PgStore::begin` begins
 //!   one: `BEGIN READ ONLY; SET LOCAL bulkhead.tenant_id = '…';` in one
@@ -618,7 +618,7 @@ fn cases() -> [Case; 3] {
     [
         Case {
             name: "get_record",
-            // data_plane::record: by primary key, the collection checked after
+            // Records::record: by primary key, the collection checked after
             scoped_sql: format!(
                 "SELECT {SCOPED_COLUMNS} FROM records WHERE tenant_id = $1 AND id = $2"
             ),
@@ -626,7 +626,7 @@ fn cases() -> [Case; 3] {
         },
         Case {
             name: "list_newest_20",
-            // data_plane::list_records with no filter, owner or cursor
+            // Records::list_records with no filter, owner or cursor
             scoped_sql: format!(
                 "SELECT {SCOPED_COLUMNS} FROM records WHERE tenant_id = $1 AND collection = $2 \
                  ORDER BY {NEWEST_FIRST} LIMIT {LIMIT}"
@@ -640,7 +640,7 @@ fn cases() -> [Case; 3] {
         },
         Case {
             name: "list_filtered_20",
-            // data_plane::list_records with record_query::push_filter of `n > 500`
+            // Records::list_records with record_query::push_filter of `n > 500`
             scoped_sql: format!(
                 "SELECT {SCOPED_COLUMNS} FROM records WHERE tenant_id = $1 AND collection = $2 \
                  AND (((data ->> 'n')::bigint) > $3) ORDER BY {NEWEST_FIRST} LIMIT {LIMIT}"
@@ -666,7 +666,7 @@ fn raw_variant<'a>(
     let mut params: Vec<Param<'a>> = tenant.map(Param::Uuid).into_iter().collect();
     match case.name {
         "get_record" => params.push(Param::Uuid(*id.as_uuid())),
-        // LIMIT is a literal in the SQL, as in data_plane::list_records.
+        // LIMIT is a literal in the SQL, as in Records::list_records.
         "list_newest_20" => params.push(Param::Text(collection)),
         _ => params.extend([Param::Text(collection), Param::Int(THRESHOLD)]),
     }

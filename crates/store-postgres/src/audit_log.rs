@@ -14,14 +14,16 @@ use crate::tx::Tx;
 /// ("audi"); the second is derived from the tenant (0 for the platform).
 const AUDIT_LOCK: i32 = 0x6175_6469;
 
-/// Which log: a tenant's (bound to the transaction's tenant) or the platform's.
-#[derive(Debug, Clone, Copy)]
-pub enum Log {
-    Tenant(TenantId),
-    Platform,
+pub use bulkhead_store::audit::Log;
+
+/// How each log is read and scoped in SQL here.
+trait LogSql {
+    fn source(self) -> (&'static str, &'static str);
+    fn tenant_uuid(self) -> Option<Uuid>;
+    fn push_scope(self, sql: &mut QueryBuilder<'_, Postgres>);
 }
 
-impl Log {
+impl LogSql for Log {
     fn source(self) -> (&'static str, &'static str) {
         match self {
             Log::Tenant(_) => (
@@ -35,16 +37,13 @@ impl Log {
         }
     }
 
-    fn tenant(self) -> Option<Uuid> {
-        match self {
-            Log::Tenant(tenant) => Some(*tenant.as_uuid()),
-            Log::Platform => None,
-        }
+    fn tenant_uuid(self) -> Option<Uuid> {
+        self.tenant().map(|tenant| *tenant.as_uuid())
     }
 
     /// Restricts a query to this log's scope.
     fn push_scope(self, sql: &mut QueryBuilder<'_, Postgres>) {
-        match self.tenant() {
+        match self.tenant_uuid() {
             Some(tenant) => {
                 sql.push(" WHERE a.tenant_id = ").push_bind(tenant);
             }
@@ -62,7 +61,7 @@ pub async fn append(tx: &mut Tx, log: Log, draft: AuditDraft) -> Result<AuditEnt
     tx.execute(
         sqlx::query("SELECT pg_advisory_xact_lock($1, hashtext($2::text))")
             .bind(AUDIT_LOCK)
-            .bind(log.tenant().map(|t| t.to_string()).unwrap_or_default()),
+            .bind(log.tenant_uuid().map(|t| t.to_string()).unwrap_or_default()),
     )
     .await?;
     let last_sql = match log {
@@ -74,7 +73,7 @@ pub async fn append(tx: &mut Tx, log: Log, draft: AuditDraft) -> Result<AuditEnt
         }
     };
     let previous = tx
-        .optional(sqlx::query(last_sql).bind(log.tenant()), |row| {
+        .optional(sqlx::query(last_sql).bind(log.tenant_uuid()), |row| {
             let hash: Vec<u8> = row.try_get("hash")?;
             let hash: [u8; 32] = hash.try_into().map_err(|_| sqlx::Error::ColumnDecode {
                 index: "hash".into(),
@@ -83,14 +82,7 @@ pub async fn append(tx: &mut Tx, log: Log, draft: AuditDraft) -> Result<AuditEnt
             Ok((row.try_get::<i64, _>("seq")?, hash))
         })
         .await?;
-    let entry = seal(
-        match log {
-            Log::Tenant(tenant) => Some(tenant),
-            Log::Platform => None,
-        },
-        previous,
-        draft,
-    );
+    let entry = seal(log.tenant(), previous, draft);
     let insert = match log {
         Log::Tenant(_) => {
             "INSERT INTO audit_log (seq, id, at, actor_kind, actor_id, action, resource_type, resource_id,
@@ -119,7 +111,7 @@ pub async fn append(tx: &mut Tx, log: Log, draft: AuditDraft) -> Result<AuditEnt
             .bind(&entry.personal_digest[..])
             .bind(&entry.prev_hash[..])
             .bind(&entry.hash[..])
-            .bind(log.tenant()),
+            .bind(log.tenant_uuid()),
     )
     .await?;
     if let Some(personal) = &entry.personal {
@@ -134,7 +126,7 @@ pub async fn append(tx: &mut Tx, log: Log, draft: AuditDraft) -> Result<AuditEnt
         };
         tx.execute(
             sqlx::query(insert)
-                .bind(log.tenant())
+                .bind(log.tenant_uuid())
                 .bind(entry.seq)
                 .bind(&personal.salt[..])
                 .bind(&personal.ip)

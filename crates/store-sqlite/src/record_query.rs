@@ -250,19 +250,3 @@ pub fn after(order: &[SortKey], cursor: &Cursor, offset: usize) -> Fragment {
     fragment.sql = format!("({})", alternatives.join(" OR "));
     fragment
 }
-
-/// The name and expressions of the index over these fields (the name from
-/// [`bulkhead_store::record_index_name`]).
-pub fn index_definition(fields: &[(String, FieldType)]) -> (String, Vec<String>) {
-    let expressions = fields
-        .iter()
-        .filter_map(|(name, field_type)| {
-            let name = bulkhead_domain::collection::FieldName::parse(name).ok()?;
-            Some(order_expression(&FieldRef::Data {
-                name,
-                field_type: field_type.clone(),
-            }))
-        })
-        .collect();
-    (bulkhead_store::record_index_name(fields), expressions)
-}

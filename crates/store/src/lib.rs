@@ -34,7 +34,7 @@ mod tenant;
 pub mod conformance;
 
 pub use document::Document;
-pub use error::{ConflictKind, StoreError};
+pub use error::{ConflictKind, Result, StoreError};
 pub use model::*;
 pub use platform::{PlatformAuditLog, PlatformTx, Sessions, SigningKeys, TenantRegistry, Users};
 pub use records::*;

@@ -314,3 +314,27 @@ pub fn record_index_name(fields: &[(String, FieldType)]) -> String {
     let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
     format!("ix_records_{hex}")
 }
+
+/// The index over these data fields of a collection's records: its name
+/// ([`record_index_name`]) and one expression per field, written by the
+/// backend's `expression`. `None` when there is nothing to index or a field
+/// name is not one a schema allows, so no expression is ever built from it.
+pub fn record_index(
+    fields: &[(String, FieldType)],
+    expression: impl Fn(&FieldRef) -> String,
+) -> Option<(String, Vec<String>)> {
+    if fields.is_empty() {
+        return None;
+    }
+    let expressions = fields
+        .iter()
+        .map(|(name, field_type)| {
+            let name = bulkhead_domain::collection::FieldName::parse(name).ok()?;
+            Some(expression(&FieldRef::Data {
+                name,
+                field_type: field_type.clone(),
+            }))
+        })
+        .collect::<Option<Vec<String>>>()?;
+    Some((record_index_name(fields), expressions))
+}

@@ -10,7 +10,7 @@ mod tenant_registry;
 mod users;
 
 use async_trait::async_trait;
-use bulkhead_store::{Invalidation, PlatformTx, StoreError};
+use bulkhead_store::{Invalidation, PlatformTx, Result};
 
 use crate::tx::Tx;
 
@@ -30,7 +30,7 @@ impl PlatformTx for PgPlatformTx {
         self.tx.invalidate(invalidation);
     }
 
-    async fn commit(self: Box<Self>) -> Result<(), StoreError> {
+    async fn commit(self: Box<Self>) -> Result<()> {
         self.tx.commit().await
     }
 }

@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use bulkhead_domain::{SessionId, UserId};
-use bulkhead_store::{NewSession, RefreshToken, Session, Sessions, StoreError};
+use bulkhead_store::{NewSession, RefreshToken, Result, Session, Sessions};
 use time::OffsetDateTime;
 
 use super::PgPlatformTx;
@@ -14,7 +14,7 @@ impl PgPlatformTx {
         hash: &[u8; 32],
         session: SessionId,
         at: OffsetDateTime,
-    ) -> Result<(), StoreError> {
+    ) -> Result<()> {
         let statement = sqlx::query(
             "INSERT INTO refresh_tokens (token_hash, session_id, created_at) VALUES ($1, $2, $3)",
         )
@@ -28,7 +28,7 @@ impl PgPlatformTx {
 
 #[async_trait]
 impl Sessions for PgPlatformTx {
-    async fn insert_session(&mut self, session: NewSession) -> Result<Session, StoreError> {
+    async fn insert_session(&mut self, session: NewSession) -> Result<Session> {
         let sql = format!(
             "INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, ip, user_agent)
              VALUES ($1, $2, $3, $3, $4, $5, $6) RETURNING {SESSION_COLUMNS}"
@@ -46,19 +46,19 @@ impl Sessions for PgPlatformTx {
         Ok(inserted)
     }
 
-    async fn session(&mut self, id: SessionId) -> Result<Option<Session>, StoreError> {
+    async fn session(&mut self, id: SessionId) -> Result<Option<Session>> {
         let sql = format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE id = $1");
         let statement = sqlx::query(&sql).bind(id.as_uuid());
         self.tx.optional(statement, codec::session).await
     }
 
-    async fn sessions_of_user(&mut self, user: UserId) -> Result<Vec<Session>, StoreError> {
+    async fn sessions_of_user(&mut self, user: UserId) -> Result<Vec<Session>> {
         let sql = format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE user_id = $1 ORDER BY id");
         let statement = sqlx::query(&sql).bind(user.as_uuid());
         self.tx.all(statement, codec::session).await
     }
 
-    async fn refresh_token(&mut self, hash: &[u8; 32]) -> Result<Option<RefreshToken>, StoreError> {
+    async fn refresh_token(&mut self, hash: &[u8; 32]) -> Result<Option<RefreshToken>> {
         let sql =
             format!("SELECT {REFRESH_TOKEN_COLUMNS} FROM refresh_tokens WHERE token_hash = $1");
         let statement = sqlx::query(&sql).bind(&hash[..]);
@@ -71,7 +71,7 @@ impl Sessions for PgPlatformTx {
         current: &[u8; 32],
         next: &[u8; 32],
         at: OffsetDateTime,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<bool> {
         // One conditional UPDATE claims the token: under READ COMMITTED a
         // concurrent claimer waits for our row lock, re-checks
         // rotated_at IS NULL once we commit, and loses.
@@ -94,11 +94,7 @@ impl Sessions for PgPlatformTx {
         Ok(true)
     }
 
-    async fn revoke_session(
-        &mut self,
-        id: SessionId,
-        at: OffsetDateTime,
-    ) -> Result<bool, StoreError> {
+    async fn revoke_session(&mut self, id: SessionId, at: OffsetDateTime) -> Result<bool> {
         let statement =
             sqlx::query("UPDATE sessions SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL")
                 .bind(id.as_uuid())
@@ -106,11 +102,7 @@ impl Sessions for PgPlatformTx {
         Ok(self.tx.execute(statement).await? > 0)
     }
 
-    async fn revoke_sessions_of_user(
-        &mut self,
-        user: UserId,
-        at: OffsetDateTime,
-    ) -> Result<u64, StoreError> {
+    async fn revoke_sessions_of_user(&mut self, user: UserId, at: OffsetDateTime) -> Result<u64> {
         let statement = sqlx::query(
             "UPDATE sessions SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL",
         )

@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use bulkhead_domain::{TenantId, TenantSlug};
-use bulkhead_store::{Page, StoreError, Tenant, TenantRegistry};
+use bulkhead_store::{Page, Result, Tenant, TenantRegistry};
 use time::OffsetDateTime;
 
 use super::PgPlatformTx;
@@ -10,13 +10,13 @@ use crate::codec::{self, TENANT_COLUMNS};
 
 #[async_trait]
 impl TenantRegistry for PgPlatformTx {
-    async fn tenant_by_id(&mut self, id: TenantId) -> Result<Option<Tenant>, StoreError> {
+    async fn tenant_by_id(&mut self, id: TenantId) -> Result<Option<Tenant>> {
         let sql = format!("SELECT {TENANT_COLUMNS} FROM tenants WHERE id = $1");
         let statement = sqlx::query(&sql).bind(id.as_uuid());
         self.tx.optional(statement, codec::tenant).await
     }
 
-    async fn tenant_by_slug(&mut self, slug: &TenantSlug) -> Result<Option<Tenant>, StoreError> {
+    async fn tenant_by_slug(&mut self, slug: &TenantSlug) -> Result<Option<Tenant>> {
         let sql = format!("SELECT {TENANT_COLUMNS} FROM tenants WHERE slug = $1");
         let statement = sqlx::query(&sql).bind(slug.as_str());
         self.tx.optional(statement, codec::tenant).await
@@ -26,7 +26,7 @@ impl TenantRegistry for PgPlatformTx {
         &mut self,
         search: Option<&str>,
         page: Page<TenantId>,
-    ) -> Result<Vec<Tenant>, StoreError> {
+    ) -> Result<Vec<Tenant>> {
         // strpos() instead of LIKE: a search text with % or _ means itself.
         let sql = format!(
             "SELECT {TENANT_COLUMNS} FROM tenants
@@ -46,7 +46,7 @@ impl TenantRegistry for PgPlatformTx {
         id: TenantId,
         at: Option<OffsetDateTime>,
         now: OffsetDateTime,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<bool> {
         let statement =
             sqlx::query("UPDATE tenants SET suspended_at = $2, updated_at = $3 WHERE id = $1")
                 .bind(id.as_uuid())

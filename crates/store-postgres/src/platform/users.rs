@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use bulkhead_domain::{EmailLookup, UserId};
-use bulkhead_store::{EmailKeyCollision, NewUser, StoreError, User, Users};
+use bulkhead_store::{EmailKeyCollision, NewUser, Result, User, Users};
 use sqlx::Row;
 use time::OffsetDateTime;
 
@@ -12,7 +12,7 @@ use crate::email_keys;
 
 #[async_trait]
 impl Users for PgPlatformTx {
-    async fn insert_user(&mut self, user: NewUser) -> Result<User, StoreError> {
+    async fn insert_user(&mut self, user: NewUser) -> Result<User> {
         let sql = format!(
             "INSERT INTO users (id, email, email_key, display_name, password_hash, is_platform_admin, created_at, updated_at)
              VALUES ($1, $2, $7, $3, $4, $5, $6, $6) RETURNING {USER_COLUMNS}"
@@ -28,13 +28,13 @@ impl Users for PgPlatformTx {
         self.tx.one(statement, codec::user).await
     }
 
-    async fn user(&mut self, id: UserId) -> Result<Option<User>, StoreError> {
+    async fn user(&mut self, id: UserId) -> Result<Option<User>> {
         let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1");
         let statement = sqlx::query(&sql).bind(id.as_uuid());
         self.tx.optional(statement, codec::user).await
     }
 
-    async fn user_by_email(&mut self, email: &EmailLookup) -> Result<Option<User>, StoreError> {
+    async fn user_by_email(&mut self, email: &EmailLookup) -> Result<Option<User>> {
         let sql = format!(
             "SELECT {USER_COLUMNS} FROM users WHERE email_key = $1
              ORDER BY email = $2 DESC, email_key_collision LIMIT 1"
@@ -45,7 +45,7 @@ impl Users for PgPlatformTx {
         self.tx.optional(statement, codec::user).await
     }
 
-    async fn email_key_collisions(&mut self) -> Result<Vec<EmailKeyCollision>, StoreError> {
+    async fn email_key_collisions(&mut self) -> Result<Vec<EmailKeyCollision>> {
         let result = email_keys::collisions(self.tx.connection()).await;
         self.tx.track(result)
     }
@@ -55,7 +55,7 @@ impl Users for PgPlatformTx {
         id: UserId,
         hash: &str,
         at: OffsetDateTime,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<bool> {
         let statement =
             sqlx::query("UPDATE users SET password_hash = $2, updated_at = $3 WHERE id = $1")
                 .bind(id.as_uuid())
@@ -69,7 +69,7 @@ impl Users for PgPlatformTx {
         id: UserId,
         at: Option<OffsetDateTime>,
         now: OffsetDateTime,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<bool> {
         let statement =
             sqlx::query("UPDATE users SET deactivated_at = $2, updated_at = $3 WHERE id = $1")
                 .bind(id.as_uuid())
@@ -78,7 +78,7 @@ impl Users for PgPlatformTx {
         Ok(self.tx.execute(statement).await? > 0)
     }
 
-    async fn count_platform_admins(&mut self) -> Result<u64, StoreError> {
+    async fn count_platform_admins(&mut self) -> Result<u64> {
         let statement = sqlx::query(
             "SELECT count(*) FROM users WHERE is_platform_admin AND deactivated_at IS NULL",
         );

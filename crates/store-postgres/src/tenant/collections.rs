@@ -4,7 +4,9 @@
 use async_trait::async_trait;
 use bulkhead_domain::TenantId;
 use bulkhead_domain::collection::FieldType;
-use bulkhead_store::{Collection, CollectionChange, Collections, NewCollection, StoreError, Write};
+use bulkhead_store::{
+    Collection, CollectionChange, Collections, NewCollection, Result, Write, record_index,
+};
 use sqlx::Row;
 use sqlx::postgres::PgRow;
 
@@ -28,7 +30,7 @@ fn collection_row(row: &PgRow) -> sqlx::Result<Collection> {
 /// keeps a copy for its planner), so `visibility` is not read here.
 #[async_trait]
 impl Collections for PgTenantTx {
-    async fn insert_collection(&mut self, new: NewCollection) -> Result<Collection, StoreError> {
+    async fn insert_collection(&mut self, new: NewCollection) -> Result<Collection> {
         let sql = format!(
             "INSERT INTO collections (tenant_id, name, schema, version, created_at, updated_at)
              VALUES ($1, $2, $3, 1, $4, $4) RETURNING {COLLECTION_COLUMNS}"
@@ -41,7 +43,7 @@ impl Collections for PgTenantTx {
         self.tx.one(statement, collection_row).await
     }
 
-    async fn collection(&mut self, name: &str) -> Result<Option<Collection>, StoreError> {
+    async fn collection(&mut self, name: &str) -> Result<Option<Collection>> {
         let sql = format!(
             "SELECT {COLLECTION_COLUMNS} FROM collections WHERE tenant_id = $1 AND name = $2"
         );
@@ -51,7 +53,7 @@ impl Collections for PgTenantTx {
 
     /// `jsonb` renders the same value as the same text, so equal text means
     /// an unchanged schema.
-    async fn collection_schema(&mut self, name: &str) -> Result<Option<String>, StoreError> {
+    async fn collection_schema(&mut self, name: &str) -> Result<Option<String>> {
         let statement =
             sqlx::query("SELECT schema::text FROM collections WHERE tenant_id = $1 AND name = $2")
                 .bind(self.t())
@@ -59,7 +61,7 @@ impl Collections for PgTenantTx {
         self.tx.optional(statement, |row| row.try_get(0)).await
     }
 
-    async fn list_collections(&mut self) -> Result<Vec<Collection>, StoreError> {
+    async fn list_collections(&mut self) -> Result<Vec<Collection>> {
         let sql = format!(
             "SELECT {COLLECTION_COLUMNS} FROM collections WHERE tenant_id = $1 ORDER BY name COLLATE \"C\""
         );
@@ -67,10 +69,7 @@ impl Collections for PgTenantTx {
         self.tx.all(statement, collection_row).await
     }
 
-    async fn update_collection(
-        &mut self,
-        change: CollectionChange,
-    ) -> Result<Write<Collection>, StoreError> {
+    async fn update_collection(&mut self, change: CollectionChange) -> Result<Write<Collection>> {
         let sql = format!(
             "UPDATE collections SET schema = $3, version = version + 1, updated_at = $5
              WHERE tenant_id = $1 AND name = $2 AND version = $4 RETURNING {COLLECTION_COLUMNS}"
@@ -93,18 +92,14 @@ impl Collections for PgTenantTx {
         })
     }
 
-    async fn delete_collection(&mut self, name: &str) -> Result<bool, StoreError> {
+    async fn delete_collection(&mut self, name: &str) -> Result<bool> {
         let statement = sqlx::query("DELETE FROM collections WHERE tenant_id = $1 AND name = $2")
             .bind(self.t())
             .bind(name);
         Ok(self.tx.execute(statement).await? > 0)
     }
 
-    async fn remove_record_field(
-        &mut self,
-        collection: &str,
-        field: &str,
-    ) -> Result<u64, StoreError> {
+    async fn remove_record_field(&mut self, collection: &str, field: &str) -> Result<u64> {
         let changed = self
             .tx
             .execute(
@@ -135,11 +130,10 @@ impl Collections for PgTenantTx {
         &mut self,
         _collection: &str,
         fields: &[(String, FieldType)],
-    ) -> Result<(), StoreError> {
-        let (name, expressions) = record_query::index_definition(fields);
-        if expressions.is_empty() || expressions.len() != fields.len() {
+    ) -> Result<()> {
+        let Some((name, expressions)) = record_index(fields, record_query::order_expression) else {
             return Ok(());
-        }
+        };
         let statement = sqlx::query("SELECT bulkhead_ensure_record_index($1, $2)")
             .bind(&name)
             .bind(&expressions);

@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 use bulkhead_domain::{RecordId, TenantId, UserId};
 use bulkhead_store::{
-    AuditDraft, AuditEntry, EventKind, NewRecordEvent, RecordEvent, RecordEvents, StoreError,
+    AuditDraft, AuditEntry, EventKind, NewRecordEvent, RecordEvent, RecordEvents, Result,
 };
 use sqlx::Row;
 use sqlx::postgres::PgRow;
@@ -39,7 +39,7 @@ impl RecordEvents for PgTenantTx {
         &mut self,
         event: NewRecordEvent,
         audit: AuditDraft,
-    ) -> Result<(RecordEvent, AuditEntry), StoreError> {
+    ) -> Result<(RecordEvent, AuditEntry)> {
         // The entry's append holds its chain's lock to commit, so the event,
         // numbered by the entry, is numbered under it too.
         let entry = audit_log::append(&mut self.tx, Log::Tenant(self.tenant), audit).await?;
@@ -61,7 +61,7 @@ impl RecordEvents for PgTenantTx {
         Ok((event, entry))
     }
 
-    async fn record_event_position(&mut self) -> Result<i64, StoreError> {
+    async fn record_event_position(&mut self) -> Result<i64> {
         audit_log::last_seq(&mut self.tx, self.tenant).await
     }
 
@@ -69,7 +69,7 @@ impl RecordEvents for PgTenantTx {
         &mut self,
         after_seq: i64,
         limit: u32,
-    ) -> Result<Vec<RecordEvent>, StoreError> {
+    ) -> Result<Vec<RecordEvent>> {
         let sql = format!(
             "SELECT {EVENT_COLUMNS} FROM record_events
              WHERE tenant_id = $1 AND seq > $2 ORDER BY seq LIMIT $3"

@@ -1,7 +1,7 @@
 //! The tenant's `Idempotency-Key` claims on PostgreSQL.
 
 use async_trait::async_trait;
-use bulkhead_store::{IdempotencyClaim, IdempotencyKeys, StoreError};
+use bulkhead_store::{IdempotencyClaim, IdempotencyKeys, Result};
 use sqlx::Row;
 use time::OffsetDateTime;
 
@@ -14,7 +14,7 @@ impl IdempotencyKeys for PgTenantTx {
         key: &str,
         request_hash: &[u8; 32],
         at: OffsetDateTime,
-    ) -> Result<IdempotencyClaim, StoreError> {
+    ) -> Result<IdempotencyClaim> {
         // A concurrent claimer's insert waits on ours (same key) until we
         // commit or roll back; it then finds our answer, or takes the key.
         let statement = sqlx::query(
@@ -54,7 +54,7 @@ impl IdempotencyKeys for PgTenantTx {
         key: &str,
         status: u16,
         body: &serde_json::Value,
-    ) -> Result<(), StoreError> {
+    ) -> Result<()> {
         let statement = sqlx::query(
             "UPDATE idempotency_keys SET status = $3, response = $4 WHERE tenant_id = $1 AND key = $2",
         )

@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use bulkhead_domain::{InvitationId, UserId};
-use bulkhead_store::{Invitation, Invitations, NewInvitation, Page, StoreError};
+use bulkhead_store::{Invitation, Invitations, NewInvitation, Page, Result};
 use time::OffsetDateTime;
 
 use super::{PgTenantTx, after};
@@ -10,10 +10,7 @@ use crate::codec::{self, INVITATION_COLUMNS};
 
 #[async_trait]
 impl Invitations for PgTenantTx {
-    async fn insert_invitation(
-        &mut self,
-        invitation: NewInvitation,
-    ) -> Result<Invitation, StoreError> {
+    async fn insert_invitation(&mut self, invitation: NewInvitation) -> Result<Invitation> {
         let sql = format!(
             "INSERT INTO invitations (tenant_id, id, email, role, token_hash, invited_by, created_at, expires_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING {INVITATION_COLUMNS}"
@@ -30,7 +27,7 @@ impl Invitations for PgTenantTx {
         self.tx.one(statement, codec::invitation).await
     }
 
-    async fn invitation(&mut self, id: InvitationId) -> Result<Option<Invitation>, StoreError> {
+    async fn invitation(&mut self, id: InvitationId) -> Result<Option<Invitation>> {
         let sql = format!(
             "SELECT {INVITATION_COLUMNS} FROM invitations WHERE tenant_id = $1 AND id = $2"
         );
@@ -38,10 +35,7 @@ impl Invitations for PgTenantTx {
         self.tx.optional(statement, codec::invitation).await
     }
 
-    async fn list_invitations(
-        &mut self,
-        page: Page<InvitationId>,
-    ) -> Result<Vec<Invitation>, StoreError> {
+    async fn list_invitations(&mut self, page: Page<InvitationId>) -> Result<Vec<Invitation>> {
         let sql = format!(
             "SELECT {INVITATION_COLUMNS} FROM invitations
              WHERE tenant_id = $1 AND ($2::uuid IS NULL OR id > $2) ORDER BY id LIMIT $3"
@@ -58,7 +52,7 @@ impl Invitations for PgTenantTx {
         id: InvitationId,
         user: UserId,
         at: OffsetDateTime,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<bool> {
         // One conditional UPDATE: under READ COMMITTED a concurrent accepter
         // waits for our row lock, re-checks accepted_at IS NULL, and loses.
         let statement = sqlx::query(
@@ -72,7 +66,7 @@ impl Invitations for PgTenantTx {
         Ok(self.tx.execute(statement).await? > 0)
     }
 
-    async fn delete_invitation(&mut self, id: InvitationId) -> Result<bool, StoreError> {
+    async fn delete_invitation(&mut self, id: InvitationId) -> Result<bool> {
         let statement = sqlx::query("DELETE FROM invitations WHERE tenant_id = $1 AND id = $2")
             .bind(self.t())
             .bind(id.as_uuid());

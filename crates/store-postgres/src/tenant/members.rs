@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use bulkhead_domain::{Role, UserId};
-use bulkhead_store::{Member, Members, Membership, NewMembership, Page, StoreError};
+use bulkhead_store::{Member, Members, Membership, NewMembership, Page, Result};
 use sqlx::Row;
 use time::OffsetDateTime;
 
@@ -11,10 +11,7 @@ use crate::codec::{self, MEMBER_COLUMNS, MEMBERSHIP_COLUMNS};
 
 #[async_trait]
 impl Members for PgTenantTx {
-    async fn insert_membership(
-        &mut self,
-        membership: NewMembership,
-    ) -> Result<Membership, StoreError> {
+    async fn insert_membership(&mut self, membership: NewMembership) -> Result<Membership> {
         let sql = format!(
             "INSERT INTO memberships (tenant_id, user_id, role, created_at, updated_at)
              VALUES ($1, $2, $3, $4, $4) RETURNING {MEMBERSHIP_COLUMNS}"
@@ -27,7 +24,7 @@ impl Members for PgTenantTx {
         self.tx.one(statement, codec::membership).await
     }
 
-    async fn membership(&mut self, user: UserId) -> Result<Option<Membership>, StoreError> {
+    async fn membership(&mut self, user: UserId) -> Result<Option<Membership>> {
         let sql = format!(
             "SELECT {MEMBERSHIP_COLUMNS} FROM memberships WHERE tenant_id = $1 AND user_id = $2"
         );
@@ -35,10 +32,7 @@ impl Members for PgTenantTx {
         self.tx.optional(statement, codec::membership).await
     }
 
-    async fn list_memberships(
-        &mut self,
-        page: Page<UserId>,
-    ) -> Result<Vec<Membership>, StoreError> {
+    async fn list_memberships(&mut self, page: Page<UserId>) -> Result<Vec<Membership>> {
         let sql = format!(
             "SELECT {MEMBERSHIP_COLUMNS} FROM memberships
              WHERE tenant_id = $1 AND ($2::uuid IS NULL OR user_id > $2)
@@ -56,7 +50,7 @@ impl Members for PgTenantTx {
         user: UserId,
         role: Role,
         at: OffsetDateTime,
-    ) -> Result<Option<Membership>, StoreError> {
+    ) -> Result<Option<Membership>> {
         let sql = format!(
             "UPDATE memberships SET role = $3, updated_at = $4
              WHERE tenant_id = $1 AND user_id = $2 RETURNING {MEMBERSHIP_COLUMNS}"
@@ -69,7 +63,7 @@ impl Members for PgTenantTx {
         self.tx.optional(statement, codec::membership).await
     }
 
-    async fn delete_membership(&mut self, user: UserId) -> Result<bool, StoreError> {
+    async fn delete_membership(&mut self, user: UserId) -> Result<bool> {
         let statement =
             sqlx::query("DELETE FROM memberships WHERE tenant_id = $1 AND user_id = $2")
                 .bind(self.t())
@@ -77,7 +71,7 @@ impl Members for PgTenantTx {
         Ok(self.tx.execute(statement).await? > 0)
     }
 
-    async fn list_members(&mut self, page: Page<UserId>) -> Result<Vec<Member>, StoreError> {
+    async fn list_members(&mut self, page: Page<UserId>) -> Result<Vec<Member>> {
         let sql = format!(
             "SELECT {MEMBER_COLUMNS} FROM memberships m JOIN users u ON u.id = m.user_id
              WHERE m.tenant_id = $1 AND ($2::uuid IS NULL OR m.user_id > $2)
@@ -90,7 +84,7 @@ impl Members for PgTenantTx {
         self.tx.all(statement, codec::member).await
     }
 
-    async fn count_members_with_role(&mut self, role: Role) -> Result<u64, StoreError> {
+    async fn count_members_with_role(&mut self, role: Role) -> Result<u64> {
         let statement =
             sqlx::query("SELECT count(*) FROM memberships WHERE tenant_id = $1 AND role = $2")
                 .bind(self.t())

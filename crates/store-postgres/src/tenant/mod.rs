@@ -20,7 +20,7 @@ mod tenant_row;
 use async_trait::async_trait;
 use bulkhead_domain::TenantId;
 use bulkhead_domain::id::Id;
-use bulkhead_store::{Invalidation, Page, StoreError, TenantTx};
+use bulkhead_store::{Invalidation, Page, Result, TenantTx};
 use uuid::Uuid;
 
 use crate::tx::Tx;
@@ -56,7 +56,7 @@ impl TenantTx for PgTenantTx {
         self.tx.invalidate(invalidation);
     }
 
-    async fn commit(self: Box<Self>) -> Result<(), StoreError> {
+    async fn commit(self: Box<Self>) -> Result<()> {
         self.tx.commit().await
     }
 }

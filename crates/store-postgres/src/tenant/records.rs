@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 use bulkhead_domain::{RecordId, TenantId, UserId};
 use bulkhead_store::{
-    Document, NewRecord, Record, RecordChange, RecordQuery, Records, StoreError, UniqueValue, Write,
+    Document, NewRecord, Record, RecordChange, RecordQuery, Records, Result, UniqueValue, Write,
 };
 use serde_json::value::RawValue;
 use sqlx::postgres::PgRow;
@@ -40,7 +40,7 @@ impl PgTenantTx {
         collection: &str,
         id: RecordId,
         values: &[UniqueValue],
-    ) -> Result<(), StoreError> {
+    ) -> Result<()> {
         for unique in values {
             let statement = sqlx::query(
                 "INSERT INTO record_unique_values (tenant_id, collection, field, value, record_id)
@@ -62,7 +62,7 @@ impl PgTenantTx {
         collection: &str,
         id: RecordId,
         expected: Option<i64>,
-    ) -> Result<Option<Write<Record>>, StoreError> {
+    ) -> Result<Option<Write<Record>>> {
         // By primary key only (see `record`), the collection checked here.
         let statement = sqlx::query(
             "SELECT version, collection FROM records WHERE tenant_id = $1 AND id = $2 FOR UPDATE",
@@ -88,7 +88,7 @@ impl PgTenantTx {
 
 #[async_trait]
 impl Records for PgTenantTx {
-    async fn insert_record(&mut self, new: NewRecord) -> Result<Record, StoreError> {
+    async fn insert_record(&mut self, new: NewRecord) -> Result<Record> {
         let sql = format!(
             "INSERT INTO records (tenant_id, id, collection, owner_id, version, created_at, updated_at, data)
              VALUES ($1, $2, $3, $4, 1, $5, $5, $6) RETURNING {RECORD_COLUMNS}"
@@ -106,11 +106,7 @@ impl Records for PgTenantTx {
         Ok(record)
     }
 
-    async fn record(
-        &mut self,
-        collection: &str,
-        id: RecordId,
-    ) -> Result<Option<Record>, StoreError> {
+    async fn record(&mut self, collection: &str, id: RecordId) -> Result<Option<Record>> {
         // By primary key only, and the collection checked here: naming the
         // collection in SQL lets a planner without fresh statistics prefer an
         // index led by (tenant_id, collection) and walk the whole collection.
@@ -120,7 +116,7 @@ impl Records for PgTenantTx {
         Ok(record.filter(|record| record.collection == collection))
     }
 
-    async fn update_record(&mut self, change: RecordChange) -> Result<Write<Record>, StoreError> {
+    async fn update_record(&mut self, change: RecordChange) -> Result<Write<Record>> {
         let expected = change.expected_version;
         if let Some(refused) = self
             .check_version(&change.collection, change.id, expected)
@@ -153,7 +149,7 @@ impl Records for PgTenantTx {
         collection: &str,
         id: RecordId,
         expected_version: Option<i64>,
-    ) -> Result<Write<Record>, StoreError> {
+    ) -> Result<Write<Record>> {
         if let Some(refused) = self.check_version(collection, id, expected_version).await? {
             return Ok(refused);
         }
@@ -164,11 +160,7 @@ impl Records for PgTenantTx {
         Ok(Write::Done(self.tx.one(statement, record_row).await?))
     }
 
-    async fn list_records(
-        &mut self,
-        collection: &str,
-        query: &RecordQuery,
-    ) -> Result<Vec<Record>, StoreError> {
+    async fn list_records(&mut self, collection: &str, query: &RecordQuery) -> Result<Vec<Record>> {
         let mut sql = QueryBuilder::<Postgres>::new(format!(
             "SELECT {RECORD_COLUMNS} FROM records WHERE tenant_id = "
         ));
@@ -201,7 +193,7 @@ impl Records for PgTenantTx {
         collection: &str,
         field: &str,
         value: &str,
-    ) -> Result<Option<RecordId>, StoreError> {
+    ) -> Result<Option<RecordId>> {
         let statement = sqlx::query(
             "SELECT record_id FROM record_unique_values
              WHERE tenant_id = $1 AND collection = $2 AND field = $3 AND value = $4",

@@ -11,7 +11,7 @@ mod users;
 
 use async_trait::async_trait;
 use bulkhead_domain::UserId;
-use bulkhead_store::{Invalidation, PlatformTx, StoreError, UserMembership};
+use bulkhead_store::{Invalidation, PlatformTx, Result, UserMembership};
 
 use crate::codec::{id_param, role_col, time_col};
 use crate::rows;
@@ -28,7 +28,7 @@ impl SqlitePlatformTx {
 }
 
 /// One user's memberships with their tenants, oldest first.
-pub fn memberships_of_user(tx: &Tx, user: UserId) -> Result<Vec<UserMembership>, StoreError> {
+pub fn memberships_of_user(tx: &Tx, user: UserId) -> Result<Vec<UserMembership>> {
     let sql = format!(
         "SELECT {}, m.role, m.created_at FROM memberships m JOIN tenants t ON t.id = m.tenant_id
          WHERE m.user_id = ?1 ORDER BY m.created_at, t.id",
@@ -56,7 +56,7 @@ impl PlatformTx for SqlitePlatformTx {
         self.tx.invalidate(invalidation);
     }
 
-    async fn commit(self: Box<Self>) -> Result<(), StoreError> {
+    async fn commit(self: Box<Self>) -> Result<()> {
         self.tx.commit().await
     }
 }

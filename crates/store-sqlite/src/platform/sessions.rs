@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use bulkhead_domain::{SessionId, UserId};
-use bulkhead_store::{NewSession, RefreshToken, Session, Sessions, StoreError};
+use bulkhead_store::{NewSession, RefreshToken, Result, Session, Sessions};
 use rusqlite::{OptionalExtension, params};
 use time::OffsetDateTime;
 
@@ -16,7 +16,7 @@ impl SqlitePlatformTx {
         hash: &[u8; 32],
         session: SessionId,
         at: OffsetDateTime,
-    ) -> Result<(), StoreError> {
+    ) -> Result<()> {
         self.tx.statement(
             "INSERT INTO refresh_tokens (token_hash, session_id, created_at) VALUES (?1, ?2, ?3)",
             |s| s.execute(params![hash, id_param(&session), Micros(at)]),
@@ -27,7 +27,7 @@ impl SqlitePlatformTx {
 
 #[async_trait]
 impl Sessions for SqlitePlatformTx {
-    async fn insert_session(&mut self, session: NewSession) -> Result<Session, StoreError> {
+    async fn insert_session(&mut self, session: NewSession) -> Result<Session> {
         let sql = format!(
             "INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, ip, user_agent)
              VALUES (?1, ?2, ?3, ?3, ?4, ?5, ?6) RETURNING {SESSION_COLUMNS}"
@@ -47,21 +47,21 @@ impl Sessions for SqlitePlatformTx {
         Ok(inserted)
     }
 
-    async fn session(&mut self, id: SessionId) -> Result<Option<Session>, StoreError> {
+    async fn session(&mut self, id: SessionId) -> Result<Option<Session>> {
         let sql = format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE id = ?1");
         self.tx.statement(&sql, |s| {
             s.query_row([id_param(&id)], rows::session).optional()
         })
     }
 
-    async fn sessions_of_user(&mut self, user: UserId) -> Result<Vec<Session>, StoreError> {
+    async fn sessions_of_user(&mut self, user: UserId) -> Result<Vec<Session>> {
         let sql = format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE user_id = ?1 ORDER BY id");
         self.tx.statement(&sql, |s| {
             s.query_map([id_param(&user)], rows::session)?.collect()
         })
     }
 
-    async fn refresh_token(&mut self, hash: &[u8; 32]) -> Result<Option<RefreshToken>, StoreError> {
+    async fn refresh_token(&mut self, hash: &[u8; 32]) -> Result<Option<RefreshToken>> {
         let sql =
             format!("SELECT {REFRESH_TOKEN_COLUMNS} FROM refresh_tokens WHERE token_hash = ?1");
         self.tx.statement(&sql, |s| {
@@ -75,7 +75,7 @@ impl Sessions for SqlitePlatformTx {
         current: &[u8; 32],
         next: &[u8; 32],
         at: OffsetDateTime,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<bool> {
         let claimed = self.tx.statement(
             "UPDATE refresh_tokens SET rotated_at = ?3
              WHERE token_hash = ?2 AND session_id = ?1 AND rotated_at IS NULL
@@ -93,21 +93,13 @@ impl Sessions for SqlitePlatformTx {
         Ok(true)
     }
 
-    async fn revoke_session(
-        &mut self,
-        id: SessionId,
-        at: OffsetDateTime,
-    ) -> Result<bool, StoreError> {
+    async fn revoke_session(&mut self, id: SessionId, at: OffsetDateTime) -> Result<bool> {
         let sql = "UPDATE sessions SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL";
         let binds = params![id_param(&id), Micros(at)];
         Ok(self.tx.statement(sql, |s| s.execute(binds))? > 0)
     }
 
-    async fn revoke_sessions_of_user(
-        &mut self,
-        user: UserId,
-        at: OffsetDateTime,
-    ) -> Result<u64, StoreError> {
+    async fn revoke_sessions_of_user(&mut self, user: UserId, at: OffsetDateTime) -> Result<u64> {
         let sql = "UPDATE sessions SET revoked_at = ?2 WHERE user_id = ?1 AND revoked_at IS NULL";
         let binds = params![id_param(&user), Micros(at)];
         Ok(self.tx.statement(sql, |s| s.execute(binds))? as u64)

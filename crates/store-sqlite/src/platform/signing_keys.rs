@@ -1,7 +1,7 @@
 //! Signing keys on SQLite.
 
 use async_trait::async_trait;
-use bulkhead_store::{SigningKey, SigningKeys, StoreError};
+use bulkhead_store::{Result, SigningKey, SigningKeys};
 use rusqlite::params;
 use time::OffsetDateTime;
 
@@ -11,12 +11,12 @@ use crate::rows::{self, SIGNING_KEY_COLUMNS};
 
 #[async_trait]
 impl SigningKeys for SqlitePlatformTx {
-    async fn lock_signing_keys(&mut self) -> Result<(), StoreError> {
+    async fn lock_signing_keys(&mut self) -> Result<()> {
         // Write transactions already hold SQLite's only write lock.
         Ok(())
     }
 
-    async fn signing_keys(&mut self) -> Result<Vec<SigningKey>, StoreError> {
+    async fn signing_keys(&mut self) -> Result<Vec<SigningKey>> {
         let sql = format!(
             "SELECT {SIGNING_KEY_COLUMNS} FROM signing_keys ORDER BY created_at DESC, kid DESC"
         );
@@ -24,7 +24,7 @@ impl SigningKeys for SqlitePlatformTx {
             .statement(&sql, |s| s.query_map([], rows::signing_key)?.collect())
     }
 
-    async fn insert_signing_key(&mut self, key: SigningKey) -> Result<(), StoreError> {
+    async fn insert_signing_key(&mut self, key: SigningKey) -> Result<()> {
         let sql = "INSERT INTO signing_keys (kid, secret, created_at, retired_at)
                    VALUES (?1, ?2, ?3, ?4)";
         let binds = params![
@@ -37,11 +37,7 @@ impl SigningKeys for SqlitePlatformTx {
         Ok(())
     }
 
-    async fn retire_signing_keys(
-        &mut self,
-        except_kid: &str,
-        at: OffsetDateTime,
-    ) -> Result<u64, StoreError> {
+    async fn retire_signing_keys(&mut self, except_kid: &str, at: OffsetDateTime) -> Result<u64> {
         let sql = "UPDATE signing_keys SET retired_at = ?2 WHERE kid <> ?1 AND retired_at IS NULL";
         let binds = params![except_kid, Micros(at)];
         Ok(self.tx.statement(sql, |s| s.execute(binds))? as u64)

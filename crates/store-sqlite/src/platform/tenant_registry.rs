@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use bulkhead_domain::{TenantId, TenantSlug};
-use bulkhead_store::{Page, StoreError, Tenant, TenantRegistry};
+use bulkhead_store::{Page, Result, Tenant, TenantRegistry};
 use rusqlite::{OptionalExtension, params};
 use time::OffsetDateTime;
 
@@ -12,14 +12,14 @@ use crate::rows::{self, TENANT_COLUMNS};
 
 #[async_trait]
 impl TenantRegistry for SqlitePlatformTx {
-    async fn tenant_by_id(&mut self, id: TenantId) -> Result<Option<Tenant>, StoreError> {
+    async fn tenant_by_id(&mut self, id: TenantId) -> Result<Option<Tenant>> {
         let sql = format!("SELECT {TENANT_COLUMNS} FROM tenants WHERE id = ?1");
         self.tx.statement(&sql, |s| {
             s.query_row([id_param(&id)], rows::tenant).optional()
         })
     }
 
-    async fn tenant_by_slug(&mut self, slug: &TenantSlug) -> Result<Option<Tenant>, StoreError> {
+    async fn tenant_by_slug(&mut self, slug: &TenantSlug) -> Result<Option<Tenant>> {
         let sql = format!("SELECT {TENANT_COLUMNS} FROM tenants WHERE slug = ?1");
         self.tx.statement(&sql, |s| {
             s.query_row([slug.as_str()], rows::tenant).optional()
@@ -30,7 +30,7 @@ impl TenantRegistry for SqlitePlatformTx {
         &mut self,
         search: Option<&str>,
         page: Page<TenantId>,
-    ) -> Result<Vec<Tenant>, StoreError> {
+    ) -> Result<Vec<Tenant>> {
         // instr() instead of LIKE: a search text with % or _ means itself.
         let sql = format!(
             "SELECT {TENANT_COLUMNS} FROM tenants
@@ -50,7 +50,7 @@ impl TenantRegistry for SqlitePlatformTx {
         id: TenantId,
         at: Option<OffsetDateTime>,
         now: OffsetDateTime,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<bool> {
         let sql = "UPDATE tenants SET suspended_at = ?2, updated_at = ?3 WHERE id = ?1";
         let binds = params![id_param(&id), opt_micros(at), Micros(now)];
         Ok(self.tx.statement(sql, |s| s.execute(binds))? > 0)

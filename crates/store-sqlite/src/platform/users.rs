@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use bulkhead_domain::{EmailLookup, UserId};
-use bulkhead_store::{EmailKeyCollision, NewUser, StoreError, User, Users};
+use bulkhead_store::{EmailKeyCollision, NewUser, Result, User, Users};
 use rusqlite::{OptionalExtension, params};
 use time::OffsetDateTime;
 
@@ -13,7 +13,7 @@ use crate::rows::{self, USER_COLUMNS};
 
 #[async_trait]
 impl Users for SqlitePlatformTx {
-    async fn insert_user(&mut self, user: NewUser) -> Result<User, StoreError> {
+    async fn insert_user(&mut self, user: NewUser) -> Result<User> {
         let sql = format!(
             "INSERT INTO users (id, email, email_key, display_name, password_hash, is_platform_admin, created_at, updated_at)
              VALUES (?1, ?2, ?7, ?3, ?4, ?5, ?6, ?6) RETURNING {USER_COLUMNS}"
@@ -30,14 +30,14 @@ impl Users for SqlitePlatformTx {
         self.tx.statement(&sql, |s| s.query_row(binds, rows::user))
     }
 
-    async fn user(&mut self, id: UserId) -> Result<Option<User>, StoreError> {
+    async fn user(&mut self, id: UserId) -> Result<Option<User>> {
         let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?1");
         self.tx.statement(&sql, |s| {
             s.query_row([id_param(&id)], rows::user).optional()
         })
     }
 
-    async fn user_by_email(&mut self, email: &EmailLookup) -> Result<Option<User>, StoreError> {
+    async fn user_by_email(&mut self, email: &EmailLookup) -> Result<Option<User>> {
         let sql = format!(
             "SELECT {USER_COLUMNS} FROM users WHERE email_key = ?1
              ORDER BY email = ?2 DESC, email_key_collision LIMIT 1"
@@ -47,7 +47,7 @@ impl Users for SqlitePlatformTx {
             .statement(&sql, |s| s.query_row(binds, rows::user).optional())
     }
 
-    async fn email_key_collisions(&mut self) -> Result<Vec<EmailKeyCollision>, StoreError> {
+    async fn email_key_collisions(&mut self) -> Result<Vec<EmailKeyCollision>> {
         email_keys::collisions(self.tx.connection()).map_err(|error| self.tx.fail(error))
     }
 
@@ -56,7 +56,7 @@ impl Users for SqlitePlatformTx {
         id: UserId,
         hash: &str,
         at: OffsetDateTime,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<bool> {
         let sql = "UPDATE users SET password_hash = ?2, updated_at = ?3 WHERE id = ?1";
         let binds = params![id_param(&id), hash, Micros(at)];
         Ok(self.tx.statement(sql, |s| s.execute(binds))? > 0)
@@ -67,13 +67,13 @@ impl Users for SqlitePlatformTx {
         id: UserId,
         at: Option<OffsetDateTime>,
         now: OffsetDateTime,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<bool> {
         let sql = "UPDATE users SET deactivated_at = ?2, updated_at = ?3 WHERE id = ?1";
         let binds = params![id_param(&id), opt_micros(at), Micros(now)];
         Ok(self.tx.statement(sql, |s| s.execute(binds))? > 0)
     }
 
-    async fn count_platform_admins(&mut self) -> Result<u64, StoreError> {
+    async fn count_platform_admins(&mut self) -> Result<u64> {
         self.tx.statement(
             "SELECT count(*) FROM users WHERE is_platform_admin = 1 AND deactivated_at IS NULL",
             |s| s.query_row([], |row| row.get(0)),

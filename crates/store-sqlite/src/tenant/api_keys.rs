@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use bulkhead_domain::ApiKeyId;
-use bulkhead_store::{ApiKey, ApiKeys, NewApiKey, Page, StoreError};
+use bulkhead_store::{ApiKey, ApiKeys, NewApiKey, Page, Result};
 use rusqlite::{OptionalExtension, params};
 use time::OffsetDateTime;
 
@@ -12,7 +12,7 @@ use crate::rows::{self, API_KEY_COLUMNS};
 
 #[async_trait]
 impl ApiKeys for SqliteTenantTx {
-    async fn insert_api_key(&mut self, key: NewApiKey) -> Result<ApiKey, StoreError> {
+    async fn insert_api_key(&mut self, key: NewApiKey) -> Result<ApiKey> {
         let sql = format!(
             "INSERT INTO api_keys (tenant_id, id, name, prefix, key_hash, role, created_by, created_at, expires_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) RETURNING {API_KEY_COLUMNS}"
@@ -32,7 +32,7 @@ impl ApiKeys for SqliteTenantTx {
             .statement(&sql, |s| s.query_row(binds, rows::api_key))
     }
 
-    async fn api_key(&mut self, id: ApiKeyId) -> Result<Option<ApiKey>, StoreError> {
+    async fn api_key(&mut self, id: ApiKeyId) -> Result<Option<ApiKey>> {
         let sql =
             format!("SELECT {API_KEY_COLUMNS} FROM api_keys WHERE tenant_id = ?1 AND id = ?2");
         self.tx.statement(&sql, |s| {
@@ -41,7 +41,7 @@ impl ApiKeys for SqliteTenantTx {
         })
     }
 
-    async fn list_api_keys(&mut self, page: Page<ApiKeyId>) -> Result<Vec<ApiKey>, StoreError> {
+    async fn list_api_keys(&mut self, page: Page<ApiKeyId>) -> Result<Vec<ApiKey>> {
         let sql = format!(
             "SELECT {API_KEY_COLUMNS} FROM api_keys
              WHERE tenant_id = ?1 AND (?2 IS NULL OR id > ?2) ORDER BY id LIMIT ?3"
@@ -53,22 +53,14 @@ impl ApiKeys for SqliteTenantTx {
         })
     }
 
-    async fn revoke_api_key(
-        &mut self,
-        id: ApiKeyId,
-        at: OffsetDateTime,
-    ) -> Result<bool, StoreError> {
+    async fn revoke_api_key(&mut self, id: ApiKeyId, at: OffsetDateTime) -> Result<bool> {
         let sql = "UPDATE api_keys SET revoked_at = ?3
                    WHERE tenant_id = ?1 AND id = ?2 AND revoked_at IS NULL";
         let binds = params![self.t(), id_param(&id), Micros(at)];
         Ok(self.tx.statement(sql, |s| s.execute(binds))? > 0)
     }
 
-    async fn touch_api_key(
-        &mut self,
-        id: ApiKeyId,
-        at: OffsetDateTime,
-    ) -> Result<bool, StoreError> {
+    async fn touch_api_key(&mut self, id: ApiKeyId, at: OffsetDateTime) -> Result<bool> {
         let sql = "UPDATE api_keys SET last_used_at = max(coalesce(last_used_at, ?3), ?3)
                    WHERE tenant_id = ?1 AND id = ?2";
         let binds = params![self.t(), id_param(&id), Micros(at)];

@@ -3,7 +3,9 @@
 
 use async_trait::async_trait;
 use bulkhead_domain::collection::{FieldType, Visibility};
-use bulkhead_store::{Collection, CollectionChange, Collections, NewCollection, StoreError, Write};
+use bulkhead_store::{
+    Collection, CollectionChange, Collections, NewCollection, Result, Write, record_index,
+};
 use rusqlite::{OptionalExtension, params};
 
 use super::SqliteTenantTx;
@@ -20,7 +22,7 @@ fn owner_only(visibility: Visibility) -> bool {
 
 impl SqliteTenantTx {
     /// False for a collection that does not exist.
-    pub(super) fn collection_is_owner_only(&self, name: &str) -> Result<bool, StoreError> {
+    pub(super) fn collection_is_owner_only(&self, name: &str) -> Result<bool> {
         let sql = "SELECT owner_only FROM collections WHERE tenant_id = ?1 AND name = ?2";
         let owner_only: Option<bool> = self.tx.statement(sql, |s| {
             s.query_row(params![self.t(), name], |row| row.get(0))
@@ -31,7 +33,7 @@ impl SqliteTenantTx {
 
     /// Rewrites `owner_only` on every record of the collection, after a
     /// schema update changed its visibility.
-    fn mark_owner_only(&self, name: &str, owner_only: bool) -> Result<(), StoreError> {
+    fn mark_owner_only(&self, name: &str, owner_only: bool) -> Result<()> {
         let sql = "UPDATE records SET owner_only = ?3
                    WHERE tenant_id = ?1 AND collection = ?2 AND owner_only != ?3";
         self.tx
@@ -42,7 +44,7 @@ impl SqliteTenantTx {
 
 #[async_trait]
 impl Collections for SqliteTenantTx {
-    async fn insert_collection(&mut self, new: NewCollection) -> Result<Collection, StoreError> {
+    async fn insert_collection(&mut self, new: NewCollection) -> Result<Collection> {
         let sql = format!(
             "INSERT INTO collections (tenant_id, name, schema, version, created_at, updated_at, owner_only)
              VALUES (?1, ?2, ?3, 1, ?4, ?4, ?5) RETURNING {COLLECTION_COLUMNS}"
@@ -58,7 +60,7 @@ impl Collections for SqliteTenantTx {
             .statement(&sql, |s| s.query_row(binds, rows::collection))
     }
 
-    async fn collection(&mut self, name: &str) -> Result<Option<Collection>, StoreError> {
+    async fn collection(&mut self, name: &str) -> Result<Option<Collection>> {
         let sql = format!(
             "SELECT {COLLECTION_COLUMNS} FROM collections WHERE tenant_id = ?1 AND name = ?2"
         );
@@ -68,7 +70,7 @@ impl Collections for SqliteTenantTx {
         })
     }
 
-    async fn collection_schema(&mut self, name: &str) -> Result<Option<String>, StoreError> {
+    async fn collection_schema(&mut self, name: &str) -> Result<Option<String>> {
         let sql = "SELECT schema FROM collections WHERE tenant_id = ?1 AND name = ?2";
         self.tx.statement(sql, |s| {
             s.query_row(params![self.t(), name], |row| row.get(0))
@@ -76,7 +78,7 @@ impl Collections for SqliteTenantTx {
         })
     }
 
-    async fn list_collections(&mut self) -> Result<Vec<Collection>, StoreError> {
+    async fn list_collections(&mut self) -> Result<Vec<Collection>> {
         let sql = format!(
             "SELECT {COLLECTION_COLUMNS} FROM collections WHERE tenant_id = ?1 ORDER BY name"
         );
@@ -85,10 +87,7 @@ impl Collections for SqliteTenantTx {
         })
     }
 
-    async fn update_collection(
-        &mut self,
-        change: CollectionChange,
-    ) -> Result<Write<Collection>, StoreError> {
+    async fn update_collection(&mut self, change: CollectionChange) -> Result<Write<Collection>> {
         let was_owner_only = self.collection_is_owner_only(&change.name)?;
         let now_owner_only = owner_only(change.visibility);
         let sql = format!(
@@ -125,7 +124,7 @@ impl Collections for SqliteTenantTx {
         })
     }
 
-    async fn delete_collection(&mut self, name: &str) -> Result<bool, StoreError> {
+    async fn delete_collection(&mut self, name: &str) -> Result<bool> {
         let sql = "DELETE FROM collections WHERE tenant_id = ?1 AND name = ?2";
         let n = self
             .tx
@@ -133,11 +132,7 @@ impl Collections for SqliteTenantTx {
         Ok(n > 0)
     }
 
-    async fn remove_record_field(
-        &mut self,
-        collection: &str,
-        field: &str,
-    ) -> Result<u64, StoreError> {
+    async fn remove_record_field(&mut self, collection: &str, field: &str) -> Result<u64> {
         // Field names are [a-z][a-z0-9_]* (FieldName), so the JSON path is
         // well-formed; it is bound anyway.
         let path = format!("$.{field}");
@@ -157,11 +152,10 @@ impl Collections for SqliteTenantTx {
         &mut self,
         _collection: &str,
         fields: &[(String, FieldType)],
-    ) -> Result<(), StoreError> {
-        let (name, expressions) = record_query::index_definition(fields);
-        if expressions.is_empty() || expressions.len() != fields.len() {
+    ) -> Result<()> {
+        let Some((name, expressions)) = record_index(fields, record_query::order_expression) else {
             return Ok(());
-        }
+        };
         // DDL cannot bind parameters; the name is hex and the expressions are
         // built from validated field names only.
         let sql = format!(

@@ -2,9 +2,7 @@
 //! the audit entries of the changes.
 
 use async_trait::async_trait;
-use bulkhead_store::{
-    AuditDraft, AuditEntry, NewRecordEvent, RecordEvent, RecordEvents, StoreError,
-};
+use bulkhead_store::{AuditDraft, AuditEntry, NewRecordEvent, RecordEvent, RecordEvents, Result};
 use rusqlite::params;
 
 use super::SqliteTenantTx;
@@ -18,7 +16,7 @@ impl RecordEvents for SqliteTenantTx {
         &mut self,
         event: NewRecordEvent,
         audit: AuditDraft,
-    ) -> Result<(RecordEvent, AuditEntry), StoreError> {
+    ) -> Result<(RecordEvent, AuditEntry)> {
         // The event is stored under its audit entry's row and numbered by it:
         // the audit log's (tenant_id, seq) index finds a tenant's events, so
         // an event costs the writer no per-tenant index leaf of its own. A
@@ -54,7 +52,7 @@ impl RecordEvents for SqliteTenantTx {
         Ok((event, entry))
     }
 
-    async fn record_event_position(&mut self) -> Result<i64, StoreError> {
+    async fn record_event_position(&mut self) -> Result<i64> {
         audit_log::last_seq(&self.tx, self.tenant)
     }
 
@@ -62,7 +60,7 @@ impl RecordEvents for SqliteTenantTx {
         &mut self,
         after_seq: i64,
         limit: u32,
-    ) -> Result<Vec<RecordEvent>, StoreError> {
+    ) -> Result<Vec<RecordEvent>> {
         self.tx.statement(&record_events_after_sql(), |s| {
             s.query_map(params![self.t(), after_seq, limit], rows::record_event)?
                 .collect()

@@ -1,7 +1,7 @@
 //! The tenant's `Idempotency-Key` claims on SQLite.
 
 use async_trait::async_trait;
-use bulkhead_store::{IdempotencyClaim, IdempotencyKeys, StoreError};
+use bulkhead_store::{IdempotencyClaim, IdempotencyKeys, Result, StoreError};
 use rusqlite::params;
 use time::OffsetDateTime;
 
@@ -15,7 +15,7 @@ impl IdempotencyKeys for SqliteTenantTx {
         key: &str,
         request_hash: &[u8; 32],
         at: OffsetDateTime,
-    ) -> Result<IdempotencyClaim, StoreError> {
+    ) -> Result<IdempotencyClaim> {
         let inserted = self.tx.statement(
             "INSERT INTO idempotency_keys (tenant_id, key, request_hash, created_at)
              VALUES (?1, ?2, ?3, ?4) ON CONFLICT (tenant_id, key) DO NOTHING",
@@ -49,7 +49,7 @@ impl IdempotencyKeys for SqliteTenantTx {
         key: &str,
         status: u16,
         body: &serde_json::Value,
-    ) -> Result<(), StoreError> {
+    ) -> Result<()> {
         self.tx.statement(
             "UPDATE idempotency_keys SET status = ?3, response = ?4 WHERE tenant_id = ?1 AND key = ?2",
             |s| s.execute(params![self.t(), key, status, body.to_string()]),

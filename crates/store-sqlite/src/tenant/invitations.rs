@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use bulkhead_domain::{InvitationId, UserId};
-use bulkhead_store::{Invitation, Invitations, NewInvitation, Page, StoreError};
+use bulkhead_store::{Invitation, Invitations, NewInvitation, Page, Result};
 use rusqlite::{OptionalExtension, params};
 use time::OffsetDateTime;
 
@@ -12,10 +12,7 @@ use crate::rows::{self, INVITATION_COLUMNS};
 
 #[async_trait]
 impl Invitations for SqliteTenantTx {
-    async fn insert_invitation(
-        &mut self,
-        invitation: NewInvitation,
-    ) -> Result<Invitation, StoreError> {
+    async fn insert_invitation(&mut self, invitation: NewInvitation) -> Result<Invitation> {
         let sql = format!(
             "INSERT INTO invitations (tenant_id, id, email, role, token_hash, invited_by, created_at, expires_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) RETURNING {INVITATION_COLUMNS}"
@@ -34,7 +31,7 @@ impl Invitations for SqliteTenantTx {
             .statement(&sql, |s| s.query_row(binds, rows::invitation))
     }
 
-    async fn invitation(&mut self, id: InvitationId) -> Result<Option<Invitation>, StoreError> {
+    async fn invitation(&mut self, id: InvitationId) -> Result<Option<Invitation>> {
         let sql = format!(
             "SELECT {INVITATION_COLUMNS} FROM invitations WHERE tenant_id = ?1 AND id = ?2"
         );
@@ -44,10 +41,7 @@ impl Invitations for SqliteTenantTx {
         })
     }
 
-    async fn list_invitations(
-        &mut self,
-        page: Page<InvitationId>,
-    ) -> Result<Vec<Invitation>, StoreError> {
+    async fn list_invitations(&mut self, page: Page<InvitationId>) -> Result<Vec<Invitation>> {
         let sql = format!(
             "SELECT {INVITATION_COLUMNS} FROM invitations
              WHERE tenant_id = ?1 AND (?2 IS NULL OR id > ?2) ORDER BY id LIMIT ?3"
@@ -64,14 +58,14 @@ impl Invitations for SqliteTenantTx {
         id: InvitationId,
         user: UserId,
         at: OffsetDateTime,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<bool> {
         let sql = "UPDATE invitations SET accepted_at = ?4, accepted_by = ?3
                    WHERE tenant_id = ?1 AND id = ?2 AND accepted_at IS NULL AND expires_at > ?4";
         let binds = params![self.t(), id_param(&id), id_param(&user), Micros(at)];
         Ok(self.tx.statement(sql, |s| s.execute(binds))? > 0)
     }
 
-    async fn delete_invitation(&mut self, id: InvitationId) -> Result<bool, StoreError> {
+    async fn delete_invitation(&mut self, id: InvitationId) -> Result<bool> {
         let sql = "DELETE FROM invitations WHERE tenant_id = ?1 AND id = ?2";
         let n = self
             .tx

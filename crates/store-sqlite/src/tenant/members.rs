@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use bulkhead_domain::{Role, UserId};
-use bulkhead_store::{Member, Members, Membership, NewMembership, Page, StoreError};
+use bulkhead_store::{Member, Members, Membership, NewMembership, Page, Result};
 use rusqlite::{OptionalExtension, params};
 use time::OffsetDateTime;
 
@@ -12,10 +12,7 @@ use crate::rows::{self, MEMBER_COLUMNS, MEMBERSHIP_COLUMNS};
 
 #[async_trait]
 impl Members for SqliteTenantTx {
-    async fn insert_membership(
-        &mut self,
-        membership: NewMembership,
-    ) -> Result<Membership, StoreError> {
+    async fn insert_membership(&mut self, membership: NewMembership) -> Result<Membership> {
         let sql = format!(
             "INSERT INTO memberships (tenant_id, user_id, role, created_at, updated_at)
              VALUES (?1, ?2, ?3, ?4, ?4) RETURNING {MEMBERSHIP_COLUMNS}"
@@ -28,7 +25,7 @@ impl Members for SqliteTenantTx {
         })
     }
 
-    async fn membership(&mut self, user: UserId) -> Result<Option<Membership>, StoreError> {
+    async fn membership(&mut self, user: UserId) -> Result<Option<Membership>> {
         let sql = format!(
             "SELECT {MEMBERSHIP_COLUMNS} FROM memberships WHERE tenant_id = ?1 AND user_id = ?2"
         );
@@ -38,10 +35,7 @@ impl Members for SqliteTenantTx {
         })
     }
 
-    async fn list_memberships(
-        &mut self,
-        page: Page<UserId>,
-    ) -> Result<Vec<Membership>, StoreError> {
+    async fn list_memberships(&mut self, page: Page<UserId>) -> Result<Vec<Membership>> {
         let sql = format!(
             "SELECT {MEMBERSHIP_COLUMNS} FROM memberships
              WHERE tenant_id = ?1 AND (?2 IS NULL OR user_id > ?2)
@@ -59,7 +53,7 @@ impl Members for SqliteTenantTx {
         user: UserId,
         role: Role,
         at: OffsetDateTime,
-    ) -> Result<Option<Membership>, StoreError> {
+    ) -> Result<Option<Membership>> {
         let sql = format!(
             "UPDATE memberships SET role = ?3, updated_at = ?4
              WHERE tenant_id = ?1 AND user_id = ?2 RETURNING {MEMBERSHIP_COLUMNS}"
@@ -69,7 +63,7 @@ impl Members for SqliteTenantTx {
             .statement(&sql, |s| s.query_row(binds, rows::membership).optional())
     }
 
-    async fn delete_membership(&mut self, user: UserId) -> Result<bool, StoreError> {
+    async fn delete_membership(&mut self, user: UserId) -> Result<bool> {
         let sql = "DELETE FROM memberships WHERE tenant_id = ?1 AND user_id = ?2";
         let n = self
             .tx
@@ -77,7 +71,7 @@ impl Members for SqliteTenantTx {
         Ok(n > 0)
     }
 
-    async fn list_members(&mut self, page: Page<UserId>) -> Result<Vec<Member>, StoreError> {
+    async fn list_members(&mut self, page: Page<UserId>) -> Result<Vec<Member>> {
         let sql = format!(
             "SELECT {MEMBER_COLUMNS} FROM memberships m JOIN users u ON u.id = m.user_id
              WHERE m.tenant_id = ?1 AND (?2 IS NULL OR m.user_id > ?2)
@@ -90,7 +84,7 @@ impl Members for SqliteTenantTx {
         })
     }
 
-    async fn count_members_with_role(&mut self, role: Role) -> Result<u64, StoreError> {
+    async fn count_members_with_role(&mut self, role: Role) -> Result<u64> {
         let sql = "SELECT count(*) FROM memberships WHERE tenant_id = ?1 AND role = ?2";
         self.tx.statement(sql, |s| {
             s.query_row(params![self.t(), role.name()], |row| row.get(0))

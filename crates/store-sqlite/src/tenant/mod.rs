@@ -18,7 +18,7 @@ mod tenant_row;
 
 use async_trait::async_trait;
 use bulkhead_domain::TenantId;
-use bulkhead_store::{Invalidation, StoreError, TenantTx};
+use bulkhead_store::{Invalidation, Result, TenantTx};
 
 use crate::codec::id_param;
 use crate::tx::Tx;
@@ -51,7 +51,7 @@ impl TenantTx for SqliteTenantTx {
         self.tx.invalidate(invalidation);
     }
 
-    async fn commit(self: Box<Self>) -> Result<(), StoreError> {
+    async fn commit(self: Box<Self>) -> Result<()> {
         self.tx.commit().await
     }
 }

@@ -4,7 +4,8 @@
 use async_trait::async_trait;
 use bulkhead_domain::RecordId;
 use bulkhead_store::{
-    Document, NewRecord, Record, RecordChange, RecordQuery, Records, StoreError, UniqueValue, Write,
+    Document, NewRecord, Record, RecordChange, RecordQuery, Records, Result, StoreError,
+    UniqueValue, Write,
 };
 use rusqlite::types::Value as Sql;
 use rusqlite::{OptionalExtension, params, params_from_iter};
@@ -20,7 +21,7 @@ impl SqliteTenantTx {
         collection: &str,
         id: RecordId,
         values: &[UniqueValue],
-    ) -> Result<(), StoreError> {
+    ) -> Result<()> {
         let sql =
             "INSERT INTO record_unique_values (tenant_id, collection, field, value, record_id)
                    VALUES (?1, ?2, ?3, ?4, ?5)";
@@ -37,7 +38,7 @@ impl SqliteTenantTx {
         Ok(())
     }
 
-    fn find_record(&self, collection: &str, id: RecordId) -> Result<Option<Record>, StoreError> {
+    fn find_record(&self, collection: &str, id: RecordId) -> Result<Option<Record>> {
         let sql = format!(
             "SELECT {RECORD_COLUMNS} FROM records WHERE tenant_id = ?1 AND id = ?2 AND collection = ?3"
         );
@@ -52,7 +53,7 @@ impl SqliteTenantTx {
         collection: &str,
         id: RecordId,
         expected: Option<i64>,
-    ) -> Result<Option<Write<Record>>, StoreError> {
+    ) -> Result<Option<Write<Record>>> {
         match (self.find_record(collection, id)?, expected) {
             (None, _) => Ok(Some(Write::NotFound)),
             (Some(current), Some(expected)) if current.version != expected => {
@@ -67,7 +68,7 @@ impl SqliteTenantTx {
 
 #[async_trait]
 impl Records for SqliteTenantTx {
-    async fn insert_record(&mut self, new: NewRecord) -> Result<Record, StoreError> {
+    async fn insert_record(&mut self, new: NewRecord) -> Result<Record> {
         // The record is returned as written, not read back: parsing its
         // document again cost the writer time that every queued write waits
         // for. owner_only is the collection's (0 for a missing collection,
@@ -102,15 +103,11 @@ impl Records for SqliteTenantTx {
         })
     }
 
-    async fn record(
-        &mut self,
-        collection: &str,
-        id: RecordId,
-    ) -> Result<Option<Record>, StoreError> {
+    async fn record(&mut self, collection: &str, id: RecordId) -> Result<Option<Record>> {
         self.find_record(collection, id)
     }
 
-    async fn update_record(&mut self, change: RecordChange) -> Result<Write<Record>, StoreError> {
+    async fn update_record(&mut self, change: RecordChange) -> Result<Write<Record>> {
         let expected = change.expected_version;
         if let Some(refused) = self.check_version(&change.collection, change.id, expected)? {
             return Ok(refused);
@@ -141,7 +138,7 @@ impl Records for SqliteTenantTx {
         collection: &str,
         id: RecordId,
         expected_version: Option<i64>,
-    ) -> Result<Write<Record>, StoreError> {
+    ) -> Result<Write<Record>> {
         if let Some(refused) = self.check_version(collection, id, expected_version)? {
             return Ok(refused);
         }
@@ -154,11 +151,7 @@ impl Records for SqliteTenantTx {
         Ok(Write::Done(record))
     }
 
-    async fn list_records(
-        &mut self,
-        collection: &str,
-        query: &RecordQuery,
-    ) -> Result<Vec<Record>, StoreError> {
+    async fn list_records(&mut self, collection: &str, query: &RecordQuery) -> Result<Vec<Record>> {
         let mut params: Vec<Sql> = vec![
             Sql::Blob(self.t().to_vec()),
             Sql::Text(collection.to_owned()),
@@ -206,7 +199,7 @@ impl Records for SqliteTenantTx {
         collection: &str,
         field: &str,
         value: &str,
-    ) -> Result<Option<RecordId>, StoreError> {
+    ) -> Result<Option<RecordId>> {
         let sql = "SELECT record_id FROM record_unique_values
                    WHERE tenant_id = ?1 AND collection = ?2 AND field = ?3 AND value = ?4";
         let binds = params![self.t(), collection, field, value];

@@ -1,7 +1,7 @@
 //! The tenant's registry row on SQLite.
 
 use async_trait::async_trait;
-use bulkhead_store::{NewTenant, StoreError, Tenant, TenantRow};
+use bulkhead_store::{NewTenant, Result, Tenant, TenantRow};
 use rusqlite::{OptionalExtension, params};
 use time::OffsetDateTime;
 
@@ -11,7 +11,7 @@ use crate::rows::{self, TENANT_COLUMNS};
 use crate::tx::Tx;
 
 /// Registers a tenant in the platform table (used by `Store::create_tenant`).
-pub fn insert_tenant(tx: &Tx, tenant: &NewTenant) -> Result<(), StoreError> {
+pub fn insert_tenant(tx: &Tx, tenant: &NewTenant) -> Result<()> {
     tx.statement(
         "INSERT INTO tenants (id, slug, name, plan, suspended_at, created_at, updated_at)
          VALUES (?1, ?2, ?3, ?4, NULL, ?5, ?5)",
@@ -30,17 +30,13 @@ pub fn insert_tenant(tx: &Tx, tenant: &NewTenant) -> Result<(), StoreError> {
 
 #[async_trait]
 impl TenantRow for SqliteTenantTx {
-    async fn tenant(&mut self) -> Result<Option<Tenant>, StoreError> {
+    async fn tenant(&mut self) -> Result<Option<Tenant>> {
         let sql = format!("SELECT {TENANT_COLUMNS} FROM tenants WHERE id = ?1");
         self.tx
             .statement(&sql, |s| s.query_row([self.t()], rows::tenant).optional())
     }
 
-    async fn rename_tenant(
-        &mut self,
-        name: &str,
-        at: OffsetDateTime,
-    ) -> Result<Option<Tenant>, StoreError> {
+    async fn rename_tenant(&mut self, name: &str, at: OffsetDateTime) -> Result<Option<Tenant>> {
         let sql = format!(
             "UPDATE tenants SET name = ?2, updated_at = ?3 WHERE id = ?1 RETURNING {TENANT_COLUMNS}"
         );
@@ -50,7 +46,7 @@ impl TenantRow for SqliteTenantTx {
         })
     }
 
-    async fn delete_tenant(&mut self) -> Result<bool, StoreError> {
+    async fn delete_tenant(&mut self) -> Result<bool> {
         let sql = "DELETE FROM tenants WHERE id = ?1";
         Ok(self.tx.statement(sql, |s| s.execute([self.t()]))? > 0)
     }

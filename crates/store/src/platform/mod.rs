@@ -14,7 +14,7 @@ mod users;
 
 use async_trait::async_trait;
 
-use crate::error::StoreError;
+use crate::error::Result;
 use crate::model::Invalidation;
 
 pub use audit::PlatformAuditLog;
@@ -31,5 +31,5 @@ pub trait PlatformTx:
     /// Announces, once this transaction commits, that cached state is stale.
     fn invalidate(&mut self, invalidation: Invalidation);
 
-    async fn commit(self: Box<Self>) -> Result<(), StoreError>;
+    async fn commit(self: Box<Self>) -> Result<()>;
 }

@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 
-use crate::error::StoreError;
+use crate::error::Result;
 use crate::model::{AuditDraft, AuditEntry};
 use crate::records::{NewRecordEvent, RecordEvent};
 
@@ -19,15 +19,12 @@ pub trait RecordEvents: Send {
         &mut self,
         event: NewRecordEvent,
         audit: AuditDraft,
-    ) -> Result<(RecordEvent, AuditEntry), StoreError>;
+    ) -> Result<(RecordEvent, AuditEntry)>;
     /// Where the tenant's stream is now: at least the newest record event's
     /// number, and below the number of every event appended after this
     /// (0 for a tenant with no audit entry). It is the newest audit entry's.
-    async fn record_event_position(&mut self) -> Result<i64, StoreError>;
+    async fn record_event_position(&mut self) -> Result<i64>;
     /// Events with a number above `after_seq`, oldest first.
-    async fn record_events_after(
-        &mut self,
-        after_seq: i64,
-        limit: u32,
-    ) -> Result<Vec<RecordEvent>, StoreError>;
+    async fn record_events_after(&mut self, after_seq: i64, limit: u32)
+    -> Result<Vec<RecordEvent>>;
 }

@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
-use crate::error::StoreError;
+use crate::error::Result;
 use crate::records::IdempotencyClaim;
 
 #[async_trait]
@@ -16,11 +16,11 @@ pub trait IdempotencyKeys: Send {
         key: &str,
         request_hash: &[u8; 32],
         at: OffsetDateTime,
-    ) -> Result<IdempotencyClaim, StoreError>;
+    ) -> Result<IdempotencyClaim>;
     async fn complete_idempotency_key(
         &mut self,
         key: &str,
         status: u16,
         body: &serde_json::Value,
-    ) -> Result<(), StoreError>;
+    ) -> Result<()>;
 }

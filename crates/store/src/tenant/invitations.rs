@@ -4,20 +4,14 @@ use async_trait::async_trait;
 use bulkhead_domain::{InvitationId, UserId};
 use time::OffsetDateTime;
 
-use crate::error::StoreError;
+use crate::error::Result;
 use crate::model::{Invitation, NewInvitation, Page};
 
 #[async_trait]
 pub trait Invitations: Send {
-    async fn insert_invitation(
-        &mut self,
-        invitation: NewInvitation,
-    ) -> Result<Invitation, StoreError>;
-    async fn invitation(&mut self, id: InvitationId) -> Result<Option<Invitation>, StoreError>;
-    async fn list_invitations(
-        &mut self,
-        page: Page<InvitationId>,
-    ) -> Result<Vec<Invitation>, StoreError>;
+    async fn insert_invitation(&mut self, invitation: NewInvitation) -> Result<Invitation>;
+    async fn invitation(&mut self, id: InvitationId) -> Result<Option<Invitation>>;
+    async fn list_invitations(&mut self, page: Page<InvitationId>) -> Result<Vec<Invitation>>;
     /// Marks an unexpired, unaccepted invitation accepted, atomically: of
     /// any number of concurrent callers exactly one gets `true`.
     async fn accept_invitation(
@@ -25,6 +19,6 @@ pub trait Invitations: Send {
         id: InvitationId,
         user: UserId,
         at: OffsetDateTime,
-    ) -> Result<bool, StoreError>;
-    async fn delete_invitation(&mut self, id: InvitationId) -> Result<bool, StoreError>;
+    ) -> Result<bool>;
+    async fn delete_invitation(&mut self, id: InvitationId) -> Result<bool>;
 }

@@ -20,7 +20,7 @@ mod tenant_row;
 use async_trait::async_trait;
 use bulkhead_domain::TenantId;
 
-use crate::error::StoreError;
+use crate::error::Result;
 use crate::model::Invalidation;
 
 pub use api_keys::ApiKeys;
@@ -52,5 +52,5 @@ pub trait TenantTx:
     /// Announces, once this transaction commits, that cached state is stale.
     fn invalidate(&mut self, invalidation: Invalidation);
 
-    async fn commit(self: Box<Self>) -> Result<(), StoreError>;
+    async fn commit(self: Box<Self>) -> Result<()>;
 }
