@@ -18,10 +18,7 @@ use sqlx::{Postgres, QueryBuilder};
 /// How a field is read, for comparing, ordering and indexing.
 pub fn order_expression(field: &FieldRef) -> String {
     match field {
-        FieldRef::System(SystemField::Id) => "id".into(),
-        FieldRef::System(SystemField::OwnerId) => "owner_id".into(),
-        FieldRef::System(SystemField::CreatedAt) => "created_at".into(),
-        FieldRef::System(SystemField::UpdatedAt) => "updated_at".into(),
+        FieldRef::System(field) => bulkhead_store::system_column(*field).into(),
         FieldRef::Data { name, field_type } => {
             let extract = format!("(data ->> '{}')", name.as_str());
             match field_type {

@@ -37,10 +37,7 @@ impl Fragment {
 /// How a field is read for comparing and ordering.
 pub fn order_expression(field: &FieldRef) -> String {
     match field {
-        FieldRef::System(SystemField::Id) => "id".into(),
-        FieldRef::System(SystemField::OwnerId) => "owner_id".into(),
-        FieldRef::System(SystemField::CreatedAt) => "created_at".into(),
-        FieldRef::System(SystemField::UpdatedAt) => "updated_at".into(),
+        FieldRef::System(field) => bulkhead_store::system_column(*field).into(),
         FieldRef::Data { name, field_type } => {
             let extract = format!("json_extract(data, '$.{}')", name.as_str());
             match field_type {

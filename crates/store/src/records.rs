@@ -338,3 +338,14 @@ pub fn record_index(
         .collect::<Option<Vec<String>>>()?;
     Some((record_index_name(fields), expressions))
 }
+
+/// The column of the records table that holds a system field, in both
+/// backends' schemas.
+pub fn system_column(field: SystemField) -> &'static str {
+    match field {
+        SystemField::Id => "id",
+        SystemField::OwnerId => "owner_id",
+        SystemField::CreatedAt => "created_at",
+        SystemField::UpdatedAt => "updated_at",
+    }
+}
