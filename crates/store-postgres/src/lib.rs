@@ -12,13 +12,13 @@ mod checks;
 mod citus;
 mod codec;
 mod connectivity;
-mod data_plane;
 mod email_keys;
 mod migrate;
 mod notify;
-mod platform_tx;
+mod platform;
 mod record_query;
-mod tenant_tx;
+mod tenant;
+mod tx;
 
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -37,6 +37,9 @@ use uuid::Uuid;
 
 use crate::codec::store_error;
 use crate::connectivity::{Connectivity, PING_TIMEOUT};
+use crate::platform::PgPlatformTx;
+use crate::tenant::PgTenantTx;
+use crate::tx::Tx;
 
 /// While the server is known to be unreachable, how long a request waits
 /// for a connection before answering that the database is unavailable
@@ -321,34 +324,26 @@ impl Store for PgStore {
         let tx = self
             .begin(access, Some(("bulkhead.tenant_id", *tenant.as_uuid())))
             .await?;
-        Ok(Box::new(tenant_tx::PgTenantTx::new(
-            tx,
-            tenant,
-            Arc::clone(&self.listeners),
-        )))
+        let tx = Tx::new(tx, Arc::clone(&self.listeners));
+        Ok(Box::new(PgTenantTx::new(tx, tenant)))
     }
 
     async fn create_tenant(&self, tenant: NewTenant) -> Result<Box<dyn TenantTx>, StoreError> {
-        let mut tx = self
+        let tx = self
             .begin(
                 Access::Write,
                 Some(("bulkhead.tenant_id", *tenant.id.as_uuid())),
             )
             .await?;
-        tenant_tx::insert_tenant(&mut tx, &tenant).await?;
-        Ok(Box::new(tenant_tx::PgTenantTx::new(
-            tx,
-            tenant.id,
-            Arc::clone(&self.listeners),
-        )))
+        let mut tx = PgTenantTx::new(Tx::new(tx, Arc::clone(&self.listeners)), tenant.id);
+        tx.insert_tenant(&tenant).await?;
+        Ok(Box::new(tx))
     }
 
     async fn platform(&self, access: Access) -> Result<Box<dyn PlatformTx>, StoreError> {
         let tx = self.begin(access, None).await?;
-        Ok(Box::new(platform_tx::PgPlatformTx::new(
-            tx,
-            Arc::clone(&self.listeners),
-        )))
+        let tx = Tx::new(tx, Arc::clone(&self.listeners));
+        Ok(Box::new(PgPlatformTx::new(tx)))
     }
 
     async fn memberships_of_user(&self, user: UserId) -> Result<Vec<UserMembership>, StoreError> {
