@@ -297,8 +297,8 @@ impl PgStore {
         // in flight, it returns the connection to the pool still inside
         // that transaction (its rollback guard keys on a depth raised only
         // after the round trip; transact-rs/sqlx#4393), and the next
-        // borrower's statements run in it: a benchmark here saw writes fail
-        // with "cannot execute INSERT in a read-only transaction". Request
+        // borrower's statements run in it, where its writes fail with
+        // "cannot execute INSERT in a read-only transaction". Request
         // handlers are dropped at any await when their client goes away.
         // A transaction begun for a caller that has gone is dropped with the
         // task's result, which rolls it back the ordinary way.
