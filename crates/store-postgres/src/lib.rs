@@ -282,6 +282,10 @@ impl PgStore {
         access: Access,
         setting: Option<(&str, Uuid)>,
     ) -> Result<Transaction<'static, Postgres>, StoreError> {
+        // Listening before the check below, so that a drop seen between the
+        // check and the wait is not missed.
+        let mut dropped = std::pin::pin!(self.connectivity.dropped());
+        dropped.as_mut().enable();
         self.wait_if_unreachable().await?;
         // One simple-protocol message, so one round trip, for BEGIN and the
         // setting alike.
@@ -303,8 +307,28 @@ impl PgStore {
         // A transaction begun for a caller that has gone is dropped with the
         // task's result, which rolls it back the ordinary way.
         let pool = self.pool.clone();
-        tokio::spawn(async move { pool.begin_with(sql).await })
-            .await
+        let mut begun = tokio::spawn(async move { pool.begin_with(sql).await });
+        let joined = tokio::select! {
+            joined = &mut begun => joined,
+            () = dropped => {
+                // The server's connection dropped while this request waited
+                // for one, too early for the check above to have seen it.
+                // Give the wait what a request gets while the server is
+                // known to be down, rather than the rest of the acquire
+                // timeout; if the listener is back by then (the server never
+                // went away, only a connection did), go on waiting.
+                match tokio::time::timeout(UNREACHABLE_WAIT, &mut begun).await {
+                    Ok(joined) => joined,
+                    Err(_) if self.connectivity.is_unreachable() => {
+                        return Err(StoreError::Unavailable(
+                            "the database server became unreachable".into(),
+                        ));
+                    }
+                    Err(_) => begun.await,
+                }
+            }
+        };
+        joined
             .map_err(|error| StoreError::Unavailable(format!("beginning a transaction: {error}")))?
             .map_err(store_error)
     }
