@@ -151,6 +151,16 @@ pub struct RefreshToken {
     pub rotated_at: Option<OffsetDateTime>,
 }
 
+/// A refresh-token rotation: in `session`, the token `current` (by its
+/// SHA-256) gives way to `next`.
+#[derive(Debug, Clone, Copy)]
+pub struct TokenRotation {
+    pub session: SessionId,
+    pub current: [u8; 32],
+    pub next: [u8; 32],
+    pub at: OffsetDateTime,
+}
+
 /// A member of a tenant with the user's public profile.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Member {
