@@ -267,13 +267,9 @@ pub(super) async fn attempt(op: Op, tx: &mut dyn TenantTx, a: TenantId, foreign:
         }
         Op::EnsureRecordIndex => {
             let fields = [("slug".to_owned(), FieldType::Text { max_len: None })];
-            tx.ensure_record_index(SHARED_COLLECTION, &fields)
-                .await
-                .unwrap();
+            tx.ensure_record_index(&fields).await.unwrap();
             let fields = [("code".to_owned(), FieldType::Text { max_len: None })];
-            tx.ensure_record_index(B_ONLY_COLLECTION, &fields)
-                .await
-                .unwrap();
+            tx.ensure_record_index(&fields).await.unwrap();
         }
         Op::GetRecord => {
             for record in [&foreign.note_1, &foreign.note_2, &foreign.secret] {
