@@ -108,6 +108,14 @@ pub struct NewMembership {
     pub at: OffsetDateTime,
 }
 
+/// A member's new role.
+#[derive(Debug, Clone)]
+pub struct MembershipChange {
+    pub user_id: UserId,
+    pub role: Role,
+    pub at: OffsetDateTime,
+}
+
 /// One of a user's memberships, with the tenant it is in.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserMembership {
@@ -264,6 +272,14 @@ pub struct NewInvitation {
     pub token_hash: [u8; 32],
     pub invited_by: Option<UserId>,
     pub expires_at: OffsetDateTime,
+    pub at: OffsetDateTime,
+}
+
+/// An invitation's acceptance by a user.
+#[derive(Debug, Clone, Copy)]
+pub struct InvitationAcceptance {
+    pub invitation: InvitationId,
+    pub user: UserId,
     pub at: OffsetDateTime,
 }
 
