@@ -34,7 +34,7 @@ use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::{Path as FsPath, PathBuf};
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use axum::Json;
 use axum::Router;
@@ -48,7 +48,7 @@ use axum::http::{HeaderMap, StatusCode, header::AUTHORIZATION};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use clap::Parser;
-use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 
 /// The 200-character body of workload.md's notes.
@@ -58,7 +58,6 @@ const BODY: &str = "lorem ipsum dolor sit amet consectetur adipiscing elit sed d
 /// A fixed timestamp: the ceiling does not read the clock.
 const CREATED: &str = "2026-01-01T00:00:00.000000Z";
 const TENANTS: i64 = 100;
-const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 const SELECT: &str = "SELECT id, tenant, title, body, n, created, updated FROM notes WHERE id = ?1";
 
 #[derive(Debug, Parser)]
@@ -93,29 +92,9 @@ thread_local! {
     static READER: RefCell<Option<Connection>> = const { RefCell::new(None) };
 }
 
-/// Opens a connection with Bulkhead's SQLite profile (see store-sqlite's
-/// `connection::open`).
+/// Opens a connection with Bulkhead's SQLite profile (store-sqlite's own).
 fn open(path: &FsPath, reader: bool) -> rusqlite::Result<Connection> {
-    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
-        | OpenFlags::SQLITE_OPEN_CREATE
-        | OpenFlags::SQLITE_OPEN_NO_MUTEX
-        | OpenFlags::SQLITE_OPEN_URI;
-    let connection = Connection::open_with_flags(path, flags)?;
-    connection.busy_timeout(BUSY_TIMEOUT)?;
-    let mode: String = connection.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?;
-    if !mode.eq_ignore_ascii_case("wal") {
-        return Err(rusqlite::Error::SqliteFailure(
-            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CANTOPEN),
-            Some(format!(
-                "could not switch to WAL mode (it is in {mode} mode)"
-            )),
-        ));
-    }
-    connection.execute_batch(
-        "PRAGMA synchronous = FULL;
-         PRAGMA foreign_keys = ON;
-         PRAGMA temp_store = MEMORY;",
-    )?;
+    let connection = bulkhead_store_sqlite::open_with_profile(path)?;
     if reader {
         connection.execute_batch("PRAGMA query_only = ON;")?;
     }

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use bulkhead_domain::audit::Outcome;
 use bulkhead_domain::{Email, EmailLookup, Password, SessionId, UserId};
 use bulkhead_store::{
-    Access, ConflictKind, Invalidation, NewSession, NewUser, Session, StoreError, User,
-    UserMembership,
+    Access, ConflictKind, Invalidation, NewSession, NewUser, Session, StoreError, TokenRotation,
+    User, UserMembership,
 };
 
 use crate::ServiceError;
@@ -464,10 +464,13 @@ impl Identity {
             return Err(ServiceError::InvalidRefreshToken);
         }
         let next = secrets::new_refresh_token()?;
-        if !tx
-            .rotate_refresh_token(session.id, &presented, &secrets::sha256(&next), now)
-            .await?
-        {
+        let rotation = TokenRotation {
+            session: session.id,
+            current: presented,
+            next: secrets::sha256(&next),
+            at: now,
+        };
+        if !tx.rotate_refresh_token(rotation).await? {
             // A concurrent refresh of the same token won.
             return Err(ServiceError::InvalidRefreshToken);
         }

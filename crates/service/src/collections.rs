@@ -84,8 +84,7 @@ async fn ensure_indexes(
                     .map(|f| (name.to_string(), f.field_type.clone()))
             })
             .collect();
-        tx.ensure_record_index(schema.name().as_str(), &fields)
-            .await?;
+        tx.ensure_record_index(&fields).await?;
     }
     Ok(())
 }

@@ -5,7 +5,9 @@ use bulkhead_domain::audit::Outcome;
 use bulkhead_domain::{
     Email, EmailKey, EmailLookup, InvitationId, Permission, Role, TenantId, UserId,
 };
-use bulkhead_store::{Access, Invalidation, NewInvitation, NewMembership, Tenant};
+use bulkhead_store::{
+    Access, Invalidation, InvitationAcceptance, NewInvitation, NewMembership, Tenant,
+};
 use time::OffsetDateTime;
 
 use crate::ServiceError;
@@ -147,7 +149,12 @@ impl Tenancy {
         if tx.membership(user).await?.is_some() {
             return Err(ServiceError::Conflict("already_member"));
         }
-        if !tx.accept_invitation(id, user, now).await? {
+        let acceptance = InvitationAcceptance {
+            invitation: id,
+            user,
+            at: now,
+        };
+        if !tx.accept_invitation(acceptance).await? {
             return Err(ServiceError::Conflict("invitation_used"));
         }
         let membership = tx

@@ -5,7 +5,7 @@
 //! can neither leave nor be demoted; anyone may leave.
 
 use bulkhead_domain::{Email, Permission, Role, UserId};
-use bulkhead_store::{Access, Invalidation, Member, Page};
+use bulkhead_store::{Access, Invalidation, Member, MembershipChange, Page};
 
 use crate::ServiceError;
 use crate::context::{Principal, RequestContext, TenantAccess};
@@ -72,7 +72,11 @@ impl Tenancy {
             return Err(ServiceError::Conflict("last_owner"));
         }
         let changed = tx
-            .set_member_role(user, role, self.core.now())
+            .set_member_role(MembershipChange {
+                user_id: user,
+                role,
+                at: self.core.now(),
+            })
             .await?
             .ok_or(ServiceError::NotFound("member_not_found"))?;
         tx.audit(

@@ -175,7 +175,7 @@ pub async fn seed(
         tx.insert_collection(crate::fixtures::collection(COLLECTION, stored.clone(), T0))
             .await
             .unwrap();
-        tx.ensure_record_index(COLLECTION, &index).await.unwrap();
+        tx.ensure_record_index(&index).await.unwrap();
         tx.commit().await.unwrap();
         seeded.push((id, Vec::with_capacity(records_per_tenant)));
     }

@@ -59,9 +59,7 @@ pub async fn seed(store: &dyn Store) -> Vec<(Tenant, Vec<UserId>)> {
             tx.insert_collection(fixtures::collection(collection, schema, fixtures::t0()))
                 .await
                 .unwrap();
-            tx.ensure_record_index(collection, &index_fields)
-                .await
-                .unwrap();
+            tx.ensure_record_index(&index_fields).await.unwrap();
         }
         for n in 0..share {
             let collection = if n % 5 == 4 { "notes" } else { "tasks" };

@@ -49,13 +49,25 @@ pub enum Role {
 }
 
 pub fn open(path: &Path, role: Role) -> rusqlite::Result<Connection> {
+    let connection = open_with_profile(path)?;
+    connection.set_prepared_statement_cache_capacity(STATEMENT_CACHE_CAPACITY);
+    match role {
+        Role::Reader => connection.execute_batch(READER_PRAGMAS)?,
+        Role::Writer => connection.execute_batch(WRITER_PRAGMAS)?,
+    }
+    Ok(connection)
+}
+
+/// Opens a connection with the profile every Bulkhead connection has (the
+/// module's doc), before its role's settings. The benchmark's ceiling opens
+/// its connections with it too, so that both measure the same SQLite.
+pub fn open_with_profile(path: &Path) -> rusqlite::Result<Connection> {
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
         | OpenFlags::SQLITE_OPEN_CREATE
         | OpenFlags::SQLITE_OPEN_NO_MUTEX
         | OpenFlags::SQLITE_OPEN_URI;
     let connection = Connection::open_with_flags(path, flags)?;
     connection.busy_timeout(BUSY_TIMEOUT)?;
-    connection.set_prepared_statement_cache_capacity(STATEMENT_CACHE_CAPACITY);
     // journal_mode is a property of the file and persists; setting it on
     // every connection is harmless and makes the first one set it.
     let mode: String = connection.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?;
@@ -72,10 +84,6 @@ pub fn open(path: &Path, role: Role) -> rusqlite::Result<Connection> {
          PRAGMA foreign_keys = ON;
          PRAGMA temp_store = MEMORY;",
     )?;
-    match role {
-        Role::Reader => connection.execute_batch(READER_PRAGMAS)?,
-        Role::Writer => connection.execute_batch(WRITER_PRAGMAS)?,
-    }
     Ok(connection)
 }
 

@@ -39,6 +39,7 @@ use crate::connection::{ReaderPool, blocking};
 use crate::tx::Tx;
 use crate::writer::{Writer, WriterLock};
 
+pub use crate::connection::open_with_profile;
 pub use crate::migrate::{MigrateError, tenant_tables};
 
 /// The name of the database file inside the data directory.

@@ -108,6 +108,14 @@ pub struct NewMembership {
     pub at: OffsetDateTime,
 }
 
+/// A member's new role.
+#[derive(Debug, Clone)]
+pub struct MembershipChange {
+    pub user_id: UserId,
+    pub role: Role,
+    pub at: OffsetDateTime,
+}
+
 /// One of a user's memberships, with the tenant it is in.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserMembership {
@@ -149,6 +157,16 @@ pub struct RefreshToken {
     pub session_id: SessionId,
     pub created_at: OffsetDateTime,
     pub rotated_at: Option<OffsetDateTime>,
+}
+
+/// A refresh-token rotation: in `session`, the token `current` (by its
+/// SHA-256) gives way to `next`.
+#[derive(Debug, Clone, Copy)]
+pub struct TokenRotation {
+    pub session: SessionId,
+    pub current: [u8; 32],
+    pub next: [u8; 32],
+    pub at: OffsetDateTime,
 }
 
 /// A member of a tenant with the user's public profile.
@@ -254,6 +272,14 @@ pub struct NewInvitation {
     pub token_hash: [u8; 32],
     pub invited_by: Option<UserId>,
     pub expires_at: OffsetDateTime,
+    pub at: OffsetDateTime,
+}
+
+/// An invitation's acceptance by a user.
+#[derive(Debug, Clone, Copy)]
+pub struct InvitationAcceptance {
+    pub invitation: InvitationId,
+    pub user: UserId,
     pub at: OffsetDateTime,
 }
 

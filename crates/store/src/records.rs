@@ -109,6 +109,30 @@ pub enum Write<T> {
     },
 }
 
+impl<T> Write<T> {
+    /// Why a conditional write may not go ahead, given the version the row
+    /// has now (`None`: there is no such row) and the one the caller
+    /// expects (`None`: any); `None` when it may.
+    pub fn refusal(current: Option<i64>, expected: Option<i64>) -> Option<Self> {
+        match (current, expected) {
+            (None, _) => Some(Write::NotFound),
+            (Some(current), Some(expected)) if current != expected => {
+                Some(Write::VersionMismatch { current })
+            }
+            _ => None,
+        }
+    }
+
+    /// What a conditional write that changed no row met: the row at another
+    /// version (`current`), or no row at all.
+    pub fn missed(current: Option<i64>) -> Self {
+        match current {
+            Some(current) => Write::VersionMismatch { current },
+            None => Write::NotFound,
+        }
+    }
+}
+
 /// What a claim on an `Idempotency-Key` found.
 #[derive(Debug, Clone, PartialEq)]
 pub enum IdempotencyClaim {

@@ -44,3 +44,10 @@ mod records_random_filters;
 mod serve;
 mod startup_errors;
 mod support;
+
+// The PostgreSQL server and its URLs, spelled as the store crate's tests
+// spell them.
+#[path = "../../../store-postgres/tests/postgres/server.rs"]
+mod server;
+#[path = "../../../store-postgres/tests/postgres/urls.rs"]
+mod urls;

@@ -11,63 +11,14 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sqlx::{Connection, PgConnection};
-use tokio::sync::OnceCell;
 
+use crate::server::{admin_url, create_database};
 use crate::support::{Server, assert_one_line_failure, assert_success, bulkhead, run};
-
-const DEFAULT_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+use crate::urls::with_user_and_database;
 
 /// The runtime role these tests create. Roles are cluster-wide, so it is
 /// distinct from the store crate's test role, and one test creates it.
 pub(crate) const APP_ROLE: &str = "bulkhead_e2e_app";
-
-#[allow(
-    clippy::disallowed_methods,
-    reason = "tests read their own environment"
-)]
-fn env(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|value| !value.is_empty())
-}
-
-/// The superuser URL, or `None` (after saying why) when no server answers
-/// and we are not under CI.
-pub(crate) async fn admin_url() -> Option<String> {
-    static AVAILABLE: OnceCell<Option<String>> = OnceCell::const_new();
-    AVAILABLE
-        .get_or_init(|| async {
-            let url = env("BULKHEAD_TEST_DATABASE_URL")
-                .unwrap_or_else(|| DEFAULT_ADMIN_URL.to_owned());
-            match PgConnection::connect(&url).await {
-                Ok(connection) => {
-                    let _ = connection.close().await;
-                    Some(url)
-                }
-                Err(error) => {
-                    let message = format!("PostgreSQL is not reachable: {error}");
-                    if env("CI").as_deref() == Some("true") {
-                        panic!("{message}; under CI the PostgreSQL tests must run");
-                    }
-                    eprintln!(
-                        "SKIPPED: {message}; set BULKHEAD_TEST_DATABASE_URL to run the PostgreSQL end-to-end tests"
-                    );
-                    None
-                }
-            }
-        })
-        .await
-        .clone()
-}
-
-/// `url` with another user (and no password) and another database.
-pub(crate) fn with_user_and_database(url: &str, user: Option<&str>, database: &str) -> String {
-    let mut parsed = url::Url::parse(url).unwrap();
-    if let Some(user) = user {
-        parsed.set_username(user).unwrap();
-        parsed.set_password(None).unwrap();
-    }
-    parsed.set_path(database);
-    parsed.to_string()
-}
 
 /// A database made for one server or test, dropped (connections and all)
 /// when this is dropped.
@@ -79,13 +30,7 @@ pub(crate) struct PgDatabase {
 impl PgDatabase {
     pub(crate) async fn create() -> Option<Self> {
         let admin_url = admin_url().await?;
-        let name = format!("bulkhead_e2e_{}", uuid::Uuid::now_v7().simple());
-        let mut admin = PgConnection::connect(&admin_url).await.unwrap();
-        sqlx::raw_sql(&format!("CREATE DATABASE {name}"))
-            .execute(&mut admin)
-            .await
-            .unwrap();
-        admin.close().await.unwrap();
+        let name = create_database(&admin_url, "bulkhead_e2e").await;
         Some(Self { admin_url, name })
     }
 

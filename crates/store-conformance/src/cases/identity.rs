@@ -6,7 +6,7 @@ use bulkhead_domain::{EmailLookup, SessionId, TenantSlug};
 
 use crate::TestStore;
 use crate::fixtures::{self, at, hash_of, t0};
-use bulkhead_store::{Access, ConflictKind, NewSession, SigningKey, StoreError};
+use bulkhead_store::{Access, ConflictKind, NewSession, SigningKey, StoreError, TokenRotation};
 
 pub async fn tenants_are_created_read_renamed_and_deleted(ts: &TestStore) {
     let store = &*ts.store;
@@ -131,6 +131,22 @@ fn new_session(user: bulkhead_domain::UserId, token: &str) -> NewSession {
     }
 }
 
+/// The rotation of the session's token `current` to `next` (tokens by name,
+/// as [`new_session`] takes them).
+fn rotation(
+    session: SessionId,
+    current: &str,
+    next: &str,
+    at: time::OffsetDateTime,
+) -> TokenRotation {
+    TokenRotation {
+        session,
+        current: hash_of(current),
+        next: hash_of(next),
+        at,
+    }
+}
+
 pub async fn sessions_rotate_their_token_atomically_and_revoke(ts: &TestStore) {
     let store = &*ts.store;
     let user = fixtures::user(store, "ada@example.com").await;
@@ -156,19 +172,19 @@ pub async fn sessions_rotate_their_token_atomically_and_revoke(ts: &TestStore) {
     let first = tx.refresh_token(&hash_of("r1")).await.unwrap().unwrap();
     assert_eq!((first.session_id, first.rotated_at), (session.id, None));
     assert!(
-        tx.rotate_refresh_token(session.id, &hash_of("r1"), &hash_of("r2"), at(1))
+        tx.rotate_refresh_token(rotation(session.id, "r1", "r2", at(1)))
             .await
             .unwrap()
     );
     assert!(
-        !tx.rotate_refresh_token(session.id, &hash_of("r1"), &hash_of("r3"), at(2))
+        !tx.rotate_refresh_token(rotation(session.id, "r1", "r3", at(2)))
             .await
             .unwrap(),
         "a rotated token rotated again"
     );
     // Another session's current token cannot rotate this one.
     assert!(
-        !tx.rotate_refresh_token(session.id, &hash_of("other"), &hash_of("r3"), at(2))
+        !tx.rotate_refresh_token(rotation(session.id, "other", "r3", at(2)))
             .await
             .unwrap()
     );
@@ -190,7 +206,7 @@ pub async fn sessions_rotate_their_token_atomically_and_revoke(ts: &TestStore) {
     assert!(!tx.revoke_session(session.id, at(4)).await.unwrap());
     // A revoked session's token can no longer rotate.
     assert!(
-        !tx.rotate_refresh_token(session.id, &hash_of("r2"), &hash_of("r4"), at(5))
+        !tx.rotate_refresh_token(rotation(session.id, "r2", "r4", at(5)))
             .await
             .unwrap()
     );
@@ -213,9 +229,9 @@ pub async fn a_refresh_token_rotates_exactly_once_under_concurrency(ts: &TestSto
         let store = Arc::clone(&store);
         async move {
             let mut tx = store.platform(Access::Write).await.unwrap();
-            let next = hash_of(&format!("successor-{i}"));
+            let next = format!("successor-{i}");
             let rotated = tx
-                .rotate_refresh_token(session.id, &hash_of("r1"), &next, at(1))
+                .rotate_refresh_token(rotation(session.id, "r1", &next, at(1)))
                 .await
                 .unwrap();
             tx.commit().await.unwrap();

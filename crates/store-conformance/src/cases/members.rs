@@ -6,7 +6,9 @@ use bulkhead_domain::Role;
 
 use crate::TestStore;
 use crate::fixtures::{self, at, t0};
-use bulkhead_store::{Access, ConflictKind, Page, StoreError};
+use bulkhead_store::{
+    Access, ConflictKind, InvitationAcceptance, MembershipChange, Page, StoreError,
+};
 
 pub async fn memberships_are_created_listed_changed_and_removed(ts: &TestStore) {
     let store = &*ts.store;
@@ -52,7 +54,11 @@ pub async fn memberships_are_created_listed_changed_and_removed(ts: &TestStore) 
     assert_eq!(tx.count_members_with_role(Role::Owner).await.unwrap(), 1);
 
     let changed = tx
-        .set_member_role(members[0], Role::Admin, at(1))
+        .set_member_role(MembershipChange {
+            user_id: members[0],
+            role: Role::Admin,
+            at: at(1),
+        })
         .await
         .unwrap()
         .unwrap();
@@ -64,10 +70,14 @@ pub async fn memberships_are_created_listed_changed_and_removed(ts: &TestStore) 
     assert!(!tx.delete_membership(members[1]).await.unwrap());
     assert!(tx.membership(members[1]).await.unwrap().is_none());
     assert!(
-        tx.set_member_role(members[1], Role::Admin, at(1))
-            .await
-            .unwrap()
-            .is_none()
+        tx.set_member_role(MembershipChange {
+            user_id: members[1],
+            role: Role::Admin,
+            at: at(1)
+        })
+        .await
+        .unwrap()
+        .is_none()
     );
     tx.commit().await.unwrap();
 }
@@ -219,20 +229,32 @@ pub async fn invitations_are_accepted_once_and_not_after_expiry(ts: &TestStore) 
     assert_eq!(tx.list_invitations(Page::first(10)).await.unwrap().len(), 2);
 
     assert!(
-        !tx.accept_invitation(stale.id, guest.id, at(10))
-            .await
-            .unwrap(),
+        !tx.accept_invitation(InvitationAcceptance {
+            invitation: stale.id,
+            user: guest.id,
+            at: at(10)
+        })
+        .await
+        .unwrap(),
         "accepted at expiry"
     );
     assert!(
-        tx.accept_invitation(invitation.id, guest.id, at(5))
-            .await
-            .unwrap()
+        tx.accept_invitation(InvitationAcceptance {
+            invitation: invitation.id,
+            user: guest.id,
+            at: at(5)
+        })
+        .await
+        .unwrap()
     );
     assert!(
-        !tx.accept_invitation(invitation.id, guest.id, at(6))
-            .await
-            .unwrap(),
+        !tx.accept_invitation(InvitationAcceptance {
+            invitation: invitation.id,
+            user: guest.id,
+            at: at(6)
+        })
+        .await
+        .unwrap(),
         "accepted twice"
     );
     let accepted = tx.invitation(invitation.id).await.unwrap().unwrap();
@@ -262,7 +284,11 @@ pub async fn an_invitation_is_accepted_exactly_once_under_concurrency(ts: &TestS
         async move {
             let mut tx = store.tenant(tenant.id, Access::Write).await.unwrap();
             let accepted = tx
-                .accept_invitation(invitation.id, guest.id, at(1))
+                .accept_invitation(InvitationAcceptance {
+                    invitation: invitation.id,
+                    user: guest.id,
+                    at: at(1),
+                })
                 .await
                 .unwrap();
             tx.commit().await.unwrap();

@@ -14,7 +14,8 @@ use super::snapshot::{
 };
 use crate::fixtures::{self, at, hash_of};
 use bulkhead_store::{
-    AuditQuery, EventKind, IdempotencyClaim, Page, RecordChange, RecordQuery, TenantTx, Write,
+    AuditQuery, EventKind, IdempotencyClaim, InvitationAcceptance, MembershipChange, Page,
+    RecordChange, RecordQuery, TenantTx, Write,
 };
 
 pub(super) async fn attempt(op: Op, tx: &mut dyn TenantTx, a: TenantId, foreign: &Foreign) {
@@ -60,15 +61,23 @@ pub(super) async fn attempt(op: Op, tx: &mut dyn TenantTx, a: TenantId, foreign:
         }
         Op::SetMemberRole => {
             assert!(
-                tx.set_member_role(foreign.owner, Role::Viewer, at(1))
-                    .await
-                    .unwrap()
-                    .is_none()
+                tx.set_member_role(MembershipChange {
+                    user_id: foreign.owner,
+                    role: Role::Viewer,
+                    at: at(1)
+                })
+                .await
+                .unwrap()
+                .is_none()
             );
         }
         Op::SetSharedMemberRole => {
             let changed = tx
-                .set_member_role(foreign.shared, Role::Admin, at(1))
+                .set_member_role(MembershipChange {
+                    user_id: foreign.shared,
+                    role: Role::Admin,
+                    at: at(1),
+                })
                 .await
                 .unwrap()
                 .unwrap();
@@ -133,9 +142,13 @@ pub(super) async fn attempt(op: Op, tx: &mut dyn TenantTx, a: TenantId, foreign:
         }
         Op::AcceptInvitation => {
             assert!(
-                !tx.accept_invitation(foreign.invitation.id, foreign.outsider, at(1))
-                    .await
-                    .unwrap()
+                !tx.accept_invitation(InvitationAcceptance {
+                    invitation: foreign.invitation.id,
+                    user: foreign.outsider,
+                    at: at(1)
+                })
+                .await
+                .unwrap()
             );
         }
         Op::DeleteInvitation => {
@@ -267,13 +280,9 @@ pub(super) async fn attempt(op: Op, tx: &mut dyn TenantTx, a: TenantId, foreign:
         }
         Op::EnsureRecordIndex => {
             let fields = [("slug".to_owned(), FieldType::Text { max_len: None })];
-            tx.ensure_record_index(SHARED_COLLECTION, &fields)
-                .await
-                .unwrap();
+            tx.ensure_record_index(&fields).await.unwrap();
             let fields = [("code".to_owned(), FieldType::Text { max_len: None })];
-            tx.ensure_record_index(B_ONLY_COLLECTION, &fields)
-                .await
-                .unwrap();
+            tx.ensure_record_index(&fields).await.unwrap();
         }
         Op::GetRecord => {
             for record in [&foreign.note_1, &foreign.note_2, &foreign.secret] {

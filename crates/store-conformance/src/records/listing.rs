@@ -351,8 +351,8 @@ impl Listing {
         }
         for fields in listing.schema.indexes().to_vec() {
             let fields = listing.index_fields(&fields);
-            tx.ensure_record_index(ITEMS, &fields).await.unwrap();
-            tx.ensure_record_index(ITEMS, &fields).await.unwrap();
+            tx.ensure_record_index(&fields).await.unwrap();
+            tx.ensure_record_index(&fields).await.unwrap();
         }
         tx.commit().await.unwrap();
 

@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use bulkhead_domain::{SessionId, UserId};
-use bulkhead_store::{NewSession, RefreshToken, Result, Session, Sessions};
+use bulkhead_store::{NewSession, RefreshToken, Result, Session, Sessions, TokenRotation};
 use time::OffsetDateTime;
 
 use super::PgPlatformTx;
@@ -65,13 +65,7 @@ impl Sessions for PgPlatformTx {
         self.tx.optional(statement, codec::refresh_token).await
     }
 
-    async fn rotate_refresh_token(
-        &mut self,
-        session: SessionId,
-        current: &[u8; 32],
-        next: &[u8; 32],
-        at: OffsetDateTime,
-    ) -> Result<bool> {
+    async fn rotate_refresh_token(&mut self, rotation: TokenRotation) -> Result<bool> {
         // One conditional UPDATE claims the token: under READ COMMITTED a
         // concurrent claimer waits for our row lock, re-checks
         // rotated_at IS NULL once we commit, and loses.
@@ -80,16 +74,17 @@ impl Sessions for PgPlatformTx {
              WHERE token_hash = $2 AND session_id = $1 AND rotated_at IS NULL
                AND EXISTS (SELECT 1 FROM sessions WHERE id = $1 AND revoked_at IS NULL)",
         )
-        .bind(session.as_uuid())
-        .bind(&current[..])
-        .bind(at);
+        .bind(rotation.session.as_uuid())
+        .bind(&rotation.current[..])
+        .bind(rotation.at);
         if self.tx.execute(claim).await? == 0 {
             return Ok(false);
         }
-        self.insert_refresh_token(next, session, at).await?;
+        self.insert_refresh_token(&rotation.next, rotation.session, rotation.at)
+            .await?;
         let statement = sqlx::query("UPDATE sessions SET last_used_at = $2 WHERE id = $1")
-            .bind(session.as_uuid())
-            .bind(at);
+            .bind(rotation.session.as_uuid())
+            .bind(rotation.at);
         self.tx.execute(statement).await?;
         Ok(true)
     }

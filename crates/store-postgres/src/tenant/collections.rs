@@ -83,12 +83,11 @@ impl Collections for PgTenantTx {
         let updated = self.tx.optional(statement, collection_row).await?;
         Ok(match updated {
             Some(collection) => Write::Done(collection),
-            None => match self.collection(&change.name).await? {
-                Some(current) => Write::VersionMismatch {
-                    current: current.version,
-                },
-                None => Write::NotFound,
-            },
+            None => Write::missed(
+                self.collection(&change.name)
+                    .await?
+                    .map(|current| current.version),
+            ),
         })
     }
 
@@ -126,11 +125,7 @@ impl Collections for PgTenantTx {
         Ok(changed)
     }
 
-    async fn ensure_record_index(
-        &mut self,
-        _collection: &str,
-        fields: &[(String, FieldType)],
-    ) -> Result<()> {
+    async fn ensure_record_index(&mut self, fields: &[(String, FieldType)]) -> Result<()> {
         let Some((name, expressions)) = record_index(fields, record_query::order_expression) else {
             return Ok(());
         };

@@ -1,9 +1,8 @@
 //! The tenant's invitations on PostgreSQL.
 
 use async_trait::async_trait;
-use bulkhead_domain::{InvitationId, UserId};
-use bulkhead_store::{Invitation, Invitations, NewInvitation, Page, Result};
-use time::OffsetDateTime;
+use bulkhead_domain::InvitationId;
+use bulkhead_store::{Invitation, InvitationAcceptance, Invitations, NewInvitation, Page, Result};
 
 use super::{PgTenantTx, after};
 use crate::codec::{self, INVITATION_COLUMNS};
@@ -47,12 +46,7 @@ impl Invitations for PgTenantTx {
         self.tx.all(statement, codec::invitation).await
     }
 
-    async fn accept_invitation(
-        &mut self,
-        id: InvitationId,
-        user: UserId,
-        at: OffsetDateTime,
-    ) -> Result<bool> {
+    async fn accept_invitation(&mut self, acceptance: InvitationAcceptance) -> Result<bool> {
         // One conditional UPDATE: under READ COMMITTED a concurrent accepter
         // waits for our row lock, re-checks accepted_at IS NULL, and loses.
         let statement = sqlx::query(
@@ -60,9 +54,9 @@ impl Invitations for PgTenantTx {
              WHERE tenant_id = $1 AND id = $2 AND accepted_at IS NULL AND expires_at > $4",
         )
         .bind(self.t())
-        .bind(id.as_uuid())
-        .bind(user.as_uuid())
-        .bind(at);
+        .bind(acceptance.invitation.as_uuid())
+        .bind(acceptance.user.as_uuid())
+        .bind(acceptance.at);
         Ok(self.tx.execute(statement).await? > 0)
     }
 

@@ -2,9 +2,8 @@
 
 use async_trait::async_trait;
 use bulkhead_domain::{Role, UserId};
-use bulkhead_store::{Member, Members, Membership, NewMembership, Page, Result};
+use bulkhead_store::{Member, Members, Membership, MembershipChange, NewMembership, Page, Result};
 use sqlx::Row;
-use time::OffsetDateTime;
 
 use super::{PgTenantTx, after};
 use crate::codec::{self, MEMBER_COLUMNS, MEMBERSHIP_COLUMNS};
@@ -45,21 +44,16 @@ impl Members for PgTenantTx {
         self.tx.all(statement, codec::membership).await
     }
 
-    async fn set_member_role(
-        &mut self,
-        user: UserId,
-        role: Role,
-        at: OffsetDateTime,
-    ) -> Result<Option<Membership>> {
+    async fn set_member_role(&mut self, change: MembershipChange) -> Result<Option<Membership>> {
         let sql = format!(
             "UPDATE memberships SET role = $3, updated_at = $4
              WHERE tenant_id = $1 AND user_id = $2 RETURNING {MEMBERSHIP_COLUMNS}"
         );
         let statement = sqlx::query(&sql)
             .bind(self.t())
-            .bind(user.as_uuid())
-            .bind(role.name())
-            .bind(at);
+            .bind(change.user_id.as_uuid())
+            .bind(change.role.name())
+            .bind(change.at);
         self.tx.optional(statement, codec::membership).await
     }
 

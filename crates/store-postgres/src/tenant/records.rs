@@ -76,13 +76,7 @@ impl PgTenantTx {
         let current = current
             .filter(|(_, found)| found == collection)
             .map(|(version, _)| version);
-        Ok(match (current, expected) {
-            (None, _) => Some(Write::NotFound),
-            (Some(current), Some(expected)) if current != expected => {
-                Some(Write::VersionMismatch { current })
-            }
-            _ => None,
-        })
+        Ok(Write::refusal(current, expected))
     }
 }
 

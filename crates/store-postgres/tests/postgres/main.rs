@@ -20,5 +20,6 @@ mod notify;
 mod outage;
 mod rls;
 mod roles;
+mod server;
 mod support;
 mod urls;

@@ -72,7 +72,7 @@ async fn serving_as_a_bypassrls_role_is_refused() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_non_superuser_owner_can_migrate_but_not_serve_and_is_itself_subject_to_rls() {
-    let Some(admin_url) = crate::support::admin_url().await else {
+    let Some(admin_url) = crate::server::admin_url().await else {
         return;
     };
     ensure_role(&admin_url, "bulkhead_test_owner", "NOSUPERUSER CREATEROLE").await;

@@ -6,47 +6,13 @@ use std::sync::Arc;
 use bulkhead_store_conformance::TestStore;
 use bulkhead_store_postgres::{MigrateOptions, PgStore, PoolSettings, migrate};
 use sqlx::{Connection, PgConnection};
-use tokio::sync::OnceCell;
 
-use crate::urls::{DEFAULT_ADMIN_URL, redact, with_user_and_database};
+use crate::server::{admin_url, create_database};
+use crate::urls::with_user_and_database;
 
 /// The runtime role every test database grants to. Roles are cluster-wide;
 /// sharing one is safe because grants are per database.
 pub const APP_ROLE: &str = "bulkhead_test_app";
-
-#[allow(
-    clippy::disallowed_methods,
-    reason = "tests read their own environment"
-)]
-fn env(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|value| !value.is_empty())
-}
-
-/// The superuser URL, or `None` (with a message) when there is no server
-/// and we are not under CI.
-pub async fn admin_url() -> Option<String> {
-    static AVAILABLE: OnceCell<Option<String>> = OnceCell::const_new();
-    AVAILABLE
-        .get_or_init(|| async {
-            let url = env("BULKHEAD_TEST_DATABASE_URL").unwrap_or_else(|| DEFAULT_ADMIN_URL.to_owned());
-            match PgConnection::connect(&url).await {
-                Ok(connection) => {
-                    let _ = connection.close().await;
-                    Some(url)
-                }
-                Err(error) => {
-                    let message = format!("PostgreSQL at {} is not reachable: {error}", redact(&url));
-                    if env("CI").as_deref() == Some("true") {
-                        panic!("{message}; under CI the PostgreSQL tests must run");
-                    }
-                    eprintln!("SKIPPED: {message}; set BULKHEAD_TEST_DATABASE_URL to run the PostgreSQL tests");
-                    None
-                }
-            }
-        })
-        .await
-        .clone()
-}
 
 /// A database created for one test; [`TestDatabase::drop_database`] removes it.
 #[derive(Debug, Clone)]
@@ -62,13 +28,7 @@ pub struct TestDatabase {
 impl TestDatabase {
     pub async fn create() -> Option<Self> {
         let admin_url = admin_url().await?;
-        let name = format!("bulkhead_test_{}", uuid::Uuid::now_v7().simple());
-        let mut admin = PgConnection::connect(&admin_url).await.unwrap();
-        sqlx::raw_sql(&format!("CREATE DATABASE {name}"))
-            .execute(&mut admin)
-            .await
-            .unwrap();
-        admin.close().await.unwrap();
+        let name = create_database(&admin_url, "bulkhead_test").await;
         Some(Self {
             owner_url: with_user_and_database(&admin_url, None, &name),
             app_url: with_user_and_database(&admin_url, Some(APP_ROLE), &name),

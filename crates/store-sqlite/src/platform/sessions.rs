@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use bulkhead_domain::{SessionId, UserId};
-use bulkhead_store::{NewSession, RefreshToken, Result, Session, Sessions};
+use bulkhead_store::{NewSession, RefreshToken, Result, Session, Sessions, TokenRotation};
 use rusqlite::{OptionalExtension, params};
 use time::OffsetDateTime;
 
@@ -69,26 +69,26 @@ impl Sessions for SqlitePlatformTx {
         })
     }
 
-    async fn rotate_refresh_token(
-        &mut self,
-        session: SessionId,
-        current: &[u8; 32],
-        next: &[u8; 32],
-        at: OffsetDateTime,
-    ) -> Result<bool> {
+    async fn rotate_refresh_token(&mut self, rotation: TokenRotation) -> Result<bool> {
         let claimed = self.tx.statement(
             "UPDATE refresh_tokens SET rotated_at = ?3
              WHERE token_hash = ?2 AND session_id = ?1 AND rotated_at IS NULL
                AND EXISTS (SELECT 1 FROM sessions WHERE id = ?1 AND revoked_at IS NULL)",
-            |s| s.execute(params![id_param(&session), current, Micros(at)]),
+            |s| {
+                s.execute(params![
+                    id_param(&rotation.session),
+                    rotation.current,
+                    Micros(rotation.at)
+                ])
+            },
         )?;
         if claimed == 0 {
             return Ok(false);
         }
-        self.insert_refresh_token(next, session, at)?;
+        self.insert_refresh_token(&rotation.next, rotation.session, rotation.at)?;
         self.tx
             .statement("UPDATE sessions SET last_used_at = ?2 WHERE id = ?1", |s| {
-                s.execute(params![id_param(&session), Micros(at)])
+                s.execute(params![id_param(&rotation.session), Micros(rotation.at)])
             })?;
         Ok(true)
     }

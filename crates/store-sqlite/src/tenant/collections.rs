@@ -115,12 +115,11 @@ impl Collections for SqliteTenantTx {
                 }
                 Write::Done(collection)
             }
-            None => match self.collection(&change.name).await? {
-                Some(current) => Write::VersionMismatch {
-                    current: current.version,
-                },
-                None => Write::NotFound,
-            },
+            None => Write::missed(
+                self.collection(&change.name)
+                    .await?
+                    .map(|current| current.version),
+            ),
         })
     }
 
@@ -148,11 +147,7 @@ impl Collections for SqliteTenantTx {
         Ok(changed as u64)
     }
 
-    async fn ensure_record_index(
-        &mut self,
-        _collection: &str,
-        fields: &[(String, FieldType)],
-    ) -> Result<()> {
+    async fn ensure_record_index(&mut self, fields: &[(String, FieldType)]) -> Result<()> {
         let Some((name, expressions)) = record_index(fields, record_query::order_expression) else {
             return Ok(());
         };

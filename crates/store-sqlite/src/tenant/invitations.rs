@@ -1,10 +1,9 @@
 //! The tenant's invitations on SQLite.
 
 use async_trait::async_trait;
-use bulkhead_domain::{InvitationId, UserId};
-use bulkhead_store::{Invitation, Invitations, NewInvitation, Page, Result};
+use bulkhead_domain::InvitationId;
+use bulkhead_store::{Invitation, InvitationAcceptance, Invitations, NewInvitation, Page, Result};
 use rusqlite::{OptionalExtension, params};
-use time::OffsetDateTime;
 
 use super::SqliteTenantTx;
 use crate::codec::{Micros, id_param};
@@ -53,15 +52,15 @@ impl Invitations for SqliteTenantTx {
         })
     }
 
-    async fn accept_invitation(
-        &mut self,
-        id: InvitationId,
-        user: UserId,
-        at: OffsetDateTime,
-    ) -> Result<bool> {
+    async fn accept_invitation(&mut self, acceptance: InvitationAcceptance) -> Result<bool> {
         let sql = "UPDATE invitations SET accepted_at = ?4, accepted_by = ?3
                    WHERE tenant_id = ?1 AND id = ?2 AND accepted_at IS NULL AND expires_at > ?4";
-        let binds = params![self.t(), id_param(&id), id_param(&user), Micros(at)];
+        let binds = params![
+            self.t(),
+            id_param(&acceptance.invitation),
+            id_param(&acceptance.user),
+            Micros(acceptance.at)
+        ];
         Ok(self.tx.statement(sql, |s| s.execute(binds))? > 0)
     }
 

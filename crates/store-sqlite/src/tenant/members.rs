@@ -2,9 +2,8 @@
 
 use async_trait::async_trait;
 use bulkhead_domain::{Role, UserId};
-use bulkhead_store::{Member, Members, Membership, NewMembership, Page, Result};
+use bulkhead_store::{Member, Members, Membership, MembershipChange, NewMembership, Page, Result};
 use rusqlite::{OptionalExtension, params};
-use time::OffsetDateTime;
 
 use super::SqliteTenantTx;
 use crate::codec::{Micros, id_param};
@@ -48,17 +47,17 @@ impl Members for SqliteTenantTx {
         })
     }
 
-    async fn set_member_role(
-        &mut self,
-        user: UserId,
-        role: Role,
-        at: OffsetDateTime,
-    ) -> Result<Option<Membership>> {
+    async fn set_member_role(&mut self, change: MembershipChange) -> Result<Option<Membership>> {
         let sql = format!(
             "UPDATE memberships SET role = ?3, updated_at = ?4
              WHERE tenant_id = ?1 AND user_id = ?2 RETURNING {MEMBERSHIP_COLUMNS}"
         );
-        let binds = params![self.t(), id_param(&user), role.name(), Micros(at)];
+        let binds = params![
+            self.t(),
+            id_param(&change.user_id),
+            change.role.name(),
+            Micros(change.at)
+        ];
         self.tx
             .statement(&sql, |s| s.query_row(binds, rows::membership).optional())
     }

@@ -54,15 +54,11 @@ impl SqliteTenantTx {
         id: RecordId,
         expected: Option<i64>,
     ) -> Result<Option<Write<Record>>> {
-        match (self.find_record(collection, id)?, expected) {
-            (None, _) => Ok(Some(Write::NotFound)),
-            (Some(current), Some(expected)) if current.version != expected => {
-                Ok(Some(Write::VersionMismatch {
-                    current: current.version,
-                }))
-            }
-            _ => Ok(None),
-        }
+        let current = self.find_record(collection, id)?;
+        Ok(Write::refusal(
+            current.map(|record| record.version),
+            expected,
+        ))
     }
 }
 

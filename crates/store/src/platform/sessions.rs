@@ -5,7 +5,7 @@ use bulkhead_domain::{SessionId, UserId};
 use time::OffsetDateTime;
 
 use crate::error::Result;
-use crate::model::{NewSession, RefreshToken, Session};
+use crate::model::{NewSession, RefreshToken, Session, TokenRotation};
 
 #[async_trait]
 pub trait Sessions: Send {
@@ -18,13 +18,7 @@ pub trait Sessions: Send {
     /// `current` is the session's current token and the session is not
     /// revoked: the atomic claim behind refresh-token rotation. Of any
     /// number of concurrent callers with the same `current`, one wins.
-    async fn rotate_refresh_token(
-        &mut self,
-        session: SessionId,
-        current: &[u8; 32],
-        next: &[u8; 32],
-        at: OffsetDateTime,
-    ) -> Result<bool>;
+    async fn rotate_refresh_token(&mut self, rotation: TokenRotation) -> Result<bool>;
     async fn revoke_session(&mut self, id: SessionId, at: OffsetDateTime) -> Result<bool>;
     async fn revoke_sessions_of_user(&mut self, user: UserId, at: OffsetDateTime) -> Result<u64>;
 }

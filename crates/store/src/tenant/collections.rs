@@ -27,11 +27,10 @@ pub trait Collections: Send {
     /// a schema change, not a record write). Returns how many records
     /// changed.
     async fn remove_record_field(&mut self, collection: &str, field: &str) -> Result<u64>;
-    /// Makes sure an index over these data fields of the collection's records
-    /// exists (led by tenant and collection). Idempotent.
-    async fn ensure_record_index(
-        &mut self,
-        collection: &str,
-        fields: &[(String, FieldType)],
-    ) -> Result<()>;
+    /// Makes sure an index over these data fields of records exists (led by
+    /// tenant and collection). Idempotent. It is one index for every tenant
+    /// and collection that declares the same fields
+    /// ([`record_index_name`](crate::record_index_name)), so it takes no
+    /// collection.
+    async fn ensure_record_index(&mut self, fields: &[(String, FieldType)]) -> Result<()>;
 }

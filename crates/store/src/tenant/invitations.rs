@@ -1,11 +1,10 @@
 //! The tenant's invitations to join it.
 
 use async_trait::async_trait;
-use bulkhead_domain::{InvitationId, UserId};
-use time::OffsetDateTime;
+use bulkhead_domain::InvitationId;
 
 use crate::error::Result;
-use crate::model::{Invitation, NewInvitation, Page};
+use crate::model::{Invitation, InvitationAcceptance, NewInvitation, Page};
 
 #[async_trait]
 pub trait Invitations: Send {
@@ -14,11 +13,6 @@ pub trait Invitations: Send {
     async fn list_invitations(&mut self, page: Page<InvitationId>) -> Result<Vec<Invitation>>;
     /// Marks an unexpired, unaccepted invitation accepted, atomically: of
     /// any number of concurrent callers exactly one gets `true`.
-    async fn accept_invitation(
-        &mut self,
-        id: InvitationId,
-        user: UserId,
-        at: OffsetDateTime,
-    ) -> Result<bool>;
+    async fn accept_invitation(&mut self, acceptance: InvitationAcceptance) -> Result<bool>;
     async fn delete_invitation(&mut self, id: InvitationId) -> Result<bool>;
 }
