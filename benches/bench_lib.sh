@@ -1,4 +1,4 @@
-# Shared helpers of benches/compare.sh and benches/scale.sh (sourced, not run).
+# Shared helpers of the benchmark scripts in benches/ (sourced, not run).
 #
 # Expects ROOT (the repository) and CACHE (the bench cache directory) to be set.
 # Every process started here is remembered in STARTED_PIDS and stopped by
@@ -205,4 +205,44 @@ stop_started() {
   for ((i = ${#STARTED_PIDS[@]} - 1; i >= 0; i--)); do stop_pid "${STARTED_PIDS[$i]}"; done
   STARTED_PIDS=()
   for db in "${CREATED_DBS[@]}"; do pg_drop_db "$db"; done
+}
+
+# The one-server benchmarks (identity.sh, records.sh): wrk and its figures,
+# and one measurement per backend.
+
+machine_line() {
+  echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo); $(date -u +%Y-%m-%dT%H:%MZ)"
+}
+
+# run_wrk ARGS...: wrk -t2 -c$CONNECTIONS -d$DURATION --latency ARGS; sets
+# RPS, P50, P99 and NON2XX from its report.
+run_wrk() {
+  local out
+  out=$(wrk -t2 -c"$CONNECTIONS" -d"$DURATION" --latency "$@")
+  RPS=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
+  P50=$(awk '$1 == "50%" {print $2}' <<<"$out")
+  P99=$(awk '$1 == "99%" {print $2}' <<<"$out")
+  NON2XX=$(awk '/Non-2xx/ {print $5}' <<<"$out")
+  NON2XX=${NON2XX:-0}
+}
+
+# on_each_backend WORK MEASURE: serves a fresh SQLite directory under WORK
+# and runs `MEASURE sqlite` against BH_BASE; then, when
+# BULKHEAD_BENCH_DATABASE_URL is set, a fresh PostgreSQL database (migrated,
+# served as the runtime role) and `MEASURE postgres`. Each server and
+# database is gone before the next starts.
+on_each_backend() {
+  local work=$1 measure=$2
+  start_bulkhead "$work/server-sqlite.log" --data-dir "$work/sqlite"
+  "$measure" sqlite
+  stop_pid "$BH_PID"
+  if [ -n "${BULKHEAD_BENCH_DATABASE_URL:-}" ]; then
+    local db
+    db="bulkhead_bench_$(basename "$0" .sh)_$$"
+    pg_create_db "$db"
+    start_bulkhead "$work/server-postgres.log" --database-url "$PG_APP_URL"
+    "$measure" postgres
+    stop_pid "$BH_PID"
+    pg_drop_db "$db"
+  fi
 }

@@ -36,7 +36,11 @@ import time
 import urllib.parse
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-PEER_TARGET = os.path.join(HERE, "peer", "target.env")
+PEER = os.path.join(HERE, "peer")
+PEER_TARGET = os.path.join(PEER, "target.env")
+# target.env files are read exactly as the load generator reads them
+sys.path.insert(0, PEER)
+from measure import read_target  # noqa: E402
 # 12+ characters and not on the common-password list (Bulkhead's policy)
 PASSWORD = "bench-pass-123456"
 # access tokens live 15 minutes; renew well before that so that a long seed
@@ -48,25 +52,10 @@ LIST_LIMIT = 20
 FOREIGN_IDS = 200
 
 
-def read_env_file(path):
-    """KEY=VALUE lines, verbatim, as measure.py reads them."""
-    env = {}
-    with open(path) as f:
-        for line in f:
-            line = line.rstrip("\n")
-            if not line.strip() or line.lstrip().startswith("#") or "=" not in line:
-                continue
-            key, value = line.split("=", 1)
-            if len(value) >= 2 and value[0] == value[-1] == '"':
-                value = value[1:-1]
-            env[key.strip()] = value
-    return env
-
-
 def peer_body_text():
     """The 200-char note body, taken from PocketBase's target.env so that both
     servers store and send exactly the same text."""
-    body = read_env_file(PEER_TARGET)["W_CREATE_BODY"]
+    body = read_target(PEER_TARGET)["W_CREATE_BODY"]
     body = body.replace("{tenant}", "").replace("{user}", "").replace("{n}", "0")
     return json.loads(body)["body"]
 

@@ -14,57 +14,14 @@
 
 use std::sync::OnceLock;
 
-use bulkhead_domain::collection::{
-    CollectionName, CollectionSchema, FieldDef, FieldName, FieldType, Visibility,
-};
+use bulkhead_domain::collection::CollectionSchema;
 use bulkhead_domain::filter::{self, FilterError, MAX_FILTER_LEN};
 use libfuzzer_sys::fuzz_target;
 
-fn field(name: &str, field_type: FieldType, required: bool) -> FieldDef {
-    FieldDef {
-        name: FieldName::parse(name).expect("a valid field name"),
-        field_type,
-        required,
-        unique: false,
-    }
-}
-
-/// The sample schema, built once: one field of every type, some required.
+/// The sample schema of the filter's unit tests, built once.
 fn schema() -> &'static CollectionSchema {
     static SCHEMA: OnceLock<CollectionSchema> = OnceLock::new();
-    SCHEMA.get_or_init(|| {
-        CollectionSchema::new(
-            CollectionName::parse("orders").expect("a valid collection name"),
-            vec![
-                field("title", FieldType::Text { max_len: Some(100) }, true),
-                field("tag", FieldType::Text { max_len: None }, false),
-                field(
-                    "status",
-                    FieldType::Select {
-                        values: vec!["open".to_owned(), "paid".to_owned()],
-                    },
-                    false,
-                ),
-                field("total", FieldType::Decimal, true),
-                field("quantity", FieldType::Integer, false),
-                field("weight", FieldType::Number, false),
-                field("paid", FieldType::Bool, true),
-                field("due", FieldType::Datetime, false),
-                field("extra", FieldType::Json, false),
-                field(
-                    "customer",
-                    FieldType::Relation {
-                        collection: CollectionName::parse("customers")
-                            .expect("a valid collection name"),
-                    },
-                    false,
-                ),
-            ],
-            Visibility::Tenant,
-            Vec::new(),
-        )
-        .expect("a valid sample schema")
-    })
+    SCHEMA.get_or_init(|| filter::sample::orders(Vec::new()))
 }
 
 /// An error points inside the text, on a character boundary unless it is

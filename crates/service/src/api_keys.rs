@@ -95,13 +95,9 @@ impl Tenancy {
     ) -> Result<Paged<ApiKey>, ServiceError> {
         let mut tx = self
             .core
-            .tenant_work(
-                access,
-                ctx,
-                Permission::ApiKeysManage,
-                "api_key.list",
-                Access::Read,
-            )
+            .permit(access, ctx, Permission::ApiKeysManage, "api_key.list")
+            .await?
+            .open(Access::Read)
             .await?;
         let limit = page.limit;
         let keys = tx.list_api_keys(page).await?;
@@ -116,13 +112,9 @@ impl Tenancy {
     ) -> Result<(), ServiceError> {
         let mut tx = self
             .core
-            .tenant_work(
-                access,
-                ctx,
-                Permission::ApiKeysManage,
-                "api_key.revoke",
-                Access::Write,
-            )
+            .permit(access, ctx, Permission::ApiKeysManage, "api_key.revoke")
+            .await?
+            .open(Access::Write)
             .await?;
         let key = tx
             .api_key(id)

@@ -7,9 +7,10 @@ use std::sync::Arc;
 use bulkhead_domain::audit::Outcome;
 use bulkhead_domain::{Email, EmailLookup, Password, SessionId, UserId};
 use bulkhead_store::{
-    Access, ConflictKind, Invalidation, NewSession, NewUser, Session, StoreError, TokenRotation,
-    User, UserMembership,
+    Access, ConflictKind, Invalidation, NewSession, NewUser, PlatformTx, Session, StoreError,
+    TokenRotation, User, UserMembership,
 };
+use serde_json::json;
 
 use crate::ServiceError;
 use crate::api_key_usage::ApiKeyUsage;
@@ -24,6 +25,12 @@ use crate::signing_keys::ACCESS_TOKEN_TTL;
 use crate::throttle::known_logins::KnownLogins;
 use crate::throttle::{LoginThrottle, ThrottleKey};
 use crate::tokens::AccessTokens;
+
+/// How a session began, as the platform's audit log records it.
+enum SessionStart {
+    Signup,
+    Login { rehashed: bool },
+}
 
 /// Sign-up, login, tokens, sessions and the caller's own profile.
 #[derive(Debug, Clone)]
@@ -230,18 +237,8 @@ impl Identity {
             Err(error) => return Err(error.into()),
         };
         let session = self
-            .new_session(&mut *tx, user.id, &refresh_token, ctx)
+            .commit_new_session(tx, user.id, &refresh_token, ctx, SessionStart::Signup)
             .await?;
-        let draft = self.core.draft(
-            ctx,
-            Actor::user(user.id),
-            "auth.signup",
-            ("user", Some(user.id.to_string())),
-            Outcome::Success,
-            serde_json::json!({}),
-        );
-        tx.append_platform_audit(draft).await?;
-        tx.commit().await?;
         // Whoever signed up from an address logs in from it unhindered by
         // its delay (see `login`).
         if let Some(ip) = &ctx.ip {
@@ -322,7 +319,7 @@ impl Identity {
                     "auth.login",
                     ("user", user.as_ref().map(|u| u.id.to_string())),
                     Outcome::Failure,
-                    serde_json::json!({ "reason": "invalid_credentials" }),
+                    json!({ "reason": "invalid_credentials" }),
                 );
                 self.core.record_denial(None, draft).await;
                 // Unknown email and wrong password answer alike (A4).
@@ -351,19 +348,12 @@ impl Identity {
             tx.set_password_hash(user.id, hash, now).await?;
         }
         // Always a fresh session: a session id fixed before login is worthless.
+        let start = SessionStart::Login {
+            rehashed: new_hash.is_some(),
+        };
         let session = self
-            .new_session(&mut *tx, user.id, &refresh_token, ctx)
+            .commit_new_session(tx, user.id, &refresh_token, ctx, start)
             .await?;
-        let draft = self.core.draft(
-            ctx,
-            Actor::user(user.id),
-            "auth.login",
-            ("session", Some(session.id.to_string())),
-            Outcome::Success,
-            serde_json::json!({ "factor": "password", "rehashed": new_hash.is_some() }),
-        );
-        tx.append_platform_audit(draft).await?;
-        tx.commit().await?;
         self.tokens_for(user, session.id, refresh_token)
     }
 
@@ -380,15 +370,18 @@ impl Identity {
         });
     }
 
-    async fn new_session(
+    /// The last steps of both sign-up and login: opens a fresh session for
+    /// `user` in `tx`, writes how it began to the platform's log, commits.
+    async fn commit_new_session(
         &self,
-        tx: &mut dyn bulkhead_store::PlatformTx,
+        mut tx: Box<dyn PlatformTx>,
         user: UserId,
         refresh_token: &str,
         ctx: &RequestContext,
+        start: SessionStart,
     ) -> Result<Session, ServiceError> {
         let now = self.core.now();
-        Ok(tx
+        let session = tx
             .insert_session(NewSession {
                 id: SessionId::new(),
                 user_id: user,
@@ -398,7 +391,26 @@ impl Identity {
                 user_agent: ctx.user_agent.clone(),
                 at: now,
             })
-            .await?)
+            .await?;
+        let (action, resource, details) = match start {
+            SessionStart::Signup => ("auth.signup", ("user", Some(user.to_string())), json!({})),
+            SessionStart::Login { rehashed } => (
+                "auth.login",
+                ("session", Some(session.id.to_string())),
+                json!({ "factor": "password", "rehashed": rehashed }),
+            ),
+        };
+        let draft = self.core.draft(
+            ctx,
+            Actor::user(user),
+            action,
+            resource,
+            Outcome::Success,
+            details,
+        );
+        tx.append_platform_audit(draft).await?;
+        tx.commit().await?;
+        Ok(session)
     }
 
     fn tokens_for(
@@ -446,7 +458,7 @@ impl Identity {
                     "auth.refresh",
                     ("session", Some(session.id.to_string())),
                     Outcome::Denied,
-                    serde_json::json!({ "reason": "refresh_token_reuse", "session_revoked": true }),
+                    json!({ "reason": "refresh_token_reuse", "session_revoked": true }),
                 );
                 tx.append_platform_audit(draft).await?;
                 tx.commit().await?;

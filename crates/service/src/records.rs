@@ -311,18 +311,29 @@ impl Data {
         Ok(RecordCreated::New(record))
     }
 
-    /// The record `id` as the caller may change it, with its collection's
-    /// schema, read in `tx`. A record the caller may not see is absent
-    /// (404); one it sees but may not change is refused (403) and the denial
-    /// audited, after `tx` is given up (the audit needs the writer).
+    /// Opens the write `action` of the record `id` and reads it as the
+    /// caller may change it, with its collection's schema. A record the
+    /// caller may not see is absent (404); one it sees but may not change is
+    /// refused (403) and the denial audited, after the transaction is given
+    /// up (the audit needs the writer).
     async fn record_to_write<'a>(
-        &self,
-        mut tx: TenantWork<'a>,
+        &'a self,
+        access: &'a TenantAccess,
         collection: &str,
         id: RecordId,
         action: &str,
+        ctx: &'a RequestContext,
     ) -> Result<(TenantWork<'a>, Arc<CollectionSchema>, Record), ServiceError> {
-        let access = tx.permit.access;
+        let mut tx = self
+            .core
+            .tenant_work(
+                access,
+                ctx,
+                Permission::RecordsWriteOwn,
+                action,
+                Access::Write,
+            )
+            .await?;
         let schema = self
             .schema_in(&mut *tx, access.tenant_id(), collection)
             .await?;
@@ -385,18 +396,8 @@ impl Data {
             patch,
             expected_version,
         } = *write;
-        let tx = self
-            .core
-            .tenant_work(
-                access,
-                ctx,
-                Permission::RecordsWriteOwn,
-                "record.update",
-                Access::Write,
-            )
-            .await?;
         let (mut tx, schema, current) = self
-            .record_to_write(tx, collection, id, "record.update")
+            .record_to_write(access, collection, id, "record.update", ctx)
             .await?;
         let merged = if patch {
             let changes = validate_record(&schema, data, WriteMode::Patch).map_err(field_errors)?;
@@ -443,18 +444,8 @@ impl Data {
         expected_version: Option<i64>,
         ctx: &RequestContext,
     ) -> Result<(), ServiceError> {
-        let tx = self
-            .core
-            .tenant_work(
-                access,
-                ctx,
-                Permission::RecordsWriteOwn,
-                "record.delete",
-                Access::Write,
-            )
-            .await?;
         let (mut tx, _, _) = self
-            .record_to_write(tx, collection, id, "record.delete")
+            .record_to_write(access, collection, id, "record.delete", ctx)
             .await?;
         let record = written_record(tx.delete_record(collection, id, expected_version).await?)?;
         let payload = serde_json::json!({ "id": record.id });

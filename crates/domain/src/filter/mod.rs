@@ -41,6 +41,8 @@ mod sort;
 mod typecheck;
 pub mod typed;
 
+#[cfg(any(test, feature = "sample"))]
+pub mod sample;
 #[cfg(test)]
 mod tests;
 

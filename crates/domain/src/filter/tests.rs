@@ -4,53 +4,14 @@
 use proptest::prelude::*;
 use time::macros::datetime;
 
+use super::sample::{self, field};
 use super::*;
-use crate::collection::{
-    CollectionName, CollectionSchema, FieldDef, FieldName, FieldType, Visibility,
-};
+use crate::collection::{CollectionSchema, FieldName, FieldType};
 
-fn field(name: &str, field_type: FieldType, required: bool) -> FieldDef {
-    FieldDef {
-        name: FieldName::parse(name).unwrap(),
-        field_type,
-        required,
-        unique: false,
-    }
-}
-
-/// A schema with a field of every type.
+/// The sample schema, with a field whose name is a keyword of the language.
 fn orders() -> CollectionSchema {
-    CollectionSchema::new(
-        CollectionName::parse("orders").unwrap(),
-        vec![
-            field("title", FieldType::Text { max_len: Some(100) }, true),
-            field("tag", FieldType::Text { max_len: None }, false),
-            field(
-                "status",
-                FieldType::Select {
-                    values: vec!["open".to_owned(), "paid".to_owned()],
-                },
-                false,
-            ),
-            field("total", FieldType::Decimal, true),
-            field("quantity", FieldType::Integer, false),
-            field("weight", FieldType::Number, false),
-            field("paid", FieldType::Bool, true),
-            field("due", FieldType::Datetime, false),
-            field("extra", FieldType::Json, false),
-            field(
-                "customer",
-                FieldType::Relation {
-                    collection: CollectionName::parse("customers").unwrap(),
-                },
-                false,
-            ),
-            field("in", FieldType::Text { max_len: None }, false),
-        ],
-        Visibility::Tenant,
-        Vec::new(),
-    )
-    .unwrap()
+    let keyword = field("in", FieldType::Text { max_len: None }, false);
+    sample::orders(vec![keyword])
 }
 
 /// Asserts that `text` fails to parse at `position` with a message

@@ -4,7 +4,7 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use bulkhead_api_types::{AdminTenantList, AdminTenantQuery, AdminTenantView, Problem};
 use bulkhead_domain::TenantId;
-use bulkhead_service::Admin;
+use bulkhead_service::{Admin, Principal, RequestContext};
 use bulkhead_store::Page;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -51,10 +51,7 @@ async fn suspend(
     Ctx(ctx): Ctx,
     Path(reference): Path<String>,
 ) -> Result<Json<AdminTenantView>, ApiError> {
-    let tenant = admin
-        .admin_set_suspended(&principal, &reference, true, &ctx)
-        .await?;
-    Ok(Json(views::admin_tenant(&tenant)))
+    set_suspended(&admin, &principal, &reference, true, &ctx).await
 }
 
 /// Lifts a suspension.
@@ -67,8 +64,19 @@ async fn unsuspend(
     Ctx(ctx): Ctx,
     Path(reference): Path<String>,
 ) -> Result<Json<AdminTenantView>, ApiError> {
+    set_suspended(&admin, &principal, &reference, false, &ctx).await
+}
+
+/// Both ways of [`suspend`] and [`unsuspend`], answered alike.
+async fn set_suspended(
+    admin: &Admin,
+    principal: &Principal,
+    reference: &str,
+    suspended: bool,
+    ctx: &RequestContext,
+) -> Result<Json<AdminTenantView>, ApiError> {
     let tenant = admin
-        .admin_set_suspended(&principal, &reference, false, &ctx)
+        .admin_set_suspended(principal, reference, suspended, ctx)
         .await?;
     Ok(Json(views::admin_tenant(&tenant)))
 }

@@ -5,7 +5,7 @@ use axum::http::{Method, StatusCode};
 use bulkhead_http::EdgeSettings;
 use serde_json::json;
 
-use crate::support::TestApp;
+use crate::support::{TestApp, TestResponse};
 
 const PASSWORD: &str = "correct horse battery";
 
@@ -22,19 +22,20 @@ async fn failed_login(app: &TestApp, peer: &str, email: &str, forwarded_for: &st
     .status
 }
 
+/// Account `n`'s failed login from 192.0.2.10, which says it forwards
+/// for 203.0.113.`n`: a different account and client each time.
+async fn numbered_failed_login(app: &TestApp, n: u32) -> StatusCode {
+    let (email, client) = (format!("u{n}@example.com"), format!("203.0.113.{n}"));
+    failed_login(app, "192.0.2.10", &email, &client).await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_spoofed_forwarded_for_from_an_untrusted_peer_does_not_change_the_throttle_key() {
     let app = TestApp::new();
     // Five different accounts, so only the per-address budget can run out,
     // each attempt claiming to come from somewhere else.
     for i in 0..5 {
-        let status = failed_login(
-            &app,
-            "192.0.2.10",
-            &format!("u{i}@example.com"),
-            &format!("203.0.113.{i}"),
-        )
-        .await;
+        let status = numbered_failed_login(&app, i).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED);
     }
     let status = failed_login(&app, "192.0.2.10", "u9@example.com", "203.0.113.99").await;
@@ -54,13 +55,7 @@ async fn a_trusted_proxy_forwards_the_client_address() {
     let app = TestApp::with_edge(edge);
     for i in 0..6 {
         // Every attempt through the same proxy, from a different client.
-        let status = failed_login(
-            &app,
-            "192.0.2.10",
-            &format!("u{i}@example.com"),
-            &format!("203.0.113.{i}"),
-        )
-        .await;
+        let status = numbered_failed_login(&app, i).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED, "attempt {i}");
     }
 }
@@ -100,15 +95,7 @@ async fn a_tenant_subdomain_addresses_that_tenant_for_its_members_only() {
         .await;
     assert_eq!(response.status, StatusCode::CREATED);
 
-    let members = app
-        .json_from(
-            "192.0.2.1",
-            Method::GET,
-            "/v1/members",
-            &[("authorization", &ada), ("host", "acme.example.com")],
-            json!(null),
-        )
-        .await;
+    let members = get_on_acme_host(&app, &ada, "/v1/members").await;
     assert_eq!(
         members.status,
         StatusCode::OK,
@@ -120,27 +107,18 @@ async fn a_tenant_subdomain_addresses_that_tenant_for_its_members_only() {
         "ada@example.com"
     );
 
-    let outsider = app
-        .json_from(
-            "192.0.2.1",
-            Method::GET,
-            "/v1/members",
-            &[("authorization", &bob), ("host", "acme.example.com")],
-            json!(null),
-        )
-        .await;
+    let outsider = get_on_acme_host(&app, &bob, "/v1/members").await;
     outsider.assert_problem(StatusCode::NOT_FOUND, "tenant_not_found");
     // Global paths stay global on a tenant host.
-    let me = app
-        .json_from(
-            "192.0.2.1",
-            Method::GET,
-            "/v1/me",
-            &[("authorization", &bob), ("host", "acme.example.com")],
-            json!(null),
-        )
-        .await;
+    let me = get_on_acme_host(&app, &bob, "/v1/me").await;
     assert_eq!(me.status, StatusCode::OK);
+}
+
+/// A GET on the tenant's own host, as the holder of `bearer`.
+async fn get_on_acme_host(app: &TestApp, bearer: &str, path: &str) -> TestResponse {
+    let headers = [("authorization", bearer), ("host", "acme.example.com")];
+    app.json_from("192.0.2.1", Method::GET, path, &headers, json!(null))
+        .await
 }
 
 #[tokio::test]

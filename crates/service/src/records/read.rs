@@ -1,6 +1,8 @@
 //! Reading records: one by id, or a page of them by filter and sort.
 
-use bulkhead_domain::collection::Visibility;
+use std::sync::Arc;
+
+use bulkhead_domain::collection::{CollectionSchema, Visibility};
 use bulkhead_domain::filter::{FilterError, parse, parse_sort, typecheck};
 use bulkhead_domain::{Permission, RecordId};
 use bulkhead_store::{Access, Cursor, Record, RecordQuery};
@@ -9,6 +11,7 @@ use crate::ServiceError;
 use crate::context::{RequestContext, TenantAccess};
 use crate::data::Data;
 use crate::page::Paged;
+use crate::shared::TenantWork;
 
 /// What to list: `?filter=&sort=&cursor=&limit=`.
 #[derive(Debug, Clone, Copy)]
@@ -20,6 +23,25 @@ pub struct ListRequest<'a> {
 }
 
 impl Data {
+    /// The first steps of every record read: the caller's leave to read,
+    /// the tenant's transaction and the collection's schema.
+    async fn records_to_read<'a>(
+        &'a self,
+        access: &'a TenantAccess,
+        collection: &str,
+        action: &str,
+        ctx: &'a RequestContext,
+    ) -> Result<(TenantWork<'a>, Arc<CollectionSchema>), ServiceError> {
+        let mut tx = self
+            .core
+            .tenant_work(access, ctx, Permission::RecordsRead, action, Access::Read)
+            .await?;
+        let schema = self
+            .schema_for_read(&mut *tx, access.tenant_id(), collection)
+            .await?;
+        Ok((tx, schema))
+    }
+
     pub async fn get_record(
         &self,
         access: &TenantAccess,
@@ -27,18 +49,8 @@ impl Data {
         id: RecordId,
         ctx: &RequestContext,
     ) -> Result<Record, ServiceError> {
-        let mut tx = self
-            .core
-            .tenant_work(
-                access,
-                ctx,
-                Permission::RecordsRead,
-                "record.read",
-                Access::Read,
-            )
-            .await?;
-        let schema = self
-            .schema_for_read(&mut *tx, access.tenant_id(), collection)
+        let (mut tx, schema) = self
+            .records_to_read(access, collection, "record.read", ctx)
             .await?;
         match tx.record(collection, id).await? {
             Some(record) if Self::may_read(access, &schema, &record) => Ok(record),
@@ -60,18 +72,8 @@ impl Data {
             cursor,
             limit,
         } = *request;
-        let mut tx = self
-            .core
-            .tenant_work(
-                access,
-                ctx,
-                Permission::RecordsRead,
-                "record.list",
-                Access::Read,
-            )
-            .await?;
-        let schema = self
-            .schema_for_read(&mut *tx, access.tenant_id(), collection)
+        let (mut tx, schema) = self
+            .records_to_read(access, collection, "record.list", ctx)
             .await?;
         let invalid = |parameter: &'static str| {
             move |error: FilterError| ServiceError::InvalidQuery {

@@ -7,81 +7,35 @@ use bulkhead_service::{Principal, ServiceError};
 use bulkhead_store::Access;
 use time::Duration;
 
-use crate::support::{PASSWORD, World, ctx};
+use crate::support::{PASSWORD, World, assert_invalid_credentials, ctx, throttled_secs};
+
+const WRONG: &str = "wrong password here";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_email_and_wrong_password_fail_alike() {
     let world = World::new();
-    world
-        .services
-        .identity
-        .signup("ada@example.com", PASSWORD, None, &ctx("192.0.2.1"))
-        .await
-        .unwrap();
-    let unknown = world
-        .services
-        .identity
-        .login("bob@example.com", PASSWORD, &ctx("192.0.2.2"))
-        .await
-        .unwrap_err();
-    let wrong = world
-        .services
-        .identity
-        .login("ada@example.com", "wrong password here", &ctx("192.0.2.3"))
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(unknown, ServiceError::InvalidCredentials),
-        "{unknown:?}"
-    );
-    assert!(
-        matches!(wrong, ServiceError::InvalidCredentials),
-        "{wrong:?}"
-    );
+    world.signup("ada@example.com", "192.0.2.1").await;
+    let unknown = world.login("bob@example.com", PASSWORD, "192.0.2.2").await;
+    let wrong = world.login("ada@example.com", WRONG, "192.0.2.3").await;
+    assert_invalid_credentials(unknown);
+    assert_invalid_credentials(wrong);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_sixth_quick_failure_is_throttled_and_time_lifts_it() {
     let world = World::new();
-    world
-        .services
-        .identity
-        .signup("ada@example.com", PASSWORD, None, &ctx("192.0.2.1"))
-        .await
-        .unwrap();
+    world.signup("ada@example.com", "192.0.2.1").await;
     for _ in 0..5 {
-        let error = world
-            .services
-            .identity
-            .login("ada@example.com", "wrong password here", &ctx("192.0.2.9"))
-            .await
-            .unwrap_err();
-        assert!(
-            matches!(error, ServiceError::InvalidCredentials),
-            "{error:?}"
-        );
+        assert_invalid_credentials(world.login("ada@example.com", WRONG, "192.0.2.9").await);
     }
     // Even the right password waits now: the delay belongs to the account.
-    let error = world
-        .services
-        .identity
-        .login("ada@example.com", PASSWORD, &ctx("198.51.100.1"))
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(
-            error,
-            ServiceError::Throttled {
-                retry_after_secs: 1
-            }
-        ),
-        "{error:?}"
-    );
+    let result = world
+        .login("ada@example.com", PASSWORD, "198.51.100.1")
+        .await;
+    assert_eq!(throttled_secs(result), 1);
     world.clock.advance(Duration::seconds(1));
     world
-        .services
-        .identity
-        .login("ada@example.com", PASSWORD, &ctx("198.51.100.1"))
+        .login("ada@example.com", PASSWORD, "198.51.100.1")
         .await
         .unwrap();
 }
@@ -89,12 +43,7 @@ async fn the_sixth_quick_failure_is_throttled_and_time_lifts_it() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hash_with_weaker_parameters_is_upgraded_at_login() {
     let world = World::new();
-    let tokens = world
-        .services
-        .identity
-        .signup("ada@example.com", PASSWORD, None, &ctx("192.0.2.1"))
-        .await
-        .unwrap();
+    let tokens = world.signup("ada@example.com", "192.0.2.1").await;
     let weak = Argon2::new(
         Algorithm::Argon2id,
         Version::V0x13,
@@ -107,15 +56,13 @@ async fn a_hash_with_weaker_parameters_is_upgraded_at_login() {
     .unwrap()
     .to_string();
     let mut tx = world.store.platform(Access::Write).await.unwrap();
-    tx.set_password_hash(tokens.user.id, &weak, world.clock_now())
+    tx.set_password_hash(tokens.user.id, &weak, world.now())
         .await
         .unwrap();
     tx.commit().await.unwrap();
 
     world
-        .services
-        .identity
-        .login("ada@example.com", PASSWORD, &ctx("192.0.2.1"))
+        .login("ada@example.com", PASSWORD, "192.0.2.1")
         .await
         .unwrap();
     let mut tx = world.store.platform(Access::Read).await.unwrap();
@@ -134,96 +81,42 @@ async fn a_hash_with_weaker_parameters_is_upgraded_at_login() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rotated_refresh_token_is_refused_and_after_the_grace_window_revokes_the_session() {
     let world = World::new();
-    let first = world
-        .services
-        .identity
-        .signup("ada@example.com", PASSWORD, None, &ctx("192.0.2.1"))
-        .await
-        .unwrap();
-    let second = world
-        .services
-        .identity
-        .refresh(&first.refresh_token, &ctx("192.0.2.1"))
-        .await
-        .unwrap();
+    let first = world.signup("ada@example.com", "192.0.2.1").await;
+    let second = world.refresh(&first, "192.0.2.1").await.unwrap();
 
     // Within the grace window: refused, session intact.
-    let error = world
-        .services
-        .identity
-        .refresh(&first.refresh_token, &ctx("192.0.2.1"))
-        .await
-        .unwrap_err();
+    let error = world.refresh(&first, "192.0.2.1").await.unwrap_err();
     assert!(matches!(error, ServiceError::InvalidRefreshToken));
-    world
-        .services
-        .identity
-        .authenticate(&second.access_token)
-        .await
-        .unwrap();
+    world.authenticate(&second).await.unwrap();
 
     // After it: reuse, and the whole session ends, access token included.
     world.clock.advance(Duration::seconds(11));
-    let error = world
-        .services
-        .identity
-        .refresh(&first.refresh_token, &ctx("192.0.2.1"))
-        .await
-        .unwrap_err();
+    let error = world.refresh(&first, "192.0.2.1").await.unwrap_err();
     assert!(matches!(error, ServiceError::InvalidRefreshToken));
-    assert!(
-        world
-            .services
-            .identity
-            .refresh(&second.refresh_token, &ctx("192.0.2.1"))
-            .await
-            .is_err()
-    );
-    let error = world
-        .services
-        .identity
-        .authenticate(&second.access_token)
-        .await
-        .unwrap_err();
+    assert!(world.refresh(&second, "192.0.2.1").await.is_err());
+    let error = world.authenticate(&second).await.unwrap_err();
     assert!(matches!(error, ServiceError::Unauthenticated), "{error:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sessions_end_after_thirty_idle_minutes_and_twelve_hours_in_all() {
     let world = World::new();
-    let tokens = world
-        .services
-        .identity
-        .signup("ada@example.com", PASSWORD, None, &ctx("192.0.2.1"))
-        .await
-        .unwrap();
+    let tokens = world.signup("ada@example.com", "192.0.2.1").await;
     world
         .clock
         .advance(Duration::minutes(30) + Duration::seconds(1));
     assert!(
-        world
-            .services
-            .identity
-            .refresh(&tokens.refresh_token, &ctx("192.0.2.1"))
-            .await
-            .is_err(),
+        world.refresh(&tokens, "192.0.2.1").await.is_err(),
         "idle timeout"
     );
 
     let mut tokens = world
-        .services
-        .identity
-        .login("ada@example.com", PASSWORD, &ctx("192.0.2.1"))
+        .login("ada@example.com", PASSWORD, "192.0.2.1")
         .await
         .unwrap();
     for _ in 0..(12 * 60 / 20) {
         world.clock.advance(Duration::minutes(20));
-        match world
-            .services
-            .identity
-            .refresh(&tokens.refresh_token, &ctx("192.0.2.1"))
-            .await
-        {
+        match world.refresh(&tokens, "192.0.2.1").await {
             Ok(next) => tokens = next,
             Err(_) => return, // the absolute limit ended it
         }
@@ -234,18 +127,8 @@ async fn sessions_end_after_thirty_idle_minutes_and_twelve_hours_in_all() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_access_token_stops_working_at_logout_before_it_expires() {
     let world = World::new();
-    let tokens = world
-        .services
-        .identity
-        .signup("ada@example.com", PASSWORD, None, &ctx("192.0.2.1"))
-        .await
-        .unwrap();
-    let principal = world
-        .services
-        .identity
-        .authenticate(&tokens.access_token)
-        .await
-        .unwrap();
+    let tokens = world.signup("ada@example.com", "192.0.2.1").await;
+    let principal = world.authenticate(&tokens).await.unwrap();
     assert!(matches!(principal, Principal::User { .. }));
     world
         .services
@@ -253,55 +136,20 @@ async fn an_access_token_stops_working_at_logout_before_it_expires() {
         .logout(&principal, &ctx("192.0.2.1"))
         .await
         .unwrap();
-    let error = world
-        .services
-        .identity
-        .authenticate(&tokens.access_token)
-        .await
-        .unwrap_err();
+    let error = world.authenticate(&tokens).await.unwrap_err();
     assert!(matches!(error, ServiceError::Unauthenticated), "{error:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn access_tokens_expire_after_fifteen_minutes_and_thirty_seconds() {
     let world = World::new();
-    let tokens = world
-        .services
-        .identity
-        .signup("ada@example.com", PASSWORD, None, &ctx("192.0.2.1"))
-        .await
-        .unwrap();
+    let tokens = world.signup("ada@example.com", "192.0.2.1").await;
     world
         .clock
         .advance(Duration::minutes(15) + Duration::seconds(30));
-    world
-        .services
-        .identity
-        .authenticate(&tokens.access_token)
-        .await
-        .unwrap();
+    world.authenticate(&tokens).await.unwrap();
     world.clock.advance(Duration::seconds(1));
-    assert!(
-        world
-            .services
-            .identity
-            .authenticate(&tokens.access_token)
-            .await
-            .is_err()
-    );
-}
-
-impl World {
-    fn clock_now(&self) -> time::OffsetDateTime {
-        bulkhead_domain::Clock::now(&*self.clock)
-    }
-}
-
-fn throttled_secs(result: Result<bulkhead_service::auth::Tokens, ServiceError>) -> u64 {
-    match result {
-        Err(ServiceError::Throttled { retry_after_secs }) => retry_after_secs,
-        other => panic!("expected a 429: {other:?}"),
-    }
+    assert!(world.authenticate(&tokens).await.is_err());
 }
 
 /// Issue 17, defect 5: a hundred and fifty failures against other accounts
@@ -314,28 +162,14 @@ fn throttled_secs(result: Result<bulkhead_service::auth::Tokens, ServiceError>) 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slowed_address_checks_no_password_except_for_accounts_known_there() {
     let world = World::new();
-    let shared = ctx("203.0.113.7");
+    const SHARED: &str = "203.0.113.7";
     // Ada signed up from the shared address; Bob never used it.
-    world
-        .services
-        .identity
-        .signup("ada@example.com", PASSWORD, None, &shared)
-        .await
-        .unwrap();
-    world
-        .services
-        .identity
-        .signup("bob@example.com", PASSWORD, None, &ctx("192.0.2.1"))
-        .await
-        .unwrap();
+    world.signup("ada@example.com", SHARED).await;
+    world.signup("bob@example.com", "192.0.2.1").await;
     let (mut n_checked, mut n_slowed) = (0, 0);
     for n in 0..150 {
-        let result = world
-            .services
-            .identity
-            .login(&format!("stuffed{n}@example.com"), "not anybody's", &shared)
-            .await;
-        match result {
+        let email = format!("stuffed{n}@example.com");
+        match world.login(&email, "not anybody's", SHARED).await {
             Err(ServiceError::InvalidCredentials) => n_checked += 1,
             Err(ServiceError::Throttled { retry_after_secs }) => {
                 n_slowed += 1;
@@ -359,41 +193,24 @@ async fn a_slowed_address_checks_no_password_except_for_accounts_known_there() {
     // Once the delay is waited out a guess is checked, and the address
     // waits again.
     world.clock.advance(ADDRESS_MAX_DELAY);
-    let error = world
-        .services
-        .identity
-        .login("stuffed@example.com", "not anybody's", &shared)
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(error, ServiceError::InvalidCredentials),
-        "{error:?}"
+    assert_invalid_credentials(
+        world
+            .login("stuffed@example.com", "not anybody's", SHARED)
+            .await,
     );
     // Bob's right password is refused without being checked, exactly like
     // a wrong one and an unknown email (A4), and the refusals, however
     // many, neither lengthen the address's delay nor count against Bob.
-    let wait = throttled_secs(
-        world
-            .services
-            .identity
-            .login("bob@example.com", PASSWORD, &shared)
-            .await,
-    );
+    let wait = throttled_secs(world.login("bob@example.com", PASSWORD, SHARED).await);
     assert_eq!(wait, 4);
     for _ in 0..20 {
         for (email, password) in [
             ("bob@example.com", PASSWORD),
-            ("bob@example.com", "wrong password here"),
-            ("nobody@example.com", "wrong password here"),
+            ("bob@example.com", WRONG),
+            ("nobody@example.com", WRONG),
         ] {
             assert_eq!(
-                throttled_secs(
-                    world
-                        .services
-                        .identity
-                        .login(email, password, &shared)
-                        .await
-                ),
+                throttled_secs(world.login(email, password, SHARED).await),
                 wait,
                 "{email}"
             );
@@ -401,46 +218,29 @@ async fn a_slowed_address_checks_no_password_except_for_accounts_known_there() {
     }
     // Ada succeeded from there before: her right password logs in at once.
     world
-        .services
-        .identity
-        .login("ada@example.com", PASSWORD, &shared)
+        .login("ada@example.com", PASSWORD, SHARED)
         .await
         .unwrap();
     // Bob waits out the delay once, and then is known there too.
     world.clock.advance(ADDRESS_MAX_DELAY);
     world
-        .services
-        .identity
-        .login("bob@example.com", PASSWORD, &shared)
+        .login("bob@example.com", PASSWORD, SHARED)
         .await
         .unwrap();
     let _ = world
-        .services
-        .identity
-        .login("stuffed@example.com", "not anybody's", &shared)
+        .login("stuffed@example.com", "not anybody's", SHARED)
         .await
         .unwrap_err();
     assert!(matches!(
-        world
-            .services
-            .identity
-            .login("nobody@example.com", PASSWORD, &shared)
-            .await,
+        world.login("nobody@example.com", PASSWORD, SHARED).await,
         Err(ServiceError::Throttled { .. })
     ));
     world
-        .services
-        .identity
-        .login("bob@example.com", PASSWORD, &shared)
+        .login("bob@example.com", PASSWORD, SHARED)
         .await
         .unwrap();
     // Failed logins never slow sign-ups from the address.
-    world
-        .services
-        .identity
-        .signup("newcomer@example.com", PASSWORD, None, &shared)
-        .await
-        .unwrap();
+    world.signup("newcomer@example.com", SHARED).await;
 }
 
 /// A known pair's attempts are held by its account's strict limit (A3),
@@ -448,33 +248,13 @@ async fn a_slowed_address_checks_no_password_except_for_accounts_known_there() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_known_pair_still_waits_for_its_account() {
     let world = World::new();
-    let shared = ctx("203.0.113.7");
-    world
-        .services
-        .identity
-        .signup("ada@example.com", PASSWORD, None, &shared)
-        .await
-        .unwrap();
+    const SHARED: &str = "203.0.113.7";
+    world.signup("ada@example.com", SHARED).await;
     for _ in 0..5 {
-        let error = world
-            .services
-            .identity
-            .login("ada@example.com", "wrong password here", &shared)
-            .await
-            .unwrap_err();
-        assert!(
-            matches!(error, ServiceError::InvalidCredentials),
-            "{error:?}"
-        );
+        assert_invalid_credentials(world.login("ada@example.com", WRONG, SHARED).await);
     }
     assert_eq!(
-        throttled_secs(
-            world
-                .services
-                .identity
-                .login("ada@example.com", PASSWORD, &shared)
-                .await
-        ),
+        throttled_secs(world.login("ada@example.com", PASSWORD, SHARED).await),
         1
     );
 }

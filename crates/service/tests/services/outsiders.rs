@@ -4,38 +4,22 @@
 use bulkhead_service::{Principal, ServiceError};
 use bulkhead_store::Access;
 
-use crate::support::{PASSWORD, World, ctx};
+use crate::support::{World, ctx};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_non_members_flood_is_one_platform_entry_with_its_count() {
     let world = World::new();
     let services = &world.services;
-    let owner = services
-        .identity
-        .signup("owner@example.com", PASSWORD, None, &ctx("192.0.2.1"))
-        .await
-        .unwrap();
-    let owner = services
-        .identity
-        .authenticate(&owner.access_token)
-        .await
-        .unwrap();
+    let owner = world.signup("owner@example.com", "192.0.2.1").await;
+    let owner = world.authenticate(&owner).await.unwrap();
     let (tenant, _) = services
         .tenancy
         .create_tenant(&owner, "secret-corp", "Secret Corp", &ctx("192.0.2.1"))
         .await
         .unwrap();
-    let stranger = services
-        .identity
-        .signup("stranger@example.com", PASSWORD, None, &ctx("192.0.2.2"))
-        .await
-        .unwrap();
+    let stranger = world.signup("stranger@example.com", "192.0.2.2").await;
     let stranger_id = *stranger.user.id.as_uuid();
-    let stranger: Principal = services
-        .identity
-        .authenticate(&stranger.access_token)
-        .await
-        .unwrap();
+    let stranger: Principal = world.authenticate(&stranger).await.unwrap();
     services.flush_denials().await.unwrap();
     let tenant_log_before = tenant_log_length(&world, tenant.id).await;
     let platform_before = platform_log(&world).await.len();

@@ -3,8 +3,9 @@
 use std::sync::Arc;
 
 use bulkhead_domain::{Clock, ManualClock};
+use bulkhead_service::auth::Tokens;
 use bulkhead_service::signing_keys::KeyRing;
-use bulkhead_service::{AuthSettings, Keys, RequestContext, Services};
+use bulkhead_service::{AuthSettings, Keys, Principal, RequestContext, ServiceError, Services};
 use bulkhead_store::Store;
 use bulkhead_store_sqlite::{DATABASE_FILE, SqliteStore};
 use time::macros::datetime;
@@ -36,6 +37,59 @@ impl World {
             store,
             _dir: dir,
         }
+    }
+
+    pub fn now(&self) -> time::OffsetDateTime {
+        self.clock.now()
+    }
+
+    /// Signs `email` up from `ip` with [`PASSWORD`].
+    pub async fn signup(&self, email: &str, ip: &str) -> Tokens {
+        let identity = &self.services.identity;
+        identity
+            .signup(email, PASSWORD, None, &ctx(ip))
+            .await
+            .unwrap()
+    }
+
+    pub async fn login(
+        &self,
+        email: &str,
+        password: &str,
+        ip: &str,
+    ) -> Result<Tokens, ServiceError> {
+        self.services
+            .identity
+            .login(email, password, &ctx(ip))
+            .await
+    }
+
+    pub async fn refresh(&self, tokens: &Tokens, ip: &str) -> Result<Tokens, ServiceError> {
+        let identity = &self.services.identity;
+        identity.refresh(&tokens.refresh_token, &ctx(ip)).await
+    }
+
+    pub async fn authenticate(&self, tokens: &Tokens) -> Result<Principal, ServiceError> {
+        self.services
+            .identity
+            .authenticate(&tokens.access_token)
+            .await
+    }
+}
+
+/// The failure a wrong password and an unknown email share.
+pub fn assert_invalid_credentials<T: std::fmt::Debug>(result: Result<T, ServiceError>) {
+    assert!(
+        matches!(result, Err(ServiceError::InvalidCredentials)),
+        "{result:?}"
+    );
+}
+
+/// How long a throttled login is told to wait.
+pub fn throttled_secs(result: Result<Tokens, ServiceError>) -> u64 {
+    match result {
+        Err(ServiceError::Throttled { retry_after_secs }) => retry_after_secs,
+        other => panic!("expected a 429: {other:?}"),
     }
 }
 
