@@ -7,7 +7,7 @@ use bulkhead_service::auth::Tokens;
 use bulkhead_store::{ApiKey, AuditEntry, Member, Session, Tenant, User, UserMembership};
 
 mod record_json;
-pub use record_json::{record_bytes, record_json, record_page_bytes};
+pub use record_json::{record_bytes, record_page_bytes};
 
 /// A page as a list answer's `items` and `next_cursor`, each item through
 /// `view`: every list is made this way (records write theirs by hand, in

@@ -32,16 +32,19 @@ pub fn router() -> OpenApiRouter<AppState> {
         ))
 }
 
-/// The record as the answer to a create (a tree, as its idempotent
-/// replays send it too), with its version as the `ETag`.
-fn created(body: serde_json::Value) -> Response {
+/// An idempotent replay of a create: the answer stored the first time (a
+/// tree), with its version as the `ETag`.
+fn replayed(body: serde_json::Value) -> Response {
     let version = body.get("version").and_then(serde_json::Value::as_i64);
     tag((StatusCode::CREATED, Json(body)).into_response(), version)
 }
 
-fn record_response(record: &Record) -> Response {
+/// The record, written by the views' fast writer (the bytes printing its
+/// tree would give, without parsing the stored document into one), with
+/// its version as the `ETag`.
+fn record_response(status: StatusCode, record: &Record) -> Response {
     tag(
-        json_bytes(views::record_bytes(record)),
+        (status, json_bytes(views::record_bytes(record))).into_response(),
         Some(record.version),
     )
 }
@@ -85,14 +88,15 @@ async fn create_record(
             Some(key)
         }
     };
-    let body = match data
-        .create_record(&access, &name, &body, idempotency_key, &ctx)
-        .await?
-    {
-        RecordCreated::New(record) => views::record_json(&record),
-        RecordCreated::Replayed(body) => body,
-    };
-    Ok(created(body))
+    Ok(
+        match data
+            .create_record(&access, &name, &body, idempotency_key, &ctx)
+            .await?
+        {
+            RecordCreated::New(record) => record_response(StatusCode::CREATED, &record),
+            RecordCreated::Replayed(body) => replayed(body),
+        },
+    )
 }
 
 /// Records matching `filter`, in `sort` order, a page at a time.
@@ -129,7 +133,7 @@ async fn get_record(
     let record = data
         .get_record(&access, &name, RecordId::from_uuid(id), &ctx)
         .await?;
-    Ok(record_response(&record))
+    Ok(record_response(StatusCode::OK, &record))
 }
 
 async fn write(
@@ -149,7 +153,7 @@ async fn write(
     let record = data
         .write_record(&access, &name, RecordId::from_uuid(id), &request, &ctx)
         .await?;
-    Ok(record_response(&record))
+    Ok(record_response(StatusCode::OK, &record))
 }
 
 /// Replaces a record's fields.

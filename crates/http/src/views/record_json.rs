@@ -7,13 +7,15 @@ use bulkhead_store::Record;
 use serde_json::Value;
 
 /// What a record looks like to clients:
-/// `{id, owner_id, version, created_at, updated_at, data}`, as a tree (the
-/// answer to a create, which is also what its idempotent replays send).
-pub fn record_json(record: &Record) -> Value {
+/// `{id, owner_id, version, created_at, updated_at, data}`, as a tree: what
+/// the tests compare the fast writer's bytes with.
+#[cfg(test)]
+fn record_json(record: &Record) -> Value {
     serde_json::from_slice(&record_bytes(record)).unwrap_or(Value::Null)
 }
 
-/// [`record_json`] as the bytes sent to the client, written straight from
+/// A record as the bytes sent to the client
+/// (`{id, owner_id, version, created_at, updated_at, data}`), written straight from
 /// the record: the stored document is copied in as it is, not parsed and
 /// printed again.
 pub fn record_bytes(record: &Record) -> Vec<u8> {
@@ -28,7 +30,7 @@ fn record_size_hint(record: &Record) -> usize {
 }
 
 /// Appends the record's JSON, keys in the order serde_json prints an
-/// object's, so the bytes are what printing [`record_json`] would give for
+/// object's, so the bytes are what printing the record's tree would give for
 /// a compactly stored document. Nothing needs escaping: every string is a
 /// UUID or a datetime, and the document is JSON already (checked when it
 /// was read). Going through serde's per-string escaping instead was a fifth
