@@ -36,11 +36,18 @@ pub struct FieldSpec {
 pub struct CollectionSpec {
     pub name: String,
     pub fields: Vec<FieldSpec>,
-    /// `tenant` (every member reads) or `owner` (the owner and managers).
+    /// `tenant` (every member reads; the default) or `owner` (the owner and
+    /// managers).
+    #[serde(default = "default_visibility")]
+    #[schema(default = "tenant")]
     pub visibility: String,
     /// Database indexes, each a list of 1 to 4 field names.
     #[serde(default)]
     pub indexes: Vec<Vec<String>>,
+}
+
+fn default_visibility() -> String {
+    "tenant".to_owned()
 }
 
 /// A collection as the server answers it: its definition, with the same

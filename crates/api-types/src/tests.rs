@@ -217,6 +217,19 @@ fn optional_request_fields_may_be_left_out() {
     );
     let update: UpdateTenantRequest = serde_json::from_value(json!({})).unwrap();
     assert_eq!(update, UpdateTenantRequest::default());
+    let spec: CollectionSpec =
+        serde_json::from_value(json!({"name": "notes", "fields": []})).unwrap();
+    assert_eq!(spec.visibility, "tenant");
+    assert_eq!(spec.indexes, Vec::<Vec<String>>::new());
+}
+
+#[test]
+fn a_collection_spec_documents_visibility_as_optional_with_its_default() {
+    let spec = serde_json::to_value(<CollectionSpec as utoipa::PartialSchema>::schema()).unwrap();
+    let required = spec["required"].as_array().unwrap();
+    assert!(!required.contains(&json!("visibility")), "{spec:#}");
+    assert!(required.contains(&json!("name")), "{spec:#}");
+    assert_eq!(spec["properties"]["visibility"]["default"], "tenant");
 }
 
 #[test]

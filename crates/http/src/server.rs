@@ -4,8 +4,8 @@
 //! `axum::serve` has no read timeouts and no connection cap, and before it
 //! reads a request it waits, without a deadline, for the first bytes of a
 //! connection (to tell HTTP/1 from HTTP/2). A client that connected and
-//! said nothing held a file descriptor for ever; enough of them and the
-//! listener failed with "Too many open files" (issue 17). Here:
+//! said nothing would hold a file descriptor for ever; enough of them and
+//! the listener fails with "Too many open files". Here:
 //!
 //! - A connection must send a whole request head within
 //!   [`ConnectionLimits::header_read_timeout`]. hyper starts that timer

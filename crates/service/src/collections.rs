@@ -10,7 +10,8 @@ use bulkhead_domain::collection::{
     CollectionSchema, FieldType, SchemaDraft, SchemaIssue, schema_change_issues,
 };
 use bulkhead_store::{
-    Access, Collection, ConflictKind, Invalidation, NewCollection, StoreError, TenantTx, Write,
+    Access, Collection, CollectionChange, ConflictKind, Invalidation, NewCollection, StoreError,
+    TenantTx, Write,
 };
 
 use crate::ServiceError;
@@ -118,6 +119,7 @@ impl Data {
             .insert_collection(NewCollection {
                 name: schema.name().to_string(),
                 schema: stored,
+                visibility: schema.visibility(),
                 at: self.core.now(),
             })
             .await
@@ -231,10 +233,14 @@ impl Data {
         }
         let stored = serde_json::to_value(&schema)
             .map_err(|e| ServiceError::Store(StoreError::internal(e)))?;
-        let row = match tx
-            .update_collection(name, &stored, current.row.version, self.core.now())
-            .await?
-        {
+        let change = CollectionChange {
+            name: name.to_owned(),
+            schema: stored,
+            visibility: schema.visibility(),
+            expected_version: current.row.version,
+            at: self.core.now(),
+        };
+        let row = match tx.update_collection(change).await? {
             Write::Done(row) => row,
             Write::NotFound => return Err(ServiceError::NotFound("collection_not_found")),
             Write::VersionMismatch { current } => {

@@ -6,9 +6,10 @@
 //! non-member or an anonymous caller knocking on a tenant, an API key of
 //! another tenant, an invitation token for someone else, a non-admin on
 //! an admin route, a throttled login) cost the caller one cheap request.
-//! Anyone can sign up, so one durable row per attempt let anyone write
-//! thousands of rows a second into any tenant's log, and the write made
-//! an existing tenant's 404 slower than a missing one's. Here an attempt
+//! Anyone can sign up, so one durable row per attempt would let anyone
+//! write thousands of rows a second into any tenant's log, and the write
+//! would make an existing tenant's 404 slower than a missing one's, which
+//! tells outsiders which slugs exist. Here an attempt
 //! costs a map update; a flood costs one row per (actor, action, reason)
 //! per window, and the number of groups held is capped ([`MAX_GROUPS`]),
 //! past which attempts are only counted in one overflow summary.

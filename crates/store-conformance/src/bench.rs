@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 use bulkhead_domain::collection::{CollectionSchema, FieldDraft, FieldType, SchemaDraft};
 use bulkhead_domain::filter::{TypedExpr, parse, typecheck};
 use bulkhead_domain::{RecordId, TenantId, TenantSlug};
-use bulkhead_store::{Access, Document, NewCollection, NewRecord, NewTenant, RecordQuery, Store};
+use bulkhead_store::{Access, Document, NewRecord, NewTenant, RecordQuery, Store};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use time::OffsetDateTime;
@@ -172,13 +172,9 @@ pub async fn seed(
             })
             .await
             .unwrap();
-        tx.insert_collection(NewCollection {
-            name: COLLECTION.into(),
-            schema: stored.clone(),
-            at: T0,
-        })
-        .await
-        .unwrap();
+        tx.insert_collection(crate::fixtures::collection(COLLECTION, stored.clone(), T0))
+            .await
+            .unwrap();
         tx.ensure_record_index(COLLECTION, &index).await.unwrap();
         tx.commit().await.unwrap();
         seeded.push((id, Vec::with_capacity(records_per_tenant)));

@@ -4,6 +4,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use bulkhead_domain::audit::{ActorKind, Outcome};
+use bulkhead_domain::collection::Visibility;
 use bulkhead_domain::{
     ApiKeyId, AuditEntryId, Email, Id, InvitationId, RecordId, Role, TenantId, TenantSlug, UserId,
 };
@@ -14,8 +15,8 @@ use time::{Duration, OffsetDateTime};
 use tokio::sync::Barrier;
 
 use bulkhead_store::{
-    Access, AuditDraft, EventKind, NewApiKey, NewCollection, NewInvitation, NewMembership,
-    NewRecord, NewRecordEvent, NewTenant, NewUser, Store, Tenant, UniqueValue, User,
+    Access, AuditDraft, CollectionChange, EventKind, NewApiKey, NewCollection, NewInvitation,
+    NewMembership, NewRecord, NewRecordEvent, NewTenant, NewUser, Store, Tenant, UniqueValue, User,
 };
 
 /// The suite's "now". Fixed, so expiry is decided by the data, not the wall clock.
@@ -158,8 +159,33 @@ pub fn seeded_id<K>(rng: &mut impl Rng) -> Id<K> {
 pub fn collection(name: &str, schema: Value, at: OffsetDateTime) -> NewCollection {
     NewCollection {
         name: name.into(),
+        visibility: visibility_of(&schema),
         schema,
         at,
+    }
+}
+
+/// A replacement of `name`'s schema, conditional on `expected_version`.
+pub fn collection_change(
+    name: &str,
+    schema: &Value,
+    expected_version: i64,
+    at: OffsetDateTime,
+) -> CollectionChange {
+    CollectionChange {
+        name: name.into(),
+        schema: schema.clone(),
+        visibility: visibility_of(schema),
+        expected_version,
+        at,
+    }
+}
+
+/// The visibility a schema names, which the service passes beside it.
+fn visibility_of(schema: &Value) -> Visibility {
+    match schema["visibility"].as_str() {
+        Some("owner") => Visibility::Owner,
+        _ => Visibility::Tenant,
     }
 }
 

@@ -7,7 +7,7 @@
 
 use bulkhead_domain::collection::{CollectionSchema, FieldType};
 use bulkhead_domain::{RecordId, UserId};
-use bulkhead_store::{Access, NewCollection, NewRecord, RecordQuery, Store, Tenant, TenantTx};
+use bulkhead_store::{Access, NewRecord, RecordQuery, Store, Tenant, TenantTx};
 use serde_json::{Value, json};
 
 use crate::fixtures;
@@ -56,13 +56,9 @@ pub async fn seed(store: &dyn Store) -> Vec<(Tenant, Vec<UserId>)> {
         for collection in ["tasks", "notes"] {
             let mut schema = tasks_schema_json();
             schema["name"] = json!(collection);
-            tx.insert_collection(NewCollection {
-                name: collection.into(),
-                schema,
-                at: fixtures::t0(),
-            })
-            .await
-            .unwrap();
+            tx.insert_collection(fixtures::collection(collection, schema, fixtures::t0()))
+                .await
+                .unwrap();
             tx.ensure_record_index(collection, &index_fields)
                 .await
                 .unwrap();

@@ -4,23 +4,26 @@
 use bulkhead_domain::TenantId;
 use bulkhead_store::audit::seal;
 use bulkhead_store::{AuditDraft, AuditEntry, AuditQuery, StoreError};
-use sqlx::{PgConnection, Postgres, QueryBuilder, Row};
+use sqlx::{Postgres, QueryBuilder, Row};
 use uuid::Uuid;
 
-use crate::codec::{self, store_error};
+use crate::codec;
+use crate::tx::Tx;
 
 /// The first key of the advisory locks that serialise appends to one chain
 /// ("audi"); the second is derived from the tenant (0 for the platform).
 const AUDIT_LOCK: i32 = 0x6175_6469;
 
-/// Which log: a tenant's (bound to the transaction's tenant) or the platform's.
-#[derive(Debug, Clone, Copy)]
-pub enum Log {
-    Tenant(TenantId),
-    Platform,
+pub use bulkhead_store::audit::Log;
+
+/// How each log is read and scoped in SQL here.
+trait LogSql {
+    fn source(self) -> (&'static str, &'static str);
+    fn tenant_uuid(self) -> Option<Uuid>;
+    fn push_scope(self, sql: &mut QueryBuilder<'_, Postgres>);
 }
 
-impl Log {
+impl LogSql for Log {
     fn source(self) -> (&'static str, &'static str) {
         match self {
             Log::Tenant(_) => (
@@ -34,16 +37,13 @@ impl Log {
         }
     }
 
-    fn tenant(self) -> Option<Uuid> {
-        match self {
-            Log::Tenant(tenant) => Some(*tenant.as_uuid()),
-            Log::Platform => None,
-        }
+    fn tenant_uuid(self) -> Option<Uuid> {
+        self.tenant().map(|tenant| *tenant.as_uuid())
     }
 
     /// Restricts a query to this log's scope.
     fn push_scope(self, sql: &mut QueryBuilder<'_, Postgres>) {
-        match self.tenant() {
+        match self.tenant_uuid() {
             Some(tenant) => {
                 sql.push(" WHERE a.tenant_id = ").push_bind(tenant);
             }
@@ -54,20 +54,16 @@ impl Log {
     }
 }
 
-pub async fn append(
-    connection: &mut PgConnection,
-    log: Log,
-    draft: AuditDraft,
-) -> Result<AuditEntry, StoreError> {
+pub async fn append(tx: &mut Tx, log: Log, draft: AuditDraft) -> Result<AuditEntry, StoreError> {
     // Appends to one chain are serialised by a transaction-level advisory
     // lock, so the last entry read here stays the last one until ours
     // commits. Other tenants' appends take other locks.
-    sqlx::query("SELECT pg_advisory_xact_lock($1, hashtext($2::text))")
-        .bind(AUDIT_LOCK)
-        .bind(log.tenant().map(|t| t.to_string()).unwrap_or_default())
-        .execute(&mut *connection)
-        .await
-        .map_err(store_error)?;
+    tx.execute(
+        sqlx::query("SELECT pg_advisory_xact_lock($1, hashtext($2::text))")
+            .bind(AUDIT_LOCK)
+            .bind(log.tenant_uuid().map(|t| t.to_string()).unwrap_or_default()),
+    )
+    .await?;
     let last_sql = match log {
         Log::Tenant(_) => {
             "SELECT seq, hash FROM audit_log WHERE tenant_id = $1 ORDER BY seq DESC LIMIT 1"
@@ -76,9 +72,8 @@ pub async fn append(
             "SELECT seq, hash FROM platform_audit_log WHERE $1::uuid IS NULL ORDER BY seq DESC LIMIT 1"
         }
     };
-    let previous = sqlx::query(last_sql)
-        .bind(log.tenant())
-        .try_map(|row: sqlx::postgres::PgRow| {
+    let previous = tx
+        .optional(sqlx::query(last_sql).bind(log.tenant_uuid()), |row| {
             let hash: Vec<u8> = row.try_get("hash")?;
             let hash: [u8; 32] = hash.try_into().map_err(|_| sqlx::Error::ColumnDecode {
                 index: "hash".into(),
@@ -86,17 +81,8 @@ pub async fn append(
             })?;
             Ok((row.try_get::<i64, _>("seq")?, hash))
         })
-        .fetch_optional(&mut *connection)
-        .await
-        .map_err(store_error)?;
-    let entry = seal(
-        match log {
-            Log::Tenant(tenant) => Some(tenant),
-            Log::Platform => None,
-        },
-        previous,
-        draft,
-    );
+        .await?;
+    let entry = seal(log.tenant(), previous, draft);
     let insert = match log {
         Log::Tenant(_) => {
             "INSERT INTO audit_log (seq, id, at, actor_kind, actor_id, action, resource_type, resource_id,
@@ -109,25 +95,25 @@ pub async fn append(
              SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14 WHERE $15::uuid IS NULL"
         }
     };
-    sqlx::query(insert)
-        .bind(entry.seq)
-        .bind(entry.id.as_uuid())
-        .bind(entry.at)
-        .bind(entry.actor_kind.name())
-        .bind(entry.actor_id)
-        .bind(&entry.action)
-        .bind(&entry.resource_type)
-        .bind(&entry.resource_id)
-        .bind(entry.outcome.name())
-        .bind(&entry.request_id)
-        .bind(&entry.details)
-        .bind(&entry.personal_digest[..])
-        .bind(&entry.prev_hash[..])
-        .bind(&entry.hash[..])
-        .bind(log.tenant())
-        .execute(&mut *connection)
-        .await
-        .map_err(store_error)?;
+    tx.execute(
+        sqlx::query(insert)
+            .bind(entry.seq)
+            .bind(entry.id.as_uuid())
+            .bind(entry.at)
+            .bind(entry.actor_kind.name())
+            .bind(entry.actor_id)
+            .bind(&entry.action)
+            .bind(&entry.resource_type)
+            .bind(&entry.resource_id)
+            .bind(entry.outcome.name())
+            .bind(&entry.request_id)
+            .bind(&entry.details)
+            .bind(&entry.personal_digest[..])
+            .bind(&entry.prev_hash[..])
+            .bind(&entry.hash[..])
+            .bind(log.tenant_uuid()),
+    )
+    .await?;
     if let Some(personal) = &entry.personal {
         let insert = match log {
             Log::Tenant(_) => {
@@ -138,15 +124,15 @@ pub async fn append(
                  SELECT $2, $3, $4, $5 WHERE $1::uuid IS NULL"
             }
         };
-        sqlx::query(insert)
-            .bind(log.tenant())
-            .bind(entry.seq)
-            .bind(&personal.salt[..])
-            .bind(&personal.ip)
-            .bind(&personal.user_agent)
-            .execute(&mut *connection)
-            .await
-            .map_err(store_error)?;
+        tx.execute(
+            sqlx::query(insert)
+                .bind(log.tenant_uuid())
+                .bind(entry.seq)
+                .bind(&personal.salt[..])
+                .bind(&personal.ip)
+                .bind(&personal.user_agent),
+        )
+        .await?;
     }
     Ok(entry)
 }
@@ -154,16 +140,17 @@ pub async fn append(
 /// The number of the tenant's newest entry (0 when none). Record events are
 /// numbered by their entries, so it is also where the tenant's event stream
 /// is: every event appended later is numbered above it.
-pub async fn last_seq(connection: &mut PgConnection, tenant: TenantId) -> Result<i64, StoreError> {
-    sqlx::query_scalar("SELECT coalesce(max(seq), 0)::bigint FROM audit_log WHERE tenant_id = $1")
-        .bind(tenant.as_uuid())
-        .fetch_one(connection)
-        .await
-        .map_err(store_error)
+pub async fn last_seq(tx: &mut Tx, tenant: TenantId) -> Result<i64, StoreError> {
+    tx.one(
+        sqlx::query("SELECT coalesce(max(seq), 0)::bigint FROM audit_log WHERE tenant_id = $1")
+            .bind(tenant.as_uuid()),
+        |row| row.try_get(0),
+    )
+    .await
 }
 
 pub async fn list(
-    connection: &mut PgConnection,
+    tx: &mut Tx,
     log: Log,
     query: &AuditQuery,
 ) -> Result<Vec<AuditEntry>, StoreError> {
@@ -187,15 +174,11 @@ pub async fn list(
     }
     sql.push(" ORDER BY a.seq DESC LIMIT ")
         .push_bind(i64::from(query.limit));
-    sql.build()
-        .try_map(|row| codec::audit_entry(&row))
-        .fetch_all(&mut *connection)
-        .await
-        .map_err(store_error)
+    tx.all(sql.build(), codec::audit_entry).await
 }
 
 pub async fn chain(
-    connection: &mut PgConnection,
+    tx: &mut Tx,
     log: Log,
     after_seq: i64,
     limit: u32,
@@ -206,9 +189,5 @@ pub async fn chain(
     sql.push(" AND a.seq > ").push_bind(after_seq);
     sql.push(" ORDER BY a.seq LIMIT ")
         .push_bind(i64::from(limit));
-    sql.build()
-        .try_map(|row| codec::audit_entry(&row))
-        .fetch_all(&mut *connection)
-        .await
-        .map_err(store_error)
+    tx.all(sql.build(), codec::audit_entry).await
 }

@@ -94,10 +94,10 @@ pub async fn durable_commits(connection: &mut PgConnection) -> Result<(), StoreE
 }
 
 /// Whether autovacuum is on. Off, nothing refreshes the planner's statistics
-/// after a bulk load, and lists are planned without them (a tenant's newest
-/// records read through whichever index leads with the tenant, then sorted:
-/// W2 of the benchmark was 1,120 req/s without statistics, 6,789 after an
-/// ANALYZE, on the same machine).
+/// after a bulk load, and lists are planned without them: a tenant's newest
+/// records are read through whichever index leads with the tenant and then
+/// sorted, several times slower than through the order's index (figures:
+/// `benches/results/design-figures.md`).
 /// Not a reason to refuse to start, but worth a warning.
 pub async fn autovacuum_on(connection: &mut PgConnection) -> Result<bool, StoreError> {
     let autovacuum: String = sqlx::query_scalar("SELECT current_setting('autovacuum')")

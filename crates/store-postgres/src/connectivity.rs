@@ -13,6 +13,9 @@
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use tokio::sync::Notify;
+use tokio::sync::futures::Notified;
+
 /// A pooled connection unused for this long is pinged before a request
 /// gets it, whatever the listener saw: a connection can die alone (an
 /// idle-session timeout, a terminated backend, a firewall forgetting the
@@ -39,6 +42,9 @@ pub struct Connectivity {
     /// microseconds after `origin`, plus one; zero if never.
     last_drop: AtomicU64,
     unreachable: AtomicBool,
+    /// Wakes the requests waiting for a pooled connection when a drop is
+    /// seen ([`Connectivity::dropped`]).
+    dropped: Notify,
 }
 
 impl Default for Connectivity {
@@ -47,6 +53,7 @@ impl Default for Connectivity {
             origin: Instant::now(),
             last_drop: AtomicU64::new(0),
             unreachable: AtomicBool::new(false),
+            dropped: Notify::new(),
         }
     }
 }
@@ -63,6 +70,15 @@ impl Connectivity {
         self.last_drop
             .store(micros.saturating_add(1), Ordering::Release);
         self.unreachable.store(true, Ordering::Release);
+        self.dropped.notify_waiters();
+    }
+
+    /// Completes at the next drop seen after it was enabled
+    /// (`Notified::enable`) or first polled. A request that began waiting
+    /// for a pooled connection before the drop was seen cannot have been
+    /// told the server is unreachable; this tells it while it waits.
+    pub fn dropped(&self) -> Notified<'_> {
+        self.dropped.notified()
     }
 
     /// A connection to the server was made (`true`) or could not be (`false`).
@@ -125,5 +141,23 @@ mod tests {
         assert!(connectivity.is_unreachable());
         connectivity.set_reachable(true);
         assert!(!connectivity.is_unreachable());
+    }
+
+    #[tokio::test]
+    async fn a_drop_wakes_whoever_listened_before_it_and_no_one_after() {
+        let connectivity = Connectivity::default();
+        let mut before = std::pin::pin!(connectivity.dropped());
+        before.as_mut().enable();
+        connectivity.connection_dropped();
+        before.await;
+        let mut after = std::pin::pin!(connectivity.dropped());
+        assert!(poll_once(after.as_mut()).is_pending());
+    }
+
+    fn poll_once<F: std::future::Future>(
+        future: std::pin::Pin<&mut F>,
+    ) -> std::task::Poll<F::Output> {
+        let mut context = std::task::Context::from_waker(std::task::Waker::noop());
+        future.poll(&mut context)
     }
 }

@@ -12,13 +12,13 @@ mod checks;
 mod citus;
 mod codec;
 mod connectivity;
-mod data_plane;
 mod email_keys;
 mod migrate;
 mod notify;
-mod platform_tx;
+mod platform;
 mod record_query;
-mod tenant_tx;
+mod tenant;
+mod tx;
 
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -37,6 +37,9 @@ use uuid::Uuid;
 
 use crate::codec::store_error;
 use crate::connectivity::{Connectivity, PING_TIMEOUT};
+use crate::platform::PgPlatformTx;
+use crate::tenant::PgTenantTx;
+use crate::tx::Tx;
 
 /// While the server is known to be unreachable, how long a request waits
 /// for a connection before answering that the database is unavailable
@@ -279,6 +282,10 @@ impl PgStore {
         access: Access,
         setting: Option<(&str, Uuid)>,
     ) -> Result<Transaction<'static, Postgres>, StoreError> {
+        // Listening before the check below, so that a drop seen between the
+        // check and the wait is not missed.
+        let mut dropped = std::pin::pin!(self.connectivity.dropped());
+        dropped.as_mut().enable();
         self.wait_if_unreachable().await?;
         // One simple-protocol message, so one round trip, for BEGIN and the
         // setting alike.
@@ -294,14 +301,34 @@ impl PgStore {
         // in flight, it returns the connection to the pool still inside
         // that transaction (its rollback guard keys on a depth raised only
         // after the round trip; transact-rs/sqlx#4393), and the next
-        // borrower's statements run in it: a benchmark here saw writes fail
-        // with "cannot execute INSERT in a read-only transaction". Request
+        // borrower's statements run in it, where its writes fail with
+        // "cannot execute INSERT in a read-only transaction". Request
         // handlers are dropped at any await when their client goes away.
         // A transaction begun for a caller that has gone is dropped with the
         // task's result, which rolls it back the ordinary way.
         let pool = self.pool.clone();
-        tokio::spawn(async move { pool.begin_with(sql).await })
-            .await
+        let mut begun = tokio::spawn(async move { pool.begin_with(sql).await });
+        let joined = tokio::select! {
+            joined = &mut begun => joined,
+            () = dropped => {
+                // The server's connection dropped while this request waited
+                // for one, too early for the check above to have seen it.
+                // Give the wait what a request gets while the server is
+                // known to be down, rather than the rest of the acquire
+                // timeout; if the listener is back by then (the server never
+                // went away, only a connection did), go on waiting.
+                match tokio::time::timeout(UNREACHABLE_WAIT, &mut begun).await {
+                    Ok(joined) => joined,
+                    Err(_) if self.connectivity.is_unreachable() => {
+                        return Err(StoreError::Unavailable(
+                            "the database server became unreachable".into(),
+                        ));
+                    }
+                    Err(_) => begun.await,
+                }
+            }
+        };
+        joined
             .map_err(|error| StoreError::Unavailable(format!("beginning a transaction: {error}")))?
             .map_err(store_error)
     }
@@ -321,34 +348,26 @@ impl Store for PgStore {
         let tx = self
             .begin(access, Some(("bulkhead.tenant_id", *tenant.as_uuid())))
             .await?;
-        Ok(Box::new(tenant_tx::PgTenantTx::new(
-            tx,
-            tenant,
-            Arc::clone(&self.listeners),
-        )))
+        let tx = Tx::new(tx, Arc::clone(&self.listeners));
+        Ok(Box::new(PgTenantTx::new(tx, tenant)))
     }
 
     async fn create_tenant(&self, tenant: NewTenant) -> Result<Box<dyn TenantTx>, StoreError> {
-        let mut tx = self
+        let tx = self
             .begin(
                 Access::Write,
                 Some(("bulkhead.tenant_id", *tenant.id.as_uuid())),
             )
             .await?;
-        tenant_tx::insert_tenant(&mut tx, &tenant).await?;
-        Ok(Box::new(tenant_tx::PgTenantTx::new(
-            tx,
-            tenant.id,
-            Arc::clone(&self.listeners),
-        )))
+        let mut tx = PgTenantTx::new(Tx::new(tx, Arc::clone(&self.listeners)), tenant.id);
+        tx.insert_tenant(&tenant).await?;
+        Ok(Box::new(tx))
     }
 
     async fn platform(&self, access: Access) -> Result<Box<dyn PlatformTx>, StoreError> {
         let tx = self.begin(access, None).await?;
-        Ok(Box::new(platform_tx::PgPlatformTx::new(
-            tx,
-            Arc::clone(&self.listeners),
-        )))
+        let tx = Tx::new(tx, Arc::clone(&self.listeners));
+        Ok(Box::new(PgPlatformTx::new(tx)))
     }
 
     async fn memberships_of_user(&self, user: UserId) -> Result<Vec<UserMembership>, StoreError> {

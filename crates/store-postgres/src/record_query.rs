@@ -18,10 +18,7 @@ use sqlx::{Postgres, QueryBuilder};
 /// How a field is read, for comparing, ordering and indexing.
 pub fn order_expression(field: &FieldRef) -> String {
     match field {
-        FieldRef::System(SystemField::Id) => "id".into(),
-        FieldRef::System(SystemField::OwnerId) => "owner_id".into(),
-        FieldRef::System(SystemField::CreatedAt) => "created_at".into(),
-        FieldRef::System(SystemField::UpdatedAt) => "updated_at".into(),
+        FieldRef::System(field) => bulkhead_store::system_column(*field).into(),
         FieldRef::Data { name, field_type } => {
             let extract = format!("(data ->> '{}')", name.as_str());
             match field_type {
@@ -257,21 +254,4 @@ pub fn push_after(sql: &mut QueryBuilder<'_, Postgres>, order: &[SortKey], curso
         sql.push(")");
     }
     sql.push(")");
-}
-
-/// The name and expressions of the index over these fields (see SQLite's
-/// The name and expressions of the index over these fields (the name from
-/// [`bulkhead_store::record_index_name`]).
-pub fn index_definition(fields: &[(String, FieldType)]) -> (String, Vec<String>) {
-    let expressions = fields
-        .iter()
-        .filter_map(|(name, field_type)| {
-            let name = bulkhead_domain::collection::FieldName::parse(name).ok()?;
-            Some(order_expression(&FieldRef::Data {
-                name,
-                field_type: field_type.clone(),
-            }))
-        })
-        .collect();
-    (bulkhead_store::record_index_name(fields), expressions)
 }

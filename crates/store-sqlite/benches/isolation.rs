@@ -24,7 +24,7 @@
 //! # The variants, and why these baselines
 //!
 //! On SQLite the tenant boundary is the `tenant_id = ?1` that every
-//! statement of `tenant_tx.rs`/`data_plane.rs` binds, and the `tenant_id`
+//! statement of the `tenant/` area files binds, and the `tenant_id`
 //! column that leads every key and index of a table shared by all tenants.
 //! Dropping the predicate from the shared table is *not* a fair baseline:
 //! `records` is keyed by `(tenant_id, id)`, so `WHERE id = ?` has no index
@@ -47,7 +47,7 @@
 //!   `raw_scoped` is the tenant column and predicate alone.
 //! - `raw_scoped`: the statement the store issues, on a plain connection to
 //!   the store's file opened with the store's own connection profile. The
-//!   text is copied from `data_plane.rs` and `record_query.rs` (which are
+//!   text is copied from `tenant/records.rs` and `record_query.rs` (which are
 //!   private): the start-up check compares answers, not text, so a change to
 //!   the store's SQL must be copied into [`cases`] by hand (the unscoped
 //!   statements follow it, being what the same compiler would write without
@@ -285,7 +285,7 @@ fn cases() -> [Case; 3] {
     [
         Case {
             name: "get_record",
-            // data_plane::record
+            // Records::record
             scoped_sql: format!(
                 "SELECT {SCOPED_COLUMNS} FROM records WHERE tenant_id = ?1 AND id = ?2 AND collection = ?3"
             ),
@@ -295,7 +295,7 @@ fn cases() -> [Case; 3] {
         },
         Case {
             name: "list_newest_20",
-            // data_plane::list_records with no filter, owner or cursor
+            // Records::list_records with no filter, owner or cursor
             scoped_sql: format!(
                 "SELECT {SCOPED_COLUMNS} FROM records WHERE tenant_id = ?1 AND collection = ?2 \
                  ORDER BY {NEWEST_FIRST} LIMIT ?3"
@@ -309,7 +309,7 @@ fn cases() -> [Case; 3] {
         },
         Case {
             name: "list_filtered_20",
-            // data_plane::list_records with record_query::filter of `n > 500`
+            // Records::list_records with record_query::filter of `n > 500`
             // (the unary `+` keeps a range on a field other than the leading
             // sort key from choosing that field's index)
             scoped_sql: format!(

@@ -11,14 +11,15 @@ use crate::codec::{Micros, id_param};
 use crate::rows;
 use crate::tx::Tx;
 
-/// Which log: a tenant's (bound to the transaction's tenant) or the platform's.
-#[derive(Debug, Clone, Copy)]
-pub enum Log {
-    Tenant(TenantId),
-    Platform,
+pub use bulkhead_store::audit::Log;
+
+/// How each log is read and scoped in SQL here.
+trait LogSql {
+    fn source(self) -> (&'static str, &'static str, &'static str);
+    fn scope(self) -> Option<[u8; 16]>;
 }
 
-impl Log {
+impl LogSql for Log {
     /// The FROM clause and the scope predicate; `?1` is the tenant id for a
     /// tenant log and unused (bound to NULL) for the platform log.
     fn source(self) -> (&'static str, &'static str, &'static str) {
@@ -37,10 +38,7 @@ impl Log {
     }
 
     fn scope(self) -> Option<[u8; 16]> {
-        match self {
-            Log::Tenant(tenant) => Some(*id_param(&tenant)),
-            Log::Platform => None,
-        }
+        self.tenant().map(|tenant| *id_param(&tenant))
     }
 }
 
@@ -67,14 +65,7 @@ pub fn append_entry(tx: &Tx, log: Log, draft: AuditDraft) -> Result<(AuditEntry,
         s.query_row([scope], |row| Ok((row.get(0)?, row.get(1)?)))
             .optional()
     })?;
-    let entry = seal(
-        match log {
-            Log::Tenant(tenant) => Some(tenant),
-            Log::Platform => None,
-        },
-        previous,
-        draft,
-    );
+    let entry = seal(log.tenant(), previous, draft);
     let values = params![
         entry.seq,
         id_param(&entry.id),

@@ -21,35 +21,25 @@ const STATEMENT_CACHE_CAPACITY: usize = 128;
 /// into the database file (in the commit that crosses the mark, under the
 /// write lock). Every write dirties a few pages per index, spread over the
 /// file because each tenant's rows lie in their own key range; at SQLite's
-/// default of 1,000 pages a checkpoint ran every few dozen creates and held
-/// up every other write. A page written many times between two checkpoints
-/// is copied once: 10,000 pages took W3 over 50 tenants from about 1,900 to
-/// 2,700–2,900 creates/s, and 30,000 pages (about 120 MiB of WAL at 4 KiB)
-/// from 3,751 / 3,529 / 3,507 to 3,975 / 3,868 / 4,024 (measure.py W3,
-/// 10-s windows, three interleaved rounds). Checkpoints on a thread of their
-/// own, PASSIVE beside the writer, were tried too and were slower here
-/// (3,000–3,100 against 3,100–3,500 creates/s, paired runs).
+/// default of 1,000 pages a checkpoint runs every few dozen creates and
+/// holds up every other write, and a page written many times between two
+/// checkpoints is copied once. A checkpoint on a thread of its own (PASSIVE,
+/// beside the writer) does not help: it competes with the writer for the
+/// same file.
 ///
 /// The writer's page cache is 16 MiB (SQLite's default is 2 MiB): creates
-/// over a hundred tenants touch a leaf of every index per tenant, more pages
-/// than 2 MiB holds, and each miss was a read of a page the writer had just
-/// written (at 64 MiB, reads went from 91 KB to 17 KB per create). Larger is not
-/// better: at the end of every transaction SQLite walks the cache's hash
-/// table, which at 64 MiB cost 6 % of the server's CPU. W3 over 50 tenants,
-/// three interleaved rounds of measure.py (10-s windows): 2 MiB 3,268 /
-/// 3,531 / 3,437 creates/s, 16 MiB 3,424 / 3,812 / 3,573, 64 MiB 3,244 /
-/// 3,443 / 3,391. (Those runs had SQLite's page caches in one shared pool;
-/// each connection now has its own, see `warn_if_page_cache_is_shared`.)
+/// over many tenants touch a leaf of every index per tenant, more pages than
+/// 2 MiB holds, and each miss is a read of a page the writer has just
+/// written. Larger is not better: at the end of every transaction SQLite
+/// walks the cache's hash table, which grows with the cache. The figures
+/// behind both numbers: `benches/results/design-figures.md`.
 const WRITER_PRAGMAS: &str = "PRAGMA wal_autocheckpoint = 30000; PRAGMA cache_size = -16384;";
 
 /// Each reader caches 8 MiB of pages (SQLite's default is 2 MiB). A list
 /// reads one table page per record, and with many tenants a tenant's newest
-/// records lie on pages of their own: the 20 newest notes of the 50 pool
-/// tenants at 10,000 tenants and 1M records are a thousand pages, twice
-/// what 2 MiB holds, and each miss is a read from the OS. W2 there, two
-/// interleaved rounds of measure.py (10-s windows): 11,710 / 11,767 req/s at
-/// 2 MiB, 14,295 / 14,223 at 8 MiB; at 100 tenants and 100,000 records no
-/// change (16,386 / 16,718 and 16,398 / 16,884).
+/// records lie on pages of their own: with thousands of tenants the newest
+/// pages of the busy ones outgrow 2 MiB, and each miss is a read from the
+/// OS. The figures: `benches/results/design-figures.md`.
 const READER_PRAGMAS: &str = "PRAGMA query_only = ON; PRAGMA cache_size = -8192;";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,8 +82,8 @@ pub fn open(path: &Path, role: Role) -> rusqlite::Result<Connection> {
 /// Warns when SQLite was built with SQLITE_ENABLE_MEMORY_MANAGEMENT, as
 /// libsqlite3-sys builds it unless told otherwise (a build where the
 /// repository's `.cargo/config.toml` did not apply): the connections then
-/// share one page cache, and reads evict the writer's pages, which made
-/// creates about a quarter slower (figures in that file).
+/// share one page cache, and reads evict the writer's pages, which every
+/// queued write then waits on (figures: `benches/results/design-figures.md`).
 pub fn warn_if_page_cache_is_shared(connection: &Connection) {
     if compile_option_used(connection, "ENABLE_MEMORY_MANAGEMENT") {
         tracing::warn!(

@@ -6,19 +6,18 @@
 //! each acknowledged only once durable); a small pool of
 //! `query_only` reader connections serves read transactions beside it, which
 //! WAL mode allows. Tenant isolation here rests entirely on the statements in
-//! [`tenant_tx`]: each binds the transaction's own tenant id, and no caller
+//! [`tenant`]: each binds the transaction's own tenant id, and no caller
 //! can supply another.
 
 mod audit_log;
 mod codec;
 mod connection;
-mod data_plane;
 mod email_keys;
 pub mod migrate;
-mod platform_tx;
+mod platform;
 mod record_query;
 mod rows;
-mod tenant_tx;
+mod tenant;
 mod tx;
 mod writer;
 
@@ -142,23 +141,23 @@ impl Store for SqliteStore {
         access: Access,
     ) -> Result<Box<dyn TenantTx>, StoreError> {
         let tx = self.begin(access).await?;
-        Ok(Box::new(tenant_tx::SqliteTenantTx::new(tx, tenant)))
+        Ok(Box::new(tenant::SqliteTenantTx::new(tx, tenant)))
     }
 
     async fn create_tenant(&self, tenant: NewTenant) -> Result<Box<dyn TenantTx>, StoreError> {
         let tx = self.begin(Access::Write).await?;
-        tenant_tx::insert_tenant(&tx, &tenant)?;
-        Ok(Box::new(tenant_tx::SqliteTenantTx::new(tx, tenant.id)))
+        tenant::insert_tenant(&tx, &tenant)?;
+        Ok(Box::new(tenant::SqliteTenantTx::new(tx, tenant.id)))
     }
 
     async fn platform(&self, access: Access) -> Result<Box<dyn PlatformTx>, StoreError> {
         let tx = self.begin(access).await?;
-        Ok(Box::new(platform_tx::SqlitePlatformTx::new(tx)))
+        Ok(Box::new(platform::SqlitePlatformTx::new(tx)))
     }
 
     async fn memberships_of_user(&self, user: UserId) -> Result<Vec<UserMembership>, StoreError> {
         let tx = self.begin(Access::Read).await?;
-        let memberships = platform_tx::memberships_of_user(&tx, user)?;
+        let memberships = platform::memberships_of_user(&tx, user)?;
         tx.commit().await?;
         Ok(memberships)
     }

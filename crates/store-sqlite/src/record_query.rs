@@ -37,10 +37,7 @@ impl Fragment {
 /// How a field is read for comparing and ordering.
 pub fn order_expression(field: &FieldRef) -> String {
     match field {
-        FieldRef::System(SystemField::Id) => "id".into(),
-        FieldRef::System(SystemField::OwnerId) => "owner_id".into(),
-        FieldRef::System(SystemField::CreatedAt) => "created_at".into(),
-        FieldRef::System(SystemField::UpdatedAt) => "updated_at".into(),
+        FieldRef::System(field) => bulkhead_store::system_column(*field).into(),
         FieldRef::Data { name, field_type } => {
             let extract = format!("json_extract(data, '$.{}')", name.as_str());
             match field_type {
@@ -249,20 +246,4 @@ pub fn after(order: &[SortKey], cursor: &Cursor, offset: usize) -> Fragment {
     }
     fragment.sql = format!("({})", alternatives.join(" OR "));
     fragment
-}
-
-/// The name and expressions of the index over these fields (the name from
-/// [`bulkhead_store::record_index_name`]).
-pub fn index_definition(fields: &[(String, FieldType)]) -> (String, Vec<String>) {
-    let expressions = fields
-        .iter()
-        .filter_map(|(name, field_type)| {
-            let name = bulkhead_domain::collection::FieldName::parse(name).ok()?;
-            Some(order_expression(&FieldRef::Data {
-                name,
-                field_type: field_type.clone(),
-            }))
-        })
-        .collect();
-    (bulkhead_store::record_index_name(fields), expressions)
 }

@@ -180,12 +180,9 @@ impl Writer {
         // the async worker itself, not through `block_in_place`: every other
         // writer waits for this commit whatever thread it runs on, the
         // worker's queued tasks can be stolen by the others meanwhile, and
-        // handing the worker off cost more than the fsync. W3 over 50
-        // tenants, measure.py, 10-s windows, three interleaved rounds: with
-        // the hand-off 4,449 / 4,664 / 4,592 creates/s, without it (BEGIN and
-        // COMMIT) 5,065 / 4,965 / 5,269; then COMMIT alone inline 5,082 /
-        // 4,916 / 4,619 against both 5,072 / 4,949 / 4,906. BEGIN IMMEDIATE
-        // hands off only when it must wait for another process's lock (see
+        // handing the worker off costs more than the fsync (figures:
+        // benches/results/design-figures.md). BEGIN IMMEDIATE hands off only
+        // when it must wait for another process's lock (see
         // `begin_immediate`).
         let result = run(connection, "COMMIT");
         match result {
@@ -249,8 +246,9 @@ impl Writer {
 /// writing the same file can be holding. The first try does not wait, so
 /// that the usual case runs on the async worker; only when the lock is taken
 /// does it wait, up to the busy timeout, through [`blocking`]. Why: handing
-/// the worker off for every group (`block_in_place`) cost the writer about
-/// 0.1 ms per group commit, while no other process was there to wait for.
+/// the worker off (`block_in_place`) for every group would add a thread
+/// hand-off to every group commit, while usually no other process is there
+/// to wait for.
 fn begin_immediate(connection: &Connection) -> rusqlite::Result<()> {
     const BEGIN: &str = "BEGIN IMMEDIATE";
     connection.busy_timeout(Duration::ZERO)?;

@@ -267,11 +267,11 @@ fn every_tenant_table_leads_its_keys_and_indexes_with_tenant_id() {
     }
 }
 
-/// The columns `data_plane.rs::list_records` selects.
+/// The columns `Records::list_records` (tenant/records.rs) selects.
 const RECORD_COLUMNS: &str =
     "tenant_id, id, collection, owner_id, version, created_at, updated_at, data";
 
-/// The SQL `data_plane.rs::list_records` builds for a list: the tenant and
+/// The SQL `Records::list_records` (tenant/records.rs) builds for a list: the tenant and
 /// collection as ?1 and ?2, then the owner, the compiled filter, the keyset
 /// condition after a cursor, `ORDER BY` from `record_query::order_by` and
 /// the limit, numbered in that order. It is reproduced here (the compiler is
@@ -574,7 +574,7 @@ async fn the_common_list_queries_use_an_index() {
         assert_eq!(from_sql.len(), plans::LIMIT as usize, "{}", case.what);
         assert_eq!(
             from_sql, from_store,
-            "{}: the reproduced SQL no longer matches data_plane.rs::list_records",
+            "{}: the reproduced SQL no longer matches tenant/records.rs (list_records)",
             case.what
         );
         let plan = query_plan(&connection, &case.sql, &case.params);

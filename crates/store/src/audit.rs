@@ -9,6 +9,24 @@ use bulkhead_domain::audit::{ChainedFields, GENESIS_HASH, chain_hash, personal_d
 
 use crate::model::{AuditDraft, AuditEntry, AuditPersonal};
 
+/// Which hash chain: a tenant's audit log (bound to the transaction's
+/// tenant) or the platform's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Log {
+    Tenant(TenantId),
+    Platform,
+}
+
+impl Log {
+    /// The tenant whose log it is; `None` for the platform's.
+    pub fn tenant(self) -> Option<TenantId> {
+        match self {
+            Log::Tenant(tenant) => Some(tenant),
+            Log::Platform => None,
+        }
+    }
+}
+
 /// The scope the platform log's entries are hashed under.
 const PLATFORM_SCOPE: uuid::Uuid = uuid::Uuid::nil();
 

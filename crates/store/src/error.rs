@@ -1,5 +1,8 @@
 //! What can go wrong in a store, in terms a service can act on.
 
+/// What a store operation returns.
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
 /// A store operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

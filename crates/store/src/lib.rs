@@ -3,12 +3,16 @@
 //! A [`Store`] hands out two kinds of transaction and nothing else:
 //!
 //! - [`TenantTx`], opened for exactly one [`TenantId`]. Every read and write of
-//!   tenant-owned data (memberships, API keys, invitations, audit) is a method
-//!   here, and none of them takes a tenant id: the scope is fixed when the
-//!   transaction is opened, so tenant A's handle has no way to name tenant B.
+//!   tenant-owned data is a method here, and none of them takes a tenant id:
+//!   the scope is fixed when the transaction is opened, so tenant A's handle
+//!   has no way to name tenant B. Its methods are grouped by area, one trait
+//!   each ([`Members`], [`ApiKeys`], [`Invitations`], [`AuditLog`],
+//!   [`Collections`], [`Records`], [`RecordEvents`], [`IdempotencyKeys`],
+//!   [`TenantRow`]), which `TenantTx` requires.
 //! - [`PlatformTx`], the explicitly named system path over platform tables
-//!   (users, the tenant registry, sessions, signing keys). It cannot reach
-//!   tenant-owned rows at all; services audit their use of it.
+//!   ([`Users`], the [`TenantRegistry`], [`Sessions`], [`SigningKeys`], the
+//!   [`PlatformAuditLog`]). It cannot reach tenant-owned rows at all;
+//!   services audit their use of it.
 //!
 //! The one cross-tenant read a signed-in user needs, their own memberships, is
 //! [`Store::memberships_of_user`]: bound to one user, read-only.
@@ -22,15 +26,36 @@ mod document;
 mod error;
 pub mod invalidation;
 pub mod model;
+mod platform;
 pub mod records;
 mod store;
 pub mod tables;
+mod tenant;
 
 pub use document::Document;
-pub use error::{ConflictKind, StoreError};
+pub use error::{ConflictKind, Result, StoreError};
 pub use model::*;
+pub use platform::{PlatformAuditLog, PlatformTx, Sessions, SigningKeys, TenantRegistry, Users};
 pub use records::*;
-pub use store::{Access, Backend, NoticeListener, PlatformTx, Store, TenantTx};
+pub use store::{Access, Backend, NoticeListener, Store};
 pub use tables::TenantTable;
+pub use tenant::{
+    ApiKeys, AuditLog, Collections, IdempotencyKeys, Invitations, Members, RecordEvents, Records,
+    TenantRow, TenantTx,
+};
+
+/// The store's traits, for code that implements them or names them:
+/// calling an area's methods on a `TenantTx` or `PlatformTx` needs no
+/// import, because the transaction traits require every area.
+pub mod prelude {
+    pub use crate::platform::{
+        PlatformAuditLog, PlatformTx, Sessions, SigningKeys, TenantRegistry, Users,
+    };
+    pub use crate::store::Store;
+    pub use crate::tenant::{
+        ApiKeys, AuditLog, Collections, IdempotencyKeys, Invitations, Members, RecordEvents,
+        Records, TenantRow, TenantTx,
+    };
+}
 
 pub use bulkhead_domain::{ApiKeyId, InvitationId, Role, SessionId, TenantId, UserId};

@@ -1,16 +1,17 @@
 //! The data plane's rows: collections, records, idempotency keys and record
 //! events, and the query a backend compiles for listing records.
 //!
-//! The store keeps a collection's schema as JSON and does not interpret it;
-//! the service parses it ([`bulkhead_domain::collection::CollectionSchema`])
-//! and validates records before they reach the store. What the store does
+//! The store keeps a collection's schema as JSON and does not interpret it
+//! (its visibility comes typed beside it); the service parses it
+//! ([`bulkhead_domain::collection::CollectionSchema`]) and validates records
+//! before they reach the store. What the store does
 //! understand is a typed filter and sort
 //! ([`bulkhead_domain::filter::TypedExpr`], [`SortKey`]), which each backend
 //! compiles to parameterised SQL.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use bulkhead_domain::collection::FieldType;
+use bulkhead_domain::collection::{FieldType, Visibility};
 use bulkhead_domain::filter::{FieldRef, SortKey, SystemField, TypedExpr};
 use bulkhead_domain::{RecordId, TenantId, UserId};
 use serde_json::Value;
@@ -34,6 +35,21 @@ pub struct Collection {
 pub struct NewCollection {
     pub name: String,
     pub schema: Value,
+    /// The schema's visibility, given apart so that no backend reads it out
+    /// of the schema's JSON.
+    pub visibility: Visibility,
+    pub at: OffsetDateTime,
+}
+
+/// A replacement of a collection's schema.
+#[derive(Debug, Clone)]
+pub struct CollectionChange {
+    pub name: String,
+    pub schema: Value,
+    /// The new schema's visibility (see [`NewCollection::visibility`]).
+    pub visibility: Visibility,
+    /// Write only if the collection is still at this version.
+    pub expected_version: i64,
     pub at: OffsetDateTime,
 }
 
@@ -297,4 +313,39 @@ pub fn record_index_name(fields: &[(String, FieldType)]) -> String {
     let digest = hasher.finalize();
     let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
     format!("ix_records_{hex}")
+}
+
+/// The index over these data fields of a collection's records: its name
+/// ([`record_index_name`]) and one expression per field, written by the
+/// backend's `expression`. `None` when there is nothing to index or a field
+/// name is not one a schema allows, so no expression is ever built from it.
+pub fn record_index(
+    fields: &[(String, FieldType)],
+    expression: impl Fn(&FieldRef) -> String,
+) -> Option<(String, Vec<String>)> {
+    if fields.is_empty() {
+        return None;
+    }
+    let expressions = fields
+        .iter()
+        .map(|(name, field_type)| {
+            let name = bulkhead_domain::collection::FieldName::parse(name).ok()?;
+            Some(expression(&FieldRef::Data {
+                name,
+                field_type: field_type.clone(),
+            }))
+        })
+        .collect::<Option<Vec<String>>>()?;
+    Some((record_index_name(fields), expressions))
+}
+
+/// The column of the records table that holds a system field, in both
+/// backends' schemas.
+pub fn system_column(field: SystemField) -> &'static str {
+    match field {
+        SystemField::Id => "id",
+        SystemField::OwnerId => "owner_id",
+        SystemField::CreatedAt => "created_at",
+        SystemField::UpdatedAt => "updated_at",
+    }
 }

@@ -188,3 +188,73 @@ async fn during_an_outage_a_request_answers_503_without_waiting_for_the_pool() {
     proxy.restore();
     until(&reader, &path, |status| status == 200).await;
 }
+
+/// Requests already waiting for a pooled connection when the database goes
+/// away cannot have seen it go; they too must answer soon, not at the end of
+/// the acquire timeout. With one connection and [`READERS`] readers at once,
+/// most of them are always waiting for it, so the cut finds some waiting.
+#[tokio::test]
+async fn requests_waiting_for_a_connection_when_the_database_goes_away_answer_503_soon() {
+    const READERS: usize = 16;
+    let env = [
+        ("BULKHEAD_DATABASE_ACQUIRE_TIMEOUT", "30"),
+        ("BULKHEAD_DATABASE_POOL_SIZE", "1"),
+    ];
+    let Some((primary, _replica_process, replica, proxy)) = primary_and_replica(&env).await else {
+        return;
+    };
+    let (owner, tenant) = tenant_with_tasks(&primary, "queue", "tenant").await;
+    let record = create(&owner.client, &tenant.slug, "tasks", json!({"title": "a"})).await;
+    let path = record_path(&tenant.slug, "tasks", record.id);
+    let reader = replica.with_token(&owner.tokens.access_token);
+    assert_eq!(get(&reader, &path).await.status, 200);
+
+    // Each reader reads until it has had an answer after the cut. The cut
+    // comes once every reader has had a 200, so all of them are in the queue.
+    let cut = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let served = std::sync::Arc::new(tokio::sync::Barrier::new(READERS + 1));
+    let bound = Duration::from_secs(10);
+    let readers: Vec<_> = (0..READERS)
+        .map(|_| {
+            let (reader, path) = (reader.clone(), path.clone());
+            let (cut, served) = (cut.clone(), served.clone());
+            tokio::spawn(async move {
+                let mut waited_at_first = true;
+                loop {
+                    let sent_after_cut = cut.load(std::sync::atomic::Ordering::Acquire);
+                    let started = Instant::now();
+                    let answer = tokio::time::timeout(bound, get(&reader, &path)).await;
+                    let status = answer.map(|response| response.status).map_err(|_| {
+                        format!(
+                            "no answer within {bound:?} (waited {:?})",
+                            started.elapsed()
+                        )
+                    })?;
+                    if waited_at_first && status == 200 {
+                        waited_at_first = false;
+                        served.wait().await;
+                    }
+                    if sent_after_cut || (status != 200 && !waited_at_first) {
+                        return Ok::<u16, String>(status);
+                    }
+                }
+            })
+        })
+        .collect();
+    served.wait().await;
+    proxy.cut();
+    cut.store(true, std::sync::atomic::Ordering::Release);
+
+    let mut failures = Vec::new();
+    for reader in readers {
+        match reader.await.unwrap() {
+            Ok(503) => {}
+            Ok(status) => failures.push(format!("answered {status} after the cut")),
+            Err(failure) => failures.push(failure),
+        }
+    }
+    assert!(failures.is_empty(), "{failures:?}");
+
+    proxy.restore();
+    until(&reader, &path, |status| status == 200).await;
+}

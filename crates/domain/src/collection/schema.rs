@@ -486,7 +486,9 @@ impl From<CollectionSchema> for SchemaDraft {
 pub struct SchemaDraft {
     pub name: String,
     pub fields: Vec<FieldDraft>,
-    /// `"tenant"` or `"owner"`.
+    /// `"tenant"` or `"owner"`; `"tenant"` when left out, the visibility
+    /// nobody is surprised by.
+    #[serde(default = "SchemaDraft::default_visibility")]
     pub visibility: String,
     #[serde(default)]
     pub indexes: Vec<Vec<String>>,
@@ -516,6 +518,10 @@ pub struct FieldDraft {
 }
 
 impl SchemaDraft {
+    fn default_visibility() -> String {
+        Visibility::Tenant.as_str().to_owned()
+    }
+
     fn from_parts(
         name: &CollectionName,
         fields: &[FieldDef],

@@ -301,6 +301,21 @@ fn deserializing_an_invalid_schema_names_every_issue() {
     );
 }
 
+#[test]
+fn a_schema_without_visibility_is_visible_to_the_tenant() {
+    let schema = serde_json::from_value::<CollectionSchema>(json!({
+        "name": "notes",
+        "fields": [{ "name": "title", "type": "text" }],
+    }))
+    .unwrap();
+    assert_eq!(schema.visibility(), Visibility::Tenant);
+    assert_eq!(
+        serde_json::to_value(&schema).unwrap()["visibility"],
+        json!("tenant"),
+        "the default is stored, not left implicit"
+    );
+}
+
 /// `orders` with its fields changed by `edit`.
 fn orders_with(edit: impl FnOnce(&mut Vec<FieldDef>)) -> CollectionSchema {
     let old = orders();

@@ -15,7 +15,7 @@ impl Core {
     /// the same cached lookups (a missing tenant's membership is looked up
     /// under a stand-in id, [`Self::phantom_tenant_id`]), and the attempt
     /// counted in the denial tally, never written to the tenant's log
-    /// (issue 17: anyone who signs up could otherwise write to any
+    /// (anyone who signs up could otherwise write to any
     /// tenant's log, and the write told existing tenants from missing
     /// ones by their answer time).
     pub(crate) async fn tenant_access(

@@ -92,8 +92,8 @@ fn keys_are_independent_and_any_waiting_key_blocks() {
     assert!(throttle.check(&[&account, &address]).is_err());
 }
 
-/// Issue 17, defect 5: a hundred failures from one address used to shut it
-/// out for the rest of the hour, for everyone behind it.
+/// A hundred failures from one address must not shut it out for the rest
+/// of the hour, for everyone behind it.
 #[test]
 fn an_address_is_slowed_by_a_few_seconds_at_most_however_many_failures() {
     let (clock, throttle) = throttle();

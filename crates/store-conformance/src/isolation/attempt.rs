@@ -220,7 +220,12 @@ pub(super) async fn attempt(op: Op, tx: &mut dyn TenantTx, a: TenantId, foreign:
         Op::UpdateCollection => {
             for version in [1, 2, 3] {
                 let write = tx
-                    .update_collection(B_ONLY_COLLECTION, &notes_schema(), version, at(1))
+                    .update_collection(fixtures::collection_change(
+                        B_ONLY_COLLECTION,
+                        &notes_schema(),
+                        version,
+                        at(1),
+                    ))
                     .await
                     .unwrap();
                 assert_eq!(
@@ -233,7 +238,12 @@ pub(super) async fn attempt(op: Op, tx: &mut dyn TenantTx, a: TenantId, foreign:
             let mut schema = notes_schema();
             schema["fields"][1]["type"] = json!("json");
             match tx
-                .update_collection(SHARED_COLLECTION, &schema, own.version, at(1))
+                .update_collection(fixtures::collection_change(
+                    SHARED_COLLECTION,
+                    &schema,
+                    own.version,
+                    at(1),
+                ))
                 .await
                 .unwrap()
             {

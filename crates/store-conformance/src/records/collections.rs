@@ -59,9 +59,14 @@ pub async fn collections_are_created_read_listed_updated_and_deleted(ts: &TestSt
     let mut changed_schema = orders_schema();
     changed_schema["fields"][1]["required"] = json!(false);
     let updated = expect_done(
-        tx.update_collection("orders", &changed_schema, 1, at(3))
-            .await
-            .unwrap(),
+        tx.update_collection(fixtures::collection_change(
+            "orders",
+            &changed_schema,
+            1,
+            at(3),
+        ))
+        .await
+        .unwrap(),
     );
     assert_eq!(updated.version, 2);
     assert_eq!(updated.schema, changed_schema);
@@ -71,22 +76,37 @@ pub async fn collections_are_created_read_listed_updated_and_deleted(ts: &TestSt
         (acme.id, "orders")
     );
     assert_eq!(
-        tx.update_collection("orders", &orders_schema(), 1, at(4))
-            .await
-            .unwrap(),
+        tx.update_collection(fixtures::collection_change(
+            "orders",
+            &orders_schema(),
+            1,
+            at(4)
+        ))
+        .await
+        .unwrap(),
         Write::VersionMismatch { current: 2 }
     );
     assert_eq!(
-        tx.update_collection("missing", &orders_schema(), 1, at(4))
-            .await
-            .unwrap(),
+        tx.update_collection(fixtures::collection_change(
+            "missing",
+            &orders_schema(),
+            1,
+            at(4)
+        ))
+        .await
+        .unwrap(),
         Write::NotFound
     );
     // A mismatch is an answer, not an error: the transaction goes on.
     let again = expect_done(
-        tx.update_collection("orders", &orders_schema(), 2, at(5))
-            .await
-            .unwrap(),
+        tx.update_collection(fixtures::collection_change(
+            "orders",
+            &orders_schema(),
+            2,
+            at(5),
+        ))
+        .await
+        .unwrap(),
     );
     assert_eq!((again.version, again.updated_at), (3, at(5)));
     tx.commit().await.unwrap();
@@ -162,9 +182,14 @@ pub async fn collection_names_are_unique_within_a_tenant_only(ts: &TestStore) {
     );
     // Changing or deleting globex's `orders` leaves acme's alone.
     expect_done(
-        tx.update_collection("orders", &orders_schema(), 1, at(4))
-            .await
-            .unwrap(),
+        tx.update_collection(fixtures::collection_change(
+            "orders",
+            &orders_schema(),
+            1,
+            at(4),
+        ))
+        .await
+        .unwrap(),
     );
     assert!(tx.delete_collection("orders").await.unwrap());
     tx.commit().await.unwrap();
@@ -228,7 +253,12 @@ pub async fn owner_lists_follow_changes_of_visibility(ts: &TestStore) {
     for (version, visibility) in [(1, "owner"), (2, "tenant"), (3, "owner")] {
         let mut tx = store.tenant(tenant.id, Access::Write).await.unwrap();
         let updated = tx
-            .update_collection("notes", &schema(visibility), version, at(10 + version))
+            .update_collection(fixtures::collection_change(
+                "notes",
+                &schema(visibility),
+                version,
+                at(10 + version),
+            ))
             .await
             .unwrap();
         assert!(matches!(updated, Write::Done(_)), "{visibility}");

@@ -274,9 +274,14 @@ impl Listing {
             if i == N_LEGACY {
                 // Integer to decimal: stored prices stay JSON numbers.
                 expect_done(
-                    tx.update_collection(ITEMS, &serde_json::to_value(&schema).unwrap(), 1, at(0))
-                        .await
-                        .unwrap(),
+                    tx.update_collection(fixtures::collection_change(
+                        ITEMS,
+                        &serde_json::to_value(&schema).unwrap(),
+                        1,
+                        at(0),
+                    ))
+                    .await
+                    .unwrap(),
                 );
             }
             let mut values: BTreeMap<&str, Option<Value>> = columns

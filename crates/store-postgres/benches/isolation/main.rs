@@ -47,7 +47,7 @@
 //!   table size and the same 1,000-record collection per query, so its
 //!   difference from `raw_scoped` is the boundary alone.
 //! - `raw_scoped`: the statement the store issues (its text copied from the
-//!   private `data_plane.rs`/`record_query.rs`; the start-up check compares
+//!   private `tenant/records.rs`/`record_query.rs`; the start-up check compares
 //!   answers, not text, so a change to the store's SQL must be copied into
 //!   [`cases`] by hand) in a transaction begun as `PgStore::begin` begins
 //!   one: `BEGIN READ ONLY; SET LOCAL bulkhead.tenant_id = '…';` in one

@@ -119,7 +119,7 @@ pub(crate) fn cases() -> [Case; 3] {
     [
         Case {
             name: "get_record",
-            // data_plane::record: by primary key, the collection checked after
+            // Records::record: by primary key, the collection checked after
             scoped_sql: format!(
                 "SELECT {SCOPED_COLUMNS} FROM records WHERE tenant_id = $1 AND id = $2"
             ),
@@ -127,7 +127,7 @@ pub(crate) fn cases() -> [Case; 3] {
         },
         Case {
             name: "list_newest_20",
-            // data_plane::list_records with no filter, owner or cursor
+            // Records::list_records with no filter, owner or cursor
             scoped_sql: format!(
                 "SELECT {SCOPED_COLUMNS} FROM records WHERE tenant_id = $1 AND collection = $2 \
                  ORDER BY {NEWEST_FIRST} LIMIT {LIMIT}"
@@ -141,7 +141,7 @@ pub(crate) fn cases() -> [Case; 3] {
         },
         Case {
             name: "list_filtered_20",
-            // data_plane::list_records with record_query::push_filter of `n > 500`
+            // Records::list_records with record_query::push_filter of `n > 500`
             scoped_sql: format!(
                 "SELECT {SCOPED_COLUMNS} FROM records WHERE tenant_id = $1 AND collection = $2 \
                  AND (((data ->> 'n')::bigint) > $3) ORDER BY {NEWEST_FIRST} LIMIT {LIMIT}"
@@ -167,7 +167,7 @@ pub(crate) fn raw_variant<'a>(
     let mut params: Vec<Param<'a>> = tenant.map(Param::Uuid).into_iter().collect();
     match case.name {
         "get_record" => params.push(Param::Uuid(*id.as_uuid())),
-        // LIMIT is a literal in the SQL, as in data_plane::list_records.
+        // LIMIT is a literal in the SQL, as in Records::list_records.
         "list_newest_20" => params.push(Param::Text(collection)),
         _ => params.extend([Param::Text(collection), Param::Int(THRESHOLD)]),
     }

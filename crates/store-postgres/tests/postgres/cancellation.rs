@@ -3,7 +3,7 @@
 //! An HTTP handler is dropped at whatever await it is in when its client
 //! disconnects, so under load this happens at every BEGIN sooner or later
 //! (sqlx 0.8.6 leaves the session in the transaction: transact-rs/sqlx#4393;
-//! a benchmark run here then failed writes with "cannot execute INSERT in a
+//! the next borrower's writes then fail with "cannot execute INSERT in a
 //! read-only transaction").
 
 use bulkhead_store::{Access, Store};

@@ -13,11 +13,11 @@ use sqlx::{Connection, PgConnection};
 
 use crate::support::TestDatabase;
 
-/// The columns `data_plane.rs::list_records` selects.
+/// The columns `Records::list_records` (tenant/records.rs) selects.
 const RECORD_COLUMNS: &str =
     "tenant_id, id, collection, owner_id, version, created_at, updated_at, data";
 
-/// The SQL `data_plane.rs::list_records` builds for a list, with literals
+/// The SQL `Records::list_records` (tenant/records.rs) builds for a list, with literals
 /// where it binds parameters (each literal cast to the type of the bound
 /// value): the tenant and collection, then the owner, the compiled filter
 /// (`record_query::push_filter`), the keyset condition after a cursor
@@ -261,7 +261,7 @@ async fn the_common_list_queries_use_an_index() {
         let from_sql = ids(&mut app, &tenant_id, &case.sql).await;
         if from_sql.len() != LIMIT as usize || from_sql != from_store {
             failures.push(format!(
-                "{}: the reproduced SQL no longer matches data_plane.rs::list_records",
+                "{}: the reproduced SQL no longer matches tenant/records.rs (list_records)",
                 case.what
             ));
         }

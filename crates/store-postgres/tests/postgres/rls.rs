@@ -42,6 +42,7 @@ async fn seed_data_plane(tx: &mut dyn bulkhead_store::TenantTx) {
     tx.insert_collection(NewCollection {
         name: "notes".into(),
         schema: serde_json::json!({}),
+        visibility: bulkhead_domain::collection::Visibility::Tenant,
         at,
     })
     .await

@@ -1,0 +1,59 @@
+//! The tenant's `Idempotency-Key` claims on SQLite.
+
+use async_trait::async_trait;
+use bulkhead_store::{IdempotencyClaim, IdempotencyKeys, Result, StoreError};
+use rusqlite::params;
+use time::OffsetDateTime;
+
+use super::SqliteTenantTx;
+use crate::codec::Micros;
+
+#[async_trait]
+impl IdempotencyKeys for SqliteTenantTx {
+    async fn claim_idempotency_key(
+        &mut self,
+        key: &str,
+        request_hash: &[u8; 32],
+        at: OffsetDateTime,
+    ) -> Result<IdempotencyClaim> {
+        let inserted = self.tx.statement(
+            "INSERT INTO idempotency_keys (tenant_id, key, request_hash, created_at)
+             VALUES (?1, ?2, ?3, ?4) ON CONFLICT (tenant_id, key) DO NOTHING",
+            |s| s.execute(params![self.t(), key, request_hash, Micros(at)]),
+        )?;
+        if inserted == 1 {
+            return Ok(IdempotencyClaim::New);
+        }
+        let (hash, status, response): ([u8; 32], Option<i64>, Option<String>) = self.tx.statement(
+            "SELECT request_hash, status, response FROM idempotency_keys
+                 WHERE tenant_id = ?1 AND key = ?2",
+            |s| {
+                s.query_row(params![self.t(), key], |row| {
+                    Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+                })
+            },
+        )?;
+        Ok(match (hash == *request_hash, status, response) {
+            (true, Some(status), Some(response)) => IdempotencyClaim::Replay {
+                status: u16::try_from(status).unwrap_or(500),
+                body: serde_json::from_str(&response).map_err(StoreError::internal)?,
+            },
+            // A claim never completed, or for another request: both are a
+            // different use of the key than this one.
+            _ => IdempotencyClaim::Mismatch,
+        })
+    }
+
+    async fn complete_idempotency_key(
+        &mut self,
+        key: &str,
+        status: u16,
+        body: &serde_json::Value,
+    ) -> Result<()> {
+        self.tx.statement(
+            "UPDATE idempotency_keys SET status = ?3, response = ?4 WHERE tenant_id = ?1 AND key = ?2",
+            |s| s.execute(params![self.t(), key, status, body.to_string()]),
+        )?;
+        Ok(())
+    }
+}
