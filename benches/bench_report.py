@@ -29,6 +29,7 @@ SERVERS = {  # key -> label, in table order
     "pocketbase": "PocketBase (denorm)",
     "pocketbase-skiptotal": "PocketBase (denorm, skipTotal=1)",
     "bulkhead-sqlite": "Bulkhead SQLite",
+    "bulkhead-baseline": "Bulkhead SQLite (baseline)",
     "bulkhead-postgres": "Bulkhead PostgreSQL",
     "ceiling": "bare axum + SQLite (ceiling)",
 }
@@ -37,6 +38,8 @@ PB_KEYS = ("pocketbase", "pocketbase-skiptotal")
 # request; Bulkhead's W1 is stated as a share of its req/s.
 CEILING = "ceiling"
 CEILING_TARGET = 0.30  # Bulkhead SQLite W1 >= 30 % of the ceiling
+# compare.sh's BASELINE_BIN: another Bulkhead binary on SQLite, set against the new one
+BASELINE = "bulkhead-baseline"
 
 
 def sh(*cmd):
@@ -169,6 +172,7 @@ def collect_compare(run_dir):
             results.setdefault(server, {}).setdefault(w, []).append(r)
         for server, sub, fname in (("pocketbase", "pocketbase", "setup.json"),
                                    ("bulkhead-sqlite", "sqlite", "seed.json"),
+                                   (BASELINE, "baseline", "seed.json"),
                                    ("bulkhead-postgres", "postgres", "seed.json")):
             s = load_json(os.path.join(rd, sub, fname))
             if s is None:
@@ -219,6 +223,18 @@ def ceiling_shares(results):
             shares[key] = {"rps": round(rps, 1), "ceiling_rps": round(top, 1),
                            "share": round(rps / top, 3)}
     return top, shares
+
+
+def baseline_deltas(results):
+    """Per workload: the new binary's req/s on SQLite against the baseline's."""
+    out = {}
+    for w in ORDER:
+        new = mean([r["rps"] for r in results.get("bulkhead-sqlite", {}).get(w, [])])
+        old = mean([r["rps"] for r in results.get(BASELINE, {}).get(w, [])])
+        if new is not None and old:
+            out[w] = {"rps": round(new, 1), "baseline_rps": round(old, 1),
+                      "change": round(new / old - 1, 4)}
+    return out
 
 
 def pocketbase_best(results, w):
@@ -354,6 +370,15 @@ def compare(args):
         if pg:
             line += f"; Bulkhead PostgreSQL {100 * pg['share']:.1f} %"
         L += ["", line + "."]
+    deltas = baseline_deltas(results)
+    res["new_vs_baseline"] = deltas
+    if deltas:
+        sw = res["software"]
+        L += ["", f"- **New vs baseline** on SQLite (Bulkhead {sw.get('Bulkhead', '?')} "
+                  f"against the baseline, {sw.get('Bulkhead baseline', '?')}; measured one "
+                  "after the other in each workload): " + "; ".join(
+                      f"{w} {d['rps']:.1f} vs {d['baseline_rps']:.1f} req/s "
+                      f"({100 * d['change']:+.1f} %)" for w, d in deltas.items()) + "."]
     L += ["", "Targets of the issue (Bulkhead on SQLite; PocketBase's best variant):"]
     L += target_lines(results)
     L += [
@@ -378,6 +403,11 @@ def compare(args):
         "WAL, synchronous=FULL) with a cached statement, the row as JSON. It checks that an "
         "Authorization header is present and verifies nothing (no token, tenant or access "
         "rule): it is the floor of the work any server must do for W1, not a competitor.",
+    ] + ([
+        f"- {SERVERS[BASELINE]} is another Bulkhead binary (compare.sh's BASELINE_BIN) on "
+        "SQLite, seeded and checked as Bulkhead SQLite is; in each workload the two are "
+        "measured one after the other, the baseline second in odd runs and first in even "
+        "ones."] if BASELINE in results else []) + [
         "",
         "Seeding (not a workload; peak RSS is the server's during seeding):",
         "",

@@ -21,6 +21,12 @@
 # Bulkhead PostgreSQL, for W1 the ceiling (it serves nothing else), and for
 # W2/W2f PocketBase again with skipTotal=1. The report states Bulkhead's W1
 # as a share of the ceiling's req/s (the target: Bulkhead SQLite >= 30 %).
+# With BASELINE_BIN, one more server, "Bulkhead SQLite (baseline)": that
+# binary (e.g. a release build of an older commit, to tell whether a change
+# moved the figures) on SQLite, seeded and checked like Bulkhead SQLite and
+# measured beside it in every workload (the baseline second in odd runs,
+# first in even ones, so that RUNS=2 evens out who follows whom); the report
+# adds its row and the new binary's req/s against the baseline's per workload.
 # Records how long the disk takes to make a page durable (benches/fsync_probe.py)
 # at start and at end: W3's creates wait on it (synchronous=FULL), and on a
 # shared virtual disk it varies between runs.
@@ -32,6 +38,7 @@
 #   WORKLOADS=W1,W2,W2f,W4,W3   SERVERS="pocketbase sqlite postgres ceiling"
 #   TENANTS=100  USERS_PER_TENANT=10  NOTES=100000  POOL=50
 #   CONCURRENCY=16 (Bulkhead seeder connections)  REQUEST_LOGS=1 (PocketBase)
+#   BASELINE_BIN=<a bulkhead binary> (unset: no baseline)
 #   BENCH_CACHE=<repo>/target/bench-cache
 #   BULKHEAD_BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres (owner)
 #
@@ -40,6 +47,19 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+# bin_commit BIN: the commit of the git work tree BIN lies in (a cargo target
+# dir inside it), "+local changes" when the code there differs from it.
+bin_commit() {
+  local tree c
+  tree="$(git -C "$(dirname "$1")" rev-parse --show-toplevel 2>/dev/null)" || { echo unknown; return; }
+  c="$(git -C "$tree" rev-parse --short HEAD)"
+  git -C "$tree" diff --quiet HEAD -- crates Cargo.toml Cargo.lock 2>/dev/null || c+="+local changes"
+  echo "$c"
+}
+if [ -n "${BASELINE_BIN:-}" ] && [ ! -x "$BASELINE_BIN" ]; then
+  echo "BASELINE_BIN=$BASELINE_BIN is not an executable file" >&2
+  exit 2
+fi
 # the exact command, with the knobs that were set, for the report's header
 KNOBS=(RUNS DURATION WARMUP THREADS CONNS WRK_TIMEOUT WORKLOADS SERVERS TENANTS
        USERS_PER_TENANT NOTES POOL CONCURRENCY REQUEST_LOGS)
@@ -47,6 +67,8 @@ COMMAND=""
 for k in "${KNOBS[@]}"; do
   [ -n "${!k+x}" ] && COMMAND+="$k=$(printf '%q' "${!k}") "
 done
+# the baseline by its commit, not by where it lies on this machine
+[ -n "${BASELINE_BIN:-}" ] && COMMAND+="BASELINE_BIN=<bulkhead at $(bin_commit "$BASELINE_BIN")> "
 COMMAND+="benches/compare.sh"
 
 RUNS="${RUNS:-1}"
@@ -73,17 +95,21 @@ trap 'stop_started; exit 130' INT TERM
 wanted() { [[ " $SERVERS " == *" $1 "* ]]; }
 # the ceiling serves W1 only: without W1 it is neither built nor started
 want_ceiling() { wanted ceiling && [[ ",$WORKLOADS," == *,W1,* ]]; }
+want_baseline() { [ -n "${BASELINE_BIN:-}" ]; }
 
 # Bulkhead on one backend, seeded and checked; sets the <name>_PID/_BASE/_DIR variables.
-setup_bulkhead() {  # $1 = sqlite|postgres, $2 = run dir
+# baseline = BASELINE_BIN on SQLite.
+setup_bulkhead() {  # $1 = sqlite|postgres|baseline, $2 = run dir
   local name=$1 dir=$2/$1
   mkdir -p "$dir"
-  if [ "$name" = sqlite ]; then
-    start_bulkhead "$dir/server.log" --data-dir "$dir/data"
-  else
+  # start_bulkhead runs $BIN, which for the baseline is this function's own
+  if [ "$name" = baseline ]; then local BIN=$BASELINE_BIN; fi
+  if [ "$name" = postgres ]; then
     PG_DB="bulkhead_bench_$$"
     pg_create_db "$PG_DB"
     start_bulkhead "$dir/server.log" --database-url "$PG_APP_URL"
+  else
+    start_bulkhead "$dir/server.log" --data-dir "$dir/data"
   fi
   log "Bulkhead $name: pid $BH_PID at $BH_BASE, seeding"
   run_child python3 "$ROOT/benches/bench_seed.py" seed --base "$BH_BASE" --out-dir "$dir" \
@@ -92,10 +118,10 @@ setup_bulkhead() {  # $1 = sqlite|postgres, $2 = run dir
   tail -1 "$dir/seed.log" >&2
   if [ "$name" = postgres ]; then pg_analyze "$PG_DB"; fi
   run_child python3 "$ROOT/benches/bench_seed.py" check --base "$BH_BASE" --out-dir "$dir"
-  if [ "$name" = sqlite ]; then
-    du -sk "$dir/data" | cut -f1 >"$dir/data_kb"
-  else
+  if [ "$name" = postgres ]; then
     psql "$PG_BASE_URL" -qAtc "SELECT pg_database_size('$PG_DB') / 1024" >"$dir/data_kb"
+  else
+    du -sk "$dir/data" | cut -f1 >"$dir/data_kb"
   fi
   printf -v "${name^^}_PID" '%s' "$BH_PID"
   printf -v "${name^^}_BASE" '%s' "$BH_BASE"
@@ -149,7 +175,7 @@ measure_one() {  # $1 = server key, $2 = pid, $3 = base, $4 = target.env, $5 = f
 }
 
 # Fresh tokens right before measuring: Bulkhead's access tokens live 15 minutes.
-measure_bulkhead() {  # $1 = sqlite|postgres, $2 = W, $3 = run dir
+measure_bulkhead() {  # $1 = sqlite|postgres|baseline, $2 = W, $3 = run dir
   local name=$1 pid base dir
   pid=${name^^}_PID base=${name^^}_BASE dir=${name^^}_DIR
   run_child python3 "$ROOT/benches/bench_seed.py" login --base "${!base}" --out-dir "${!dir}"
@@ -163,6 +189,13 @@ one_run() {  # $1 = run number
   local have_pg=0
   wanted pocketbase && setup_pocketbase "$rd"
   wanted sqlite && setup_bulkhead sqlite "$rd"
+  want_baseline && setup_bulkhead baseline "$rd"
+  # Bulkhead on SQLite, new and baseline: the baseline second in odd runs, first in even ones
+  local on_sqlite=() b
+  wanted sqlite && on_sqlite+=(sqlite)
+  if want_baseline; then
+    if (($1 % 2)); then on_sqlite+=(baseline); else on_sqlite=(baseline "${on_sqlite[@]}"); fi
+  fi
   local have_ceiling=0
   if want_ceiling; then
     setup_ceiling "$rd"
@@ -179,7 +212,7 @@ one_run() {  # $1 = run number
   for w in ${WORKLOADS//,/ }; do
     wanted pocketbase && measure_one pocketbase "$PB_PID" "$PB_BASE" "$PEER/target.env" \
       "$POCKETBASE_DIR/fixtures.tsv" "$w" "$rd"
-    wanted sqlite && measure_bulkhead sqlite "$w" "$rd"
+    for b in "${on_sqlite[@]}"; do measure_bulkhead "$b" "$w" "$rd"; done
     [ "$have_pg" = 1 ] && measure_bulkhead postgres "$w" "$rd"
     # the ceiling serves W1 only
     if [ "$have_ceiling" = 1 ] && [ "$w" = W1 ]; then
@@ -211,12 +244,12 @@ for n in $(seq 1 "$RUNS"); do
   one_run "$n"
 done
 
-commit="$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
-git -C "$ROOT" diff --quiet HEAD -- crates Cargo.toml Cargo.lock 2>/dev/null || commit+="+local changes"
+commit="$(bin_commit "$BIN")"
 sqlite_crate="$(grep -A1 '^name = "libsqlite3-sys"' "$ROOT/Cargo.lock" | sed -n 's/^version = "\(.*\)"/\1/p')"
-sw=(--software "Bulkhead=$commit (release build)"
-    --software "SQLite=bundled (libsqlite3-sys $sqlite_crate)"
-    --software "PostgreSQL=$PG_VERSION")
+sw=(--software "Bulkhead=$commit (release build)")
+[ -n "${BASELINE_BIN:-}" ] && sw+=(--software "Bulkhead baseline=$(bin_commit "$BASELINE_BIN")")
+sw+=(--software "SQLite=bundled (libsqlite3-sys $sqlite_crate)"
+     --software "PostgreSQL=$PG_VERSION")
 wanted pocketbase && sw+=(--software "PocketBase=$("$PB" --version | sed 's/.*version //')")
 want_ceiling && sw+=(--software "axum=$(grep -A1 '^name = "axum"$' "$ROOT/Cargo.lock" | sed -n 's/^version = "\(.*\)"/\1/p') (ceiling)")
 sw+=(--software "wrk=$(wrk -v 2>&1 | head -1 | sed 's/ Copyright.*//; s/^wrk //')"
