@@ -145,6 +145,24 @@ pub enum IdempotencyClaim {
     Mismatch,
 }
 
+impl IdempotencyClaim {
+    /// What a key already taken means for a request: a replay of its
+    /// stored answer if it was taken by the same request (`same_request`)
+    /// and that answer was recorded; otherwise a mismatch, since a claim
+    /// never completed and one for another request are both a different
+    /// use of the key than this one. `status` is as stored (a database
+    /// integer).
+    pub fn of_taken(same_request: bool, status: Option<i64>, body: Option<Value>) -> Self {
+        match (same_request, status, body) {
+            (true, Some(status), Some(body)) => IdempotencyClaim::Replay {
+                status: u16::try_from(status).unwrap_or(500),
+                body,
+            },
+            _ => IdempotencyClaim::Mismatch,
+        }
+    }
+}
+
 /// What happened to a record, for realtime subscribers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EventKind {

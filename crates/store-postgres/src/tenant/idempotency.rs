@@ -40,13 +40,11 @@ impl IdempotencyKeys for PgTenantTx {
                 Ok((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?))
             })
             .await?;
-        Ok(match (hash[..] == request_hash[..], status, response) {
-            (true, Some(status), Some(body)) => IdempotencyClaim::Replay {
-                status: u16::try_from(status).unwrap_or(500),
-                body,
-            },
-            _ => IdempotencyClaim::Mismatch,
-        })
+        Ok(IdempotencyClaim::of_taken(
+            hash[..] == request_hash[..],
+            status.map(i64::from),
+            response,
+        ))
     }
 
     async fn complete_idempotency_key(

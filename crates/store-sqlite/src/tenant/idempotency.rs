@@ -33,15 +33,15 @@ impl IdempotencyKeys for SqliteTenantTx {
                 })
             },
         )?;
-        Ok(match (hash == *request_hash, status, response) {
-            (true, Some(status), Some(response)) => IdempotencyClaim::Replay {
-                status: u16::try_from(status).unwrap_or(500),
-                body: serde_json::from_str(&response).map_err(StoreError::internal)?,
-            },
-            // A claim never completed, or for another request: both are a
-            // different use of the key than this one.
-            _ => IdempotencyClaim::Mismatch,
-        })
+        let body = response
+            .map(|response| serde_json::from_str(&response))
+            .transpose()
+            .map_err(StoreError::internal)?;
+        Ok(IdempotencyClaim::of_taken(
+            hash == *request_hash,
+            status,
+            body,
+        ))
     }
 
     async fn complete_idempotency_key(
