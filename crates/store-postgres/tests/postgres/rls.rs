@@ -286,7 +286,7 @@ async fn the_own_memberships_policy_reveals_only_that_users_memberships() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_audit_log_is_append_only_for_the_runtime_role_and_the_owner() {
+async fn the_audit_log_is_append_only_for_the_runtime_role_and_for_roles_granted_more() {
     let Some(database) = TestDatabase::migrated().await else {
         return;
     };
@@ -314,17 +314,47 @@ async fn the_audit_log_is_append_only_for_the_runtime_role_and_the_owner() {
             "{statement}: {error}"
         );
     }
+    // A role granted UPDATE and DELETE, as an owner that is not a superuser
+    // holds them, finds no entry to change: row-level security allows only
+    // reading and appending.
     let mut owner = database.owner().await;
-    let error = sqlx::raw_sql("UPDATE audit_log SET action = 'forged'")
-        .execute(&mut owner)
+    let privileged = "bulkhead_test_audit_writer";
+    sqlx::raw_sql(&format!(
+        "DO $$ BEGIN CREATE ROLE {privileged} NOLOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$;
+         GRANT SELECT, UPDATE, DELETE ON audit_log, platform_audit_log TO {privileged}"
+    ))
+    .execute(&mut owner)
+    .await
+    .unwrap();
+    for statement in [
+        "UPDATE audit_log SET action = 'forged'",
+        "DELETE FROM audit_log",
+        "UPDATE platform_audit_log SET action = 'forged'",
+        "DELETE FROM platform_audit_log",
+    ] {
+        let mut tx = owner.begin().await.unwrap();
+        sqlx::raw_sql(&format!(
+            "SET LOCAL ROLE {privileged}; SET LOCAL bulkhead.tenant_id = '{a}'"
+        ))
+        .execute(&mut *tx)
         .await
-        .unwrap_err();
-    assert!(error.to_string().contains("append-only"), "{error}");
-    let error = sqlx::raw_sql("DELETE FROM audit_log")
-        .execute(&mut owner)
-        .await
-        .unwrap_err();
-    assert!(error.to_string().contains("append-only"), "{error}");
+        .unwrap();
+        let changed = sqlx::raw_sql(statement)
+            .execute(&mut *tx)
+            .await
+            .unwrap()
+            .rows_affected();
+        assert_eq!(changed, 0, "{statement}");
+        tx.rollback().await.unwrap();
+    }
+    let triggers: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM pg_trigger WHERE NOT tgisinternal
+         AND tgrelid IN ('audit_log'::regclass, 'platform_audit_log'::regclass)",
+    )
+    .fetch_one(&mut owner)
+    .await
+    .unwrap();
+    assert_eq!(triggers, 0, "Citus refuses tables with triggers");
 
     // Deleting a tenant takes its audit log with it, and only its own.
     let mut tx = store.tenant(a, Access::Write).await.unwrap();
@@ -369,18 +399,29 @@ async fn the_catalog_shows_forced_rls_and_checked_policies_on_every_tenant_table
         .await
         .unwrap();
         let isolation = policies.iter().find(|p| p.0 == "tenant_isolation").unwrap();
-        assert_eq!(isolation.1, "ALL", "{table}");
-        for expression in [&isolation.2, &isolation.3] {
+        // The audit log is append-only: its isolation policy is for reading,
+        // and a second one, for inserting, checks the tenant of new entries.
+        let conditions = if table == "audit_log" {
+            assert_eq!(isolation.1, "SELECT", "{table}");
+            let append = policies.iter().find(|p| p.0 == "tenant_append").unwrap();
+            assert_eq!(append.1, "INSERT", "{table}");
+            vec![&isolation.2, &append.3]
+        } else {
+            assert_eq!(isolation.1, "ALL", "{table}");
+            vec![&isolation.2, &isolation.3]
+        };
+        for expression in conditions {
             let expression = expression.as_deref().unwrap_or_default();
             assert!(
                 expression.contains("bulkhead.tenant_id"),
                 "{table}: {expression}"
             );
         }
-        // Any other policy only ever widens reading.
+        // Any other policy only ever widens reading, but for the audit
+        // log's append policy, checked above.
         for (name, command, _, _) in &policies {
             assert!(
-                name == "tenant_isolation" || command == "SELECT",
+                name == "tenant_isolation" || name == "tenant_append" || command == "SELECT",
                 "{table}: policy {name} for {command}"
             );
         }
