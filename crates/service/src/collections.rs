@@ -70,11 +70,18 @@ async fn check_relations(
     }
 }
 
-/// Creates the database indexes the schema declares.
-async fn ensure_indexes(
-    tx: &mut dyn TenantTx,
-    schema: &CollectionSchema,
-) -> Result<(), ServiceError> {
+/// Creates the database indexes the schema declares, in a transaction of
+/// their own once the schema's has committed. Under Citus an index is made
+/// by the schema's owner (through `bulkhead_ensure_record_index`), and Citus
+/// refuses that role the shards the runtime role has written earlier in the
+/// same transaction. A crash between the two transactions leaves a
+/// collection without its index, which is slower, not wrong, until the next
+/// change of its schema makes it.
+async fn ensure_indexes(permit: Permit<'_>, schema: &CollectionSchema) -> Result<(), ServiceError> {
+    if schema.indexes().is_empty() {
+        return Ok(());
+    }
+    let mut tx = permit.open(Access::Write).await?;
     for index in schema.indexes() {
         let fields: Vec<(String, FieldType)> = index
             .iter()
@@ -86,6 +93,7 @@ async fn ensure_indexes(
             .collect();
         tx.ensure_record_index(&fields).await?;
     }
+    tx.commit().await?;
     Ok(())
 }
 
@@ -129,7 +137,6 @@ impl Data {
             }
             Err(error) => return Err(error.into()),
         };
-        ensure_indexes(&mut *tx, &schema).await?;
         let details = serde_json::json!({
             "fields": schema.fields().len(),
             "visibility": schema.visibility().as_str(),
@@ -143,6 +150,7 @@ impl Data {
         // Evicts the cached schemas of this tenant's record reads.
         tx.invalidate(Invalidation::Collections(access.tenant_id()));
         tx.commit().await?;
+        ensure_indexes(permit, &schema).await?;
         Ok(CollectionInfo { schema, row })
     }
 
@@ -246,7 +254,6 @@ impl Data {
                 return Err(ServiceError::VersionMismatch { current });
             }
         };
-        ensure_indexes(&mut *tx, &schema).await?;
         tx.audit(
             "collection.update",
             ("collection", Some(row.name.clone())),
@@ -256,6 +263,7 @@ impl Data {
         // Evicts the cached schemas of this tenant's record reads.
         tx.invalidate(Invalidation::Collections(access.tenant_id()));
         tx.commit().await?;
+        ensure_indexes(permit, &schema).await?;
         Ok(CollectionInfo { schema, row })
     }
 

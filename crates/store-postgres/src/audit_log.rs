@@ -92,47 +92,51 @@ pub async fn append(tx: &mut Tx, log: Log, draft: AuditDraft) -> Result<AuditEnt
         Log::Platform => {
             "INSERT INTO platform_audit_log (seq, id, at, actor_kind, actor_id, action, resource_type,
                  resource_id, outcome, request_id, details, personal_digest, prev_hash, hash)
-             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14 WHERE $15::uuid IS NULL"
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
         }
     };
-    tx.execute(
-        sqlx::query(insert)
-            .bind(entry.seq)
-            .bind(entry.id.as_uuid())
-            .bind(entry.at)
-            .bind(entry.actor_kind.name())
-            .bind(entry.actor_id)
-            .bind(&entry.action)
-            .bind(&entry.resource_type)
-            .bind(&entry.resource_id)
-            .bind(entry.outcome.name())
-            .bind(&entry.request_id)
-            .bind(&entry.details)
-            .bind(&entry.personal_digest[..])
-            .bind(&entry.prev_hash[..])
-            .bind(&entry.hash[..])
-            .bind(log.tenant_uuid()),
-    )
-    .await?;
+    // Plain VALUES, never INSERT … SELECT: Citus carries out an INSERT …
+    // SELECT into a replicated table through COPY, which PostgreSQL refuses
+    // on a table with row-level security.
+    let query = sqlx::query(insert)
+        .bind(entry.seq)
+        .bind(entry.id.as_uuid())
+        .bind(entry.at)
+        .bind(entry.actor_kind.name())
+        .bind(entry.actor_id)
+        .bind(&entry.action)
+        .bind(&entry.resource_type)
+        .bind(&entry.resource_id)
+        .bind(entry.outcome.name())
+        .bind(&entry.request_id)
+        .bind(&entry.details)
+        .bind(&entry.personal_digest[..])
+        .bind(&entry.prev_hash[..])
+        .bind(&entry.hash[..]);
+    let query = match log.tenant_uuid() {
+        Some(tenant) => query.bind(tenant),
+        None => query,
+    };
+    tx.execute(query).await?;
     if let Some(personal) = &entry.personal {
         let insert = match log {
             Log::Tenant(_) => {
-                "INSERT INTO audit_personal (tenant_id, seq, salt, ip, user_agent) VALUES ($1, $2, $3, $4, $5)"
+                "INSERT INTO audit_personal (seq, salt, ip, user_agent, tenant_id) VALUES ($1, $2, $3, $4, $5)"
             }
             Log::Platform => {
-                "INSERT INTO platform_audit_personal (seq, salt, ip, user_agent)
-                 SELECT $2, $3, $4, $5 WHERE $1::uuid IS NULL"
+                "INSERT INTO platform_audit_personal (seq, salt, ip, user_agent) VALUES ($1, $2, $3, $4)"
             }
         };
-        tx.execute(
-            sqlx::query(insert)
-                .bind(log.tenant_uuid())
-                .bind(entry.seq)
-                .bind(&personal.salt[..])
-                .bind(&personal.ip)
-                .bind(&personal.user_agent),
-        )
-        .await?;
+        let query = sqlx::query(insert)
+            .bind(entry.seq)
+            .bind(&personal.salt[..])
+            .bind(&personal.ip)
+            .bind(&personal.user_agent);
+        let query = match log.tenant_uuid() {
+            Some(tenant) => query.bind(tenant),
+            None => query,
+        };
+        tx.execute(query).await?;
     }
     Ok(entry)
 }

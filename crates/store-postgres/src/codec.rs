@@ -14,7 +14,7 @@ use sqlx::postgres::PgRow;
 pub fn store_error(error: sqlx::Error) -> StoreError {
     match &error {
         sqlx::Error::Database(db) => match db.code().as_deref() {
-            Some("23505") => StoreError::Conflict(conflict_kind(db.table())),
+            Some("23505") => StoreError::Conflict(conflict_kind(conflicting_table(db.as_ref()))),
             Some("23503") => StoreError::MissingReference,
             // Serialization failures, deadlocks, shutdown and connection
             // loss: the request may succeed if retried later.
@@ -36,6 +36,64 @@ pub fn store_error(error: sqlx::Error) -> StoreError {
 pub fn fail(failed: &mut bool, error: sqlx::Error) -> StoreError {
     *failed = true;
     store_error(error)
+}
+
+/// The table a shard belongs to. Under Citus a violation is raised by a
+/// worker, on a shard named after its table and a shard number
+/// (`tenants_102008`); the table is what says which conflict it is.
+fn logical_table(name: &str) -> &str {
+    match name.rsplit_once('_') {
+        Some((table, shard)) if !shard.is_empty() && shard.bytes().all(|b| b.is_ascii_digit()) => {
+            table
+        }
+        _ => name,
+    }
+}
+
+/// The table of a unique violation. PostgreSQL names it in the error's
+/// table field; a violation that Citus relays from a worker carries only
+/// the message, which names the shard's constraint
+/// (`duplicate key value violates unique constraint "uq_tenants_slug_102008"`),
+/// and the schema names every unique constraint after its table.
+fn conflicting_table(db: &dyn sqlx::error::DatabaseError) -> Option<&str> {
+    if let Some(table) = db.table() {
+        return Some(logical_table(table));
+    }
+    let constraint = db
+        .constraint()
+        .or_else(|| db.message().split('"').nth(1))
+        .map(logical_table)?;
+    TABLES_BY_LENGTH
+        .iter()
+        .copied()
+        .find(|table| names_constraint_of(constraint, table))
+}
+
+/// Tables with unique constraints, longest name first, so that a table
+/// whose name begins another's (`records`, `record_…`) is tried after it.
+const TABLES_BY_LENGTH: &[&str] = &[
+    "record_unique_values",
+    "idempotency_keys",
+    "refresh_tokens",
+    "signing_keys",
+    "invitations",
+    "memberships",
+    "collections",
+    "api_keys",
+    "sessions",
+    "records",
+    "tenants",
+    "users",
+];
+
+/// Whether `constraint` is one of `table`'s, by the schema's naming:
+/// `<table>_pkey`, `<table>_<columns>_key` or `uq_<table>_<what>`.
+fn names_constraint_of(constraint: &str, table: &str) -> bool {
+    constraint
+        .strip_prefix("uq_")
+        .unwrap_or(constraint)
+        .strip_prefix(table)
+        .is_some_and(|rest| rest.starts_with('_'))
 }
 
 fn conflict_kind(table: Option<&str>) -> ConflictKind {
@@ -253,4 +311,43 @@ pub fn signing_key(row: &PgRow) -> sqlx::Result<SigningKey> {
         created_at: row.try_get("created_at")?,
         retired_at: row.try_get("retired_at")?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_constraint_names_its_table() {
+        let table = |constraint: &str| {
+            TABLES_BY_LENGTH
+                .iter()
+                .copied()
+                .find(|table| names_constraint_of(logical_table(constraint), table))
+        };
+        assert_eq!(table("uq_tenants_slug_102008"), Some("tenants"));
+        assert_eq!(table("uq_users_email_key_102010"), Some("users"));
+        assert_eq!(
+            table("record_unique_values_pkey_102300"),
+            Some("record_unique_values")
+        );
+        assert_eq!(table("records_pkey_102200"), Some("records"));
+        assert_eq!(table("collections_pkey"), Some("collections"));
+        assert_eq!(table("uq_api_keys_hash_102100"), Some("api_keys"));
+        assert_eq!(table("something_else"), None);
+    }
+
+    #[test]
+    fn a_shard_names_its_table() {
+        assert_eq!(logical_table("tenants_102008"), "tenants");
+        assert_eq!(
+            logical_table("record_unique_values_102100"),
+            "record_unique_values"
+        );
+        assert_eq!(
+            logical_table("record_unique_values"),
+            "record_unique_values"
+        );
+        assert_eq!(logical_table("api_keys"), "api_keys");
+    }
 }

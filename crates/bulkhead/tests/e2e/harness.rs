@@ -24,7 +24,7 @@ use bulkhead_client::{Client, ClientError, Method, RawResponse};
 use uuid::Uuid;
 
 use crate::contract::checked;
-use crate::postgres::{APP_ROLE, PgDatabase};
+use crate::postgres::{PgDatabase, migrate_command};
 use crate::proxy::PgProxy;
 use crate::support::{Server, assert_success, bulkhead, run};
 
@@ -204,7 +204,7 @@ impl TestServer {
                     )
                     .await;
                 }
-                let mut migrate = bulkhead(["migrate", "--app-role", APP_ROLE, "--database-url"]);
+                let mut migrate = migrate_command();
                 migrate.arg(database.owner_url());
                 assert_success(&run(migrate, None).await);
                 Store::Postgres { database }

@@ -10,11 +10,11 @@
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use sqlx::{Connection, PgConnection};
 
-use crate::server::{admin_url, create_database};
+use crate::server::{admin_url, citus, create_database, drop_database};
 use crate::support::{Server, assert_one_line_failure, assert_success, bulkhead, run};
 use crate::urls::with_user_and_database;
+use tokio::process::Command;
 
 /// The runtime role these tests create. Roles are cluster-wide, so it is
 /// distinct from the store crate's test role, and one test creates it.
@@ -43,22 +43,30 @@ impl PgDatabase {
     }
 }
 
+/// `bulkhead migrate` for the test databases, to be given the owner's URL;
+/// with `--citus` when the tests run on a Citus cluster.
+pub(crate) fn migrate_command() -> Command {
+    let mut command = bulkhead(["migrate", "--app-role", APP_ROLE]);
+    if citus() {
+        command.arg("--citus");
+    }
+    command.arg("--database-url");
+    command
+}
+
 impl Drop for PgDatabase {
     fn drop(&mut self) {
         // Drop cannot await, and may run while a test unwinds inside a
         // runtime: drop the database from a thread with a runtime of its own.
         let admin_url = self.admin_url.clone();
-        let statement = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
+        let name = self.name.clone();
         let dropped = std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
                 .ok()?;
-            runtime.block_on(async {
-                let mut admin = PgConnection::connect(&admin_url).await.ok()?;
-                sqlx::raw_sql(&statement).execute(&mut admin).await.ok()?;
-                admin.close().await.ok()
-            })
+            runtime.block_on(drop_database(&admin_url, &name));
+            Some(())
         })
         .join();
         if !matches!(dropped, Ok(Some(()))) {
@@ -76,7 +84,7 @@ async fn migrate_then_serve_and_create_an_admin_on_postgres() {
 
     // Migrating is idempotent: the second run applies nothing.
     let migrate = || {
-        let mut command = bulkhead(["migrate", "--app-role", APP_ROLE, "--database-url"]);
+        let mut command = migrate_command();
         command.arg(database.owner_url());
         command
     };

@@ -2,11 +2,17 @@
 //! answers, and a fresh database on it. The binary's end-to-end tests
 //! include this file and `urls.rs` by path, so that both crates find the
 //! server, skip without it and name their databases one way.
+//!
+//! With `BULKHEAD_TEST_CITUS_URL` (a superuser URL of a Citus coordinator,
+//! in a database where its workers are registered), every database is made
+//! on the coordinator and on each worker, with the extension and the
+//! workers registered, and the tests migrate it with `--citus`: the same
+//! suites then run on the cluster.
 
 use sqlx::{Connection, PgConnection};
 use tokio::sync::OnceCell;
 
-use crate::urls::{DEFAULT_ADMIN_URL, redact};
+use crate::urls::{DEFAULT_ADMIN_URL, redact, with_user_and_database};
 
 #[allow(
     clippy::disallowed_methods,
@@ -16,13 +22,20 @@ fn env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|value| !value.is_empty())
 }
 
+/// Whether the tests run on a Citus cluster (`BULKHEAD_TEST_CITUS_URL`).
+pub fn citus() -> bool {
+    env("BULKHEAD_TEST_CITUS_URL").is_some()
+}
+
 /// The superuser URL, or `None` (with a message) when there is no server
 /// and we are not under CI.
 pub async fn admin_url() -> Option<String> {
     static AVAILABLE: OnceCell<Option<String>> = OnceCell::const_new();
     AVAILABLE
         .get_or_init(|| async {
-            let url = env("BULKHEAD_TEST_DATABASE_URL").unwrap_or_else(|| DEFAULT_ADMIN_URL.to_owned());
+            let url = env("BULKHEAD_TEST_CITUS_URL")
+                .or_else(|| env("BULKHEAD_TEST_DATABASE_URL"))
+                .unwrap_or_else(|| DEFAULT_ADMIN_URL.to_owned());
             match PgConnection::connect(&url).await {
                 Ok(connection) => {
                     let _ = connection.close().await;
@@ -43,14 +56,83 @@ pub async fn admin_url() -> Option<String> {
 }
 
 /// Creates an empty database named after `prefix` and a fresh id, and
-/// returns its name.
+/// returns its name. On Citus, on every node, ready to distribute.
 pub async fn create_database(admin_url: &str, prefix: &str) -> String {
     let name = format!("{prefix}_{}", uuid::Uuid::now_v7().simple());
-    let mut admin = PgConnection::connect(admin_url).await.unwrap();
-    sqlx::raw_sql(&format!("CREATE DATABASE {name}"))
-        .execute(&mut admin)
-        .await
-        .unwrap();
-    admin.close().await.unwrap();
+    let workers = workers(admin_url).await;
+    let mut nodes = vec![admin_url.to_owned()];
+    nodes.extend(
+        workers
+            .iter()
+            .map(|(host, port)| node_url(admin_url, host, *port)),
+    );
+    for node in &nodes {
+        execute(node, &format!("CREATE DATABASE {name}")).await;
+        if citus() {
+            execute(
+                &with_user_and_database(node, None, &name),
+                "CREATE EXTENSION citus",
+            )
+            .await;
+        }
+    }
+    if citus() {
+        let coordinator = url::Url::parse(admin_url).unwrap();
+        let mut register = format!(
+            "SELECT citus_set_coordinator_host('{}', {});",
+            coordinator.host_str().unwrap(),
+            coordinator.port().unwrap_or(5432)
+        );
+        for (host, port) in &workers {
+            register.push_str(&format!("SELECT citus_add_node('{host}', {port});"));
+        }
+        execute(&with_user_and_database(admin_url, None, &name), &register).await;
+    }
     name
+}
+
+/// Drops a database made by [`create_database`], on every node,
+/// disconnecting whoever is still connected.
+pub async fn drop_database(admin_url: &str, name: &str) {
+    let statement = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+    // The coordinator first: its connections to the workers go with it.
+    execute(admin_url, &statement).await;
+    for (host, port) in workers(admin_url).await {
+        execute(&node_url(admin_url, &host, port), &statement).await;
+    }
+}
+
+/// The Citus workers registered in the admin URL's database (none without Citus).
+async fn workers(admin_url: &str) -> Vec<(String, i32)> {
+    if !citus() {
+        return Vec::new();
+    }
+    let mut admin = PgConnection::connect(admin_url).await.unwrap();
+    let workers = sqlx::query_as(
+        "SELECT nodename::text, nodeport FROM pg_dist_node
+         WHERE noderole = 'primary' AND groupid <> 0 ORDER BY nodeid",
+    )
+    .fetch_all(&mut admin)
+    .await
+    .unwrap();
+    admin.close().await.unwrap();
+    workers
+}
+
+/// `admin_url` with a worker's host and port.
+fn node_url(admin_url: &str, host: &str, port: i32) -> String {
+    let mut url = url::Url::parse(admin_url).unwrap();
+    url.set_host(Some(host)).unwrap();
+    url.set_port(Some(u16::try_from(port).unwrap())).unwrap();
+    url.to_string()
+}
+
+async fn execute(url: &str, statements: &str) {
+    let mut connection = PgConnection::connect(url).await.unwrap();
+    // A plain &str, not raw_sql: the futures of the conformance harness
+    // must be Send, and raw_sql's is not (sqlx lifetime quirk).
+    sqlx::Executor::execute(&mut connection, statements)
+        .await
+        .unwrap_or_else(|error| panic!("{}: {statements}: {error}", redact(url)));
+    connection.close().await.unwrap();
 }

@@ -7,7 +7,7 @@ use bulkhead_store_conformance::TestStore;
 use bulkhead_store_postgres::{MigrateOptions, PgStore, PoolSettings, migrate};
 use sqlx::{Connection, PgConnection};
 
-use crate::server::{admin_url, create_database};
+use crate::server::{admin_url, citus, create_database, drop_database};
 use crate::urls::with_user_and_database;
 
 /// The runtime role every test database grants to. Roles are cluster-wide;
@@ -67,14 +67,7 @@ impl TestDatabase {
     }
 
     pub async fn drop_database(self) {
-        let mut admin = PgConnection::connect(&self.admin_url).await.unwrap();
-        // A plain &str, not raw_sql: this future must be Send for the
-        // conformance harness, and raw_sql's is not (sqlx lifetime quirk).
-        let statement = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
-        sqlx::Executor::execute(&mut admin, statement.as_str())
-            .await
-            .unwrap();
-        admin.close().await.unwrap();
+        drop_database(&self.admin_url, &self.name).await;
     }
 }
 
@@ -82,7 +75,7 @@ pub fn options() -> MigrateOptions {
     MigrateOptions {
         app_role: APP_ROLE.into(),
         app_password: None,
-        citus: false,
+        citus: citus(),
     }
 }
 
