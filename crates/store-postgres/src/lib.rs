@@ -10,6 +10,7 @@
 mod audit_log;
 mod checks;
 mod citus;
+mod citus_shape;
 mod codec;
 mod connectivity;
 mod email_keys;
@@ -47,6 +48,7 @@ use crate::tx::Tx;
 /// that has just come back, which then ends the outage for everyone.
 pub const UNREACHABLE_WAIT: Duration = Duration::from_secs(1);
 
+pub use crate::citus_shape::citus_shape_violations;
 pub use crate::migrate::{
     MigrateError, MigrateOptions, MigrateReport, all_tables, migrate, runtime_grants,
 };

@@ -11,7 +11,7 @@ use sqlx::{Connection, PgConnection};
 
 use bulkhead_store::{EmailKeyCollision, TenantTable};
 
-use crate::{checks, citus, email_keys};
+use crate::{checks, citus, citus_shape, email_keys};
 
 pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 
@@ -142,6 +142,8 @@ pub enum MigrateError {
     Citus(String),
     #[error("the schema does not isolate its tenant tables: {0}")]
     Unisolated(String),
+    #[error("the schema would not distribute on Citus: {0}")]
+    CitusShape(String),
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
 }
@@ -189,6 +191,10 @@ pub async fn migrate(
     let unisolated = checks::tenant_tables_unisolated(&mut connection).await?;
     if !unisolated.is_empty() {
         return Err(MigrateError::Unisolated(unisolated.join("; ")));
+    }
+    let misshapen = citus_shape::citus_shape_violations(&mut connection).await?;
+    if !misshapen.is_empty() {
+        return Err(MigrateError::CitusShape(misshapen.join("; ")));
     }
     // Migration 0003's keys, which SQL cannot compute; a no-op once filled.
     if !email_keys::filled(&mut connection).await? {
