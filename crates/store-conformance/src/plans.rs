@@ -52,6 +52,11 @@ pub async fn seed(store: &dyn Store) -> Vec<(Tenant, Vec<UserId>)> {
     for (i, share) in [(0, RECORDS / 2), (1, RECORDS / 4), (2, RECORDS / 4)] {
         let tenant = fixtures::tenant(store, &format!("tenant-{i}"), &owner).await;
         let owners: Vec<UserId> = (0..OWNERS).map(|_| UserId::new()).collect();
+        // The index in a transaction of its own, before any write (see
+        // `Collections::ensure_record_index`).
+        let mut tx = store.tenant(tenant.id, Access::Write).await.unwrap();
+        tx.ensure_record_index(&index_fields).await.unwrap();
+        tx.commit().await.unwrap();
         let mut tx = store.tenant(tenant.id, Access::Write).await.unwrap();
         for collection in ["tasks", "notes"] {
             let mut schema = tasks_schema_json();
@@ -59,7 +64,6 @@ pub async fn seed(store: &dyn Store) -> Vec<(Tenant, Vec<UserId>)> {
             tx.insert_collection(fixtures::collection(collection, schema, fixtures::t0()))
                 .await
                 .unwrap();
-            tx.ensure_record_index(&index_fields).await.unwrap();
         }
         for n in 0..share {
             let collection = if n % 5 == 4 { "notes" } else { "tasks" };

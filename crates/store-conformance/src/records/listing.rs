@@ -349,6 +349,10 @@ impl Listing {
             assert_eq!(updated, record);
             listing.records[i] = updated;
         }
+        tx.commit().await.unwrap();
+        // Indexes are made in a transaction of their own (see
+        // `Collections::ensure_record_index`), twice to show it idempotent.
+        let mut tx = store.tenant(tenant, Access::Write).await.unwrap();
         for fields in listing.schema.indexes().to_vec() {
             let fields = listing.index_fields(&fields);
             tx.ensure_record_index(&fields).await.unwrap();

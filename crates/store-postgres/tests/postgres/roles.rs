@@ -6,6 +6,7 @@ use bulkhead_store_postgres::{
 };
 use sqlx::{Connection, PgConnection};
 
+use crate::server::on_every_node;
 use crate::support::{APP_ROLE, TestDatabase, options};
 
 /// Creates a login role if it does not exist yet (tests share the cluster).
@@ -78,15 +79,16 @@ async fn a_non_superuser_owner_can_migrate_but_not_serve_and_is_itself_subject_t
     ensure_role(&admin_url, "bulkhead_test_owner", "NOSUPERUSER CREATEROLE").await;
     ensure_role(&admin_url, APP_ROLE, "").await;
     let database = TestDatabase::create().await.unwrap();
-    let mut admin = PgConnection::connect(&admin_url).await.unwrap();
-    sqlx::raw_sql(&format!(
-        "ALTER DATABASE {} OWNER TO bulkhead_test_owner",
-        database.name
-    ))
-    .execute(&mut admin)
-    .await
-    .unwrap();
-    admin.close().await.unwrap();
+    // On Citus the owner owns the database on the workers too, where its
+    // tables' shards are made.
+    on_every_node(
+        &admin_url,
+        &format!(
+            "ALTER DATABASE {} OWNER TO bulkhead_test_owner",
+            database.name
+        ),
+    )
+    .await;
     let owner_url = database.url_as("bulkhead_test_owner");
     migrate(&owner_url, &options()).await.unwrap();
 
@@ -152,14 +154,15 @@ async fn serving_before_the_email_keys_are_filled_in_is_refused() {
         return;
     };
     let mut owner = database.owner().await;
-    sqlx::raw_sql(
-        "ALTER TABLE users ALTER COLUMN email_key DROP NOT NULL;
-         INSERT INTO users (id, email, password_hash, created_at, updated_at)
+    // One statement at a time: Citus relays each to the workers as a
+    // prepared statement, which holds one command.
+    for statement in [
+        "ALTER TABLE users ALTER COLUMN email_key DROP NOT NULL",
+        "INSERT INTO users (id, email, password_hash, created_at, updated_at)
          VALUES (gen_random_uuid(), 'Ada@example.com', 'x', now(), now())",
-    )
-    .execute(&mut owner)
-    .await
-    .unwrap();
+    ] {
+        sqlx::raw_sql(statement).execute(&mut owner).await.unwrap();
+    }
     let error = PgStore::connect(&database.app_url, &PoolSettings::default())
         .await
         .unwrap_err();
@@ -230,6 +233,13 @@ async fn migrate_with_citus_needs_the_extension_and_says_so() {
         citus: true,
         ..options()
     };
+    if crate::server::citus() {
+        // The test databases of a Citus run come with the extension.
+        sqlx::raw_sql("DROP EXTENSION citus")
+            .execute(&mut database.owner().await)
+            .await
+            .unwrap();
+    }
     let error = migrate(&database.owner_url, &citus).await.unwrap_err();
     assert!(
         error

@@ -77,6 +77,11 @@ pub async fn create_database(admin_url: &str, prefix: &str) -> String {
         }
     }
     if citus() {
+        // Registering a worker writes catalogs that all its databases
+        // share (roles), which fails with "tuple concurrently updated" when
+        // two tests register at once.
+        static REGISTERING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+        let _registering = REGISTERING.lock().await;
         let coordinator = url::Url::parse(admin_url).unwrap();
         let mut register = format!(
             "SELECT citus_set_coordinator_host('{}', {});",
@@ -99,6 +104,15 @@ pub async fn drop_database(admin_url: &str, name: &str) {
     execute(admin_url, &statement).await;
     for (host, port) in workers(admin_url).await {
         execute(&node_url(admin_url, &host, port), &statement).await;
+    }
+}
+
+/// Runs `statements` in the admin URL's database of every node: the
+/// coordinator's, and each worker's on Citus.
+pub async fn on_every_node(admin_url: &str, statements: &str) {
+    execute(admin_url, statements).await;
+    for (host, port) in workers(admin_url).await {
+        execute(&node_url(admin_url, &host, port), statements).await;
     }
 }
 

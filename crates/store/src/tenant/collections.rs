@@ -32,5 +32,10 @@ pub trait Collections: Send {
     /// and collection that declares the same fields
     /// ([`record_index_name`](crate::record_index_name)), so it takes no
     /// collection.
+    ///
+    /// Call it in a transaction that has written nothing: on PostgreSQL the
+    /// schema's owner makes the index, and under Citus that role may not
+    /// touch the shards the runtime role has written in the same
+    /// transaction.
     async fn ensure_record_index(&mut self, fields: &[(String, FieldType)]) -> Result<()>;
 }
