@@ -109,6 +109,10 @@ pub async fn drop_database(admin_url: &str, name: &str) {
 
 /// Runs `statements` in the admin URL's database of every node: the
 /// coordinator's, and each worker's on Citus.
+#[allow(
+    dead_code,
+    reason = "the end-to-end tests include this file and have no use for it"
+)]
 pub async fn on_every_node(admin_url: &str, statements: &str) {
     execute(admin_url, statements).await;
     for (host, port) in workers(admin_url).await {
