@@ -125,8 +125,14 @@ pub async fn distribute(
         .await
         .map_err(|error| failed(format!("restoring {} on {}: {error}", key.name, key.table)))?;
     }
+    // In this database only: a role-wide setting is one row that every
+    // database's migration would update, and concurrent ones collide
+    // ("tuple concurrently updated").
+    let database: String = sqlx::query_scalar("SELECT quote_ident(current_database())")
+        .fetch_one(&mut *tx)
+        .await?;
     sqlx::raw_sql(&format!(
-        "ALTER ROLE {role} SET citus.propagate_set_commands = 'local'"
+        "ALTER ROLE {role} IN DATABASE {database} SET citus.propagate_set_commands = 'local'"
     ))
     .execute(&mut *tx)
     .await?;

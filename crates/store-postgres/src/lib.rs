@@ -273,16 +273,16 @@ impl PgStore {
         }
     }
 
-    /// Begins a transaction, read-only if asked, with one transaction-local
-    /// setting. The value is a UUID we format ourselves (hex digits and
-    /// dashes only), which is why it may be written into the statement:
-    /// `SET LOCAL` takes no bind parameters, and we prefer it to
+    /// Begins a transaction, read-only if asked, with the transaction-local
+    /// settings of its scope. The value is a UUID we format ourselves (hex
+    /// digits and dashes only), which is why it may be written into the
+    /// statement: `SET LOCAL` takes no bind parameters, and we prefer it to
     /// `set_config(…, true)` because Citus propagates `SET LOCAL` to its
     /// workers.
     async fn begin(
         &self,
         access: Access,
-        setting: Option<(&str, Uuid)>,
+        scope: Scope,
     ) -> Result<Transaction<'static, Postgres>, StoreError> {
         // Listening before the check below, so that a drop seen between the
         // check and the wait is not missed.
@@ -295,8 +295,22 @@ impl PgStore {
             Access::Read => "BEGIN READ ONLY;",
             Access::Write => "BEGIN;",
         });
-        if let Some((name, value)) = setting {
-            let _ = write!(sql, " SET LOCAL {name} = '{}';", value.hyphenated());
+        match scope {
+            Scope::Tenant(tenant) => {
+                let _ = write!(
+                    sql,
+                    " SET LOCAL bulkhead.tenant_id = '{}';",
+                    tenant.hyphenated()
+                );
+            }
+            Scope::MembershipsOf(user) => {
+                let _ = write!(
+                    sql,
+                    " SET LOCAL bulkhead.user_id = '{}'; SET LOCAL citus.multi_task_query_log_level = 'off';",
+                    user.hyphenated()
+                );
+            }
+            Scope::Platform => {}
         }
         // BEGIN runs in a task of its own, so it always finishes. sqlx
         // (0.8.6, and 0.9.0) is not cancel-safe here: dropped while BEGIN is
@@ -336,6 +350,21 @@ impl PgStore {
     }
 }
 
+/// What a transaction is opened for, which decides what its rows are.
+#[derive(Debug, Clone, Copy)]
+enum Scope {
+    /// One tenant's rows (`bulkhead.tenant_id`); under Citus, one shard.
+    Tenant(Uuid),
+    /// One user's memberships in every tenant (`bulkhead.user_id`): the one
+    /// read that spans tenants, and so under Citus the one that reads every
+    /// shard. It says so, so that a deployment (or the test suites) may set
+    /// `citus.multi_task_query_log_level = 'error'` for the runtime role
+    /// and have any other statement that spans shards fail.
+    MembershipsOf(Uuid),
+    /// Platform tables only (reference tables under Citus).
+    Platform,
+}
+
 #[async_trait]
 impl Store for PgStore {
     fn backend(&self) -> Backend {
@@ -347,19 +376,14 @@ impl Store for PgStore {
         tenant: TenantId,
         access: Access,
     ) -> Result<Box<dyn TenantTx>, StoreError> {
-        let tx = self
-            .begin(access, Some(("bulkhead.tenant_id", *tenant.as_uuid())))
-            .await?;
+        let tx = self.begin(access, Scope::Tenant(*tenant.as_uuid())).await?;
         let tx = Tx::new(tx, Arc::clone(&self.listeners));
         Ok(Box::new(PgTenantTx::new(tx, tenant)))
     }
 
     async fn create_tenant(&self, tenant: NewTenant) -> Result<Box<dyn TenantTx>, StoreError> {
         let tx = self
-            .begin(
-                Access::Write,
-                Some(("bulkhead.tenant_id", *tenant.id.as_uuid())),
-            )
+            .begin(Access::Write, Scope::Tenant(*tenant.id.as_uuid()))
             .await?;
         let mut tx = PgTenantTx::new(Tx::new(tx, Arc::clone(&self.listeners)), tenant.id);
         tx.insert_tenant(&tenant).await?;
@@ -367,14 +391,14 @@ impl Store for PgStore {
     }
 
     async fn platform(&self, access: Access) -> Result<Box<dyn PlatformTx>, StoreError> {
-        let tx = self.begin(access, None).await?;
+        let tx = self.begin(access, Scope::Platform).await?;
         let tx = Tx::new(tx, Arc::clone(&self.listeners));
         Ok(Box::new(PgPlatformTx::new(tx)))
     }
 
     async fn memberships_of_user(&self, user: UserId) -> Result<Vec<UserMembership>, StoreError> {
         let mut tx = self
-            .begin(Access::Read, Some(("bulkhead.user_id", *user.as_uuid())))
+            .begin(Access::Read, Scope::MembershipsOf(*user.as_uuid()))
             .await?;
         let sql = format!(
             "SELECT {}, m.role AS member_role, m.created_at AS joined_at

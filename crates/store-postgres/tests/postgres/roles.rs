@@ -104,7 +104,7 @@ async fn a_non_superuser_owner_can_migrate_but_not_serve_and_is_itself_subject_t
         .unwrap();
     let user = bulkhead_store_conformance::fixtures::user(&store, "x@example.com").await;
     bulkhead_store_conformance::fixtures::tenant(&store, "acme", &user).await;
-    let mut owner = PgConnection::connect(&owner_url).await.unwrap();
+    let mut owner = crate::server::probe(&owner_url).await;
     let n: i64 = sqlx::query_scalar("SELECT count(*) FROM memberships")
         .fetch_one(&mut owner)
         .await

@@ -5,9 +5,9 @@ use std::sync::Arc;
 
 use bulkhead_store_conformance::TestStore;
 use bulkhead_store_postgres::{MigrateOptions, PgStore, PoolSettings, migrate};
-use sqlx::{Connection, PgConnection};
+use sqlx::PgConnection;
 
-use crate::server::{admin_url, citus, create_database, drop_database};
+use crate::server::{admin_url, citus, create_database, drop_database, probe};
 use crate::urls::with_user_and_database;
 
 /// The runtime role every test database grants to. Roles are cluster-wide;
@@ -51,11 +51,11 @@ impl TestDatabase {
     }
 
     pub async fn owner(&self) -> PgConnection {
-        PgConnection::connect(&self.owner_url).await.unwrap()
+        probe(&self.owner_url).await
     }
 
     pub async fn app(&self) -> PgConnection {
-        PgConnection::connect(&self.app_url).await.unwrap()
+        probe(&self.app_url).await
     }
 
     pub async fn store(&self, max_connections: u32) -> PgStore {
