@@ -10,7 +10,11 @@ PEER="$ROOT/benches/peer"
 BIN="$ROOT/target/release/bulkhead"
 CEILING_BIN="$ROOT/target/release/examples/ceiling"
 PG_BASE_URL="${BULKHEAD_BENCH_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
+# a Citus coordinator's superuser URL, in a database where its workers are registered
+CITUS_BASE_URL="${BULKHEAD_BENCH_CITUS_URL:-}"
 STARTED_PIDS=()
+# "NAME" for a database on PG_BASE_URL's server, "NAME URL" for one on another
+# server (URL: a superuser's, in another database there), in the order made
 CREATED_DBS=()
 CHILD_PID=""
 
@@ -178,17 +182,119 @@ pg_analyze() {
   psql "$(pg_owner_url "$1")" -qc "ANALYZE" >/dev/null
 }
 
+# pg_drop_db NAME [URL]: drops NAME on URL's server (default PG_BASE_URL's).
 pg_drop_db() {
-  local db=$1
-  psql "$PG_BASE_URL" -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 ||
-    log "could not drop database $db"
+  local db=$1 entry="$*"
+  psql "${2:-$PG_BASE_URL}" -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 ||
+    log "could not drop database $db${2:+ on $(url_server "$2")}"
   local keep=() d
-  for d in "${CREATED_DBS[@]}"; do [ "$d" = "$db" ] || keep+=("$d"); done
+  for d in "${CREATED_DBS[@]}"; do [ "$d" = "$entry" ] || keep+=("$d"); done
   CREATED_DBS=("${keep[@]}")
 }
 
 pg_version() {
   psql "$PG_BASE_URL" -qAtc 'SHOW server_version' 2>/dev/null || echo "n/a"
+}
+
+# url_with URL USER HOST PORT DATABASE: URL with the parts given replaced
+# ("" keeps a part; a new user goes without the old one's password).
+url_with() {
+  python3 - "$@" <<'EOF'
+import sys, urllib.parse as u
+url, user, host, port, db = sys.argv[1:]
+p = u.urlsplit(url)
+auth, _, hostport = p.netloc.rpartition("@")
+if host or port:
+    hostport = f"{host or p.hostname}:{port or p.port or 5432}"
+auth = user or auth
+netloc = f"{auth}@{hostport}" if auth else hostport
+print(u.urlunsplit(p._replace(netloc=netloc, path="/" + db if db else p.path)))
+EOF
+}
+
+# url_server URL: "HOST PORT" of URL's server.
+url_server() {
+  python3 -c 'import sys, urllib.parse as u; p = u.urlsplit(sys.argv[1]); print(p.hostname or "localhost", p.port or 5432)' "$1"
+}
+
+# Bulkhead on Citus: one database made on the coordinator and on every worker
+# (Citus does not make databases on the workers itself), distributed by
+# `bulkhead migrate --citus` and served through the coordinator.
+
+citus_reachable() {
+  command -v psql >/dev/null 2>&1 || { log "psql not found"; return 1; }
+  psql "$CITUS_BASE_URL" -qAtc 'SELECT citus_version()' >/dev/null 2>&1
+}
+
+# citus_nodes: sets CITUS_NODES to the superuser URLs of the coordinator and
+# of each primary worker registered in CITUS_BASE_URL's database (same user
+# and database name), coordinator first.
+citus_nodes() {
+  local workers host port
+  workers=$(psql "$CITUS_BASE_URL" -qAt -F ' ' -c "SELECT nodename, nodeport FROM pg_dist_node
+    WHERE noderole = 'primary' AND groupid <> 0 ORDER BY nodeid")
+  CITUS_NODES=("$CITUS_BASE_URL")
+  while read -r host port; do
+    if [ -n "$host" ]; then CITUS_NODES+=("$(url_with "$CITUS_BASE_URL" "" "$host" "$port" "")"); fi
+  done <<<"$workers"
+}
+
+# citus_version: Citus's version and the coordinator's PostgreSQL's.
+citus_version() {
+  psql "$CITUS_BASE_URL" -qAtc "SELECT split_part(citus_version(), ' ', 2)
+    || ' on PostgreSQL ' || current_setting('server_version')" 2>/dev/null || echo "n/a"
+}
+
+# citus_create_db NAME: creates NAME with the extension on every node of
+# CITUS_NODES, registers the nodes in the coordinator's and migrates it with
+# --citus; sets CITUS_APP_URL (the runtime role bulkhead_app, through the
+# coordinator).
+citus_create_db() {
+  local db=$1 node owner_url register host port try err
+  for node in "${CITUS_NODES[@]}"; do
+    # without the coordinator's notice that it makes the database there only
+    psql "$node" -qc "SET client_min_messages = warning" -c "CREATE DATABASE $db" >/dev/null
+    CREATED_DBS+=("$db $node")
+    psql "$(url_with "$node" "" "" "" "$db")" -qc "CREATE EXTENSION citus" >/dev/null
+  done
+  owner_url=$(url_with "$CITUS_BASE_URL" "" "" "" "$db")
+  read -r host port <<<"$(url_server "$CITUS_BASE_URL")"
+  register="SELECT citus_set_coordinator_host('$host', $port);"
+  for node in "${CITUS_NODES[@]:1}"; do
+    read -r host port <<<"$(url_server "$node")"
+    register+="SELECT citus_add_node('$host', $port);"
+  done
+  # Registering writes catalogs that all the databases of a node share
+  # (roles): it fails with "tuple concurrently updated" when someone else
+  # (a test run) registers on the same cluster at that moment. Both calls
+  # leave a registered node as it is, so it is tried again.
+  for try in 1 2 3 4 5; do
+    err=$(psql "$owner_url" -qc "$register" 2>&1 >/dev/null) && break
+    [ "$try" = 5 ] && { log "could not register the Citus nodes in $db: $err"; return 1; }
+    log "registering the Citus nodes in $db failed ($err); trying again"
+    sleep 1
+  done
+  CITUS_APP_URL=$(url_with "$owner_url" bulkhead_app "" "" "")
+  "$BIN" migrate --citus --database-url "$owner_url" >/dev/null
+}
+
+# citus_analyze NAME: ANALYZE (see pg_analyze) in NAME on every node, which
+# reaches the shards on the workers whatever Citus propagates itself.
+citus_analyze() {
+  local node
+  for node in "${CITUS_NODES[@]}"; do
+    psql "$(url_with "$node" "" "" "" "$1")" -qc "ANALYZE" >/dev/null
+  done
+}
+
+# citus_database_kb NAME: NAME's size in KiB, summed over the nodes.
+citus_database_kb() {
+  local node kb total=0
+  for node in "${CITUS_NODES[@]}"; do
+    kb=$(psql "$node" -qAtc "SELECT pg_database_size('$1') / 1024")
+    total=$((total + kb))
+  done
+  echo "$total"
 }
 
 # Stops, in reverse order, only the processes this script started, and drops
@@ -204,7 +310,13 @@ stop_started() {
   local i
   for ((i = ${#STARTED_PIDS[@]} - 1; i >= 0; i--)); do stop_pid "${STARTED_PIDS[$i]}"; done
   STARTED_PIDS=()
-  for db in "${CREATED_DBS[@]}"; do pg_drop_db "$db"; done
+  local db name url
+  # in the order made: a Citus coordinator's before its workers' (its
+  # connections to them go with it)
+  for db in "${CREATED_DBS[@]}"; do
+    read -r name url <<<"$db"
+    pg_drop_db "$name" ${url:+"$url"}
+  done
 }
 
 # The one-server benchmarks (identity.sh, records.sh): wrk and its figures,

@@ -31,6 +31,7 @@ SERVERS = {  # key -> label, in table order
     "bulkhead-sqlite": "Bulkhead SQLite",
     "bulkhead-baseline": "Bulkhead SQLite (baseline)",
     "bulkhead-postgres": "Bulkhead PostgreSQL",
+    "bulkhead-citus": "Bulkhead Citus",
     "ceiling": "bare axum + SQLite (ceiling)",
 }
 PB_KEYS = ("pocketbase", "pocketbase-skiptotal")
@@ -40,6 +41,8 @@ CEILING = "ceiling"
 CEILING_TARGET = 0.30  # Bulkhead SQLite W1 >= 30 % of the ceiling
 # compare.sh's BASELINE_BIN: another Bulkhead binary on SQLite, set against the new one
 BASELINE = "bulkhead-baseline"
+# compare.sh's "citus" server: Bulkhead on a Citus coordinator and its workers
+CITUS = "bulkhead-citus"
 
 
 def sh(*cmd):
@@ -173,7 +176,8 @@ def collect_compare(run_dir):
         for server, sub, fname in (("pocketbase", "pocketbase", "setup.json"),
                                    ("bulkhead-sqlite", "sqlite", "seed.json"),
                                    (BASELINE, "baseline", "seed.json"),
-                                   ("bulkhead-postgres", "postgres", "seed.json")):
+                                   ("bulkhead-postgres", "postgres", "seed.json"),
+                                   (CITUS, "citus", "seed.json")):
             s = load_json(os.path.join(rd, sub, fname))
             if s is None:
                 continue
@@ -188,6 +192,17 @@ def collect_compare(run_dir):
                 {"timings_s": s["timings"], "method": s["method"], "checks_ok": ok,
                  "data_mb_after_seed": data_mb, "counts": s["counts"]})
     return results, seeding, config, len(runs), collect_ceiling(runs)
+
+
+def citus_workers(run_dir):
+    """How many workers the Citus database was made on (compare.sh writes it
+    per run; the first run's), or None without Citus."""
+    for rd in sorted(glob.glob(os.path.join(run_dir, "run*"))):
+        try:
+            return int(open(os.path.join(rd, "citus", "workers")).read())
+        except (OSError, ValueError):
+            continue
+    return None
 
 
 def collect_ceiling(runs):
@@ -217,7 +232,7 @@ def ceiling_shares(results):
     """W1 req/s of each Bulkhead server as a share of the ceiling's."""
     top = mean([r["rps"] for r in results.get(CEILING, {}).get("W1", [])])
     shares = {}
-    for key in ("bulkhead-sqlite", "bulkhead-postgres"):
+    for key in ("bulkhead-sqlite", "bulkhead-postgres", CITUS):
         rps = mean([r["rps"] for r in results.get(key, {}).get("W1", [])])
         if rps is not None and top:
             shares[key] = {"rps": round(rps, 1), "ceiling_rps": round(top, 1),
@@ -289,7 +304,10 @@ def target_lines(results):
           None if worst is None else worst[0] <= 0.5,
           "worst: " + (f"{worst[1]} {num(worst[2], 0)} vs {num(worst[3], 0)} MB "
                        f"({num(100 * worst[0])} %)" if worst else "-"))
-    for key, label in (("bulkhead-sqlite", "SQLite"), ("bulkhead-postgres", "PostgreSQL")):
+    backends = [("bulkhead-sqlite", "SQLite"), ("bulkhead-postgres", "PostgreSQL")]
+    if CITUS in results:
+        backends.append((CITUS, "Citus"))
+    for key, label in backends:
         rs = results.get(key, {}).get("W4", [])
         check(f"W4 zero leaks on {label}", (sum(r["leaks"] for r in rs) == 0) if rs else None,
               f"{sum(r['leaks'] for r in rs)} leaks in {sum(r['requests'] for r in rs)} answers")
@@ -306,6 +324,10 @@ def rps_cell(rs):
 
 def compare(args):
     results, seeding, config, nruns, ceiling = collect_compare(args.run_dir)
+    servers = dict(SERVERS)
+    workers = citus_workers(args.run_dir)
+    if workers is not None:
+        servers[CITUS] += f" (coordinator + {workers} worker{'s' if workers != 1 else ''})"
     res = {"benchmark": "multi-tenant notes workload (benches/peer/workload.md): "
                         "Bulkhead vs PocketBase, W1 also vs a bare axum + SQLite ceiling",
            "started": args.started, "finished": now_utc(), "machine": machine(),
@@ -337,7 +359,7 @@ def compare(args):
     ratios = {}
     for w in ORDER:
         best = pocketbase_best(results, w)
-        for key, label in SERVERS.items():
+        for key, label in servers.items():
             rs = results.get(key, {}).get(w)
             if not rs:
                 continue
@@ -354,6 +376,8 @@ def compare(args):
                 f"| {num(mean([x.get('server_peak_rss_mb') for x in rs]), 0)} "
                 f"| {num(mean([x.get('server_cpu_ms_per_req') for x in rs]), 3)} | {ratio} |")
     res["ratios_vs_pocketbase"] = ratios
+    if workers is not None:
+        res["citus_workers"] = workers
     top, shares = ceiling_shares(results)
     res["w1_share_of_ceiling"] = shares
     if top is not None:
@@ -369,6 +393,9 @@ def compare(args):
         pg = shares.get("bulkhead-postgres")
         if pg:
             line += f"; Bulkhead PostgreSQL {100 * pg['share']:.1f} %"
+        citus = shares.get(CITUS)
+        if citus:
+            line += f"; Bulkhead Citus {100 * citus['share']:.1f} %"
         L += ["", line + "."]
     deltas = baseline_deltas(results)
     res["new_vs_baseline"] = deltas
@@ -407,7 +434,14 @@ def compare(args):
         f"- {SERVERS[BASELINE]} is another Bulkhead binary (compare.sh's BASELINE_BIN) on "
         "SQLite, seeded and checked as Bulkhead SQLite is; in each workload the two are "
         "measured one after the other, the baseline second in odd runs and first in even "
-        "ones."] if BASELINE in results else []) + [
+        "ones."] if BASELINE in results else []) + ([
+        f"- {servers[CITUS]}: a fresh database on the Citus coordinator and on each worker "
+        "(all on this machine, sharing its cores), distributed by tenant by `bulkhead migrate "
+        "--citus` and served through the coordinator as the runtime role, seeded, ANALYZEd "
+        "on every node and checked as Bulkhead PostgreSQL is, and measured right after it in "
+        "each workload; its data MB is the database's size summed over the nodes, and the "
+        "CPU and memory of the nodes' PostgreSQL processes are not included."]
+        if CITUS in results else []) + [
         "",
         "Seeding (not a workload; peak RSS is the server's during seeding):",
         "",
@@ -415,7 +449,7 @@ def compare(args):
         "| total s | peak RSS MB | data MB after seeding | access checks |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
-    for key, label in SERVERS.items():
+    for key, label in servers.items():
         if key not in seeding:
             continue
         ss = seeding[key]
@@ -433,7 +467,7 @@ def compare(args):
             f"| {num(peak[0] if peak else None, 0)} "
             f"| {' / '.join(num(s['data_mb_after_seed']) for s in ss)} "
             f"| {'passed' if all(s['checks_ok'] for s in ss) else 'FAILED'} |")
-    methods = {SERVERS[k]: ss[0]["method"] for k, ss in seeding.items()}
+    methods = {servers[k]: ss[0]["method"] for k, ss in seeding.items()}
     L += [""] + [f"- {k}: {v}." for k, v in methods.items()]
     if ceiling:
         L.append(f"- {SERVERS[CEILING]}: creates its table and inserts its "

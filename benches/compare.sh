@@ -27,6 +27,14 @@
 # measured beside it in every workload (the baseline second in odd runs,
 # first in even ones, so that RUNS=2 evens out who follows whom); the report
 # adds its row and the new binary's req/s against the baseline's per workload.
+# With "citus" in SERVERS (not by default) and BULKHEAD_BENCH_CITUS_URL set,
+# one more server, "Bulkhead Citus": a new database bulkhead_bench_citus_<pid>
+# made on the Citus coordinator and on each of its workers (with the
+# extension, the nodes registered in it), distributed by `bulkhead migrate
+# --citus`, served through the coordinator as the runtime role bulkhead_app,
+# seeded, ANALYZEd and checked like Bulkhead PostgreSQL and measured right
+# after it in every workload (skipped with a message when the URL is unset or
+# unreachable).
 # Records how long the disk takes to make a page durable (benches/fsync_probe.py)
 # at start and at end: W3's creates wait on it (synchronous=FULL), and on a
 # shared virtual disk it varies between runs.
@@ -41,8 +49,11 @@
 #   BASELINE_BIN=<a bulkhead binary> (unset: no baseline)
 #   BENCH_CACHE=<repo>/target/bench-cache
 #   BULKHEAD_BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres (owner)
+#   BULKHEAD_BENCH_CITUS_URL=<a superuser URL of a Citus coordinator, in a
+#     database where the workers are registered; the same user must reach the
+#     workers> (unset: no Citus), e.g. postgres://postgres@127.0.0.1:5433/bulkhead
 #
-# Stops only the processes it started and drops the database it created (trap
+# Stops only the processes it started and drops the databases it created (trap
 # on EXIT/INT/TERM); every load step is bounded by wrk's -d.
 set -euo pipefail
 
@@ -99,7 +110,7 @@ want_baseline() { [ -n "${BASELINE_BIN:-}" ]; }
 
 # Bulkhead on one backend, seeded and checked; sets the <name>_PID/_BASE/_DIR variables.
 # baseline = BASELINE_BIN on SQLite.
-setup_bulkhead() {  # $1 = sqlite|postgres|baseline, $2 = run dir
+setup_bulkhead() {  # $1 = sqlite|postgres|citus|baseline, $2 = run dir
   local name=$1 dir=$2/$1
   mkdir -p "$dir"
   # start_bulkhead runs $BIN, which for the baseline is this function's own
@@ -108,6 +119,13 @@ setup_bulkhead() {  # $1 = sqlite|postgres|baseline, $2 = run dir
     PG_DB="bulkhead_bench_$$"
     pg_create_db "$PG_DB"
     start_bulkhead "$dir/server.log" --database-url "$PG_APP_URL"
+  elif [ "$name" = citus ]; then
+    CITUS_DB="bulkhead_bench_citus_$$"
+    citus_nodes
+    # the report's label: coordinator + this many workers
+    echo "$((${#CITUS_NODES[@]} - 1))" >"$dir/workers"
+    citus_create_db "$CITUS_DB"
+    start_bulkhead "$dir/server.log" --database-url "$CITUS_APP_URL"
   else
     start_bulkhead "$dir/server.log" --data-dir "$dir/data"
   fi
@@ -117,9 +135,12 @@ setup_bulkhead() {  # $1 = sqlite|postgres|baseline, $2 = run dir
     --pool "$POOL" --concurrency "$CONCURRENCY" >"$dir/seed.log"
   tail -1 "$dir/seed.log" >&2
   if [ "$name" = postgres ]; then pg_analyze "$PG_DB"; fi
+  if [ "$name" = citus ]; then citus_analyze "$CITUS_DB"; fi
   run_child python3 "$ROOT/benches/bench_seed.py" check --base "$BH_BASE" --out-dir "$dir"
   if [ "$name" = postgres ]; then
     psql "$PG_BASE_URL" -qAtc "SELECT pg_database_size('$PG_DB') / 1024" >"$dir/data_kb"
+  elif [ "$name" = citus ]; then
+    citus_database_kb "$CITUS_DB" >"$dir/data_kb"
   else
     du -sk "$dir/data" | cut -f1 >"$dir/data_kb"
   fi
@@ -175,7 +196,7 @@ measure_one() {  # $1 = server key, $2 = pid, $3 = base, $4 = target.env, $5 = f
 }
 
 # Fresh tokens right before measuring: Bulkhead's access tokens live 15 minutes.
-measure_bulkhead() {  # $1 = sqlite|postgres|baseline, $2 = W, $3 = run dir
+measure_bulkhead() {  # $1 = sqlite|postgres|citus|baseline, $2 = W, $3 = run dir
   local name=$1 pid base dir
   pid=${name^^}_PID base=${name^^}_BASE dir=${name^^}_DIR
   run_child python3 "$ROOT/benches/bench_seed.py" login --base "${!base}" --out-dir "${!dir}"
@@ -186,7 +207,7 @@ measure_bulkhead() {  # $1 = sqlite|postgres|baseline, $2 = W, $3 = run dir
 one_run() {  # $1 = run number
   local rd="$RUN_DIR/run$1" w
   mkdir -p "$rd/measure"
-  local have_pg=0
+  local have_pg=0 have_citus=0
   wanted pocketbase && setup_pocketbase "$rd"
   wanted sqlite && setup_bulkhead sqlite "$rd"
   want_baseline && setup_bulkhead baseline "$rd"
@@ -209,11 +230,22 @@ one_run() {  # $1 = run number
       log "PostgreSQL at ${PG_BASE_URL%%\?*} is unreachable: skipping Bulkhead on PostgreSQL"
     fi
   fi
+  if wanted citus; then
+    if [ -z "$CITUS_BASE_URL" ]; then
+      log "BULKHEAD_BENCH_CITUS_URL is unset: skipping Bulkhead on Citus"
+    elif citus_reachable; then
+      setup_bulkhead citus "$rd"
+      have_citus=1
+    else
+      log "Citus at ${CITUS_BASE_URL%%\?*} is unreachable: skipping Bulkhead on Citus"
+    fi
+  fi
   for w in ${WORKLOADS//,/ }; do
     wanted pocketbase && measure_one pocketbase "$PB_PID" "$PB_BASE" "$PEER/target.env" \
       "$POCKETBASE_DIR/fixtures.tsv" "$w" "$rd"
     for b in "${on_sqlite[@]}"; do measure_bulkhead "$b" "$w" "$rd"; done
     [ "$have_pg" = 1 ] && measure_bulkhead postgres "$w" "$rd"
+    [ "$have_citus" = 1 ] && measure_bulkhead citus "$w" "$rd"
     # the ceiling serves W1 only
     if [ "$have_ceiling" = 1 ] && [ "$w" = W1 ]; then
       measure_one ceiling "$CEILING_PID" "$CEILING_BASE" "$CEILING_DIR/target.env" \
@@ -240,6 +272,8 @@ mkdir -p "$RUN_DIR"
 log "run data in $RUN_DIR; load average $LOAD_AT_START on $(nproc) cores"
 PG_VERSION="n/a"
 wanted postgres && pg_reachable && PG_VERSION="$(pg_version)"
+CITUS_VERSION=""
+wanted citus && [ -n "$CITUS_BASE_URL" ] && citus_reachable && CITUS_VERSION="$(citus_version)"
 for n in $(seq 1 "$RUNS"); do
   one_run "$n"
 done
@@ -250,6 +284,7 @@ sw=(--software "Bulkhead=$commit (release build)")
 [ -n "${BASELINE_BIN:-}" ] && sw+=(--software "Bulkhead baseline=$(bin_commit "$BASELINE_BIN")")
 sw+=(--software "SQLite=bundled (libsqlite3-sys $sqlite_crate)"
      --software "PostgreSQL=$PG_VERSION")
+[ -n "$CITUS_VERSION" ] && sw+=(--software "Citus=$CITUS_VERSION")
 wanted pocketbase && sw+=(--software "PocketBase=$("$PB" --version | sed 's/.*version //')")
 want_ceiling && sw+=(--software "axum=$(grep -A1 '^name = "axum"$' "$ROOT/Cargo.lock" | sed -n 's/^version = "\(.*\)"/\1/p') (ceiling)")
 sw+=(--software "wrk=$(wrk -v 2>&1 | head -1 | sed 's/ Copyright.*//; s/^wrk //')"
