@@ -298,7 +298,10 @@ async fn the_common_list_queries_use_an_index() {
                 case.what
             ));
         }
-        if !uses_index || seq_scan {
+        // On Citus a tenant is often alone in its shard, where reading the
+        // shard through and sorting the matches can be the cheaper plan: the
+        // choice of index is plain PostgreSQL's to show.
+        if !citus() && (!uses_index || seq_scan) {
             failures.push(format!(
                 "{}: expected an index scan on {} and no Seq Scan on records",
                 case.what, case.index
@@ -307,7 +310,7 @@ async fn the_common_list_queries_use_an_index() {
         let sorts = plan
             .iter()
             .any(|line| line.trim_start().starts_with("->  Sort"));
-        if case.ordered && sorts {
+        if !citus() && case.ordered && sorts {
             failures.push(format!(
                 "{}: expected {} to give the order, not a Sort",
                 case.what, case.index

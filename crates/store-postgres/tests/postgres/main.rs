@@ -14,6 +14,7 @@
 )]
 
 mod cancellation;
+mod citus;
 mod citus_shape;
 mod conformance;
 mod explain;

@@ -11,7 +11,7 @@ use crate::server::{citus, on_every_node};
 use crate::support::{APP_ROLE, TestDatabase, tenant_tables};
 
 /// Two tenants with a row in every tenant table.
-async fn seed(store: &dyn Store) -> (TenantId, TenantId) {
+pub(crate) async fn seed(store: &dyn Store) -> (TenantId, TenantId) {
     let mut ids = Vec::new();
     for name in ["a", "b"] {
         let owner = fixtures::user(store, &format!("owner-{name}@example.com")).await;

@@ -97,7 +97,14 @@ pub async fn create_database(admin_url: &str, prefix: &str) -> String {
         register.push_str(&format!(
             "ALTER DATABASE {name} SET citus.multi_task_query_log_level = 'error';"
         ));
-        execute(&with_user_and_database(admin_url, None, &name), &register).await;
+        // Other processes (another suite, a benchmark) may register nodes on
+        // the same cluster at the same moment; the statements repeat safely.
+        let url = with_user_and_database(admin_url, None, &name);
+        let mut attempts = 0;
+        while let Err(error) = try_execute(&url, &register).await {
+            attempts += 1;
+            assert!(attempts < 5, "{}: {register}: {error}", redact(&url));
+        }
     }
     name
 }
@@ -165,11 +172,17 @@ async fn workers(admin_url: &str) -> Vec<(String, i32)> {
 }
 
 /// `admin_url` with a worker's host and port.
-fn node_url(admin_url: &str, host: &str, port: i32) -> String {
+pub fn node_url(admin_url: &str, host: &str, port: i32) -> String {
     let mut url = url::Url::parse(admin_url).unwrap();
     url.set_host(Some(host)).unwrap();
     url.set_port(Some(u16::try_from(port).unwrap())).unwrap();
     url.to_string()
+}
+
+async fn try_execute(url: &str, statements: &str) -> Result<(), sqlx::Error> {
+    let mut connection = PgConnection::connect(url).await?;
+    sqlx::Executor::execute(&mut connection, statements).await?;
+    connection.close().await
 }
 
 async fn execute(url: &str, statements: &str) {
