@@ -3,6 +3,7 @@
 //! bypasses the coordinator would land.
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 
 use bulkhead_store::{Store, TenantTable};
 use sqlx::{Connection, PgConnection};
@@ -41,7 +42,7 @@ async fn on_every_shard_the_runtime_role_sees_only_the_tenant_it_names() {
     let mut connections: HashMap<(String, i32), (PgConnection, PgConnection)> = HashMap::new();
     let mut rows_of_a = 0;
     for (table, shard, host, port) in &shards {
-        if !connections.contains_key(&(host.clone(), *port)) {
+        if let Entry::Vacant(vacant) = connections.entry((host.clone(), *port)) {
             let node = node_url(&database.admin_url, host, *port);
             let superuser =
                 PgConnection::connect(&with_user_and_database(&node, None, &database.name))
@@ -54,7 +55,7 @@ async fn on_every_shard_the_runtime_role_sees_only_the_tenant_it_names() {
             ))
             .await
             .unwrap();
-            connections.insert((host.clone(), *port), (superuser, app));
+            vacant.insert((superuser, app));
         }
         let (superuser, app) = connections.get_mut(&(host.clone(), *port)).unwrap();
         let of_a: i64 = sqlx::query_scalar(&format!(
