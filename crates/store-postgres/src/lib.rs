@@ -238,6 +238,7 @@ impl PgStore {
         checks::migrations_current(&mut connection).await?;
         checks::email_keys_filled(&mut connection).await?;
         checks::durable_commits(&mut connection).await?;
+        checks::citus_distribution(&mut connection).await?;
         if !checks::autovacuum_on(&mut connection).await? {
             tracing::warn!(
                 "autovacuum is off: planner statistics go stale after bulk loads; \
