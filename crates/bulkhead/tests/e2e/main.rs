@@ -15,6 +15,7 @@
 mod harness;
 
 mod admin;
+mod citus;
 mod connections;
 mod contract;
 mod contract_tests;

@@ -11,7 +11,9 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::server::{admin_url, citus, create_database, drop_database};
+use crate::server::{
+    admin_url, citus, create_database, create_database_without_citus, drop_database, install_citus,
+};
 use crate::support::{Server, assert_one_line_failure, assert_success, bulkhead, run};
 use crate::urls::with_user_and_database;
 use tokio::process::Command;
@@ -32,6 +34,20 @@ impl PgDatabase {
         let admin_url = admin_url().await?;
         let name = create_database(&admin_url, "bulkhead_e2e").await;
         Some(Self { admin_url, name })
+    }
+
+    /// A database without the citus extension even on Citus, as a
+    /// deployment that ran on one node has, until [`Self::install_citus`].
+    pub(crate) async fn create_without_citus() -> Option<Self> {
+        let admin_url = admin_url().await?;
+        let name = create_database_without_citus(&admin_url, "bulkhead_e2e").await;
+        Some(Self { admin_url, name })
+    }
+
+    /// Installs the citus extension on every node and registers the
+    /// workers, ready for `bulkhead migrate --citus`.
+    pub(crate) async fn install_citus(&self) {
+        install_citus(&self.admin_url, &self.name).await;
     }
 
     pub(crate) fn owner_url(&self) -> String {

@@ -58,7 +58,32 @@ pub async fn admin_url() -> Option<String> {
 /// Creates an empty database named after `prefix` and a fresh id, and
 /// returns its name. On Citus, on every node, ready to distribute.
 pub async fn create_database(admin_url: &str, prefix: &str) -> String {
+    let name = create_database_without_citus(admin_url, prefix).await;
+    if citus() {
+        install_citus(admin_url, &name).await;
+    }
+    name
+}
+
+/// Like [`create_database`], but without the citus extension: on Citus,
+/// the database of a deployment that ran on one node, made on every node
+/// so that [`install_citus`] can later make it ready to distribute.
+pub async fn create_database_without_citus(admin_url: &str, prefix: &str) -> String {
     let name = format!("{prefix}_{}", uuid::Uuid::now_v7().simple());
+    execute(admin_url, &format!("CREATE DATABASE {name}")).await;
+    for (host, port) in workers(admin_url).await {
+        execute(
+            &node_url(admin_url, &host, port),
+            &format!("CREATE DATABASE {name}"),
+        )
+        .await;
+    }
+    name
+}
+
+/// Installs the citus extension in database `name` on every node and
+/// registers the workers in the coordinator's.
+pub async fn install_citus(admin_url: &str, name: &str) {
     let workers = workers(admin_url).await;
     let mut nodes = vec![admin_url.to_owned()];
     nodes.extend(
@@ -67,46 +92,40 @@ pub async fn create_database(admin_url: &str, prefix: &str) -> String {
             .map(|(host, port)| node_url(admin_url, host, *port)),
     );
     for node in &nodes {
-        execute(node, &format!("CREATE DATABASE {name}")).await;
-        if citus() {
-            execute(
-                &with_user_and_database(node, None, &name),
-                "CREATE EXTENSION citus",
-            )
-            .await;
-        }
+        execute(
+            &with_user_and_database(node, None, name),
+            "CREATE EXTENSION citus",
+        )
+        .await;
     }
-    if citus() {
-        // Registering a worker writes catalogs that all its databases
-        // share (roles), which fails with "tuple concurrently updated" when
-        // two tests register at once.
-        static REGISTERING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-        let _registering = REGISTERING.lock().await;
-        let coordinator = url::Url::parse(admin_url).unwrap();
-        let mut register = format!(
-            "SELECT citus_set_coordinator_host('{}', {});",
-            coordinator.host_str().unwrap(),
-            coordinator.port().unwrap_or(5432)
-        );
-        for (host, port) in &workers {
-            register.push_str(&format!("SELECT citus_add_node('{host}', {port});"));
-        }
-        // Every statement that spans several shards fails, but where the
-        // store says it spans tenants by design (its memberships-of-a-user
-        // read): what the suites run is then shown to be single-shard.
-        register.push_str(&format!(
-            "ALTER DATABASE {name} SET citus.multi_task_query_log_level = 'error';"
-        ));
-        // Other processes (another suite, a benchmark) may register nodes on
-        // the same cluster at the same moment; the statements repeat safely.
-        let url = with_user_and_database(admin_url, None, &name);
-        let mut attempts = 0;
-        while let Err(error) = try_execute(&url, &register).await {
-            attempts += 1;
-            assert!(attempts < 5, "{}: {register}: {error}", redact(&url));
-        }
+    // Registering a worker writes catalogs that all its databases
+    // share (roles), which fails with "tuple concurrently updated" when
+    // two tests register at once.
+    static REGISTERING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    let _registering = REGISTERING.lock().await;
+    let coordinator = url::Url::parse(admin_url).unwrap();
+    let mut register = format!(
+        "SELECT citus_set_coordinator_host('{}', {});",
+        coordinator.host_str().unwrap(),
+        coordinator.port().unwrap_or(5432)
+    );
+    for (host, port) in &workers {
+        register.push_str(&format!("SELECT citus_add_node('{host}', {port});"));
     }
-    name
+    // Every statement that spans several shards fails, but where the
+    // store says it spans tenants by design (its memberships-of-a-user
+    // read): what the suites run is then shown to be single-shard.
+    register.push_str(&format!(
+        "ALTER DATABASE {name} SET citus.multi_task_query_log_level = 'error';"
+    ));
+    // Other processes (another suite, a benchmark) may register nodes on
+    // the same cluster at the same moment; the statements repeat safely.
+    let url = with_user_and_database(admin_url, None, name);
+    let mut attempts = 0;
+    while let Err(error) = try_execute(&url, &register).await {
+        attempts += 1;
+        assert!(attempts < 5, "{}: {register}: {error}", redact(&url));
+    }
 }
 
 /// Drops a database made by [`create_database`], on every node,
