@@ -17,14 +17,22 @@ import re
 import statistics
 import subprocess
 
-ORDER = ["W1", "W2", "W2f", "W4", "W3"]
+ORDER = ["W1", "W2", "W2f", "W4", "W3", "W3h"]
 DESC = {
     "W1": "get one own-tenant note by id",
     "W2": "list 20 newest notes",
     "W2f": "W2 + filter n>500",
     "W4": "get a note of another tenant (must be 404)",
     "W3": "create a note in own tenant",
+    "W3h": "create a note, all connections in one tenant",
 }
+# compare.sh's W3h is measure.py's W3 on the users of one tenant: its file is
+# <server>-W3h.json, the result inside it is keyed W3
+MEASURED_AS = {"W3h": "W3"}
+# issue 20's targets for the hot tenant: SQLite's W3h within 10 % of its own
+# W3, PostgreSQL's W3h at least 2,000 creates/s
+HOT_SQLITE_MAX_DROP = 0.10
+HOT_POSTGRES_MIN_RPS = 2000
 SERVERS = {  # key -> label, in table order
     "pocketbase": "PocketBase (denorm)",
     "pocketbase-skiptotal": "PocketBase (denorm, skipTotal=1)",
@@ -167,10 +175,12 @@ def collect_compare(run_dir):
         for path in sorted(glob.glob(os.path.join(rd, "measure", "*.json"))):
             server, w = os.path.basename(path)[:-5].rsplit("-", 1)
             m = load_json(path)
-            if not m or w not in m["workloads"]:
+            measured = MEASURED_AS.get(w, w)
+            if not m or measured not in m["workloads"]:
                 continue
             config = config or m["config"]
-            r = m["workloads"][w]
+            r = m["workloads"][measured]
+            r["workload"] = w
             r["seed_peak_rss_mb"] = m.get("server_peak_rss_before_mb")
             results.setdefault(server, {}).setdefault(w, []).append(r)
         for server, sub, fname in (("pocketbase", "pocketbase", "setup.json"),
@@ -250,6 +260,41 @@ def baseline_deltas(results):
             out[w] = {"rps": round(new, 1), "baseline_rps": round(old, 1),
                       "change": round(new / old - 1, 4)}
     return out
+
+
+def hot_tenant(results):
+    """Per Bulkhead server: W3h's req/s against its own W3's (issue 20)."""
+    out = {}
+    for key in ("bulkhead-sqlite", BASELINE, "bulkhead-postgres", CITUS):
+        hot = mean([r["rps"] for r in results.get(key, {}).get("W3h", [])])
+        spread = mean([r["rps"] for r in results.get(key, {}).get("W3", [])])
+        if hot is not None:
+            out[key] = {"w3h_rps": round(hot, 1),
+                        "w3_rps": None if spread is None else round(spread, 1),
+                        "change": round(hot / spread - 1, 4) if spread else None}
+    return out
+
+
+def hot_tenant_line(hot, servers):
+    """One line: each server's W3h against its W3, with issue 20's targets."""
+    parts = []
+    for key, h in hot.items():
+        part = f"{servers[key]} {h['w3h_rps']:.1f}"
+        if h["change"] is not None:
+            part += f" vs {h['w3_rps']:.1f} creates/s ({100 * h['change']:+.1f} %)"
+        else:
+            part += " creates/s (W3 not measured)"
+        if key == "bulkhead-sqlite" and h["change"] is not None:
+            ok = h["change"] >= -HOT_SQLITE_MAX_DROP
+            part += (f", target within {100 * HOT_SQLITE_MAX_DROP:.0f} % of its W3: "
+                     f"**{'met' if ok else 'NOT met'}**")
+        if key == "bulkhead-postgres":
+            ok = h["w3h_rps"] >= HOT_POSTGRES_MIN_RPS
+            part += (f", target ≥ {HOT_POSTGRES_MIN_RPS:,} creates/s: "
+                     f"**{'met' if ok else 'NOT met'}**")
+        parts.append(part)
+    return ("- **W3h, one hot tenant, vs W3, creates spread over the pool's tenants:** "
+            + "; ".join(parts) + ".")
 
 
 def pocketbase_best(results, w):
@@ -397,6 +442,10 @@ def compare(args):
         if citus:
             line += f"; Bulkhead Citus {100 * citus['share']:.1f} %"
         L += ["", line + "."]
+    hot = hot_tenant(results)
+    if hot:
+        res["w3h_vs_w3"] = hot
+        L += ["", hot_tenant_line(hot, servers)]
     deltas = baseline_deltas(results)
     res["new_vs_baseline"] = deltas
     if deltas:
@@ -431,6 +480,9 @@ def compare(args):
         "Authorization header is present and verifies nothing (no token, tenant or access "
         "rule): it is the floor of the work any server must do for W1, not a competitor.",
     ] + ([
+        "- W3h is W3 with every connection creating in one tenant: the pool users listed "
+        "with the first pool user's tenant (at the default sizes one user, whose token all "
+        "connections send), measured by measure.py as its W3."] if hot else []) + ([
         f"- {SERVERS[BASELINE]} is another Bulkhead binary (compare.sh's BASELINE_BIN) on "
         "SQLite, seeded and checked as Bulkhead SQLite is; in each workload the two are "
         "measured one after the other, the baseline second in odd runs and first in even "

@@ -35,6 +35,13 @@
 # seeded, ANALYZEd and checked like Bulkhead PostgreSQL and measured right
 # after it in every workload (skipped with a message when the URL is unset or
 # unreachable).
+# W3h (not in the default workloads; WORKLOADS=W3,W3h): W3 with every
+# connection creating in one tenant, the hot tenant. It runs measure.py's W3
+# with the pool users listed with the first pool user's tenant only (their
+# lines of the server's fixtures.tsv; at the default sizes that is one user,
+# pool user 0 of tenant 0, whose token all 32 connections send), on every
+# server measured, PocketBase included; its figures are stored as W3h. Put it
+# after the reads (it adds notes to one tenant), e.g. WORKLOADS=W1,W3,W3h.
 # Records how long the disk takes to make a page durable (benches/fsync_probe.py)
 # at start and at end: W3's creates wait on it (synchronous=FULL), and on a
 # shared virtual disk it varies between runs.
@@ -43,7 +50,7 @@
 #
 # Knobs (environment):
 #   RUNS=1  DURATION=20  WARMUP=5  THREADS=2  CONNS=32  WRK_TIMEOUT=30
-#   WORKLOADS=W1,W2,W2f,W4,W3   SERVERS="pocketbase sqlite postgres ceiling"
+#   WORKLOADS=W1,W2,W2f,W4,W3 (W3h on request)   SERVERS="pocketbase sqlite postgres ceiling"
 #   TENANTS=100  USERS_PER_TENANT=10  NOTES=100000  POOL=50
 #   CONCURRENCY=16 (Bulkhead seeder connections)  REQUEST_LOGS=1 (PocketBase)
 #   BASELINE_BIN=<a bulkhead binary> (unset: no baseline)
@@ -187,10 +194,25 @@ PY
   CEILING_DIR=$dir
 }
 
+# hot_tenant_fixtures FIXTURES OUT: the lines of FIXTURES whose tenant (the
+# third column) is the first line's, the pool users W3h creates with.
+hot_tenant_fixtures() {
+  awk -F '\t' 'NR == 1 { hot = $3 } $3 == hot' "$1" >"$2"
+}
+
 measure_one() {  # $1 = server key, $2 = pid, $3 = base, $4 = target.env, $5 = fixtures, $6 = W, $7 = run dir
+  local run_as=$6 fixtures=$5 scratch=$7/wrk/$1
   log "$6 on $1"
-  run_child python3 "$PEER/measure.py" --base "$3" --pid "$2" --target "$4" --fixtures "$5" \
-    --out "$7/measure/$1-$6.json" --scratch "$7/wrk/$1" --workloads "$6" --extra "" \
+  # W3h is measure.py's W3 on the hot tenant's users, its wrk output apart from W3's
+  if [ "$6" = W3h ]; then
+    run_as=W3 scratch+=/W3h
+    mkdir -p "$scratch"
+    hot_tenant_fixtures "$5" "$scratch/fixtures.tsv"
+    fixtures=$scratch/fixtures.tsv
+    log "W3h: $(wc -l <"$fixtures") pool user(s), all in tenant $(cut -f3 "$fixtures" | head -1)"
+  fi
+  run_child python3 "$PEER/measure.py" --base "$3" --pid "$2" --target "$4" --fixtures "$fixtures" \
+    --out "$7/measure/$1-$6.json" --scratch "$scratch" --workloads "$run_as" --extra "" \
     --threads "$THREADS" --conns "$CONNS" --duration "$DURATION" --warmup "$WARMUP" \
     --timeout "$WRK_TIMEOUT" >&2
 }
