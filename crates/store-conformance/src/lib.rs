@@ -98,6 +98,7 @@ macro_rules! conformance_suite {
             invitations_are_accepted_once_and_not_after_expiry,
             an_invitation_is_accepted_exactly_once_under_concurrency,
             audit_entries_form_a_verifiable_chain,
+            concurrent_appends_to_one_tenant_form_one_gap_free_chain,
             audit_personal_data_can_be_erased_without_breaking_the_chain,
             audit_lists_filter_and_page,
             sessions_rotate_their_token_atomically_and_revoke,
