@@ -16,6 +16,34 @@ const AUDIT_LOCK: i32 = 0x6175_6469;
 
 pub use bulkhead_store::audit::Log;
 
+/// A tenant's entry: the chain's fields ($1 to $14), then the tenant ($15).
+const TENANT_ENTRY: &str = "INSERT INTO audit_log (seq, id, at, actor_kind, actor_id, action,
+        resource_type, resource_id, outcome, request_id, details, personal_digest, prev_hash, hash,
+        tenant_id)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)";
+
+/// [`TENANT_ENTRY`] and its personal data (salt, ip, user agent: $16 to $18).
+const TENANT_ENTRY_WITH_PERSONAL: &str = "WITH entry AS (
+       INSERT INTO audit_log (seq, id, at, actor_kind, actor_id, action, resource_type,
+           resource_id, outcome, request_id, details, personal_digest, prev_hash, hash, tenant_id)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15))
+     INSERT INTO audit_personal (seq, salt, ip, user_agent, tenant_id)
+     VALUES ($1, $16, $17, $18, $15)";
+
+/// The platform's entry: the chain's fields ($1 to $14).
+const PLATFORM_ENTRY: &str = "INSERT INTO platform_audit_log (seq, id, at, actor_kind, actor_id,
+        action, resource_type, resource_id, outcome, request_id, details, personal_digest,
+        prev_hash, hash)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)";
+
+/// [`PLATFORM_ENTRY`] and its personal data (salt, ip, user agent: $15 to $17).
+const PLATFORM_ENTRY_WITH_PERSONAL: &str = "WITH entry AS (
+       INSERT INTO platform_audit_log (seq, id, at, actor_kind, actor_id, action, resource_type,
+           resource_id, outcome, request_id, details, personal_digest, prev_hash, hash)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14))
+     INSERT INTO platform_audit_personal (seq, salt, ip, user_agent)
+     VALUES ($1, $15, $16, $17)";
+
 /// How each log is read and scoped in SQL here.
 trait LogSql {
     fn source(self) -> (&'static str, &'static str);
@@ -83,21 +111,17 @@ pub async fn append(tx: &mut Tx, log: Log, draft: AuditDraft) -> Result<AuditEnt
         })
         .await?;
     let entry = seal(log.tenant(), previous, draft);
-    let insert = match log {
-        Log::Tenant(_) => {
-            "INSERT INTO audit_log (seq, id, at, actor_kind, actor_id, action, resource_type, resource_id,
-                 outcome, request_id, details, personal_digest, prev_hash, hash, tenant_id)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
-        }
-        Log::Platform => {
-            "INSERT INTO platform_audit_log (seq, id, at, actor_kind, actor_id, action, resource_type,
-                 resource_id, outcome, request_id, details, personal_digest, prev_hash, hash)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
-        }
+    // The entry and its personal data in one statement, one round trip: the
+    // personal row is a data-modifying CTE's companion (Citus runs it as a
+    // second task on the same shard). Plain VALUES, never INSERT … SELECT:
+    // Citus carries out an INSERT … SELECT into a replicated table through
+    // COPY, which PostgreSQL refuses on a table with row-level security.
+    let insert = match (log, entry.personal.is_some()) {
+        (Log::Tenant(_), false) => TENANT_ENTRY,
+        (Log::Tenant(_), true) => TENANT_ENTRY_WITH_PERSONAL,
+        (Log::Platform, false) => PLATFORM_ENTRY,
+        (Log::Platform, true) => PLATFORM_ENTRY_WITH_PERSONAL,
     };
-    // Plain VALUES, never INSERT … SELECT: Citus carries out an INSERT …
-    // SELECT into a replicated table through COPY, which PostgreSQL refuses
-    // on a table with row-level security.
     let query = sqlx::query(insert)
         .bind(entry.seq)
         .bind(entry.id.as_uuid())
@@ -117,27 +141,14 @@ pub async fn append(tx: &mut Tx, log: Log, draft: AuditDraft) -> Result<AuditEnt
         Some(tenant) => query.bind(tenant),
         None => query,
     };
-    tx.execute(query).await?;
-    if let Some(personal) = &entry.personal {
-        let insert = match log {
-            Log::Tenant(_) => {
-                "INSERT INTO audit_personal (seq, salt, ip, user_agent, tenant_id) VALUES ($1, $2, $3, $4, $5)"
-            }
-            Log::Platform => {
-                "INSERT INTO platform_audit_personal (seq, salt, ip, user_agent) VALUES ($1, $2, $3, $4)"
-            }
-        };
-        let query = sqlx::query(insert)
-            .bind(entry.seq)
+    let query = match &entry.personal {
+        Some(personal) => query
             .bind(&personal.salt[..])
             .bind(&personal.ip)
-            .bind(&personal.user_agent);
-        let query = match log.tenant_uuid() {
-            Some(tenant) => query.bind(tenant),
-            None => query,
-        };
-        tx.execute(query).await?;
-    }
+            .bind(&personal.user_agent),
+        None => query,
+    };
+    tx.execute(query).await?;
     Ok(entry)
 }
 
