@@ -5,10 +5,12 @@ use bulkhead_domain::id::Id;
 use bulkhead_domain::{Email, Role, TenantSlug};
 use bulkhead_store::{
     ApiKey, AuditEntry, AuditPersonal, ConflictKind, Invitation, Member, Membership, RefreshToken,
-    Session, SigningKey, StoreError, Tenant, User,
+    Session, SigningKey, StoreError, Tenant, TenantTable, User,
 };
 use sqlx::Row;
 use sqlx::postgres::PgRow;
+
+use crate::migrate::platform_tables;
 
 /// Maps a sqlx error to what a service can act on.
 pub fn store_error(error: sqlx::Error) -> StoreError {
@@ -63,28 +65,18 @@ fn conflicting_table(db: &dyn sqlx::error::DatabaseError) -> Option<&str> {
         .constraint()
         .or_else(|| db.message().split('"').nth(1))
         .map(logical_table)?;
-    TABLES_BY_LENGTH
-        .iter()
-        .copied()
-        .find(|table| names_constraint_of(constraint, table))
+    table_of_constraint(constraint)
 }
 
-/// Tables with unique constraints, longest name first, so that a table
-/// whose name begins another's (`records`, `record_…`) is tried after it.
-const TABLES_BY_LENGTH: &[&str] = &[
-    "record_unique_values",
-    "idempotency_keys",
-    "refresh_tokens",
-    "signing_keys",
-    "invitations",
-    "memberships",
-    "collections",
-    "api_keys",
-    "sessions",
-    "records",
-    "tenants",
-    "users",
-];
+/// The table of the schema (tenant or platform) that `constraint` is
+/// named after; the longest name wins, so that a table whose name begins
+/// another's (`records`, `record_…`) is never taken for it.
+fn table_of_constraint(constraint: &str) -> Option<&'static str> {
+    TenantTable::names()
+        .chain(platform_tables())
+        .filter(|table| names_constraint_of(constraint, table))
+        .max_by_key(|table| table.len())
+}
 
 /// Whether `constraint` is one of `table`'s, by the schema's naming:
 /// `<table>_pkey`, `<table>_<columns>_key` or `uq_<table>_<what>`.
@@ -319,12 +311,7 @@ mod tests {
 
     #[test]
     fn a_constraint_names_its_table() {
-        let table = |constraint: &str| {
-            TABLES_BY_LENGTH
-                .iter()
-                .copied()
-                .find(|table| names_constraint_of(logical_table(constraint), table))
-        };
+        let table = |constraint: &str| table_of_constraint(logical_table(constraint));
         assert_eq!(table("uq_tenants_slug_102008"), Some("tenants"));
         assert_eq!(table("uq_users_email_key_102010"), Some("users"));
         assert_eq!(

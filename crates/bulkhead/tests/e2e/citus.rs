@@ -20,9 +20,9 @@ use tokio::process::Command;
 
 use crate::contract::checked;
 use crate::harness::request;
-use crate::postgres::{APP_ROLE, PgDatabase};
+use crate::postgres::{APP_ROLE, PgDatabase, migrate_command_distributing};
 use crate::records_common::{create, post_record, query_value, records_path, spec, tasks_json};
-use crate::server::{citus, node_url};
+use crate::server::{citus, node_url, workers};
 use crate::support::{Server, assert_one_line_failure, assert_success, bulkhead, run};
 
 const PASSWORD: &str = "e2e citus correct horse battery";
@@ -33,11 +33,8 @@ const FIRST_DISTRIBUTED: &str = "tenants";
 
 /// `bulkhead migrate` of `database` as its owner, with `--citus` or not.
 fn migrate(database: &PgDatabase, distribute: bool) -> Command {
-    let mut command = bulkhead(["migrate", "--app-role", APP_ROLE]);
-    if distribute {
-        command.arg("--citus");
-    }
-    command.arg("--database-url").arg(database.owner_url());
+    let mut command = migrate_command_distributing(distribute);
+    command.arg(database.owner_url());
     command
 }
 
@@ -121,7 +118,7 @@ async fn serving_a_schema_that_is_not_distributed_is_refused_in_one_line() {
     let mut owner = owner_connection(&database).await;
     sqlx::raw_sql(&format!(
         "ALTER ROLE {APP_ROLE} IN DATABASE {} SET citus.propagate_set_commands = 'none'",
-        owner_database_name(&database)
+        database.name()
     ))
     .execute(&mut owner)
     .await
@@ -143,12 +140,6 @@ async fn serving_a_schema_that_is_not_distributed_is_refused_in_one_line() {
     );
     let (status, stderr) = server.stop_with("TERM").await;
     assert_eq!(status.code(), Some(0), "{stderr}");
-}
-
-/// The database name of `database`'s URLs.
-fn owner_database_name(database: &PgDatabase) -> String {
-    let url = url::Url::parse(&database.owner_url()).unwrap();
-    url.path().trim_start_matches('/').to_owned()
 }
 
 /// An anonymous client of `server`, its answers checked against the
@@ -368,14 +359,8 @@ async fn a_populated_single_node_database_distributes_with_everything_intact() {
 }
 
 /// A URL of `database` on the first worker, as the superuser.
-async fn first_worker_url(database: &PgDatabase, owner: &mut PgConnection) -> String {
-    let (host, port): (String, i32) = sqlx::query_as(
-        "SELECT nodename::text, nodeport FROM pg_dist_node
-         WHERE noderole = 'primary' AND groupid <> 0 ORDER BY nodeid LIMIT 1",
-    )
-    .fetch_one(owner)
-    .await
-    .unwrap();
+async fn first_worker_url(database: &PgDatabase) -> String {
+    let (host, port) = workers(&database.owner_url()).await.remove(0);
     node_url(&database.owner_url(), &host, port)
 }
 
@@ -400,7 +385,7 @@ async fn a_failed_distribution_changes_nothing_and_says_so_in_one_line() {
     .await
     .unwrap();
     let obstacle = format!("{FIRST_DISTRIBUTED}_{next_shard}");
-    let mut worker = PgConnection::connect(&first_worker_url(&database, &mut owner).await)
+    let mut worker = PgConnection::connect(&first_worker_url(&database).await)
         .await
         .unwrap();
     sqlx::raw_sql(&format!("CREATE TABLE {obstacle} (obstacle int)"))

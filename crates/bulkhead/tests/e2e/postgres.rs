@@ -50,6 +50,11 @@ impl PgDatabase {
         install_citus(&self.admin_url, &self.name).await;
     }
 
+    /// The database's name, the same on every node.
+    pub(crate) fn name(&self) -> &str {
+        &self.name
+    }
+
     pub(crate) fn owner_url(&self) -> String {
         with_user_and_database(&self.admin_url, None, &self.name)
     }
@@ -62,8 +67,14 @@ impl PgDatabase {
 /// `bulkhead migrate` for the test databases, to be given the owner's URL;
 /// with `--citus` when the tests run on a Citus cluster.
 pub(crate) fn migrate_command() -> Command {
+    migrate_command_distributing(citus())
+}
+
+/// `bulkhead migrate` for the test databases, to be given the owner's URL,
+/// with `--citus` or not.
+pub(crate) fn migrate_command_distributing(distribute: bool) -> Command {
     let mut command = bulkhead(["migrate", "--app-role", APP_ROLE]);
-    if citus() {
+    if distribute {
         command.arg("--citus");
     }
     command.arg("--database-url");

@@ -174,7 +174,7 @@ pub async fn on_every_node(admin_url: &str, statements: &str) {
 }
 
 /// The Citus workers registered in the admin URL's database (none without Citus).
-async fn workers(admin_url: &str) -> Vec<(String, i32)> {
+pub async fn workers(admin_url: &str) -> Vec<(String, i32)> {
     if !citus() {
         return Vec::new();
     }
@@ -198,6 +198,8 @@ pub fn node_url(admin_url: &str, host: &str, port: i32) -> String {
     url.to_string()
 }
 
+// A plain &str, not raw_sql: the futures of the conformance harness must be
+// Send, and raw_sql's is not (sqlx lifetime quirk).
 async fn try_execute(url: &str, statements: &str) -> Result<(), sqlx::Error> {
     let mut connection = PgConnection::connect(url).await?;
     sqlx::Executor::execute(&mut connection, statements).await?;
@@ -205,11 +207,7 @@ async fn try_execute(url: &str, statements: &str) -> Result<(), sqlx::Error> {
 }
 
 async fn execute(url: &str, statements: &str) {
-    let mut connection = PgConnection::connect(url).await.unwrap();
-    // A plain &str, not raw_sql: the futures of the conformance harness
-    // must be Send, and raw_sql's is not (sqlx lifetime quirk).
-    sqlx::Executor::execute(&mut connection, statements)
+    try_execute(url, statements)
         .await
         .unwrap_or_else(|error| panic!("{}: {statements}: {error}", redact(url)));
-    connection.close().await.unwrap();
 }
