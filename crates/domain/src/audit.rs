@@ -91,57 +91,72 @@ pub struct ChainedFields<'a> {
 
 /// Computes an entry's hash from its predecessor's.
 pub fn chain_hash(previous: &[u8; 32], fields: &ChainedFields<'_>) -> [u8; 32] {
+    link_hash(previous, fields.seq, &chain_tail(fields))
+}
+
+/// `SHA-256(previous ‖ seq ‖ tail)`, where `tail` is [`chain_tail`]. Split
+/// out because PostgreSQL links an entry inside the statement that numbers
+/// it, as `sha256(prev_hash || int8send(seq) || tail)`: only the database
+/// knows the predecessor then, and the tail needs neither.
+pub fn link_hash(previous: &[u8; 32], seq: i64, tail: &[u8]) -> [u8; 32] {
     let mut hasher = Sha256::new();
     hasher.update(previous);
-    hasher.update(fields.seq.to_be_bytes());
-    hasher.update(fields.id.as_bytes());
-    hasher.update(fields.tenant_id.as_bytes());
+    hasher.update(seq.to_be_bytes());
+    hasher.update(tail);
+    hasher.finalize().into()
+}
+
+/// The bytes an entry contributes to its hash after its number: every
+/// chained field but `seq`, in a fixed order.
+pub fn chain_tail(fields: &ChainedFields<'_>) -> Vec<u8> {
+    let mut tail = Vec::with_capacity(256);
+    tail.extend_from_slice(fields.id.as_bytes());
+    tail.extend_from_slice(fields.tenant_id.as_bytes());
     // Microsecond precision: both backends store exactly that.
     let micros = fields.at.unix_timestamp_nanos() / 1_000;
-    hasher.update(micros.to_be_bytes());
-    put_text(&mut hasher, fields.actor_kind.name());
+    tail.extend_from_slice(&micros.to_be_bytes());
+    put_text(&mut tail, fields.actor_kind.name());
     match fields.actor_id {
         Some(id) => {
-            hasher.update([1]);
-            hasher.update(id.as_bytes());
+            tail.push(1);
+            tail.extend_from_slice(id.as_bytes());
         }
-        None => hasher.update([0]),
+        None => tail.push(0),
     }
-    put_text(&mut hasher, fields.action);
-    put_text(&mut hasher, fields.resource_type);
-    put_optional_text(&mut hasher, fields.resource_id);
-    put_text(&mut hasher, fields.outcome.name());
-    put_optional_text(&mut hasher, fields.request_id);
+    put_text(&mut tail, fields.action);
+    put_text(&mut tail, fields.resource_type);
+    put_optional_text(&mut tail, fields.resource_id);
+    put_text(&mut tail, fields.outcome.name());
+    put_optional_text(&mut tail, fields.request_id);
     // serde_json writes object keys in sorted order (no `preserve_order`), so
     // this is canonical for the values we store and read back.
-    put_text(&mut hasher, &fields.details.to_string());
-    hasher.update(fields.personal_digest);
-    hasher.finalize().into()
+    put_text(&mut tail, &fields.details.to_string());
+    tail.extend_from_slice(fields.personal_digest);
+    tail
 }
 
 /// The digest of an entry's personal fields under its salt.
 pub fn personal_digest(salt: &[u8; 16], ip: Option<&str>, user_agent: Option<&str>) -> [u8; 32] {
-    let mut hasher = Sha256::new();
-    hasher.update(salt);
-    put_optional_text(&mut hasher, ip);
-    put_optional_text(&mut hasher, user_agent);
-    hasher.finalize().into()
+    let mut bytes = salt.to_vec();
+    put_optional_text(&mut bytes, ip);
+    put_optional_text(&mut bytes, user_agent);
+    Sha256::digest(&bytes).into()
 }
 
 // Every variable-length field is length-prefixed so that no two different
 // entries can serialise to the same bytes.
-fn put_text(hasher: &mut Sha256, text: &str) {
-    hasher.update((text.len() as u64).to_be_bytes());
-    hasher.update(text.as_bytes());
+fn put_text(bytes: &mut Vec<u8>, text: &str) {
+    bytes.extend_from_slice(&(text.len() as u64).to_be_bytes());
+    bytes.extend_from_slice(text.as_bytes());
 }
 
-fn put_optional_text(hasher: &mut Sha256, text: Option<&str>) {
+fn put_optional_text(bytes: &mut Vec<u8>, text: Option<&str>) {
     match text {
         Some(text) => {
-            hasher.update([1]);
-            put_text(hasher, text);
+            bytes.push(1);
+            put_text(bytes, text);
         }
-        None => hasher.update([0]),
+        None => bytes.push(0),
     }
 }
 
@@ -255,6 +270,31 @@ mod tests {
         assert_ne!(
             personal_digest(&[0; 16], ip, None),
             personal_digest(&[1; 16], ip, None)
+        );
+    }
+
+    /// The chain's format is what every stored hash was made with: an
+    /// entry hashed by an earlier release must hash the same today.
+    #[test]
+    fn the_hash_of_an_entry_is_pinned() {
+        let (id, tenant) = (uuid::Uuid::from_u128(1), uuid::Uuid::from_u128(2));
+        let details = serde_json::json!({"collection": "notes", "version": 1});
+        let digest = personal_digest(&[7; 16], Some("192.0.2.1"), Some("curl/8"));
+        let fields = ChainedFields {
+            seq: 42,
+            at: datetime!(2026-12-06 12:34:56.789012 UTC),
+            actor_id: Some(&id),
+            action: "record.create",
+            resource_type: "record",
+            resource_id: Some("r1"),
+            request_id: Some("req-1"),
+            ..sample(&id, &tenant, &details, &digest)
+        };
+        let hash = chain_hash(&[9; 32], &fields);
+        let hex: String = hash.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(
+            hex,
+            "874dde58479d61a56c36ae89799c0adc4a01bf5b8523d030e23e61d4734d6f02"
         );
     }
 }

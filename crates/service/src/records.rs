@@ -301,12 +301,14 @@ impl Data {
             })
             .await?;
         let body = snapshot(&record)?;
-        self.record_written(&mut tx, &record, EventKind::Create, body.clone())
-            .await?;
         if let Some(idempotency) = &idempotency {
             tx.complete_idempotency_key(&idempotency.key, 201, &body)
                 .await?;
         }
+        // Last before the commit: the audit append holds the tenant's chain
+        // from here to the commit.
+        self.record_written(&mut tx, &record, EventKind::Create, body)
+            .await?;
         tx.commit().await?;
         Ok(RecordCreated::New(record))
     }

@@ -130,6 +130,13 @@ impl Services {
         self.identity.flush_api_key_usage().await
     }
 
+    /// Has every tenant with realtime subscribers read its new events, as
+    /// if woken: a wake-up from another process may have been lost (see
+    /// the store's notifications), and this bounds how late its events are.
+    pub fn catch_up_realtime(&self) {
+        self.realtime.catch_up();
+    }
+
     /// Writes the summaries of outsiders' denied attempts counted since the
     /// last flush to the platform's audit log, in one transaction. Returns
     /// how many summaries were written. If the write fails they are lost

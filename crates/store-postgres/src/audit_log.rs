@@ -2,47 +2,20 @@
 //! platform's (`platform_audit_log`), one shape and one chain logic.
 
 use bulkhead_domain::TenantId;
-use bulkhead_store::audit::seal;
+use bulkhead_store::audit::{expected_hash, tail, unlinked};
 use bulkhead_store::{AuditDraft, AuditEntry, AuditQuery, StoreError};
+use sqlx::postgres::PgRow;
 use sqlx::{Postgres, QueryBuilder, Row};
 use uuid::Uuid;
 
 use crate::codec;
 use crate::tx::Tx;
 
-/// The first key of the advisory locks that serialise appends to one chain
-/// ("audi"); the second is derived from the tenant (0 for the platform).
-const AUDIT_LOCK: i32 = 0x6175_6469;
-
 pub use bulkhead_store::audit::Log;
 
-/// A tenant's entry: the chain's fields ($1 to $14), then the tenant ($15).
-const TENANT_ENTRY: &str = "INSERT INTO audit_log (seq, id, at, actor_kind, actor_id, action,
-        resource_type, resource_id, outcome, request_id, details, personal_digest, prev_hash, hash,
-        tenant_id)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)";
-
-/// [`TENANT_ENTRY`] and its personal data (salt, ip, user agent: $16 to $18).
-const TENANT_ENTRY_WITH_PERSONAL: &str = "WITH entry AS (
-       INSERT INTO audit_log (seq, id, at, actor_kind, actor_id, action, resource_type,
-           resource_id, outcome, request_id, details, personal_digest, prev_hash, hash, tenant_id)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15))
-     INSERT INTO audit_personal (seq, salt, ip, user_agent, tenant_id)
-     VALUES ($1, $16, $17, $18, $15)";
-
-/// The platform's entry: the chain's fields ($1 to $14).
-const PLATFORM_ENTRY: &str = "INSERT INTO platform_audit_log (seq, id, at, actor_kind, actor_id,
-        action, resource_type, resource_id, outcome, request_id, details, personal_digest,
-        prev_hash, hash)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)";
-
-/// [`PLATFORM_ENTRY`] and its personal data (salt, ip, user agent: $15 to $17).
-const PLATFORM_ENTRY_WITH_PERSONAL: &str = "WITH entry AS (
-       INSERT INTO platform_audit_log (seq, id, at, actor_kind, actor_id, action, resource_type,
-           resource_id, outcome, request_id, details, personal_digest, prev_hash, hash)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14))
-     INSERT INTO platform_audit_personal (seq, salt, ip, user_agent)
-     VALUES ($1, $15, $16, $17)";
+/// The arguments every append function takes after the tenant (none for the
+/// platform): the entry's fields, its tail, and its personal data.
+const ENTRY_ARGS: usize = 15;
 
 /// How each log is read and scoped in SQL here.
 trait LogSql {
@@ -82,48 +55,51 @@ impl LogSql for Log {
     }
 }
 
-pub async fn append(tx: &mut Tx, log: Log, draft: AuditDraft) -> Result<AuditEntry, StoreError> {
-    // Appends to one chain are serialised by a transaction-level advisory
-    // lock, so the last entry read here stays the last one until ours
-    // commits. Other tenants' appends take other locks.
-    tx.execute(
-        sqlx::query("SELECT pg_advisory_xact_lock($1, hashtext($2::text))")
-            .bind(AUDIT_LOCK)
-            .bind(log.tenant_uuid().map(|t| t.to_string()).unwrap_or_default()),
-    )
-    .await?;
-    let last_sql = match log {
-        Log::Tenant(_) => {
-            "SELECT seq, hash FROM audit_log WHERE tenant_id = $1 ORDER BY seq DESC LIMIT 1"
-        }
-        Log::Platform => {
-            "SELECT seq, hash FROM platform_audit_log WHERE $1::uuid IS NULL ORDER BY seq DESC LIMIT 1"
+/// A record change's event, written by the call that appends its entry.
+pub struct EventArgs<'a> {
+    pub collection: &'a str,
+    pub record_id: Uuid,
+    pub kind: &'static str,
+    pub owner_id: Option<Uuid>,
+    pub payload: &'a serde_json::Value,
+    pub at: time::OffsetDateTime,
+}
+
+/// Appends an entry to `log`, with `event` if it is a record change's, in
+/// one call (see migration 0005). The call takes the chain's lock, which is
+/// held until the transaction ends: make it the transaction's last
+/// statement, so that the chain waits only on this call and the commit.
+pub async fn append(
+    tx: &mut Tx,
+    log: Log,
+    draft: AuditDraft,
+    event: Option<EventArgs<'_>>,
+) -> Result<AuditEntry, StoreError> {
+    let mut entry = unlinked(log.tenant(), draft);
+    let tail = tail(&entry);
+    let function = match (log, &event) {
+        (Log::Tenant(_), None) => "bulkhead_audit_append",
+        (Log::Tenant(_), Some(_)) => "bulkhead_record_change_append",
+        (Log::Platform, None) => "bulkhead_platform_audit_append",
+        (Log::Platform, Some(_)) => {
+            return Err(StoreError::internal(
+                "the platform log has no record events",
+            ));
         }
     };
-    let previous = tx
-        .optional(sqlx::query(last_sql).bind(log.tenant_uuid()), |row| {
-            let hash: Vec<u8> = row.try_get("hash")?;
-            let hash: [u8; 32] = hash.try_into().map_err(|_| sqlx::Error::ColumnDecode {
-                index: "hash".into(),
-                source: "expected 32 bytes".into(),
-            })?;
-            Ok((row.try_get::<i64, _>("seq")?, hash))
-        })
-        .await?;
-    let entry = seal(log.tenant(), previous, draft);
-    // The entry and its personal data in one statement, one round trip: the
-    // personal row is a data-modifying CTE's companion (Citus runs it as a
-    // second task on the same shard). Plain VALUES, never INSERT … SELECT:
-    // Citus carries out an INSERT … SELECT into a replicated table through
-    // COPY, which PostgreSQL refuses on a table with row-level security.
-    let insert = match (log, entry.personal.is_some()) {
-        (Log::Tenant(_), false) => TENANT_ENTRY,
-        (Log::Tenant(_), true) => TENANT_ENTRY_WITH_PERSONAL,
-        (Log::Platform, false) => PLATFORM_ENTRY,
-        (Log::Platform, true) => PLATFORM_ENTRY_WITH_PERSONAL,
-    };
-    let query = sqlx::query(insert)
-        .bind(entry.seq)
+    let n_args =
+        usize::from(log.tenant().is_some()) + ENTRY_ARGS + 6 * usize::from(event.is_some());
+    let placeholders: Vec<String> = (1..=n_args).map(|n| format!("${n}")).collect();
+    let sql = format!(
+        "SELECT seq, prev_hash, hash FROM {function}({})",
+        placeholders.join(", ")
+    );
+    let personal = entry.personal.as_ref();
+    let mut query = sqlx::query(&sql);
+    if let Some(tenant) = log.tenant_uuid() {
+        query = query.bind(tenant);
+    }
+    query = query
         .bind(entry.id.as_uuid())
         .bind(entry.at)
         .bind(entry.actor_kind.name())
@@ -135,21 +111,47 @@ pub async fn append(tx: &mut Tx, log: Log, draft: AuditDraft) -> Result<AuditEnt
         .bind(&entry.request_id)
         .bind(&entry.details)
         .bind(&entry.personal_digest[..])
-        .bind(&entry.prev_hash[..])
-        .bind(&entry.hash[..]);
-    let query = match log.tenant_uuid() {
-        Some(tenant) => query.bind(tenant),
-        None => query,
-    };
-    let query = match &entry.personal {
-        Some(personal) => query
-            .bind(&personal.salt[..])
-            .bind(&personal.ip)
-            .bind(&personal.user_agent),
-        None => query,
-    };
-    tx.execute(query).await?;
+        .bind(&tail)
+        .bind(personal.map(|p| &p.salt[..]))
+        .bind(personal.and_then(|p| p.ip.as_deref()))
+        .bind(personal.and_then(|p| p.user_agent.as_deref()));
+    if let Some(event) = &event {
+        query = query
+            .bind(event.collection)
+            .bind(event.record_id)
+            .bind(event.kind)
+            .bind(event.owner_id)
+            .bind(event.payload)
+            .bind(event.at);
+    }
+    let (seq, prev_hash, hash) = tx
+        .one(query, |row| {
+            Ok((
+                row.try_get::<i64, _>("seq")?,
+                hash32(row, "prev_hash")?,
+                hash32(row, "hash")?,
+            ))
+        })
+        .await?;
+    entry.seq = seq;
+    entry.prev_hash = prev_hash;
+    entry.hash = hash;
+    // The database hashed what we sent; a different result would be a
+    // chain `audit verify` rejects, so it is never committed.
+    if expected_hash(&entry) != hash {
+        return Err(StoreError::internal(format!(
+            "the database linked audit entry {seq} with a hash this server does not compute"
+        )));
+    }
     Ok(entry)
+}
+
+fn hash32(row: &PgRow, column: &str) -> sqlx::Result<[u8; 32]> {
+    let bytes: Vec<u8> = row.try_get(column)?;
+    bytes.try_into().map_err(|_| sqlx::Error::ColumnDecode {
+        index: column.into(),
+        source: "expected 32 bytes".into(),
+    })
 }
 
 /// The number of the tenant's newest entry (0 when none). Record events are

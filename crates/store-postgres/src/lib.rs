@@ -38,6 +38,7 @@ use uuid::Uuid;
 
 use crate::codec::store_error;
 use crate::connectivity::{Connectivity, PING_TIMEOUT};
+use crate::notify::Notifier;
 use crate::platform::PgPlatformTx;
 use crate::tenant::PgTenantTx;
 use crate::tx::Tx;
@@ -94,13 +95,14 @@ pub enum ConnectError {
 #[derive(Debug, Clone)]
 pub struct PgStore {
     pool: PgPool,
-    listeners: Arc<Listeners>,
+    notifier: Arc<Notifier>,
     connectivity: Arc<Connectivity>,
     /// Lets one request at a time find out whether an unreachable server is
     /// back; the others wait for its answer instead of trying too.
     probe: Arc<tokio::sync::Mutex<()>>,
-    /// Forwards other processes' invalidations; aborted by `close`.
-    listener_task: Arc<std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>>,
+    /// Forward other processes' invalidations and send this one's
+    /// wake-ups; aborted by `close`.
+    tasks: Arc<std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>>,
 }
 
 impl PgStore {
@@ -169,12 +171,13 @@ impl PgStore {
             notify::spawn_listener(options, Arc::clone(&listeners), Arc::clone(&connectivity))
                 .await
                 .map_err(|error| ConnectError::Unreachable(error.to_string()))?;
+        let (notifier, announcer) = Notifier::spawn(listeners, pool.clone());
         let store = Self {
             pool,
-            listeners,
+            notifier,
             connectivity,
             probe: Arc::default(),
-            listener_task: Arc::new(std::sync::Mutex::new(Some(listener_task))),
+            tasks: Arc::new(std::sync::Mutex::new(vec![listener_task, announcer])),
         };
         if let Err(error) = store.check_runtime_role().await {
             store.close().await;
@@ -378,7 +381,7 @@ impl Store for PgStore {
         access: Access,
     ) -> Result<Box<dyn TenantTx>, StoreError> {
         let tx = self.begin(access, Scope::Tenant(*tenant.as_uuid())).await?;
-        let tx = Tx::new(tx, Arc::clone(&self.listeners));
+        let tx = Tx::new(tx, Arc::clone(&self.notifier));
         Ok(Box::new(PgTenantTx::new(tx, tenant)))
     }
 
@@ -386,14 +389,14 @@ impl Store for PgStore {
         let tx = self
             .begin(Access::Write, Scope::Tenant(*tenant.id.as_uuid()))
             .await?;
-        let mut tx = PgTenantTx::new(Tx::new(tx, Arc::clone(&self.listeners)), tenant.id);
+        let mut tx = PgTenantTx::new(Tx::new(tx, Arc::clone(&self.notifier)), tenant.id);
         tx.insert_tenant(&tenant).await?;
         Ok(Box::new(tx))
     }
 
     async fn platform(&self, access: Access) -> Result<Box<dyn PlatformTx>, StoreError> {
         let tx = self.begin(access, Scope::Platform).await?;
-        let tx = Tx::new(tx, Arc::clone(&self.listeners));
+        let tx = Tx::new(tx, Arc::clone(&self.notifier));
         Ok(Box::new(PgPlatformTx::new(tx)))
     }
 
@@ -436,7 +439,7 @@ impl Store for PgStore {
     }
 
     fn on_notice(&self, listener: NoticeListener) {
-        self.listeners.add(listener);
+        self.notifier.listeners().add(listener);
     }
 
     async fn readiness(&self) -> Result<(), StoreError> {
@@ -444,12 +447,8 @@ impl Store for PgStore {
     }
 
     async fn close(&self) {
-        let task = self
-            .listener_task
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take();
-        if let Some(task) = task {
+        let tasks = std::mem::take(&mut *self.tasks.lock().unwrap_or_else(|p| p.into_inner()));
+        for task in tasks {
             task.abort();
         }
         self.pool.close().await;

@@ -1,7 +1,8 @@
 //! Invalidations across server processes, over PostgreSQL LISTEN/NOTIFY.
 //!
 //! A transaction that made cached state stale sends its invalidations with
-//! `pg_notify` just before COMMIT. NOTIFY is transactional: other sessions
+//! `pg_notify` just before COMMIT; realtime wake-ups go after it (see
+//! [`is_wakeup`]). NOTIFY is transactional: other sessions
 //! receive it only if, and as soon as, the transaction commits. Every server
 //! process LISTENs on one channel and hands what arrives to its listeners;
 //! the committing process also delivers locally right after the commit, so
@@ -16,6 +17,7 @@
 //! we could not tell when LISTEN is back. The drop also tells
 //! [`Connectivity`] that pooled connections may be dead.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -23,6 +25,8 @@ use bulkhead_store::invalidation::Listeners;
 use bulkhead_store::{Invalidation, Notice, StoreError};
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions};
 use sqlx::{Postgres, Transaction};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
 
 use crate::codec::store_error;
 use crate::connectivity::Connectivity;
@@ -41,15 +45,57 @@ const FIRST_BACKOFF: Duration = Duration::from_millis(50);
 /// connection attempt per second or so.
 pub const MAX_BACKOFF: Duration = Duration::from_secs(1);
 
+/// Hands committed invalidations to this process's listeners and to every
+/// other process's.
+#[derive(Debug)]
+pub struct Notifier {
+    listeners: Arc<Listeners>,
+    /// Wake-ups for [`announce`], which sends them after their commits.
+    wakeups: mpsc::UnboundedSender<Invalidation>,
+}
+
+impl Notifier {
+    /// The notifier, and the task that sends its wake-ups through `pool`
+    /// (aborted with the store).
+    pub fn spawn(listeners: Arc<Listeners>, pool: PgPool) -> (Arc<Self>, JoinHandle<()>) {
+        let (wakeups, queued) = mpsc::unbounded_channel();
+        let task = tokio::spawn(announce(pool, queued));
+        (Arc::new(Self { listeners, wakeups }), task)
+    }
+
+    pub fn listeners(&self) -> &Listeners {
+        &self.listeners
+    }
+}
+
+/// Whether an invalidation is only a wake-up: "this tenant has new record
+/// events" carries no cached truth, and a late one only delays events that
+/// are in the database, which a later wake-up or the realtime hub's
+/// periodic catch-up reads. Such wake-ups are sent after the commit. A NOTIFY
+/// inside the transaction would take PostgreSQL's one lock for queueing
+/// notifications (in `PreCommit_Notify`) and hold it through the commit's
+/// flush to disk, so every record write of every tenant would commit one at a
+/// time.
+fn is_wakeup(invalidation: &Invalidation) -> bool {
+    matches!(invalidation, Invalidation::RecordEvents(_))
+}
+
 /// Commits `tx`, sending `pending` to every process, then delivers them here.
+/// Cache invalidations go with the commit, so that no process serves what
+/// it made stale once it is visible; wake-ups go after it (see
+/// [`is_wakeup`]).
 pub async fn commit_and_notify(
     mut tx: Transaction<'static, Postgres>,
     pending: Vec<Invalidation>,
-    listeners: &Listeners,
+    notifier: &Notifier,
 ) -> Result<(), StoreError> {
-    if !pending.is_empty() {
-        let payloads: Vec<String> = pending.iter().map(Invalidation::encode).collect();
-        sqlx::query("SELECT pg_notify($1, payload) FROM unnest($2::text[]) AS payload")
+    let payloads: Vec<String> = pending
+        .iter()
+        .filter(|invalidation| !is_wakeup(invalidation))
+        .map(Invalidation::encode)
+        .collect();
+    if !payloads.is_empty() {
+        sqlx::query(NOTIFY)
             .bind(CHANNEL)
             .bind(&payloads)
             .execute(&mut *tx)
@@ -58,9 +104,49 @@ pub async fn commit_and_notify(
     }
     tx.commit().await.map_err(store_error)?;
     for invalidation in pending {
-        listeners.deliver(invalidation);
+        if is_wakeup(&invalidation) {
+            // Fails only when the store is closed: nobody is left to wake.
+            let _ = notifier.wakeups.send(invalidation);
+        }
+        notifier.listeners.deliver(invalidation);
     }
     Ok(())
+}
+
+/// Sends the invalidations in `$2` on the channel `$1`.
+const NOTIFY: &str = "SELECT pg_notify($1, payload) FROM unnest($2::text[]) AS payload";
+
+/// The most wake-ups one NOTIFY statement sends.
+const WAKEUP_BATCH: usize = 256;
+
+/// Sends wake-ups to the other processes, each batch in one statement of
+/// its own, outside any write's transaction: everything queued while the
+/// last batch was sent goes in the next, each tenant once. A transaction
+/// that only notifies writes nothing to the WAL before its commit record,
+/// so PostgreSQL does not wait for a flush to disk to commit it.
+async fn announce(pool: PgPool, mut queued: mpsc::UnboundedReceiver<Invalidation>) {
+    while let Some(first) = queued.recv().await {
+        let mut batch = BTreeSet::from([first.encode()]);
+        while batch.len() < WAKEUP_BATCH {
+            match queued.try_recv() {
+                Ok(next) => batch.insert(next.encode()),
+                Err(_) => break,
+            };
+        }
+        let payloads: Vec<String> = batch.into_iter().collect();
+        let sent = sqlx::query(NOTIFY)
+            .bind(CHANNEL)
+            .bind(&payloads)
+            .execute(&pool)
+            .await;
+        if let Err(error) = sent {
+            tracing::warn!(
+                %error,
+                n_tenants = payloads.len(),
+                "could not wake other processes' realtime streams; they catch up on their own"
+            );
+        }
+    }
 }
 
 /// Starts listening before returning, so nothing committed after this call

@@ -3,14 +3,13 @@
 
 use std::sync::Arc;
 
-use bulkhead_store::invalidation::Listeners;
 use bulkhead_store::{Invalidation, StoreError};
 use sqlx::postgres::{PgArguments, PgRow};
 use sqlx::query::Query;
 use sqlx::{PgConnection, Postgres, Transaction};
 
 use crate::codec::fail;
-use crate::notify::commit_and_notify;
+use crate::notify::{Notifier, commit_and_notify};
 
 /// A statement with its binds, ready to run.
 pub type Statement<'q> = Query<'q, Postgres, PgArguments>;
@@ -23,16 +22,16 @@ pub struct Tx {
     failed: bool,
     /// Sent to every process with the commit.
     pending: Vec<Invalidation>,
-    listeners: Arc<Listeners>,
+    notifier: Arc<Notifier>,
 }
 
 impl Tx {
-    pub fn new(tx: Transaction<'static, Postgres>, listeners: Arc<Listeners>) -> Self {
+    pub fn new(tx: Transaction<'static, Postgres>, notifier: Arc<Notifier>) -> Self {
         Self {
             tx,
             failed: false,
             pending: Vec::new(),
-            listeners,
+            notifier,
         }
     }
 
@@ -102,6 +101,6 @@ impl Tx {
         if self.failed {
             return Err(StoreError::TransactionAborted);
         }
-        commit_and_notify(self.tx, self.pending, &self.listeners).await
+        commit_and_notify(self.tx, self.pending, &self.notifier).await
     }
 }

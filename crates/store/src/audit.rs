@@ -1,11 +1,15 @@
 //! Sealing audit entries into a tenant's hash chain, and checking them.
 //!
-//! Both backends call [`seal`] with the previous entry's sequence number and
-//! hash, read under the tenant's write lock, so the chain logic is written
+//! SQLite calls [`seal`] with the previous entry's sequence number and hash,
+//! read under its one writer. PostgreSQL links an [`unlinked`] entry inside
+//! the statement that numbers it, from its [`tail`], and checks the hash
+//! it gets back against [`expected_hash`], so the chain logic is written
 //! once.
 
 use bulkhead_domain::TenantId;
-use bulkhead_domain::audit::{ChainedFields, GENESIS_HASH, chain_hash, personal_digest};
+use bulkhead_domain::audit::{
+    ChainedFields, GENESIS_HASH, chain_hash, chain_tail, personal_digest,
+};
 
 use crate::model::{AuditDraft, AuditEntry, AuditPersonal};
 
@@ -37,15 +41,27 @@ pub fn seal(
     previous: Option<(i64, [u8; 32])>,
     draft: AuditDraft,
 ) -> AuditEntry {
+    let mut entry = unlinked(tenant, draft);
     let (seq, prev_hash) = match previous {
         Some((seq, hash)) => (seq + 1, hash),
         None => (1, GENESIS_HASH),
     };
+    entry.seq = seq;
+    entry.prev_hash = prev_hash;
+    entry.hash = expected_hash(&entry);
+    entry
+}
+
+/// A draft made an entry in all but its place in the chain: `seq`,
+/// `prev_hash` and `hash` are zero until the entry is linked, by [`seal`]
+/// or by a database that links it where it knows the predecessor (then
+/// from [`tail`]).
+pub fn unlinked(tenant: Option<TenantId>, draft: AuditDraft) -> AuditEntry {
     let salt: [u8; 16] = rand::random();
     let digest = personal_digest(&salt, draft.ip.as_deref(), draft.user_agent.as_deref());
-    let mut entry = AuditEntry {
+    AuditEntry {
         tenant_id: tenant,
-        seq,
+        seq: 0,
         id: draft.id,
         at: draft.at,
         actor_kind: draft.actor_kind,
@@ -62,36 +78,41 @@ pub fn seal(
             user_agent: draft.user_agent,
         }),
         personal_digest: digest,
-        prev_hash,
+        prev_hash: [0; 32],
         hash: [0; 32],
-    };
-    entry.hash = expected_hash(&entry);
-    entry
+    }
+}
+
+/// The bytes of `entry` its hash covers after `prev_hash` and `seq`
+/// (see [`bulkhead_domain::audit::link_hash`]).
+pub fn tail(entry: &AuditEntry) -> Vec<u8> {
+    chain_tail(&chained_fields(entry))
 }
 
 /// The hash an entry must carry, given its own `prev_hash`.
 pub fn expected_hash(entry: &AuditEntry) -> [u8; 32] {
-    chain_hash(
-        &entry.prev_hash,
-        &ChainedFields {
-            seq: entry.seq,
-            id: entry.id.as_uuid(),
-            tenant_id: entry
-                .tenant_id
-                .as_ref()
-                .map_or(&PLATFORM_SCOPE, |id| id.as_uuid()),
-            at: entry.at,
-            actor_kind: entry.actor_kind,
-            actor_id: entry.actor_id.as_ref(),
-            action: &entry.action,
-            resource_type: &entry.resource_type,
-            resource_id: entry.resource_id.as_deref(),
-            outcome: entry.outcome,
-            request_id: entry.request_id.as_deref(),
-            details: &entry.details,
-            personal_digest: &entry.personal_digest,
-        },
-    )
+    chain_hash(&entry.prev_hash, &chained_fields(entry))
+}
+
+fn chained_fields(entry: &AuditEntry) -> ChainedFields<'_> {
+    ChainedFields {
+        seq: entry.seq,
+        id: entry.id.as_uuid(),
+        tenant_id: entry
+            .tenant_id
+            .as_ref()
+            .map_or(&PLATFORM_SCOPE, |id| id.as_uuid()),
+        at: entry.at,
+        actor_kind: entry.actor_kind,
+        actor_id: entry.actor_id.as_ref(),
+        action: &entry.action,
+        resource_type: &entry.resource_type,
+        resource_id: entry.resource_id.as_deref(),
+        outcome: entry.outcome,
+        request_id: entry.request_id.as_deref(),
+        details: &entry.details,
+        personal_digest: &entry.personal_digest,
+    }
 }
 
 /// Where a chain first fails to verify.

@@ -139,6 +139,7 @@ async fn background_work(services: Arc<Services>) {
     let mut flush = tokio::time::interval(USAGE_FLUSH_INTERVAL);
     let mut reload = tokio::time::interval(KEY_RELOAD_INTERVAL);
     let mut denials = tokio::time::interval(DENIAL_FLUSH_INTERVAL);
+    let mut realtime = tokio::time::interval(bulkhead_service::realtime::HEARTBEAT);
     loop {
         tokio::select! {
             _ = flush.tick() => {
@@ -151,6 +152,7 @@ async fn background_work(services: Arc<Services>) {
                     tracing::error!(%error, "could not record the denied attempts");
                 }
             }
+            _ = realtime.tick() => services.catch_up_realtime(),
             _ = reload.tick() => {
                 if let Err(error) = services.reload_keys().await {
                     tracing::warn!(%error, "could not reload signing keys");

@@ -10,7 +10,7 @@ use crate::audit_log::{self, Log};
 #[async_trait]
 impl PlatformAuditLog for PgPlatformTx {
     async fn append_platform_audit(&mut self, draft: AuditDraft) -> Result<AuditEntry> {
-        audit_log::append(&mut self.tx, Log::Platform, draft).await
+        audit_log::append(&mut self.tx, Log::Platform, draft, None).await
     }
 
     async fn list_platform_audit(&mut self, query: AuditQuery) -> Result<Vec<AuditEntry>> {

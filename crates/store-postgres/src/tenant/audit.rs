@@ -10,7 +10,7 @@ use crate::audit_log::{self, Log};
 #[async_trait]
 impl AuditLog for PgTenantTx {
     async fn append_audit(&mut self, draft: AuditDraft) -> Result<AuditEntry> {
-        audit_log::append(&mut self.tx, Log::Tenant(self.tenant), draft).await
+        audit_log::append(&mut self.tx, Log::Tenant(self.tenant), draft, None).await
     }
 
     async fn list_audit(&mut self, query: AuditQuery) -> Result<Vec<AuditEntry>> {

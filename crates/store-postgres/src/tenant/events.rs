@@ -10,7 +10,7 @@ use sqlx::Row;
 use sqlx::postgres::PgRow;
 
 use super::PgTenantTx;
-use crate::audit_log::{self, Log};
+use crate::audit_log::{self, EventArgs, Log};
 
 const EVENT_COLUMNS: &str = "tenant_id, seq, collection, record_id, kind, owner_id, payload, at";
 
@@ -40,24 +40,26 @@ impl RecordEvents for PgTenantTx {
         event: NewRecordEvent,
         audit: AuditDraft,
     ) -> Result<(RecordEvent, AuditEntry)> {
-        // The entry's append holds its chain's lock to commit, so the event,
-        // numbered by the entry, is numbered under it too.
-        let entry = audit_log::append(&mut self.tx, Log::Tenant(self.tenant), audit).await?;
-        let sql = format!(
-            "INSERT INTO record_events (tenant_id, seq, collection, record_id, kind, owner_id, payload, at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-             RETURNING {EVENT_COLUMNS}"
-        );
-        let statement = sqlx::query(&sql)
-            .bind(self.t())
-            .bind(entry.seq)
-            .bind(&event.collection)
-            .bind(event.record_id.as_uuid())
-            .bind(event.kind.as_str())
-            .bind(event.owner_id.map(|id| *id.as_uuid()))
-            .bind(&event.payload)
-            .bind(event.at);
-        let event = self.tx.one(statement, event_row).await?;
+        let args = EventArgs {
+            collection: &event.collection,
+            record_id: *event.record_id.as_uuid(),
+            kind: event.kind.as_str(),
+            owner_id: event.owner_id.map(|id| *id.as_uuid()),
+            payload: &event.payload,
+            at: event.at,
+        };
+        let entry =
+            audit_log::append(&mut self.tx, Log::Tenant(self.tenant), audit, Some(args)).await?;
+        let event = RecordEvent {
+            tenant_id: self.tenant,
+            seq: entry.seq,
+            collection: event.collection,
+            record_id: event.record_id,
+            kind: event.kind,
+            owner_id: event.owner_id,
+            payload: event.payload,
+            at: event.at,
+        };
         Ok((event, entry))
     }
 
