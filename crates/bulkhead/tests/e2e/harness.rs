@@ -122,8 +122,18 @@ impl Options {
 
 /// Where a server's data lives, for the CLI commands run beside it.
 enum Store {
-    Sqlite { data_dir: PathBuf },
-    Postgres { database: PgDatabase },
+    Sqlite {
+        data_dir: PathBuf,
+    },
+    Postgres {
+        database: PgDatabase,
+    },
+    /// A migrated database on a PostgreSQL server the test runs itself (the
+    /// crash tests stop it), reached at this runtime role's URL; the test
+    /// owns the server and the database.
+    PostgresAt {
+        app_url: String,
+    },
 }
 
 /// A signed-in account: its client (carrying the access token), the tokens
@@ -175,6 +185,8 @@ pub struct TestServer {
     /// Keeps the temporary directory (SQLite data, unused PostgreSQL data
     /// directory) alive as long as the server.
     dir: tempfile::TempDir,
+    /// The extra environment of `bulkhead serve`, kept for a restart.
+    env: Vec<(String, String)>,
     counter: AtomicU32,
 }
 
@@ -216,15 +228,42 @@ impl TestServer {
             let stdin = format!("{ADMIN_PASSWORD}\n");
             assert_success(&run(create, Some(&stdin)).await);
         }
-        let server = serve(&store, dir.path(), &options.env).await;
-        let anon = checked(Client::new(&format!("http://{}", server.addr)).unwrap());
-        Some(TestServer {
+        Some(TestServer::serving(store, dir, options.env).await)
+    }
+
+    /// A server on the migrated database at `app_url` (a runtime role's
+    /// URL) of a PostgreSQL server the test runs itself.
+    pub async fn start_on_postgres_at(app_url: &str) -> TestServer {
+        let store = Store::PostgresAt {
+            app_url: app_url.to_owned(),
+        };
+        TestServer::serving(store, tempfile::tempdir().unwrap(), Vec::new()).await
+    }
+
+    async fn serving(
+        store: Store,
+        dir: tempfile::TempDir,
+        env: Vec<(String, String)>,
+    ) -> TestServer {
+        let server = serve(&store, dir.path(), &env).await;
+        let anon = anonymous_client(&server);
+        TestServer {
             server,
             anon,
             store,
             dir,
+            env,
             counter: AtomicU32::new(0),
-        })
+        }
+    }
+
+    /// Starts `bulkhead serve` again on the same data, after the process
+    /// was stopped (or killed: see [`Server::kill`]). The new process
+    /// listens on another port: clients made before the restart, an
+    /// [`Account`]'s included, no longer reach it.
+    pub async fn restart(&mut self) {
+        self.server = serve(&self.store, self.dir.path(), &self.env).await;
+        self.anon = anonymous_client(&self.server);
     }
 
     /// Another `bulkhead serve` process on this server's PostgreSQL
@@ -232,11 +271,11 @@ impl TestServer {
     /// anonymous client for it; `None` on SQLite, whose file one process
     /// serves.
     pub async fn replica(&self) -> Option<(Server, Client)> {
-        let Store::Postgres { .. } = &self.store else {
+        if let Store::Sqlite { .. } = &self.store {
             return None;
-        };
+        }
         let server = serve(&self.store, self.dir.path(), &[]).await;
-        let client = checked(Client::new(&format!("http://{}", server.addr)).unwrap());
+        let client = anonymous_client(&server);
         Some((server, client))
     }
 
@@ -404,6 +443,12 @@ impl TestServer {
     }
 }
 
+/// A client without credentials for `server`, its answers checked against
+/// the OpenAPI document.
+fn anonymous_client(server: &Server) -> Client {
+    checked(Client::new(&format!("http://{}", server.addr)).unwrap())
+}
+
 /// Starts `bulkhead serve` on `store`, with `env` added to its environment.
 async fn serve(store: &Store, dir: &std::path::Path, env: &[(String, String)]) -> Server {
     match store {
@@ -416,6 +461,7 @@ async fn serve(store: &Store, dir: &std::path::Path, env: &[(String, String)]) -
             Server::start_with(serve).await
         }
         Store::Postgres { database } => serve_postgres(&database.app_url(), dir, env).await,
+        Store::PostgresAt { app_url } => serve_postgres(app_url, dir, env).await,
     }
 }
 
@@ -442,6 +488,9 @@ fn add_store_args(command: &mut tokio::process::Command, store: &Store) {
         }
         Store::Postgres { database } => {
             command.arg("--database-url").arg(database.app_url());
+        }
+        Store::PostgresAt { app_url } => {
+            command.arg("--database-url").arg(app_url);
         }
     }
 }

@@ -208,6 +208,16 @@ impl Server {
         response
     }
 
+    /// Kills the process with SIGKILL, as a crash would end it (no
+    /// shutdown, nothing flushed), and waits until it is gone.
+    pub async fn kill(&mut self) -> ExitStatus {
+        self.child.start_kill().expect("the server already exited");
+        timeout(PATIENCE, self.child.wait())
+            .await
+            .expect("the server did not die")
+            .unwrap()
+    }
+
     /// Sends `signal` (a `kill` name such as `TERM`) and waits for the exit.
     pub async fn stop_with(mut self, signal: &str) -> (ExitStatus, String) {
         let pid = self.child.id().expect("the server already exited");
