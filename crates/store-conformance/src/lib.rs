@@ -100,6 +100,7 @@ macro_rules! conformance_suite {
             audit_entries_form_a_verifiable_chain,
             concurrent_appends_to_one_tenant_form_one_gap_free_chain,
             audit_personal_data_can_be_erased_without_breaking_the_chain,
+            audit_text_is_stored_exactly_whatever_it_holds,
             audit_lists_filter_and_page,
             sessions_rotate_their_token_atomically_and_revoke,
             a_refresh_token_rotates_exactly_once_under_concurrency,

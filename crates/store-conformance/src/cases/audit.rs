@@ -92,6 +92,51 @@ pub async fn concurrent_appends_to_one_tenant_form_one_gap_free_chain(ts: &TestS
     );
 }
 
+/// Text from clients (a user agent, a request id, JSON details) is stored
+/// and hashed exactly as given, whatever quotes, backslashes or SQL it
+/// holds.
+pub async fn audit_text_is_stored_exactly_whatever_it_holds(ts: &TestStore) {
+    let store = &*ts.store;
+    let owner = fixtures::user(store, "owner@example.com").await;
+    let tenant = fixtures::tenant(store, "acme", &owner).await;
+    let awkward = [
+        "it's",
+        r"back\slash \' and \x00",
+        "'); DROP TABLE audit_log; --",
+        "$$ $tag$ E'\\n' \"quoted\"",
+        "émoji 🦀 and\nnewline\ttab",
+    ];
+    let mut tx = store.tenant(tenant.id, Access::Write).await.unwrap();
+    for text in awkward {
+        let mut draft = fixtures::audit(text, None);
+        draft.resource_id = Some(text.into());
+        draft.request_id = Some(text.into());
+        draft.details = serde_json::json!({ text: [text, "'"] });
+        draft.ip = Some(text.into());
+        draft.user_agent = Some(text.into());
+        tx.append_audit(draft).await.unwrap();
+    }
+    tx.commit().await.unwrap();
+    let mut tx = store.tenant(tenant.id, Access::Read).await.unwrap();
+    let chain = tx.audit_chain(0, 10).await.unwrap();
+    assert!(verify(None, &chain).is_ok());
+    assert_eq!(chain.len(), awkward.len());
+    for (entry, text) in chain.iter().zip(awkward) {
+        let personal = entry.personal.as_ref().unwrap();
+        assert_eq!(
+            (
+                entry.action.as_str(),
+                entry.resource_id.as_deref(),
+                entry.request_id.as_deref(),
+                personal.ip.as_deref(),
+                personal.user_agent.as_deref(),
+            ),
+            (text, Some(text), Some(text), Some(text), Some(text))
+        );
+        assert_eq!(entry.details, serde_json::json!({ text: [text, "'"] }));
+    }
+}
+
 pub async fn audit_personal_data_can_be_erased_without_breaking_the_chain(ts: &TestStore) {
     let store = &*ts.store;
     let owner = fixtures::user(store, "owner@example.com").await;
