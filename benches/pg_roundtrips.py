@@ -244,13 +244,21 @@ RELEASE_PING = "Sync"
 WAKEUP = "SELECT pg_notify("
 
 
+# A ROLLBACK of its own: Bulkhead drops a read transaction instead of
+# awaiting its end, and sqlx queues the ROLLBACK (start_rollback), which goes
+# out with the release ping, after the request has its answer.
+DROPPED = "ROLLBACK"
+
+
 def not_waited_for(kinds, texts):
-    return kinds == RELEASE_PING or (len(texts) == 1 and texts[0].startswith(WAKEUP))
+    return kinds == RELEASE_PING or (
+        len(texts) == 1 and (texts[0].startswith(WAKEUP) or texts[0] == DROPPED))
 
 
 def round_trips(snapshot, n):
     """Round trips per request: all of them, and those the request waits for
-    (all but sqlx's release pings and the wake-ups sent after the commit)."""
+    (all but sqlx's release pings, the ROLLBACKs they carry, and the wake-ups
+    sent after the commit)."""
     counts = snapshot["counts"]
     total = counts.get("S", 0) + counts.get("Q", 0)
     apart = sum(1 for kinds, _, texts in batches(snapshot["log"])
@@ -340,7 +348,8 @@ def count(args):
     print(f"round trips to PostgreSQL per read:   {read_trips}, {read_waited} of them "
           f"in the request ({args.reads} GETs of one record)")
     print("(the others, which the request does not wait for: sqlx's ping of a connection "
-          "given back to its pool, a lone Sync, and the realtime wake-ups sent after commits)")
+          "given back to its pool, a lone Sync, the ROLLBACK of a dropped read transaction "
+          "that goes with it, and the realtime wake-ups sent after commits)")
     if creates["counts"].get("P") or reads["counts"].get("P"):
         print("(statements were still prepared (Parse) in the counted requests: a larger "
               "warm-up would count the steady state)")
