@@ -199,6 +199,22 @@ pub struct NewRecordEvent {
     pub at: OffsetDateTime,
 }
 
+impl NewRecordEvent {
+    /// The event as stored: the tenant's, numbered `seq` by its audit entry.
+    pub fn numbered(self, tenant_id: TenantId, seq: i64) -> RecordEvent {
+        RecordEvent {
+            tenant_id,
+            seq,
+            collection: self.collection,
+            record_id: self.record_id,
+            kind: self.kind,
+            owner_id: self.owner_id,
+            payload: self.payload,
+            at: self.at,
+        }
+    }
+}
+
 /// A change to one record, numbered by its audit entry: numbers increase
 /// per tenant, with gaps where the audit log has other entries.
 #[derive(Debug, Clone, PartialEq)]

@@ -50,17 +50,7 @@ impl RecordEvents for PgTenantTx {
         };
         let entry =
             audit_log::append(&mut self.tx, Log::Tenant(self.tenant), audit, Some(args)).await?;
-        let event = RecordEvent {
-            tenant_id: self.tenant,
-            seq: entry.seq,
-            collection: event.collection,
-            record_id: event.record_id,
-            kind: event.kind,
-            owner_id: event.owner_id,
-            payload: event.payload,
-            at: event.at,
-        };
-        Ok((event, entry))
+        Ok((event.numbered(self.tenant, entry.seq), entry))
     }
 
     async fn record_event_position(&mut self) -> Result<i64> {

@@ -39,16 +39,8 @@ impl RecordEvents for SqliteTenantTx {
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             |s| s.execute(binds),
         )?;
-        let event = RecordEvent {
-            tenant_id: self.tenant,
-            seq: entry.seq,
-            collection: event.collection,
-            record_id: event.record_id,
-            kind: event.kind,
-            owner_id: event.owner_id,
-            payload: event.payload,
-            at: stored_time(event.at),
-        };
+        let mut event = event.numbered(self.tenant, entry.seq);
+        event.at = stored_time(event.at);
         Ok((event, entry))
     }
 
