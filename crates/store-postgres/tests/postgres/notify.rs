@@ -1,10 +1,11 @@
 //! Invalidations across server processes: two stores on one database stand
 //! in for two server processes.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bulkhead_domain::UserId;
+use bulkhead_domain::{TenantId, UserId};
 use bulkhead_store::{Access, Invalidation, Notice, Store};
 use bulkhead_store_postgres::PgStore;
 use tokio::sync::mpsc::UnboundedReceiver;
@@ -96,6 +97,60 @@ async fn a_rolled_back_transaction_tells_no_other_process() {
     .await
     .unwrap();
     assert!(!before_marker.contains(&ghost));
+    receiver_store.close().await;
+    sender_store.close().await;
+    database.drop_database().await;
+}
+
+/// Realtime wake-ups go out after the commit, batched by a task of the
+/// sending process, not with the commit: every committed one still reaches
+/// the other process (each tenant at least once, a batch may merge them),
+/// and a rolled-back transaction's never does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wake_ups_reach_the_other_process_once_committed() {
+    let Some(database) = TestDatabase::migrated().await else {
+        return;
+    };
+    let (sender_store, receiver_store, mut received) = two_processes(&database).await;
+    let sender_store = Arc::new(sender_store);
+    let tenants: Vec<TenantId> = (0..10).map(|_| TenantId::new()).collect();
+    let ghost = TenantId::new();
+    let mut tx = sender_store.platform(Access::Write).await.unwrap();
+    tx.invalidate(Invalidation::RecordEvents(ghost));
+    drop(tx);
+    // Four writers at once, ten commits each, cycling through the tenants.
+    let writers: Vec<_> = (0..4)
+        .map(|writer| {
+            let store = Arc::clone(&sender_store);
+            let tenants = tenants.clone();
+            tokio::spawn(async move {
+                for i in 0..10 {
+                    let mut tx = store.platform(Access::Write).await.unwrap();
+                    tx.invalidate(Invalidation::RecordEvents(tenants[(writer + i) % 10]));
+                    tx.commit().await.unwrap();
+                }
+            })
+        })
+        .collect();
+    for writer in writers {
+        writer.await.unwrap();
+    }
+    let mut woken = HashSet::new();
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while woken.len() < tenants.len() {
+            match received.recv().await {
+                Some((Invalidation::RecordEvents(tenant), _)) => {
+                    assert_ne!(tenant, ghost, "a rolled-back transaction woke a process");
+                    woken.insert(tenant);
+                }
+                Some(_) => continue,
+                None => panic!("listener gone"),
+            }
+        }
+    })
+    .await
+    .expect("a committed wake-up never reached the other process");
+    assert_eq!(woken, tenants.iter().copied().collect::<HashSet<_>>());
     receiver_store.close().await;
     sender_store.close().await;
     database.drop_database().await;
