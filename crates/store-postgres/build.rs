@@ -1,0 +1,6 @@
+// `sqlx::migrate!` reads the migrations directory at compile time, but on
+// stable Rust cargo does not know it did: without this, a new or edited
+// migration is left out of the binary until something else is rebuilt.
+fn main() {
+    println!("cargo:rerun-if-changed=migrations");
+}
