@@ -4,7 +4,6 @@
 use bulkhead_domain::TenantId;
 use bulkhead_store::audit::{expected_hash, tail, unlinked};
 use bulkhead_store::{AuditDraft, AuditEntry, AuditQuery, StoreError};
-use sqlx::postgres::PgRow;
 use sqlx::{Postgres, QueryBuilder, Row};
 use uuid::Uuid;
 
@@ -13,9 +12,17 @@ use crate::tx::Tx;
 
 pub use bulkhead_store::audit::Log;
 
-/// The arguments every append function takes after the tenant (none for the
-/// platform): the entry's fields, its tail, and its personal data.
-const ENTRY_ARGS: usize = 15;
+/// The calls of migration 0005's append functions. Their arguments: the
+/// tenant (not for the platform's), then the entry's fields, its tail and
+/// its personal data (15), then for a record change its event (6), in the
+/// order [`append`] binds them.
+const TENANT_APPEND: &str = "SELECT seq, prev_hash, hash FROM bulkhead_audit_append(
+    $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)";
+const RECORD_CHANGE_APPEND: &str = "SELECT seq, prev_hash, hash FROM bulkhead_record_change_append(
+    $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
+    $17, $18, $19, $20, $21, $22)";
+const PLATFORM_APPEND: &str = "SELECT seq, prev_hash, hash FROM bulkhead_platform_audit_append(
+    $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)";
 
 /// How each log is read and scoped in SQL here.
 trait LogSql {
@@ -77,25 +84,18 @@ pub async fn append(
 ) -> Result<AuditEntry, StoreError> {
     let mut entry = unlinked(log.tenant(), draft);
     let tail = tail(&entry);
-    let function = match (log, &event) {
-        (Log::Tenant(_), None) => "bulkhead_audit_append",
-        (Log::Tenant(_), Some(_)) => "bulkhead_record_change_append",
-        (Log::Platform, None) => "bulkhead_platform_audit_append",
+    let call = match (log, &event) {
+        (Log::Tenant(_), None) => TENANT_APPEND,
+        (Log::Tenant(_), Some(_)) => RECORD_CHANGE_APPEND,
+        (Log::Platform, None) => PLATFORM_APPEND,
         (Log::Platform, Some(_)) => {
             return Err(StoreError::internal(
                 "the platform log has no record events",
             ));
         }
     };
-    let n_args =
-        usize::from(log.tenant().is_some()) + ENTRY_ARGS + 6 * usize::from(event.is_some());
-    let placeholders: Vec<String> = (1..=n_args).map(|n| format!("${n}")).collect();
-    let sql = format!(
-        "SELECT seq, prev_hash, hash FROM {function}({})",
-        placeholders.join(", ")
-    );
     let personal = entry.personal.as_ref();
-    let mut query = sqlx::query(&sql);
+    let mut query = sqlx::query(call);
     if let Some(tenant) = log.tenant_uuid() {
         query = query.bind(tenant);
     }
@@ -128,8 +128,8 @@ pub async fn append(
         .one(query, |row| {
             Ok((
                 row.try_get::<i64, _>("seq")?,
-                hash32(row, "prev_hash")?,
-                hash32(row, "hash")?,
+                codec::bytes::<32>(row, "prev_hash")?,
+                codec::bytes::<32>(row, "hash")?,
             ))
         })
         .await?;
@@ -144,14 +144,6 @@ pub async fn append(
         )));
     }
     Ok(entry)
-}
-
-fn hash32(row: &PgRow, column: &str) -> sqlx::Result<[u8; 32]> {
-    let bytes: Vec<u8> = row.try_get(column)?;
-    bytes.try_into().map_err(|_| sqlx::Error::ColumnDecode {
-        index: column.into(),
-        source: "expected 32 bytes".into(),
-    })
 }
 
 /// The number of the tenant's newest entry (0 when none). Record events are

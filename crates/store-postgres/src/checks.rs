@@ -112,10 +112,6 @@ pub async fn citus_distribution(connection: &mut PgConnection) -> Result<(), Sto
     // catalogs it sits beside. A reference table is replicated to every
     // node ('t'); a Citus local table has the same partition method but
     // stays on the coordinator.
-    // pg_dist_partition is readable by every role, like the PostgreSQL
-    // catalogs it sits beside. A reference table is replicated to every
-    // node ('t'); a Citus local table has the same partition method but
-    // stays on the coordinator.
     let rows: Vec<(String, Option<String>, Option<i32>)> = sqlx::query_as(
         "SELECT c.relname::text,
                 CASE WHEN p.partmethod = 'n' AND p.repmodel = 't' THEN 'reference'

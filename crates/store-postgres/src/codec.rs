@@ -126,7 +126,7 @@ fn role(row: &PgRow, column: &str) -> sqlx::Result<Role> {
     text.parse().map_err(|e| decode_error(column, e))
 }
 
-fn bytes<const N: usize>(row: &PgRow, column: &str) -> sqlx::Result<[u8; N]> {
+pub fn bytes<const N: usize>(row: &PgRow, column: &str) -> sqlx::Result<[u8; N]> {
     let bytes: &[u8] = row.try_get(column)?;
     bytes
         .try_into()
