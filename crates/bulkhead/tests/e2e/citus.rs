@@ -18,8 +18,7 @@ use serde_json::{Value, json};
 use sqlx::{Connection, PgConnection};
 use tokio::process::Command;
 
-use crate::contract::checked;
-use crate::harness::request;
+use crate::harness::{anonymous_client, request};
 use crate::postgres::{APP_ROLE, PgDatabase, migrate_command_distributing};
 use crate::records_common::{create, post_record, query_value, records_path, spec, tasks_json};
 use crate::server::{citus, node_url, workers};
@@ -142,12 +141,6 @@ async fn serving_a_schema_that_is_not_distributed_is_refused_in_one_line() {
     assert_eq!(status.code(), Some(0), "{stderr}");
 }
 
-/// An anonymous client of `server`, its answers checked against the
-/// OpenAPI document.
-fn client_of(server: &Server) -> Client {
-    checked(Client::new(&format!("http://{}", server.addr)).unwrap())
-}
-
 /// What the tenant's owner reads back: records, audit log, keys, members.
 async fn tenant_view(owner: &Client, t: &str) -> Vec<Value> {
     let mut views = Vec::new();
@@ -217,7 +210,7 @@ async fn a_populated_single_node_database_distributes_with_everything_intact() {
     assert_success(&run(migrate(&database, false), None).await);
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start_with(serve(&database, dir.path())).await;
-    let anon = client_of(&server);
+    let anon = anonymous_client(&server);
     let signup = |email: &str| SignupRequest {
         email: email.to_owned(),
         password: PASSWORD.to_owned(),
@@ -290,7 +283,7 @@ async fn a_populated_single_node_database_distributes_with_everything_intact() {
     assert_shells_empty(&database).await;
 
     let server = Server::start_with(serve(&database, dir.path())).await;
-    let anon = client_of(&server);
+    let anon = anonymous_client(&server);
     // The tokens signed before still hold: the signing keys moved too.
     let owner = anon.with_token(&owner_tokens.access_token);
     let invitee = anon.with_token(&invitee_tokens.access_token);

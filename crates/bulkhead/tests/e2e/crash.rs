@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use bulkhead_client::types::{AuditEntryView, AuditQuery, RecordQuery, RecordView, TenantView};
+use bulkhead_client::types::{AuditQuery, RecordQuery, RecordView, TenantView};
 use bulkhead_client::{Client, Method};
 use serde_json::json;
 use tokio::sync::watch;
@@ -23,6 +23,7 @@ use tokio::task::JoinHandle;
 use uuid::Uuid;
 
 use crate::harness::{Account, Backend, PASSWORD, TestServer};
+use crate::identity_audit_admin::all_audit;
 use crate::postgres::{APP_ROLE, migrate_command_distributing};
 use crate::private_postgres::PrivatePostgres;
 use crate::records_common::{all_records, record_path, records_path, tenant_with_tasks};
@@ -271,7 +272,11 @@ async fn check_durable(
         "acknowledged records that cannot be read: {unreadable:?}"
     );
 
-    let log = audit_log(&owner.client, t).await;
+    let whole = AuditQuery {
+        limit: Some(100),
+        ..AuditQuery::default()
+    };
+    let log = all_audit(&owner.client, t, &whole).await;
     let audited: BTreeSet<Uuid> = log
         .iter()
         .filter(|entry| entry.action == "record.create")
@@ -332,25 +337,4 @@ async fn unreadable(client: &Client, t: &str, ids: impl Iterator<Item = Uuid>) -
         all.extend(reader.await.unwrap());
     }
     all
-}
-
-/// The tenant's whole audit log, following cursors.
-async fn audit_log(client: &Client, t: &str) -> Vec<AuditEntryView> {
-    let mut entries = Vec::new();
-    let mut query = AuditQuery {
-        limit: Some(100),
-        ..AuditQuery::default()
-    };
-    loop {
-        let page = client
-            .list_audit(t, &query)
-            .await
-            .unwrap_or_else(|error| panic!("listing the audit log of {t}: {error}"));
-        entries.extend(page.items);
-        match page.next_cursor {
-            Some(next) => query.cursor = Some(next),
-            None => return entries,
-        }
-        assert!(entries.len() < 100_000, "the cursor never ends");
-    }
 }

@@ -445,7 +445,7 @@ impl TestServer {
 
 /// A client without credentials for `server`, its answers checked against
 /// the OpenAPI document.
-fn anonymous_client(server: &Server) -> Client {
+pub fn anonymous_client(server: &Server) -> Client {
     checked(Client::new(&format!("http://{}", server.addr)).unwrap())
 }
 

@@ -20,7 +20,11 @@ use crate::identity_tenants::create_tenant_raw;
 use crate::support::{assert_success, stderr_of, stdout_of};
 
 /// Every entry of `tenant`'s log matching `query`, following cursors.
-async fn all_audit(client: &Client, tenant: &str, query: &AuditQuery) -> Vec<AuditEntryView> {
+pub(crate) async fn all_audit(
+    client: &Client,
+    tenant: &str,
+    query: &AuditQuery,
+) -> Vec<AuditEntryView> {
     let mut entries = Vec::new();
     let mut query = query.clone();
     loop {
