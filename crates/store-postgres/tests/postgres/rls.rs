@@ -154,9 +154,21 @@ async fn the_runtime_role_cannot_insert_into_or_move_rows_to_another_tenant() {
              VALUES ('{tenant}', gen_random_uuid(), 'x', 'bk_x', decode(repeat('ab', 32), 'hex'), 'member', now())"
         )
     };
+    // The audit append of migration 0005 names its tenant, and runs as the
+    // caller: the policies stop it as they stop an INSERT.
+    let append = |tenant: TenantId| {
+        format!(
+            "SELECT bulkhead_audit_append('{tenant}', gen_random_uuid(), now(), 'system', NULL,
+                 'x', 'tenant', NULL, 'success', NULL, '{{}}'::jsonb,
+                 decode(repeat('00', 32), 'hex'), '\\x00'::bytea,
+                 decode(repeat('00', 16), 'hex'), NULL, NULL)"
+        )
+    };
     let violations = [
         (Some(a), insert(b)),
         (None, insert(a)),
+        (Some(a), append(b)),
+        (None, append(a)),
         (Some(a), format!("UPDATE api_keys SET tenant_id = '{b}'")),
         (Some(a), format!("UPDATE memberships SET tenant_id = '{b}'")),
     ];
