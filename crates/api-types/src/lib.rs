@@ -14,6 +14,7 @@
 //! - [`tenants`], [`members`], [`invitations`], [`api_keys`]: a tenant and
 //!   who may act inside it.
 //! - [`audit`]: a tenant's audit log.
+//! - [`ledger`]: a tenant's ledger accounts, transfers and postings.
 //! - [`admin`]: the platform administrator's view of all tenants.
 //! - [`problem`]: the RFC 9457 error body every failure carries.
 //! - [`page`]: query strings of the list endpoints.
@@ -41,6 +42,7 @@ pub mod auth;
 pub mod collections;
 pub mod health;
 pub mod invitations;
+pub mod ledger;
 pub mod me;
 pub mod members;
 pub mod page;
@@ -58,6 +60,10 @@ pub use collections::{
 pub use health::HealthStatus;
 pub use invitations::{
     AcceptInvitationRequest, AcceptedMembership, CreateInvitationRequest, InvitationCreated,
+};
+pub use ledger::{
+    AccountList, AccountView, CreateAccountRequest, CreateTransferRequest, PostingList,
+    PostingView, TransferView,
 };
 pub use me::{MeResponse, MembershipView, SessionList, SessionView, TenantRef, UserView};
 pub use members::{MemberList, MemberUser, MemberView, UpdateMemberRequest};

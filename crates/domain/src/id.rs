@@ -52,6 +52,10 @@ id_kinds! {
     AuditEntryKind => AuditEntryId, "audit_entry";
     /// Identifies a record of a tenant's collection.
     RecordKind => RecordId, "record";
+    /// Identifies an account of a tenant's ledger.
+    LedgerAccountKind => LedgerAccountId, "ledger_account";
+    /// Identifies a transfer between two ledger accounts.
+    LedgerTransferKind => TransferId, "transfer";
 }
 
 impl<K> Id<K> {

@@ -13,6 +13,8 @@
 //!   record validation and normalisation.
 //! - [`filter`]: the filter language over records (parse, then typecheck
 //!   against a schema) and the sort parameter.
+//! - [`ledger`]: the credit ledger's values: currencies, scales, amounts in
+//!   integer minor units, and markups.
 
 pub mod audit;
 pub mod clock;
@@ -20,6 +22,7 @@ pub mod collection;
 pub mod email;
 pub mod filter;
 pub mod id;
+pub mod ledger;
 pub mod password;
 pub mod role;
 pub mod slug;
@@ -30,7 +33,10 @@ pub use collection::{
     Visibility, WriteMode, schema_change_issues, validate_record,
 };
 pub use email::{Email, EmailKey, EmailLookup};
-pub use id::{ApiKeyId, AuditEntryId, Id, InvitationId, RecordId, SessionId, TenantId, UserId};
+pub use id::{
+    ApiKeyId, AuditEntryId, Id, InvitationId, LedgerAccountId, RecordId, SessionId, TenantId,
+    TransferId, UserId,
+};
 pub use password::Password;
 pub use role::{Permission, Role};
 pub use slug::TenantSlug;

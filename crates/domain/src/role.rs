@@ -49,8 +49,14 @@ pub enum Permission {
     AuditRead,
     #[serde(rename = "usage.read")]
     UsageRead,
+    /// See every ledger account of the tenant and its postings (everyone
+    /// sees the accounts they own).
+    #[serde(rename = "ledger.read")]
+    LedgerRead,
+    /// Move money out of one's own accounts.
     #[serde(rename = "ledger.transfer")]
     LedgerTransfer,
+    /// Open accounts, move money out of any account, grant and adjust.
     #[serde(rename = "ledger.admin")]
     LedgerAdmin,
     #[serde(rename = "tenant.update")]
@@ -60,7 +66,7 @@ pub enum Permission {
 }
 
 impl Permission {
-    pub const ALL: [Permission; 14] = [
+    pub const ALL: [Permission; 15] = [
         Permission::RecordsRead,
         Permission::RecordsWriteOwn,
         Permission::RecordsWriteAny,
@@ -71,6 +77,7 @@ impl Permission {
         Permission::ApiKeysManage,
         Permission::AuditRead,
         Permission::UsageRead,
+        Permission::LedgerRead,
         Permission::LedgerTransfer,
         Permission::LedgerAdmin,
         Permission::TenantUpdate,
@@ -90,6 +97,7 @@ impl Permission {
             Permission::ApiKeysManage => "api_keys.manage",
             Permission::AuditRead => "audit.read",
             Permission::UsageRead => "usage.read",
+            Permission::LedgerRead => "ledger.read",
             Permission::LedgerTransfer => "ledger.transfer",
             Permission::LedgerAdmin => "ledger.admin",
             Permission::TenantUpdate => "tenant.update",
@@ -103,9 +111,10 @@ impl Permission {
         match self {
             Permission::RecordsRead | Permission::MembersRead => Role::Viewer,
             Permission::RecordsWriteOwn | Permission::LedgerTransfer => Role::Member,
-            Permission::RecordsWriteAny | Permission::CollectionsManage | Permission::UsageRead => {
-                Role::Manager
-            }
+            Permission::RecordsWriteAny
+            | Permission::CollectionsManage
+            | Permission::UsageRead
+            | Permission::LedgerRead => Role::Manager,
             Permission::MembersManage
             | Permission::ApiKeysManage
             | Permission::AuditRead

@@ -304,12 +304,15 @@ impl From<ServiceError> for ApiError {
                 "version_mismatch",
                 format!("The resource is at version {current}, not the one in If-Match."),
             ),
+            ServiceError::Refused { code, detail } => {
+                Self::new(S::UNPROCESSABLE_ENTITY, code, detail)
+            }
             ServiceError::IdempotencyKeyReused => Self::new(
                 S::UNPROCESSABLE_ENTITY,
                 "idempotency_key_reused",
                 "This Idempotency-Key was used for a different request.",
             ),
-            ServiceError::Store(StoreError::Unavailable(cause)) => {
+            ServiceError::Store(StoreError::Unavailable(cause) | StoreError::Contention(cause)) => {
                 tracing::warn!(%cause, "database unavailable");
                 Self {
                     retry_after: Some(1),

@@ -209,3 +209,18 @@ pub fn cursor<T: std::str::FromStr>(cursor: Option<&str>) -> Result<Option<T>, A
             .map_err(|_| ApiError::bad_request("The cursor is not one this server handed out.")),
     }
 }
+
+/// The request's `Idempotency-Key`, if it sent one: 1 to 255 visible
+/// characters, or a 400.
+pub fn idempotency_key(headers: &axum::http::HeaderMap) -> Result<Option<&str>, ApiError> {
+    let Some(value) = headers.get("idempotency-key") else {
+        return Ok(None);
+    };
+    let key = value.to_str().unwrap_or_default();
+    if key.is_empty() || key.len() > bulkhead_service::records::MAX_IDEMPOTENCY_KEY {
+        return Err(ApiError::bad_request(
+            "Idempotency-Key must be 1 to 255 visible characters.",
+        ));
+    }
+    Ok(Some(key))
+}

@@ -18,7 +18,7 @@ use crate::AppState;
 
 #[derive(utoipa::OpenApi)]
 #[openapi(
-    info(title = "Bulkhead", description = "A multi-tenant backend: tenants, users, roles, sessions, API keys and audit."),
+    info(title = "Bulkhead", description = "A multi-tenant backend: tenants, users, roles, sessions, API keys, audit, collections and a ledger."),
     modifiers(&BearerAuth),
     // Relative: the document describes the server that serves it.
     servers((url = "/", description = "The server this document came from")),
@@ -32,6 +32,7 @@ use crate::AppState;
         (name = "audit", description = "A tenant's audit log"),
         (name = "collections", description = "A tenant's typed collections"),
         (name = "records", description = "Records of a collection, and their live changes"),
+        (name = "ledger", description = "A tenant's ledger: accounts, transfers and their postings"),
         (name = "admin", description = "Platform administration (audited)"),
         (name = "ops", description = "Probes and this document"),
     )

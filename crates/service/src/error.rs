@@ -74,6 +74,11 @@ pub enum ServiceError {
     /// `If-Match` named another version than the current one.
     #[error("version mismatch: the current version is {current}")]
     VersionMismatch { current: i64 },
+    /// A well-formed request the current state does not allow (a transfer
+    /// beyond the funds, between currencies, past a limit); the code says
+    /// which rule, the detail explains.
+    #[error("refused: {code}")]
+    Refused { code: &'static str, detail: String },
     /// An `Idempotency-Key` was reused for a different request.
     #[error("idempotency key reused for a different request")]
     IdempotencyKeyReused,

@@ -19,6 +19,8 @@
 //!   - [`Tenancy`]: tenants, members, [`invitations`], [`api_keys`], the
 //!     [`audit_log`], and resolving `{t}` into a [`TenantAccess`];
 //!   - [`Data`]: [`collections`], [`records`] and [`realtime`] events;
+//!   - [`Ledger`]: accounts in integer minor units and the transfers
+//!     between them ([`ledger`]);
 //!   - [`Admin`]: the audited platform path.
 //!
 //!   Every tenant use case enters through one permit, which checks the
@@ -40,6 +42,7 @@ pub mod denials;
 mod error;
 pub mod invitations;
 pub mod keys;
+pub mod ledger;
 mod members;
 pub mod page;
 pub mod passwords;
@@ -62,6 +65,7 @@ pub use context::{Actor, Principal, RequestContext, TenantAccess};
 pub use data::Data;
 pub use error::{FieldError, ServiceError};
 pub use keys::Keys;
+pub use ledger::Ledger;
 pub use page::Paged;
 pub use services::{AuthSettings, Services};
 pub use tenancy::Tenancy;

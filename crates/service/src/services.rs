@@ -13,6 +13,7 @@ use crate::auth::Identity;
 use crate::cache::AuthCache;
 use crate::data::Data;
 use crate::keys::Keys;
+use crate::ledger::Ledger;
 use crate::realtime::RealtimeHub;
 use crate::shared::Core;
 use crate::tenancy::Tenancy;
@@ -62,6 +63,8 @@ pub struct Services {
     pub tenancy: Tenancy,
     /// Collections, records, realtime events.
     pub data: Data,
+    /// Ledger accounts and transfers.
+    pub ledger: Ledger,
     /// The audited platform path.
     pub admin: Admin,
     core: Arc<Core>,
@@ -96,6 +99,7 @@ impl Services {
             identity: Identity::new(Arc::clone(&core), keys)?,
             tenancy: Tenancy::new(Arc::clone(&core)),
             data: Data::new(Arc::clone(&core), Arc::clone(&realtime)),
+            ledger: Ledger::new(Arc::clone(&core)),
             admin: Admin::new(Arc::clone(&core)),
             core,
             realtime,

@@ -292,3 +292,41 @@ where
     }
     results
 }
+
+/// A ledger account in `currency` at scale 2, owned by `owner`; `house`
+/// accounts may go negative (they issue what the others hold).
+pub fn ledger_account(
+    name: &str,
+    currency: &str,
+    owner: Option<UserId>,
+    house: bool,
+) -> bulkhead_store::ledger::NewLedgerAccount {
+    bulkhead_store::ledger::NewLedgerAccount {
+        id: bulkhead_domain::LedgerAccountId::new(),
+        name: name.into(),
+        currency: currency.into(),
+        scale: 2,
+        owner_id: owner,
+        allow_negative: house,
+        unlimited: false,
+        limit_profile: None,
+        at: t0(),
+    }
+}
+
+/// A plain transfer of `amount` minor units.
+pub fn transfer(
+    from: bulkhead_domain::LedgerAccountId,
+    to: bulkhead_domain::LedgerAccountId,
+    amount: i64,
+) -> bulkhead_store::ledger::NewTransfer {
+    bulkhead_store::ledger::NewTransfer {
+        id: bulkhead_domain::TransferId::new(),
+        kind: bulkhead_store::ledger::TransferKind::Transfer,
+        from,
+        to,
+        amount,
+        memo: Some(format!("{amount} from {from} to {to}")),
+        at: t0(),
+    }
+}

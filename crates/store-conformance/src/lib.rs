@@ -12,7 +12,9 @@
 //! [`cases`] holds the identity and access cases, [`records`] those of the
 //! data plane (collections, records, unique values, idempotency keys,
 //! record events and listing), which it checks against an in-memory
-//! [`reference`] evaluation of filters and orders. [`model`] runs random
+//! [`reference`] evaluation of filters and orders, and [`ledger`] those of
+//! the ledger (accounts, transfers, postings, and their invariants under
+//! concurrency). [`model`] runs random
 //! sequences of record operations on two tenants against an in-memory model.
 //! [`bench`] is what the backends' isolation benchmarks share, [`plans`]
 //! the data their query-plan tests plan over.
@@ -28,6 +30,7 @@ pub mod bench;
 pub mod cases;
 pub mod fixtures;
 pub mod isolation;
+pub mod ledger;
 pub mod model;
 pub mod plans;
 pub mod records;
@@ -131,6 +134,13 @@ macro_rules! conformance_suite {
             record_filters_agree_with_the_reference_evaluation,
             record_sorts_and_keyset_pages_agree_with_the_reference_order,
             keyset_pages_stay_exact_while_records_change,
+        );
+        $crate::conformance_suite!(@cases $fresh; ledger;
+            ledger_accounts_are_opened_read_and_listed,
+            transfers_move_money_in_balanced_postings,
+            a_refused_transfer_writes_nothing,
+            concurrent_debits_never_overdraw_an_account,
+            transfers_both_ways_between_a_pair_all_post,
         );
         $crate::conformance_suite!(@cases $fresh; model;
             records_match_an_in_memory_model_under_random_operations,

@@ -18,9 +18,12 @@ pub fn store_error(error: sqlx::Error) -> StoreError {
         sqlx::Error::Database(db) => match db.code().as_deref() {
             Some("23505") => StoreError::Conflict(conflict_kind(conflicting_table(db.as_ref()))),
             Some("23503") => StoreError::MissingReference,
-            // Serialization failures, deadlocks, shutdown and connection
-            // loss: the request may succeed if retried later.
-            Some("40001" | "40P01" | "57P01" | "57P02" | "57P03" | "53300") => {
+            // Serialization failures and deadlocks: the transaction lost a
+            // race, and running it again may well succeed at once.
+            Some("40001" | "40P01") => StoreError::Contention(error.to_string()),
+            // Shutdown and connection loss: the request may succeed if
+            // retried later.
+            Some("57P01" | "57P02" | "57P03" | "53300") => {
                 StoreError::Unavailable(error.to_string())
             }
             _ => StoreError::Internal(error.to_string()),
@@ -104,18 +107,18 @@ fn conflict_kind(table: Option<&str>) -> ConflictKind {
     }
 }
 
-fn decode_error(column: &str, error: impl std::fmt::Display) -> sqlx::Error {
+pub(crate) fn decode_error(column: &str, error: impl std::fmt::Display) -> sqlx::Error {
     sqlx::Error::ColumnDecode {
         index: column.to_owned(),
         source: error.to_string().into(),
     }
 }
 
-fn id<K>(row: &PgRow, column: &str) -> sqlx::Result<Id<K>> {
+pub(crate) fn id<K>(row: &PgRow, column: &str) -> sqlx::Result<Id<K>> {
     Ok(Id::from_uuid(row.try_get(column)?))
 }
 
-fn opt_id<K>(row: &PgRow, column: &str) -> sqlx::Result<Option<Id<K>>> {
+pub(crate) fn opt_id<K>(row: &PgRow, column: &str) -> sqlx::Result<Option<Id<K>>> {
     Ok(row
         .try_get::<Option<uuid::Uuid>, _>(column)?
         .map(Id::from_uuid))
@@ -303,6 +306,13 @@ pub fn signing_key(row: &PgRow) -> sqlx::Result<SigningKey> {
         created_at: row.try_get("created_at")?,
         retired_at: row.try_get("retired_at")?,
     })
+}
+
+/// `at` as a `timestamptz` keeps it: sqlx sends whole microseconds,
+/// truncating the rest. For values returned without reading them back.
+pub fn stored_time(at: time::OffsetDateTime) -> time::OffsetDateTime {
+    let nanos = at.unix_timestamp_nanos();
+    time::OffsetDateTime::from_unix_timestamp_nanos(nanos - nanos.rem_euclid(1_000)).unwrap_or(at)
 }
 
 #[cfg(test)]

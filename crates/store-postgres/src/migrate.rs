@@ -32,8 +32,9 @@ pub const PLATFORM_GRANTS: &[(&str, &str)] = &[
 const MIGRATIONS_GRANT: (&str, &str) = ("_sqlx_migrations", "SELECT");
 
 /// What the runtime role may do with a tenant table (TRUNCATE is not
-/// subject to row-level security, so it is never granted). The audit log and
-/// the record events are insert-only. The match is exhaustive so that a new
+/// subject to row-level security, so it is never granted). The audit log,
+/// the record events and the ledger's transfers and postings are
+/// insert-only; a ledger account is never deleted but with its tenant. The match is exhaustive so that a new
 /// [`TenantTable`] needs its privileges written here to compile.
 pub const fn tenant_privileges(table: TenantTable) -> &'static str {
     match table {
@@ -42,7 +43,11 @@ pub const fn tenant_privileges(table: TenantTable) -> &'static str {
         | TenantTable::Invitations
         | TenantTable::Collections
         | TenantTable::Records => "SELECT, INSERT, UPDATE, DELETE",
-        TenantTable::AuditLog | TenantTable::RecordEvents => "SELECT, INSERT",
+        TenantTable::AuditLog
+        | TenantTable::RecordEvents
+        | TenantTable::LedgerTransfers
+        | TenantTable::LedgerPostings => "SELECT, INSERT",
+        TenantTable::LedgerAccounts => "SELECT, INSERT, UPDATE",
         TenantTable::AuditPersonal | TenantTable::RecordUniqueValues => "SELECT, INSERT, DELETE",
         TenantTable::IdempotencyKeys => "SELECT, INSERT, UPDATE",
     }

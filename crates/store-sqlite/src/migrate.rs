@@ -54,6 +54,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "email_keys",
         sql: include_str!("../migrations/0007_email_keys.sql"),
     },
+    Migration {
+        version: 8,
+        name: "ledger",
+        sql: include_str!("../migrations/0008_ledger.sql"),
+    },
 ];
 
 /// Why the schema could not be brought up to date, or is not.

@@ -16,6 +16,11 @@ pub enum StoreError {
     /// lost, busy for too long). Worth retrying later: maps to 503.
     #[error("database unavailable: {0}")]
     Unavailable(String),
+    /// The transaction lost a race with another (a serialization failure or
+    /// a deadlock) and was rolled back. Running it again may succeed at
+    /// once; services that retry do so, the others answer 503.
+    #[error("transaction lost a race: {0}")]
+    Contention(String),
     /// The schema is older than this binary expects.
     #[error("database migrations are not current: {0}")]
     MigrationsPending(String),

@@ -8,7 +8,7 @@
 //!   has no way to name tenant B. Its methods are grouped by area, one trait
 //!   each ([`Members`], [`ApiKeys`], [`Invitations`], [`AuditLog`],
 //!   [`Collections`], [`Records`], [`RecordEvents`], [`IdempotencyKeys`],
-//!   [`TenantRow`]), which `TenantTx` requires.
+//!   [`Ledger`], [`TenantRow`]), which `TenantTx` requires.
 //! - [`PlatformTx`], the explicitly named system path over platform tables
 //!   ([`Users`], the [`TenantRegistry`], [`Sessions`], [`SigningKeys`], the
 //!   [`PlatformAuditLog`]). It cannot reach tenant-owned rows at all;
@@ -25,6 +25,7 @@ pub mod audit;
 mod document;
 mod error;
 pub mod invalidation;
+pub mod ledger;
 pub mod model;
 mod platform;
 pub mod records;
@@ -40,8 +41,8 @@ pub use records::*;
 pub use store::{Access, Backend, NoticeListener, Store};
 pub use tables::TenantTable;
 pub use tenant::{
-    ApiKeys, AuditLog, Collections, IdempotencyKeys, Invitations, Members, RecordEvents, Records,
-    TenantRow, TenantTx,
+    ApiKeys, AuditLog, Collections, IdempotencyKeys, Invitations, Ledger, Members, RecordEvents,
+    Records, TenantRow, TenantTx,
 };
 
 /// The store's traits, for code that implements them or names them:
@@ -53,8 +54,8 @@ pub mod prelude {
     };
     pub use crate::store::Store;
     pub use crate::tenant::{
-        ApiKeys, AuditLog, Collections, IdempotencyKeys, Invitations, Members, RecordEvents,
-        Records, TenantRow, TenantTx,
+        ApiKeys, AuditLog, Collections, IdempotencyKeys, Invitations, Ledger, Members,
+        RecordEvents, Records, TenantRow, TenantTx,
     };
 }
 

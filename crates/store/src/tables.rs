@@ -37,11 +37,17 @@ pub enum TenantTable {
     IdempotencyKeys,
     /// Record changes for the realtime stream, numbered by their audit entries.
     RecordEvents,
+    /// The ledger's accounts: a currency, a scale and a balance in minor units.
+    LedgerAccounts,
+    /// Money moved between two accounts: append-only.
+    LedgerTransfers,
+    /// Each transfer's two postings, one per account, numbered per account: append-only.
+    LedgerPostings,
 }
 
 impl TenantTable {
     /// Every tenant table, each after the tables its foreign keys reference.
-    pub const ALL: [TenantTable; 10] = [
+    pub const ALL: [TenantTable; 13] = [
         Self::Memberships,
         Self::ApiKeys,
         Self::Invitations,
@@ -52,6 +58,9 @@ impl TenantTable {
         Self::RecordUniqueValues,
         Self::IdempotencyKeys,
         Self::RecordEvents,
+        Self::LedgerAccounts,
+        Self::LedgerTransfers,
+        Self::LedgerPostings,
     ];
 
     /// The table's name in both backends' schemas.
@@ -67,6 +76,9 @@ impl TenantTable {
             Self::RecordUniqueValues => "record_unique_values",
             Self::IdempotencyKeys => "idempotency_keys",
             Self::RecordEvents => "record_events",
+            Self::LedgerAccounts => "ledger_accounts",
+            Self::LedgerTransfers => "ledger_transfers",
+            Self::LedgerPostings => "ledger_postings",
         }
     }
 

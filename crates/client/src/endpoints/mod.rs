@@ -8,6 +8,7 @@ mod audit;
 mod auth;
 mod collections;
 mod invitations;
+mod ledger;
 mod me;
 mod members;
 mod ops;

@@ -9,6 +9,7 @@ pub mod auth;
 pub mod collections;
 pub mod events;
 pub mod invitations;
+pub mod ledger;
 pub mod me;
 pub mod members;
 pub mod records;
@@ -32,4 +33,5 @@ pub fn v1() -> OpenApiRouter<AppState> {
         .merge(collections::router())
         .merge(records::router())
         .merge(events::router())
+        .merge(ledger::router())
 }

@@ -11,14 +11,14 @@ use axum::response::{IntoResponse, Response};
 use bulkhead_api_types::{Problem, RecordList, RecordQuery, RecordView};
 use bulkhead_domain::RecordId;
 use bulkhead_service::Data;
-use bulkhead_service::records::{ListRequest, MAX_IDEMPOTENCY_KEY, RecordCreated, RecordWrite};
+use bulkhead_service::records::{ListRequest, RecordCreated, RecordWrite};
 use bulkhead_store::Record;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::etag::{if_match, tag};
-use crate::extract::{AppJson, Ctx, Tenant, page_limit};
+use crate::extract::{AppJson, Ctx, Tenant, idempotency_key, page_limit};
 use crate::{ApiError, AppState, views};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -76,18 +76,7 @@ async fn create_record(
     headers: HeaderMap,
     AppJson(body): AppJson<serde_json::Value>,
 ) -> Result<Response, ApiError> {
-    let idempotency_key = match headers.get("idempotency-key") {
-        None => None,
-        Some(value) => {
-            let key = value.to_str().unwrap_or_default();
-            if key.is_empty() || key.len() > MAX_IDEMPOTENCY_KEY {
-                return Err(ApiError::bad_request(
-                    "Idempotency-Key must be 1 to 255 visible characters.",
-                ));
-            }
-            Some(key)
-        }
-    };
+    let idempotency_key = idempotency_key(&headers)?;
     Ok(
         match data
             .create_record(&access, &name, &body, idempotency_key, &ctx)

@@ -13,6 +13,7 @@ use super::snapshot::{
     secrets_schema,
 };
 use crate::fixtures::{self, at, hash_of};
+use bulkhead_store::ledger::{LedgerAccountQuery, PostingQuery, TransferRefusal};
 use bulkhead_store::{
     AuditQuery, EventKind, IdempotencyClaim, InvitationAcceptance, MembershipChange, Page,
     RecordChange, RecordQuery, TenantTx, Write,
@@ -520,6 +521,78 @@ pub(super) async fn attempt(op: Op, tx: &mut dyn TenantTx, a: TenantId, foreign:
                     .await
                     .unwrap()
                     .is_none()
+            );
+        }
+        Op::GetLedgerAccount => {
+            assert!(tx.ledger_account(foreign.b_wallet).await.unwrap().is_none());
+            assert!(tx.ledger_account(foreign.b_house).await.unwrap().is_none());
+        }
+        Op::ListLedgerAccounts => {
+            let all = LedgerAccountQuery {
+                owner: None,
+                after: None,
+                limit: 1000,
+            };
+            let accounts = tx.ledger_accounts(&all).await.unwrap();
+            assert_eq!(accounts.len(), 2, "{accounts:?}");
+            assert!(
+                accounts
+                    .iter()
+                    .any(|account| account.id == foreign.a_wallet)
+            );
+            let of_b_owner = LedgerAccountQuery {
+                owner: Some(foreign.owner),
+                ..all
+            };
+            assert!(tx.ledger_accounts(&of_b_owner).await.unwrap().is_empty());
+        }
+        Op::ListLedgerPostings => {
+            for account in [foreign.b_wallet, foreign.b_house] {
+                let query = PostingQuery {
+                    account,
+                    before_seq: None,
+                    limit: 1000,
+                };
+                assert!(tx.ledger_postings(&query).await.unwrap().is_empty());
+            }
+        }
+        Op::PostTransferAcrossTenants => {
+            let from_b = fixtures::transfer(foreign.b_wallet, foreign.a_wallet, 100);
+            assert_eq!(
+                tx.post_transfer(from_b).await.unwrap(),
+                Err(TransferRefusal::FromNotFound)
+            );
+            let to_b = fixtures::transfer(foreign.a_wallet, foreign.b_wallet, 100);
+            assert_eq!(
+                tx.post_transfer(to_b).await.unwrap(),
+                Err(TransferRefusal::ToNotFound)
+            );
+            // B's transfer id is A's to use in A.
+            let mut reused = fixtures::transfer(foreign.a_wallet, foreign.a_wallet, 1);
+            reused.id = foreign.b_transfer;
+            let house = tx
+                .insert_ledger_account(fixtures::ledger_account("a-house", "USD", None, true))
+                .await
+                .unwrap();
+            reused.from = house.id;
+            let posted = tx.post_transfer(reused).await.unwrap().unwrap();
+            assert_eq!(posted.to_balance, 701);
+        }
+        Op::InsertLedgerAccountWithForeignId => {
+            let mut copy = fixtures::ledger_account("copy", "USD", Some(foreign.owner), false);
+            copy.id = foreign.b_wallet;
+            let account = tx.insert_ledger_account(copy).await.unwrap();
+            assert_eq!(account.balance, 0);
+            let pay = fixtures::transfer(foreign.a_wallet, foreign.b_wallet, 50);
+            let posted = tx.post_transfer(pay).await.unwrap().unwrap();
+            assert_eq!((posted.from_balance, posted.to_balance), (651, 50));
+            assert_eq!(
+                tx.ledger_account(foreign.b_wallet)
+                    .await
+                    .unwrap()
+                    .unwrap()
+                    .balance,
+                50
             );
         }
         Op::DeleteTenant => {

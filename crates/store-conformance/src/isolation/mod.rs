@@ -72,15 +72,24 @@ pub enum Op {
     /// Removes a data field from A's records of the shared collection.
     RemoveRecordField,
     DeleteCollection,
+    GetLedgerAccount,
+    ListLedgerAccounts,
+    ListLedgerPostings,
+    /// Posts from B's wallet, and to it.
+    PostTransferAcrossTenants,
+    /// Opens an account with the id of B's wallet, and pays into it.
+    InsertLedgerAccountWithForeignId,
     DeleteTenant,
 }
 
 /// The table order matters for `InsertCollectionWithForeignName` (before
 /// the record operations, which then find an empty collection of that
 /// name in A), `InsertRecord` (after `GetRecord`, since it gives A a record
-/// with B's id), `DeleteCollection` (after every record operation) and
-/// `DeleteTenant`, which must come last.
-pub const OPS: [Op; 43] = [
+/// with B's id), `DeleteCollection` (after every record operation),
+/// `InsertLedgerAccountWithForeignId` (after the other ledger operations,
+/// since it gives A an account with B's id) and `DeleteTenant`, which must
+/// come last.
+pub const OPS: [Op; 48] = [
     Op::ReadTenant,
     Op::RenameTenant,
     Op::GetMembership,
@@ -123,6 +132,11 @@ pub const OPS: [Op; 43] = [
     Op::RecordEventPosition,
     Op::RemoveRecordField,
     Op::DeleteCollection,
+    Op::GetLedgerAccount,
+    Op::ListLedgerAccounts,
+    Op::ListLedgerPostings,
+    Op::PostTransferAcrossTenants,
+    Op::InsertLedgerAccountWithForeignId,
     Op::DeleteTenant,
 ];
 
@@ -167,6 +181,11 @@ impl Op {
             Op::RecordEventsAfter | Op::RecordEventPosition => &[T::RecordEvents, T::AuditLog],
             Op::DeleteCollection => &[T::Collections, T::Records, T::RecordUniqueValues],
             Op::RemoveRecordField => &[T::Records, T::RecordUniqueValues],
+            Op::GetLedgerAccount | Op::ListLedgerAccounts => &[T::LedgerAccounts],
+            Op::ListLedgerPostings => &[T::LedgerPostings, T::LedgerTransfers],
+            Op::PostTransferAcrossTenants | Op::InsertLedgerAccountWithForeignId => {
+                &[T::LedgerAccounts, T::LedgerTransfers, T::LedgerPostings]
+            }
             Op::DeleteTenant => &TenantTable::ALL,
         }
     }
@@ -180,6 +199,8 @@ pub async fn run(store: &dyn Store) {
     assert_eq!(b_before.collections.len(), 2);
     assert_eq!(b_before.records.len(), 3);
     assert_eq!(b_before.record_events.len(), 3);
+    assert_eq!(b_before.ledger_accounts.len(), 2);
+    assert_eq!(b_before.ledger_postings.len(), 2);
     assert_eq!(
         b_before.unique_holders,
         vec![

@@ -1,7 +1,7 @@
 //! The two tenants of the isolation table, each with a row in every
 //! tenant table, and B's identifiers that A's handle aims at.
 
-use bulkhead_domain::{RecordId, Role, TenantId, UserId};
+use bulkhead_domain::{LedgerAccountId, RecordId, Role, TenantId, TransferId, UserId};
 use serde_json::json;
 
 use super::snapshot::{
@@ -34,6 +34,38 @@ pub(super) struct Foreign {
     pub(super) secret: Record,
     /// A's own record in its `notes` (kept here for the record operations).
     pub(super) a_note: Record,
+    /// B's ledger: a house account that funded a wallet by one transfer.
+    pub(super) b_house: LedgerAccountId,
+    pub(super) b_wallet: LedgerAccountId,
+    pub(super) b_transfer: TransferId,
+    /// A's funded wallet, in the same currency as B's.
+    pub(super) a_wallet: LedgerAccountId,
+}
+
+/// A house account and a wallet funded from it with `amount`: (house,
+/// wallet, the transfer).
+async fn funded_wallet(
+    tx: &mut dyn TenantTx,
+    owner: UserId,
+    amount: i64,
+) -> (LedgerAccountId, LedgerAccountId, TransferId) {
+    let house = tx
+        .insert_ledger_account(fixtures::ledger_account("house", "USD", None, true))
+        .await
+        .unwrap();
+    let wallet = tx
+        .insert_ledger_account(fixtures::ledger_account(
+            "wallet",
+            "USD",
+            Some(owner),
+            false,
+        ))
+        .await
+        .unwrap();
+    let transfer = fixtures::transfer(house.id, wallet.id, amount);
+    let id = transfer.id;
+    tx.post_transfer(transfer).await.unwrap().unwrap();
+    (house.id, wallet.id, id)
 }
 
 pub(super) async fn seed(store: &dyn Store) -> (TenantId, TenantId, Foreign) {
@@ -87,6 +119,7 @@ pub(super) async fn seed(store: &dyn Store) -> (TenantId, TenantId, Foreign) {
     tx.complete_idempotency_key("a-key", 201, &json!({"tenant": "a"}))
         .await
         .unwrap();
+    let (_, a_wallet, _) = funded_wallet(&mut *tx, owner_a.id, 700).await;
     tx.commit().await.unwrap();
 
     let mut tx = store.tenant(b.id, Access::Write).await.unwrap();
@@ -160,6 +193,7 @@ pub(super) async fn seed(store: &dyn Store) -> (TenantId, TenantId, Foreign) {
             .await
             .unwrap();
     }
+    let (b_house, b_wallet, b_transfer) = funded_wallet(&mut *tx, owner_b.id, 500).await;
     tx.commit().await.unwrap();
 
     let [note_1, note_2] = <[Record; 2]>::try_from(notes).unwrap();
@@ -174,6 +208,10 @@ pub(super) async fn seed(store: &dyn Store) -> (TenantId, TenantId, Foreign) {
         note_2,
         secret,
         a_note,
+        b_house,
+        b_wallet,
+        b_transfer,
+        a_wallet,
     };
     (a.id, b.id, foreign)
 }

@@ -4,6 +4,7 @@
 use bulkhead_domain::{RecordId, TenantId};
 
 use crate::fixtures::{self, at, hash_of};
+use bulkhead_store::ledger::{LedgerAccount, LedgerAccountQuery, Posting, PostingQuery};
 use bulkhead_store::{
     Access, ApiKey, AuditEntry, Collection, IdempotencyClaim, Invitation, Membership, Page, Record,
     RecordEvent, RecordQuery, Store, Tenant,
@@ -69,6 +70,9 @@ pub struct TenantSnapshot {
     /// the tenant is gone (a claim would insert a row for it).
     pub idempotency: Vec<IdempotencyClaim>,
     pub record_events: Vec<RecordEvent>,
+    pub ledger_accounts: Vec<LedgerAccount>,
+    /// Every posting of every account, account by account, newest first.
+    pub ledger_postings: Vec<Posting>,
 }
 
 impl TenantSnapshot {
@@ -87,6 +91,8 @@ impl TenantSnapshot {
                 .iter()
                 .all(|claim| *claim == IdempotencyClaim::New)
             && self.record_events.is_empty()
+            && self.ledger_accounts.is_empty()
+            && self.ledger_postings.is_empty()
     }
 }
 
@@ -125,7 +131,27 @@ pub async fn snapshot(store: &dyn Store, tenant: TenantId) -> TenantSnapshot {
         unique_holders,
         idempotency: Vec::new(),
         record_events: tx.record_events_after(0, 1000).await.unwrap(),
+        ledger_accounts: Vec::new(),
+        ledger_postings: Vec::new(),
     };
+    snapshot.ledger_accounts = tx
+        .ledger_accounts(&LedgerAccountQuery {
+            owner: None,
+            after: None,
+            limit: 1000,
+        })
+        .await
+        .unwrap();
+    for account in &snapshot.ledger_accounts {
+        let query = PostingQuery {
+            account: account.id,
+            before_seq: None,
+            limit: 1000,
+        };
+        snapshot
+            .ledger_postings
+            .extend(tx.ledger_postings(&query).await.unwrap());
+    }
     drop(tx);
     if snapshot.tenant.is_some() {
         // A claim may write, so it runs in a write transaction that is

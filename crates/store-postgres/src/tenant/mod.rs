@@ -13,6 +13,7 @@ mod collections;
 mod events;
 mod idempotency;
 mod invitations;
+mod ledger;
 mod members;
 mod records;
 mod tenant_row;

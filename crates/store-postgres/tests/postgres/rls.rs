@@ -30,6 +30,7 @@ pub(crate) async fn seed(store: &dyn Store) -> (TenantId, TenantId) {
             .await
             .unwrap();
         seed_data_plane(&mut *tx).await;
+        seed_ledger(&mut *tx).await;
         tx.commit().await.unwrap();
         ids.push(tenant.id);
     }
@@ -78,6 +79,18 @@ async fn seed_data_plane(tx: &mut dyn bulkhead_store::TenantTx) {
     };
     let audit = fixtures::change_audit(&event);
     tx.append_record_change(event, audit).await.unwrap();
+}
+
+/// Two accounts and a transfer between them.
+async fn seed_ledger(tx: &mut dyn bulkhead_store::TenantTx) {
+    let house = fixtures::ledger_account("house", "USD", None, true);
+    let house = tx.insert_ledger_account(house).await.unwrap();
+    let wallet = fixtures::ledger_account("wallet", "USD", None, false);
+    let wallet = tx.insert_ledger_account(wallet).await.unwrap();
+    tx.post_transfer(fixtures::transfer(house.id, wallet.id, 100))
+        .await
+        .unwrap()
+        .unwrap();
 }
 
 async fn tenant_ids_seen(
@@ -294,6 +307,40 @@ async fn the_own_memberships_policy_reveals_only_that_users_memberships() {
         "the user policy is for reading only"
     );
     drop(tx);
+    store.close().await;
+    database.drop_database().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ledger_postings_and_transfers_are_append_only_for_the_runtime_role() {
+    let Some(database) = TestDatabase::migrated().await else {
+        return;
+    };
+    let store = database.store(2).await;
+    let (a, _) = seed(&store).await;
+    let mut app = database.app().await;
+    for statement in [
+        "UPDATE ledger_postings SET amount = 1000000",
+        "DELETE FROM ledger_postings",
+        "UPDATE ledger_transfers SET amount = 1000000",
+        "DELETE FROM ledger_transfers",
+        "DELETE FROM ledger_accounts",
+        "TRUNCATE ledger_postings",
+    ] {
+        let mut tx = app.begin().await.unwrap();
+        sqlx::raw_sql(&format!("SET LOCAL bulkhead.tenant_id = '{a}'"))
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        let error = sqlx::raw_sql(statement)
+            .execute(&mut *tx)
+            .await
+            .unwrap_err();
+        assert!(
+            error.to_string().contains("permission denied"),
+            "{statement}: {error}"
+        );
+    }
     store.close().await;
     database.drop_database().await;
 }

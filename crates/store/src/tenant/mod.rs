@@ -13,6 +13,7 @@ mod collections;
 mod events;
 mod idempotency;
 mod invitations;
+mod ledger;
 mod members;
 mod records;
 mod tenant_row;
@@ -29,6 +30,7 @@ pub use collections::Collections;
 pub use events::RecordEvents;
 pub use idempotency::IdempotencyKeys;
 pub use invitations::Invitations;
+pub use ledger::Ledger;
 pub use members::Members;
 pub use records::Records;
 pub use tenant_row::TenantRow;
@@ -45,6 +47,7 @@ pub trait TenantTx:
     + Records
     + RecordEvents
     + IdempotencyKeys
+    + Ledger
     + Send
 {
     fn tenant_id(&self) -> TenantId;

@@ -1,0 +1,392 @@
+//! The ledger's cases: accounts, transfers and postings, the refusals that
+//! write nothing, and the invariants under concurrency (E1, E2 of
+//! RELIABILITY.md): postings sum to zero, every balance is the sum of its
+//! postings, and no account without overdraft ever goes below zero.
+
+use std::sync::Arc;
+
+use bulkhead_domain::{LedgerAccountId, TenantId};
+use bulkhead_store::ledger::{
+    LedgerAccount, LedgerAccountQuery, Posting, PostingQuery, TransferKind, TransferRefusal,
+};
+use bulkhead_store::{Access, Store};
+
+use crate::TestStore;
+use crate::fixtures::{self, t0};
+
+fn all_accounts() -> LedgerAccountQuery {
+    LedgerAccountQuery {
+        owner: None,
+        after: None,
+        limit: 1000,
+    }
+}
+
+async fn accounts(store: &dyn Store, tenant: TenantId) -> Vec<LedgerAccount> {
+    let mut tx = store.tenant(tenant, Access::Read).await.unwrap();
+    tx.ledger_accounts(&all_accounts()).await.unwrap()
+}
+
+async fn postings(store: &dyn Store, tenant: TenantId, account: LedgerAccountId) -> Vec<Posting> {
+    let mut tx = store.tenant(tenant, Access::Read).await.unwrap();
+    let query = PostingQuery {
+        account,
+        before_seq: None,
+        limit: 10_000,
+    };
+    tx.ledger_postings(&query).await.unwrap()
+}
+
+/// Every account's balance is the sum of its postings, its postings are
+/// numbered 1.. without gaps with `balance_after` running, and all postings
+/// of the tenant sum to zero.
+async fn assert_books_balance(store: &dyn Store, tenant: TenantId) {
+    let mut total: i128 = 0;
+    for account in accounts(store, tenant).await {
+        let mut postings = postings(store, tenant, account.id).await;
+        postings.reverse();
+        let mut running = 0i64;
+        for (i, posting) in postings.iter().enumerate() {
+            assert_eq!(posting.seq, i as i64 + 1, "{posting:?}");
+            running += posting.amount;
+            assert_eq!(posting.balance_after, running, "{posting:?}");
+        }
+        assert_eq!(account.balance, running, "{account:?}");
+        assert_eq!(account.last_posting, postings.len() as i64);
+        if !account.allow_negative && !account.unlimited {
+            assert!(account.balance >= 0, "{account:?}");
+        }
+        total += i128::from(running);
+    }
+    assert_eq!(total, 0, "the postings of the tenant must sum to zero");
+}
+
+pub async fn ledger_accounts_are_opened_read_and_listed(ts: &TestStore) {
+    let store = &*ts.store;
+    let owner = fixtures::user(store, "owner@example.com").await;
+    let member = fixtures::user(store, "member@example.com").await;
+    let acme = fixtures::tenant(store, "acme", &owner).await;
+
+    let mut tx = store.tenant(acme.id, Access::Write).await.unwrap();
+    let mut opened = Vec::new();
+    for (name, holder) in [
+        ("house", None),
+        ("a", Some(member.id)),
+        ("b", Some(owner.id)),
+    ] {
+        let mut new = fixtures::ledger_account(name, "CREDITS", holder, holder.is_none());
+        new.scale = 6;
+        new.limit_profile = holder.map(|_| "gold".to_owned());
+        let account = tx.insert_ledger_account(new.clone()).await.unwrap();
+        assert_eq!(
+            (account.id, &account.name, account.scale, account.owner_id),
+            (new.id, &new.name, 6, holder)
+        );
+        assert_eq!(
+            (account.balance, account.held, account.last_posting),
+            (0, 0, 0)
+        );
+        assert_eq!(account.created_at, t0());
+        opened.push(account);
+    }
+    tx.commit().await.unwrap();
+
+    let mut tx = store.tenant(acme.id, Access::Read).await.unwrap();
+    for account in &opened {
+        assert_eq!(
+            tx.ledger_account(account.id).await.unwrap().as_ref(),
+            Some(account)
+        );
+    }
+    assert!(
+        tx.ledger_account(LedgerAccountId::new())
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let mut by_id = opened.clone();
+    by_id.sort_by_key(|account| account.id);
+    assert_eq!(tx.ledger_accounts(&all_accounts()).await.unwrap(), by_id);
+    let first_page = LedgerAccountQuery {
+        limit: 2,
+        ..all_accounts()
+    };
+    let page = tx.ledger_accounts(&first_page).await.unwrap();
+    assert_eq!(page, by_id[..2]);
+    let next = LedgerAccountQuery {
+        after: Some(page[1].id),
+        ..first_page
+    };
+    assert_eq!(tx.ledger_accounts(&next).await.unwrap(), by_id[2..]);
+    let members = LedgerAccountQuery {
+        owner: Some(member.id),
+        ..all_accounts()
+    };
+    assert_eq!(
+        tx.ledger_accounts(&members).await.unwrap(),
+        vec![opened[1].clone()]
+    );
+}
+
+pub async fn transfers_move_money_in_balanced_postings(ts: &TestStore) {
+    let store = &*ts.store;
+    let owner = fixtures::user(store, "owner@example.com").await;
+    let acme = fixtures::tenant(store, "acme", &owner).await;
+
+    let mut tx = store.tenant(acme.id, Access::Write).await.unwrap();
+    let house = fixtures::ledger_account("house", "USD", None, true);
+    let house = tx.insert_ledger_account(house).await.unwrap();
+    let alice = fixtures::ledger_account("alice", "USD", Some(owner.id), false);
+    let alice = tx.insert_ledger_account(alice).await.unwrap();
+    let bob = tx
+        .insert_ledger_account(fixtures::ledger_account("bob", "USD", None, false))
+        .await
+        .unwrap();
+    let grant = fixtures::transfer(house.id, alice.id, 10_000);
+    let posted = tx.post_transfer(grant.clone()).await.unwrap().unwrap();
+    assert_eq!((posted.from_balance, posted.to_balance), (-10_000, 10_000));
+    let mut pay = fixtures::transfer(alice.id, bob.id, 2_550);
+    pay.kind = TransferKind::Charge;
+    pay.memo = None;
+    let posted = tx.post_transfer(pay.clone()).await.unwrap().unwrap();
+    assert_eq!(
+        (
+            posted.id,
+            posted.kind,
+            posted.amount,
+            posted.memo.as_deref()
+        ),
+        (pay.id, TransferKind::Charge, 2_550, None)
+    );
+    assert_eq!((posted.from_balance, posted.to_balance), (7_450, 2_550));
+    assert_eq!(posted.created_at, t0());
+    tx.commit().await.unwrap();
+
+    let alices = postings(store, acme.id, alice.id).await;
+    assert_eq!(alices.len(), 2);
+    let (newest, oldest) = (&alices[0], &alices[1]);
+    assert_eq!(
+        (
+            newest.seq,
+            newest.transfer_id,
+            newest.kind,
+            newest.counterparty
+        ),
+        (2, pay.id, TransferKind::Charge, bob.id)
+    );
+    assert_eq!((newest.amount, newest.balance_after), (-2_550, 7_450));
+    assert_eq!(
+        (
+            oldest.seq,
+            oldest.transfer_id,
+            oldest.counterparty,
+            oldest.amount
+        ),
+        (1, grant.id, house.id, 10_000)
+    );
+    assert_eq!(oldest.memo, grant.memo);
+    let mut tx = store.tenant(acme.id, Access::Read).await.unwrap();
+    let older = PostingQuery {
+        account: alice.id,
+        before_seq: Some(2),
+        limit: 10,
+    };
+    assert_eq!(tx.ledger_postings(&older).await.unwrap(), alices[1..]);
+    let alice = tx.ledger_account(alice.id).await.unwrap().unwrap();
+    assert_eq!(
+        (alice.balance, alice.available(), alice.last_posting),
+        (7_450, 7_450, 2)
+    );
+    drop(tx);
+    assert_books_balance(store, acme.id).await;
+}
+
+pub async fn a_refused_transfer_writes_nothing(ts: &TestStore) {
+    let store = &*ts.store;
+    let owner = fixtures::user(store, "owner@example.com").await;
+    let acme = fixtures::tenant(store, "acme", &owner).await;
+    let globex = fixtures::tenant(store, "globex", &owner).await;
+
+    let mut tx = store.tenant(acme.id, Access::Write).await.unwrap();
+    let house = tx
+        .insert_ledger_account(fixtures::ledger_account("house", "USD", None, true))
+        .await
+        .unwrap();
+    let wallet = tx
+        .insert_ledger_account(fixtures::ledger_account("wallet", "USD", None, false))
+        .await
+        .unwrap();
+    let euros = tx
+        .insert_ledger_account(fixtures::ledger_account("euros", "EUR", None, false))
+        .await
+        .unwrap();
+    let mut cents = fixtures::ledger_account("mills", "USD", None, false);
+    cents.scale = 3;
+    let mills = tx.insert_ledger_account(cents).await.unwrap();
+    let mut unlimited = fixtures::ledger_account("admin", "USD", None, false);
+    unlimited.unlimited = true;
+    let unlimited = tx.insert_ledger_account(unlimited).await.unwrap();
+    tx.post_transfer(fixtures::transfer(house.id, wallet.id, 100))
+        .await
+        .unwrap()
+        .unwrap();
+    tx.commit().await.unwrap();
+    let mut tx = store.tenant(globex.id, Access::Write).await.unwrap();
+    let elsewhere = tx
+        .insert_ledger_account(fixtures::ledger_account("elsewhere", "USD", None, true))
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let before = accounts(store, acme.id).await;
+
+    let refused = [
+        (wallet.id, house.id, 101, TransferRefusal::InsufficientFunds),
+        (wallet.id, euros.id, 1, TransferRefusal::CurrencyMismatch),
+        (wallet.id, mills.id, 1, TransferRefusal::CurrencyMismatch),
+        (
+            LedgerAccountId::new(),
+            wallet.id,
+            1,
+            TransferRefusal::FromNotFound,
+        ),
+        (elsewhere.id, wallet.id, 1, TransferRefusal::FromNotFound),
+        (wallet.id, elsewhere.id, 1, TransferRefusal::ToNotFound),
+        (
+            house.id,
+            wallet.id,
+            i64::MAX,
+            TransferRefusal::BalanceOverflow,
+        ),
+    ];
+    for (from, to, amount, refusal) in refused {
+        let mut tx = store.tenant(acme.id, Access::Write).await.unwrap();
+        let outcome = tx.post_transfer(fixtures::transfer(from, to, amount)).await;
+        assert_eq!(outcome.unwrap(), Err(refusal), "{from} → {to}: {amount}");
+        tx.commit().await.unwrap();
+    }
+    assert_eq!(accounts(store, acme.id).await, before);
+    assert_eq!(postings(store, acme.id, wallet.id).await.len(), 1);
+
+    // Overdraft and unlimited accounts may go below zero; the others may
+    // spend exactly what they have.
+    let mut tx = store.tenant(acme.id, Access::Write).await.unwrap();
+    for (from, amount) in [(unlimited.id, 5_000), (wallet.id, 100), (house.id, 1)] {
+        let to = if from == wallet.id {
+            house.id
+        } else {
+            wallet.id
+        };
+        tx.post_transfer(fixtures::transfer(from, to, amount))
+            .await
+            .unwrap()
+            .unwrap();
+    }
+    tx.commit().await.unwrap();
+    let after = accounts(store, acme.id).await;
+    let balance = |id| after.iter().find(|a| a.id == id).unwrap().balance;
+    assert_eq!(
+        (balance(unlimited.id), balance(wallet.id), balance(house.id)),
+        (-5_000, 5_001, -1)
+    );
+    assert_books_balance(store, acme.id).await;
+}
+
+pub async fn concurrent_debits_never_overdraw_an_account(ts: &TestStore) {
+    let store = Arc::clone(&ts.store);
+    let owner = fixtures::user(&*store, "owner@example.com").await;
+    let acme = fixtures::tenant(&*store, "acme", &owner).await;
+    let mut tx = store.tenant(acme.id, Access::Write).await.unwrap();
+    let house = tx
+        .insert_ledger_account(fixtures::ledger_account("house", "USD", None, true))
+        .await
+        .unwrap();
+    let wallet = tx
+        .insert_ledger_account(fixtures::ledger_account("wallet", "USD", None, false))
+        .await
+        .unwrap();
+    tx.post_transfer(fixtures::transfer(house.id, wallet.id, 1_000))
+        .await
+        .unwrap()
+        .unwrap();
+    tx.commit().await.unwrap();
+
+    // 64 debits of 70 from a balance of 1,000: exactly ⌊1000 / 70⌋ = 14 pass.
+    let outcomes = fixtures::all_at_once(64, |_| {
+        let store = Arc::clone(&store);
+        async move {
+            let mut tx = store.tenant(acme.id, Access::Write).await.unwrap();
+            let outcome = tx
+                .post_transfer(fixtures::transfer(wallet.id, house.id, 70))
+                .await
+                .unwrap();
+            tx.commit().await.unwrap();
+            outcome.map(|posted| posted.from_balance)
+        }
+    })
+    .await;
+    let passed: Vec<i64> = outcomes
+        .iter()
+        .filter_map(|o| o.as_ref().ok().copied())
+        .collect();
+    assert_eq!(passed.len(), 14, "{outcomes:?}");
+    assert!(
+        outcomes
+            .iter()
+            .all(|o| matches!(o, Ok(_) | Err(TransferRefusal::InsufficientFunds)))
+    );
+    let mut left = passed.clone();
+    left.sort_unstable();
+    assert_eq!(left, (0..14).map(|i| 20 + 70 * i).collect::<Vec<_>>());
+    assert_books_balance(&*store, acme.id).await;
+}
+
+pub async fn transfers_both_ways_between_a_pair_all_post(ts: &TestStore) {
+    let store = Arc::clone(&ts.store);
+    let owner = fixtures::user(&*store, "owner@example.com").await;
+    let acme = fixtures::tenant(&*store, "acme", &owner).await;
+    let mut tx = store.tenant(acme.id, Access::Write).await.unwrap();
+    let house = tx
+        .insert_ledger_account(fixtures::ledger_account("house", "USD", None, true))
+        .await
+        .unwrap();
+    let mut pair = Vec::new();
+    for name in ["left", "right"] {
+        let account = tx
+            .insert_ledger_account(fixtures::ledger_account(name, "USD", None, false))
+            .await
+            .unwrap();
+        tx.post_transfer(fixtures::transfer(house.id, account.id, 1_000))
+            .await
+            .unwrap()
+            .unwrap();
+        pair.push(account.id);
+    }
+    tx.commit().await.unwrap();
+
+    // Each way round takes the two accounts' locks; in id order, they
+    // never deadlock, so every transfer posts.
+    let (left, right) = (pair[0], pair[1]);
+    let outcomes = fixtures::all_at_once(32, |i| {
+        let store = Arc::clone(&store);
+        let (from, to) = if i % 2 == 0 {
+            (left, right)
+        } else {
+            (right, left)
+        };
+        async move {
+            let mut tx = store.tenant(acme.id, Access::Write).await.unwrap();
+            let outcome = tx.post_transfer(fixtures::transfer(from, to, 10)).await;
+            let outcome = outcome.unwrap();
+            tx.commit().await.unwrap();
+            outcome
+        }
+    })
+    .await;
+    assert!(outcomes.iter().all(Result::is_ok), "{outcomes:?}");
+    let after = accounts(&*store, acme.id).await;
+    for id in [left, right] {
+        let account = after.iter().find(|a| a.id == id).unwrap();
+        assert_eq!((account.balance, account.last_posting), (1_000, 33));
+    }
+    assert_books_balance(&*store, acme.id).await;
+}

@@ -1,0 +1,83 @@
+-- Bulkhead on SQLite: the credit ledger (issue 21). Accounts hold integer
+-- minor units; transfers move an amount from one account to another of the
+-- same currency and scale, and write one posting on each side. Transfers
+-- and postings are never changed or deleted: a correction is a reversing
+-- transfer.
+--
+-- An account's `balance` is the sum of its postings' amounts, and its
+-- `last_posting` numbers them (1, 2, …), so a posting's `balance_after` is
+-- the balance once it and every earlier posting of the account were applied.
+-- `held` is what open holds reserve: the available balance is
+-- `balance - held`, and only `allow_negative` or `unlimited` accounts may
+-- go below what they hold. The CHECKs are the last line; the store refuses
+-- an overdraft before it would reach them.
+
+CREATE TABLE ledger_accounts (
+    tenant_id      BLOB    NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
+    id             BLOB    NOT NULL CHECK (length(id) = 16),
+    name           TEXT    NOT NULL,
+    currency       TEXT    NOT NULL,
+    scale          INTEGER NOT NULL CHECK (scale BETWEEN 0 AND 18),
+    owner_id       BLOB,
+    allow_negative INTEGER NOT NULL CHECK (allow_negative IN (0, 1)),
+    unlimited      INTEGER NOT NULL CHECK (unlimited IN (0, 1)),
+    limit_profile  TEXT,
+    balance        INTEGER NOT NULL DEFAULT 0,
+    held           INTEGER NOT NULL DEFAULT 0 CHECK (held >= 0),
+    last_posting   INTEGER NOT NULL DEFAULT 0 CHECK (last_posting >= 0),
+    created_at     INTEGER NOT NULL,
+    PRIMARY KEY (tenant_id, id),
+    CHECK (allow_negative = 1 OR unlimited = 1 OR balance >= held)
+) STRICT, WITHOUT ROWID;
+-- A member's own accounts.
+CREATE INDEX ix_ledger_accounts_owner ON ledger_accounts (tenant_id, owner_id, id);
+
+CREATE TABLE ledger_transfers (
+    tenant_id    BLOB    NOT NULL,
+    id           BLOB    NOT NULL CHECK (length(id) = 16),
+    kind         TEXT    NOT NULL CHECK (kind IN ('transfer', 'charge', 'grant', 'adjustment', 'capture')),
+    from_account BLOB    NOT NULL,
+    to_account   BLOB    NOT NULL,
+    amount       INTEGER NOT NULL CHECK (amount > 0),
+    memo         TEXT,
+    created_at   INTEGER NOT NULL,
+    PRIMARY KEY (tenant_id, id),
+    CHECK (from_account <> to_account),
+    FOREIGN KEY (tenant_id, from_account) REFERENCES ledger_accounts (tenant_id, id) ON DELETE CASCADE,
+    FOREIGN KEY (tenant_id, to_account) REFERENCES ledger_accounts (tenant_id, id) ON DELETE CASCADE
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE ledger_postings (
+    tenant_id     BLOB    NOT NULL,
+    account_id    BLOB    NOT NULL,
+    seq           INTEGER NOT NULL CHECK (seq >= 1),
+    transfer_id   BLOB    NOT NULL,
+    amount        INTEGER NOT NULL CHECK (amount <> 0),
+    balance_after INTEGER NOT NULL,
+    created_at    INTEGER NOT NULL,
+    PRIMARY KEY (tenant_id, account_id, seq),
+    FOREIGN KEY (tenant_id, account_id) REFERENCES ledger_accounts (tenant_id, id) ON DELETE CASCADE,
+    FOREIGN KEY (tenant_id, transfer_id) REFERENCES ledger_transfers (tenant_id, id) ON DELETE CASCADE
+) STRICT, WITHOUT ROWID;
+
+-- Transfers and postings are append-only: the store has no statement that
+-- changes or deletes them, and these make a stray one fail loudly. Rows go
+-- only with their tenant (the WHEN clause lets the cascade through).
+CREATE TRIGGER ledger_transfers_no_update BEFORE UPDATE ON ledger_transfers
+BEGIN
+    SELECT RAISE(ABORT, 'ledger_transfers is append-only');
+END;
+CREATE TRIGGER ledger_transfers_no_delete BEFORE DELETE ON ledger_transfers
+WHEN EXISTS (SELECT 1 FROM tenants WHERE id = OLD.tenant_id)
+BEGIN
+    SELECT RAISE(ABORT, 'ledger_transfers is append-only');
+END;
+CREATE TRIGGER ledger_postings_no_update BEFORE UPDATE ON ledger_postings
+BEGIN
+    SELECT RAISE(ABORT, 'ledger_postings is append-only');
+END;
+CREATE TRIGGER ledger_postings_no_delete BEFORE DELETE ON ledger_postings
+WHEN EXISTS (SELECT 1 FROM tenants WHERE id = OLD.tenant_id)
+BEGIN
+    SELECT RAISE(ABORT, 'ledger_postings is append-only');
+END;
