@@ -175,11 +175,14 @@ impl Ledger {
     ) -> Result<LedgerAccount, ServiceError> {
         let mut problems = Vec::new();
         let name = request.name.trim();
-        if name.is_empty() || name.chars().count() > MAX_NAME {
+        if name.is_empty() || name.chars().count() > MAX_NAME || name.chars().any(char::is_control)
+        {
             problems.push(crate::FieldError {
                 field: "name".into(),
                 code: "invalid_name",
-                message: format!("a name is 1 to {MAX_NAME} characters"),
+                message: format!(
+                    "a name is 1 to {MAX_NAME} characters, none of them a control character"
+                ),
             });
         }
         let currency = Currency::parse(request.currency).map_err(|e| e.to_string());
