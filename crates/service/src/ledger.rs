@@ -8,7 +8,8 @@
 //! account the caller may not see does not exist (404, like an account of
 //! another tenant).
 //!
-//! A transfer claims its `Idempotency-Key`, posts (the store checks funds,
+//! A transfer checks that the caller may move money out of its source,
+//! claims its `Idempotency-Key`, posts (the store checks funds,
 //! currencies and overflow under the accounts' locks), records its answer
 //! for replays and appends its audit entry, all in one transaction. A
 //! transaction that loses a race (a serialization failure or a deadlock) is
@@ -392,11 +393,10 @@ impl Ledger {
         let access = permit.access;
         let now = self.core.now();
         let mut tx = permit.open(Access::Write).await?;
-        match tx.claim_idempotency_key(idempotency_key, hash, now).await? {
-            IdempotencyClaim::New => {}
-            IdempotencyClaim::Replay { body, .. } => return Ok(TransferAnswer::Replayed(body)),
-            IdempotencyClaim::Mismatch => return Err(ServiceError::IdempotencyKeyReused),
-        }
+        // Who may move money out of the source is settled before the key is
+        // looked at: keys are the tenant's, so another member sending the
+        // same key and body must get the answer their own request gets, not
+        // the first caller's transfer.
         let source = match tx.ledger_account(request.from).await? {
             Some(account) if Self::may_see(access, &account) => account,
             _ => return Err(ServiceError::NotFound("account_not_found")),
@@ -409,6 +409,11 @@ impl Ledger {
                     json!({ "reason": "not_owner" }),
                 )
                 .await);
+        }
+        match tx.claim_idempotency_key(idempotency_key, hash, now).await? {
+            IdempotencyClaim::New => {}
+            IdempotencyClaim::Replay { body, .. } => return Ok(TransferAnswer::Replayed(body)),
+            IdempotencyClaim::Mismatch => return Err(ServiceError::IdempotencyKeyReused),
         }
         let scale = scale_of(&source)?;
         let amount = parse_amount(request.amount, scale)?;

@@ -12,15 +12,21 @@
 //!   same through B's tenant host, and with methods the path lacks;
 //! - anonymously: 401;
 //! - by B's own lower roles (users and API keys): 403 `forbidden` on every
-//!   route above their role, 200 on the reads they may make.
+//!   route above their role, 200 on the reads they may make; on a route
+//!   about something of B's owner that some roles may not see (a ledger
+//!   account), 404 for those roles instead, since what one may not see does
+//!   not exist.
 //!
 //! Collection and record routes are aimed at B's collection `projects`
 //! (tenant A has one of the same name, so names collide) and at a record of
 //! B's owner there; A's callers also try B's record ids through A's own
 //! `projects`, which answers as for an id that never existed. The event
-//! stream is only opened, never read to its end.
+//! stream is only opened, never read to its end. Ledger routes are aimed at
+//! a funded account of B's owner (and A's callers try B's account ids
+//! through A's own path too); transfers carry an `Idempotency-Key`.
 //!
-//! [`RULES`] holds the minimum role and the request body of each route. A
+//! [`RULES`] holds the minimum role, the request body and headers of each
+//! route, and which lower roles are answered 404 rather than 403. A
 //! route in the document that is missing from it fails the test, so a new
 //! route cannot escape the matrix; a rule for a route the document no
 //! longer lists fails it too.
@@ -28,8 +34,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use bulkhead_client::types::{
-    ApiKeyCreated, CollectionSpec, CreateApiKeyRequest, CreateInvitationRequest, PageQuery,
-    RecordQuery, RecordView, Role, TenantView,
+    AccountView, ApiKeyCreated, CollectionSpec, CreateAccountRequest, CreateApiKeyRequest,
+    CreateInvitationRequest, CreateTransferRequest, PageQuery, RecordQuery, RecordView, Role,
+    TenantView,
 };
 use bulkhead_client::{Client, Method, RawResponse};
 use serde_json::Value;
@@ -46,14 +53,36 @@ enum Needs {
     PlatformAdmin,
 }
 
+/// Lower roles that may use a route but not see what it names: they are
+/// answered 404 `code`, as if it did not exist, instead of 403.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Unseen {
+    /// The lowest role answered 404; those below it get 403 (the route is
+    /// above them whatever it names).
+    from: Role,
+    /// The first role that sees it.
+    below: Role,
+    code: &'static str,
+}
+
+impl Unseen {
+    fn hides_from(&self, role: Role) -> bool {
+        self.from <= role && role < self.below
+    }
+}
+
 /// One route of the document: who may use it and what to send.
 struct Rule {
     method: &'static str,
     path: &'static str,
     needs: Needs,
     /// The JSON body sent with the request, if any. Bodies are valid, so a
-    /// refusal is about who asks, not what they sent.
+    /// refusal is about who asks, not what they sent. `{from}` and `{to}`
+    /// in it are two accounts of B ([`World::fill_body`]).
     body: Option<&'static str>,
+    /// Headers sent besides the credential.
+    headers: &'static [(&'static str, &'static str)],
+    unseen: Option<Unseen>,
 }
 
 const fn rule(
@@ -67,6 +96,26 @@ const fn rule(
         path,
         needs,
         body,
+        headers: &[],
+        unseen: None,
+    }
+}
+
+impl Rule {
+    /// Sends an `Idempotency-Key`, which the route requires.
+    const fn with_idempotency_key(self) -> Rule {
+        Rule {
+            headers: &[("idempotency-key", "isolation-matrix")],
+            ..self
+        }
+    }
+
+    /// Roles from `from` up to `below` are answered 404 `code`.
+    const fn unseen_by(self, from: Role, below: Role, code: &'static str) -> Rule {
+        Rule {
+            unseen: Some(Unseen { from, below, code }),
+            ..self
+        }
     }
 }
 
@@ -171,6 +220,40 @@ const RULES: &[Rule] = &[
     ),
     // A stream: opened, never read to its end.
     rule("get", "/v1/tenants/{t}/events", VIEWER, None),
+    // Everyone lists the accounts they own; B's lower roles own none.
+    rule("get", "/v1/tenants/{t}/ledger/accounts", VIEWER, None),
+    rule(
+        "post",
+        "/v1/tenants/{t}/ledger/accounts",
+        ADMIN,
+        Some(r#"{"name":"intruder's","currency":"USD","scale":2}"#),
+    ),
+    // `{id}` is an account of B's owner: `ledger.read` sees it, and to the
+    // roles below that it does not exist.
+    rule("get", "/v1/tenants/{t}/ledger/accounts/{id}", MANAGER, None).unseen_by(
+        Role::Viewer,
+        Role::Manager,
+        "account_not_found",
+    ),
+    rule(
+        "get",
+        "/v1/tenants/{t}/ledger/accounts/{id}/entries",
+        MANAGER,
+        None,
+    )
+    .unseen_by(Role::Viewer, Role::Manager, "account_not_found"),
+    // Out of B's owner's funded account: only `ledger.admin` moves money
+    // out of another's. A member (`ledger.transfer`) cannot see the source;
+    // a viewer may not transfer at all and a manager sees it but may not
+    // move it, so both are 403.
+    rule(
+        "post",
+        "/v1/tenants/{t}/ledger/transfers",
+        ADMIN,
+        Some(r#"{"from":"{from}","to":"{to}","amount":"1.00"}"#),
+    )
+    .with_idempotency_key()
+    .unseen_by(Role::Member, Role::Manager, "account_not_found"),
     rule(
         "post",
         "/v1/admin/tenants/{t}/suspend",
@@ -209,6 +292,8 @@ struct Route {
     path: String,
     needs: Needs,
     body: Option<&'static str>,
+    headers: &'static [(&'static str, &'static str)],
+    unseen: Option<Unseen>,
 }
 
 /// The `{t}` routes of the server's OpenAPI document, each with its rule.
@@ -244,6 +329,8 @@ async fn tenant_routes(server: &TestServer) -> Vec<Route> {
                     path: path.clone(),
                     needs: rule.needs,
                     body: rule.body,
+                    headers: rule.headers,
+                    unseen: rule.unseen,
                 }),
                 None => unruled.push(format!("{} {documented}", method.to_uppercase())),
             }
@@ -352,6 +439,10 @@ struct World {
     b_records: Vec<RecordView>,
     /// A record of A's owner in A's `projects`.
     a_record: RecordView,
+    /// B's house account (no owner, may go negative) and a funded account
+    /// of B's owner.
+    b_house: AccountView,
+    b_wallet: AccountView,
 }
 
 const LOWER_ROLES: [Role; 4] = [Role::Viewer, Role::Member, Role::Manager, Role::Admin];
@@ -430,6 +521,35 @@ impl World {
             )
             .await
             .unwrap();
+        let open = |name: &str, owner_id: Option<Uuid>, allow_negative: bool| {
+            let request = CreateAccountRequest {
+                name: name.to_owned(),
+                currency: "USD".to_owned(),
+                scale: 2,
+                owner_id,
+                allow_negative,
+                unlimited: false,
+            };
+            let client = b_owner.client.clone();
+            let t = b.slug.clone();
+            async move { client.open_ledger_account(&t, &request).await.unwrap() }
+        };
+        let b_house = open("bravo house q7x2k", None, true).await;
+        let b_wallet = open("bravo wallet q7x2k", Some(b_owner.id()), false).await;
+        b_owner
+            .client
+            .create_transfer(
+                &b.slug,
+                "bravo funding",
+                &CreateTransferRequest {
+                    from: b_house.id,
+                    to: b_wallet.id,
+                    amount: "100.00".to_owned(),
+                    memo: Some("bravo funding q7x2k".to_owned()),
+                },
+            )
+            .await
+            .unwrap();
         World {
             a,
             a_owner,
@@ -442,13 +562,42 @@ impl World {
             b_invitation,
             b_records,
             a_record,
+            b_house,
+            b_wallet,
         }
+    }
+
+    /// B's ledger accounts.
+    fn b_accounts(&self) -> [&AccountView; 2] {
+        [&self.b_house, &self.b_wallet]
+    }
+
+    /// `body` with `{from}` and `{to}` replaced by B's owner's funded
+    /// account and B's house.
+    fn fill_body(&self, body: &str) -> String {
+        body.replace("{from}", &self.b_wallet.id.to_string())
+            .replace("{to}", &self.b_house.id.to_string())
+    }
+
+    /// `route` sent to `path` (filled) by `client`, with its headers and
+    /// its body.
+    async fn send(&self, client: &Client, route: &Route, path: &str) -> RawResponse {
+        let client = route
+            .headers
+            .iter()
+            .fold(client.clone(), |client, (name, value)| {
+                client.with_header(*name, *value)
+            });
+        let body = route.body.map(|body| self.fill_body(body));
+        send(&client, route.method, path, body.as_deref()).await
     }
 
     /// Values of B for each path parameter of `path`; `{t}` is given.
     fn b_values(&self, path: &str, t: &str) -> BTreeMap<&'static str, String> {
         let id = if path.contains("/records/") {
             self.b_records[0].id
+        } else if path.contains("/ledger/accounts/") {
+            self.b_wallet.id
         } else {
             self.b_keys[0].1.id
         };
@@ -486,6 +635,11 @@ impl World {
             secrets.push(record.id.to_string());
             secrets.push(record.data["title"].as_str().unwrap().to_owned());
         }
+        for account in self.b_accounts() {
+            secrets.push(account.id.to_string());
+            secrets.push(account.name.clone());
+        }
+        secrets.push("bravo funding q7x2k".to_owned());
         secrets
     }
 
@@ -516,12 +670,27 @@ impl World {
             )
             .await
             .unwrap();
+        let accounts = owner
+            .list_ledger_accounts(&self.b.slug, &page)
+            .await
+            .unwrap();
+        let mut entries = Vec::new();
+        for account in &accounts.items {
+            entries.push(
+                owner
+                    .ledger_entries(&self.b.slug, account.id, &page)
+                    .await
+                    .unwrap(),
+            );
+        }
         serde_json::json!({
             "tenant": tenant,
             "members": members,
             "keys": keys,
             "collections": collections,
             "records": records,
+            "ledger_accounts": accounts,
+            "ledger_entries": entries,
         })
     }
 }
@@ -589,8 +758,8 @@ async fn outsiders_cannot_tell_tenant_b_exists(backend: Backend) {
             let missing_path = fill(&route.path, &world.b_values(&route.path, missing_reference));
             for (who, client) in &outsiders {
                 let what = format!("{who}: {} {b_path}", route.method.to_uppercase());
-                let at_b = send(client, route.method, &b_path, route.body).await;
-                let at_missing = send(client, route.method, &missing_path, route.body).await;
+                let at_b = world.send(client, route, &b_path).await;
+                let at_missing = world.send(client, route, &missing_path).await;
                 match route.needs {
                     Needs::Role(_) => {
                         assert_eq!(at_b.status, 404, "{what}: {}", at_b.text());
@@ -614,7 +783,7 @@ async fn outsiders_cannot_tell_tenant_b_exists(backend: Backend) {
                 checked += 1;
             }
             // Anonymous: 401 before anything else.
-            let anonymous = send(&server.anon, route.method, &b_path, route.body).await;
+            let anonymous = world.send(&server.anon, route, &b_path).await;
             assert_eq!(
                 anonymous.status,
                 401,
@@ -652,8 +821,8 @@ async fn outsiders_cannot_tell_tenant_b_exists(backend: Backend) {
             };
             for (who, client) in &guessers {
                 let what = format!("{who}: {} B's record in A", route.method.to_uppercase());
-                let guess = send(client, route.method, &in_a(record.id), route.body).await;
-                let never = send(client, route.method, &in_a(Uuid::now_v7()), route.body).await;
+                let guess = world.send(client, route, &in_a(record.id)).await;
+                let never = world.send(client, route, &in_a(Uuid::now_v7())).await;
                 expect_problem(&guess, 404, "record_not_found");
                 assert_eq!(
                     (guess.status, guess.text()),
@@ -666,6 +835,35 @@ async fn outsiders_cannot_tell_tenant_b_exists(backend: Backend) {
         }
     }
     assert_eq!(guessed, 4 * world.b_records.len() * guessers.len());
+    // Likewise B's ledger account ids through A's own ledger.
+    let mut guessed = 0;
+    for route in routes
+        .iter()
+        .filter(|r| r.path.contains("/ledger/accounts/{id}"))
+    {
+        for b_account in world.b_accounts() {
+            let in_a = |id: Uuid| {
+                fill(
+                    &route.path,
+                    &BTreeMap::from([("t", world.a.slug.clone()), ("id", id.to_string())]),
+                )
+            };
+            for (who, client) in &guessers {
+                let what = format!("{who}: {} B's account in A", route.path);
+                let guess = world.send(client, route, &in_a(b_account.id)).await;
+                let never = world.send(client, route, &in_a(Uuid::now_v7())).await;
+                expect_problem(&guess, 404, "account_not_found");
+                assert_eq!(
+                    (guess.status, guess.text()),
+                    (never.status, never.text()),
+                    "{what}: the answer differs from the one for an id that never existed"
+                );
+                expect_no_leak(&guess, &secrets, &what);
+                guessed += 1;
+            }
+        }
+    }
+    assert_eq!(guessed, 2 * world.b_accounts().len() * guessers.len());
     let a_record = world
         .a_owner
         .client
@@ -726,14 +924,10 @@ async fn outsiders_cannot_tell_tenant_b_exists(backend: Backend) {
         let path = fill(&format!("/v1/{rest}"), &world.b_values(&route.path, B_SLUG));
         for (who, client) in &outsiders {
             let what = format!("{who}: {} {path} on B's host", route.method.to_uppercase());
-            let at_b = send(&on_host(client, B_SLUG), route.method, &path, route.body).await;
-            let at_missing = send(
-                &on_host(client, "no-such-tenant-q7x2k"),
-                route.method,
-                &path,
-                route.body,
-            )
-            .await;
+            let at_b = world.send(&on_host(client, B_SLUG), route, &path).await;
+            let at_missing = world
+                .send(&on_host(client, "no-such-tenant-q7x2k"), route, &path)
+                .await;
             assert_eq!(at_b.status, 404, "{what}: {}", at_b.text());
             // A tenant route whose first segment is also a global route's
             // (`/v1/invitations`) is not rewritten on a tenant host, so it
@@ -832,8 +1026,9 @@ async fn outsiders_cannot_tell_tenant_b_exists(backend: Backend) {
 scenario!(outsiders_cannot_tell_tenant_b_exists, backend);
 
 /// Inside B, each role below the one a route needs gets 403 `forbidden`
-/// (users and API keys alike), the reads a role may make answer 200, and
-/// B is unchanged afterwards.
+/// (users and API keys alike), or 404 where the route names something that
+/// role may not see; the reads a role may make answer 200, and B is
+/// unchanged afterwards.
 async fn lower_roles_are_forbidden_above_their_role(server: TestServer) {
     let world = World::build(&server).await;
     let routes = tenant_routes(&server).await;
@@ -865,6 +1060,7 @@ async fn lower_roles_are_forbidden_above_their_role(server: TestServer) {
     ));
 
     let mut forbidden = 0;
+    let mut not_found = 0;
     for route in &routes {
         for reference in [world.b.slug.clone(), world.b.id.to_string()] {
             let path = fill(&route.path, &world.b_values(&route.path, &reference));
@@ -884,19 +1080,30 @@ async fn lower_roles_are_forbidden_above_their_role(server: TestServer) {
                             "{what}: {content_type}"
                         );
                     } else if route.method == "get" {
-                        let response = send(client, route.method, &path, None).await;
+                        let response = world.send(client, route, &path).await;
                         assert_eq!(response.status, 200, "{what}: {}", response.text());
                     }
                     continue;
                 }
-                let response = send(client, route.method, &path, route.body).await;
-                assert_eq!(response.status, 403, "{what}: {}", response.text());
-                expect_problem(&response, 403, "forbidden");
-                forbidden += 1;
+                let response = world.send(client, route, &path).await;
+                let unseen = match (route.unseen, has) {
+                    (Some(unseen), Needs::Role(role)) if unseen.hides_from(*role) => Some(unseen),
+                    _ => None,
+                };
+                if let Some(unseen) = unseen {
+                    assert_eq!(response.status, 404, "{what}: {}", response.text());
+                    expect_problem(&response, 404, unseen.code);
+                    not_found += 1;
+                } else {
+                    assert_eq!(response.status, 403, "{what}: {}", response.text());
+                    expect_problem(&response, 403, "forbidden");
+                    forbidden += 1;
+                }
             }
         }
     }
     assert!(forbidden > 0);
+    assert!(not_found > 0);
     assert_eq!(
         world.b_snapshot().await,
         before,

@@ -31,6 +31,7 @@ mod identity_replicas;
 mod identity_tenants;
 mod identity_tokens;
 mod keys;
+mod ledger;
 mod migrate;
 mod outage;
 mod pool;
