@@ -25,7 +25,7 @@ use std::sync::Arc;
 use serde_json::{Map, Value};
 
 use crate::ServiceError;
-use crate::context::{RequestContext, TenantAccess};
+use crate::context::{Actor, RequestContext, TenantAccess};
 use crate::data::Data;
 use crate::error::FieldError;
 use crate::shared::TenantWork;
@@ -41,11 +41,15 @@ struct Idempotency {
 }
 
 impl Idempotency {
-    /// The same key with another body (or collection) is a different
-    /// request: the hash covers both.
-    fn of(key: &str, collection: &str, data: &Value) -> Self {
+    /// The same key with another body (or collection), or from another
+    /// caller, is a different request: the hash covers all three, so a
+    /// member never gets another member's answer (in an `owner`
+    /// collection, a record they may not see) by reusing their key.
+    fn of(key: &str, caller: Actor, collection: &str, data: &Value) -> Self {
         use sha2::Digest as _;
         let mut hasher = sha2::Sha256::new();
+        hasher.update(caller.kind.name().as_bytes());
+        hasher.update(caller.id.map(|id| *id.as_bytes()).unwrap_or_default());
         hasher.update(collection.as_bytes());
         hasher.update([0]);
         hasher.update(data.to_string().as_bytes());
@@ -268,7 +272,8 @@ impl Data {
             .permit(access, ctx, Permission::RecordsWriteOwn, "record.create")
             .await?;
         let now = self.core.now();
-        let idempotency = idempotency_key.map(|key| Idempotency::of(key, collection, data));
+        let idempotency =
+            idempotency_key.map(|key| Idempotency::of(key, access.actor(), collection, data));
         let mut tx = permit.open(Access::Write).await?;
         if let Some(idempotency) = &idempotency {
             match tx

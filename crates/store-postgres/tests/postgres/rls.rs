@@ -93,6 +93,24 @@ async fn seed_ledger(tx: &mut dyn bulkhead_store::TenantTx) {
         .unwrap();
 }
 
+/// Runs `statement` as the runtime role in `tenant` and expects it refused
+/// for want of a privilege.
+async fn assert_permission_denied(app: &mut PgConnection, tenant: TenantId, statement: &str) {
+    let mut tx = app.begin().await.unwrap();
+    sqlx::raw_sql(&format!("SET LOCAL bulkhead.tenant_id = '{tenant}'"))
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    let error = sqlx::raw_sql(statement)
+        .execute(&mut *tx)
+        .await
+        .unwrap_err();
+    assert!(
+        error.to_string().contains("permission denied"),
+        "{statement}: {error}"
+    );
+}
+
 async fn tenant_ids_seen(
     connection: &mut PgConnection,
     table: &str,
@@ -327,19 +345,7 @@ async fn ledger_postings_and_transfers_are_append_only_for_the_runtime_role() {
         "DELETE FROM ledger_accounts",
         "TRUNCATE ledger_postings",
     ] {
-        let mut tx = app.begin().await.unwrap();
-        sqlx::raw_sql(&format!("SET LOCAL bulkhead.tenant_id = '{a}'"))
-            .execute(&mut *tx)
-            .await
-            .unwrap();
-        let error = sqlx::raw_sql(statement)
-            .execute(&mut *tx)
-            .await
-            .unwrap_err();
-        assert!(
-            error.to_string().contains("permission denied"),
-            "{statement}: {error}"
-        );
+        assert_permission_denied(&mut app, a, statement).await;
     }
     store.close().await;
     database.drop_database().await;
@@ -360,19 +366,7 @@ async fn the_audit_log_is_append_only_for_the_runtime_role_and_for_roles_granted
         "TRUNCATE memberships",
         "DELETE FROM audit_personal WHERE false; UPDATE audit_personal SET ip = 'x'",
     ] {
-        let mut tx = app.begin().await.unwrap();
-        sqlx::raw_sql(&format!("SET LOCAL bulkhead.tenant_id = '{a}'"))
-            .execute(&mut *tx)
-            .await
-            .unwrap();
-        let error = sqlx::raw_sql(statement)
-            .execute(&mut *tx)
-            .await
-            .unwrap_err();
-        assert!(
-            error.to_string().contains("permission denied"),
-            "{statement}: {error}"
-        );
+        assert_permission_denied(&mut app, a, statement).await;
     }
     // A role granted UPDATE and DELETE, as an owner that is not a superuser
     // holds them, finds no entry to change: row-level security allows only
