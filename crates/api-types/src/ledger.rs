@@ -34,6 +34,10 @@ pub struct CreateAccountRequest {
     /// (Default false.)
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub unlimited: bool,
+    /// The limit profile whose caps the account's payments keep to: a
+    /// default (`bronze`, `silver`, `gold`, `platinum`) or the tenant's own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit_profile: Option<String>,
 }
 
 /// A ledger account.
@@ -125,4 +129,133 @@ pub struct PostingList {
     /// Pass as `cursor` to get the next (older) page; `null` on the last
     /// page.
     pub next_cursor: Option<String>,
+}
+
+/// `POST /v1/tenants/{t}/ledger/holds` with an `Idempotency-Key` (201
+/// `HoldView`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateHoldRequest {
+    pub account: Uuid,
+    #[schema(example = "25.00")]
+    pub amount: String,
+    /// 1 to 2,592,000 (30 days); 3,600 if absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 1, maximum = 2592000)]
+    pub expires_in_seconds: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memo: Option<String>,
+}
+
+/// `POST …/ledger/holds/{id}/capture`: capture `amount` (all of the hold
+/// if absent) and release the rest.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CaptureHoldRequest {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(example = "12.34")]
+    pub amount: Option<String>,
+}
+
+/// A hold: `amount` of `account` reserved until captured, released or
+/// expired.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct HoldView {
+    pub id: Uuid,
+    pub account: Uuid,
+    #[schema(example = "25.00")]
+    pub amount: String,
+    /// `held`, `captured`, `released` or `expired`.
+    pub status: String,
+    /// What was captured ("0.00" unless `captured`).
+    pub captured: String,
+    /// The capture's transfer, once captured.
+    pub transfer_id: Option<Uuid>,
+    pub memo: Option<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub expires_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+}
+
+/// A hold once captured or released, with the capture's transfer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct SettledHoldView {
+    #[serde(flatten)]
+    pub hold: HoldView,
+    pub transfer: Option<TransferView>,
+}
+
+/// `POST /v1/tenants/{t}/ledger/grants` with an `Idempotency-Key`
+/// (`ledger.admin`; 201 `TransferView`): credits from the tenant's house
+/// account of the currency.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateGrantRequest {
+    pub account: Uuid,
+    #[schema(example = "100.00")]
+    pub amount: String,
+    /// Why, for the audit log: 1–500 characters.
+    pub reason: String,
+}
+
+/// A limit profile: caps in the account's unit (decimal strings; `null`:
+/// no cap) on one payment, a UTC day's and a UTC month's.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct LimitProfileView {
+    pub name: String,
+    #[schema(example = "500")]
+    pub single: Option<String>,
+    pub daily: Option<String>,
+    pub monthly: Option<String>,
+    /// A default profile the tenant has not changed.
+    pub default: bool,
+}
+
+/// `GET /v1/tenants/{t}/ledger/limit-profiles`: every profile, by name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct LimitProfileList {
+    pub items: Vec<LimitProfileView>,
+}
+
+/// `POST /v1/tenants/{t}/ledger/limit-profiles` (201), or `PATCH
+/// …/limit-profiles/{name}` without `name`: a cap left out stays as it is,
+/// `null` removes it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LimitProfileRequest {
+    /// 1–40 characters of `a-z0-9-_` (POST only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schema(value_type = Option<String>, example = "500")]
+    pub single: Option<Option<String>>,
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schema(value_type = Option<String>)]
+    pub daily: Option<Option<String>>,
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schema(value_type = Option<String>)]
+    pub monthly: Option<Option<String>>,
+}
+
+/// A field that is present, `null` or not: `Some(None)` for `null`, where
+/// a missing field stays `None` (by `#[serde(default)]`).
+fn present<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(deserializer).map(Some)
 }

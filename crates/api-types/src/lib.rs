@@ -62,8 +62,9 @@ pub use invitations::{
     AcceptInvitationRequest, AcceptedMembership, CreateInvitationRequest, InvitationCreated,
 };
 pub use ledger::{
-    AccountList, AccountView, CreateAccountRequest, CreateTransferRequest, PostingList,
-    PostingView, TransferView,
+    AccountList, AccountView, CaptureHoldRequest, CreateAccountRequest, CreateGrantRequest,
+    CreateHoldRequest, CreateTransferRequest, HoldView, LimitProfileList, LimitProfileRequest,
+    LimitProfileView, PostingList, PostingView, SettledHoldView, TransferView,
 };
 pub use me::{MeResponse, MembershipView, SessionList, SessionView, TenantRef, UserView};
 pub use members::{MemberList, MemberUser, MemberView, UpdateMemberRequest};

@@ -56,6 +56,8 @@ id_kinds! {
     LedgerAccountKind => LedgerAccountId, "ledger_account";
     /// Identifies a transfer between two ledger accounts.
     LedgerTransferKind => TransferId, "transfer";
+    /// Identifies a hold on a ledger account.
+    LedgerHoldKind => HoldId, "hold";
 }
 
 impl<K> Id<K> {

@@ -335,6 +335,9 @@ fn conflict_detail(code: &str) -> &'static str {
         "invitation_expired" => "This invitation has expired.",
         "already_member" => "You are already a member of this tenant.",
         "collection_exists" => "A collection with this name already exists in this tenant.",
+        "hold_expired" => "The hold expired before it was settled; what it reserved is free again.",
+        "hold_settled" => "The hold was already captured or released.",
+        "limit_profile_exists" => "A limit profile with this name already exists in this tenant.",
         _ => "The request conflicts with the current state.",
     }
 }

@@ -34,6 +34,14 @@ use crate::context::{RequestContext, TenantAccess};
 use crate::page::Paged;
 use crate::shared::{Core, Permit};
 
+mod grants;
+mod holds;
+mod limits;
+
+pub use grants::GrantRequest;
+pub use holds::{HoldAnswer, HoldRequest, MAX_HOLD_SECONDS, hold_json};
+pub use limits::{DEFAULT_PROFILES, LimitProfile, ProfileChange};
+
 /// How many times a transaction that lost a race is tried in all.
 pub const MAX_ATTEMPTS: u32 = 5;
 
@@ -56,6 +64,8 @@ pub struct OpenAccount<'a> {
     pub owner_id: Option<UserId>,
     pub allow_negative: bool,
     pub unlimited: bool,
+    /// The name of a default or tenant limit profile.
+    pub limit_profile: Option<&'a str>,
 }
 
 /// A transfer as asked for: the amount is a decimal string at the accounts'
@@ -123,6 +133,23 @@ fn parse_amount(text: &str, scale: Scale) -> Result<Amount, ServiceError> {
     Ok(amount)
 }
 
+/// A memo: at most [`MAX_MEMO`] characters. Line breaks and tabs are text;
+/// other control characters (NUL, which PostgreSQL cannot store, among
+/// them) are not.
+fn check_memo(memo: Option<&str>) -> Result<(), ServiceError> {
+    let unprintable = |c: char| c.is_control() && c != '\n' && c != '\t';
+    if memo.is_some_and(|memo| memo.chars().count() > MAX_MEMO || memo.chars().any(unprintable)) {
+        return Err(ServiceError::invalid(
+            "memo",
+            "invalid_memo",
+            format!(
+                "a memo is at most {MAX_MEMO} characters, with no control characters but line breaks and tabs"
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// The hash an `Idempotency-Key` is bound to: the operation and its body.
 fn request_hash(operation: &str, body: &Value) -> [u8; 32] {
     use sha2::Digest as _;
@@ -144,6 +171,26 @@ async fn back_off(attempt: u32) {
 
 fn is_contention(error: &ServiceError) -> bool {
     matches!(error, ServiceError::Store(StoreError::Contention(_)))
+}
+
+/// Runs `attempt` (one transaction) until it does not lose a race, at most
+/// [`MAX_ATTEMPTS`] times.
+async fn retrying<T, Attempt, Fut>(mut attempt: Attempt) -> Result<T, ServiceError>
+where
+    Attempt: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, ServiceError>>,
+{
+    let mut tries = 1;
+    loop {
+        match attempt().await {
+            Err(error) if is_contention(&error) && tries < MAX_ATTEMPTS => {
+                tracing::debug!(tries, %error, "a ledger transaction lost a race; trying again");
+                back_off(tries).await;
+                tries += 1;
+            }
+            answer => return answer,
+        }
+    }
 }
 
 impl Ledger {
@@ -223,6 +270,15 @@ impl Ledger {
                 format!("no member {owner} in this tenant"),
             ));
         }
+        if let Some(name) = request.limit_profile
+            && limits::find_profile(&mut *tx, name).await?.is_none()
+        {
+            return Err(ServiceError::invalid(
+                "limit_profile",
+                "not_found",
+                format!("no limit profile {name:?} in this tenant"),
+            ));
+        }
         let account = tx
             .insert_ledger_account(NewLedgerAccount {
                 id: LedgerAccountId::new(),
@@ -232,7 +288,8 @@ impl Ledger {
                 owner_id: request.owner_id,
                 allow_negative: request.allow_negative,
                 unlimited: request.unlimited,
-                limit_profile: None,
+                limit_profile: request.limit_profile.map(str::to_owned),
+                house: false,
                 at: self.core.now(),
             })
             .await?;
@@ -246,6 +303,7 @@ impl Ledger {
                 "owner_id": account.owner_id.map(|owner| owner.to_string()),
                 "allow_negative": account.allow_negative,
                 "unlimited": account.unlimited,
+                "limit_profile": account.limit_profile,
             }),
         )
         .await?;
@@ -265,7 +323,7 @@ impl Ledger {
             .member_permit(access, ctx)
             .open(Access::Read)
             .await?;
-        match tx.ledger_account(id).await? {
+        match tx.ledger_account(id, self.core.now()).await? {
             Some(account) if Self::may_see(access, &account) => Ok(account),
             _ => Err(ServiceError::NotFound("account_not_found")),
         }
@@ -297,6 +355,7 @@ impl Ledger {
             owner,
             after,
             limit,
+            now: self.core.now(),
         };
         let accounts = tx.ledger_accounts(&query).await?;
         Ok(Paged::new(accounts, limit, |account| {
@@ -319,7 +378,7 @@ impl Ledger {
             .member_permit(access, ctx)
             .open(Access::Read)
             .await?;
-        let account = match tx.ledger_account(id).await? {
+        let account = match tx.ledger_account(id, self.core.now()).await? {
             Some(account) if Self::may_see(access, &account) => account,
             _ => return Err(ServiceError::NotFound("account_not_found")),
         };
@@ -351,35 +410,13 @@ impl Ledger {
                 "A transfer needs two different accounts.",
             ));
         }
-        if request
-            .memo
-            .is_some_and(|memo| memo.chars().count() > MAX_MEMO)
-        {
-            return Err(ServiceError::invalid(
-                "memo",
-                "too_long",
-                format!("a memo is at most {MAX_MEMO} characters"),
-            ));
-        }
+        check_memo(request.memo)?;
         let permit = self
             .core
             .permit(access, ctx, Permission::LedgerTransfer, "ledger.transfer")
             .await?;
         let hash = request_hash("ledger.transfer", body);
-        let mut attempt = 1;
-        loop {
-            match self
-                .try_transfer(permit, request, idempotency_key, &hash)
-                .await
-            {
-                Err(error) if is_contention(&error) && attempt < MAX_ATTEMPTS => {
-                    tracing::debug!(attempt, %error, "transfer lost a race; trying again");
-                    back_off(attempt).await;
-                    attempt += 1;
-                }
-                answer => return answer,
-            }
-        }
+        retrying(|| self.try_transfer(permit, request, idempotency_key, &hash)).await
     }
 
     /// One attempt at a transfer, in one transaction.
@@ -397,7 +434,7 @@ impl Ledger {
         // looked at: keys are the tenant's, so another member sending the
         // same key and body must get the answer their own request gets, not
         // the first caller's transfer.
-        let source = match tx.ledger_account(request.from).await? {
+        let source = match tx.ledger_account(request.from, now).await? {
             Some(account) if Self::may_see(access, &account) => account,
             _ => return Err(ServiceError::NotFound("account_not_found")),
         };
@@ -417,6 +454,7 @@ impl Ledger {
         }
         let scale = scale_of(&source)?;
         let amount = parse_amount(request.amount, scale)?;
+        let caps = limits::caps_of(&mut *tx, &source).await?;
         let transfer = NewTransfer {
             id: TransferId::new(),
             kind: TransferKind::Transfer,
@@ -425,6 +463,7 @@ impl Ledger {
             amount: amount.minor(),
             memo: request.memo.map(str::to_owned),
             at: now,
+            caps,
         };
         let posted = match tx.post_transfer(transfer).await? {
             Ok(posted) => posted,
@@ -473,5 +512,17 @@ fn transfer_refused(refusal: TransferRefusal, source: &LedgerAccount) -> Service
             "balance_overflow",
             "The transfer would take a balance beyond what an account can hold.",
         ),
+        TransferRefusal::LimitExceeded(limit) => limit_exceeded(limit),
     }
+}
+
+/// A refusal by the source's limit profile, naming the cap.
+fn limit_exceeded(limit: bulkhead_store::ledger::Limit) -> ServiceError {
+    refused(
+        "limit_exceeded",
+        format!(
+            "The source account's {} limit does not allow this amount.",
+            limit.as_str()
+        ),
+    )
 }

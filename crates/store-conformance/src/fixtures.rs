@@ -310,6 +310,7 @@ pub fn ledger_account(
         allow_negative: house,
         unlimited: false,
         limit_profile: None,
+        house: false,
         at: t0(),
     }
 }
@@ -328,5 +329,35 @@ pub fn transfer(
         amount,
         memo: Some(format!("{amount} from {from} to {to}")),
         at: t0(),
+        caps: bulkhead_store::ledger::Caps::NONE,
+    }
+}
+
+/// A hold of `amount` on `account`, placed at `t0()` and expiring
+/// `minutes` later.
+pub fn hold(
+    account: bulkhead_domain::LedgerAccountId,
+    amount: i64,
+    minutes: i64,
+) -> bulkhead_store::ledger::NewHold {
+    bulkhead_store::ledger::NewHold {
+        id: bulkhead_domain::HoldId::new(),
+        account,
+        amount,
+        memo: Some(format!("hold of {amount}")),
+        expires_at: at(minutes),
+        at: t0(),
+        single_cap: None,
+    }
+}
+
+/// A limit profile with only a single-transfer cap.
+pub fn limit_profile(name: &str, single: Option<&str>) -> bulkhead_store::ledger::LimitProfileRow {
+    bulkhead_store::ledger::LimitProfileRow {
+        name: name.into(),
+        single: single.map(str::to_owned),
+        daily: None,
+        monthly: None,
+        updated_at: t0(),
     }
 }

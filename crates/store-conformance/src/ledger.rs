@@ -5,20 +5,23 @@
 
 use std::sync::Arc;
 
-use bulkhead_domain::{LedgerAccountId, TenantId};
+use bulkhead_domain::{HoldId, LedgerAccountId, TenantId, TransferId};
 use bulkhead_store::ledger::{
-    LedgerAccount, LedgerAccountQuery, Posting, PostingQuery, TransferKind, TransferRefusal,
+    Caps, Capture, HoldRefusal, HoldStatus, LedgerAccount, LedgerAccountQuery, Limit,
+    LimitProfileRow, Posting, PostingQuery, SettleHold, SettleRefusal, TransferKind,
+    TransferRefusal,
 };
 use bulkhead_store::{Access, Store};
 
 use crate::TestStore;
-use crate::fixtures::{self, t0};
+use crate::fixtures::{self, at, t0};
 
 fn all_accounts() -> LedgerAccountQuery {
     LedgerAccountQuery {
         owner: None,
         after: None,
         limit: 1000,
+        now: t0(),
     }
 }
 
@@ -94,12 +97,12 @@ pub async fn ledger_accounts_are_opened_read_and_listed(ts: &TestStore) {
     let mut tx = store.tenant(acme.id, Access::Read).await.unwrap();
     for account in &opened {
         assert_eq!(
-            tx.ledger_account(account.id).await.unwrap().as_ref(),
+            tx.ledger_account(account.id, t0()).await.unwrap().as_ref(),
             Some(account)
         );
     }
     assert!(
-        tx.ledger_account(LedgerAccountId::new())
+        tx.ledger_account(LedgerAccountId::new(), t0())
             .await
             .unwrap()
             .is_none()
@@ -192,7 +195,7 @@ pub async fn transfers_move_money_in_balanced_postings(ts: &TestStore) {
         limit: 10,
     };
     assert_eq!(tx.ledger_postings(&older).await.unwrap(), alices[1..]);
-    let alice = tx.ledger_account(alice.id).await.unwrap().unwrap();
+    let alice = tx.ledger_account(alice.id, t0()).await.unwrap().unwrap();
     assert_eq!(
         (alice.balance, alice.available(), alice.last_posting),
         (7_450, 7_450, 2)
@@ -389,4 +392,298 @@ pub async fn transfers_both_ways_between_a_pair_all_post(ts: &TestStore) {
         assert_eq!((account.balance, account.last_posting), (1_000, 33));
     }
     assert_books_balance(&*store, acme.id).await;
+}
+
+/// A house account and a wallet funded from it with `amount`.
+async fn house_and_wallet(
+    store: &dyn Store,
+    tenant: TenantId,
+    amount: i64,
+) -> (LedgerAccount, LedgerAccount) {
+    let mut tx = store.tenant(tenant, Access::Write).await.unwrap();
+    let house = tx.house_account("USD", 2, t0()).await.unwrap();
+    let wallet = tx
+        .insert_ledger_account(fixtures::ledger_account("wallet", "USD", None, false))
+        .await
+        .unwrap();
+    tx.post_transfer(fixtures::transfer(house.id, wallet.id, amount))
+        .await
+        .unwrap()
+        .unwrap();
+    tx.commit().await.unwrap();
+    (house, wallet)
+}
+
+async fn account_at(
+    store: &dyn Store,
+    tenant: TenantId,
+    id: LedgerAccountId,
+    now: time::OffsetDateTime,
+) -> LedgerAccount {
+    let mut tx = store.tenant(tenant, Access::Read).await.unwrap();
+    tx.ledger_account(id, now).await.unwrap().unwrap()
+}
+
+fn capture(to: LedgerAccountId, amount: Option<i64>) -> Option<Capture> {
+    Some(Capture {
+        amount,
+        transfer: TransferId::new(),
+        to,
+        memo: None,
+        caps: Caps::NONE,
+    })
+}
+
+pub async fn a_house_account_is_opened_once_per_currency_and_scale(ts: &TestStore) {
+    let store = &*ts.store;
+    let owner = fixtures::user(store, "owner@example.com").await;
+    let acme = fixtures::tenant(store, "acme", &owner).await;
+    let mut tx = store.tenant(acme.id, Access::Write).await.unwrap();
+    let first = tx.house_account("USD", 2, t0()).await.unwrap();
+    assert!(first.house && first.allow_negative && first.owner_id.is_none());
+    assert_eq!((first.currency.as_str(), first.scale), ("USD", 2));
+    assert_eq!(tx.house_account("USD", 2, at(5)).await.unwrap(), first);
+    let mills = tx.house_account("USD", 3, t0()).await.unwrap();
+    let euros = tx.house_account("EUR", 2, t0()).await.unwrap();
+    assert!(mills.id != first.id && euros.id != first.id && mills.id != euros.id);
+    tx.commit().await.unwrap();
+    let mut tx = store.tenant(acme.id, Access::Write).await.unwrap();
+    assert_eq!(
+        tx.house_account("USD", 2, at(9)).await.unwrap().id,
+        first.id
+    );
+}
+
+pub async fn holds_reserve_until_captured_released_or_expired(ts: &TestStore) {
+    let store = &*ts.store;
+    let owner = fixtures::user(store, "owner@example.com").await;
+    let acme = fixtures::tenant(store, "acme", &owner).await;
+    let (house, wallet) = house_and_wallet(store, acme.id, 1_000).await;
+
+    let mut tx = store.tenant(acme.id, Access::Write).await.unwrap();
+    let first = tx
+        .place_hold(fixtures::hold(wallet.id, 300, 60))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (first.status, first.amount, first.captured),
+        (HoldStatus::Held, 300, 0)
+    );
+    assert_eq!(
+        tx.place_hold(fixtures::hold(wallet.id, 701, 60))
+            .await
+            .unwrap(),
+        Err(HoldRefusal::InsufficientFunds)
+    );
+    // A transfer may spend only what no hold reserves.
+    assert_eq!(
+        tx.post_transfer(fixtures::transfer(wallet.id, house.id, 701))
+            .await
+            .unwrap(),
+        Err(TransferRefusal::InsufficientFunds)
+    );
+    tx.commit().await.unwrap();
+    let read = account_at(store, acme.id, wallet.id, at(1)).await;
+    assert_eq!(
+        (read.balance, read.held, read.available()),
+        (1_000, 300, 700)
+    );
+
+    // Capturing 200 of 300 moves 200 to the house and frees the rest.
+    let mut tx = store.tenant(acme.id, Access::Write).await.unwrap();
+    let too_much = SettleHold {
+        hold: first.id,
+        at: at(1),
+        capture: capture(house.id, Some(301)),
+    };
+    assert_eq!(
+        tx.settle_hold(too_much).await.unwrap(),
+        Err(SettleRefusal::CaptureExceedsHold)
+    );
+    let settle = SettleHold {
+        hold: first.id,
+        at: at(1),
+        capture: capture(house.id, Some(200)),
+    };
+    let settled = tx.settle_hold(settle).await.unwrap().unwrap();
+    let transfer = settled.transfer.unwrap();
+    assert_eq!(
+        (transfer.kind, transfer.from, transfer.to, transfer.amount),
+        (TransferKind::Capture, wallet.id, house.id, 200)
+    );
+    assert_eq!(transfer.from_balance, 800);
+    assert_eq!(
+        (
+            settled.hold.status,
+            settled.hold.captured,
+            settled.hold.transfer_id
+        ),
+        (HoldStatus::Captured, 200, Some(transfer.id))
+    );
+    for capture_it in [None, capture(house.id, None)] {
+        let again = SettleHold {
+            hold: first.id,
+            at: at(2),
+            capture: capture_it,
+        };
+        assert_eq!(
+            tx.settle_hold(again).await.unwrap(),
+            Err(SettleRefusal::Settled)
+        );
+    }
+    // Released: everything is available again.
+    let second = tx
+        .place_hold(fixtures::hold(wallet.id, 500, 60))
+        .await
+        .unwrap()
+        .unwrap();
+    let release = SettleHold {
+        hold: second.id,
+        at: at(2),
+        capture: None,
+    };
+    let released = tx.settle_hold(release).await.unwrap().unwrap();
+    assert_eq!(
+        (released.hold.status, released.transfer),
+        (HoldStatus::Released, None)
+    );
+    let unknown = SettleHold {
+        hold: HoldId::new(),
+        at: at(2),
+        capture: None,
+    };
+    assert_eq!(
+        tx.settle_hold(unknown).await.unwrap(),
+        Err(SettleRefusal::HoldNotFound)
+    );
+    // A hold that runs out at minute 10.
+    let third = tx
+        .place_hold(fixtures::hold(wallet.id, 800, 10))
+        .await
+        .unwrap()
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(
+        account_at(store, acme.id, wallet.id, at(9))
+            .await
+            .available(),
+        0
+    );
+    // Past its time it no longer counts, marked or not, and cannot be settled.
+    assert_eq!(
+        account_at(store, acme.id, wallet.id, at(10))
+            .await
+            .available(),
+        800
+    );
+    let mut tx = store.tenant(acme.id, Access::Write).await.unwrap();
+    let late = SettleHold {
+        hold: third.id,
+        at: at(10),
+        capture: capture(house.id, None),
+    };
+    assert_eq!(
+        tx.settle_hold(late).await.unwrap(),
+        Err(SettleRefusal::Expired)
+    );
+    let mut later = fixtures::hold(wallet.id, 800, 60);
+    later.at = at(11);
+    later.expires_at = at(70);
+    tx.place_hold(later).await.unwrap().unwrap();
+    let expired = tx.ledger_hold(third.id).await.unwrap().unwrap();
+    assert_eq!(expired.status, HoldStatus::Expired);
+    assert_eq!(expired.status_at(at(11)), HoldStatus::Expired);
+    tx.commit().await.unwrap();
+    let read = account_at(store, acme.id, wallet.id, at(12)).await;
+    assert_eq!((read.balance, read.held), (800, 800));
+    assert_books_balance(store, acme.id).await;
+}
+
+pub async fn limit_caps_hold_per_transfer_day_and_month(ts: &TestStore) {
+    let store = &*ts.store;
+    let owner = fixtures::user(store, "owner@example.com").await;
+    let acme = fixtures::tenant(store, "acme", &owner).await;
+    let (house, wallet) = house_and_wallet(store, acme.id, 10_000).await;
+    let caps = Caps {
+        single: Some(100),
+        daily: Some(250),
+        monthly: Some(400),
+    };
+    let day = time::Duration::days(1);
+    // (minutes after t0, amount, refused by)
+    let steps: [(time::OffsetDateTime, i64, Option<Limit>); 9] = [
+        (t0(), 101, Some(Limit::Single)),
+        (t0(), 100, None),
+        (t0(), 100, None),
+        (t0(), 60, Some(Limit::Daily)),
+        (t0(), 50, None),
+        (t0() + day, 100, None),
+        (t0() + day, 60, Some(Limit::Monthly)),
+        (t0() + day, 50, None),
+        (t0() + 30 * day, 100, None),
+    ];
+    for (when, amount, refused) in steps {
+        let mut tx = store.tenant(acme.id, Access::Write).await.unwrap();
+        let mut transfer = fixtures::transfer(wallet.id, house.id, amount);
+        transfer.at = when;
+        transfer.caps = caps;
+        let outcome = tx.post_transfer(transfer).await.unwrap();
+        match refused {
+            Some(limit) => assert_eq!(outcome, Err(TransferRefusal::LimitExceeded(limit))),
+            None => assert!(outcome.is_ok(), "{when} {amount}: {outcome:?}"),
+        }
+        tx.commit().await.unwrap();
+    }
+    let mut tx = store.tenant(acme.id, Access::Write).await.unwrap();
+    let mut hold = fixtures::hold(wallet.id, 101, 60);
+    hold.single_cap = Some(100);
+    assert_eq!(
+        tx.place_hold(hold).await.unwrap(),
+        Err(HoldRefusal::LimitExceeded(Limit::Single))
+    );
+    drop(tx);
+    let read = account_at(store, acme.id, wallet.id, t0() + 30 * day).await;
+    assert_eq!(read.balance, 10_000 - 500);
+    assert_books_balance(store, acme.id).await;
+}
+
+pub async fn limit_profiles_are_stored_and_replaced(ts: &TestStore) {
+    let store = &*ts.store;
+    let owner = fixtures::user(store, "owner@example.com").await;
+    let acme = fixtures::tenant(store, "acme", &owner).await;
+    let mut tx = store.tenant(acme.id, Access::Write).await.unwrap();
+    let gold = LimitProfileRow {
+        name: "gold".into(),
+        single: Some("5000".into()),
+        daily: Some("10000.50".into()),
+        monthly: None,
+        updated_at: t0(),
+    };
+    tx.put_limit_profile(gold.clone()).await.unwrap();
+    tx.put_limit_profile(fixtures::limit_profile("agents", None))
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let mut tx = store.tenant(acme.id, Access::Write).await.unwrap();
+    let names: Vec<String> = tx
+        .limit_profiles()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|profile| profile.name)
+        .collect();
+    assert_eq!(names, ["agents", "gold"]);
+    assert_eq!(tx.limit_profile("gold").await.unwrap(), Some(gold.clone()));
+    let changed = LimitProfileRow {
+        single: None,
+        monthly: Some("1".into()),
+        updated_at: at(5),
+        ..gold
+    };
+    tx.put_limit_profile(changed.clone()).await.unwrap();
+    tx.commit().await.unwrap();
+    let mut tx = store.tenant(acme.id, Access::Read).await.unwrap();
+    assert_eq!(tx.limit_profile("gold").await.unwrap(), Some(changed));
+    assert!(tx.limit_profile("silver").await.unwrap().is_none());
 }

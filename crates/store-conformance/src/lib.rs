@@ -141,6 +141,10 @@ macro_rules! conformance_suite {
             a_refused_transfer_writes_nothing,
             concurrent_debits_never_overdraw_an_account,
             transfers_both_ways_between_a_pair_all_post,
+            a_house_account_is_opened_once_per_currency_and_scale,
+            holds_reserve_until_captured_released_or_expired,
+            limit_caps_hold_per_transfer_day_and_month,
+            limit_profiles_are_stored_and_replaced,
         );
         $crate::conformance_suite!(@cases $fresh; model;
             records_match_an_in_memory_model_under_random_operations,

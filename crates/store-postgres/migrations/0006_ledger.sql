@@ -11,6 +11,14 @@
 -- `balance - held`, and only `allow_negative` or `unlimited` accounts may
 -- go below what they hold. The CHECKs are the last line; bulkhead_ledger_post
 -- refuses an overdraft before it would reach them.
+--
+-- A `house` account (at most one per currency and scale) issues grants and
+-- receives captured holds; it may go negative. `spent_today` and
+-- `spent_this_month` are what the account has paid out in the UTC day
+-- `spent_day` (days since 1970-01-01) and the UTC month `spent_month`
+-- (year * 12 + month - 1), for its limit profile's caps: counters kept
+-- with the balance, so a cap is checked under the account's lock without
+-- summing postings.
 
 CREATE TABLE ledger_accounts (
     tenant_id      uuid        NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
@@ -25,12 +33,20 @@ CREATE TABLE ledger_accounts (
     balance        bigint      NOT NULL DEFAULT 0,
     held           bigint      NOT NULL DEFAULT 0 CHECK (held >= 0),
     last_posting   bigint      NOT NULL DEFAULT 0 CHECK (last_posting >= 0),
+    house          boolean     NOT NULL DEFAULT false,
+    spent_day      bigint      NOT NULL DEFAULT 0,
+    spent_today    bigint      NOT NULL DEFAULT 0 CHECK (spent_today >= 0),
+    spent_month    bigint      NOT NULL DEFAULT 0,
+    spent_this_month bigint    NOT NULL DEFAULT 0 CHECK (spent_this_month >= 0),
     created_at     timestamptz NOT NULL,
     PRIMARY KEY (tenant_id, id),
-    CHECK (allow_negative OR unlimited OR balance >= held)
+    CHECK (allow_negative OR unlimited OR balance >= held),
+    CHECK (NOT house OR allow_negative)
 );
 -- A member's own accounts.
 CREATE INDEX ix_ledger_accounts_owner ON ledger_accounts (tenant_id, owner_id, id);
+CREATE UNIQUE INDEX uq_ledger_accounts_house ON ledger_accounts (tenant_id, currency, scale)
+    WHERE house;
 
 CREATE TABLE ledger_transfers (
     tenant_id    uuid        NOT NULL,
@@ -60,6 +76,43 @@ CREATE TABLE ledger_postings (
     FOREIGN KEY (tenant_id, transfer_id) REFERENCES ledger_transfers (tenant_id, id) ON DELETE CASCADE
 );
 
+-- Holds reserve part of an account's balance: while `held`, `amount`
+-- counts in the account's `held`. A hold ends captured (`captured` of it
+-- moved by `transfer_id`, the rest released), released, or expired (once
+-- `expires_at` has passed, whoever touches the account next marks it).
+CREATE TABLE ledger_holds (
+    tenant_id   uuid        NOT NULL,
+    id          uuid        NOT NULL,
+    account_id  uuid        NOT NULL,
+    amount      bigint      NOT NULL CHECK (amount > 0),
+    status      text        NOT NULL CHECK (status IN ('held', 'captured', 'released', 'expired')),
+    captured    bigint      NOT NULL DEFAULT 0 CHECK (captured >= 0 AND captured <= amount),
+    transfer_id uuid,
+    memo        text,
+    expires_at  timestamptz NOT NULL,
+    created_at  timestamptz NOT NULL,
+    settled_at  timestamptz,
+    PRIMARY KEY (tenant_id, id),
+    FOREIGN KEY (tenant_id, account_id) REFERENCES ledger_accounts (tenant_id, id) ON DELETE CASCADE,
+    FOREIGN KEY (tenant_id, transfer_id) REFERENCES ledger_transfers (tenant_id, id) ON DELETE CASCADE
+);
+CREATE INDEX ix_ledger_holds_open ON ledger_holds (tenant_id, account_id, expires_at)
+    WHERE status = 'held';
+
+-- A tenant's limit profiles: caps on what an account may pay out in one
+-- transfer, one UTC day and one UTC month, as decimal text in the account's
+-- unit (NULL: no cap). A tenant without a row of a default name (bronze,
+-- silver, gold, platinum) has the default.
+CREATE TABLE ledger_limit_profiles (
+    tenant_id  uuid        NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
+    name       text        NOT NULL,
+    single     text,
+    daily      text,
+    monthly    text,
+    updated_at timestamptz NOT NULL,
+    PRIMARY KEY (tenant_id, name)
+);
+
 ALTER TABLE ledger_accounts ENABLE ROW LEVEL SECURITY;
 ALTER TABLE ledger_accounts FORCE ROW LEVEL SECURITY;
 CREATE POLICY tenant_isolation ON ledger_accounts
@@ -78,18 +131,61 @@ CREATE POLICY tenant_isolation ON ledger_postings
     USING (tenant_id = NULLIF(current_setting('bulkhead.tenant_id', true), '')::uuid)
     WITH CHECK (tenant_id = NULLIF(current_setting('bulkhead.tenant_id', true), '')::uuid);
 
+ALTER TABLE ledger_holds ENABLE ROW LEVEL SECURITY;
+ALTER TABLE ledger_holds FORCE ROW LEVEL SECURITY;
+CREATE POLICY tenant_isolation ON ledger_holds
+    USING (tenant_id = NULLIF(current_setting('bulkhead.tenant_id', true), '')::uuid)
+    WITH CHECK (tenant_id = NULLIF(current_setting('bulkhead.tenant_id', true), '')::uuid);
+
+ALTER TABLE ledger_limit_profiles ENABLE ROW LEVEL SECURITY;
+ALTER TABLE ledger_limit_profiles FORCE ROW LEVEL SECURITY;
+CREATE POLICY tenant_isolation ON ledger_limit_profiles
+    USING (tenant_id = NULLIF(current_setting('bulkhead.tenant_id', true), '')::uuid)
+    WITH CHECK (tenant_id = NULLIF(current_setting('bulkhead.tenant_id', true), '')::uuid);
+
+-- Marks the account's holds whose time has passed as expired and gives
+-- back what they reserved. The account must be locked by the caller.
+CREATE FUNCTION bulkhead_ledger_expire_holds(p_tenant uuid, p_account uuid, p_now timestamptz)
+RETURNS void
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    freed bigint;
+BEGIN
+    WITH expired AS (
+        UPDATE ledger_holds SET status = 'expired', settled_at = p_now
+        WHERE tenant_id = p_tenant AND account_id = p_account AND status = 'held'
+          AND expires_at <= p_now
+        RETURNING amount
+    )
+    SELECT sum(amount) INTO freed FROM expired;
+    IF freed IS NOT NULL THEN
+        UPDATE ledger_accounts SET held = held - freed WHERE tenant_id = p_tenant AND id = p_account;
+    END IF;
+END
+$$;
+
 -- Posts one transfer in one round trip: locks both accounts in id order (so
 -- two transfers between the same pair, either way round, never deadlock),
--- checks them, moves the amount and writes the transfer and its postings.
+-- lets the source's expired holds go, checks the accounts, moves the amount
+-- and writes the transfer and its postings.
+--
+-- `p_release` is what the source's `held` gives up in the same step (a
+-- captured hold's whole amount; 0 otherwise). `p_single`, `p_daily` and
+-- `p_monthly` are the source's caps in minor units (NULL: none), counted
+-- over the UTC day `p_day` and month `p_month` of `p_at`.
+--
 -- `outcome` is 'posted', or why nothing was written: 'from_not_found',
--- 'to_not_found', 'currency_mismatch', 'insufficient_funds' or
--- 'balance_overflow'. Each statement takes a new snapshot (READ COMMITTED),
--- so the checks read the balances as locked. SECURITY INVOKER: row-level
--- security applies as to the runtime role's own statements, and under Citus
--- every statement is single-shard on the tenant's shard.
+-- 'to_not_found', 'currency_mismatch', 'insufficient_funds',
+-- 'balance_overflow', 'limit_single', 'limit_daily' or 'limit_monthly'.
+-- Each statement takes a new snapshot (READ COMMITTED), so the checks read
+-- the balances as locked. SECURITY INVOKER: row-level security applies as to
+-- the runtime role's own statements, and under Citus every statement is
+-- single-shard on the tenant's shard.
 CREATE FUNCTION bulkhead_ledger_post(
     p_tenant uuid, p_transfer uuid, p_kind text, p_from uuid, p_to uuid, p_amount bigint,
-    p_memo text, p_at timestamptz,
+    p_memo text, p_at timestamptz, p_release bigint,
+    p_single bigint, p_daily bigint, p_monthly bigint, p_day bigint, p_month bigint,
     OUT outcome text, OUT from_balance bigint, OUT to_balance bigint)
 LANGUAGE plpgsql
 AS $$
@@ -98,9 +194,12 @@ DECLARE
     target ledger_accounts;
     from_seq bigint;
     to_seq bigint;
+    today bigint;
+    this_month bigint;
 BEGIN
     PERFORM 1 FROM ledger_accounts
         WHERE tenant_id = p_tenant AND id IN (p_from, p_to) ORDER BY id FOR UPDATE;
+    PERFORM bulkhead_ledger_expire_holds(p_tenant, p_from, p_at);
     SELECT * INTO source FROM ledger_accounts WHERE tenant_id = p_tenant AND id = p_from;
     IF NOT FOUND THEN
         outcome := 'from_not_found';
@@ -116,7 +215,7 @@ BEGIN
         RETURN;
     END IF;
     IF NOT (source.allow_negative OR source.unlimited)
-        AND source.balance - source.held < p_amount THEN
+        AND source.balance - (source.held - p_release) < p_amount THEN
         outcome := 'insufficient_funds';
         RETURN;
     END IF;
@@ -125,7 +224,29 @@ BEGIN
         outcome := 'balance_overflow';
         RETURN;
     END IF;
-    UPDATE ledger_accounts SET balance = balance - p_amount, last_posting = last_posting + 1
+    today := CASE WHEN source.spent_day = p_day THEN source.spent_today ELSE 0 END;
+    this_month := CASE WHEN source.spent_month = p_month THEN source.spent_this_month ELSE 0 END;
+    IF p_single IS NOT NULL AND p_amount > p_single THEN
+        outcome := 'limit_single';
+        RETURN;
+    END IF;
+    IF p_daily IS NOT NULL AND today > p_daily - p_amount THEN
+        outcome := 'limit_daily';
+        RETURN;
+    END IF;
+    IF p_monthly IS NOT NULL AND this_month > p_monthly - p_amount THEN
+        outcome := 'limit_monthly';
+        RETURN;
+    END IF;
+    UPDATE ledger_accounts SET balance = balance - p_amount, held = held - p_release,
+            last_posting = last_posting + 1,
+            spent_day = p_day, spent_month = p_month,
+            -- Saturating: an account without caps may pay out more in a day
+            -- than a bigint holds, and must not fail for counting it.
+            spent_today = CASE WHEN today > 9223372036854775807 - p_amount
+                THEN 9223372036854775807 ELSE today + p_amount END,
+            spent_this_month = CASE WHEN this_month > 9223372036854775807 - p_amount
+                THEN 9223372036854775807 ELSE this_month + p_amount END
         WHERE tenant_id = p_tenant AND id = p_from
         RETURNING balance, last_posting INTO from_balance, from_seq;
     UPDATE ledger_accounts SET balance = balance + p_amount, last_posting = last_posting + 1
@@ -137,5 +258,108 @@ BEGIN
     VALUES (p_tenant, p_from, from_seq, p_transfer, -p_amount, from_balance, p_at),
            (p_tenant, p_to, to_seq, p_transfer, p_amount, to_balance, p_at);
     outcome := 'posted';
+END
+$$;
+
+-- Places a hold of `p_amount` on an account: locks it, lets its expired
+-- holds go, checks what is available (unless it may go negative) and the
+-- single-transfer cap, and reserves the amount. `outcome` is 'held',
+-- 'account_not_found', 'insufficient_funds' or 'limit_single'.
+CREATE FUNCTION bulkhead_ledger_hold(
+    p_tenant uuid, p_hold uuid, p_account uuid, p_amount bigint, p_memo text,
+    p_expires_at timestamptz, p_at timestamptz, p_single bigint,
+    OUT outcome text, OUT available bigint)
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    account ledger_accounts;
+BEGIN
+    PERFORM 1 FROM ledger_accounts WHERE tenant_id = p_tenant AND id = p_account FOR UPDATE;
+    IF NOT FOUND THEN
+        outcome := 'account_not_found';
+        RETURN;
+    END IF;
+    PERFORM bulkhead_ledger_expire_holds(p_tenant, p_account, p_at);
+    SELECT * INTO account FROM ledger_accounts WHERE tenant_id = p_tenant AND id = p_account;
+    IF NOT (account.allow_negative OR account.unlimited)
+        AND account.balance - account.held < p_amount THEN
+        outcome := 'insufficient_funds';
+        RETURN;
+    END IF;
+    IF account.held > 9223372036854775807 - p_amount THEN
+        outcome := 'balance_overflow';
+        RETURN;
+    END IF;
+    IF p_single IS NOT NULL AND p_amount > p_single THEN
+        outcome := 'limit_single';
+        RETURN;
+    END IF;
+    UPDATE ledger_accounts SET held = held + p_amount
+        WHERE tenant_id = p_tenant AND id = p_account
+        RETURNING balance - held INTO available;
+    INSERT INTO ledger_holds (tenant_id, id, account_id, amount, status, memo, expires_at, created_at)
+    VALUES (p_tenant, p_hold, p_account, p_amount, 'held', p_memo, p_expires_at, p_at);
+    outcome := 'held';
+END
+$$;
+
+-- Ends an open hold: captures `p_capture` of it (NULL: all) by a transfer
+-- `p_transfer` to `p_to`, releasing the rest, or releases it all when
+-- `p_to` is NULL. The hold is locked first, then the accounts (by
+-- bulkhead_ledger_post, in id order). `outcome` is 'captured' or
+-- 'released', 'hold_not_found', 'hold_expired', 'hold_settled',
+-- 'capture_exceeds_hold', or a refusal of bulkhead_ledger_post.
+CREATE FUNCTION bulkhead_ledger_settle_hold(
+    p_tenant uuid, p_hold uuid, p_capture bigint, p_transfer uuid, p_to uuid, p_memo text,
+    p_at timestamptz, p_single bigint, p_daily bigint, p_monthly bigint, p_day bigint,
+    p_month bigint,
+    OUT outcome text, OUT amount_captured bigint, OUT from_balance bigint, OUT to_balance bigint)
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    held_row ledger_holds;
+    posted record;
+BEGIN
+    SELECT * INTO held_row FROM ledger_holds WHERE tenant_id = p_tenant AND id = p_hold FOR UPDATE;
+    IF NOT FOUND THEN
+        outcome := 'hold_not_found';
+        RETURN;
+    END IF;
+    IF held_row.status = 'expired' OR (held_row.status = 'held' AND held_row.expires_at <= p_at) THEN
+        outcome := 'hold_expired';
+        RETURN;
+    END IF;
+    IF held_row.status <> 'held' THEN
+        outcome := 'hold_settled';
+        RETURN;
+    END IF;
+    IF p_to IS NULL THEN
+        PERFORM 1 FROM ledger_accounts WHERE tenant_id = p_tenant AND id = held_row.account_id FOR UPDATE;
+        UPDATE ledger_accounts SET held = held - held_row.amount
+            WHERE tenant_id = p_tenant AND id = held_row.account_id;
+        UPDATE ledger_holds SET status = 'released', settled_at = p_at
+            WHERE tenant_id = p_tenant AND id = p_hold;
+        outcome := 'released';
+        amount_captured := 0;
+        RETURN;
+    END IF;
+    amount_captured := COALESCE(p_capture, held_row.amount);
+    IF amount_captured > held_row.amount THEN
+        outcome := 'capture_exceeds_hold';
+        RETURN;
+    END IF;
+    SELECT * INTO posted FROM bulkhead_ledger_post(p_tenant, p_transfer, 'capture', held_row.account_id,
+        p_to, amount_captured, COALESCE(p_memo, held_row.memo), p_at, held_row.amount, p_single, p_daily,
+        p_monthly, p_day, p_month);
+    IF posted.outcome <> 'posted' THEN
+        outcome := posted.outcome;
+        RETURN;
+    END IF;
+    UPDATE ledger_holds SET status = 'captured', captured = amount_captured, transfer_id = p_transfer,
+            settled_at = p_at
+        WHERE tenant_id = p_tenant AND id = p_hold;
+    outcome := 'captured';
+    from_balance := posted.from_balance;
+    to_balance := posted.to_balance;
 END
 $$;

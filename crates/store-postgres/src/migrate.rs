@@ -47,7 +47,9 @@ pub const fn tenant_privileges(table: TenantTable) -> &'static str {
         | TenantTable::RecordEvents
         | TenantTable::LedgerTransfers
         | TenantTable::LedgerPostings => "SELECT, INSERT",
-        TenantTable::LedgerAccounts => "SELECT, INSERT, UPDATE",
+        TenantTable::LedgerAccounts
+        | TenantTable::LedgerHolds
+        | TenantTable::LedgerLimitProfiles => "SELECT, INSERT, UPDATE",
         TenantTable::AuditPersonal | TenantTable::RecordUniqueValues => "SELECT, INSERT, DELETE",
         TenantTable::IdempotencyKeys => "SELECT, INSERT, UPDATE",
     }

@@ -11,6 +11,14 @@
 -- `balance - held`, and only `allow_negative` or `unlimited` accounts may
 -- go below what they hold. The CHECKs are the last line; the store refuses
 -- an overdraft before it would reach them.
+--
+-- A `house` account (at most one per currency and scale) issues grants and
+-- receives captured holds; it may go negative. `spent_today` and
+-- `spent_this_month` are what the account has paid out in the UTC day
+-- `spent_day` (days since 1970-01-01) and the UTC month `spent_month`
+-- (year * 12 + month - 1), for its limit profile's caps: counters kept
+-- with the balance, so a cap is checked under the account's lock without
+-- summing postings.
 
 CREATE TABLE ledger_accounts (
     tenant_id      BLOB    NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
@@ -25,12 +33,20 @@ CREATE TABLE ledger_accounts (
     balance        INTEGER NOT NULL DEFAULT 0,
     held           INTEGER NOT NULL DEFAULT 0 CHECK (held >= 0),
     last_posting   INTEGER NOT NULL DEFAULT 0 CHECK (last_posting >= 0),
+    house          INTEGER NOT NULL DEFAULT 0 CHECK (house IN (0, 1)),
+    spent_day      INTEGER NOT NULL DEFAULT 0,
+    spent_today    INTEGER NOT NULL DEFAULT 0 CHECK (spent_today >= 0),
+    spent_month    INTEGER NOT NULL DEFAULT 0,
+    spent_this_month INTEGER NOT NULL DEFAULT 0 CHECK (spent_this_month >= 0),
     created_at     INTEGER NOT NULL,
     PRIMARY KEY (tenant_id, id),
-    CHECK (allow_negative = 1 OR unlimited = 1 OR balance >= held)
+    CHECK (allow_negative = 1 OR unlimited = 1 OR balance >= held),
+    CHECK (house = 0 OR allow_negative = 1)
 ) STRICT, WITHOUT ROWID;
 -- A member's own accounts.
 CREATE INDEX ix_ledger_accounts_owner ON ledger_accounts (tenant_id, owner_id, id);
+CREATE UNIQUE INDEX uq_ledger_accounts_house ON ledger_accounts (tenant_id, currency, scale)
+    WHERE house = 1;
 
 CREATE TABLE ledger_transfers (
     tenant_id    BLOB    NOT NULL,
@@ -58,6 +74,43 @@ CREATE TABLE ledger_postings (
     PRIMARY KEY (tenant_id, account_id, seq),
     FOREIGN KEY (tenant_id, account_id) REFERENCES ledger_accounts (tenant_id, id) ON DELETE CASCADE,
     FOREIGN KEY (tenant_id, transfer_id) REFERENCES ledger_transfers (tenant_id, id) ON DELETE CASCADE
+) STRICT, WITHOUT ROWID;
+
+-- Holds reserve part of an account's balance: while `held`, `amount`
+-- counts in the account's `held`. A hold ends captured (`captured` of it
+-- moved by `transfer_id`, the rest released), released, or expired (once
+-- `expires_at` has passed, whoever touches the account next marks it).
+CREATE TABLE ledger_holds (
+    tenant_id   BLOB    NOT NULL,
+    id          BLOB    NOT NULL CHECK (length(id) = 16),
+    account_id  BLOB    NOT NULL,
+    amount      INTEGER NOT NULL CHECK (amount > 0),
+    status      TEXT    NOT NULL CHECK (status IN ('held', 'captured', 'released', 'expired')),
+    captured    INTEGER NOT NULL DEFAULT 0 CHECK (captured >= 0 AND captured <= amount),
+    transfer_id BLOB,
+    memo        TEXT,
+    expires_at  INTEGER NOT NULL,
+    created_at  INTEGER NOT NULL,
+    settled_at  INTEGER,
+    PRIMARY KEY (tenant_id, id),
+    FOREIGN KEY (tenant_id, account_id) REFERENCES ledger_accounts (tenant_id, id) ON DELETE CASCADE,
+    FOREIGN KEY (tenant_id, transfer_id) REFERENCES ledger_transfers (tenant_id, id) ON DELETE CASCADE
+) STRICT, WITHOUT ROWID;
+CREATE INDEX ix_ledger_holds_open ON ledger_holds (tenant_id, account_id, expires_at)
+    WHERE status = 'held';
+
+-- A tenant's limit profiles: caps on what an account may pay out in one
+-- transfer, one UTC day and one UTC month, as decimal text in the account's
+-- unit (NULL: no cap). A tenant without a row of a default name (bronze,
+-- silver, gold, platinum) has the default.
+CREATE TABLE ledger_limit_profiles (
+    tenant_id  BLOB    NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
+    name       TEXT    NOT NULL,
+    single     TEXT,
+    daily      TEXT,
+    monthly    TEXT,
+    updated_at INTEGER NOT NULL,
+    PRIMARY KEY (tenant_id, name)
 ) STRICT, WITHOUT ROWID;
 
 -- Transfers and postings are append-only: the store has no statement that

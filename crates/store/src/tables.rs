@@ -43,11 +43,15 @@ pub enum TenantTable {
     LedgerTransfers,
     /// Each transfer's two postings, one per account, numbered per account: append-only.
     LedgerPostings,
+    /// Amounts reserved on accounts until captured, released or expired.
+    LedgerHolds,
+    /// The tenant's caps on what an account pays out per transfer, day and month.
+    LedgerLimitProfiles,
 }
 
 impl TenantTable {
     /// Every tenant table, each after the tables its foreign keys reference.
-    pub const ALL: [TenantTable; 13] = [
+    pub const ALL: [TenantTable; 15] = [
         Self::Memberships,
         Self::ApiKeys,
         Self::Invitations,
@@ -61,6 +65,8 @@ impl TenantTable {
         Self::LedgerAccounts,
         Self::LedgerTransfers,
         Self::LedgerPostings,
+        Self::LedgerHolds,
+        Self::LedgerLimitProfiles,
     ];
 
     /// The table's name in both backends' schemas.
@@ -79,6 +85,8 @@ impl TenantTable {
             Self::LedgerAccounts => "ledger_accounts",
             Self::LedgerTransfers => "ledger_transfers",
             Self::LedgerPostings => "ledger_postings",
+            Self::LedgerHolds => "ledger_holds",
+            Self::LedgerLimitProfiles => "ledger_limit_profiles",
         }
     }
 

@@ -529,6 +529,7 @@ impl World {
                 owner_id,
                 allow_negative,
                 unlimited: false,
+                limit_profile: None,
             };
             let client = b_owner.client.clone();
             let t = b.slug.clone();

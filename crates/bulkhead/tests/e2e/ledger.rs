@@ -62,6 +62,7 @@ fn usd(name: &str, owner: Option<Uuid>, allow_negative: bool) -> CreateAccountRe
         owner_id: owner,
         allow_negative,
         unlimited: false,
+        limit_profile: None,
     }
 }
 
@@ -711,7 +712,7 @@ async fn refused_transfers_change_nothing(server: TestServer) {
             ),
             "long-memo" => assert_eq!(
                 field_codes(&problem),
-                BTreeMap::from([("memo".to_owned(), "too_long".to_owned())])
+                BTreeMap::from([("memo".to_owned(), "invalid_memo".to_owned())])
             ),
             _ => {}
         }

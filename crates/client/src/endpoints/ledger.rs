@@ -1,15 +1,16 @@
 //! `/v1/tenants/{t}/ledger/*`: accounts, their postings, and transfers.
 //!
-//! A transfer takes its `Idempotency-Key` as an argument, since the server
-//! requires one: send the same key again to retry safely.
+//! Transfers, grants and holds take their `Idempotency-Key` as an argument,
+//! since the server requires one: send the same key again to retry safely.
 
 use reqwest::Method;
 use uuid::Uuid;
 
-use crate::path::tenant_path;
+use crate::path::{segment, tenant_path};
 use crate::types::{
-    AccountList, AccountView, CreateAccountRequest, CreateTransferRequest, PageQuery, PostingList,
-    TransferView,
+    AccountList, AccountView, CaptureHoldRequest, CreateAccountRequest, CreateGrantRequest,
+    CreateHoldRequest, CreateTransferRequest, HoldView, LimitProfileList, LimitProfileRequest,
+    LimitProfileView, PageQuery, PostingList, SettledHoldView, TransferView,
 };
 use crate::{Client, ClientError};
 
@@ -74,5 +75,89 @@ impl Client {
         self.with_header("idempotency-key", idempotency_key)
             .call_with_body(Method::POST, &path, request)
             .await
+    }
+}
+
+impl Client {
+    /// `POST /v1/tenants/{t}/ledger/holds` (201) with `Idempotency-Key:
+    /// idempotency_key`.
+    pub async fn place_hold(
+        &self,
+        tenant: &str,
+        idempotency_key: &str,
+        request: &CreateHoldRequest,
+    ) -> Result<HoldView, ClientError> {
+        let path = format!("{}/holds", ledger_path(tenant));
+        self.with_header("idempotency-key", idempotency_key)
+            .call_with_body(Method::POST, &path, request)
+            .await
+    }
+
+    /// `GET /v1/tenants/{t}/ledger/holds/{id}`.
+    pub async fn get_hold(&self, tenant: &str, hold: Uuid) -> Result<HoldView, ClientError> {
+        let path = format!("{}/holds/{hold}", ledger_path(tenant));
+        self.call(Method::GET, &path).await
+    }
+
+    /// `POST …/ledger/holds/{id}/capture`: all of the hold, or `amount`.
+    pub async fn capture_hold(
+        &self,
+        tenant: &str,
+        hold: Uuid,
+        request: &CaptureHoldRequest,
+    ) -> Result<SettledHoldView, ClientError> {
+        let path = format!("{}/holds/{hold}/capture", ledger_path(tenant));
+        self.call_with_body(Method::POST, &path, request).await
+    }
+
+    /// `POST …/ledger/holds/{id}/release`.
+    pub async fn release_hold(
+        &self,
+        tenant: &str,
+        hold: Uuid,
+    ) -> Result<SettledHoldView, ClientError> {
+        let path = format!("{}/holds/{hold}/release", ledger_path(tenant));
+        self.call(Method::POST, &path).await
+    }
+
+    /// `POST /v1/tenants/{t}/ledger/grants` (`ledger.admin`, 201) with
+    /// `Idempotency-Key: idempotency_key`.
+    pub async fn create_grant(
+        &self,
+        tenant: &str,
+        idempotency_key: &str,
+        request: &CreateGrantRequest,
+    ) -> Result<TransferView, ClientError> {
+        let path = format!("{}/grants", ledger_path(tenant));
+        self.with_header("idempotency-key", idempotency_key)
+            .call_with_body(Method::POST, &path, request)
+            .await
+    }
+
+    /// `GET /v1/tenants/{t}/ledger/limit-profiles` (`ledger.admin`).
+    pub async fn list_limit_profiles(&self, tenant: &str) -> Result<LimitProfileList, ClientError> {
+        let path = format!("{}/limit-profiles", ledger_path(tenant));
+        self.call(Method::GET, &path).await
+    }
+
+    /// `POST /v1/tenants/{t}/ledger/limit-profiles` (`ledger.admin`, 201).
+    pub async fn create_limit_profile(
+        &self,
+        tenant: &str,
+        request: &LimitProfileRequest,
+    ) -> Result<LimitProfileView, ClientError> {
+        let path = format!("{}/limit-profiles", ledger_path(tenant));
+        self.call_with_body(Method::POST, &path, request).await
+    }
+
+    /// `PATCH /v1/tenants/{t}/ledger/limit-profiles/{name}` (`ledger.admin`).
+    pub async fn update_limit_profile(
+        &self,
+        tenant: &str,
+        name: &str,
+        request: &LimitProfileRequest,
+    ) -> Result<LimitProfileView, ClientError> {
+        let path = format!("{}/limit-profiles/{}", ledger_path(tenant), segment(name));
+        self.call_with_body(Method::PATCH, &path, request).await
     }
 }

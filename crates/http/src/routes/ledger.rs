@@ -10,13 +10,15 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use bulkhead_api_types::{
-    AccountList, AccountView, CreateAccountRequest, CreateTransferRequest, PageQuery, PostingList,
-    PostingView, Problem, TransferView,
+    AccountList, AccountView, CreateAccountRequest, CreateGrantRequest, CreateTransferRequest,
+    PageQuery, PostingList, PostingView, Problem, TransferView,
 };
 use bulkhead_domain::ledger::{Amount, Scale};
 use bulkhead_domain::{LedgerAccountId, UserId};
 use bulkhead_service::Ledger;
-use bulkhead_service::ledger::{OpenAccount, TransferAnswer, TransferRequest, scale_of};
+use bulkhead_service::ledger::{
+    GrantRequest, OpenAccount, TransferAnswer, TransferRequest, scale_of,
+};
 use bulkhead_store::ledger::{LedgerAccount, Posting};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -30,6 +32,19 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_account))
         .routes(routes!(account_entries))
         .routes(routes!(create_transfer))
+        .routes(routes!(create_grant))
+}
+
+/// The request's `Idempotency-Key`, which a request that moves money must
+/// carry.
+pub(super) fn required_idempotency_key(headers: &HeaderMap) -> Result<&str, ApiError> {
+    idempotency_key(headers)?.ok_or_else(|| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "idempotency_key_required",
+            "This request moves money: send an Idempotency-Key header so that a retry cannot move it twice.",
+        )
+    })
 }
 
 fn account_view(account: &LedgerAccount) -> Result<AccountView, ApiError> {
@@ -81,6 +96,7 @@ async fn open_account(
         owner_id: body.owner_id.map(UserId::from_uuid),
         allow_negative: body.allow_negative,
         unlimited: body.unlimited,
+        limit_profile: body.limit_profile.as_deref(),
     };
     let account = ledger.open_account(&access, &request, &ctx).await?;
     Ok((StatusCode::CREATED, Json(account_view(&account)?)))
@@ -171,13 +187,7 @@ async fn create_transfer(
     headers: HeaderMap,
     AppJson(body): AppJson<CreateTransferRequest>,
 ) -> Result<Response, ApiError> {
-    let Some(key) = idempotency_key(&headers)? else {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "idempotency_key_required",
-            "A transfer moves money: send an Idempotency-Key header so that a retry cannot move it twice.",
-        ));
-    };
+    let key = required_idempotency_key(&headers)?;
     let request = TransferRequest {
         from: LedgerAccountId::from_uuid(body.from),
         to: LedgerAccountId::from_uuid(body.to),
@@ -186,6 +196,35 @@ async fn create_transfer(
     };
     let sent = serde_json::to_value(&body).map_err(|_| ApiError::internal())?;
     let answer = ledger.transfer(&access, &request, key, &sent, &ctx).await?;
+    let (TransferAnswer::Posted(body) | TransferAnswer::Replayed(body)) = answer;
+    Ok((StatusCode::CREATED, Json(body)).into_response())
+}
+
+/// Credits an account from the tenant's house account of its currency
+/// (`ledger.admin`), with a reason for the audit log.
+#[utoipa::path(post, path = "/v1/tenants/{t}/ledger/grants", tag = "ledger", security(("bearer" = [])),
+    params(("t" = String, Path, description = "the tenant's slug or id"),
+        ("Idempotency-Key" = String, Header, description = "required: a replay returns the first answer")),
+    request_body = CreateGrantRequest,
+    responses((status = 201, body = TransferView),
+        (status = 400, description = "idempotency_key_required", body = Problem),
+        (status = 403, body = Problem), (status = 404, description = "account_not_found", body = Problem),
+        (status = 422, description = "validation_failed (amount, reason, account), balance_overflow or idempotency_key_reused", body = Problem)))]
+async fn create_grant(
+    State(ledger): State<Ledger>,
+    Tenant(access): Tenant,
+    Ctx(ctx): Ctx,
+    headers: HeaderMap,
+    AppJson(body): AppJson<CreateGrantRequest>,
+) -> Result<Response, ApiError> {
+    let key = required_idempotency_key(&headers)?;
+    let request = GrantRequest {
+        account: LedgerAccountId::from_uuid(body.account),
+        amount: &body.amount,
+        reason: &body.reason,
+    };
+    let sent = serde_json::to_value(&body).map_err(|_| ApiError::internal())?;
+    let answer = ledger.grant(&access, &request, key, &sent, &ctx).await?;
     let (TransferAnswer::Posted(body) | TransferAnswer::Replayed(body)) = answer;
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }

@@ -10,6 +10,8 @@ pub mod collections;
 pub mod events;
 pub mod invitations;
 pub mod ledger;
+pub mod ledger_holds;
+pub mod ledger_limits;
 pub mod me;
 pub mod members;
 pub mod records;
@@ -34,4 +36,6 @@ pub fn v1() -> OpenApiRouter<AppState> {
         .merge(records::router())
         .merge(events::router())
         .merge(ledger::router())
+        .merge(ledger_holds::router())
+        .merge(ledger_limits::router())
 }

@@ -13,7 +13,10 @@ use super::snapshot::{
     secrets_schema,
 };
 use crate::fixtures::{self, at, hash_of};
-use bulkhead_store::ledger::{LedgerAccountQuery, PostingQuery, TransferRefusal};
+use bulkhead_store::ledger::{
+    Caps, Capture, HoldRefusal, LedgerAccountQuery, PostingQuery, SettleHold, SettleRefusal,
+    TransferRefusal,
+};
 use bulkhead_store::{
     AuditQuery, EventKind, IdempotencyClaim, InvitationAcceptance, MembershipChange, Page,
     RecordChange, RecordQuery, TenantTx, Write,
@@ -524,14 +527,25 @@ pub(super) async fn attempt(op: Op, tx: &mut dyn TenantTx, a: TenantId, foreign:
             );
         }
         Op::GetLedgerAccount => {
-            assert!(tx.ledger_account(foreign.b_wallet).await.unwrap().is_none());
-            assert!(tx.ledger_account(foreign.b_house).await.unwrap().is_none());
+            assert!(
+                tx.ledger_account(foreign.b_wallet, fixtures::t0())
+                    .await
+                    .unwrap()
+                    .is_none()
+            );
+            assert!(
+                tx.ledger_account(foreign.b_house, fixtures::t0())
+                    .await
+                    .unwrap()
+                    .is_none()
+            );
         }
         Op::ListLedgerAccounts => {
             let all = LedgerAccountQuery {
                 owner: None,
                 after: None,
                 limit: 1000,
+                now: at(0),
             };
             let accounts = tx.ledger_accounts(&all).await.unwrap();
             assert_eq!(accounts.len(), 2, "{accounts:?}");
@@ -578,6 +592,38 @@ pub(super) async fn attempt(op: Op, tx: &mut dyn TenantTx, a: TenantId, foreign:
             let posted = tx.post_transfer(reused).await.unwrap().unwrap();
             assert_eq!(posted.to_balance, 701);
         }
+        Op::HoldAcrossTenants => {
+            let on_b = fixtures::hold(foreign.b_wallet, 10, 60);
+            assert_eq!(
+                tx.place_hold(on_b).await.unwrap(),
+                Err(HoldRefusal::AccountNotFound)
+            );
+            assert!(tx.ledger_hold(foreign.b_hold).await.unwrap().is_none());
+            for capture in [false, true] {
+                let settle = SettleHold {
+                    hold: foreign.b_hold,
+                    at: at(1),
+                    capture: capture.then(|| Capture {
+                        amount: None,
+                        transfer: bulkhead_domain::TransferId::new(),
+                        to: foreign.a_wallet,
+                        memo: None,
+                        caps: Caps::NONE,
+                    }),
+                };
+                assert_eq!(
+                    tx.settle_hold(settle).await.unwrap(),
+                    Err(SettleRefusal::HoldNotFound)
+                );
+            }
+        }
+        Op::LimitProfileWithForeignName => {
+            assert!(tx.limit_profiles().await.unwrap().is_empty());
+            assert!(tx.limit_profile("b-only").await.unwrap().is_none());
+            let mine = fixtures::limit_profile("b-only", Some("1"));
+            tx.put_limit_profile(mine.clone()).await.unwrap();
+            assert_eq!(tx.limit_profiles().await.unwrap(), vec![mine]);
+        }
         Op::InsertLedgerAccountWithForeignId => {
             let mut copy = fixtures::ledger_account("copy", "USD", Some(foreign.owner), false);
             copy.id = foreign.b_wallet;
@@ -587,7 +633,7 @@ pub(super) async fn attempt(op: Op, tx: &mut dyn TenantTx, a: TenantId, foreign:
             let posted = tx.post_transfer(pay).await.unwrap().unwrap();
             assert_eq!((posted.from_balance, posted.to_balance), (651, 50));
             assert_eq!(
-                tx.ledger_account(foreign.b_wallet)
+                tx.ledger_account(foreign.b_wallet, fixtures::t0())
                     .await
                     .unwrap()
                     .unwrap()

@@ -77,6 +77,10 @@ pub enum Op {
     ListLedgerPostings,
     /// Posts from B's wallet, and to it.
     PostTransferAcrossTenants,
+    /// Places a hold on B's wallet, reads and settles B's hold.
+    HoldAcrossTenants,
+    /// Reads B's limit profile, and writes one of the same name.
+    LimitProfileWithForeignName,
     /// Opens an account with the id of B's wallet, and pays into it.
     InsertLedgerAccountWithForeignId,
     DeleteTenant,
@@ -89,7 +93,7 @@ pub enum Op {
 /// `InsertLedgerAccountWithForeignId` (after the other ledger operations,
 /// since it gives A an account with B's id) and `DeleteTenant`, which must
 /// come last.
-pub const OPS: [Op; 48] = [
+pub const OPS: [Op; 50] = [
     Op::ReadTenant,
     Op::RenameTenant,
     Op::GetMembership,
@@ -136,6 +140,8 @@ pub const OPS: [Op; 48] = [
     Op::ListLedgerAccounts,
     Op::ListLedgerPostings,
     Op::PostTransferAcrossTenants,
+    Op::HoldAcrossTenants,
+    Op::LimitProfileWithForeignName,
     Op::InsertLedgerAccountWithForeignId,
     Op::DeleteTenant,
 ];
@@ -186,6 +192,8 @@ impl Op {
             Op::PostTransferAcrossTenants | Op::InsertLedgerAccountWithForeignId => {
                 &[T::LedgerAccounts, T::LedgerTransfers, T::LedgerPostings]
             }
+            Op::HoldAcrossTenants => &[T::LedgerHolds, T::LedgerAccounts],
+            Op::LimitProfileWithForeignName => &[T::LedgerLimitProfiles],
             Op::DeleteTenant => &TenantTable::ALL,
         }
     }
@@ -201,6 +209,11 @@ pub async fn run(store: &dyn Store) {
     assert_eq!(b_before.record_events.len(), 3);
     assert_eq!(b_before.ledger_accounts.len(), 2);
     assert_eq!(b_before.ledger_postings.len(), 2);
+    assert_eq!(
+        b_before.ledger_accounts.iter().map(|a| a.held).sum::<i64>(),
+        120
+    );
+    assert_eq!(b_before.limit_profiles.len(), 1);
     assert_eq!(
         b_before.unique_holders,
         vec![

@@ -1,7 +1,7 @@
 //! The two tenants of the isolation table, each with a row in every
 //! tenant table, and B's identifiers that A's handle aims at.
 
-use bulkhead_domain::{LedgerAccountId, RecordId, Role, TenantId, TransferId, UserId};
+use bulkhead_domain::{HoldId, LedgerAccountId, RecordId, Role, TenantId, TransferId, UserId};
 use serde_json::json;
 
 use super::snapshot::{
@@ -38,6 +38,8 @@ pub(super) struct Foreign {
     pub(super) b_house: LedgerAccountId,
     pub(super) b_wallet: LedgerAccountId,
     pub(super) b_transfer: TransferId,
+    /// An open hold on B's wallet.
+    pub(super) b_hold: HoldId,
     /// A's funded wallet, in the same currency as B's.
     pub(super) a_wallet: LedgerAccountId,
 }
@@ -194,6 +196,11 @@ pub(super) async fn seed(store: &dyn Store) -> (TenantId, TenantId, Foreign) {
             .unwrap();
     }
     let (b_house, b_wallet, b_transfer) = funded_wallet(&mut *tx, owner_b.id, 500).await;
+    let b_hold = fixtures::hold(b_wallet, 120, 60);
+    let b_hold = tx.place_hold(b_hold).await.unwrap().unwrap().id;
+    tx.put_limit_profile(fixtures::limit_profile("b-only", Some("5")))
+        .await
+        .unwrap();
     tx.commit().await.unwrap();
 
     let [note_1, note_2] = <[Record; 2]>::try_from(notes).unwrap();
@@ -211,6 +218,7 @@ pub(super) async fn seed(store: &dyn Store) -> (TenantId, TenantId, Foreign) {
         b_house,
         b_wallet,
         b_transfer,
+        b_hold,
         a_wallet,
     };
     (a.id, b.id, foreign)

@@ -4,7 +4,9 @@
 use bulkhead_domain::{RecordId, TenantId};
 
 use crate::fixtures::{self, at, hash_of};
-use bulkhead_store::ledger::{LedgerAccount, LedgerAccountQuery, Posting, PostingQuery};
+use bulkhead_store::ledger::{
+    LedgerAccount, LedgerAccountQuery, LimitProfileRow, Posting, PostingQuery,
+};
 use bulkhead_store::{
     Access, ApiKey, AuditEntry, Collection, IdempotencyClaim, Invitation, Membership, Page, Record,
     RecordEvent, RecordQuery, Store, Tenant,
@@ -70,9 +72,11 @@ pub struct TenantSnapshot {
     /// the tenant is gone (a claim would insert a row for it).
     pub idempotency: Vec<IdempotencyClaim>,
     pub record_events: Vec<RecordEvent>,
+    /// Every account, its `held` showing the open holds on it.
     pub ledger_accounts: Vec<LedgerAccount>,
     /// Every posting of every account, account by account, newest first.
     pub ledger_postings: Vec<Posting>,
+    pub limit_profiles: Vec<LimitProfileRow>,
 }
 
 impl TenantSnapshot {
@@ -93,6 +97,7 @@ impl TenantSnapshot {
             && self.record_events.is_empty()
             && self.ledger_accounts.is_empty()
             && self.ledger_postings.is_empty()
+            && self.limit_profiles.is_empty()
     }
 }
 
@@ -133,12 +138,14 @@ pub async fn snapshot(store: &dyn Store, tenant: TenantId) -> TenantSnapshot {
         record_events: tx.record_events_after(0, 1000).await.unwrap(),
         ledger_accounts: Vec::new(),
         ledger_postings: Vec::new(),
+        limit_profiles: tx.limit_profiles().await.unwrap(),
     };
     snapshot.ledger_accounts = tx
         .ledger_accounts(&LedgerAccountQuery {
             owner: None,
             after: None,
             limit: 1000,
+            now: fixtures::t0(),
         })
         .await
         .unwrap();

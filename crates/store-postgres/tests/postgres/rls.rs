@@ -81,7 +81,7 @@ async fn seed_data_plane(tx: &mut dyn bulkhead_store::TenantTx) {
     tx.append_record_change(event, audit).await.unwrap();
 }
 
-/// Two accounts and a transfer between them.
+/// Two accounts, a transfer between them, a hold and a limit profile.
 async fn seed_ledger(tx: &mut dyn bulkhead_store::TenantTx) {
     let house = fixtures::ledger_account("house", "USD", None, true);
     let house = tx.insert_ledger_account(house).await.unwrap();
@@ -90,6 +90,13 @@ async fn seed_ledger(tx: &mut dyn bulkhead_store::TenantTx) {
     tx.post_transfer(fixtures::transfer(house.id, wallet.id, 100))
         .await
         .unwrap()
+        .unwrap();
+    tx.place_hold(fixtures::hold(wallet.id, 10, 60))
+        .await
+        .unwrap()
+        .unwrap();
+    tx.put_limit_profile(fixtures::limit_profile("gold", Some("10")))
+        .await
         .unwrap();
 }
 
