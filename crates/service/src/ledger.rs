@@ -414,6 +414,7 @@ impl Ledger {
             IdempotencyClaim::New => {}
             IdempotencyClaim::Replay { body, .. } => return Ok(TransferAnswer::Replayed(body)),
             IdempotencyClaim::Mismatch => return Err(ServiceError::IdempotencyKeyReused),
+            IdempotencyClaim::InFlight => return Err(ServiceError::IdempotencyKeyInFlight),
         }
         let scale = scale_of(&source)?;
         let amount = parse_amount(request.amount, scale)?;

@@ -66,6 +66,8 @@ pub enum Op {
     DeleteRecord,
     ClaimIdempotencyKey,
     CompleteIdempotencyKey,
+    /// Sweeps every key, however new, and B's are as old as A's.
+    SweepIdempotencyKeys,
     AppendRecordChange,
     RecordEventsAfter,
     RecordEventPosition,
@@ -89,7 +91,7 @@ pub enum Op {
 /// `InsertLedgerAccountWithForeignId` (after the other ledger operations,
 /// since it gives A an account with B's id) and `DeleteTenant`, which must
 /// come last.
-pub const OPS: [Op; 48] = [
+pub const OPS: [Op; 49] = [
     Op::ReadTenant,
     Op::RenameTenant,
     Op::GetMembership,
@@ -127,6 +129,7 @@ pub const OPS: [Op; 48] = [
     Op::DeleteRecord,
     Op::ClaimIdempotencyKey,
     Op::CompleteIdempotencyKey,
+    Op::SweepIdempotencyKeys,
     Op::AppendRecordChange,
     Op::RecordEventsAfter,
     Op::RecordEventPosition,
@@ -176,7 +179,9 @@ impl Op {
             Op::InsertRecord | Op::UpdateRecord | Op::DeleteRecord => {
                 &[T::Records, T::RecordUniqueValues]
             }
-            Op::ClaimIdempotencyKey | Op::CompleteIdempotencyKey => &[T::IdempotencyKeys],
+            Op::ClaimIdempotencyKey | Op::CompleteIdempotencyKey | Op::SweepIdempotencyKeys => {
+                &[T::IdempotencyKeys]
+            }
             Op::AppendRecordChange => &[T::RecordEvents, T::AuditLog, T::AuditPersonal],
             Op::RecordEventsAfter | Op::RecordEventPosition => &[T::RecordEvents, T::AuditLog],
             Op::DeleteCollection => &[T::Collections, T::Records, T::RecordUniqueValues],
