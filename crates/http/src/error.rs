@@ -23,7 +23,7 @@ pub struct ApiError {
     code: &'static str,
     detail: Cow<'static, str>,
     errors: Vec<FieldError>,
-    /// Seconds, for 429 and 503.
+    /// Seconds, for 429, 503 and an idempotent request still in flight (409).
     retry_after: Option<u64>,
 }
 
@@ -312,6 +312,14 @@ impl From<ServiceError> for ApiError {
                 "idempotency_key_reused",
                 "This Idempotency-Key was used for a different request.",
             ),
+            ServiceError::IdempotencyKeyInFlight => Self {
+                retry_after: Some(1),
+                ..Self::new(
+                    S::CONFLICT,
+                    "idempotency_key_in_flight",
+                    conflict_detail("idempotency_key_in_flight"),
+                )
+            },
             ServiceError::Store(StoreError::Unavailable(cause) | StoreError::Contention(cause)) => {
                 tracing::warn!(%cause, "database unavailable");
                 Self {
@@ -338,6 +346,35 @@ fn conflict_detail(code: &str) -> &'static str {
         "hold_expired" => "The hold expired before it was settled; what it reserved is free again.",
         "hold_settled" => "The hold was already captured or released.",
         "limit_profile_exists" => "A limit profile with this name already exists in this tenant.",
+        "idempotency_key_in_flight" => {
+            "A request with this Idempotency-Key is still being processed. Retry after a moment to get its answer."
+        }
         _ => "The request conflicts with the current state.",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_request_whose_key_is_in_flight_is_a_409_to_retry_after_a_second() {
+        let response = ApiError::from(ServiceError::IdempotencyKeyInFlight).into_response();
+        assert_eq!(response.status(), StatusCode::CONFLICT);
+        assert_eq!(response.headers()[header::RETRY_AFTER], "1");
+        let body = axum::body::to_bytes(response.into_body(), 4096)
+            .await
+            .unwrap();
+        let problem: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(problem["code"], "idempotency_key_in_flight");
+        assert_eq!(
+            problem["detail"],
+            conflict_detail("idempotency_key_in_flight")
+        );
+        assert_ne!(
+            problem["detail"],
+            conflict_detail("an unknown conflict"),
+            "the detail says what to do"
+        );
     }
 }

@@ -82,6 +82,11 @@ pub enum ServiceError {
     /// An `Idempotency-Key` was reused for a different request.
     #[error("idempotency key reused for a different request")]
     IdempotencyKeyReused,
+    /// The first request with this `Idempotency-Key` has not finished: its
+    /// answer is not known yet. Retrying shortly gets it replayed (or the
+    /// key free again, if that request failed).
+    #[error("a request with this idempotency key is still in flight")]
+    IdempotencyKeyInFlight,
 }
 
 impl ServiceError {

@@ -160,6 +160,22 @@ fn request_hash(operation: &str, body: &Value) -> [u8; 32] {
     hasher.finalize().into()
 }
 
+/// Claims an `Idempotency-Key` for this request: `None` when it is new
+/// (and now this transaction's), the first answer when it is a replay.
+async fn claim(
+    tx: &mut dyn bulkhead_store::TenantTx,
+    key: &str,
+    hash: &[u8; 32],
+    now: time::OffsetDateTime,
+) -> Result<Option<Value>, ServiceError> {
+    match tx.claim_idempotency_key(key, hash, now).await? {
+        IdempotencyClaim::New => Ok(None),
+        IdempotencyClaim::Replay { body, .. } => Ok(Some(body)),
+        IdempotencyClaim::Mismatch => Err(ServiceError::IdempotencyKeyReused),
+        IdempotencyClaim::InFlight => Err(ServiceError::IdempotencyKeyInFlight),
+    }
+}
+
 /// A short random pause before trying a transaction again: up to 2, 4, 8…
 /// milliseconds, so that the racers do not meet again at once.
 async fn back_off(attempt: u32) {
@@ -447,10 +463,8 @@ impl Ledger {
                 )
                 .await);
         }
-        match tx.claim_idempotency_key(idempotency_key, hash, now).await? {
-            IdempotencyClaim::New => {}
-            IdempotencyClaim::Replay { body, .. } => return Ok(TransferAnswer::Replayed(body)),
-            IdempotencyClaim::Mismatch => return Err(ServiceError::IdempotencyKeyReused),
+        if let Some(first) = claim(&mut *tx, idempotency_key, hash, now).await? {
+            return Ok(TransferAnswer::Replayed(first));
         }
         let scale = scale_of(&source)?;
         let amount = parse_amount(request.amount, scale)?;

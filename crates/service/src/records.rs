@@ -72,6 +72,12 @@ pub enum RecordCreated {
 /// The longest idempotency key accepted.
 pub const MAX_IDEMPOTENCY_KEY: usize = 255;
 
+/// How long an idempotency key is kept, and so how long a retry is answered
+/// with the first answer: at least a day (RELIABILITY.md E4, as Stripe
+/// keeps them). [`Services::sweep_idempotency_keys`](crate::Services::sweep_idempotency_keys)
+/// deletes older ones.
+pub const IDEMPOTENCY_KEY_RETENTION: time::Duration = time::Duration::hours(24);
+
 /// A write of a record's document: a replacement (PUT) or a merge (PATCH),
 /// conditional on `If-Match` when `expected_version` is given.
 #[derive(Debug, Clone, Copy)]
@@ -285,6 +291,7 @@ impl Data {
                     return Ok(RecordCreated::Replayed(body));
                 }
                 IdempotencyClaim::Mismatch => return Err(ServiceError::IdempotencyKeyReused),
+                IdempotencyClaim::InFlight => return Err(ServiceError::IdempotencyKeyInFlight),
             }
         }
         let schema = self

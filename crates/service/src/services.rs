@@ -3,9 +3,9 @@
 
 use std::sync::Arc;
 
-use bulkhead_domain::Clock;
-use bulkhead_store::{Access, Notice, Store};
-use time::Duration;
+use bulkhead_domain::{Clock, TenantId};
+use bulkhead_store::{Access, Notice, Page, Store};
+use time::{Duration, OffsetDateTime};
 
 use crate::ServiceError;
 use crate::admin::Admin;
@@ -15,8 +15,17 @@ use crate::data::Data;
 use crate::keys::Keys;
 use crate::ledger::Ledger;
 use crate::realtime::RealtimeHub;
+use crate::records::IDEMPOTENCY_KEY_RETENTION;
 use crate::shared::Core;
 use crate::tenancy::Tenancy;
+
+/// How many idempotency keys one transaction of the sweep deletes: enough
+/// that a busy tenant's day of keys takes few transactions, few enough that
+/// none holds the (SQLite) writer for long.
+const IDEMPOTENCY_SWEEP_BATCH: u32 = 500;
+
+/// How many tenants the sweep reads from the registry at a time.
+const SWEEP_TENANT_PAGE: u32 = 500;
 
 /// Identity and session policy of a deployment.
 #[derive(Debug, Clone)]
@@ -167,5 +176,69 @@ impl Services {
         }
         tx.commit().await?;
         Ok(n_summaries)
+    }
+
+    /// Deletes every tenant's idempotency keys older than
+    /// [`IDEMPOTENCY_KEY_RETENTION`], in batches of one short write
+    /// transaction each, and returns how many it deleted. A tenant whose
+    /// sweep fails is logged and skipped, so one cannot hold back the
+    /// others; the first such error is returned once all were tried.
+    pub async fn sweep_idempotency_keys(&self) -> Result<u64, ServiceError> {
+        let created_before = self.core.now() - IDEMPOTENCY_KEY_RETENTION;
+        let mut n_swept = 0;
+        let mut first_error = None;
+        let mut after = None;
+        loop {
+            let tenants = {
+                let mut tx = self.core.store.platform(Access::Read).await?;
+                let page = Page {
+                    after,
+                    limit: SWEEP_TENANT_PAGE,
+                };
+                let tenants = tx.list_tenants(None, page).await?;
+                tx.commit().await?;
+                tenants
+            };
+            for tenant in &tenants {
+                match self.sweep_tenant_keys(tenant.id, created_before).await {
+                    Ok(n) => n_swept += n,
+                    Err(error) => {
+                        tracing::warn!(tenant = %tenant.id, %error, "could not sweep idempotency keys");
+                        first_error.get_or_insert(error);
+                    }
+                }
+            }
+            match tenants.last() {
+                Some(last) if tenants.len() == SWEEP_TENANT_PAGE as usize => after = Some(last.id),
+                _ => break,
+            }
+        }
+        if n_swept > 0 {
+            tracing::info!(n_swept, "swept expired idempotency keys");
+        }
+        match first_error {
+            Some(error) => Err(error),
+            None => Ok(n_swept),
+        }
+    }
+
+    /// One tenant's part of [`Self::sweep_idempotency_keys`].
+    async fn sweep_tenant_keys(
+        &self,
+        tenant: TenantId,
+        created_before: OffsetDateTime,
+    ) -> Result<u64, ServiceError> {
+        let mut n_swept = 0;
+        loop {
+            let mut tx = self.core.store.tenant(tenant, Access::Write).await?;
+            let n = tx
+                .sweep_idempotency_keys(created_before, IDEMPOTENCY_SWEEP_BATCH)
+                .await?;
+            tx.commit().await?;
+            n_swept += n;
+            if n < u64::from(IDEMPOTENCY_SWEEP_BATCH) {
+                return Ok(n_swept);
+            }
+        }
     }
 }

@@ -129,6 +129,8 @@ macro_rules! conformance_suite {
             unique_values_are_enforced_per_tenant_collection_and_field,
             idempotency_keys_replay_their_first_answer,
             an_idempotency_key_is_claimed_once_under_concurrency,
+            a_key_claimed_by_an_open_transaction_is_in_flight,
+            idempotency_keys_older_than_the_cutoff_are_swept_oldest_first,
             record_events_are_numbered_by_their_audit_entries,
             record_events_are_numbered_apart_under_concurrency,
             record_filters_agree_with_the_reference_evaluation,

@@ -34,8 +34,10 @@ const MIGRATIONS_GRANT: (&str, &str) = ("_sqlx_migrations", "SELECT");
 /// What the runtime role may do with a tenant table (TRUNCATE is not
 /// subject to row-level security, so it is never granted). The audit log,
 /// the record events and the ledger's transfers and postings are
-/// insert-only; a ledger account is never deleted but with its tenant. The match is exhaustive so that a new
-/// [`TenantTable`] needs its privileges written here to compile.
+/// insert-only; a ledger account is never deleted but with its tenant.
+/// Idempotency keys are deleted by the retention sweep. The match is
+/// exhaustive so that a new [`TenantTable`] needs its privileges written
+/// here to compile.
 pub const fn tenant_privileges(table: TenantTable) -> &'static str {
     match table {
         TenantTable::Memberships
@@ -51,7 +53,7 @@ pub const fn tenant_privileges(table: TenantTable) -> &'static str {
         | TenantTable::LedgerHolds
         | TenantTable::LedgerLimitProfiles => "SELECT, INSERT, UPDATE",
         TenantTable::AuditPersonal | TenantTable::RecordUniqueValues => "SELECT, INSERT, DELETE",
-        TenantTable::IdempotencyKeys => "SELECT, INSERT, UPDATE",
+        TenantTable::IdempotencyKeys => "SELECT, INSERT, UPDATE, DELETE",
     }
 }
 

@@ -59,6 +59,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "ledger",
         sql: include_str!("../migrations/0008_ledger.sql"),
     },
+    Migration {
+        version: 10,
+        name: "idempotency_sweep",
+        sql: include_str!("../migrations/0010_idempotency_sweep.sql"),
+    },
 ];
 
 /// Why the schema could not be brought up to date, or is not.

@@ -143,6 +143,10 @@ pub enum IdempotencyClaim {
     Replay { status: u16, body: Value },
     /// The key was used for a different request.
     Mismatch,
+    /// The key is taken by a transaction that has not ended: its request is
+    /// still in flight, and its answer is not known yet. Only PostgreSQL
+    /// answers this (see `IdempotencyKeys::claim_idempotency_key`).
+    InFlight,
 }
 
 impl IdempotencyClaim {

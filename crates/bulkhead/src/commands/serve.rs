@@ -133,9 +133,36 @@ const USAGE_FLUSH_INTERVAL: Duration = Duration::from_secs(30);
 const DENIAL_FLUSH_INTERVAL: Duration = Duration::from_secs(60);
 /// How often signing keys are re-read, so a rotation reaches every process.
 const KEY_RELOAD_INTERVAL: Duration = Duration::from_secs(60);
+/// How often expired idempotency keys are swept: they are kept at least
+/// `IDEMPOTENCY_KEY_RETENTION`, and at most this much longer.
+const IDEMPOTENCY_SWEEP_INTERVAL: Duration = Duration::from_secs(60 * 60);
 
 /// Periodic chores of a running server, until aborted at shutdown.
 async fn background_work(services: Arc<Services>) {
+    // The sweep walks every tenant and may take a while; beside the other
+    // chores rather than among them, so it never delays a heartbeat.
+    tokio::join!(
+        frequent_chores(Arc::clone(&services)),
+        idempotency_sweeps(services)
+    );
+}
+
+/// Deletes expired idempotency keys every [`IDEMPOTENCY_SWEEP_INTERVAL`],
+/// the first time at start.
+async fn idempotency_sweeps(services: Arc<Services>) {
+    let mut sweep = tokio::time::interval(IDEMPOTENCY_SWEEP_INTERVAL);
+    sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        sweep.tick().await;
+        if let Err(error) = services.sweep_idempotency_keys().await {
+            tracing::error!(%error, "could not sweep expired idempotency keys");
+        }
+    }
+}
+
+/// Key-usage and denial flushes, realtime catch-up and key reloads, each on
+/// its own interval.
+async fn frequent_chores(services: Arc<Services>) {
     let mut flush = tokio::time::interval(USAGE_FLUSH_INTERVAL);
     let mut reload = tokio::time::interval(KEY_RELOAD_INTERVAL);
     let mut denials = tokio::time::interval(DENIAL_FLUSH_INTERVAL);

@@ -500,6 +500,19 @@ pub fn tenant_name(slug: &str) -> String {
     format!("{slug} Holdings")
 }
 
+/// Whether `response` says that the first request with its
+/// `Idempotency-Key` is still in flight (a 409 to retry after a second);
+/// any other 409 fails the test.
+#[track_caller]
+pub fn is_in_flight(response: &RawResponse) -> bool {
+    if response.status != 409 {
+        return false;
+    }
+    expect_problem(response, 409, "idempotency_key_in_flight");
+    assert_eq!(response.header("retry-after"), Some("1"));
+    true
+}
+
 /// Asserts that `response` is a problem+json answer with `status` and
 /// `code` (the body's `status` agreeing), and returns the problem.
 #[track_caller]

@@ -3,7 +3,8 @@
 //! Amounts travel as decimal strings at the account's scale. A transfer
 //! moves money, so it must carry an `Idempotency-Key`: a replay with the
 //! same body answers the first answer again, the same key with another body
-//! is a 422.
+//! is a 422, and the same key while the first request is still running is a
+//! 409 with `Retry-After`.
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
@@ -179,6 +180,7 @@ async fn account_entries(
     responses((status = 201, body = TransferView),
         (status = 400, description = "idempotency_key_required", body = Problem),
         (status = 403, body = Problem), (status = 404, description = "account_not_found: the source", body = Problem),
+        (status = 409, description = "idempotency_key_in_flight: the first request with this key has not finished; retry after Retry-After", body = Problem),
         (status = 422, description = "insufficient_funds, currency_mismatch, same_account, balance_overflow, validation_failed (amount, to, memo) or idempotency_key_reused", body = Problem)))]
 async fn create_transfer(
     State(ledger): State<Ledger>,

@@ -67,6 +67,7 @@ fn json_bytes(body: Vec<u8>) -> Response {
         ("Idempotency-Key" = Option<String>, Header, description = "replays return the first answer")),
     request_body = Object,
     responses((status = 201, body = RecordView), (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 409, description = "idempotency_key_in_flight: the first request with this key has not finished; retry after Retry-After", body = Problem),
         (status = 422, description = "validation_failed or idempotency_key_reused", body = Problem)))]
 async fn create_record(
     State(data): State<Data>,

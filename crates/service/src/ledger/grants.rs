@@ -3,12 +3,12 @@
 //! postings still sum to zero.
 
 use bulkhead_domain::{LedgerAccountId, Permission, TransferId};
+use bulkhead_store::Access;
 use bulkhead_store::ledger::{Caps, NewTransfer, TransferKind};
-use bulkhead_store::{Access, IdempotencyClaim};
 use serde_json::{Value, json};
 
 use super::{
-    Ledger, TransferAnswer, parse_amount, request_hash, retrying, scale_of, transfer_json,
+    Ledger, TransferAnswer, claim, parse_amount, request_hash, retrying, scale_of, transfer_json,
     transfer_refused,
 };
 use crate::ServiceError;
@@ -69,10 +69,8 @@ impl Ledger {
         let Some(account) = tx.ledger_account(request.account, now).await? else {
             return Err(ServiceError::NotFound("account_not_found"));
         };
-        match tx.claim_idempotency_key(idempotency_key, hash, now).await? {
-            IdempotencyClaim::New => {}
-            IdempotencyClaim::Replay { body, .. } => return Ok(TransferAnswer::Replayed(body)),
-            IdempotencyClaim::Mismatch => return Err(ServiceError::IdempotencyKeyReused),
+        if let Some(first) = claim(&mut *tx, idempotency_key, hash, now).await? {
+            return Ok(TransferAnswer::Replayed(first));
         }
         let scale = scale_of(&account)?;
         let amount = parse_amount(request.amount, scale)?;

@@ -10,15 +10,15 @@
 use bulkhead_domain::collection::format_datetime;
 use bulkhead_domain::ledger::{Amount, Scale};
 use bulkhead_domain::{HoldId, LedgerAccountId, Permission, TransferId};
+use bulkhead_store::Access;
 use bulkhead_store::ledger::{
     Capture, Hold, HoldRefusal, LedgerAccount, NewHold, SettleHold, SettleRefusal,
 };
-use bulkhead_store::{Access, IdempotencyClaim};
 use serde_json::{Value, json};
 use time::Duration;
 
 use super::{
-    Ledger, limit_exceeded, limits, parse_amount, refused, request_hash, retrying, scale_of,
+    Ledger, claim, limit_exceeded, limits, parse_amount, refused, request_hash, retrying, scale_of,
     transfer_json, transfer_refused,
 };
 use crate::ServiceError;
@@ -120,10 +120,8 @@ impl Ledger {
             Ok(account) => account,
             Err(denied) => return Err(tx.deny("ledger.hold", denied.0, denied.1).await),
         };
-        match tx.claim_idempotency_key(idempotency_key, hash, now).await? {
-            IdempotencyClaim::New => {}
-            IdempotencyClaim::Replay { body, .. } => return Ok(HoldAnswer::Replayed(body)),
-            IdempotencyClaim::Mismatch => return Err(ServiceError::IdempotencyKeyReused),
+        if let Some(first) = claim(&mut *tx, idempotency_key, hash, now).await? {
+            return Ok(HoldAnswer::Replayed(first));
         }
         let scale = scale_of(&account)?;
         let amount = parse_amount(request.amount, scale)?;

@@ -1,6 +1,7 @@
-//! The identity use cases, in process, on a real SQLite store with a manual
-//! clock: the policies that depend on time (throttling, refresh grace,
-//! session expiry) and on stored state (hash upgrades), without HTTP.
+//! The use cases, in process, on a real SQLite store with a manual clock:
+//! the policies that depend on time (throttling, refresh grace, session
+//! expiry, the retention of idempotency keys) and on stored state (hash
+//! upgrades), without HTTP.
 
 #![allow(
     clippy::unwrap_used,
@@ -10,5 +11,6 @@
 )]
 
 mod auth;
+mod idempotency;
 mod outsiders;
 mod support;

@@ -455,6 +455,18 @@ pub(super) async fn attempt(op: Op, tx: &mut dyn TenantTx, a: TenantId, foreign:
                 .unwrap();
             assert_eq!(claim, IdempotencyClaim::Replay { status: 202, body });
         }
+        Op::SweepIdempotencyKeys => {
+            // A's own three keys (seeded, and the two above) go; B's, older
+            // than the cutoff too, are not A's to sweep.
+            let swept = tx.sweep_idempotency_keys(at(60), 100).await.unwrap();
+            assert_eq!(swept, 3);
+            assert_eq!(tx.sweep_idempotency_keys(at(60), 100).await.unwrap(), 0);
+            let claim = tx
+                .claim_idempotency_key("a-key", &hash_of("a-request"), at(4))
+                .await
+                .unwrap();
+            assert_eq!(claim, IdempotencyClaim::New, "A's seeded key was swept");
+        }
         Op::AppendRecordChange => {
             let event = fixtures::record_event(
                 SHARED_COLLECTION,

@@ -66,6 +66,8 @@ pub enum Op {
     DeleteRecord,
     ClaimIdempotencyKey,
     CompleteIdempotencyKey,
+    /// Sweeps every key, however new, and B's are as old as A's.
+    SweepIdempotencyKeys,
     AppendRecordChange,
     RecordEventsAfter,
     RecordEventPosition,
@@ -93,7 +95,7 @@ pub enum Op {
 /// `InsertLedgerAccountWithForeignId` (after the other ledger operations,
 /// since it gives A an account with B's id) and `DeleteTenant`, which must
 /// come last.
-pub const OPS: [Op; 50] = [
+pub const OPS: [Op; 51] = [
     Op::ReadTenant,
     Op::RenameTenant,
     Op::GetMembership,
@@ -131,6 +133,7 @@ pub const OPS: [Op; 50] = [
     Op::DeleteRecord,
     Op::ClaimIdempotencyKey,
     Op::CompleteIdempotencyKey,
+    Op::SweepIdempotencyKeys,
     Op::AppendRecordChange,
     Op::RecordEventsAfter,
     Op::RecordEventPosition,
@@ -182,7 +185,9 @@ impl Op {
             Op::InsertRecord | Op::UpdateRecord | Op::DeleteRecord => {
                 &[T::Records, T::RecordUniqueValues]
             }
-            Op::ClaimIdempotencyKey | Op::CompleteIdempotencyKey => &[T::IdempotencyKeys],
+            Op::ClaimIdempotencyKey | Op::CompleteIdempotencyKey | Op::SweepIdempotencyKeys => {
+                &[T::IdempotencyKeys]
+            }
             Op::AppendRecordChange => &[T::RecordEvents, T::AuditLog, T::AuditPersonal],
             Op::RecordEventsAfter | Op::RecordEventPosition => &[T::RecordEvents, T::AuditLog],
             Op::DeleteCollection => &[T::Collections, T::Records, T::RecordUniqueValues],

@@ -1,4 +1,9 @@
 //! The tenant's `Idempotency-Key` claims on SQLite.
+//!
+//! A claim never answers [`IdempotencyClaim::InFlight`] here: every write
+//! transaction holds the one writer from its start to its end, so a second
+//! claim of a key cannot run until the first claim's transaction has
+//! committed (and is replayed) or rolled back (and the key is free).
 
 use async_trait::async_trait;
 use bulkhead_store::{IdempotencyClaim, IdempotencyKeys, Result, StoreError};
@@ -55,5 +60,22 @@ impl IdempotencyKeys for SqliteTenantTx {
             |s| s.execute(params![self.t(), key, status, body.to_string()]),
         )?;
         Ok(())
+    }
+
+    async fn sweep_idempotency_keys(
+        &mut self,
+        created_before: OffsetDateTime,
+        limit: u32,
+    ) -> Result<u64> {
+        // SQLite's DELETE has no LIMIT unless built with it; the batch is
+        // chosen by the (tenant_id, created_at) index instead.
+        let deleted = self.tx.statement(
+            "DELETE FROM idempotency_keys WHERE tenant_id = ?1 AND key IN (
+                 SELECT key FROM idempotency_keys
+                 WHERE tenant_id = ?1 AND created_at < ?2
+                 ORDER BY created_at, key LIMIT ?3)",
+            |s| s.execute(params![self.t(), Micros(created_before), limit]),
+        )?;
+        Ok(deleted as u64)
     }
 }

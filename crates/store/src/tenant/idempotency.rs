@@ -9,8 +9,10 @@ use crate::records::IdempotencyClaim;
 #[async_trait]
 pub trait IdempotencyKeys: Send {
     /// Claims an `Idempotency-Key` for a request with this body hash, or
-    /// finds what it was used for. Concurrent claims of one key serialise:
-    /// the second waits for the first transaction and then sees its answer.
+    /// finds what it was used for. A claim while another open transaction
+    /// holds the key is [`IdempotencyClaim::InFlight`] on PostgreSQL, not a
+    /// wait; on SQLite it cannot happen, since one writer at a time means
+    /// the first transaction has ended before the second can claim.
     async fn claim_idempotency_key(
         &mut self,
         key: &str,
@@ -23,4 +25,12 @@ pub trait IdempotencyKeys: Send {
         status: u16,
         body: &serde_json::Value,
     ) -> Result<()>;
+    /// Deletes at most `limit` of the tenant's keys created before
+    /// `created_before`, oldest first, and returns how many it deleted: the
+    /// retention sweep, in batches so that no transaction holds many rows.
+    async fn sweep_idempotency_keys(
+        &mut self,
+        created_before: OffsetDateTime,
+        limit: u32,
+    ) -> Result<u64>;
 }

@@ -1,0 +1,5 @@
+-- Bulkhead on SQLite: idempotency keys are kept 24 hours and then swept
+-- (RELIABILITY.md E4). The sweep deletes a tenant's oldest keys in batches;
+-- this index finds them without reading every key the tenant has.
+
+CREATE INDEX ix_idempotency_keys_created ON idempotency_keys (tenant_id, created_at);
