@@ -43,7 +43,7 @@ async fn postings(store: &dyn Store, tenant: TenantId, account: LedgerAccountId)
 /// Every account's balance is the sum of its postings, its postings are
 /// numbered 1.. without gaps with `balance_after` running, and all postings
 /// of the tenant sum to zero.
-async fn assert_books_balance(store: &dyn Store, tenant: TenantId) {
+pub(crate) async fn assert_books_balance(store: &dyn Store, tenant: TenantId) {
     let mut total: i128 = 0;
     for account in accounts(store, tenant).await {
         let mut postings = postings(store, tenant, account.id).await;

@@ -14,7 +14,8 @@
 //! record events and listing), which it checks against an in-memory
 //! [`reference`] evaluation of filters and orders, and [`ledger`] those of
 //! the ledger (accounts, transfers, postings, and their invariants under
-//! concurrency). [`model`] runs random
+//! concurrency), which [`ledger_model`] checks against a reference ledger
+//! under random operations. [`model`] runs random
 //! sequences of record operations on two tenants against an in-memory model.
 //! [`bench`] is what the backends' isolation benchmarks share, [`plans`]
 //! the data their query-plan tests plan over.
@@ -31,6 +32,7 @@ pub mod cases;
 pub mod fixtures;
 pub mod isolation;
 pub mod ledger;
+pub mod ledger_model;
 pub mod model;
 pub mod plans;
 pub mod records;
@@ -147,6 +149,9 @@ macro_rules! conformance_suite {
             holds_reserve_until_captured_released_or_expired,
             limit_caps_hold_per_transfer_day_and_month,
             limit_profiles_are_stored_and_replaced,
+        );
+        $crate::conformance_suite!(@cases $fresh; ledger_model;
+            the_ledger_matches_a_reference_model_under_random_operations,
         );
         $crate::conformance_suite!(@cases $fresh; model;
             records_match_an_in_memory_model_under_random_operations,
