@@ -79,8 +79,8 @@ class Client:
         self.host, self.port = u.hostname, u.port
         self.conn = None
 
-    def req(self, method, path, body=None, token=None):
-        headers = {}
+    def req(self, method, path, body=None, token=None, extra_headers=None):
+        headers = dict(extra_headers or {})
         if body is not None:
             headers["Content-Type"] = "application/json"
         if token:

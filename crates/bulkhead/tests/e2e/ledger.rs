@@ -49,12 +49,12 @@ fn entries_path(t: &str, id: Uuid) -> String {
     format!("/v1/tenants/{t}/ledger/accounts/{id}/entries")
 }
 
-fn transfers_path(t: &str) -> String {
+pub(crate) fn transfers_path(t: &str) -> String {
     format!("/v1/tenants/{t}/ledger/transfers")
 }
 
 /// An account in US dollars (scale 2).
-fn usd(name: &str, owner: Option<Uuid>, allow_negative: bool) -> CreateAccountRequest {
+pub(crate) fn usd(name: &str, owner: Option<Uuid>, allow_negative: bool) -> CreateAccountRequest {
     CreateAccountRequest {
         name: name.to_owned(),
         currency: "USD".to_owned(),
@@ -66,7 +66,7 @@ fn usd(name: &str, owner: Option<Uuid>, allow_negative: bool) -> CreateAccountRe
     }
 }
 
-async fn open(client: &Client, t: &str, account: &CreateAccountRequest) -> AccountView {
+pub(crate) async fn open(client: &Client, t: &str, account: &CreateAccountRequest) -> AccountView {
     client
         .open_ledger_account(t, account)
         .await
@@ -94,7 +94,7 @@ async fn post_transfer(client: &Client, t: &str, key: Option<&str>, body: &Value
 }
 
 /// A transfer that must succeed, made through the typed client.
-async fn transfer(
+pub(crate) async fn transfer(
     client: &Client,
     t: &str,
     key: &str,
@@ -123,7 +123,7 @@ async fn account(client: &Client, t: &str, id: Uuid) -> AccountView {
 }
 
 /// Every account `client` may see, following the cursor.
-async fn all_accounts(client: &Client, t: &str) -> Vec<AccountView> {
+pub(crate) async fn all_accounts(client: &Client, t: &str) -> Vec<AccountView> {
     let mut accounts = Vec::new();
     let mut cursor = None;
     loop {
@@ -146,7 +146,7 @@ async fn all_accounts(client: &Client, t: &str) -> Vec<AccountView> {
 }
 
 /// Every posting of an account, newest first, following the cursor.
-async fn all_entries(client: &Client, t: &str, id: Uuid) -> Vec<PostingView> {
+pub(crate) async fn all_entries(client: &Client, t: &str, id: Uuid) -> Vec<PostingView> {
     let mut entries = Vec::new();
     let mut cursor = None;
     loop {
@@ -169,11 +169,21 @@ async fn all_entries(client: &Client, t: &str, id: Uuid) -> Vec<PostingView> {
     }
 }
 
+/// Every account `client` may see with its postings (newest first).
+pub(crate) async fn books(client: &Client, t: &str) -> Vec<(AccountView, Vec<PostingView>)> {
+    let mut books = Vec::new();
+    for account in all_accounts(client, t).await {
+        let entries = all_entries(client, t, account.id).await;
+        books.push((account, entries));
+    }
+    books
+}
+
 /// An amount at scale 2 in cents: `"-12.50"` is -1250. Anything but
 /// exactly two fractional digits fails, since the server formats every
 /// amount at its account's scale.
 #[track_caller]
-fn cents(text: &str) -> i64 {
+pub(crate) fn cents(text: &str) -> i64 {
     let (integer, fraction) = text
         .split_once('.')
         .unwrap_or_else(|| panic!("{text:?} is not at scale 2"));
@@ -185,7 +195,7 @@ fn cents(text: &str) -> i64 {
 }
 
 /// An amount in cents as the server writes it at scale 2.
-fn dollars(cents: i64) -> String {
+pub(crate) fn dollars(cents: i64) -> String {
     let sign = if cents < 0 { "-" } else { "" };
     format!(
         "{sign}{}.{:02}",
@@ -198,7 +208,7 @@ fn dollars(cents: i64) -> String {
 /// without a gap, that each balance follows from the one before, and that
 /// they add up to the account's balance.
 #[track_caller]
-fn assert_consistent(account: &AccountView, entries: &[PostingView]) {
+pub(crate) fn assert_consistent(account: &AccountView, entries: &[PostingView]) {
     let mut balance = 0;
     for (i, posting) in entries.iter().rev().enumerate() {
         assert_eq!(
@@ -222,6 +232,30 @@ fn assert_consistent(account: &AccountView, entries: &[PostingView]) {
         "{}: the balance is not the sum of its postings",
         account.name
     );
+}
+
+/// `n` wallets (which may not go negative) opened at once and each funded
+/// with `amount` from `house`; their ids, in no particular order.
+pub(crate) async fn funded_wallets(
+    client: &Client,
+    t: &str,
+    house: Uuid,
+    n: usize,
+    amount: &str,
+) -> Vec<Uuid> {
+    let mut opening = JoinSet::new();
+    for i in 0..n {
+        let (client, t, amount) = (client.clone(), t.to_owned(), amount.to_owned());
+        opening.spawn(async move {
+            let wallet = open(&client, &t, &usd(&format!("Wallet {i}"), None, false)).await;
+            let key = format!("fund-{i}");
+            transfer(&client, &t, &key, house, wallet.id, &amount, None).await;
+            wallet.id
+        });
+    }
+    let wallets: Vec<Uuid> = opening.join_all().await;
+    assert_eq!(wallets.iter().collect::<BTreeSet<_>>().len(), n);
+    wallets
 }
 
 /// A tenant with an owner, two members, a manager and a viewer; a house
@@ -282,12 +316,7 @@ impl Bank {
 
     /// Every account as the owner sees it, for comparing before and after.
     async fn books(&self) -> Vec<(AccountView, Vec<PostingView>)> {
-        let mut books = Vec::new();
-        for account in all_accounts(&self.owner.client, &self.t).await {
-            let entries = all_entries(&self.owner.client, &self.t, account.id).await;
-            books.push((account, entries));
-        }
-        books
+        books(&self.owner.client, &self.t).await
     }
 }
 
@@ -1227,28 +1256,7 @@ async fn concurrent_transfers_keep_the_books_balanced(server: TestServer) {
     let t = tenant.slug.clone();
     let client = owner.client.clone();
     let house = open(&client, &t, &usd("House", None, true)).await;
-
-    // Open and fund the accounts concurrently too.
-    let mut opening = JoinSet::new();
-    for i in 0..N_WALLETS {
-        let (client, t) = (client.clone(), t.clone());
-        opening.spawn(async move {
-            let wallet = open(&client, &t, &usd(&format!("Wallet {i}"), None, false)).await;
-            transfer(
-                &client,
-                &t,
-                &format!("fund-{i}"),
-                house.id,
-                wallet.id,
-                "100.00",
-                None,
-            )
-            .await;
-            wallet.id
-        });
-    }
-    let wallets: Vec<Uuid> = opening.join_all().await;
-    assert_eq!(wallets.iter().collect::<BTreeSet<_>>().len(), N_WALLETS);
+    let wallets = funded_wallets(&client, &t, house.id, N_WALLETS, "100.00").await;
 
     // The keys sent so far with their bodies, for replays.
     let sent: Arc<Mutex<Vec<(String, Value)>>> = Arc::default();

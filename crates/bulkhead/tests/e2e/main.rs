@@ -21,6 +21,7 @@ mod contract;
 mod contract_tests;
 mod cors;
 mod crash;
+mod crash_ledger;
 mod identity_audit_admin;
 mod identity_auth;
 mod identity_http;
