@@ -344,6 +344,10 @@ async fn run_sequence(store: &dyn Store, seed: u64) {
     assert_books_balance(store, tenant).await;
 }
 
+#[allow(
+    clippy::disallowed_methods,
+    reason = "a test's own switch to replay one seed, not a server setting"
+)]
 pub async fn the_ledger_matches_a_reference_model_under_random_operations(ts: &TestStore) {
     let store = &*ts.store;
     let seeds: Vec<u64> = match std::env::var("BULKHEAD_LEDGER_MODEL_SEED") {
