@@ -22,8 +22,10 @@
 //! B's owner there; A's callers also try B's record ids through A's own
 //! `projects`, which answers as for an id that never existed. The event
 //! stream is only opened, never read to its end. Ledger routes are aimed at
-//! a funded account of B's owner (and A's callers try B's account ids
-//! through A's own path too); transfers carry an `Idempotency-Key`.
+//! a funded account of B's owner and an open hold on it (and A's callers
+//! try B's account and hold ids through A's own path too), limit-profile
+//! routes at a default profile; transfers, holds and grants carry an
+//! `Idempotency-Key`.
 //!
 //! [`RULES`] holds the minimum role, the request body and headers of each
 //! route, and which lower roles are answered 404 rather than 403. A
@@ -35,8 +37,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use bulkhead_client::types::{
     AccountView, ApiKeyCreated, CollectionSpec, CreateAccountRequest, CreateApiKeyRequest,
-    CreateInvitationRequest, CreateTransferRequest, PageQuery, RecordQuery, RecordView, Role,
-    TenantView,
+    CreateHoldRequest, CreateInvitationRequest, CreateTransferRequest, HoldView, PageQuery,
+    RecordQuery, RecordView, Role, TenantView,
 };
 use bulkhead_client::{Client, Method, RawResponse};
 use serde_json::Value;
@@ -254,6 +256,65 @@ const RULES: &[Rule] = &[
     )
     .with_idempotency_key()
     .unseen_by(Role::Member, Role::Manager, "account_not_found"),
+    // A hold on B's owner's funded account answers like a transfer out of
+    // it.
+    rule(
+        "post",
+        "/v1/tenants/{t}/ledger/holds",
+        ADMIN,
+        Some(r#"{"account":"{from}","amount":"1.00"}"#),
+    )
+    .with_idempotency_key()
+    .unseen_by(Role::Member, Role::Manager, "account_not_found"),
+    // `{id}` is an open hold on B's owner's account ([`World::b_hold`]):
+    // seen with its account, by `ledger.read`.
+    rule("get", "/v1/tenants/{t}/ledger/holds/{id}", MANAGER, None).unseen_by(
+        Role::Viewer,
+        Role::Manager,
+        "hold_not_found",
+    ),
+    // Capturing and releasing consume the hold, yet one hold serves every
+    // role: the matrix sends a write only to the roles below its rule, who
+    // are refused before the hold is touched (a viewer lacks
+    // `ledger.transfer`, a member cannot see the account, a manager may not
+    // move it), and the roles allowed (admins, owners) only ever read. So
+    // the hold is still open for each rule, which `World::b_snapshot`
+    // (it reads the hold) checks at the end.
+    rule(
+        "post",
+        "/v1/tenants/{t}/ledger/holds/{id}/capture",
+        ADMIN,
+        Some("{}"),
+    )
+    .unseen_by(Role::Member, Role::Manager, "hold_not_found"),
+    rule(
+        "post",
+        "/v1/tenants/{t}/ledger/holds/{id}/release",
+        ADMIN,
+        None,
+    )
+    .unseen_by(Role::Member, Role::Manager, "hold_not_found"),
+    rule(
+        "post",
+        "/v1/tenants/{t}/ledger/grants",
+        ADMIN,
+        Some(r#"{"account":"{from}","amount":"1.00","reason":"planted by an intruder"}"#),
+    )
+    .with_idempotency_key(),
+    rule("get", "/v1/tenants/{t}/ledger/limit-profiles", ADMIN, None),
+    rule(
+        "post",
+        "/v1/tenants/{t}/ledger/limit-profiles",
+        ADMIN,
+        Some(r#"{"name":"intruders","single":"1"}"#),
+    ),
+    // `{name}` is a default profile, which every tenant has.
+    rule(
+        "patch",
+        "/v1/tenants/{t}/ledger/limit-profiles/{name}",
+        ADMIN,
+        Some(r#"{"single":"1"}"#),
+    ),
     rule(
         "post",
         "/v1/admin/tenants/{t}/suspend",
@@ -267,6 +328,10 @@ const RULES: &[Rule] = &[
         None,
     ),
 ];
+
+/// The limit profile the `{name}` of limit-profile routes names: a default
+/// one, which B has without writing it.
+const PROFILE: &str = "gold";
 
 /// The collection both tenants have, and its definition.
 const COLLECTION: &str = "projects";
@@ -443,6 +508,8 @@ struct World {
     /// of B's owner.
     b_house: AccountView,
     b_wallet: AccountView,
+    /// An open hold on `b_wallet`.
+    b_hold: HoldView,
 }
 
 const LOWER_ROLES: [Role; 4] = [Role::Viewer, Role::Member, Role::Manager, Role::Admin];
@@ -551,6 +618,20 @@ impl World {
             )
             .await
             .unwrap();
+        let b_hold = b_owner
+            .client
+            .place_hold(
+                &b.slug,
+                "bravo hold",
+                &CreateHoldRequest {
+                    account: b_wallet.id,
+                    amount: "10.00".to_owned(),
+                    expires_in_seconds: Some(86_400),
+                    memo: Some("bravo hold q7x2k".to_owned()),
+                },
+            )
+            .await
+            .unwrap();
         World {
             a,
             a_owner,
@@ -565,6 +646,7 @@ impl World {
             a_record,
             b_house,
             b_wallet,
+            b_hold,
         }
     }
 
@@ -599,6 +681,8 @@ impl World {
             self.b_records[0].id
         } else if path.contains("/ledger/accounts/") {
             self.b_wallet.id
+        } else if path.contains("/ledger/holds/") {
+            self.b_hold.id
         } else {
             self.b_keys[0].1.id
         };
@@ -607,7 +691,14 @@ impl World {
             // The owner: the one member no lower role may touch.
             ("user_id", self.b_owner.id().to_string()),
             ("id", id.to_string()),
-            ("name", COLLECTION.to_owned()),
+            (
+                "name",
+                if path.contains("/limit-profiles/") {
+                    PROFILE.to_owned()
+                } else {
+                    COLLECTION.to_owned()
+                },
+            ),
         ])
     }
 
@@ -641,6 +732,8 @@ impl World {
             secrets.push(account.name.clone());
         }
         secrets.push("bravo funding q7x2k".to_owned());
+        secrets.push(self.b_hold.id.to_string());
+        secrets.push("bravo hold q7x2k".to_owned());
         secrets
     }
 
@@ -684,6 +777,8 @@ impl World {
                     .unwrap(),
             );
         }
+        let hold = owner.get_hold(&self.b.slug, self.b_hold.id).await.unwrap();
+        let profiles = owner.list_limit_profiles(&self.b.slug).await.unwrap();
         serde_json::json!({
             "tenant": tenant,
             "members": members,
@@ -692,6 +787,8 @@ impl World {
             "records": records,
             "ledger_accounts": accounts,
             "ledger_entries": entries,
+            "ledger_hold": hold,
+            "limit_profiles": profiles,
         })
     }
 }
@@ -836,35 +933,40 @@ async fn outsiders_cannot_tell_tenant_b_exists(backend: Backend) {
         }
     }
     assert_eq!(guessed, 4 * world.b_records.len() * guessers.len());
-    // Likewise B's ledger account ids through A's own ledger.
+    // Likewise B's ledger account and hold ids through A's own ledger.
+    let b_account_ids: Vec<Uuid> = world.b_accounts().iter().map(|a| a.id).collect();
+    let ledger_ids: [(&str, &[Uuid], &str); 2] = [
+        ("/ledger/accounts/{id}", &b_account_ids, "account_not_found"),
+        ("/ledger/holds/{id}", &[world.b_hold.id], "hold_not_found"),
+    ];
     let mut guessed = 0;
-    for route in routes
-        .iter()
-        .filter(|r| r.path.contains("/ledger/accounts/{id}"))
-    {
-        for b_account in world.b_accounts() {
-            let in_a = |id: Uuid| {
-                fill(
-                    &route.path,
-                    &BTreeMap::from([("t", world.a.slug.clone()), ("id", id.to_string())]),
-                )
-            };
-            for (who, client) in &guessers {
-                let what = format!("{who}: {} B's account in A", route.path);
-                let guess = world.send(client, route, &in_a(b_account.id)).await;
-                let never = world.send(client, route, &in_a(Uuid::now_v7())).await;
-                expect_problem(&guess, 404, "account_not_found");
-                assert_eq!(
-                    (guess.status, guess.text()),
-                    (never.status, never.text()),
-                    "{what}: the answer differs from the one for an id that never existed"
-                );
-                expect_no_leak(&guess, &secrets, &what);
-                guessed += 1;
+    for (under, b_ids, code) in ledger_ids {
+        for route in routes.iter().filter(|r| r.path.contains(under)) {
+            for b_id in b_ids {
+                let in_a = |id: Uuid| {
+                    fill(
+                        &route.path,
+                        &BTreeMap::from([("t", world.a.slug.clone()), ("id", id.to_string())]),
+                    )
+                };
+                for (who, client) in &guessers {
+                    let what = format!("{who}: {} {} of B's in A", route.method, route.path);
+                    let guess = world.send(client, route, &in_a(*b_id)).await;
+                    let never = world.send(client, route, &in_a(Uuid::now_v7())).await;
+                    expect_problem(&guess, 404, code);
+                    assert_eq!(
+                        (guess.status, guess.text()),
+                        (never.status, never.text()),
+                        "{what}: the answer differs from the one for an id that never existed"
+                    );
+                    expect_no_leak(&guess, &secrets, &what);
+                    guessed += 1;
+                }
             }
         }
     }
-    assert_eq!(guessed, 2 * world.b_accounts().len() * guessers.len());
+    // Two account routes, three hold routes.
+    assert_eq!(guessed, (2 * b_account_ids.len() + 3) * guessers.len());
     let a_record = world
         .a_owner
         .client

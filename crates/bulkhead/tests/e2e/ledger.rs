@@ -37,7 +37,7 @@ const SEED: u64 = 0x1ed9_e25e;
 /// How many transfers go back and forth between the hot pair at once.
 const HOT_TRANSFERS: usize = 32;
 
-fn accounts_path(t: &str) -> String {
+pub(crate) fn accounts_path(t: &str) -> String {
     format!("/v1/tenants/{t}/ledger/accounts")
 }
 
@@ -77,20 +77,25 @@ fn transfer_body(from: Uuid, to: Uuid, amount: &str) -> Value {
     json!({"from": from, "to": to, "amount": amount})
 }
 
-/// `POST …/ledger/transfers` with `body`, and with `Idempotency-Key: key`
-/// unless `key` is `None`.
-async fn post_transfer(client: &Client, t: &str, key: Option<&str>, body: &Value) -> RawResponse {
+/// `POST path` with `body`, and with `Idempotency-Key: key` unless `key`
+/// is `None`: the shape of every request that moves or reserves money.
+pub(crate) async fn post_with_key(
+    client: &Client,
+    path: &str,
+    key: Option<&str>,
+    body: &Value,
+) -> RawResponse {
     let client = match key {
         Some(key) => client.with_header("idempotency-key", key),
         None => client.clone(),
     };
-    request(
-        &client,
-        Method::POST,
-        &transfers_path(t),
-        Some(body.clone()),
-    )
-    .await
+    request(&client, Method::POST, path, Some(body.clone())).await
+}
+
+/// `POST …/ledger/transfers` with `body`, and with `Idempotency-Key: key`
+/// unless `key` is `None`.
+async fn post_transfer(client: &Client, t: &str, key: Option<&str>, body: &Value) -> RawResponse {
+    post_with_key(client, &transfers_path(t), key, body).await
 }
 
 /// A transfer that must succeed, made through the typed client.
@@ -115,7 +120,7 @@ pub(crate) async fn transfer(
         .unwrap_or_else(|error| panic!("transfer {key} of {amount}: {error}"))
 }
 
-async fn account(client: &Client, t: &str, id: Uuid) -> AccountView {
+pub(crate) async fn account(client: &Client, t: &str, id: Uuid) -> AccountView {
     client
         .get_ledger_account(t, id)
         .await
@@ -260,20 +265,20 @@ pub(crate) async fn funded_wallets(
 
 /// A tenant with an owner, two members, a manager and a viewer; a house
 /// account (which may go negative) and a wallet for each member, in USD.
-struct Bank {
-    t: String,
-    owner: Account,
-    member1: Account,
-    member2: Account,
-    manager: Account,
-    viewer: Account,
-    house: AccountView,
-    wallet1: AccountView,
-    wallet2: AccountView,
+pub(crate) struct Bank {
+    pub(crate) t: String,
+    pub(crate) owner: Account,
+    pub(crate) member1: Account,
+    pub(crate) member2: Account,
+    pub(crate) manager: Account,
+    pub(crate) viewer: Account,
+    pub(crate) house: AccountView,
+    pub(crate) wallet1: AccountView,
+    pub(crate) wallet2: AccountView,
 }
 
 impl Bank {
-    async fn open(server: &TestServer, slug: &str) -> Bank {
+    pub(crate) async fn open(server: &TestServer, slug: &str) -> Bank {
         let owner = server.signup(&format!("owner@{slug}.example")).await;
         let tenant = server.create_tenant(&owner, slug).await;
         let t = tenant.slug;
@@ -315,7 +320,7 @@ impl Bank {
     }
 
     /// Every account as the owner sees it, for comparing before and after.
-    async fn books(&self) -> Vec<(AccountView, Vec<PostingView>)> {
+    pub(crate) async fn books(&self) -> Vec<(AccountView, Vec<PostingView>)> {
         books(&self.owner.client, &self.t).await
     }
 }
