@@ -58,6 +58,8 @@ id_kinds! {
     LedgerTransferKind => TransferId, "transfer";
     /// Identifies a hold on a ledger account.
     LedgerHoldKind => HoldId, "hold";
+    /// Identifies a charge: a metered cost of a ledger account, marked up.
+    LedgerChargeKind => ChargeId, "charge";
 }
 
 impl<K> Id<K> {

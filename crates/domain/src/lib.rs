@@ -34,8 +34,8 @@ pub use collection::{
 };
 pub use email::{Email, EmailKey, EmailLookup};
 pub use id::{
-    ApiKeyId, AuditEntryId, HoldId, Id, InvitationId, LedgerAccountId, RecordId, SessionId,
-    TenantId, TransferId, UserId,
+    ApiKeyId, AuditEntryId, ChargeId, HoldId, Id, InvitationId, LedgerAccountId, RecordId,
+    SessionId, TenantId, TransferId, UserId,
 };
 pub use password::Password;
 pub use role::{Permission, Role};

@@ -113,6 +113,36 @@ CREATE TABLE ledger_limit_profiles (
     PRIMARY KEY (tenant_id, name)
 );
 
+-- A charge: a metered `cost` of an account, marked up by the tenant's
+-- markup of the time (in millionths) to `amount`, and the transfer that
+-- debited it to the house account; none for an unlimited account (recorded,
+-- not debited) or an amount that rounded to 0. Insert-only for the runtime
+-- role.
+CREATE TABLE ledger_charges (
+    tenant_id         uuid        NOT NULL,
+    id                uuid        NOT NULL,
+    account_id        uuid        NOT NULL,
+    cost              bigint      NOT NULL CHECK (cost > 0),
+    markup_millionths bigint      NOT NULL CHECK (markup_millionths > 0),
+    amount            bigint      NOT NULL CHECK (amount >= 0),
+    transfer_id       uuid,
+    memo              text,
+    created_at        timestamptz NOT NULL,
+    PRIMARY KEY (tenant_id, id),
+    CHECK (transfer_id IS NULL OR amount > 0),
+    FOREIGN KEY (tenant_id, account_id) REFERENCES ledger_accounts (tenant_id, id) ON DELETE CASCADE,
+    FOREIGN KEY (tenant_id, transfer_id) REFERENCES ledger_transfers (tenant_id, id) ON DELETE CASCADE
+);
+-- An account's charges, newest first.
+CREATE INDEX ix_ledger_charges_account ON ledger_charges (tenant_id, account_id, id);
+
+-- The markup of a tenant's charges, in millionths (1000000 is 1, the
+-- default); only a platform admin changes it. The bounds are those of the
+-- domain's Markup. `tenants` is a reference table under Citus, and this
+-- runs before migrate distributes anything.
+ALTER TABLE tenants ADD COLUMN charge_markup_millionths bigint NOT NULL DEFAULT 1000000
+    CONSTRAINT ck_tenants_charge_markup CHECK (charge_markup_millionths BETWEEN 1 AND 1000000000000);
+
 ALTER TABLE ledger_accounts ENABLE ROW LEVEL SECURITY;
 ALTER TABLE ledger_accounts FORCE ROW LEVEL SECURITY;
 CREATE POLICY tenant_isolation ON ledger_accounts
@@ -140,6 +170,12 @@ CREATE POLICY tenant_isolation ON ledger_holds
 ALTER TABLE ledger_limit_profiles ENABLE ROW LEVEL SECURITY;
 ALTER TABLE ledger_limit_profiles FORCE ROW LEVEL SECURITY;
 CREATE POLICY tenant_isolation ON ledger_limit_profiles
+    USING (tenant_id = NULLIF(current_setting('bulkhead.tenant_id', true), '')::uuid)
+    WITH CHECK (tenant_id = NULLIF(current_setting('bulkhead.tenant_id', true), '')::uuid);
+
+ALTER TABLE ledger_charges ENABLE ROW LEVEL SECURITY;
+ALTER TABLE ledger_charges FORCE ROW LEVEL SECURITY;
+CREATE POLICY tenant_isolation ON ledger_charges
     USING (tenant_id = NULLIF(current_setting('bulkhead.tenant_id', true), '')::uuid)
     WITH CHECK (tenant_id = NULLIF(current_setting('bulkhead.tenant_id', true), '')::uuid);
 
@@ -361,5 +397,46 @@ BEGIN
     outcome := 'captured';
     from_balance := posted.from_balance;
     to_balance := posted.to_balance;
+END
+$$;
+
+-- Records a charge in one round trip: unless the account is unlimited or
+-- `p_amount` is 0, posts its transfer `p_transfer` of kind 'charge' to the
+-- house account `p_house` through bulkhead_ledger_post (which locks both
+-- accounts in id order and checks funds and caps), then writes the charge.
+-- `unlimited` is read without a lock: no statement ever changes it.
+-- `outcome` is 'charged' (`debit` the transfer's id, or NULL when nothing
+-- was debited), 'from_not_found' or a refusal of bulkhead_ledger_post, in
+-- which case nothing was written.
+CREATE FUNCTION bulkhead_ledger_charge(
+    p_tenant uuid, p_charge uuid, p_account uuid, p_cost bigint, p_markup bigint,
+    p_amount bigint, p_memo text, p_at timestamptz, p_transfer uuid, p_house uuid,
+    p_single bigint, p_daily bigint, p_monthly bigint, p_day bigint, p_month bigint,
+    OUT outcome text, OUT debit uuid)
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    is_unlimited boolean;
+    posted record;
+BEGIN
+    SELECT unlimited INTO is_unlimited FROM ledger_accounts
+        WHERE tenant_id = p_tenant AND id = p_account;
+    IF NOT FOUND THEN
+        outcome := 'from_not_found';
+        RETURN;
+    END IF;
+    IF NOT is_unlimited AND p_amount > 0 THEN
+        SELECT * INTO posted FROM bulkhead_ledger_post(p_tenant, p_transfer, 'charge', p_account,
+            p_house, p_amount, p_memo, p_at, 0, p_single, p_daily, p_monthly, p_day, p_month);
+        IF posted.outcome <> 'posted' THEN
+            outcome := posted.outcome;
+            RETURN;
+        END IF;
+        debit := p_transfer;
+    END IF;
+    INSERT INTO ledger_charges (tenant_id, id, account_id, cost, markup_millionths, amount,
+        transfer_id, memo, created_at)
+    VALUES (p_tenant, p_charge, p_account, p_cost, p_markup, p_amount, debit, p_memo, p_at);
+    outcome := 'charged';
 END
 $$;

@@ -2,6 +2,7 @@
 
 use bulkhead_domain::audit::{ActorKind, Outcome};
 use bulkhead_domain::id::Id;
+use bulkhead_domain::ledger::Markup;
 use bulkhead_domain::{Email, Role, TenantSlug};
 use bulkhead_store::{
     ApiKey, AuditEntry, AuditPersonal, ConflictKind, Invitation, Member, Membership, RefreshToken,
@@ -136,7 +137,8 @@ pub fn bytes<const N: usize>(row: &PgRow, column: &str) -> sqlx::Result<[u8; N]>
         .map_err(|_| decode_error(column, format!("expected {N} bytes, found {}", bytes.len())))
 }
 
-pub const TENANT_COLUMNS: &str = "id, slug, name, plan, suspended_at, created_at, updated_at";
+pub const TENANT_COLUMNS: &str =
+    "id, slug, name, plan, suspended_at, created_at, updated_at, charge_markup_millionths";
 
 pub fn tenant(row: &PgRow) -> sqlx::Result<Tenant> {
     let slug: &str = row.try_get("slug")?;
@@ -146,6 +148,8 @@ pub fn tenant(row: &PgRow) -> sqlx::Result<Tenant> {
         name: row.try_get("name")?,
         plan: row.try_get("plan")?,
         suspended_at: row.try_get("suspended_at")?,
+        charge_markup: Markup::from_millionths(row.try_get("charge_markup_millionths")?)
+            .map_err(|e| decode_error("charge_markup_millionths", e))?,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
     })

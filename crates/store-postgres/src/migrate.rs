@@ -48,7 +48,8 @@ pub const fn tenant_privileges(table: TenantTable) -> &'static str {
         TenantTable::AuditLog
         | TenantTable::RecordEvents
         | TenantTable::LedgerTransfers
-        | TenantTable::LedgerPostings => "SELECT, INSERT",
+        | TenantTable::LedgerPostings
+        | TenantTable::LedgerCharges => "SELECT, INSERT",
         TenantTable::LedgerAccounts
         | TenantTable::LedgerHolds
         | TenantTable::LedgerLimitProfiles => "SELECT, INSERT, UPDATE",

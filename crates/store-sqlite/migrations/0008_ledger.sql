@@ -113,7 +113,35 @@ CREATE TABLE ledger_limit_profiles (
     PRIMARY KEY (tenant_id, name)
 ) STRICT, WITHOUT ROWID;
 
--- Transfers and postings are append-only: the store has no statement that
+-- A charge: a metered `cost` of an account, marked up by the tenant's
+-- markup of the time (in millionths) to `amount`, and the transfer that
+-- debited it to the house account; none for an unlimited account (recorded,
+-- not debited) or an amount that rounded to 0.
+CREATE TABLE ledger_charges (
+    tenant_id         BLOB    NOT NULL,
+    id                BLOB    NOT NULL CHECK (length(id) = 16),
+    account_id        BLOB    NOT NULL,
+    cost              INTEGER NOT NULL CHECK (cost > 0),
+    markup_millionths INTEGER NOT NULL CHECK (markup_millionths > 0),
+    amount            INTEGER NOT NULL CHECK (amount >= 0),
+    transfer_id       BLOB,
+    memo              TEXT,
+    created_at        INTEGER NOT NULL,
+    PRIMARY KEY (tenant_id, id),
+    CHECK (transfer_id IS NULL OR amount > 0),
+    FOREIGN KEY (tenant_id, account_id) REFERENCES ledger_accounts (tenant_id, id) ON DELETE CASCADE,
+    FOREIGN KEY (tenant_id, transfer_id) REFERENCES ledger_transfers (tenant_id, id) ON DELETE CASCADE
+) STRICT, WITHOUT ROWID;
+-- An account's charges, newest first.
+CREATE INDEX ix_ledger_charges_account ON ledger_charges (tenant_id, account_id, id);
+
+-- The markup of a tenant's charges, in millionths (1000000 is 1, the
+-- default); only a platform admin changes it. The bounds are those of the
+-- domain's Markup.
+ALTER TABLE tenants ADD COLUMN charge_markup_millionths INTEGER NOT NULL DEFAULT 1000000
+    CHECK (charge_markup_millionths BETWEEN 1 AND 1000000000000);
+
+-- Transfers, postings and charges are append-only: the store has no statement that
 -- changes or deletes them, and these make a stray one fail loudly. Rows go
 -- only with their tenant (the WHEN clause lets the cascade through).
 CREATE TRIGGER ledger_transfers_no_update BEFORE UPDATE ON ledger_transfers
@@ -133,4 +161,13 @@ CREATE TRIGGER ledger_postings_no_delete BEFORE DELETE ON ledger_postings
 WHEN EXISTS (SELECT 1 FROM tenants WHERE id = OLD.tenant_id)
 BEGIN
     SELECT RAISE(ABORT, 'ledger_postings is append-only');
+END;
+CREATE TRIGGER ledger_charges_no_update BEFORE UPDATE ON ledger_charges
+BEGIN
+    SELECT RAISE(ABORT, 'ledger_charges is append-only');
+END;
+CREATE TRIGGER ledger_charges_no_delete BEFORE DELETE ON ledger_charges
+WHEN EXISTS (SELECT 1 FROM tenants WHERE id = OLD.tenant_id)
+BEGIN
+    SELECT RAISE(ABORT, 'ledger_charges is append-only');
 END;

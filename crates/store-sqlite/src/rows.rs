@@ -2,6 +2,7 @@
 //! table selects the same columns in the same order.
 
 use bulkhead_domain::audit::{ActorKind, Outcome};
+use bulkhead_domain::ledger::Markup;
 use bulkhead_domain::{Email, TenantSlug};
 use bulkhead_store::{
     ApiKey, AuditEntry, AuditPersonal, Collection, Document, EventKind, Invitation, Member,
@@ -13,7 +14,8 @@ use crate::codec::{
     conversion_error, id_col, opt_id_col, opt_time_col, opt_uuid_col, role_col, time_col,
 };
 
-pub const TENANT_COLUMNS: &str = "id, slug, name, plan, suspended_at, created_at, updated_at";
+pub const TENANT_COLUMNS: &str =
+    "id, slug, name, plan, suspended_at, created_at, updated_at, charge_markup_millionths";
 
 pub fn tenant(row: &Row<'_>) -> rusqlite::Result<Tenant> {
     let slug: String = row.get(1)?;
@@ -23,6 +25,8 @@ pub fn tenant(row: &Row<'_>) -> rusqlite::Result<Tenant> {
         name: row.get(2)?,
         plan: row.get(3)?,
         suspended_at: opt_time_col(row, 4)?,
+        charge_markup: Markup::from_millionths(row.get(7)?)
+            .map_err(|e| conversion_error(7, e))?,
         created_at: time_col(row, 5)?,
         updated_at: time_col(row, 6)?,
     })

@@ -5,7 +5,7 @@
 //! printing decimal strings is the domain's (`bulkhead_domain::ledger`),
 //! done at the edge. The store never rounds and never mixes currencies.
 
-use bulkhead_domain::{HoldId, LedgerAccountId, TransferId, UserId};
+use bulkhead_domain::{ChargeId, HoldId, LedgerAccountId, TransferId, UserId};
 use time::OffsetDateTime;
 
 /// An account to open.
@@ -389,4 +389,40 @@ pub struct LimitProfileRow {
 pub struct SettledHold {
     pub hold: Hold,
     pub transfer: Option<PostedTransfer>,
+}
+
+/// A charge to record: a metered `cost` of `account`, marked up to
+/// `amount` (both in the account's minor units). Unless the account is
+/// unlimited or `amount` is 0, a transfer of kind `charge` moves `amount`
+/// from the account to `house`, its caps applying as to any payout.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewCharge {
+    pub id: ChargeId,
+    pub account: LedgerAccountId,
+    pub cost: i64,
+    /// The tenant's markup when charged, in millionths.
+    pub markup_millionths: i64,
+    pub amount: i64,
+    pub memo: Option<String>,
+    pub at: OffsetDateTime,
+    /// The id of the debit's transfer, if one is posted.
+    pub transfer: TransferId,
+    /// The tenant's house account of the account's currency and scale.
+    pub house: LedgerAccountId,
+    pub caps: Caps,
+}
+
+/// A charge as recorded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Charge {
+    pub id: ChargeId,
+    pub account_id: LedgerAccountId,
+    pub cost: i64,
+    pub markup_millionths: i64,
+    pub amount: i64,
+    /// The transfer that debited `amount`; `None` when nothing was debited
+    /// (an unlimited account, or an amount that rounded to 0).
+    pub transfer_id: Option<TransferId>,
+    pub memo: Option<String>,
+    pub created_at: OffsetDateTime,
 }

@@ -5,6 +5,7 @@
 //! transaction that inserts it.
 
 use bulkhead_domain::audit::{ActorKind, Outcome};
+use bulkhead_domain::ledger::Markup;
 use bulkhead_domain::{
     ApiKeyId, AuditEntryId, Email, InvitationId, Role, SessionId, TenantId, TenantSlug, UserId,
 };
@@ -18,6 +19,9 @@ pub struct Tenant {
     pub name: String,
     pub plan: String,
     pub suspended_at: Option<OffsetDateTime>,
+    /// What the tenant's charges multiply a metered cost by; set by a
+    /// platform admin only, 1 until then.
+    pub charge_markup: Markup,
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
 }

@@ -47,11 +47,14 @@ pub enum TenantTable {
     LedgerHolds,
     /// The tenant's caps on what an account pays out per transfer, day and month.
     LedgerLimitProfiles,
+    /// Metered costs charged to accounts, marked up, each with the transfer
+    /// that debited it (none for an unlimited account): append-only.
+    LedgerCharges,
 }
 
 impl TenantTable {
     /// Every tenant table, each after the tables its foreign keys reference.
-    pub const ALL: [TenantTable; 15] = [
+    pub const ALL: [TenantTable; 16] = [
         Self::Memberships,
         Self::ApiKeys,
         Self::Invitations,
@@ -67,6 +70,7 @@ impl TenantTable {
         Self::LedgerPostings,
         Self::LedgerHolds,
         Self::LedgerLimitProfiles,
+        Self::LedgerCharges,
     ];
 
     /// The table's name in both backends' schemas.
@@ -87,6 +91,7 @@ impl TenantTable {
             Self::LedgerPostings => "ledger_postings",
             Self::LedgerHolds => "ledger_holds",
             Self::LedgerLimitProfiles => "ledger_limit_profiles",
+            Self::LedgerCharges => "ledger_charges",
         }
     }
 

@@ -1,6 +1,7 @@
 //! The tenant registry on PostgreSQL, seen from the platform.
 
 use async_trait::async_trait;
+use bulkhead_domain::ledger::Markup;
 use bulkhead_domain::{TenantId, TenantSlug};
 use bulkhead_store::{Page, Result, Tenant, TenantRegistry};
 use time::OffsetDateTime;
@@ -52,6 +53,21 @@ impl TenantRegistry for PgPlatformTx {
                 .bind(id.as_uuid())
                 .bind(at)
                 .bind(now);
+        Ok(self.tx.execute(statement).await? > 0)
+    }
+
+    async fn set_charge_markup(
+        &mut self,
+        id: TenantId,
+        markup: Markup,
+        now: OffsetDateTime,
+    ) -> Result<bool> {
+        let statement = sqlx::query(
+            "UPDATE tenants SET charge_markup_millionths = $2, updated_at = $3 WHERE id = $1",
+        )
+        .bind(id.as_uuid())
+        .bind(markup.millionths())
+        .bind(now);
         Ok(self.tx.execute(statement).await? > 0)
     }
 }

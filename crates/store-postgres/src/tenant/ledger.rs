@@ -4,13 +4,15 @@
 //! 0006): it locks both accounts in id order, checks them, and writes both
 //! balances, the transfer and its two postings, in one round trip. Holds are
 //! placed and settled by `bulkhead_ledger_hold` and
-//! `bulkhead_ledger_settle_hold`, one round trip each.
+//! `bulkhead_ledger_settle_hold`, one round trip each, and a charge by
+//! `bulkhead_ledger_charge`, which posts its debit through
+//! `bulkhead_ledger_post` and writes the charge in the same round trip.
 
 use async_trait::async_trait;
-use bulkhead_domain::{HoldId, LedgerAccountId};
+use bulkhead_domain::{ChargeId, HoldId, LedgerAccountId, TransferId};
 use bulkhead_store::ledger::{
-    Hold, HoldRefusal, HoldStatus, LedgerAccount, LedgerAccountQuery, Limit, LimitProfileRow,
-    NewHold, NewLedgerAccount, NewTransfer, PostedTransfer, Posting, PostingQuery, SettleHold,
+    Charge, Hold, HoldRefusal, HoldStatus, LedgerAccount, LedgerAccountQuery, Limit, LimitProfileRow,
+    NewCharge, NewHold, NewLedgerAccount, NewTransfer, PostedTransfer, Posting, PostingQuery, SettleHold,
     SettleRefusal, SettledHold, TransferKind, TransferRefusal, utc_day, utc_month,
 };
 use bulkhead_store::{Ledger, Result, StoreError};
@@ -88,6 +90,22 @@ fn hold(row: &PgRow) -> sqlx::Result<Hold> {
         expires_at: row.try_get("expires_at")?,
         created_at: row.try_get("created_at")?,
         settled_at: row.try_get("settled_at")?,
+    })
+}
+
+const CHARGE_COLUMNS: &str =
+    "id, account_id, cost, markup_millionths, amount, transfer_id, memo, created_at";
+
+fn charge(row: &PgRow) -> sqlx::Result<Charge> {
+    Ok(Charge {
+        id: id(row, "id")?,
+        account_id: id(row, "account_id")?,
+        cost: row.try_get("cost")?,
+        markup_millionths: row.try_get("markup_millionths")?,
+        amount: row.try_get("amount")?,
+        transfer_id: opt_id(row, "transfer_id")?,
+        memo: row.try_get("memo")?,
+        created_at: row.try_get("created_at")?,
     })
 }
 
@@ -419,5 +437,72 @@ impl Ledger for PgTenantTx {
         .bind(row.updated_at);
         self.tx.execute(statement).await?;
         Ok(())
+    }
+
+    async fn record_charge(
+        &mut self,
+        new: NewCharge,
+    ) -> Result<std::result::Result<Charge, TransferRefusal>> {
+        let statement = sqlx::query(
+            "SELECT outcome, debit FROM bulkhead_ledger_charge($1, $2, $3, $4, $5, $6, $7, $8,
+                 $9, $10, $11, $12, $13, $14, $15)",
+        )
+        .bind(self.t())
+        .bind(new.id.as_uuid())
+        .bind(new.account.as_uuid())
+        .bind(new.cost)
+        .bind(new.markup_millionths)
+        .bind(new.amount)
+        .bind(&new.memo)
+        .bind(new.at)
+        .bind(new.transfer.as_uuid())
+        .bind(new.house.as_uuid())
+        .bind(new.caps.single)
+        .bind(new.caps.daily)
+        .bind(new.caps.monthly)
+        .bind(utc_day(new.at))
+        .bind(utc_month(new.at));
+        let (outcome, debit): (String, Option<uuid::Uuid>) = self
+            .tx
+            .one(statement, |row| Ok((row.try_get(0)?, row.try_get(1)?)))
+            .await?;
+        if outcome != "charged" {
+            return TransferRefusal::parse(&outcome).map(Err).ok_or_else(|| {
+                StoreError::Internal(format!("bulkhead_ledger_charge answered {outcome:?}"))
+            });
+        }
+        Ok(Ok(Charge {
+            id: new.id,
+            account_id: new.account,
+            cost: new.cost,
+            markup_millionths: new.markup_millionths,
+            amount: new.amount,
+            transfer_id: debit.map(TransferId::from_uuid),
+            memo: new.memo,
+            created_at: crate::codec::stored_time(new.at),
+        }))
+    }
+
+    async fn ledger_charge(&mut self, id: ChargeId) -> Result<Option<Charge>> {
+        let sql =
+            format!("SELECT {CHARGE_COLUMNS} FROM ledger_charges WHERE tenant_id = $1 AND id = $2");
+        let statement = sqlx::query(&sql).bind(self.t()).bind(id.as_uuid());
+        self.tx.optional(statement, charge).await
+    }
+
+    async fn ledger_charges(
+        &mut self,
+        account: LedgerAccountId,
+        limit: u32,
+    ) -> Result<Vec<Charge>> {
+        let sql = format!(
+            "SELECT {CHARGE_COLUMNS} FROM ledger_charges
+             WHERE tenant_id = $1 AND account_id = $2 ORDER BY id DESC LIMIT $3"
+        );
+        let statement = sqlx::query(&sql)
+            .bind(self.t())
+            .bind(account.as_uuid())
+            .bind(i64::from(limit));
+        self.tx.all(statement, charge).await
     }
 }

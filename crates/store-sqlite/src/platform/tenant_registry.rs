@@ -1,6 +1,7 @@
 //! The tenant registry on SQLite, seen from the platform.
 
 use async_trait::async_trait;
+use bulkhead_domain::ledger::Markup;
 use bulkhead_domain::{TenantId, TenantSlug};
 use bulkhead_store::{Page, Result, Tenant, TenantRegistry};
 use rusqlite::{OptionalExtension, params};
@@ -53,6 +54,17 @@ impl TenantRegistry for SqlitePlatformTx {
     ) -> Result<bool> {
         let sql = "UPDATE tenants SET suspended_at = ?2, updated_at = ?3 WHERE id = ?1";
         let binds = params![id_param(&id), opt_micros(at), Micros(now)];
+        Ok(self.tx.statement(sql, |s| s.execute(binds))? > 0)
+    }
+
+    async fn set_charge_markup(
+        &mut self,
+        id: TenantId,
+        markup: Markup,
+        now: OffsetDateTime,
+    ) -> Result<bool> {
+        let sql = "UPDATE tenants SET charge_markup_millionths = ?2, updated_at = ?3 WHERE id = ?1";
+        let binds = params![id_param(&id), markup.millionths(), Micros(now)];
         Ok(self.tx.statement(sql, |s| s.execute(binds))? > 0)
     }
 }

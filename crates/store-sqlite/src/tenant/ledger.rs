@@ -7,10 +7,10 @@
 //! holds both to them.
 
 use async_trait::async_trait;
-use bulkhead_domain::{HoldId, LedgerAccountId};
+use bulkhead_domain::{ChargeId, HoldId, LedgerAccountId};
 use bulkhead_store::ledger::{
-    Hold, HoldRefusal, HoldStatus, LedgerAccount, LedgerAccountQuery, Limit, LimitProfileRow,
-    NewHold, NewLedgerAccount, NewTransfer, PostedTransfer, Posting, PostingQuery, SettleHold,
+    Charge, Hold, HoldRefusal, HoldStatus, LedgerAccount, LedgerAccountQuery, Limit, LimitProfileRow,
+    NewCharge, NewHold, NewLedgerAccount, NewTransfer, PostedTransfer, Posting, PostingQuery, SettleHold,
     SettleRefusal, SettledHold, TransferKind, TransferRefusal, utc_day, utc_month,
 };
 use bulkhead_store::{Ledger, Result, StoreError};
@@ -113,6 +113,22 @@ fn hold(row: &Row<'_>) -> rusqlite::Result<Hold> {
         expires_at: time_col(row, 7)?,
         created_at: time_col(row, 8)?,
         settled_at: opt_time_col(row, 9)?,
+    })
+}
+
+const CHARGE_COLUMNS: &str =
+    "id, account_id, cost, markup_millionths, amount, transfer_id, memo, created_at";
+
+fn charge(row: &Row<'_>) -> rusqlite::Result<Charge> {
+    Ok(Charge {
+        id: id_col(row, 0)?,
+        account_id: id_col(row, 1)?,
+        cost: row.get(2)?,
+        markup_millionths: row.get(3)?,
+        amount: row.get(4)?,
+        transfer_id: opt_id_col(row, 5)?,
+        memo: row.get(6)?,
+        created_at: time_col(row, 7)?,
     })
 }
 
@@ -597,5 +613,83 @@ impl Ledger for SqliteTenantTx {
             |s| s.execute(binds),
         )?;
         Ok(())
+    }
+
+    async fn record_charge(
+        &mut self,
+        new: NewCharge,
+    ) -> Result<std::result::Result<Charge, TransferRefusal>> {
+        let Some(row) = self.find_account(new.account, new.at)? else {
+            return Ok(Err(TransferRefusal::FromNotFound));
+        };
+        let transfer_id = if row.account.unlimited || new.amount == 0 {
+            None
+        } else {
+            let transfer = NewTransfer {
+                id: new.transfer,
+                kind: TransferKind::Charge,
+                from: new.account,
+                to: new.house,
+                amount: new.amount,
+                memo: new.memo.clone(),
+                at: new.at,
+                caps: new.caps,
+            };
+            match self.post(&transfer, 0)? {
+                Ok(posted) => Some(posted.id),
+                Err(refusal) => return Ok(Err(refusal)),
+            }
+        };
+        let binds = params![
+            self.t(),
+            id_param(&new.id),
+            id_param(&new.account),
+            new.cost,
+            new.markup_millionths,
+            new.amount,
+            transfer_id.as_ref().map(id_param),
+            new.memo,
+            Micros(new.at),
+        ];
+        self.tx.statement(
+            "INSERT INTO ledger_charges (tenant_id, id, account_id, cost, markup_millionths,
+                 amount, transfer_id, memo, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            |s| s.execute(binds),
+        )?;
+        Ok(Ok(Charge {
+            id: new.id,
+            account_id: new.account,
+            cost: new.cost,
+            markup_millionths: new.markup_millionths,
+            amount: new.amount,
+            transfer_id,
+            memo: new.memo,
+            created_at: stored_time(new.at),
+        }))
+    }
+
+    async fn ledger_charge(&mut self, id: ChargeId) -> Result<Option<Charge>> {
+        let sql =
+            format!("SELECT {CHARGE_COLUMNS} FROM ledger_charges WHERE tenant_id = ?1 AND id = ?2");
+        self.tx.statement(&sql, |s| {
+            s.query_row(params![self.t(), id_param(&id)], charge)
+                .optional()
+        })
+    }
+
+    async fn ledger_charges(
+        &mut self,
+        account: LedgerAccountId,
+        limit: u32,
+    ) -> Result<Vec<Charge>> {
+        let sql = format!(
+            "SELECT {CHARGE_COLUMNS} FROM ledger_charges
+             WHERE tenant_id = ?1 AND account_id = ?2 ORDER BY id DESC LIMIT ?3"
+        );
+        self.tx.statement(&sql, |s| {
+            s.query_map(params![self.t(), id_param(&account), limit], charge)?
+                .collect::<rusqlite::Result<Vec<_>>>()
+        })
     }
 }

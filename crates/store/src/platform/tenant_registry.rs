@@ -1,6 +1,7 @@
 //! The registry of tenants, seen from the platform.
 
 use async_trait::async_trait;
+use bulkhead_domain::ledger::Markup;
 use bulkhead_domain::{TenantId, TenantSlug};
 use time::OffsetDateTime;
 
@@ -22,6 +23,14 @@ pub trait TenantRegistry: Send {
         &mut self,
         id: TenantId,
         at: Option<OffsetDateTime>,
+        now: OffsetDateTime,
+    ) -> Result<bool>;
+    /// Sets the markup of the tenant's charges; `false` if there is no
+    /// such tenant.
+    async fn set_charge_markup(
+        &mut self,
+        id: TenantId,
+        markup: Markup,
         now: OffsetDateTime,
     ) -> Result<bool>;
 }

@@ -1,15 +1,15 @@
-//! The tenant's ledger: accounts, transfers and their postings, holds, and
-//! limit profiles.
+//! The tenant's ledger: accounts, transfers and their postings, holds,
+//! limit profiles, and charges.
 
 use async_trait::async_trait;
-use bulkhead_domain::{HoldId, LedgerAccountId};
+use bulkhead_domain::{ChargeId, HoldId, LedgerAccountId};
 use time::OffsetDateTime;
 
 use crate::error::Result;
 use crate::ledger::{
-    Hold, HoldRefusal, LedgerAccount, LedgerAccountQuery, LimitProfileRow, NewHold,
+    Charge, Hold, HoldRefusal, LedgerAccount, LedgerAccountQuery, LimitProfileRow, NewHold,
     NewLedgerAccount, NewTransfer, PostedTransfer, Posting, PostingQuery, SettleHold,
-    SettleRefusal, SettledHold, TransferRefusal,
+    NewCharge, SettleRefusal, SettledHold, TransferRefusal,
 };
 
 #[async_trait]
@@ -56,4 +56,16 @@ pub trait Ledger: Send {
     async fn limit_profile(&mut self, name: &str) -> Result<Option<LimitProfileRow>>;
     /// Creates or replaces a limit profile.
     async fn put_limit_profile(&mut self, profile: LimitProfileRow) -> Result<()>;
+    /// Records a charge: unless the account is unlimited or the amount is
+    /// 0, posts its transfer to the house (as [`Ledger::post_transfer`]
+    /// does, and refused alike, writing nothing), then writes the charge
+    /// with its transfer's id.
+    async fn record_charge(
+        &mut self,
+        charge: NewCharge,
+    ) -> Result<std::result::Result<Charge, TransferRefusal>>;
+    async fn ledger_charge(&mut self, id: ChargeId) -> Result<Option<Charge>>;
+    /// An account's charges, newest first.
+    async fn ledger_charges(&mut self, account: LedgerAccountId, limit: u32)
+    -> Result<Vec<Charge>>;
 }
