@@ -361,3 +361,24 @@ pub fn limit_profile(name: &str, single: Option<&str>) -> bulkhead_store::ledger
         updated_at: t0(),
     }
 }
+
+/// A charge of `cost` at markup 1 (`amount == cost`) from `account` to
+/// `house`, without caps.
+pub fn charge(
+    account: bulkhead_domain::LedgerAccountId,
+    house: bulkhead_domain::LedgerAccountId,
+    cost: i64,
+) -> bulkhead_store::ledger::NewCharge {
+    bulkhead_store::ledger::NewCharge {
+        id: bulkhead_domain::ChargeId::new(),
+        account,
+        cost,
+        markup_millionths: 1_000_000,
+        amount: cost,
+        memo: Some(format!("charge of {cost}")),
+        at: t0(),
+        transfer: bulkhead_domain::TransferId::new(),
+        house,
+        caps: bulkhead_store::ledger::Caps::NONE,
+    }
+}

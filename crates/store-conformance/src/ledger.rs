@@ -5,6 +5,7 @@
 
 use std::sync::Arc;
 
+use bulkhead_domain::ledger::Markup;
 use bulkhead_domain::{HoldId, LedgerAccountId, TenantId, TransferId};
 use bulkhead_store::ledger::{
     Caps, Capture, HoldRefusal, HoldStatus, LedgerAccount, LedgerAccountQuery, Limit,
@@ -686,4 +687,200 @@ pub async fn limit_profiles_are_stored_and_replaced(ts: &TestStore) {
     let mut tx = store.tenant(acme.id, Access::Read).await.unwrap();
     assert_eq!(tx.limit_profile("gold").await.unwrap(), Some(changed));
     assert!(tx.limit_profile("silver").await.unwrap().is_none());
+}
+
+pub async fn charges_debit_the_marked_up_cost_to_the_house(ts: &TestStore) {
+    let store = &*ts.store;
+    let owner = fixtures::user(store, "owner@example.com").await;
+    let acme = fixtures::tenant(store, "acme", &owner).await;
+    let (house, wallet) = house_and_wallet(store, acme.id, 1_000).await;
+    let mut tx = store.tenant(acme.id, Access::Write).await.unwrap();
+    let mut unlimited = fixtures::ledger_account("agent", "USD", None, false);
+    unlimited.unlimited = true;
+    let unlimited = tx.insert_ledger_account(unlimited).await.unwrap();
+
+    // A cost of 3 at markup 1.5 debits 5 (the service rounds; the store
+    // records what it is given).
+    let mut marked_up = fixtures::charge(wallet.id, house.id, 3);
+    marked_up.markup_millionths = 1_500_000;
+    marked_up.amount = 5;
+    let charged = tx.record_charge(marked_up.clone()).await.unwrap().unwrap();
+    assert_eq!(
+        (
+            charged.id,
+            charged.account_id,
+            charged.cost,
+            charged.markup_millionths,
+            charged.amount,
+            charged.transfer_id,
+            charged.memo.as_deref(),
+            charged.created_at
+        ),
+        (
+            marked_up.id,
+            wallet.id,
+            3,
+            1_500_000,
+            5,
+            Some(marked_up.transfer),
+            marked_up.memo.as_deref(),
+            t0()
+        )
+    );
+    // An unlimited account is recorded, not debited; so is an amount that
+    // rounded to nothing.
+    let recorded = tx
+        .record_charge(fixtures::charge(unlimited.id, house.id, 250))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((recorded.amount, recorded.transfer_id), (250, None));
+    let mut nothing = fixtures::charge(wallet.id, house.id, 1);
+    nothing.markup_millionths = 400_000;
+    nothing.amount = 0;
+    let nothing = tx.record_charge(nothing).await.unwrap().unwrap();
+    assert_eq!(nothing.transfer_id, None);
+    tx.commit().await.unwrap();
+
+    let mut tx = store.tenant(acme.id, Access::Read).await.unwrap();
+    assert_eq!(
+        tx.ledger_charge(charged.id).await.unwrap().as_ref(),
+        Some(&charged)
+    );
+    assert_eq!(
+        tx.ledger_charge(recorded.id).await.unwrap().as_ref(),
+        Some(&recorded)
+    );
+    assert_eq!(
+        tx.ledger_charges(wallet.id, 10).await.unwrap(),
+        vec![nothing.clone(), charged.clone()]
+    );
+    assert_eq!(
+        tx.ledger_charges(wallet.id, 1).await.unwrap(),
+        vec![nothing]
+    );
+    assert_eq!(
+        tx.ledger_charges(unlimited.id, 10).await.unwrap(),
+        vec![recorded]
+    );
+    let wallet = tx.ledger_account(wallet.id, t0()).await.unwrap().unwrap();
+    let house = tx.ledger_account(house.id, t0()).await.unwrap().unwrap();
+    let unlimited = tx
+        .ledger_account(unlimited.id, t0())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (wallet.balance, house.balance, unlimited.balance),
+        (995, -995, 0)
+    );
+    assert_eq!(unlimited.last_posting, 0);
+    drop(tx);
+    let newest = postings(store, acme.id, wallet.id).await.remove(0);
+    assert_eq!(
+        (
+            newest.transfer_id,
+            newest.kind,
+            newest.counterparty,
+            newest.amount
+        ),
+        (marked_up.transfer, TransferKind::Charge, house.id, -5)
+    );
+    assert_eq!(newest.memo, marked_up.memo);
+    assert_books_balance(store, acme.id).await;
+}
+
+pub async fn a_refused_charge_writes_nothing(ts: &TestStore) {
+    let store = &*ts.store;
+    let owner = fixtures::user(store, "owner@example.com").await;
+    let acme = fixtures::tenant(store, "acme", &owner).await;
+    let (house, wallet) = house_and_wallet(store, acme.id, 100).await;
+    let before = accounts(store, acme.id).await;
+    let capped = |amount, caps| {
+        let mut charge = fixtures::charge(wallet.id, house.id, amount);
+        charge.caps = caps;
+        charge
+    };
+    let single = Caps {
+        single: Some(10),
+        ..Caps::NONE
+    };
+    let daily = Caps {
+        daily: Some(10),
+        ..Caps::NONE
+    };
+    let refused = [
+        (capped(101, Caps::NONE), TransferRefusal::InsufficientFunds),
+        (
+            capped(11, single),
+            TransferRefusal::LimitExceeded(Limit::Single),
+        ),
+        (
+            capped(11, daily),
+            TransferRefusal::LimitExceeded(Limit::Daily),
+        ),
+        (
+            fixtures::charge(LedgerAccountId::new(), house.id, 1),
+            TransferRefusal::FromNotFound,
+        ),
+        (
+            fixtures::charge(wallet.id, LedgerAccountId::new(), 1),
+            TransferRefusal::ToNotFound,
+        ),
+    ];
+    for (charge, refusal) in refused {
+        let id = charge.id;
+        let mut tx = store.tenant(acme.id, Access::Write).await.unwrap();
+        assert_eq!(
+            tx.record_charge(charge.clone()).await.unwrap(),
+            Err(refusal),
+            "{charge:?}"
+        );
+        tx.commit().await.unwrap();
+        let mut tx = store.tenant(acme.id, Access::Read).await.unwrap();
+        assert_eq!(tx.ledger_charge(id).await.unwrap(), None);
+    }
+    assert_eq!(accounts(store, acme.id).await, before);
+    let mut tx = store.tenant(acme.id, Access::Read).await.unwrap();
+    assert!(tx.ledger_charges(wallet.id, 10).await.unwrap().is_empty());
+    drop(tx);
+
+    // Within the cap the same charge passes, and counts towards the day.
+    let mut tx = store.tenant(acme.id, Access::Write).await.unwrap();
+    let charged = tx.record_charge(capped(10, daily)).await.unwrap();
+    assert!(charged.is_ok(), "{charged:?}");
+    assert_eq!(
+        tx.record_charge(capped(1, daily)).await.unwrap(),
+        Err(TransferRefusal::LimitExceeded(Limit::Daily))
+    );
+    tx.commit().await.unwrap();
+    let wallet = account_at(store, acme.id, wallet.id, t0()).await;
+    assert_eq!(wallet.balance, 90);
+    assert_books_balance(store, acme.id).await;
+}
+
+pub async fn the_charge_markup_is_the_tenants_and_set_by_the_platform(ts: &TestStore) {
+    let store = &*ts.store;
+    let owner = fixtures::user(store, "owner@example.com").await;
+    let acme = fixtures::tenant(store, "acme", &owner).await;
+    let globex = fixtures::tenant(store, "globex", &owner).await;
+    assert_eq!(acme.charge_markup, Markup::ONE);
+    let five = Markup::parse("5").unwrap();
+    let mut tx = store.platform(Access::Write).await.unwrap();
+    assert!(tx.set_charge_markup(acme.id, five, at(1)).await.unwrap());
+    assert!(
+        !tx.set_charge_markup(TenantId::new(), five, at(1))
+            .await
+            .unwrap()
+    );
+    tx.commit().await.unwrap();
+    let mut tx = store.platform(Access::Read).await.unwrap();
+    let read = tx.tenant_by_id(acme.id).await.unwrap().unwrap();
+    assert_eq!((read.charge_markup, read.updated_at), (five, at(1)));
+    let other = tx.tenant_by_id(globex.id).await.unwrap().unwrap();
+    assert_eq!(other.charge_markup, Markup::ONE);
+    drop(tx);
+    // The tenant reads its own markup from its row.
+    let mut tx = store.tenant(acme.id, Access::Read).await.unwrap();
+    assert_eq!(tx.tenant().await.unwrap().unwrap().charge_markup, five);
 }

@@ -149,6 +149,9 @@ macro_rules! conformance_suite {
             holds_reserve_until_captured_released_or_expired,
             limit_caps_hold_per_transfer_day_and_month,
             limit_profiles_are_stored_and_replaced,
+            charges_debit_the_marked_up_cost_to_the_house,
+            a_refused_charge_writes_nothing,
+            the_charge_markup_is_the_tenants_and_set_by_the_platform,
         );
         $crate::conformance_suite!(@cases $fresh; ledger_model;
             the_ledger_matches_a_reference_model_under_random_operations,

@@ -636,6 +636,35 @@ pub(super) async fn attempt(op: Op, tx: &mut dyn TenantTx, a: TenantId, foreign:
             tx.put_limit_profile(mine.clone()).await.unwrap();
             assert_eq!(tx.limit_profiles().await.unwrap(), vec![mine]);
         }
+        Op::ChargeAcrossTenants => {
+            let on_b = fixtures::charge(foreign.b_wallet, foreign.a_house, 10);
+            assert_eq!(
+                tx.record_charge(on_b).await.unwrap(),
+                Err(TransferRefusal::FromNotFound)
+            );
+            let to_b = fixtures::charge(foreign.a_wallet, foreign.b_house, 10);
+            assert_eq!(
+                tx.record_charge(to_b).await.unwrap(),
+                Err(TransferRefusal::ToNotFound)
+            );
+            assert!(tx.ledger_charge(foreign.b_charge).await.unwrap().is_none());
+            assert!(
+                tx.ledger_charges(foreign.b_wallet, 10)
+                    .await
+                    .unwrap()
+                    .is_empty()
+            );
+            // B's charge id is A's to use in A (an amount of 0 leaves A's
+            // balances as the later operations expect them).
+            let mut reused = fixtures::charge(foreign.a_wallet, foreign.a_house, 1);
+            reused.id = foreign.b_charge;
+            reused.amount = 0;
+            let charge = tx.record_charge(reused).await.unwrap().unwrap();
+            assert_eq!(
+                tx.ledger_charge(foreign.b_charge).await.unwrap(),
+                Some(charge)
+            );
+        }
         Op::InsertLedgerAccountWithForeignId => {
             let mut copy = fixtures::ledger_account("copy", "USD", Some(foreign.owner), false);
             copy.id = foreign.b_wallet;

@@ -83,6 +83,9 @@ pub enum Op {
     HoldAcrossTenants,
     /// Reads B's limit profile, and writes one of the same name.
     LimitProfileWithForeignName,
+    /// Charges B's wallet, charges to B's house, reads B's charge, and
+    /// records a charge of A's with the id of B's.
+    ChargeAcrossTenants,
     /// Opens an account with the id of B's wallet, and pays into it.
     InsertLedgerAccountWithForeignId,
     DeleteTenant,
@@ -95,7 +98,7 @@ pub enum Op {
 /// `InsertLedgerAccountWithForeignId` (after the other ledger operations,
 /// since it gives A an account with B's id) and `DeleteTenant`, which must
 /// come last.
-pub const OPS: [Op; 51] = [
+pub const OPS: [Op; 52] = [
     Op::ReadTenant,
     Op::RenameTenant,
     Op::GetMembership,
@@ -145,6 +148,7 @@ pub const OPS: [Op; 51] = [
     Op::PostTransferAcrossTenants,
     Op::HoldAcrossTenants,
     Op::LimitProfileWithForeignName,
+    Op::ChargeAcrossTenants,
     Op::InsertLedgerAccountWithForeignId,
     Op::DeleteTenant,
 ];
@@ -199,6 +203,12 @@ impl Op {
             }
             Op::HoldAcrossTenants => &[T::LedgerHolds, T::LedgerAccounts],
             Op::LimitProfileWithForeignName => &[T::LedgerLimitProfiles],
+            Op::ChargeAcrossTenants => &[
+                T::LedgerCharges,
+                T::LedgerAccounts,
+                T::LedgerTransfers,
+                T::LedgerPostings,
+            ],
             Op::DeleteTenant => &TenantTable::ALL,
         }
     }
@@ -213,7 +223,9 @@ pub async fn run(store: &dyn Store) {
     assert_eq!(b_before.records.len(), 3);
     assert_eq!(b_before.record_events.len(), 3);
     assert_eq!(b_before.ledger_accounts.len(), 2);
-    assert_eq!(b_before.ledger_postings.len(), 2);
+    // The transfer that funded B's wallet and the debit of B's charge.
+    assert_eq!(b_before.ledger_postings.len(), 4);
+    assert_eq!(b_before.ledger_charges.len(), 1);
     assert_eq!(
         b_before.ledger_accounts.iter().map(|a| a.held).sum::<i64>(),
         120

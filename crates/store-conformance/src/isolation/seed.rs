@@ -1,7 +1,9 @@
 //! The two tenants of the isolation table, each with a row in every
 //! tenant table, and B's identifiers that A's handle aims at.
 
-use bulkhead_domain::{HoldId, LedgerAccountId, RecordId, Role, TenantId, TransferId, UserId};
+use bulkhead_domain::{
+    ChargeId, HoldId, LedgerAccountId, RecordId, Role, TenantId, TransferId, UserId,
+};
 use serde_json::json;
 
 use super::snapshot::{
@@ -40,8 +42,11 @@ pub(super) struct Foreign {
     pub(super) b_transfer: TransferId,
     /// An open hold on B's wallet.
     pub(super) b_hold: HoldId,
-    /// A's funded wallet, in the same currency as B's.
+    /// B's charge of 30 on its wallet, debited to its house.
+    pub(super) b_charge: ChargeId,
+    /// A's funded wallet, in the same currency as B's, and its house.
     pub(super) a_wallet: LedgerAccountId,
+    pub(super) a_house: LedgerAccountId,
 }
 
 /// A house account and a wallet funded from it with `amount`: (house,
@@ -121,7 +126,11 @@ pub(super) async fn seed(store: &dyn Store) -> (TenantId, TenantId, Foreign) {
     tx.complete_idempotency_key("a-key", 201, &json!({"tenant": "a"}))
         .await
         .unwrap();
-    let (_, a_wallet, _) = funded_wallet(&mut *tx, owner_a.id, 700).await;
+    let (a_house, a_wallet, _) = funded_wallet(&mut *tx, owner_a.id, 700).await;
+    // A charge that rounded to nothing: a row, and A's balances as they were.
+    let mut a_charge = fixtures::charge(a_wallet, a_house, 1);
+    a_charge.amount = 0;
+    tx.record_charge(a_charge).await.unwrap().unwrap();
     tx.commit().await.unwrap();
 
     let mut tx = store.tenant(b.id, Access::Write).await.unwrap();
@@ -198,6 +207,8 @@ pub(super) async fn seed(store: &dyn Store) -> (TenantId, TenantId, Foreign) {
     let (b_house, b_wallet, b_transfer) = funded_wallet(&mut *tx, owner_b.id, 500).await;
     let b_hold = fixtures::hold(b_wallet, 120, 60);
     let b_hold = tx.place_hold(b_hold).await.unwrap().unwrap().id;
+    let b_charge = fixtures::charge(b_wallet, b_house, 30);
+    let b_charge = tx.record_charge(b_charge).await.unwrap().unwrap().id;
     tx.put_limit_profile(fixtures::limit_profile("b-only", Some("5")))
         .await
         .unwrap();
@@ -219,7 +230,9 @@ pub(super) async fn seed(store: &dyn Store) -> (TenantId, TenantId, Foreign) {
         b_wallet,
         b_transfer,
         b_hold,
+        b_charge,
         a_wallet,
+        a_house,
     };
     (a.id, b.id, foreign)
 }

@@ -5,7 +5,7 @@ use bulkhead_domain::{RecordId, TenantId};
 
 use crate::fixtures::{self, at, hash_of};
 use bulkhead_store::ledger::{
-    LedgerAccount, LedgerAccountQuery, LimitProfileRow, Posting, PostingQuery,
+    Charge, LedgerAccount, LedgerAccountQuery, LimitProfileRow, Posting, PostingQuery,
 };
 use bulkhead_store::{
     Access, ApiKey, AuditEntry, Collection, IdempotencyClaim, Invitation, Membership, Page, Record,
@@ -77,6 +77,8 @@ pub struct TenantSnapshot {
     /// Every posting of every account, account by account, newest first.
     pub ledger_postings: Vec<Posting>,
     pub limit_profiles: Vec<LimitProfileRow>,
+    /// Every charge of every account, account by account, newest first.
+    pub ledger_charges: Vec<Charge>,
 }
 
 impl TenantSnapshot {
@@ -98,6 +100,7 @@ impl TenantSnapshot {
             && self.ledger_accounts.is_empty()
             && self.ledger_postings.is_empty()
             && self.limit_profiles.is_empty()
+            && self.ledger_charges.is_empty()
     }
 }
 
@@ -139,6 +142,7 @@ pub async fn snapshot(store: &dyn Store, tenant: TenantId) -> TenantSnapshot {
         ledger_accounts: Vec::new(),
         ledger_postings: Vec::new(),
         limit_profiles: tx.limit_profiles().await.unwrap(),
+        ledger_charges: Vec::new(),
     };
     snapshot.ledger_accounts = tx
         .ledger_accounts(&LedgerAccountQuery {
@@ -158,6 +162,9 @@ pub async fn snapshot(store: &dyn Store, tenant: TenantId) -> TenantSnapshot {
         snapshot
             .ledger_postings
             .extend(tx.ledger_postings(&query).await.unwrap());
+        snapshot
+            .ledger_charges
+            .extend(tx.ledger_charges(account.id, 1000).await.unwrap());
     }
     drop(tx);
     if snapshot.tenant.is_some() {

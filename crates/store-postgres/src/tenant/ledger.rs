@@ -11,9 +11,10 @@
 use async_trait::async_trait;
 use bulkhead_domain::{ChargeId, HoldId, LedgerAccountId, TransferId};
 use bulkhead_store::ledger::{
-    Charge, Hold, HoldRefusal, HoldStatus, LedgerAccount, LedgerAccountQuery, Limit, LimitProfileRow,
-    NewCharge, NewHold, NewLedgerAccount, NewTransfer, PostedTransfer, Posting, PostingQuery, SettleHold,
-    SettleRefusal, SettledHold, TransferKind, TransferRefusal, utc_day, utc_month,
+    Charge, Hold, HoldRefusal, HoldStatus, LedgerAccount, LedgerAccountQuery, Limit,
+    LimitProfileRow, NewCharge, NewHold, NewLedgerAccount, NewTransfer, PostedTransfer, Posting,
+    PostingQuery, SettleHold, SettleRefusal, SettledHold, TransferKind, TransferRefusal, utc_day,
+    utc_month,
 };
 use bulkhead_store::{Ledger, Result, StoreError};
 use sqlx::Row;

@@ -42,8 +42,9 @@ pub fn memberships_of_user(tx: &Tx, user: UserId) -> Result<Vec<UserMembership>>
         s.query_map([id_param(&user)], |row| {
             Ok(UserMembership {
                 tenant: rows::tenant(row)?,
-                role: role_col(row, 7)?,
-                joined_at: time_col(row, 8)?,
+                // After the tenant's eight columns.
+                role: role_col(row, 8)?,
+                joined_at: time_col(row, 9)?,
             })
         })?
         .collect()

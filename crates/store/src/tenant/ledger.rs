@@ -7,9 +7,9 @@ use time::OffsetDateTime;
 
 use crate::error::Result;
 use crate::ledger::{
-    Charge, Hold, HoldRefusal, LedgerAccount, LedgerAccountQuery, LimitProfileRow, NewHold,
-    NewLedgerAccount, NewTransfer, PostedTransfer, Posting, PostingQuery, SettleHold,
-    NewCharge, SettleRefusal, SettledHold, TransferRefusal,
+    Charge, Hold, HoldRefusal, LedgerAccount, LedgerAccountQuery, LimitProfileRow, NewCharge,
+    NewHold, NewLedgerAccount, NewTransfer, PostedTransfer, Posting, PostingQuery, SettleHold,
+    SettleRefusal, SettledHold, TransferRefusal,
 };
 
 #[async_trait]
