@@ -7,7 +7,8 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 /// A tenant as the platform administrator sees it, suspension included.
-/// Also the answer to `POST /v1/admin/tenants/{t}/suspend` and `…/unsuspend`.
+/// Also the answer to `POST /v1/admin/tenants/{t}/suspend`, `…/unsuspend`
+/// and `PUT …/charge-markup`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct AdminTenantView {
     pub id: Uuid,
@@ -19,6 +20,20 @@ pub struct AdminTenantView {
     /// When the tenant was suspended; `null` while it is active.
     #[serde(default, with = "time::serde::rfc3339::option")]
     pub suspended_at: Option<OffsetDateTime>,
+    /// What the tenant's charges multiply a metered cost by: a decimal
+    /// string, `"1"` unless a platform admin set another.
+    #[schema(example = "1.5")]
+    pub charge_markup: String,
+}
+
+/// `PUT /v1/admin/tenants/{t}/charge-markup` (200 `AdminTenantView`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetChargeMarkupRequest {
+    /// Greater than 0 and at most 1000000, with at most 6 digits after the
+    /// point: `"5"`, `"1.25"`.
+    #[schema(example = "5")]
+    pub markup: String,
 }
 
 /// `GET /v1/admin/tenants`: one page of tenants.

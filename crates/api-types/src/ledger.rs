@@ -199,6 +199,43 @@ pub struct CreateGrantRequest {
     pub reason: String,
 }
 
+/// `POST /v1/tenants/{t}/ledger/charges` with an `Idempotency-Key` (201
+/// `ChargeView`): a metered cost of an account, debited times the tenant's
+/// markup to the tenant's house account of the currency.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateChargeRequest {
+    pub account: Uuid,
+    /// Above zero, at the account's scale.
+    #[schema(example = "0.03")]
+    pub cost: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memo: Option<String>,
+}
+
+/// A charge: `cost` times `markup` is `amount` (rounded half up to the
+/// account's scale), debited to the house unless the account is unlimited
+/// or the amount rounded to zero.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ChargeView {
+    pub id: Uuid,
+    pub account: Uuid,
+    #[schema(example = "0.03")]
+    pub cost: String,
+    /// The tenant's markup when charged.
+    #[schema(example = "1.5")]
+    pub markup: String,
+    #[schema(example = "0.05")]
+    pub amount: String,
+    /// Did `amount` leave the account? (False for an unlimited account.)
+    pub debited: bool,
+    /// The debit's transfer (kind `charge`), if debited.
+    pub transfer_id: Option<Uuid>,
+    pub memo: Option<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+}
+
 /// A limit profile: caps in the account's unit (decimal strings; `null`:
 /// no cap) on one payment, a UTC day's and a UTC month's.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]

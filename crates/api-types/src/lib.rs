@@ -50,7 +50,7 @@ pub mod problem;
 pub mod role;
 pub mod tenants;
 
-pub use admin::{AdminTenantList, AdminTenantView};
+pub use admin::{AdminTenantList, AdminTenantView, SetChargeMarkupRequest};
 pub use api_keys::{ApiKeyCreated, ApiKeyList, ApiKeyView, CreateApiKeyRequest};
 pub use audit::{ActorView, AuditEntryView, AuditList};
 pub use auth::{ChangePasswordRequest, LoginRequest, RefreshRequest, SignupRequest, TokenResponse};
@@ -62,9 +62,10 @@ pub use invitations::{
     AcceptInvitationRequest, AcceptedMembership, CreateInvitationRequest, InvitationCreated,
 };
 pub use ledger::{
-    AccountList, AccountView, CaptureHoldRequest, CreateAccountRequest, CreateGrantRequest,
-    CreateHoldRequest, CreateTransferRequest, HoldView, LimitProfileList, LimitProfileRequest,
-    LimitProfileView, PostingList, PostingView, SettledHoldView, TransferView,
+    AccountList, AccountView, CaptureHoldRequest, ChargeView, CreateAccountRequest,
+    CreateChargeRequest, CreateGrantRequest, CreateHoldRequest, CreateTransferRequest, HoldView,
+    LimitProfileList, LimitProfileRequest, LimitProfileView, PostingList, PostingView,
+    SettledHoldView, TransferView,
 };
 pub use me::{MeResponse, MembershipView, SessionList, SessionView, TenantRef, UserView};
 pub use members::{MemberList, MemberUser, MemberView, UpdateMemberRequest};

@@ -5,6 +5,7 @@
 
 use bulkhead_domain::TenantId;
 use bulkhead_domain::audit::Outcome;
+use bulkhead_domain::ledger::Markup;
 use bulkhead_store::{Access, Invalidation, Page, Tenant};
 
 use std::sync::Arc;
@@ -113,6 +114,49 @@ impl Admin {
             ("tenant", Some(tenant.id.to_string())),
             Outcome::Success,
             serde_json::json!({ "slug": tenant.slug.as_str() }),
+        );
+        tx.append_platform_audit(draft).await?;
+        tx.invalidate(Invalidation::Tenant(tenant.id));
+        tx.commit().await?;
+        Ok(updated)
+    }
+
+    /// Sets the markup of a tenant's charges (`"5"`, `"1.25"`): what its
+    /// metered costs are multiplied by before they are debited.
+    pub async fn admin_set_charge_markup(
+        &self,
+        principal: &Principal,
+        reference: &str,
+        markup: &str,
+        ctx: &RequestContext,
+    ) -> Result<Tenant, ServiceError> {
+        const ACTION: &str = "admin.tenant.charge_markup";
+        self.require_platform_admin(principal, ACTION, ctx).await?;
+        let markup = Markup::parse(markup.trim())
+            .map_err(|e| ServiceError::invalid("markup", "invalid_markup", e.to_string()))?;
+        let tenant = self
+            .core
+            .find_tenant(reference)
+            .await?
+            .ok_or(ServiceError::TenantNotFound)?;
+        let now = self.core.now();
+        let mut tx = self.core.store.platform(Access::Write).await?;
+        let updated = match tx.set_charge_markup(tenant.id, markup, now).await? {
+            true => tx.tenant_by_id(tenant.id).await?,
+            false => None,
+        }
+        .ok_or(ServiceError::TenantNotFound)?;
+        let draft = self.core.draft(
+            ctx,
+            principal.actor(),
+            ACTION,
+            ("tenant", Some(tenant.id.to_string())),
+            Outcome::Success,
+            serde_json::json!({
+                "slug": tenant.slug.as_str(),
+                "from": tenant.charge_markup.format(),
+                "to": markup.format(),
+            }),
         );
         tx.append_platform_audit(draft).await?;
         tx.invalidate(Invalidation::Tenant(tenant.id));

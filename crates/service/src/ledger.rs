@@ -34,10 +34,12 @@ use crate::context::{RequestContext, TenantAccess};
 use crate::page::Paged;
 use crate::shared::{Core, Permit};
 
+mod charges;
 mod grants;
 mod holds;
 mod limits;
 
+pub use charges::{ChargeAnswer, ChargeRequest, charge_json};
 pub use grants::GrantRequest;
 pub use holds::{HoldAnswer, HoldRequest, MAX_HOLD_SECONDS, hold_json};
 pub use limits::{DEFAULT_PROFILES, LimitProfile, ProfileChange};
@@ -121,13 +123,23 @@ fn refused(code: &'static str, detail: impl Into<String>) -> ServiceError {
 
 /// The request's amount: a decimal string at `scale`, above zero.
 fn parse_amount(text: &str, scale: Scale) -> Result<Amount, ServiceError> {
+    parse_positive(("amount", "invalid_amount"), text, scale)
+}
+
+/// The request's `field`: a decimal string at `scale`, above zero (else
+/// `code`).
+fn parse_positive(
+    (field, code): (&str, &'static str),
+    text: &str,
+    scale: Scale,
+) -> Result<Amount, ServiceError> {
     let amount = Amount::parse(text, scale)
-        .map_err(|e| ServiceError::invalid("amount", e.code(), e.to_string()))?;
+        .map_err(|e| ServiceError::invalid(field, e.code(), e.to_string()))?;
     if !amount.is_positive() {
         return Err(ServiceError::invalid(
-            "amount",
-            "invalid_amount",
-            "the amount must be greater than zero",
+            field,
+            code,
+            format!("the {field} must be greater than zero"),
         ));
     }
     Ok(amount)

@@ -4,7 +4,7 @@
 use reqwest::Method;
 
 use crate::path::segment;
-use crate::types::{AdminTenantList, AdminTenantQuery, AdminTenantView};
+use crate::types::{AdminTenantList, AdminTenantQuery, AdminTenantView, SetChargeMarkupRequest};
 use crate::{Client, ClientError};
 
 impl Client {
@@ -30,5 +30,16 @@ impl Client {
     ) -> Result<AdminTenantView, ClientError> {
         let path = format!("/v1/admin/tenants/{}/unsuspend", segment(tenant));
         self.call(Method::POST, &path).await
+    }
+
+    /// `PUT /v1/admin/tenants/{t}/charge-markup`: the tenant with its new
+    /// markup.
+    pub async fn admin_set_charge_markup(
+        &self,
+        tenant: &str,
+        request: &SetChargeMarkupRequest,
+    ) -> Result<AdminTenantView, ClientError> {
+        let path = format!("/v1/admin/tenants/{}/charge-markup", segment(tenant));
+        self.call_with_body(Method::PUT, &path, request).await
     }
 }

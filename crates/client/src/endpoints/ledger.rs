@@ -1,6 +1,6 @@
 //! `/v1/tenants/{t}/ledger/*`: accounts, their postings, and transfers.
 //!
-//! Transfers, grants and holds take their `Idempotency-Key` as an argument,
+//! Transfers, grants, charges and holds take their `Idempotency-Key` as an argument,
 //! since the server requires one: send the same key again to retry safely.
 
 use reqwest::Method;
@@ -8,9 +8,10 @@ use uuid::Uuid;
 
 use crate::path::{segment, tenant_path};
 use crate::types::{
-    AccountList, AccountView, CaptureHoldRequest, CreateAccountRequest, CreateGrantRequest,
-    CreateHoldRequest, CreateTransferRequest, HoldView, LimitProfileList, LimitProfileRequest,
-    LimitProfileView, PageQuery, PostingList, SettledHoldView, TransferView,
+    AccountList, AccountView, CaptureHoldRequest, ChargeView, CreateAccountRequest,
+    CreateChargeRequest, CreateGrantRequest, CreateHoldRequest, CreateTransferRequest, HoldView,
+    LimitProfileList, LimitProfileRequest, LimitProfileView, PageQuery, PostingList,
+    SettledHoldView, TransferView,
 };
 use crate::{Client, ClientError};
 
@@ -118,6 +119,21 @@ impl Client {
     ) -> Result<SettledHoldView, ClientError> {
         let path = format!("{}/holds/{hold}/release", ledger_path(tenant));
         self.call(Method::POST, &path).await
+    }
+
+    /// `POST /v1/tenants/{t}/ledger/charges` (201) with
+    /// `Idempotency-Key: idempotency_key`: `cost` times the tenant's markup
+    /// debited to the house.
+    pub async fn create_charge(
+        &self,
+        tenant: &str,
+        idempotency_key: &str,
+        request: &CreateChargeRequest,
+    ) -> Result<ChargeView, ClientError> {
+        let path = format!("{}/charges", ledger_path(tenant));
+        self.with_header("idempotency-key", idempotency_key)
+            .call_with_body(Method::POST, &path, request)
+            .await
     }
 
     /// `POST /v1/tenants/{t}/ledger/grants` (`ledger.admin`, 201) with

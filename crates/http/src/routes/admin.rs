@@ -2,14 +2,16 @@
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
-use bulkhead_api_types::{AdminTenantList, AdminTenantQuery, AdminTenantView, Problem};
+use bulkhead_api_types::{
+    AdminTenantList, AdminTenantQuery, AdminTenantView, Problem, SetChargeMarkupRequest,
+};
 use bulkhead_domain::TenantId;
 use bulkhead_service::{Admin, Principal, RequestContext};
 use bulkhead_store::Page;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::extract::{Auth, Ctx, cursor, page_limit};
+use crate::extract::{AppJson, Auth, Ctx, cursor, page_limit};
 use crate::{ApiError, AppState, views};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -17,6 +19,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_tenants))
         .routes(routes!(suspend))
         .routes(routes!(unsuspend))
+        .routes(routes!(set_charge_markup))
 }
 
 /// Every tenant, paged and searchable (platform admins only).
@@ -77,6 +80,26 @@ async fn set_suspended(
 ) -> Result<Json<AdminTenantView>, ApiError> {
     let tenant = admin
         .admin_set_suspended(principal, reference, suspended, ctx)
+        .await?;
+    Ok(Json(views::admin_tenant(&tenant)))
+}
+
+/// Sets what the tenant's charges multiply a metered cost by (1 until
+/// set); the platform log records the old and the new markup.
+#[utoipa::path(put, path = "/v1/admin/tenants/{t}/charge-markup", tag = "admin", operation_id = "admin_set_charge_markup", security(("bearer" = [])),
+    params(("t" = String, Path, description = "the tenant's slug or id")),
+    request_body = SetChargeMarkupRequest,
+    responses((status = 200, body = AdminTenantView), (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 422, description = "validation_failed (markup)", body = Problem)))]
+async fn set_charge_markup(
+    State(admin): State<Admin>,
+    Auth(principal): Auth,
+    Ctx(ctx): Ctx,
+    Path(reference): Path<String>,
+    AppJson(body): AppJson<SetChargeMarkupRequest>,
+) -> Result<Json<AdminTenantView>, ApiError> {
+    let tenant = admin
+        .admin_set_charge_markup(&principal, &reference, &body.markup, &ctx)
         .await?;
     Ok(Json(views::admin_tenant(&tenant)))
 }

@@ -10,6 +10,7 @@ pub mod collections;
 pub mod events;
 pub mod invitations;
 pub mod ledger;
+pub mod ledger_charges;
 pub mod ledger_holds;
 pub mod ledger_limits;
 pub mod me;
@@ -36,6 +37,7 @@ pub fn v1() -> OpenApiRouter<AppState> {
         .merge(records::router())
         .merge(events::router())
         .merge(ledger::router())
+        .merge(ledger_charges::router())
         .merge(ledger_holds::router())
         .merge(ledger_limits::router())
 }

@@ -156,7 +156,7 @@ impl Ledger {
 
     /// The account `id` if the caller may move money out of it; otherwise
     /// 404 (not visible) or the denial to record (visible, not theirs).
-    async fn debitable(
+    pub(super) async fn debitable(
         &self,
         tx: &mut crate::shared::TenantWork<'_>,
         permit: Permit<'_>,
@@ -310,4 +310,4 @@ impl Ledger {
 }
 
 /// A refusal to record: the resource and the details of the audit entry.
-struct Denied((&'static str, Option<String>), Value);
+pub(super) struct Denied(pub(super) (&'static str, Option<String>), pub(super) Value);

@@ -81,7 +81,8 @@ async fn seed_data_plane(tx: &mut dyn bulkhead_store::TenantTx) {
     tx.append_record_change(event, audit).await.unwrap();
 }
 
-/// Two accounts, a transfer between them, a hold and a limit profile.
+/// Two accounts, a transfer between them, a hold, a limit profile and a
+/// charge.
 async fn seed_ledger(tx: &mut dyn bulkhead_store::TenantTx) {
     let house = fixtures::ledger_account("house", "USD", None, true);
     let house = tx.insert_ledger_account(house).await.unwrap();
@@ -97,6 +98,10 @@ async fn seed_ledger(tx: &mut dyn bulkhead_store::TenantTx) {
         .unwrap();
     tx.put_limit_profile(fixtures::limit_profile("gold", Some("10")))
         .await
+        .unwrap();
+    tx.record_charge(fixtures::charge(wallet.id, house.id, 5))
+        .await
+        .unwrap()
         .unwrap();
 }
 
@@ -337,7 +342,7 @@ async fn the_own_memberships_policy_reveals_only_that_users_memberships() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn ledger_postings_and_transfers_are_append_only_for_the_runtime_role() {
+async fn ledger_postings_transfers_and_charges_are_append_only_for_the_runtime_role() {
     let Some(database) = TestDatabase::migrated().await else {
         return;
     };
@@ -350,6 +355,8 @@ async fn ledger_postings_and_transfers_are_append_only_for_the_runtime_role() {
         "UPDATE ledger_transfers SET amount = 1000000",
         "DELETE FROM ledger_transfers",
         "DELETE FROM ledger_accounts",
+        "UPDATE ledger_charges SET amount = 0",
+        "DELETE FROM ledger_charges",
         "TRUNCATE ledger_postings",
     ] {
         assert_permission_denied(&mut app, a, statement).await;
