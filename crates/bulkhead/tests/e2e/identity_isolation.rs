@@ -24,8 +24,8 @@
 //! stream is only opened, never read to its end. Ledger routes are aimed at
 //! a funded account of B's owner and an open hold on it (and A's callers
 //! try B's account and hold ids through A's own path too), limit-profile
-//! routes at a default profile; transfers, holds and grants carry an
-//! `Idempotency-Key`.
+//! routes at a default profile; transfers, holds, grants and charges carry
+//! an `Idempotency-Key`.
 //!
 //! [`RULES`] holds the minimum role, the request body and headers of each
 //! route, and which lower roles are answered 404 rather than 403. A
@@ -301,6 +301,16 @@ const RULES: &[Rule] = &[
         Some(r#"{"account":"{from}","amount":"1.00","reason":"planted by an intruder"}"#),
     )
     .with_idempotency_key(),
+    // A charge debits B's owner's funded account: it answers like a
+    // transfer out of it.
+    rule(
+        "post",
+        "/v1/tenants/{t}/ledger/charges",
+        ADMIN,
+        Some(r#"{"account":"{from}","cost":"1.00","memo":"planted by an intruder"}"#),
+    )
+    .with_idempotency_key()
+    .unseen_by(Role::Member, Role::Manager, "account_not_found"),
     rule("get", "/v1/tenants/{t}/ledger/limit-profiles", ADMIN, None),
     rule(
         "post",
@@ -326,6 +336,12 @@ const RULES: &[Rule] = &[
         "/v1/admin/tenants/{t}/unsuspend",
         Needs::PlatformAdmin,
         None,
+    ),
+    rule(
+        "put",
+        "/v1/admin/tenants/{t}/charge-markup",
+        Needs::PlatformAdmin,
+        Some(r#"{"markup":"5"}"#),
     ),
 ];
 
