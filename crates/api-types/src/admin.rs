@@ -21,9 +21,15 @@ pub struct AdminTenantView {
     #[serde(default, with = "time::serde::rfc3339::option")]
     pub suspended_at: Option<OffsetDateTime>,
     /// What the tenant's charges multiply a metered cost by: a decimal
-    /// string, `"1"` unless a platform admin set another.
+    /// string, `"1"` unless a platform admin set another (and from a server
+    /// older than charges).
+    #[serde(default = "markup_one")]
     #[schema(example = "1.5")]
     pub charge_markup: String,
+}
+
+fn markup_one() -> String {
+    "1".to_owned()
 }
 
 /// `PUT /v1/admin/tenants/{t}/charge-markup` (200 `AdminTenantView`).

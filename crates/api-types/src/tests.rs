@@ -128,6 +128,7 @@ fn responses_accept_unknown_and_missing_optional_fields() {
     }))
     .unwrap();
     assert_eq!(view.suspended_at, None);
+    assert_eq!(view.charge_markup, "1");
     assert_eq!(view.created_at, datetime!(2025-01-02 01:04:05 UTC));
 }
 
