@@ -53,6 +53,26 @@ pub struct LedgerAccount {
 }
 
 impl LedgerAccount {
+    /// The account `new` opens: empty, created at `created_at` (the time as
+    /// the backend stores it).
+    pub fn opened(new: NewLedgerAccount, created_at: OffsetDateTime) -> Self {
+        Self {
+            id: new.id,
+            name: new.name,
+            currency: new.currency,
+            scale: new.scale,
+            owner_id: new.owner_id,
+            allow_negative: new.allow_negative,
+            unlimited: new.unlimited,
+            limit_profile: new.limit_profile,
+            house: new.house,
+            balance: 0,
+            held: 0,
+            last_posting: 0,
+            created_at,
+        }
+    }
+
     /// What may be spent: the balance less what holds reserve.
     pub fn available(&self) -> i64 {
         self.balance.saturating_sub(self.held)

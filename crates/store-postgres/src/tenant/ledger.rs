@@ -166,21 +166,7 @@ impl Ledger for PgTenantTx {
         .bind(new.house)
         .bind(new.at);
         let created_at = self.tx.one(statement, |row| row.try_get(0)).await?;
-        Ok(LedgerAccount {
-            id: new.id,
-            name: new.name,
-            currency: new.currency,
-            scale: new.scale,
-            owner_id: new.owner_id,
-            allow_negative: new.allow_negative,
-            unlimited: new.unlimited,
-            limit_profile: new.limit_profile,
-            house: new.house,
-            balance: 0,
-            held: 0,
-            last_posting: 0,
-            created_at,
-        })
+        Ok(LedgerAccount::opened(new, created_at))
     }
 
     async fn ledger_account(

@@ -345,21 +345,8 @@ impl SqliteTenantTx {
 impl Ledger for SqliteTenantTx {
     async fn insert_ledger_account(&mut self, new: NewLedgerAccount) -> Result<LedgerAccount> {
         self.insert_account(&new)?;
-        Ok(LedgerAccount {
-            id: new.id,
-            name: new.name,
-            currency: new.currency,
-            scale: new.scale,
-            owner_id: new.owner_id,
-            allow_negative: new.allow_negative,
-            unlimited: new.unlimited,
-            limit_profile: new.limit_profile,
-            house: new.house,
-            balance: 0,
-            held: 0,
-            last_posting: 0,
-            created_at: stored_time(new.at),
-        })
+        let created_at = stored_time(new.at);
+        Ok(LedgerAccount::opened(new, created_at))
     }
 
     async fn ledger_account(
