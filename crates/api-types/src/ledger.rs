@@ -6,7 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 /// `POST /v1/tenants/{t}/ledger/accounts` (201 `AccountView`;
@@ -295,4 +295,30 @@ where
     T: Deserialize<'de>,
 {
     Option::<T>::deserialize(deserializer).map(Some)
+}
+
+/// `GET /v1/tenants/{t}/ledger/accounts/{id}/balance?at=`: the time, RFC
+/// 3339 (now if absent).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct BalanceQuery {
+    #[serde(
+        default,
+        with = "time::serde::rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[param(value_type = Option<String>, format = DateTime)]
+    pub at: Option<OffsetDateTime>,
+}
+
+/// An account's balance as of `at`: after its newest posting made by then
+/// (posting `seq`; 0 and a zero balance before its first).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct BalanceView {
+    pub account: Uuid,
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+    #[schema(example = "87.50")]
+    pub balance: String,
+    pub seq: i64,
 }

@@ -62,10 +62,10 @@ pub use invitations::{
     AcceptInvitationRequest, AcceptedMembership, CreateInvitationRequest, InvitationCreated,
 };
 pub use ledger::{
-    AccountList, AccountView, CaptureHoldRequest, ChargeView, CreateAccountRequest,
-    CreateChargeRequest, CreateGrantRequest, CreateHoldRequest, CreateTransferRequest, HoldView,
-    LimitProfileList, LimitProfileRequest, LimitProfileView, PostingList, PostingView,
-    SettledHoldView, TransferView,
+    AccountList, AccountView, BalanceQuery, BalanceView, CaptureHoldRequest, ChargeView,
+    CreateAccountRequest, CreateChargeRequest, CreateGrantRequest, CreateHoldRequest,
+    CreateTransferRequest, HoldView, LimitProfileList, LimitProfileRequest, LimitProfileView,
+    PostingList, PostingView, SettledHoldView, TransferView,
 };
 pub use me::{MeResponse, MembershipView, SessionList, SessionView, TenantRef, UserView};
 pub use members::{MemberList, MemberUser, MemberView, UpdateMemberRequest};

@@ -96,6 +96,16 @@ pub struct Statement {
     pub postings: Paged<Posting>,
 }
 
+/// An account's balance as of `at`: after its newest posting made by then
+/// (number `seq`), or zero (and `seq` 0) before its first.
+#[derive(Debug, Clone)]
+pub struct BalanceAt {
+    pub account: LedgerAccount,
+    pub at: time::OffsetDateTime,
+    pub seq: i64,
+    pub balance: i64,
+}
+
 /// A transfer as clients are sent it (and as a replay sends it again).
 pub fn transfer_json(transfer: &PostedTransfer, scale: Scale) -> Value {
     json!({
@@ -419,6 +429,33 @@ impl Ledger {
         Ok(Statement {
             account,
             postings: Paged::new(postings, limit, |posting| posting.seq.to_string()),
+        })
+    }
+
+    /// The account's balance as of `at` (now if `None`).
+    pub async fn balance_at(
+        &self,
+        access: &TenantAccess,
+        id: LedgerAccountId,
+        at: Option<time::OffsetDateTime>,
+        ctx: &RequestContext,
+    ) -> Result<BalanceAt, ServiceError> {
+        let at = at.unwrap_or_else(|| self.core.now());
+        let mut tx = self
+            .core
+            .member_permit(access, ctx)
+            .open(Access::Read)
+            .await?;
+        let account = match tx.ledger_account(id, self.core.now()).await? {
+            Some(account) if Self::may_see(access, &account) => account,
+            _ => return Err(ServiceError::NotFound("account_not_found")),
+        };
+        let (seq, balance) = tx.ledger_balance_at(id, at).await?;
+        Ok(BalanceAt {
+            account,
+            at,
+            seq,
+            balance,
         })
     }
 

@@ -646,6 +646,22 @@ pub async fn limit_caps_hold_per_transfer_day_and_month(ts: &TestStore) {
     drop(tx);
     let read = account_at(store, acme.id, wallet.id, t0() + 30 * day).await;
     assert_eq!(read.balance, 10_000 - 500);
+    // The balance as of a time: after the newest posting made by then.
+    let mut tx = store.tenant(acme.id, Access::Read).await.unwrap();
+    for (when, expected) in [
+        (t0() - time::Duration::minutes(1), (0, 0)),
+        (t0(), (4, 9_750)),
+        (t0() + day / 2, (4, 9_750)),
+        (t0() + day, (6, 9_600)),
+        (t0() + 40 * day, (7, 9_500)),
+    ] {
+        assert_eq!(
+            tx.ledger_balance_at(wallet.id, when).await.unwrap(),
+            expected,
+            "{when}"
+        );
+    }
+    drop(tx);
     assert_books_balance(store, acme.id).await;
 }
 

@@ -244,6 +244,13 @@ const RULES: &[Rule] = &[
         None,
     )
     .unseen_by(Role::Viewer, Role::Manager, "account_not_found"),
+    rule(
+        "get",
+        "/v1/tenants/{t}/ledger/accounts/{id}/balance",
+        MANAGER,
+        None,
+    )
+    .unseen_by(Role::Viewer, Role::Manager, "account_not_found"),
     // Out of B's owner's funded account: only `ledger.admin` moves money
     // out of another's. A member (`ledger.transfer`) cannot see the source;
     // a viewer may not transfer at all and a manager sees it but may not
@@ -981,8 +988,9 @@ async fn outsiders_cannot_tell_tenant_b_exists(backend: Backend) {
             }
         }
     }
-    // Two account routes, three hold routes.
-    assert_eq!(guessed, (2 * b_account_ids.len() + 3) * guessers.len());
+    // Three account routes (the account, its entries, its balance), three
+    // hold routes.
+    assert_eq!(guessed, (3 * b_account_ids.len() + 3) * guessers.len());
     let a_record = world
         .a_owner
         .client

@@ -10,8 +10,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 
 use bulkhead_client::types::{
-    AccountView, AuditQuery, CreateAccountRequest, CreateApiKeyRequest, CreateTransferRequest,
-    PageQuery, PostingView, Role, TransferView,
+    AccountView, AuditQuery, BalanceQuery, CreateAccountRequest, CreateApiKeyRequest,
+    CreateTransferRequest, PageQuery, PostingView, Role, TransferView,
 };
 use bulkhead_client::{Client, Method, RawResponse};
 use rand::rngs::StdRng;
@@ -505,6 +505,33 @@ async fn money_moves_between_accounts_and_every_posting_is_kept(server: TestServ
     )
     .await;
     assert_eq!(bad_cursor.status, 400, "{}", bad_cursor.text());
+
+    // The balance as of a time: now, after both postings; at each
+    // posting's time, after it (or a later one made in the same
+    // microsecond); before the first, zero.
+    let balance_at = |at: Option<time::OffsetDateTime>| async move {
+        member1
+            .ledger_balance_at(t, wallet1.id, &BalanceQuery { at })
+            .await
+            .unwrap()
+    };
+    let now = balance_at(None).await;
+    assert_eq!((now.balance.as_str(), now.seq), ("87.50", 2));
+    let first = entries.last().unwrap();
+    let at_first = balance_at(Some(first.created_at)).await;
+    assert!(at_first.seq >= 1, "{at_first:?}");
+    let before = balance_at(Some(first.created_at - time::Duration::seconds(1))).await;
+    assert_eq!((before.balance.as_str(), before.seq), ("0.00", 0));
+    let hidden = bank
+        .member2
+        .client
+        .ledger_balance_at(t, wallet1.id, &BalanceQuery::default())
+        .await
+        .unwrap_err();
+    assert_eq!(
+        hidden.problem().map(|p| p.code.as_str()),
+        Some("account_not_found")
+    );
 
     // The accounts list, oldest first.
     let listed: Vec<Uuid> = all_accounts(owner, t).await.iter().map(|a| a.id).collect();

@@ -8,10 +8,10 @@ use uuid::Uuid;
 
 use crate::path::{segment, tenant_path};
 use crate::types::{
-    AccountList, AccountView, CaptureHoldRequest, ChargeView, CreateAccountRequest,
-    CreateChargeRequest, CreateGrantRequest, CreateHoldRequest, CreateTransferRequest, HoldView,
-    LimitProfileList, LimitProfileRequest, LimitProfileView, PageQuery, PostingList,
-    SettledHoldView, TransferView,
+    AccountList, AccountView, BalanceQuery, BalanceView, CaptureHoldRequest, ChargeView,
+    CreateAccountRequest, CreateChargeRequest, CreateGrantRequest, CreateHoldRequest,
+    CreateTransferRequest, HoldView, LimitProfileList, LimitProfileRequest, LimitProfileView,
+    PageQuery, PostingList, SettledHoldView, TransferView,
 };
 use crate::{Client, ClientError};
 
@@ -175,5 +175,19 @@ impl Client {
     ) -> Result<LimitProfileView, ClientError> {
         let path = format!("{}/limit-profiles/{}", ledger_path(tenant), segment(name));
         self.call_with_body(Method::PATCH, &path, request).await
+    }
+}
+
+impl Client {
+    /// `GET /v1/tenants/{t}/ledger/accounts/{id}/balance?at=`: the balance
+    /// as of a time (now without one).
+    pub async fn ledger_balance_at(
+        &self,
+        tenant: &str,
+        account: Uuid,
+        query: &BalanceQuery,
+    ) -> Result<BalanceView, ClientError> {
+        let path = format!("{}/accounts/{account}/balance", ledger_path(tenant));
+        self.call_with_query(&path, query).await
     }
 }

@@ -11,8 +11,8 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use bulkhead_api_types::{
-    AccountList, AccountView, CreateAccountRequest, CreateGrantRequest, CreateTransferRequest,
-    PageQuery, PostingList, PostingView, Problem, TransferView,
+    AccountList, AccountView, BalanceQuery, BalanceView, CreateAccountRequest, CreateGrantRequest,
+    CreateTransferRequest, PageQuery, PostingList, PostingView, Problem, TransferView,
 };
 use bulkhead_domain::ledger::{Amount, Scale};
 use bulkhead_domain::{LedgerAccountId, UserId};
@@ -32,6 +32,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(open_account, list_accounts))
         .routes(routes!(get_account))
         .routes(routes!(account_entries))
+        .routes(routes!(account_balance))
         .routes(routes!(create_transfer))
         .routes(routes!(create_grant))
 }
@@ -167,6 +168,28 @@ async fn account_entries(
             .map(|posting| posting_view(posting, scale))
             .collect(),
         next_cursor: statement.postings.next_cursor,
+    }))
+}
+
+/// The account's balance as of a time: after the newest of its postings
+/// made by then.
+#[utoipa::path(get, path = "/v1/tenants/{t}/ledger/accounts/{id}/balance", tag = "ledger", security(("bearer" = [])),
+    params(("t" = String, Path, description = "the tenant's slug or id"), ("id" = Uuid, Path, description = "the account's id"), BalanceQuery),
+    responses((status = 200, body = BalanceView), (status = 400, body = Problem), (status = 404, description = "account_not_found", body = Problem)))]
+async fn account_balance(
+    State(ledger): State<Ledger>,
+    Tenant(access): Tenant,
+    Ctx(ctx): Ctx,
+    Path((_, id)): Path<(String, String)>,
+    Query(query): Query<BalanceQuery>,
+) -> Result<Json<BalanceView>, ApiError> {
+    let id = account_id(&id)?;
+    let found = ledger.balance_at(&access, id, query.at, &ctx).await?;
+    Ok(Json(BalanceView {
+        account: *found.account.id.as_uuid(),
+        at: found.at,
+        balance: Amount::from_minor(found.balance).format(scale_of(&found.account)?),
+        seq: found.seq,
     }))
 }
 

@@ -580,6 +580,8 @@ pub(super) async fn attempt(op: Op, tx: &mut dyn TenantTx, a: TenantId, foreign:
                     limit: 1000,
                 };
                 assert!(tx.ledger_postings(&query).await.unwrap().is_empty());
+                let far = at(1_000_000);
+                assert_eq!(tx.ledger_balance_at(account, far).await.unwrap(), (0, 0));
             }
         }
         Op::PostTransferAcrossTenants => {

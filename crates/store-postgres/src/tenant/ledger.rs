@@ -286,6 +286,28 @@ impl Ledger for PgTenantTx {
         self.tx.all(statement, posting).await
     }
 
+    async fn ledger_balance_at(
+        &mut self,
+        account: LedgerAccountId,
+        at: OffsetDateTime,
+    ) -> Result<(i64, i64)> {
+        // Newest first by number: a statement at a recent time reads few
+        // rows, and there is no index on the time to keep up on every write.
+        let statement = sqlx::query(
+            "SELECT seq, balance_after FROM ledger_postings
+             WHERE tenant_id = $1 AND account_id = $2 AND created_at <= $3
+             ORDER BY seq DESC LIMIT 1",
+        )
+        .bind(self.t())
+        .bind(account.as_uuid())
+        .bind(at);
+        let found = self
+            .tx
+            .optional(statement, |row| Ok((row.try_get(0)?, row.try_get(1)?)))
+            .await?;
+        Ok(found.unwrap_or((0, 0)))
+    }
+
     async fn place_hold(&mut self, new: NewHold) -> Result<std::result::Result<Hold, HoldRefusal>> {
         let statement =
             sqlx::query("SELECT outcome FROM bulkhead_ledger_hold($1, $2, $3, $4, $5, $6, $7, $8)")

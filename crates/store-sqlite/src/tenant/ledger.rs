@@ -435,6 +435,27 @@ impl Ledger for SqliteTenantTx {
         })
     }
 
+    async fn ledger_balance_at(
+        &mut self,
+        account: LedgerAccountId,
+        at: OffsetDateTime,
+    ) -> Result<(i64, i64)> {
+        // Newest first by number: a statement at a recent time reads few
+        // rows, and there is no index on the time to keep up on every write.
+        let found = self.tx.statement(
+            "SELECT seq, balance_after FROM ledger_postings
+             WHERE tenant_id = ?1 AND account_id = ?2 AND created_at <= ?3
+             ORDER BY seq DESC LIMIT 1",
+            |s| {
+                s.query_row(params![self.t(), id_param(&account), Micros(at)], |row| {
+                    Ok((row.get(0)?, row.get(1)?))
+                })
+                .optional()
+            },
+        )?;
+        Ok(found.unwrap_or((0, 0)))
+    }
+
     async fn place_hold(&mut self, new: NewHold) -> Result<std::result::Result<Hold, HoldRefusal>> {
         self.expire_holds(new.account, new.at)?;
         let Some(row) = self.find_account(new.account, new.at)? else {

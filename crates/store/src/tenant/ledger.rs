@@ -42,6 +42,13 @@ pub trait Ledger: Send {
     ) -> Result<std::result::Result<PostedTransfer, TransferRefusal>>;
     /// An account's postings, newest first.
     async fn ledger_postings(&mut self, query: &PostingQuery) -> Result<Vec<Posting>>;
+    /// The account's balance as of `at`: `(seq, balance_after)` of its
+    /// newest posting made at or before `at`, or `(0, 0)` before its first.
+    async fn ledger_balance_at(
+        &mut self,
+        account: LedgerAccountId,
+        at: OffsetDateTime,
+    ) -> Result<(i64, i64)>;
     /// Reserves part of an account's available balance.
     async fn place_hold(&mut self, hold: NewHold)
     -> Result<std::result::Result<Hold, HoldRefusal>>;
