@@ -1,5 +1,5 @@
 //! A model-based case of the ledger: random sequences of transfers, holds,
-//! captures, releases, idempotency-key claims and clock moves on one
+//! captures, releases, charges, idempotency-key claims and clock moves on one
 //! tenant, each step checked against an in-memory reference ledger: the
 //! same outcome (posted, or refused for the same reason), then every
 //! account's balance and held amount, and every hold's status. Each
@@ -11,10 +11,10 @@
 
 use std::collections::BTreeMap;
 
-use bulkhead_domain::{HoldId, LedgerAccountId, TenantId, TransferId};
+use bulkhead_domain::{ChargeId, HoldId, LedgerAccountId, TenantId, TransferId};
 use bulkhead_store::ledger::{
-    Caps, Capture, HoldRefusal, HoldStatus, Limit, NewHold, NewTransfer, SettleHold, SettleRefusal,
-    TransferKind, TransferRefusal, utc_day, utc_month,
+    Caps, Capture, HoldRefusal, HoldStatus, Limit, NewCharge, NewHold, NewTransfer, SettleHold,
+    SettleRefusal, TransferKind, TransferRefusal, utc_day, utc_month,
 };
 use bulkhead_store::{Access, IdempotencyClaim, Store};
 use rand::rngs::StdRng;
@@ -37,6 +37,8 @@ const BODIES: [&str; 2] = ["body-a", "body-b"];
 struct Account {
     id: LedgerAccountId,
     overdraft: bool,
+    /// Charges are recorded, not debited.
+    unlimited: bool,
     caps: Caps,
     balance: i64,
     /// (day, spent that day, month, spent that month), as the store counts.
@@ -129,8 +131,8 @@ fn transfer(from: &Account, to: &Account, amount: i64, at: OffsetDateTime) -> Ne
     }
 }
 
-/// Opens the house and four wallets (two plain, one capped, one that may
-/// go negative) and funds the wallets from the house.
+/// Opens the house and five wallets (two plain, one capped, one that may
+/// go negative, one unlimited) and funds the wallets from the house.
 async fn open_books(store: &dyn Store, tenant: TenantId, rng: &mut StdRng) -> Model {
     let mut tx = store.tenant(tenant, Access::Write).await.unwrap();
     let house = tx.house_account("USD", 2, t0()).await.unwrap();
@@ -138,6 +140,7 @@ async fn open_books(store: &dyn Store, tenant: TenantId, rng: &mut StdRng) -> Mo
     model.accounts.push(Account {
         id: house.id,
         overdraft: true,
+        unlimited: false,
         caps: Caps::NONE,
         balance: 0,
         spent: (0, 0, 0, 0),
@@ -147,17 +150,20 @@ async fn open_books(store: &dyn Store, tenant: TenantId, rng: &mut StdRng) -> Mo
         daily: Some(500),
         monthly: Some(800),
     };
-    for (name, caps, overdraft) in [
-        ("plain-1", Caps::NONE, false),
-        ("plain-2", Caps::NONE, false),
-        ("capped", capped, false),
-        ("overdraft", Caps::NONE, true),
+    for (name, caps, overdraft, unlimited) in [
+        ("plain-1", Caps::NONE, false, false),
+        ("plain-2", Caps::NONE, false, false),
+        ("capped", capped, false, false),
+        ("overdraft", Caps::NONE, true, false),
+        ("unlimited", Caps::NONE, false, true),
     ] {
-        let new = fixtures::ledger_account(name, "USD", None, overdraft);
+        let mut new = fixtures::ledger_account(name, "USD", None, overdraft);
+        new.unlimited = unlimited;
         let opened = tx.insert_ledger_account(new).await.unwrap();
         model.accounts.push(Account {
             id: opened.id,
-            overdraft,
+            overdraft: overdraft || unlimited,
+            unlimited,
             caps,
             balance: 0,
             spent: (0, 0, 0, 0),
@@ -211,11 +217,11 @@ async fn run_sequence(store: &dyn Store, seed: u64) {
     let mut now = t0();
     for step in 0..OPS {
         let mut tx = store.tenant(tenant, Access::Write).await.unwrap();
-        let wallet = |rng: &mut StdRng| rng.gen_range(1..5);
-        match rng.gen_range(0..10) {
+        let wallet = |rng: &mut StdRng| rng.gen_range(1..6);
+        match rng.gen_range(0..11) {
             0..=3 => {
                 let from = wallet(&mut rng);
-                let to = (from + rng.gen_range(1..5)) % 5;
+                let to = (from + rng.gen_range(1..6)) % 6;
                 let amount = rng.gen_range(1..=700);
                 let new = transfer(&model.accounts[from], &model.accounts[to], amount, now);
                 let stored = tx.post_transfer(new).await.unwrap().map(|_| ());
@@ -327,6 +333,35 @@ async fn run_sequence(store: &dyn Store, seed: u64) {
                     Some(_) => IdempotencyClaim::Mismatch,
                 };
                 assert_eq!(claim, expected, "seed {seed} step {step}: key {key}");
+            }
+            9 => {
+                // A charge: a payment to the house, recorded but not
+                // debited from the unlimited account.
+                let account = wallet(&mut rng);
+                let amount = rng.gen_range(1..=400);
+                let charge = NewCharge {
+                    id: ChargeId::new(),
+                    account: model.accounts[account].id,
+                    cost: amount,
+                    markup_millionths: 1_000_000,
+                    amount,
+                    memo: None,
+                    at: now,
+                    transfer: TransferId::new(),
+                    house: model.accounts[0].id,
+                    caps: model.accounts[account].caps,
+                };
+                let stored = tx.record_charge(charge).await.unwrap();
+                let expected = if model.accounts[account].unlimited {
+                    Ok(false)
+                } else {
+                    model.post(account, 0, amount, 0, now).map(|()| true)
+                };
+                let stored = stored.map(|charge| charge.transfer_id.is_some());
+                assert_eq!(
+                    stored, expected,
+                    "seed {seed} step {step}: charge {amount} to {account}"
+                );
             }
             _ => {
                 // Mostly minutes, sometimes a day: holds expire and the
