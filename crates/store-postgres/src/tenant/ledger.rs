@@ -25,11 +25,14 @@ use super::PgTenantTx;
 use crate::codec::{decode_error, id, opt_id};
 
 /// An account's columns; `held` leaves out holds expired by `$2` that
-/// nothing has marked yet.
+/// nothing has marked yet. The subquery names the tenant as `$1` (every
+/// statement using these columns binds it there), not as `a.tenant_id`:
+/// Citus cannot prune a correlated subquery to one shard and would refuse
+/// it as a multi-shard query.
 const ACCOUNT_COLUMNS: &str = "a.id, a.name, a.currency, a.scale, a.owner_id, a.allow_negative, \
      a.unlimited, a.limit_profile, a.house, a.balance, \
      a.held - COALESCE((SELECT sum(h.amount) FROM ledger_holds h \
-         WHERE h.tenant_id = a.tenant_id AND h.account_id = a.id AND h.status = 'held' \
+         WHERE h.tenant_id = $1 AND h.account_id = a.id AND h.status = 'held' \
            AND h.expires_at <= $2), 0)::bigint AS held, \
      a.last_posting, a.created_at";
 
