@@ -198,6 +198,20 @@ impl Ledger {
                 .is_some_and(|owner| access.principal().user() == Some(owner))
     }
 
+    /// The account `id` if the caller may see it; an account they may not
+    /// see is as absent as one that never existed (404).
+    async fn visible_account(
+        tx: &mut dyn bulkhead_store::TenantTx,
+        access: &TenantAccess,
+        id: bulkhead_domain::LedgerAccountId,
+        now: time::OffsetDateTime,
+    ) -> Result<LedgerAccount, ServiceError> {
+        match tx.ledger_account(id, now).await? {
+            Some(account) if Self::may_see(access, &account) => Ok(account),
+            _ => Err(ServiceError::NotFound("account_not_found")),
+        }
+    }
+
     fn may_debit(access: &TenantAccess, account: &LedgerAccount) -> bool {
         access.may(Permission::LedgerAdmin)
             || (access.may(Permission::LedgerTransfer)

@@ -158,10 +158,7 @@ impl Ledger {
             .member_permit(access, ctx)
             .open(Access::Read)
             .await?;
-        match tx.ledger_account(id, self.core.now()).await? {
-            Some(account) if Self::may_see(access, &account) => Ok(account),
-            _ => Err(ServiceError::NotFound("account_not_found")),
-        }
+        Self::visible_account(&mut *tx, access, id, self.core.now()).await
     }
 
     /// The accounts the caller may see, oldest first, a page at a time.
@@ -213,10 +210,7 @@ impl Ledger {
             .member_permit(access, ctx)
             .open(Access::Read)
             .await?;
-        let account = match tx.ledger_account(id, self.core.now()).await? {
-            Some(account) if Self::may_see(access, &account) => account,
-            _ => return Err(ServiceError::NotFound("account_not_found")),
-        };
+        let account = Self::visible_account(&mut *tx, access, id, self.core.now()).await?;
         let query = PostingQuery {
             account: id,
             before_seq,
@@ -243,10 +237,7 @@ impl Ledger {
             .member_permit(access, ctx)
             .open(Access::Read)
             .await?;
-        let account = match tx.ledger_account(id, self.core.now()).await? {
-            Some(account) if Self::may_see(access, &account) => account,
-            _ => return Err(ServiceError::NotFound("account_not_found")),
-        };
+        let account = Self::visible_account(&mut *tx, access, id, self.core.now()).await?;
         let (seq, balance) = tx.ledger_balance_at(id, at).await?;
         Ok(BalanceAt {
             account,

@@ -74,10 +74,7 @@ impl Ledger {
         // looked at: keys are the tenant's, so another member sending the
         // same key and body must get the answer their own request gets, not
         // the first caller's transfer.
-        let source = match tx.ledger_account(request.from, now).await? {
-            Some(account) if Self::may_see(access, &account) => account,
-            _ => return Err(ServiceError::NotFound("account_not_found")),
-        };
+        let source = Self::visible_account(&mut *tx, access, request.from, now).await?;
         if !Self::may_debit(access, &source) {
             return Err(tx
                 .deny(
