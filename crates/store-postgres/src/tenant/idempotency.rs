@@ -51,18 +51,25 @@ impl IdempotencyKeys for PgTenantTx {
             // key (every inserter holds it), so the insert never waits. Two
             // keys whose hashes collide share a lock: the second may be told
             // it is in flight while the first is, and a retry resolves it.
+            //
+            // Whether a row went in is read from RETURNING, not from the
+            // command tag: Citus runs an INSERT … SELECT through the
+            // coordinator and tags it with the rows it selected, counting a
+            // row that ON CONFLICT then skipped.
             let statement = sqlx::query(
                 "INSERT INTO idempotency_keys (tenant_id, key, request_hash, created_at)
                  SELECT $1, $2, $3, $4
                  WHERE pg_try_advisory_xact_lock($5, hashtext($1::text || ':' || $2))
-                 ON CONFLICT (tenant_id, key) DO NOTHING",
+                 ON CONFLICT (tenant_id, key) DO NOTHING
+                 RETURNING true",
             )
             .bind(self.t())
             .bind(key)
             .bind(&request_hash[..])
             .bind(at)
             .bind(CLAIM_LOCK_CLASS);
-            if self.tx.execute(statement).await? == 1 {
+            let inserted = self.tx.optional(statement, |_| Ok(())).await?;
+            if inserted.is_some() {
                 return Ok(IdempotencyClaim::New);
             }
             // A new snapshot: whatever committed before this statement.
