@@ -136,6 +136,16 @@ enum Store {
     },
 }
 
+/// A server's database as a test reaches it beside the server, as its
+/// owner: to inject a fault, or to read what the API does not show.
+pub enum Database {
+    /// The SQLite database file.
+    SqliteFile(PathBuf),
+    /// A superuser's URL of the PostgreSQL database (the role that ran
+    /// `bulkhead migrate`).
+    PostgresOwner(String),
+}
+
 /// A signed-in account: its client (carrying the access token), the tokens
 /// it got, and its email.
 #[derive(Debug, Clone)]
@@ -326,6 +336,18 @@ impl TestServer {
         let output = run(command, None).await;
         drop(store);
         (stopped, output)
+    }
+
+    /// Where this server's data is, to reach it as its owner; `None` for a
+    /// database on a PostgreSQL server the test runs itself.
+    pub fn database(&self) -> Option<Database> {
+        match &self.store {
+            Store::Sqlite { data_dir } => Some(Database::SqliteFile(
+                bulkhead::database::sqlite_path(data_dir),
+            )),
+            Store::Postgres { database } => Some(Database::PostgresOwner(database.owner_url())),
+            Store::PostgresAt { .. } => None,
+        }
     }
 
     /// A number unique within this server, for names and emails.

@@ -33,6 +33,7 @@ mod identity_tenants;
 mod identity_tokens;
 mod keys;
 mod ledger;
+mod ledger_atomicity;
 mod ledger_charges;
 mod ledger_holds;
 mod migrate;
