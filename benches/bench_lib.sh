@@ -98,11 +98,12 @@ disk_sync_latency() {
   python3 "$ROOT/benches/fsync_probe.py" "$CACHE"
 }
 
-# start_bulkhead LOG ARGS...: sets BH_PID and BH_BASE.
+# start_bulkhead LOG ARGS...: sets BH_PID and BH_BASE. New tenants start on
+# the unlimited plan: the workloads write far past the free plan's quotas.
 start_bulkhead() {
   local logf=$1
   shift
-  BULKHEAD_LOG=warn "$BIN" serve --addr 127.0.0.1:0 "$@" >"$logf" 2>&1 &
+  BULKHEAD_LOG=warn BULKHEAD_DEFAULT_PLAN=${BULKHEAD_DEFAULT_PLAN:-enterprise} "$BIN" serve --addr 127.0.0.1:0 "$@" >"$logf" 2>&1 &
   BH_PID=$!
   STARTED_PIDS+=("$BH_PID")
   wait_listening Bulkhead "$BH_PID" "$logf" || return 1

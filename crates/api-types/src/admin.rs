@@ -20,16 +20,12 @@ pub struct AdminTenantView {
     /// When the tenant was suspended; `null` while it is active.
     #[serde(default, with = "time::serde::rfc3339::option")]
     pub suspended_at: Option<OffsetDateTime>,
-    /// What the tenant's charges multiply a metered cost by: a decimal
-    /// string, `"1"` unless a platform admin set another (and from a server
-    /// older than charges).
-    #[serde(default = "markup_one")]
+    /// What the tenant's charges multiply a metered cost by, as a decimal
+    /// string, when a platform admin set it for this tenant; `null` while
+    /// its plan's markup applies (1 if the plan sets none).
+    #[serde(default)]
     #[schema(example = "1.5")]
-    pub charge_markup: String,
-}
-
-fn markup_one() -> String {
-    "1".to_owned()
+    pub charge_markup: Option<String>,
 }
 
 /// `PUT /v1/admin/tenants/{t}/charge-markup` (200 `AdminTenantView`).

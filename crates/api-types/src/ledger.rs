@@ -289,7 +289,7 @@ pub struct LimitProfileRequest {
 
 /// A field that is present, `null` or not: `Some(None)` for `null`, where
 /// a missing field stays `None` (by `#[serde(default)]`).
-fn present<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+pub(crate) fn present<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
 where
     D: serde::Deserializer<'de>,
     T: Deserialize<'de>,

@@ -16,6 +16,7 @@
 //! - [`audit`]: a tenant's audit log.
 //! - [`ledger`]: a tenant's ledger accounts, transfers and postings.
 //! - [`admin`]: the platform administrator's view of all tenants.
+//! - [`plans`]: plans, their limits, and a tenant's usage.
 //! - [`problem`]: the RFC 9457 error body every failure carries.
 //! - [`page`]: query strings of the list endpoints.
 //! - [`health`]: the `/healthz` and `/readyz` probes.
@@ -46,6 +47,7 @@ pub mod ledger;
 pub mod me;
 pub mod members;
 pub mod page;
+pub mod plans;
 pub mod problem;
 pub mod role;
 pub mod tenants;
@@ -70,6 +72,10 @@ pub use ledger::{
 pub use me::{MeResponse, MembershipView, SessionList, SessionView, TenantRef, UserView};
 pub use members::{MemberList, MemberUser, MemberView, UpdateMemberRequest};
 pub use page::{AdminTenantQuery, AuditQuery, PageQuery};
+pub use plans::{
+    CreatePlanRequest, PlanLimitsView, PlanList, PlanView, SetPlanRequest, UpdatePlanRequest,
+    UsageCounts, UsageDay, UsageQuery, UsageView,
+};
 pub use problem::{FieldError, Problem};
 pub use role::Role;
 pub use tenants::{

@@ -25,6 +25,10 @@ pub struct Problem {
     /// when empty.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldError>,
+    /// For `quota_exceeded`: the quota the request ran into (`members`,
+    /// `records`, `storage_bytes`, `collections`, `api_keys`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quota: Option<String>,
 }
 
 /// What is wrong with one field of a request.

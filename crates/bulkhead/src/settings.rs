@@ -17,6 +17,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use bulkhead_domain::PlanName;
 use bulkhead_http::ConnectionLimits;
 use bulkhead_http::cors::CorsOrigin;
 use bulkhead_http::edge::{IpNetwork, TenantHostPattern};
@@ -63,6 +64,8 @@ pub struct Settings {
     pub app_password_file: Option<PathBuf>,
     /// Whether anyone may sign up.
     pub signup_open: bool,
+    /// The plan new tenants start on.
+    pub default_plan: PlanName,
     /// Proxies whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Vec<IpNetwork>,
     /// `{slug}.example.com`: hosts that name a tenant.
@@ -98,6 +101,7 @@ pub struct Layer {
     pub app_role: Option<String>,
     pub app_password_file: Option<PathBuf>,
     pub signup_open: Option<bool>,
+    pub default_plan: Option<String>,
     pub trusted_proxies: Option<Vec<IpNetwork>>,
     pub tenant_host: Option<String>,
     pub cors_origins: Option<Vec<CorsOrigin>>,
@@ -120,6 +124,7 @@ struct FileSettings {
     log: Option<String>,
     app_role: Option<String>,
     signup_open: Option<bool>,
+    default_plan: Option<String>,
     trusted_proxies: Option<Vec<String>>,
     tenant_host: Option<String>,
     cors_origins: Option<Vec<String>>,
@@ -168,7 +173,7 @@ pub enum SettingsError {
 }
 
 /// The environment variables that are settings, and what they set.
-const ENV_VARS: [&str; 17] = [
+const ENV_VARS: [&str; 18] = [
     "BULKHEAD_ADDR",
     "BULKHEAD_DATA_DIR",
     "BULKHEAD_DATABASE_URL",
@@ -180,6 +185,7 @@ const ENV_VARS: [&str; 17] = [
     "BULKHEAD_APP_ROLE",
     "BULKHEAD_APP_PASSWORD_FILE",
     "BULKHEAD_SIGNUP_OPEN",
+    "BULKHEAD_DEFAULT_PLAN",
     "BULKHEAD_TRUSTED_PROXIES",
     "BULKHEAD_TENANT_HOST",
     "BULKHEAD_CORS_ORIGINS",
@@ -253,6 +259,7 @@ impl Layer {
                     );
                 }
                 "BULKHEAD_TENANT_HOST" => layer.tenant_host = Some(value),
+                "BULKHEAD_DEFAULT_PLAN" => layer.default_plan = Some(value),
                 "BULKHEAD_CORS_ORIGINS" => {
                     layer.cors_origins =
                         Some(parse_origins(value.split(',')).map_err(|message| invalid(&message))?);
@@ -321,6 +328,7 @@ impl Layer {
             app_role: file.app_role,
             app_password_file: None,
             signup_open: file.signup_open,
+            default_plan: file.default_plan,
             trusted_proxies: match file.trusted_proxies {
                 Some(list) => Some(parse_networks(list.iter().map(String::as_str)).map_err(
                     |message| SettingsError::ParseConfig {
@@ -363,6 +371,7 @@ impl Layer {
             app_role: self.app_role.or(lower.app_role),
             app_password_file: self.app_password_file.or(lower.app_password_file),
             signup_open: self.signup_open.or(lower.signup_open),
+            default_plan: self.default_plan.or(lower.default_plan),
             trusted_proxies: self.trusted_proxies.or(lower.trusted_proxies),
             tenant_host: self.tenant_host.or(lower.tenant_host),
             cors_origins: self.cors_origins.or(lower.cors_origins),
@@ -422,6 +431,13 @@ pub fn merge(flags: Layer, env: Layer, file: Layer) -> Result<Settings, Settings
         app_role,
         app_password_file: layer.app_password_file,
         signup_open: layer.signup_open.unwrap_or(true),
+        default_plan: match layer.default_plan {
+            Some(name) => PlanName::parse(name.trim()).map_err(|e| SettingsError::Env {
+                variable: "default_plan".into(),
+                message: e.to_string(),
+            })?,
+            None => PlanName::free(),
+        },
         trusted_proxies: layer.trusted_proxies.unwrap_or_default(),
         tenant_host: match layer.tenant_host {
             Some(pattern) => {

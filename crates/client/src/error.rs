@@ -122,6 +122,7 @@ pub(crate) fn problem_from_body(status: u16, body: &[u8]) -> Problem {
         code: "unexpected".to_owned(),
         detail,
         errors: Vec::new(),
+        quota: None,
     }
 }
 

@@ -15,6 +15,7 @@
 //!   against a schema) and the sort parameter.
 //! - [`ledger`]: the credit ledger's values: currencies, scales, amounts in
 //!   integer minor units, and markups.
+//! - [`plan`]: plans, their quotas and rate limits.
 
 pub mod audit;
 pub mod clock;
@@ -24,6 +25,7 @@ pub mod filter;
 pub mod id;
 pub mod ledger;
 pub mod password;
+pub mod plan;
 pub mod role;
 pub mod slug;
 
@@ -38,5 +40,6 @@ pub use id::{
     SessionId, TenantId, TransferId, UserId,
 };
 pub use password::Password;
+pub use plan::{PlanLimits, PlanName, PlanTerms, Quota};
 pub use role::{Permission, Role};
 pub use slug::TenantSlug;

@@ -25,6 +25,8 @@ pub struct ApiError {
     errors: Vec<FieldError>,
     /// Seconds, for 429, 503 and an idempotent request still in flight (409).
     retry_after: Option<u64>,
+    /// Which quota a `quota_exceeded` answer ran into.
+    quota: Option<&'static str>,
 }
 
 /// One bad field of a request.
@@ -132,6 +134,7 @@ impl ApiError {
             detail: detail.into(),
             errors: Vec::new(),
             retry_after: None,
+            quota: None,
         }
     }
 
@@ -182,6 +185,8 @@ struct Problem<'a> {
     detail: &'a str,
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     errors: &'a [FieldError],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    quota: Option<&'static str>,
 }
 
 impl IntoResponse for ApiError {
@@ -193,6 +198,7 @@ impl IntoResponse for ApiError {
             code: self.code,
             detail: &self.detail,
             errors: &self.errors,
+            quota: self.quota,
         };
         let body = match serde_json::to_vec(&problem) {
             Ok(body) => body,
@@ -318,6 +324,17 @@ impl From<ServiceError> for ApiError {
                     S::CONFLICT,
                     "idempotency_key_in_flight",
                     conflict_detail("idempotency_key_in_flight"),
+                )
+            },
+            ServiceError::Store(StoreError::QuotaExceeded(quota)) => Self {
+                quota: Some(quota.name()),
+                ..Self::new(
+                    S::FORBIDDEN,
+                    "quota_exceeded",
+                    format!(
+                        "This would take the tenant past its plan's limit of {}.",
+                        quota.name().replace('_', " ")
+                    ),
                 )
             },
             ServiceError::Store(StoreError::Unavailable(cause) | StoreError::Contention(cause)) => {

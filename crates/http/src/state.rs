@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use axum::extract::FromRef;
-use bulkhead_service::{Admin, Data, Identity, Ledger, Services, Tenancy};
+use bulkhead_service::{Admin, Data, Identity, Ledger, Plans, Services, Tenancy};
 use bulkhead_store::Store;
 
 use crate::edge::EdgeSettings;
@@ -46,3 +46,4 @@ substate!(Tenancy, tenancy);
 substate!(Data, data);
 substate!(Admin, admin);
 substate!(Ledger, ledger);
+substate!(Plans, plans);

@@ -97,7 +97,7 @@ pub fn admin_tenant(tenant: &Tenant) -> api::AdminTenantView {
         plan: tenant.plan.clone(),
         created_at: tenant.created_at,
         suspended_at: tenant.suspended_at,
-        charge_markup: tenant.charge_markup.format(),
+        charge_markup: tenant.charge_markup.map(|m| m.format()),
     }
 }
 

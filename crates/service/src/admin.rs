@@ -12,7 +12,6 @@ use std::sync::Arc;
 
 use crate::ServiceError;
 use crate::context::{Principal, RequestContext};
-use crate::denials::Denial;
 use crate::page::Paged;
 use crate::shared::Core;
 
@@ -27,33 +26,6 @@ impl Admin {
         Self { core }
     }
 
-    /// Passes only for a signed-in platform admin; records any refusal.
-    async fn require_platform_admin(
-        &self,
-        principal: &Principal,
-        action: &'static str,
-        ctx: &RequestContext,
-    ) -> Result<(), ServiceError> {
-        if let Principal::User { user, .. } = *principal
-            && self
-                .core
-                .user_state(user)
-                .await?
-                .is_some_and(|u| u.is_platform_admin && !u.deactivated)
-        {
-            return Ok(());
-        }
-        // Any signed-in user can ask: counted, one summary per window.
-        self.core.note_denial(Denial {
-            actor: principal.actor(),
-            action,
-            reason: "not_platform_admin",
-            target: None,
-            ctx,
-        });
-        Err(ServiceError::Forbidden)
-    }
-
     pub async fn admin_list_tenants(
         &self,
         principal: &Principal,
@@ -61,7 +33,8 @@ impl Admin {
         page: Page<TenantId>,
         ctx: &RequestContext,
     ) -> Result<Paged<Tenant>, ServiceError> {
-        self.require_platform_admin(principal, "admin.tenants.list", ctx)
+        self.core
+            .require_platform_admin(principal, "admin.tenants.list", ctx)
             .await?;
         let search = search.map(str::trim).filter(|s| !s.is_empty());
         let limit = page.limit;
@@ -93,7 +66,9 @@ impl Admin {
         } else {
             "admin.tenant.unsuspend"
         };
-        self.require_platform_admin(principal, action, ctx).await?;
+        self.core
+            .require_platform_admin(principal, action, ctx)
+            .await?;
         let tenant = self
             .core
             .find_tenant(reference)
@@ -131,7 +106,9 @@ impl Admin {
         ctx: &RequestContext,
     ) -> Result<Tenant, ServiceError> {
         const ACTION: &str = "admin.tenant.charge_markup";
-        self.require_platform_admin(principal, ACTION, ctx).await?;
+        self.core
+            .require_platform_admin(principal, ACTION, ctx)
+            .await?;
         let markup = Markup::parse(markup.trim())
             .map_err(|e| ServiceError::invalid("markup", "invalid_markup", e.to_string()))?;
         let tenant = self
@@ -154,7 +131,7 @@ impl Admin {
             Outcome::Success,
             serde_json::json!({
                 "slug": tenant.slug.as_str(),
-                "from": tenant.charge_markup.format(),
+                "from": tenant.charge_markup.map(Markup::format),
                 "to": markup.format(),
             }),
         );

@@ -28,7 +28,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use bulkhead_domain::collection::CollectionSchema;
-use bulkhead_domain::{ApiKeyId, Clock, Role, SessionId, TenantId, UserId};
+use bulkhead_domain::{ApiKeyId, Clock, PlanName, Role, SessionId, TenantId, UserId};
+use bulkhead_store::plans::Plan;
 use bulkhead_store::{ApiKey, Invalidation, Tenant, UserMembership};
 use time::{Duration, OffsetDateTime};
 
@@ -139,6 +140,8 @@ pub struct AuthCache {
     /// schema inside their transaction: they must validate against exactly
     /// the schema they commit with).
     schemas: Map<(TenantId, String), Arc<CollectionSchema>>,
+    /// Plans by name, for the limits of every tenant request.
+    plans: Map<PlanName, Option<Plan>>,
 }
 
 impl std::fmt::Debug for AuthCache {
@@ -183,6 +186,7 @@ impl AuthCache {
             user_memberships: Map::new(),
             api_keys: Map::new(),
             schemas: Map::new(),
+            plans: Map::new(),
         }
     }
 
@@ -235,6 +239,7 @@ impl AuthCache {
         (TenantId, String),
         Arc<CollectionSchema>
     );
+    cached!(plan, put_plan, plans, PlanName, Option<Plan>);
 
     /// Evicts what `invalidation` made stale.
     pub fn invalidate(&self, invalidation: Invalidation) {
@@ -272,6 +277,7 @@ impl AuthCache {
             Invalidation::ApiKey(tenant, key) => self.api_keys.remove(&(tenant, key)),
             Invalidation::RecordEvents(_) => {}
             Invalidation::Collections(tenant) => self.schemas.retain(|(t, _), _| *t != tenant),
+            Invalidation::Plans => self.plans.clear(),
             Invalidation::Everything => self.clear(),
         }
     }
@@ -303,6 +309,7 @@ impl AuthCache {
         self.user_memberships.clear();
         self.api_keys.clear();
         self.schemas.clear();
+        self.plans.clear();
     }
 }
 

@@ -21,6 +21,7 @@
 //!   - [`Data`]: [`collections`], [`records`] and [`realtime`] events;
 //!   - [`Ledger`]: accounts in integer minor units and the transfers
 //!     between them ([`ledger`]);
+//!   - [`Plans`]: plans, their assignment, and tenants' usage;
 //!   - [`Admin`]: the audited platform path.
 //!
 //!   Every tenant use case enters through one permit, which checks the
@@ -46,6 +47,7 @@ pub mod ledger;
 mod members;
 pub mod page;
 pub mod passwords;
+pub mod plans;
 pub mod realtime;
 pub mod records;
 mod schema_memo;
@@ -67,5 +69,6 @@ pub use error::{FieldError, ServiceError};
 pub use keys::Keys;
 pub use ledger::Ledger;
 pub use page::Paged;
+pub use plans::Plans;
 pub use services::{AuthSettings, Services};
 pub use tenancy::Tenancy;

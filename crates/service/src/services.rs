@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use bulkhead_domain::{Clock, TenantId};
+use bulkhead_domain::{Clock, PlanName, TenantId};
 use bulkhead_store::{Access, Notice, Page, Store};
 use time::{Duration, OffsetDateTime};
 
@@ -14,6 +14,7 @@ use crate::cache::AuthCache;
 use crate::data::Data;
 use crate::keys::Keys;
 use crate::ledger::Ledger;
+use crate::plans::Plans;
 use crate::realtime::RealtimeHub;
 use crate::records::IDEMPOTENCY_KEY_RETENTION;
 use crate::shared::Core;
@@ -46,6 +47,8 @@ pub struct AuthSettings {
     /// session: concurrent refreshes of one token from the same client (two
     /// tabs) are not an attack. Older reuse revokes the session.
     pub refresh_grace: Duration,
+    /// The plan new tenants start on.
+    pub default_plan: PlanName,
 }
 
 impl Default for AuthSettings {
@@ -58,6 +61,7 @@ impl Default for AuthSettings {
             session_absolute: Duration::hours(12),
             invitation_ttl: Duration::days(7),
             refresh_grace: Duration::seconds(10),
+            default_plan: PlanName::free(),
         }
     }
 }
@@ -74,6 +78,8 @@ pub struct Services {
     pub data: Data,
     /// Ledger accounts and transfers.
     pub ledger: Ledger,
+    /// Plans, their assignment to tenants, and tenants' usage.
+    pub plans: Plans,
     /// The audited platform path.
     pub admin: Admin,
     core: Arc<Core>,
@@ -109,6 +115,7 @@ impl Services {
             tenancy: Tenancy::new(Arc::clone(&core)),
             data: Data::new(Arc::clone(&core), Arc::clone(&realtime)),
             ledger: Ledger::new(Arc::clone(&core)),
+            plans: Plans::new(Arc::clone(&core)),
             admin: Admin::new(Arc::clone(&core)),
             core,
             realtime,

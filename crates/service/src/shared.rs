@@ -19,7 +19,7 @@ use time::OffsetDateTime;
 
 use crate::ServiceError;
 use crate::cache::AuthCache;
-use crate::context::{Actor, RequestContext, TenantAccess};
+use crate::context::{Actor, Principal, RequestContext, TenantAccess};
 use crate::denials::{Denial, DenialTally};
 use crate::services::AuthSettings;
 
@@ -125,6 +125,32 @@ impl Core {
         if let Err(error) = result {
             tracing::error!(%error, "could not record a denied attempt in the audit log");
         }
+    }
+
+    /// Passes only for a signed-in platform admin; records any refusal.
+    pub(crate) async fn require_platform_admin(
+        &self,
+        principal: &Principal,
+        action: &'static str,
+        ctx: &RequestContext,
+    ) -> Result<(), ServiceError> {
+        if let Principal::User { user, .. } = *principal
+            && self
+                .user_state(user)
+                .await?
+                .is_some_and(|u| u.is_platform_admin && !u.deactivated)
+        {
+            return Ok(());
+        }
+        // Any signed-in user can ask: counted, one summary per window.
+        self.note_denial(Denial {
+            actor: principal.actor(),
+            action,
+            reason: "not_platform_admin",
+            target: None,
+            ctx,
+        });
+        Err(ServiceError::Forbidden)
     }
 
     /// The way into tenant work: passes if the caller's role in the tenant

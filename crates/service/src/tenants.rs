@@ -16,8 +16,6 @@ use crate::context::{Principal, RequestContext, TenantAccess};
 use crate::error::FieldError;
 use crate::tenancy::Tenancy;
 
-/// The plan new tenants start on.
-pub const DEFAULT_PLAN: &str = "free";
 const MAX_NAME: usize = 100;
 
 fn parse_name(name: &str) -> Result<String, FieldError> {
@@ -74,7 +72,7 @@ impl Tenancy {
                 id,
                 slug,
                 name,
-                plan: DEFAULT_PLAN.into(),
+                plan: self.core.settings.default_plan.to_string(),
                 at: now,
             })
             .await

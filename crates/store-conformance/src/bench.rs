@@ -167,7 +167,7 @@ pub async fn seed(
                 id,
                 slug: TenantSlug::parse(&format!("tenant-{k:03}")).unwrap(),
                 name: format!("Tenant {k}"),
-                plan: "free".into(),
+                plan: "enterprise".into(),
                 at: T0,
             })
             .await

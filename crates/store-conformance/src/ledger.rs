@@ -880,7 +880,10 @@ pub async fn the_charge_markup_is_the_tenants_and_set_by_the_platform(ts: &TestS
     let owner = fixtures::user(store, "owner@example.com").await;
     let acme = fixtures::tenant(store, "acme", &owner).await;
     let globex = fixtures::tenant(store, "globex", &owner).await;
-    assert_eq!(acme.charge_markup, Markup::ONE);
+    assert_eq!(
+        acme.charge_markup, None,
+        "the plan's applies until one is set"
+    );
     let five = Markup::parse("5").unwrap();
     let mut tx = store.platform(Access::Write).await.unwrap();
     assert!(tx.set_charge_markup(acme.id, five, at(1)).await.unwrap());
@@ -892,11 +895,14 @@ pub async fn the_charge_markup_is_the_tenants_and_set_by_the_platform(ts: &TestS
     tx.commit().await.unwrap();
     let mut tx = store.platform(Access::Read).await.unwrap();
     let read = tx.tenant_by_id(acme.id).await.unwrap().unwrap();
-    assert_eq!((read.charge_markup, read.updated_at), (five, at(1)));
+    assert_eq!((read.charge_markup, read.updated_at), (Some(five), at(1)));
     let other = tx.tenant_by_id(globex.id).await.unwrap().unwrap();
-    assert_eq!(other.charge_markup, Markup::ONE);
+    assert_eq!(other.charge_markup, None);
     drop(tx);
     // The tenant reads its own markup from its row.
     let mut tx = store.tenant(acme.id, Access::Read).await.unwrap();
-    assert_eq!(tx.tenant().await.unwrap().unwrap().charge_markup, five);
+    assert_eq!(
+        tx.tenant().await.unwrap().unwrap().charge_markup,
+        Some(five)
+    );
 }

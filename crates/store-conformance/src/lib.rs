@@ -15,7 +15,8 @@
 //! [`reference`] evaluation of filters and orders, and [`ledger`] those of
 //! the ledger (accounts, transfers, postings, and their invariants under
 //! concurrency), which [`ledger_model`] checks against a reference ledger
-//! under random operations. [`model`] runs random
+//! under random operations, and [`quotas`] those of plans and the usage
+//! their quotas are checked against. [`model`] runs random
 //! sequences of record operations on two tenants against an in-memory model.
 //! [`bench`] is what the backends' isolation benchmarks share, [`plans`]
 //! the data their query-plan tests plan over.
@@ -35,6 +36,7 @@ pub mod ledger;
 pub mod ledger_model;
 pub mod model;
 pub mod plans;
+pub mod quotas;
 pub mod records;
 pub mod reference;
 
@@ -152,6 +154,12 @@ macro_rules! conformance_suite {
             charges_debit_the_marked_up_cost_to_the_house,
             a_refused_charge_writes_nothing,
             the_charge_markup_is_the_tenants_and_set_by_the_platform,
+        );
+        $crate::conformance_suite!(@cases $fresh; quotas;
+            plans_are_stored_changed_and_assigned,
+            usage_counts_every_write_and_takes_back_what_is_deleted,
+            a_quota_refuses_the_whole_commit_that_grows_it_past_the_limit,
+            creates_at_a_quotas_edge_under_concurrency_admit_exactly_what_remains,
         );
         $crate::conformance_suite!(@cases $fresh; ledger_model;
             the_ledger_matches_a_reference_model_under_random_operations,

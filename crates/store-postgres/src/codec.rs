@@ -104,6 +104,7 @@ fn conflict_kind(table: Option<&str>) -> ConflictKind {
         Some("collections") => ConflictKind::Collection,
         Some("records") => ConflictKind::Record,
         Some("record_unique_values") => ConflictKind::UniqueValue,
+        Some("plans") => ConflictKind::Plan,
         _ => ConflictKind::Other,
     }
 }
@@ -148,7 +149,10 @@ pub fn tenant(row: &PgRow) -> sqlx::Result<Tenant> {
         name: row.try_get("name")?,
         plan: row.try_get("plan")?,
         suspended_at: row.try_get("suspended_at")?,
-        charge_markup: Markup::from_millionths(row.try_get("charge_markup_millionths")?)
+        charge_markup: row
+            .try_get::<Option<i64>, _>("charge_markup_millionths")?
+            .map(Markup::from_millionths)
+            .transpose()
             .map_err(|e| decode_error("charge_markup_millionths", e))?,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,

@@ -20,6 +20,7 @@ pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 /// TRIGGER anywhere, here or in [`tenant_privileges`].
 pub const PLATFORM_GRANTS: &[(&str, &str)] = &[
     ("tenants", "SELECT, INSERT, UPDATE, DELETE"),
+    ("plans", "SELECT, INSERT, UPDATE"),
     ("users", "SELECT, INSERT, UPDATE, DELETE"),
     ("sessions", "SELECT, INSERT, UPDATE, DELETE"),
     ("refresh_tokens", "SELECT, INSERT, UPDATE, DELETE"),
@@ -52,7 +53,8 @@ pub const fn tenant_privileges(table: TenantTable) -> &'static str {
         | TenantTable::LedgerCharges => "SELECT, INSERT",
         TenantTable::LedgerAccounts
         | TenantTable::LedgerHolds
-        | TenantTable::LedgerLimitProfiles => "SELECT, INSERT, UPDATE",
+        | TenantTable::LedgerLimitProfiles
+        | TenantTable::TenantUsage => "SELECT, INSERT, UPDATE",
         TenantTable::AuditPersonal | TenantTable::RecordUniqueValues => "SELECT, INSERT, DELETE",
         TenantTable::IdempotencyKeys => "SELECT, INSERT, UPDATE, DELETE",
     }

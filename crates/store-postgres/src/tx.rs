@@ -97,6 +97,11 @@ impl Tx {
         self.pending.push(invalidation);
     }
 
+    /// A statement has failed: the transaction can only be rolled back.
+    pub fn has_failed(&self) -> bool {
+        self.failed
+    }
+
     pub async fn commit(self) -> Result<(), StoreError> {
         if self.failed {
             return Err(StoreError::TransactionAborted);

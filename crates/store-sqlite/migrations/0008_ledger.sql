@@ -135,10 +135,11 @@ CREATE TABLE ledger_charges (
 -- An account's charges, newest first.
 CREATE INDEX ix_ledger_charges_account ON ledger_charges (tenant_id, account_id, id);
 
--- The markup of a tenant's charges, in millionths (1000000 is 1, the
--- default); only a platform admin changes it. The bounds are those of the
+-- The markup of a tenant's charges, in millionths (1000000 is 1), set by a
+-- platform admin; NULL until then, when the tenant's plan's applies (1 if
+-- the plan sets none). The bounds are those of the
 -- domain's Markup.
-ALTER TABLE tenants ADD COLUMN charge_markup_millionths INTEGER NOT NULL DEFAULT 1000000
+ALTER TABLE tenants ADD COLUMN charge_markup_millionths INTEGER
     CHECK (charge_markup_millionths BETWEEN 1 AND 1000000000000);
 
 -- Transfers, postings and charges are append-only: the store has no statement that

@@ -143,6 +143,7 @@ fn conflict_kind(message: &str) -> ConflictKind {
         "collections" => ConflictKind::Collection,
         "records" => ConflictKind::Record,
         "record_unique_values" => ConflictKind::UniqueValue,
+        "plans" => ConflictKind::Plan,
         _ => ConflictKind::Other,
     }
 }

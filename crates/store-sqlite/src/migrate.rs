@@ -64,6 +64,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "idempotency_sweep",
         sql: include_str!("../migrations/0010_idempotency_sweep.sql"),
     },
+    Migration {
+        version: 11,
+        name: "plans_and_usage",
+        sql: include_str!("../migrations/0011_plans_and_usage.sql"),
+    },
 ];
 
 /// Why the schema could not be brought up to date, or is not.

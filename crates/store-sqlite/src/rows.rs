@@ -25,7 +25,11 @@ pub fn tenant(row: &Row<'_>) -> rusqlite::Result<Tenant> {
         name: row.get(2)?,
         plan: row.get(3)?,
         suspended_at: opt_time_col(row, 4)?,
-        charge_markup: Markup::from_millionths(row.get(7)?).map_err(|e| conversion_error(7, e))?,
+        charge_markup: row
+            .get::<_, Option<i64>>(7)?
+            .map(Markup::from_millionths)
+            .transpose()
+            .map_err(|e| conversion_error(7, e))?,
         created_at: time_col(row, 5)?,
         updated_at: time_col(row, 6)?,
     })

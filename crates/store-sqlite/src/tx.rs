@@ -98,6 +98,11 @@ impl Tx {
         self.pending.push(invalidation);
     }
 
+    /// A statement has failed: the transaction can only be rolled back.
+    pub fn has_failed(&self) -> bool {
+        self.failed.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// Commits. A write returns once the group it joined is durable.
     pub async fn commit(mut self) -> Result<(), StoreError> {
         if self.failed.load(std::sync::atomic::Ordering::Relaxed) {

@@ -1,5 +1,7 @@
 //! What can go wrong in a store, in terms a service can act on.
 
+use bulkhead_domain::plan::Quota;
+
 /// What a store operation returns.
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
@@ -21,6 +23,10 @@ pub enum StoreError {
     /// once; services that retry do so, the others answer 503.
     #[error("transaction lost a race: {0}")]
     Contention(String),
+    /// The transaction's writes would take the tenant past its plan's
+    /// limit of this quota; nothing was committed.
+    #[error("quota exceeded: {}", .0.name())]
+    QuotaExceeded(Quota),
     /// The schema is older than this binary expects.
     #[error("database migrations are not current: {0}")]
     MigrationsPending(String),
@@ -52,6 +58,7 @@ pub enum ConflictKind {
     /// A value of a `unique` field already used by another record.
     UniqueValue,
     Record,
+    Plan,
     Other,
 }
 

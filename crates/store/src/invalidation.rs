@@ -60,6 +60,7 @@ impl Invalidation {
             Invalidation::ApiKey(tenant, key) => format!("api_key:{tenant}:{key}"),
             Invalidation::RecordEvents(tenant) => format!("record_events:{tenant}"),
             Invalidation::Collections(tenant) => format!("collections:{tenant}"),
+            Invalidation::Plans => "plans".into(),
             Invalidation::Everything => "everything".into(),
         }
     }
@@ -86,6 +87,7 @@ impl Invalidation {
                 .map(|(t, k)| Invalidation::ApiKey(t, k)),
             Some("record_events") => id(first).map(Invalidation::RecordEvents),
             Some("collections") => id(first).map(Invalidation::Collections),
+            Some("plans") => Some(Invalidation::Plans),
             _ => None,
         };
         parsed.unwrap_or(Invalidation::Everything)
@@ -108,6 +110,7 @@ mod tests {
             Invalidation::ApiKey(tenant, ApiKeyId::new()),
             Invalidation::RecordEvents(tenant),
             Invalidation::Collections(tenant),
+            Invalidation::Plans,
             Invalidation::Everything,
         ] {
             assert_eq!(Invalidation::decode(&invalidation.encode()), invalidation);

@@ -8,9 +8,9 @@
 //!   has no way to name tenant B. Its methods are grouped by area, one trait
 //!   each ([`Members`], [`ApiKeys`], [`Invitations`], [`AuditLog`],
 //!   [`Collections`], [`Records`], [`RecordEvents`], [`IdempotencyKeys`],
-//!   [`Ledger`], [`TenantRow`]), which `TenantTx` requires.
+//!   [`Ledger`], [`Usage`], [`TenantRow`]), which `TenantTx` requires.
 //! - [`PlatformTx`], the explicitly named system path over platform tables
-//!   ([`Users`], the [`TenantRegistry`], [`Sessions`], [`SigningKeys`], the
+//!   ([`Users`], the [`TenantRegistry`], [`Plans`], [`Sessions`], [`SigningKeys`], the
 //!   [`PlatformAuditLog`]). It cannot reach tenant-owned rows at all;
 //!   services audit their use of it.
 //!
@@ -27,6 +27,7 @@ mod error;
 pub mod invalidation;
 pub mod ledger;
 pub mod model;
+pub mod plans;
 mod platform;
 pub mod records;
 mod store;
@@ -36,13 +37,15 @@ mod tenant;
 pub use document::Document;
 pub use error::{ConflictKind, Result, StoreError};
 pub use model::*;
-pub use platform::{PlatformAuditLog, PlatformTx, Sessions, SigningKeys, TenantRegistry, Users};
+pub use platform::{
+    Plans, PlatformAuditLog, PlatformTx, Sessions, SigningKeys, TenantRegistry, Users,
+};
 pub use records::*;
 pub use store::{Access, Backend, NoticeListener, Store};
 pub use tables::TenantTable;
 pub use tenant::{
     ApiKeys, AuditLog, Collections, IdempotencyKeys, Invitations, Ledger, Members, RecordEvents,
-    Records, TenantRow, TenantTx,
+    Records, TenantRow, TenantTx, Usage,
 };
 
 /// The store's traits, for code that implements them or names them:
@@ -50,12 +53,12 @@ pub use tenant::{
 /// import, because the transaction traits require every area.
 pub mod prelude {
     pub use crate::platform::{
-        PlatformAuditLog, PlatformTx, Sessions, SigningKeys, TenantRegistry, Users,
+        Plans, PlatformAuditLog, PlatformTx, Sessions, SigningKeys, TenantRegistry, Users,
     };
     pub use crate::store::Store;
     pub use crate::tenant::{
         ApiKeys, AuditLog, Collections, IdempotencyKeys, Invitations, Ledger, Members,
-        RecordEvents, Records, TenantRow, TenantTx,
+        RecordEvents, Records, TenantRow, TenantTx, Usage,
     };
 }
 

@@ -19,9 +19,9 @@ pub struct Tenant {
     pub name: String,
     pub plan: String,
     pub suspended_at: Option<OffsetDateTime>,
-    /// What the tenant's charges multiply a metered cost by; set by a
-    /// platform admin only, 1 until then.
-    pub charge_markup: Markup,
+    /// What the tenant's charges multiply a metered cost by, when a
+    /// platform admin set it; the plan's markup (or 1) applies otherwise.
+    pub charge_markup: Option<Markup>,
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
 }
@@ -198,6 +198,8 @@ pub enum Invalidation {
     RecordEvents(TenantId),
     /// A collection of the tenant was created, changed or deleted.
     Collections(TenantId),
+    /// A plan was added or changed (a tenant moving plans is `Tenant`).
+    Plans,
     /// Anything may be stale (e.g. notifications may have been missed).
     Everything,
 }

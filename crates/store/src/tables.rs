@@ -50,11 +50,14 @@ pub enum TenantTable {
     /// Metered costs charged to accounts, marked up, each with the transfer
     /// that debited it (none for an unlimited account): append-only.
     LedgerCharges,
+    /// What the tenant holds of what its plan may cap: one row, kept by
+    /// every write's commit.
+    TenantUsage,
 }
 
 impl TenantTable {
     /// Every tenant table, each after the tables its foreign keys reference.
-    pub const ALL: [TenantTable; 16] = [
+    pub const ALL: [TenantTable; 17] = [
         Self::Memberships,
         Self::ApiKeys,
         Self::Invitations,
@@ -71,6 +74,7 @@ impl TenantTable {
         Self::LedgerHolds,
         Self::LedgerLimitProfiles,
         Self::LedgerCharges,
+        Self::TenantUsage,
     ];
 
     /// The table's name in both backends' schemas.
@@ -92,6 +96,7 @@ impl TenantTable {
             Self::LedgerHolds => "ledger_holds",
             Self::LedgerLimitProfiles => "ledger_limit_profiles",
             Self::LedgerCharges => "ledger_charges",
+            Self::TenantUsage => "tenant_usage",
         }
     }
 

@@ -42,9 +42,21 @@ async fn serve(
     tracing::info!(kid = %ring.active.kid, n_verifying = ring.verifying.len(), "signing keys loaded");
     let auth = AuthSettings {
         signup_open: settings.signup_open,
+        default_plan: settings.default_plan.clone(),
         ..AuthSettings::default()
     };
     let services = Services::new(Arc::clone(&store), clock, keys, auth)?;
+    // A default plan that does not exist would fail every tenant creation.
+    match services.plans.require(&settings.default_plan).await {
+        Ok(()) => {}
+        Err(bulkhead_service::ServiceError::Validation(_)) => {
+            return Err(Error::Invalid(format!(
+                "default_plan: no plan is named {:?} (GET /v1/admin/plans lists them)",
+                settings.default_plan.as_str()
+            )));
+        }
+        Err(other) => return Err(other.into()),
+    }
     let edge = EdgeSettings {
         trusted_proxies: settings.trusted_proxies.clone(),
         tenant_host: match &settings.tenant_host {

@@ -78,6 +78,7 @@ fn each_setting_follows_the_same_precedence() {
         app_role: Some(format!("role{tag}")),
         app_password_file: Some(format!("/{tag}/password").into()),
         signup_open: Some(tag == "1"),
+        default_plan: Some(format!("plan{tag}")),
         trusted_proxies: Some(vec![format!("10.0.0.{tag}").parse().unwrap()]),
         tenant_host: Some(format!("{{slug}}.t{tag}.example.com")),
         cors_origins: Some(vec![format!("https://t{tag}.example.com").parse().unwrap()]),
@@ -96,6 +97,7 @@ fn each_setting_follows_the_same_precedence() {
         app_role: format!("role{tag}"),
         app_password_file: Some(format!("/{tag}/password").into()),
         signup_open: tag == "1",
+        default_plan: PlanName::parse(&format!("plan{tag}")).unwrap(),
         trusted_proxies: vec![format!("10.0.0.{tag}").parse().unwrap()],
         tenant_host: Some(format!("{{slug}}.t{tag}.example.com")),
         cors_origins: vec![format!("https://t{tag}.example.com").parse().unwrap()],
@@ -130,6 +132,7 @@ fn environment_variables_map_to_settings() {
             ("BULKHEAD_APP_ROLE", "app"),
             ("BULKHEAD_APP_PASSWORD_FILE", "/run/secrets/app"),
             ("BULKHEAD_SIGNUP_OPEN", "false"),
+            ("BULKHEAD_DEFAULT_PLAN", "professional"),
             ("BULKHEAD_TRUSTED_PROXIES", "10.0.0.0/8, 127.0.0.1"),
             ("BULKHEAD_TENANT_HOST", "{slug}.example.com"),
             (
@@ -159,6 +162,7 @@ fn environment_variables_map_to_settings() {
             app_role: Some("app".into()),
             app_password_file: Some("/run/secrets/app".into()),
             signup_open: Some(false),
+            default_plan: Some("professional".into()),
             trusted_proxies: Some(vec![
                 "10.0.0.0/8".parse().unwrap(),
                 "127.0.0.1".parse().unwrap()

@@ -471,8 +471,19 @@ pub fn anonymous_client(server: &Server) -> Client {
     checked(Client::new(&format!("http://{}", server.addr)).unwrap())
 }
 
+/// The environment every test server starts with, under what a test adds:
+/// new tenants on the unlimited plan, so that a test counts only what it
+/// means to (the quota tests choose their plans).
+const BASE_ENV: [(&str, &str); 1] = [("BULKHEAD_DEFAULT_PLAN", "enterprise")];
+
 /// Starts `bulkhead serve` on `store`, with `env` added to its environment.
 async fn serve(store: &Store, dir: &std::path::Path, env: &[(String, String)]) -> Server {
+    let env: Vec<(String, String)> = BASE_ENV
+        .iter()
+        .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
+        .chain(env.iter().cloned())
+        .collect();
+    let env = env.as_slice();
     match store {
         Store::Sqlite { .. } => {
             let mut serve = bulkhead(["serve", "--addr", "127.0.0.1:0"]);

@@ -350,6 +350,13 @@ const RULES: &[Rule] = &[
         Needs::PlatformAdmin,
         Some(r#"{"markup":"5"}"#),
     ),
+    rule(
+        "put",
+        "/v1/admin/tenants/{t}/plan",
+        Needs::PlatformAdmin,
+        Some(r#"{"plan":"starter"}"#),
+    ),
+    rule("get", "/v1/tenants/{t}/usage", MANAGER, None),
 ];
 
 /// The limit profile the `{name}` of limit-profile routes names: a default

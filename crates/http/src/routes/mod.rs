@@ -15,6 +15,7 @@ pub mod ledger_holds;
 pub mod ledger_limits;
 pub mod me;
 pub mod members;
+pub mod plans;
 pub mod records;
 pub mod tenants;
 
@@ -40,4 +41,5 @@ pub fn v1() -> OpenApiRouter<AppState> {
         .merge(ledger_charges::router())
         .merge(ledger_holds::router())
         .merge(ledger_limits::router())
+        .merge(plans::router())
 }

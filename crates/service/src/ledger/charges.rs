@@ -73,7 +73,10 @@ impl Ledger {
             .permit(access, ctx, Permission::LedgerTransfer, "ledger.charge")
             .await?;
         let hash = request_hash("ledger.charge", body);
-        retrying(|| self.try_charge(permit, request, idempotency_key, &hash)).await
+        // The plan's markup, for a tenant without one of its own; read
+        // before the transaction opens (a request never holds two).
+        let plan_markup = self.core.plan_of(access.tenant()).await?.ledger_markup;
+        retrying(|| self.try_charge(permit, request, idempotency_key, &hash, plan_markup)).await
     }
 
     async fn try_charge(
@@ -82,6 +85,7 @@ impl Ledger {
         request: &ChargeRequest<'_>,
         idempotency_key: &str,
         hash: &[u8; 32],
+        plan_markup: Option<Markup>,
     ) -> Result<ChargeAnswer, ServiceError> {
         let now = self.core.now();
         let mut tx = permit.open(Access::Write).await?;
@@ -96,13 +100,15 @@ impl Ledger {
         }
         let scale = scale_of(&account)?;
         let cost = parse_positive(("cost", "invalid_cost"), request.cost, scale)?;
-        // Read in this transaction, so a charge and a change of the markup
-        // are ordered like any other two writes.
+        // The tenant's own markup is read in this transaction, so a charge
+        // and a change of it are ordered like any other two writes.
         let markup = tx
             .tenant()
             .await?
             .ok_or(ServiceError::TenantNotFound)?
-            .charge_markup;
+            .charge_markup
+            .or(plan_markup)
+            .unwrap_or(Markup::ONE);
         let Some(amount) = markup.apply(cost) else {
             return Err(refused(
                 "amount_out_of_range",

@@ -684,6 +684,38 @@ pub(super) async fn attempt(op: Op, tx: &mut dyn TenantTx, a: TenantId, foreign:
                 50
             );
         }
+        Op::ReadUsage => {
+            // What the earlier operations of the table did to A is counted
+            // (they committed), and what A holds is what its usage says.
+            let usage = tx.usage().await.unwrap();
+            let members = tx.list_memberships(Page::first(1000)).await.unwrap();
+            let keys = tx.list_api_keys(Page::first(1000)).await.unwrap();
+            let collections = tx.list_collections().await.unwrap();
+            let mut records = 0;
+            for collection in &collections {
+                records += tx
+                    .list_records(&collection.name, &all_records())
+                    .await
+                    .unwrap()
+                    .len();
+            }
+            let live_keys = keys.iter().filter(|k| k.revoked_at.is_none()).count();
+            assert_eq!(
+                (
+                    usage.members,
+                    usage.api_keys,
+                    usage.collections,
+                    usage.records
+                ),
+                (
+                    members.len() as u64,
+                    live_keys as u64,
+                    collections.len() as u64,
+                    records as u64
+                ),
+                "A's usage counts A's rows"
+            );
+        }
         Op::DeleteTenant => {
             assert!(tx.delete_tenant().await.unwrap());
         }

@@ -88,6 +88,8 @@ pub enum Op {
     ChargeAcrossTenants,
     /// Opens an account with the id of B's wallet, and pays into it.
     InsertLedgerAccountWithForeignId,
+    /// Reads A's usage, which counts A's rows and none of B's.
+    ReadUsage,
     DeleteTenant,
 }
 
@@ -98,7 +100,7 @@ pub enum Op {
 /// `InsertLedgerAccountWithForeignId` (after the other ledger operations,
 /// since it gives A an account with B's id) and `DeleteTenant`, which must
 /// come last.
-pub const OPS: [Op; 52] = [
+pub const OPS: [Op; 53] = [
     Op::ReadTenant,
     Op::RenameTenant,
     Op::GetMembership,
@@ -150,6 +152,7 @@ pub const OPS: [Op; 52] = [
     Op::LimitProfileWithForeignName,
     Op::ChargeAcrossTenants,
     Op::InsertLedgerAccountWithForeignId,
+    Op::ReadUsage,
     Op::DeleteTenant,
 ];
 
@@ -209,6 +212,7 @@ impl Op {
                 T::LedgerTransfers,
                 T::LedgerPostings,
             ],
+            Op::ReadUsage => &[T::TenantUsage],
             Op::DeleteTenant => &TenantTable::ALL,
         }
     }

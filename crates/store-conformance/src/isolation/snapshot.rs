@@ -7,6 +7,7 @@ use crate::fixtures::{self, at, hash_of};
 use bulkhead_store::ledger::{
     Charge, LedgerAccount, LedgerAccountQuery, LimitProfileRow, Posting, PostingQuery,
 };
+use bulkhead_store::plans::TenantUsage;
 use bulkhead_store::{
     Access, ApiKey, AuditEntry, Collection, IdempotencyClaim, Invitation, Membership, Page, Record,
     RecordEvent, RecordQuery, Store, Tenant,
@@ -79,6 +80,7 @@ pub struct TenantSnapshot {
     pub limit_profiles: Vec<LimitProfileRow>,
     /// Every charge of every account, account by account, newest first.
     pub ledger_charges: Vec<Charge>,
+    pub usage: TenantUsage,
 }
 
 impl TenantSnapshot {
@@ -101,6 +103,7 @@ impl TenantSnapshot {
             && self.ledger_postings.is_empty()
             && self.limit_profiles.is_empty()
             && self.ledger_charges.is_empty()
+            && self.usage == TenantUsage::default()
     }
 }
 
@@ -143,6 +146,7 @@ pub async fn snapshot(store: &dyn Store, tenant: TenantId) -> TenantSnapshot {
         ledger_postings: Vec::new(),
         limit_profiles: tx.limit_profiles().await.unwrap(),
         ledger_charges: Vec::new(),
+        usage: tx.usage().await.unwrap(),
     };
     snapshot.ledger_accounts = tx
         .ledger_accounts(&LedgerAccountQuery {

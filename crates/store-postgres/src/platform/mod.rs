@@ -4,6 +4,7 @@
 //! statement here tried to read one.
 
 mod audit;
+mod plans;
 mod sessions;
 mod signing_keys;
 mod tenant_registry;

@@ -25,7 +25,9 @@ impl ApiKeys for PgTenantTx {
             .bind(key.created_by.map(|id| *id.as_uuid()))
             .bind(key.at)
             .bind(key.expires_at);
-        self.tx.one(statement, codec::api_key).await
+        let inserted = self.tx.one(statement, codec::api_key).await?;
+        self.usage.api_keys += 1;
+        Ok(inserted)
     }
 
     async fn api_key(&mut self, id: ApiKeyId) -> Result<Option<ApiKey>> {
@@ -55,7 +57,11 @@ impl ApiKeys for PgTenantTx {
         .bind(self.t())
         .bind(id.as_uuid())
         .bind(at);
-        Ok(self.tx.execute(statement).await? > 0)
+        let revoked = self.tx.execute(statement).await? > 0;
+        if revoked {
+            self.usage.api_keys -= 1;
+        }
+        Ok(revoked)
     }
 
     async fn touch_api_key(&mut self, id: ApiKeyId, at: OffsetDateTime) -> Result<bool> {

@@ -40,7 +40,9 @@ impl Collections for PgTenantTx {
             .bind(&new.name)
             .bind(&new.schema)
             .bind(new.at);
-        self.tx.one(statement, collection_row).await
+        let inserted = self.tx.one(statement, collection_row).await?;
+        self.usage.collections += 1;
+        Ok(inserted)
     }
 
     async fn collection(&mut self, name: &str) -> Result<Option<Collection>> {
@@ -92,25 +94,55 @@ impl Collections for PgTenantTx {
     }
 
     async fn delete_collection(&mut self, name: &str) -> Result<bool> {
+        // Its records go with it (a cascading foreign key), so they leave
+        // the usage too. Locking them first keeps a concurrent change of
+        // one from slipping between the count and the delete.
+        let statement = sqlx::query(
+            "WITH gone AS (
+                 SELECT size_bytes FROM records WHERE tenant_id = $1 AND collection = $2 FOR UPDATE)
+             SELECT count(*), coalesce(sum(size_bytes), 0)::bigint FROM gone",
+        )
+        .bind(self.t())
+        .bind(name);
+        let (records, bytes): (i64, i64) = self
+            .tx
+            .one(statement, |row| Ok((row.try_get(0)?, row.try_get(1)?)))
+            .await?;
         let statement = sqlx::query("DELETE FROM collections WHERE tenant_id = $1 AND name = $2")
             .bind(self.t())
             .bind(name);
-        Ok(self.tx.execute(statement).await? > 0)
+        let deleted = self.tx.execute(statement).await? > 0;
+        if deleted {
+            self.usage.collections -= 1;
+            self.usage.records -= records;
+            self.usage.storage_bytes -= bytes;
+        }
+        Ok(deleted)
     }
 
     async fn remove_record_field(&mut self, collection: &str, field: &str) -> Result<u64> {
-        let changed = self
+        // The rows are locked and their sizes read in the statement that
+        // changes them, so what the usage gains is exactly what they grew.
+        let statement = sqlx::query(
+            "WITH old AS (
+                 SELECT id, size_bytes FROM records
+                 WHERE tenant_id = $1 AND collection = $2 AND data ? $3 FOR UPDATE),
+             changed AS (
+                 UPDATE records r SET data = r.data - $3,
+                     size_bytes = octet_length((r.data - $3)::text)
+                 FROM old WHERE r.tenant_id = $1 AND r.id = old.id
+                 RETURNING r.size_bytes - old.size_bytes AS grown)
+             SELECT count(*), coalesce(sum(grown), 0)::bigint FROM changed",
+        )
+        .bind(self.t())
+        .bind(collection)
+        .bind(field);
+        let (changed, grown): (i64, i64) = self
             .tx
-            .execute(
-                sqlx::query(
-                    "UPDATE records SET data = data - $3
-                     WHERE tenant_id = $1 AND collection = $2 AND data ? $3",
-                )
-                .bind(self.t())
-                .bind(collection)
-                .bind(field),
-            )
+            .one(statement, |row| Ok((row.try_get(0)?, row.try_get(1)?)))
             .await?;
+        self.usage.storage_bytes += grown;
+        let changed = u64::try_from(changed).unwrap_or(0);
         self.tx
             .execute(
                 sqlx::query(

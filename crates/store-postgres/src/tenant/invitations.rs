@@ -23,7 +23,9 @@ impl Invitations for PgTenantTx {
             .bind(invitation.invited_by.map(|id| *id.as_uuid()))
             .bind(invitation.at)
             .bind(invitation.expires_at);
-        self.tx.one(statement, codec::invitation).await
+        let inserted = self.tx.one(statement, codec::invitation).await?;
+        self.usage.invited_at = Some(invitation.at);
+        Ok(inserted)
     }
 
     async fn invitation(&mut self, id: InvitationId) -> Result<Option<Invitation>> {

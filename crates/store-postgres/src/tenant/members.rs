@@ -20,7 +20,9 @@ impl Members for PgTenantTx {
             .bind(membership.user_id.as_uuid())
             .bind(membership.role.name())
             .bind(membership.at);
-        self.tx.one(statement, codec::membership).await
+        let inserted = self.tx.one(statement, codec::membership).await?;
+        self.usage.members += 1;
+        Ok(inserted)
     }
 
     async fn membership(&mut self, user: UserId) -> Result<Option<Membership>> {
@@ -62,7 +64,11 @@ impl Members for PgTenantTx {
             sqlx::query("DELETE FROM memberships WHERE tenant_id = $1 AND user_id = $2")
                 .bind(self.t())
                 .bind(user.as_uuid());
-        Ok(self.tx.execute(statement).await? > 0)
+        let deleted = self.tx.execute(statement).await? > 0;
+        if deleted {
+            self.usage.members -= 1;
+        }
+        Ok(deleted)
     }
 
     async fn list_members(&mut self, page: Page<UserId>) -> Result<Vec<Member>> {

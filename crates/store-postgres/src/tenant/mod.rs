@@ -17,10 +17,14 @@ mod ledger;
 mod members;
 mod records;
 mod tenant_row;
+mod usage;
+
+pub(crate) use usage::{LIMIT_COLUMNS, limits_row};
 
 use async_trait::async_trait;
 use bulkhead_domain::TenantId;
 use bulkhead_domain::id::Id;
+use bulkhead_store::plans::UsageDelta;
 use bulkhead_store::{Invalidation, Page, Result, TenantTx};
 use uuid::Uuid;
 
@@ -29,11 +33,18 @@ use crate::tx::Tx;
 pub struct PgTenantTx {
     tx: Tx,
     tenant: TenantId,
+    /// What the writes so far changed in the tenant's usage, applied and
+    /// checked against its plan at commit.
+    usage: UsageDelta,
 }
 
 impl PgTenantTx {
     pub fn new(tx: Tx, tenant: TenantId) -> Self {
-        Self { tx, tenant }
+        Self {
+            tx,
+            tenant,
+            usage: UsageDelta::default(),
+        }
     }
 
     /// The tenant, as every statement binds it (`$1`).
@@ -57,7 +68,8 @@ impl TenantTx for PgTenantTx {
         self.tx.invalidate(invalidation);
     }
 
-    async fn commit(self: Box<Self>) -> Result<()> {
+    async fn commit(mut self: Box<Self>) -> Result<()> {
+        self.apply_usage().await?;
         self.tx.commit().await
     }
 }

@@ -3,6 +3,7 @@
 
 use async_trait::async_trait;
 use bulkhead_domain::{RecordId, TenantId, UserId};
+use bulkhead_store::plans::document_size;
 use bulkhead_store::{
     Document, NewRecord, Record, RecordChange, RecordQuery, Records, Result, UniqueValue, Write,
 };
@@ -57,35 +58,43 @@ impl PgTenantTx {
     }
 
     /// Locks the record and checks its version, for conditional writes.
-    async fn check_version(
+    /// Locks a record for a conditional write: its stored size if the
+    /// write may go on, or the refusal to answer.
+    async fn lock_for_write(
         &mut self,
         collection: &str,
         id: RecordId,
         expected: Option<i64>,
-    ) -> Result<Option<Write<Record>>> {
+    ) -> Result<Result<i64, Write<Record>>> {
         // By primary key only (see `record`), the collection checked here.
         let statement = sqlx::query(
-            "SELECT version, collection FROM records WHERE tenant_id = $1 AND id = $2 FOR UPDATE",
+            "SELECT version, collection, size_bytes FROM records
+             WHERE tenant_id = $1 AND id = $2 FOR UPDATE",
         )
         .bind(self.t())
         .bind(id.as_uuid());
-        let current: Option<(i64, String)> = self
+        let current: Option<(i64, String, i64)> = self
             .tx
-            .optional(statement, |row| Ok((row.try_get(0)?, row.try_get(1)?)))
+            .optional(statement, |row| {
+                Ok((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?))
+            })
             .await?;
-        let current = current
-            .filter(|(_, found)| found == collection)
-            .map(|(version, _)| version);
-        Ok(Write::refusal(current, expected))
+        let current = current.filter(|(_, found, _)| found == collection);
+        let size = current.as_ref().map_or(0, |(_, _, size)| *size);
+        match Write::refusal(current.map(|(version, _, _)| version), expected) {
+            Some(refused) => Ok(Err(refused)),
+            None => Ok(Ok(size)),
+        }
     }
 }
 
 #[async_trait]
 impl Records for PgTenantTx {
     async fn insert_record(&mut self, new: NewRecord) -> Result<Record> {
+        let size = document_size(&new.data);
         let sql = format!(
-            "INSERT INTO records (tenant_id, id, collection, owner_id, version, created_at, updated_at, data)
-             VALUES ($1, $2, $3, $4, 1, $5, $5, $6) RETURNING {RECORD_COLUMNS}"
+            "INSERT INTO records (tenant_id, id, collection, owner_id, version, created_at, updated_at, data, size_bytes)
+             VALUES ($1, $2, $3, $4, 1, $5, $5, $6, $7) RETURNING {RECORD_COLUMNS}"
         );
         let statement = sqlx::query(&sql)
             .bind(self.t())
@@ -93,10 +102,13 @@ impl Records for PgTenantTx {
             .bind(&new.collection)
             .bind(new.owner_id.map(|id| *id.as_uuid()))
             .bind(new.at)
-            .bind(&new.data);
+            .bind(&new.data)
+            .bind(size);
         let record = self.tx.one(statement, record_row).await?;
         self.insert_unique_values(&new.collection, new.id, &new.unique_values)
             .await?;
+        self.usage.records += 1;
+        self.usage.storage_bytes += size;
         Ok(record)
     }
 
@@ -112,22 +124,26 @@ impl Records for PgTenantTx {
 
     async fn update_record(&mut self, change: RecordChange) -> Result<Write<Record>> {
         let expected = change.expected_version;
-        if let Some(refused) = self
-            .check_version(&change.collection, change.id, expected)
+        let was = match self
+            .lock_for_write(&change.collection, change.id, expected)
             .await?
         {
-            return Ok(refused);
-        }
+            Ok(size) => size,
+            Err(refused) => return Ok(refused),
+        };
+        let size = document_size(&change.data);
         let sql = format!(
-            "UPDATE records SET data = $3, version = version + 1, updated_at = $4
+            "UPDATE records SET data = $3, version = version + 1, updated_at = $4, size_bytes = $5
              WHERE tenant_id = $1 AND id = $2 RETURNING {RECORD_COLUMNS}"
         );
         let statement = sqlx::query(&sql)
             .bind(self.t())
             .bind(change.id.as_uuid())
             .bind(&change.data)
-            .bind(change.at);
+            .bind(change.at)
+            .bind(size);
         let record = self.tx.one(statement, record_row).await?;
+        self.usage.storage_bytes += size - was;
         let statement =
             sqlx::query("DELETE FROM record_unique_values WHERE tenant_id = $1 AND record_id = $2")
                 .bind(self.t())
@@ -144,14 +160,21 @@ impl Records for PgTenantTx {
         id: RecordId,
         expected_version: Option<i64>,
     ) -> Result<Write<Record>> {
-        if let Some(refused) = self.check_version(collection, id, expected_version).await? {
-            return Ok(refused);
-        }
+        let was = match self
+            .lock_for_write(collection, id, expected_version)
+            .await?
+        {
+            Ok(size) => size,
+            Err(refused) => return Ok(refused),
+        };
         let sql = format!(
             "DELETE FROM records WHERE tenant_id = $1 AND id = $2 RETURNING {RECORD_COLUMNS}"
         );
         let statement = sqlx::query(&sql).bind(self.t()).bind(id.as_uuid());
-        Ok(Write::Done(self.tx.one(statement, record_row).await?))
+        let record = self.tx.one(statement, record_row).await?;
+        self.usage.records -= 1;
+        self.usage.storage_bytes -= was;
+        Ok(Write::Done(record))
     }
 
     async fn list_records(&mut self, collection: &str, query: &RecordQuery) -> Result<Vec<Record>> {

@@ -23,6 +23,17 @@ impl PgTenantTx {
                 .bind(tenant.at),
             )
             .await?;
+        // Its usage starts at nothing; a tenant table row, so on the
+        // tenant's shard under Citus.
+        self.tx
+            .execute(
+                sqlx::query(
+                    "INSERT INTO tenant_usage (tenant_id, members, records, storage_bytes, collections, api_keys)
+                     VALUES ($1, 0, 0, 0, 0, 0)",
+                )
+                .bind(tenant.id.as_uuid()),
+            )
+            .await?;
         Ok(())
     }
 }

@@ -1,9 +1,10 @@
 //! The system path on SQLite: platform tables only (users, the tenant
-//! registry, sessions, signing keys, the platform's audit log), one file
+//! registry, plans, sessions, signing keys, the platform's audit log), one file
 //! per area of [`PlatformTx`]. Nothing here reads a tenant-owned table,
 //! except [`memberships_of_user`], which is bound to one user.
 
 mod audit;
+mod plans;
 mod sessions;
 mod signing_keys;
 mod tenant_registry;

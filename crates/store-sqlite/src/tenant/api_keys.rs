@@ -28,8 +28,11 @@ impl ApiKeys for SqliteTenantTx {
             Micros(key.at),
             opt_micros(key.expires_at)
         ];
-        self.tx
-            .statement(&sql, |s| s.query_row(binds, rows::api_key))
+        let inserted = self
+            .tx
+            .statement(&sql, |s| s.query_row(binds, rows::api_key))?;
+        self.usage.api_keys += 1;
+        Ok(inserted)
     }
 
     async fn api_key(&mut self, id: ApiKeyId) -> Result<Option<ApiKey>> {
@@ -57,7 +60,11 @@ impl ApiKeys for SqliteTenantTx {
         let sql = "UPDATE api_keys SET revoked_at = ?3
                    WHERE tenant_id = ?1 AND id = ?2 AND revoked_at IS NULL";
         let binds = params![self.t(), id_param(&id), Micros(at)];
-        Ok(self.tx.statement(sql, |s| s.execute(binds))? > 0)
+        let revoked = self.tx.statement(sql, |s| s.execute(binds))? > 0;
+        if revoked {
+            self.usage.api_keys -= 1;
+        }
+        Ok(revoked)
     }
 
     async fn touch_api_key(&mut self, id: ApiKeyId, at: OffsetDateTime) -> Result<bool> {

@@ -40,6 +40,17 @@ impl SqliteTenantTx {
             .statement(sql, |s| s.execute(params![self.t(), name, owner_only]))?;
         Ok(())
     }
+
+    /// How many records a collection holds and their documents' bytes.
+    fn collection_size(&self, name: &str) -> Result<(i64, i64)> {
+        let sql = "SELECT count(*), coalesce(sum(size_bytes), 0) FROM records
+                   WHERE tenant_id = ?1 AND collection = ?2";
+        self.tx.statement(sql, |s| {
+            s.query_row(params![self.t(), name], |row| {
+                Ok((row.get(0)?, row.get(1)?))
+            })
+        })
+    }
 }
 
 #[async_trait]
@@ -56,8 +67,11 @@ impl Collections for SqliteTenantTx {
             Micros(new.at),
             owner_only(new.visibility)
         ];
-        self.tx
-            .statement(&sql, |s| s.query_row(binds, rows::collection))
+        let inserted = self
+            .tx
+            .statement(&sql, |s| s.query_row(binds, rows::collection))?;
+        self.usage.collections += 1;
+        Ok(inserted)
     }
 
     async fn collection(&mut self, name: &str) -> Result<Option<Collection>> {
@@ -124,10 +138,18 @@ impl Collections for SqliteTenantTx {
     }
 
     async fn delete_collection(&mut self, name: &str) -> Result<bool> {
+        // Its records go with it (a cascading foreign key), so they leave
+        // the usage too.
+        let (records, bytes) = self.collection_size(name)?;
         let sql = "DELETE FROM collections WHERE tenant_id = ?1 AND name = ?2";
         let n = self
             .tx
             .statement(sql, |s| s.execute(params![self.t(), name]))?;
+        if n > 0 {
+            self.usage.collections -= 1;
+            self.usage.records -= records;
+            self.usage.storage_bytes -= bytes;
+        }
         Ok(n > 0)
     }
 
@@ -135,11 +157,15 @@ impl Collections for SqliteTenantTx {
         // Field names are [a-z][a-z0-9_]* (FieldName), so the JSON path is
         // well-formed; it is bound anyway.
         let path = format!("$.{field}");
+        let (_, bytes_before) = self.collection_size(collection)?;
         let changed = self.tx.statement(
-            "UPDATE records SET data = json_remove(data, ?3)
+            "UPDATE records SET data = json_remove(data, ?3),
+                 size_bytes = length(CAST(json_remove(data, ?3) AS BLOB))
              WHERE tenant_id = ?1 AND collection = ?2 AND json_type(data, ?3) IS NOT NULL",
             |s| s.execute(params![self.t(), collection, path]),
         )?;
+        let (_, bytes_after) = self.collection_size(collection)?;
+        self.usage.storage_bytes += bytes_after - bytes_before;
         self.tx.statement(
             "DELETE FROM record_unique_values WHERE tenant_id = ?1 AND collection = ?2 AND field = ?3",
             |s| s.execute(params![self.t(), collection, field]),

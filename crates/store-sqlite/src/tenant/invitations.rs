@@ -26,8 +26,11 @@ impl Invitations for SqliteTenantTx {
             Micros(invitation.at),
             Micros(invitation.expires_at)
         ];
-        self.tx
-            .statement(&sql, |s| s.query_row(binds, rows::invitation))
+        let inserted = self
+            .tx
+            .statement(&sql, |s| s.query_row(binds, rows::invitation))?;
+        self.usage.invited_at = Some(invitation.at);
+        Ok(inserted)
     }
 
     async fn invitation(&mut self, id: InvitationId) -> Result<Option<Invitation>> {

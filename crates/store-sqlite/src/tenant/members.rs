@@ -19,9 +19,11 @@ impl Members for SqliteTenantTx {
         let user = id_param(&membership.user_id);
         let role = membership.role.name();
         let at = Micros(membership.at);
-        self.tx.statement(&sql, |s| {
+        let inserted = self.tx.statement(&sql, |s| {
             s.query_row(params![self.t(), user, role, at], rows::membership)
-        })
+        })?;
+        self.usage.members += 1;
+        Ok(inserted)
     }
 
     async fn membership(&mut self, user: UserId) -> Result<Option<Membership>> {
@@ -67,6 +69,9 @@ impl Members for SqliteTenantTx {
         let n = self
             .tx
             .statement(sql, |s| s.execute(params![self.t(), id_param(&user)]))?;
+        if n > 0 {
+            self.usage.members -= 1;
+        }
         Ok(n > 0)
     }
 

@@ -16,24 +16,34 @@ mod ledger;
 mod members;
 mod records;
 mod tenant_row;
+mod usage;
 
 use async_trait::async_trait;
 use bulkhead_domain::TenantId;
+use bulkhead_store::plans::UsageDelta;
 use bulkhead_store::{Invalidation, Result, TenantTx};
 
 use crate::codec::id_param;
 use crate::tx::Tx;
 
 pub use tenant_row::insert_tenant;
+pub(crate) use usage::{LIMIT_COLUMNS, limits_row};
 
 pub struct SqliteTenantTx {
     tx: Tx,
     tenant: TenantId,
+    /// What the writes so far changed in the tenant's usage, applied and
+    /// checked against its plan at commit.
+    usage: UsageDelta,
 }
 
 impl SqliteTenantTx {
     pub fn new(tx: Tx, tenant: TenantId) -> Self {
-        Self { tx, tenant }
+        Self {
+            tx,
+            tenant,
+            usage: UsageDelta::default(),
+        }
     }
 
     /// The tenant, as every statement binds it (`?1`).
@@ -53,6 +63,7 @@ impl TenantTx for SqliteTenantTx {
     }
 
     async fn commit(self: Box<Self>) -> Result<()> {
+        self.apply_usage()?;
         self.tx.commit().await
     }
 }

@@ -47,6 +47,18 @@ impl SqliteTenantTx {
             .statement(&sql, |s| s.query_row(binds, rows::record).optional())
     }
 
+    /// The size a record's document was counted at.
+    fn stored_size(&self, id: RecordId) -> Result<i64> {
+        let size = self.tx.statement(
+            "SELECT size_bytes FROM records WHERE tenant_id = ?1 AND id = ?2",
+            |s| {
+                s.query_row(params![self.t(), id_param(&id)], |row| row.get(0))
+                    .optional()
+            },
+        )?;
+        Ok(size.unwrap_or(0))
+    }
+
     /// The current version of a record, for conditional writes.
     fn check_version(
         &self,
@@ -62,6 +74,11 @@ impl SqliteTenantTx {
     }
 }
 
+/// What a document counts toward the storage quota: its bytes as stored.
+fn document_size(text: &str) -> i64 {
+    i64::try_from(text.len()).unwrap_or(i64::MAX)
+}
+
 #[async_trait]
 impl Records for SqliteTenantTx {
     async fn insert_record(&mut self, new: NewRecord) -> Result<Record> {
@@ -71,21 +88,25 @@ impl Records for SqliteTenantTx {
         // which the foreign key then refuses).
         let data = Document::from_value(&new.data)
             .map_err(|e| StoreError::Internal(format!("record document: {e}")))?;
+        let size = document_size(data.as_str());
         let binds = params![
             self.t(),
             id_param(&new.id),
             new.collection,
             new.owner_id.as_ref().map(id_param),
             Micros(new.at),
-            data.as_str()
+            data.as_str(),
+            size
         ];
         self.tx.statement(
-            "INSERT INTO records (tenant_id, id, collection, owner_id, version, created_at, updated_at, data, owner_only)
+            "INSERT INTO records (tenant_id, id, collection, owner_id, version, created_at, updated_at, data, owner_only, size_bytes)
              VALUES (?1, ?2, ?3, ?4, 1, ?5, ?5, ?6,
-                     coalesce((SELECT owner_only FROM collections WHERE tenant_id = ?1 AND name = ?3), 0))",
+                     coalesce((SELECT owner_only FROM collections WHERE tenant_id = ?1 AND name = ?3), 0), ?7)",
             |s| s.execute(binds),
         )?;
         self.insert_unique_values(&new.collection, new.id, &new.unique_values)?;
+        self.usage.records += 1;
+        self.usage.storage_bytes += size;
         let at = stored_time(new.at);
         Ok(Record {
             tenant_id: self.tenant,
@@ -108,19 +129,24 @@ impl Records for SqliteTenantTx {
         if let Some(refused) = self.check_version(&change.collection, change.id, expected)? {
             return Ok(refused);
         }
+        let was = self.stored_size(change.id)?;
+        let data = change.data.to_string();
+        let size = document_size(&data);
         let sql = format!(
-            "UPDATE records SET data = ?3, version = version + 1, updated_at = ?4
+            "UPDATE records SET data = ?3, version = version + 1, updated_at = ?4, size_bytes = ?5
              WHERE tenant_id = ?1 AND id = ?2 RETURNING {RECORD_COLUMNS}"
         );
         let binds = params![
             self.t(),
             id_param(&change.id),
-            change.data.to_string(),
-            Micros(change.at)
+            data,
+            Micros(change.at),
+            size
         ];
         let record = self
             .tx
             .statement(&sql, |s| s.query_row(binds, rows::record))?;
+        self.usage.storage_bytes += size - was;
         self.tx.statement(
             "DELETE FROM record_unique_values WHERE tenant_id = ?1 AND record_id = ?2",
             |s| s.execute(params![self.t(), id_param(&change.id)]),
@@ -138,12 +164,15 @@ impl Records for SqliteTenantTx {
         if let Some(refused) = self.check_version(collection, id, expected_version)? {
             return Ok(refused);
         }
+        let was = self.stored_size(id)?;
         let sql = format!(
             "DELETE FROM records WHERE tenant_id = ?1 AND id = ?2 RETURNING {RECORD_COLUMNS}"
         );
         let record = self.tx.statement(&sql, |s| {
             s.query_row(params![self.t(), id_param(&id)], rows::record)
         })?;
+        self.usage.records -= 1;
+        self.usage.storage_bytes -= was;
         Ok(Write::Done(record))
     }
 

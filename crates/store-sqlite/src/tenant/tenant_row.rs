@@ -25,7 +25,7 @@ pub fn insert_tenant(tx: &Tx, tenant: &NewTenant) -> Result<()> {
             ])
         },
     )?;
-    Ok(())
+    super::usage::insert_usage(tx, tenant.id)
 }
 
 #[async_trait]

@@ -1,12 +1,13 @@
 //! The platform transaction and its areas.
 //!
 //! [`PlatformTx`] is the explicitly named system path over platform tables
-//! (users, the tenant registry, sessions, signing keys, the platform's
+//! (users, the tenant registry, plans, sessions, signing keys, the platform's
 //! audit log). It cannot reach tenant-owned rows. As with the tenant
 //! transaction, each area is a trait in its own file and `PlatformTx`
 //! requires them all.
 
 mod audit;
+mod plans;
 mod sessions;
 mod signing_keys;
 mod tenant_registry;
@@ -18,6 +19,7 @@ use crate::error::Result;
 use crate::model::Invalidation;
 
 pub use audit::PlatformAuditLog;
+pub use plans::Plans;
 pub use sessions::Sessions;
 pub use signing_keys::SigningKeys;
 pub use tenant_registry::TenantRegistry;
@@ -26,7 +28,7 @@ pub use users::Users;
 /// A transaction over platform tables.
 #[async_trait]
 pub trait PlatformTx:
-    Users + TenantRegistry + Sessions + SigningKeys + PlatformAuditLog + Send
+    Users + TenantRegistry + Plans + Sessions + SigningKeys + PlatformAuditLog + Send
 {
     /// Announces, once this transaction commits, that cached state is stale.
     fn invalidate(&mut self, invalidation: Invalidation);

@@ -17,6 +17,7 @@ mod ledger;
 mod members;
 mod records;
 mod tenant_row;
+mod usage;
 
 use async_trait::async_trait;
 use bulkhead_domain::TenantId;
@@ -34,6 +35,7 @@ pub use ledger::Ledger;
 pub use members::Members;
 pub use records::Records;
 pub use tenant_row::TenantRow;
+pub use usage::Usage;
 
 /// A transaction bound to one tenant. No method takes a tenant id.
 #[async_trait]
@@ -48,6 +50,7 @@ pub trait TenantTx:
     + RecordEvents
     + IdempotencyKeys
     + Ledger
+    + Usage
     + Send
 {
     fn tenant_id(&self) -> TenantId;
@@ -55,5 +58,8 @@ pub trait TenantTx:
     /// Announces, once this transaction commits, that cached state is stale.
     fn invalidate(&mut self, invalidation: Invalidation);
 
+    /// Commits, after adding what the transaction's writes changed to the
+    /// tenant's usage: `QuotaExceeded` (and nothing committed) if that took
+    /// a quota it grew past the tenant's plan.
     async fn commit(self: Box<Self>) -> Result<()>;
 }
