@@ -38,7 +38,7 @@ pub use error::{ConflictKind, Result, StoreError};
 pub use model::*;
 pub use platform::{PlatformAuditLog, PlatformTx, Sessions, SigningKeys, TenantRegistry, Users};
 pub use records::*;
-pub use store::{Access, Backend, NoticeListener, Store};
+pub use store::{Access, Backend, NoticeListener, PoolStats, Store};
 pub use tables::TenantTable;
 pub use tenant::{
     ApiKeys, AuditLog, Collections, IdempotencyKeys, Invitations, Ledger, Members, RecordEvents,
