@@ -89,6 +89,12 @@ pub struct ServeArgs {
     #[arg(long, value_name = "FILE")]
     pub signing_key_file: Option<PathBuf>,
 
+    /// File holding the token (at least 16 characters) that Prometheus
+    /// presents to GET /metrics as a bearer token; without one, metrics are
+    /// off [env: BULKHEAD_METRICS_TOKEN_FILE]
+    #[arg(long, value_name = "FILE")]
+    pub metrics_token_file: Option<PathBuf>,
+
     #[command(flatten)]
     pub database: DatabaseArgs,
 }
@@ -164,6 +170,9 @@ impl Cli {
             Command::Serve(args) => {
                 layer.addr = args.addr;
                 layer.signing_key_file.clone_from(&args.signing_key_file);
+                layer
+                    .metrics_token_file
+                    .clone_from(&args.metrics_token_file);
                 &args.database
             }
             Command::Migrate(args) => {

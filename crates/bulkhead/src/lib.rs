@@ -7,6 +7,7 @@
 //! - [`telemetry`]: logging setup.
 //! - [`database`]: opening the configured store (SQLite or PostgreSQL).
 //! - [`open_files`]: the open-file limit and the connection cap it allows.
+//! - [`prometheus`]: the metrics recorder `serve` installs when metrics are on.
 //! - [`commands`]: `serve`, `migrate`, `admin create`, `admin email-collisions`
 //!   and `keys rotate`.
 //! - [`Error`]: every way a command can fail, each printed as one line.
@@ -17,6 +18,7 @@ pub mod database;
 mod error;
 pub mod open_files;
 mod output;
+pub mod prometheus;
 pub mod settings;
 mod shutdown;
 pub mod telemetry;

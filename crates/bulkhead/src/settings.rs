@@ -81,6 +81,11 @@ pub struct Settings {
     /// Connections open at once; `None` derives it from the open-file
     /// limit when serving.
     pub max_connections: Option<usize>,
+    /// The file holding the token a Prometheus scraper presents to
+    /// `/metrics`; `None` turns metrics off.
+    pub metrics_token_file: Option<PathBuf>,
+    /// Whether request metrics carry a `tenant` label.
+    pub metrics_tenant_labels: bool,
     /// `BULKHEAD_*` variables that name no setting (likely typos), to warn
     /// about once logging is up.
     pub unknown_env: Vec<String>,
@@ -108,6 +113,8 @@ pub struct Layer {
     pub header_read_timeout: Option<Duration>,
     pub body_read_timeout: Option<Duration>,
     pub max_connections: Option<usize>,
+    pub metrics_token_file: Option<PathBuf>,
+    pub metrics_tenant_labels: Option<bool>,
 }
 
 /// The config file's keys. Unknown keys are an error: a misspelt key would
@@ -131,6 +138,8 @@ struct FileSettings {
     header_read_timeout: Option<Seconds>,
     body_read_timeout: Option<Seconds>,
     max_connections: Option<usize>,
+    metrics_token_file: Option<PathBuf>,
+    metrics_tenant_labels: Option<bool>,
 }
 
 /// A number of seconds in the config file: `10` or `0.5`.
@@ -173,7 +182,7 @@ pub enum SettingsError {
 }
 
 /// The environment variables that are settings, and what they set.
-const ENV_VARS: [&str; 18] = [
+const ENV_VARS: [&str; 20] = [
     "BULKHEAD_ADDR",
     "BULKHEAD_DATA_DIR",
     "BULKHEAD_DATABASE_URL",
@@ -192,6 +201,8 @@ const ENV_VARS: [&str; 18] = [
     "BULKHEAD_HEADER_READ_TIMEOUT",
     "BULKHEAD_BODY_READ_TIMEOUT",
     "BULKHEAD_MAX_CONNECTIONS",
+    "BULKHEAD_METRICS_TOKEN_FILE",
+    "BULKHEAD_METRICS_TENANT_LABELS",
 ];
 
 impl Layer {
@@ -276,6 +287,13 @@ impl Layer {
                     layer.max_connections =
                         Some(parse_count(&value).map_err(|message| invalid(&message))?);
                 }
+                "BULKHEAD_METRICS_TOKEN_FILE" => layer.metrics_token_file = Some(value.into()),
+                "BULKHEAD_METRICS_TENANT_LABELS" => {
+                    layer.metrics_tenant_labels = Some(
+                        parse_bool(&value)
+                            .ok_or_else(|| invalid(&format!("{value:?} is not true or false")))?,
+                    );
+                }
                 _ => {}
             }
         }
@@ -352,6 +370,8 @@ impl Layer {
                 Some(0) => return Err(invalid("max_connections", "must be at least 1".into())),
                 count => count,
             },
+            metrics_token_file: file.metrics_token_file,
+            metrics_tenant_labels: file.metrics_tenant_labels,
         })
     }
 
@@ -378,6 +398,8 @@ impl Layer {
             header_read_timeout: self.header_read_timeout.or(lower.header_read_timeout),
             body_read_timeout: self.body_read_timeout.or(lower.body_read_timeout),
             max_connections: self.max_connections.or(lower.max_connections),
+            metrics_token_file: self.metrics_token_file.or(lower.metrics_token_file),
+            metrics_tenant_labels: self.metrics_tenant_labels.or(lower.metrics_tenant_labels),
         }
     }
 }
@@ -459,6 +481,8 @@ pub fn merge(flags: Layer, env: Layer, file: Layer) -> Result<Settings, Settings
             .body_read_timeout
             .unwrap_or(ConnectionLimits::DEFAULT_BODY_READ_TIMEOUT),
         max_connections: layer.max_connections,
+        metrics_token_file: layer.metrics_token_file,
+        metrics_tenant_labels: layer.metrics_tenant_labels.unwrap_or(false),
         unknown_env: Vec::new(),
     })
 }

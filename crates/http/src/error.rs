@@ -29,6 +29,11 @@ pub struct ApiError {
     quota: Option<&'static str>,
 }
 
+/// The `code` of a problem+json answer, kept in the response's extensions
+/// by [`ApiError`]'s rendering.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProblemCode(pub &'static str);
+
 /// One bad field of a request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FieldError {
@@ -212,6 +217,9 @@ impl IntoResponse for ApiError {
             body,
         )
             .into_response();
+        // For the layers outside the handler (the metrics middleware counts
+        // refusals by code), which would otherwise have to parse the body.
+        response.extensions_mut().insert(ProblemCode(self.code));
         if self.status == StatusCode::UNAUTHORIZED {
             response
                 .headers_mut()
@@ -378,6 +386,10 @@ mod tests {
     async fn a_request_whose_key_is_in_flight_is_a_409_to_retry_after_a_second() {
         let response = ApiError::from(ServiceError::IdempotencyKeyInFlight).into_response();
         assert_eq!(response.status(), StatusCode::CONFLICT);
+        assert_eq!(
+            response.extensions().get::<ProblemCode>(),
+            Some(&ProblemCode("idempotency_key_in_flight"))
+        );
         assert_eq!(response.headers()[header::RETRY_AFTER], "1");
         let body = axum::body::to_bytes(response.into_body(), 4096)
             .await

@@ -9,6 +9,7 @@ use bulkhead_service::{Principal, RequestContext, TenantAccess};
 use serde::de::DeserializeOwned;
 
 use crate::edge::client_ip;
+use crate::middleware::metrics::TenantSlot;
 use crate::{ApiError, AppState, RequestId};
 
 /// The longest user agent kept for the audit log.
@@ -101,6 +102,10 @@ impl FromRequestParts<AppState> for Tenant {
             .tenancy
             .tenant_access(&principal, &reference, &ctx)
             .await?;
+        // Only there when the operator labels request metrics by tenant.
+        if let Some(slot) = parts.extensions.get::<TenantSlot>() {
+            slot.set(access.tenant_id());
+        }
         Ok(Tenant(access))
     }
 }

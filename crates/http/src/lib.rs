@@ -7,7 +7,9 @@
 //!   internal detail in a 5xx.
 //! - [`middleware`] holds the cross-cutting layers: request ids, security
 //!   headers, request tracing and problem+json for errors made by layers.
-//! - [`health`] answers liveness (`/healthz`) and readiness (`/readyz`) probes.
+//! - [`health`] answers liveness (`/healthz`) and readiness (`/readyz`) probes,
+//!   and [`prometheus`] Prometheus scrapes (`/metrics`), which the request
+//!   metrics of [`middleware::metrics`] feed.
 //! - [`routes`] holds one router per resource of `/v1`, each handler taking
 //!   the area service it uses as a substate of the [`AppState`]; [`extract`]
 //!   the extractors that put identity (`Auth`) and tenant scope (`Tenant`)
@@ -29,6 +31,7 @@ pub mod extract;
 pub mod health;
 pub mod middleware;
 pub mod openapi;
+pub mod prometheus;
 pub mod routes;
 pub mod server;
 mod state;
@@ -36,7 +39,7 @@ mod views;
 
 pub use app::{MAX_BODY_BYTES, documented_routes, router};
 pub use edge::EdgeSettings;
-pub use error::{ApiError, FieldError};
+pub use error::{ApiError, FieldError, ProblemCode};
 pub use middleware::request_id::{REQUEST_ID_HEADER, RequestId};
 pub use server::ConnectionLimits;
 pub use state::AppState;

@@ -34,7 +34,7 @@ use crate::AppState;
         (name = "records", description = "Records of a collection, and their live changes"),
         (name = "ledger", description = "A tenant's ledger: accounts, transfers and their postings"),
         (name = "admin", description = "Platform administration (audited)"),
-        (name = "ops", description = "Probes and this document"),
+        (name = "ops", description = "Probes, metrics and this document"),
     )
 )]
 struct ApiDoc;
@@ -51,6 +51,17 @@ impl Modify for BearerAuth {
                     .scheme(HttpAuthScheme::Bearer)
                     .bearer_format("JWT access token or bk_ API key")
                     .description(Some("An access token from login, or an API key"))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "metrics_token",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "The token in the server's metrics token file (--metrics-token-file)",
+                    ))
                     .build(),
             ),
         );

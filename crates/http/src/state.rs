@@ -9,12 +9,16 @@ use bulkhead_service::{Admin, Data, Identity, Ledger, Plans, Services, Tenancy};
 use bulkhead_store::Store;
 
 use crate::edge::EdgeSettings;
+use crate::prometheus::Metrics;
 
-/// Shared application state. Cloning it clones two `Arc`s.
+/// Shared application state. Cloning it clones a few `Arc`s.
 #[derive(Debug, Clone)]
 pub struct AppState {
     pub services: Arc<Services>,
     pub edge: Arc<EdgeSettings>,
+    /// `None` when the operator gave no metrics token: `/metrics` refuses
+    /// every request and no request is measured.
+    pub metrics: Option<Arc<Metrics>>,
 }
 
 impl AppState {
@@ -22,6 +26,15 @@ impl AppState {
         Self {
             services,
             edge: Arc::new(edge),
+            metrics: None,
+        }
+    }
+
+    /// Turns on request metrics and `/metrics`.
+    pub fn with_metrics(self, metrics: Metrics) -> Self {
+        Self {
+            metrics: Some(Arc::new(metrics)),
+            ..self
         }
     }
 

@@ -26,6 +26,37 @@ use crate::throttle::known_logins::KnownLogins;
 use crate::throttle::{LoginThrottle, ThrottleKey};
 use crate::tokens::AccessTokens;
 
+/// The counter of failed logins, labelled by [`LoginFailure`].
+pub const LOGIN_FAILURES: &str = "bulkhead_login_failures_total";
+
+/// Why a login failed: the label of [`LOGIN_FAILURES`], so a fixed few.
+/// An unknown email and a wrong password are one reason, as they are one
+/// answer (RELIABILITY A4): the metric must not tell them apart either.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LoginFailure {
+    /// Unknown email, wrong password or deactivated account.
+    InvalidCredentials,
+    /// The account's own limit held; no password was tried.
+    Throttled,
+    /// The client address was slowed; no password was tried.
+    AddressSlowed,
+}
+
+impl LoginFailure {
+    /// Also the reason in the summaries of denied attempts.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            LoginFailure::InvalidCredentials => "invalid_credentials",
+            LoginFailure::Throttled => "throttled",
+            LoginFailure::AddressSlowed => "address_slowed",
+        }
+    }
+}
+
+fn count_login_failure(reason: LoginFailure) {
+    metrics::counter!(LOGIN_FAILURES, "reason" => reason.as_str()).increment(1);
+}
+
 /// How a session began, as the platform's audit log records it.
 enum SessionStart {
     Signup,
@@ -266,7 +297,7 @@ impl Identity {
         // The account's limit is strict (RELIABILITY A3): while it holds, not
         // even the right password is tried.
         if let Err(retry_after_secs) = self.parts.throttle.check(&[&account_key]) {
-            self.note_throttled_login(ctx, "throttled");
+            self.note_throttled_login(ctx, LoginFailure::Throttled);
             return Err(ServiceError::Throttled { retry_after_secs });
         }
         // A slowed address waits too, before its password is checked, so a
@@ -283,7 +314,7 @@ impl Identity {
                 .is_known(key.name(), account_key.name())
             && let Err(retry_after_secs) = self.parts.throttle.check(&[key])
         {
-            self.note_throttled_login(ctx, "address_slowed");
+            self.note_throttled_login(ctx, LoginFailure::AddressSlowed);
             return Err(ServiceError::Throttled { retry_after_secs });
         }
 
@@ -322,6 +353,7 @@ impl Identity {
                     json!({ "reason": "invalid_credentials" }),
                 );
                 self.core.record_denial(None, draft).await;
+                count_login_failure(LoginFailure::InvalidCredentials);
                 // Unknown email and wrong password answer alike (A4).
                 return Err(ServiceError::InvalidCredentials);
             }
@@ -359,12 +391,12 @@ impl Identity {
 
     /// A login refused by a limit before any password was tried: cheap to
     /// send, so counted rather than written one by one.
-    /// `reason` is `throttled` (the account's limit) or `address_slowed`.
-    fn note_throttled_login(&self, ctx: &RequestContext, reason: &'static str) {
+    fn note_throttled_login(&self, ctx: &RequestContext, reason: LoginFailure) {
+        count_login_failure(reason);
         self.core.note_denial(crate::denials::Denial {
             actor: Actor::ANONYMOUS,
             action: "auth.login",
-            reason,
+            reason: reason.as_str(),
             target: None,
             ctx,
         });

@@ -72,3 +72,16 @@ pub use page::Paged;
 pub use plans::Plans;
 pub use services::{AuthSettings, Services};
 pub use tenancy::Tenancy;
+
+/// Describes the metrics the use cases record (failed logins, realtime
+/// subscribers) to the installed recorder.
+pub fn describe_metrics() {
+    metrics::describe_counter!(
+        auth::LOGIN_FAILURES,
+        "Failed logins, by reason: invalid_credentials, throttled, address_slowed"
+    );
+    metrics::describe_gauge!(
+        realtime::SUBSCRIBERS,
+        "Realtime event streams open in this process"
+    );
+}

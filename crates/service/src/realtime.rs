@@ -227,7 +227,10 @@ impl Data {
         let (mut live, current) = self.realtime.subscribe(tenant).await?;
         let (sender, receiver) = mpsc::channel(256);
         let core = Arc::clone(&self.core);
+        let counted = Subscribed::count();
         tokio::spawn(async move {
+            // Counted for as long as the task runs, however it ends.
+            let _counted = counted;
             let mut stream = Stream {
                 core,
                 access,
@@ -280,6 +283,26 @@ impl Data {
             }
         });
         Ok(receiver)
+    }
+}
+
+/// The gauge of subscriptions open in this process.
+pub const SUBSCRIBERS: &str = "bulkhead_realtime_subscribers";
+
+/// One open subscription on the [`SUBSCRIBERS`] gauge, taken off when
+/// dropped.
+struct Subscribed;
+
+impl Subscribed {
+    fn count() -> Subscribed {
+        metrics::gauge!(SUBSCRIBERS).increment(1.0);
+        Subscribed
+    }
+}
+
+impl Drop for Subscribed {
+    fn drop(&mut self) {
+        metrics::gauge!(SUBSCRIBERS).decrement(1.0);
     }
 }
 

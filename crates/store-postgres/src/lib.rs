@@ -29,7 +29,7 @@ use async_trait::async_trait;
 use bulkhead_domain::{TenantId, UserId};
 use bulkhead_store::invalidation::Listeners;
 use bulkhead_store::{
-    Access, Backend, NewTenant, NoticeListener, PlatformTx, Store, StoreError, TenantTx,
+    Access, Backend, NewTenant, NoticeListener, PlatformTx, PoolStats, Store, StoreError, TenantTx,
     UserMembership,
 };
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
@@ -444,6 +444,17 @@ impl Store for PgStore {
 
     async fn readiness(&self) -> Result<(), StoreError> {
         self.check_schema_and_durability().await
+    }
+
+    fn pool_stats(&self) -> Vec<PoolStats> {
+        let open = self.pool.size();
+        let idle = u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX);
+        vec![PoolStats {
+            pool: "postgres",
+            in_use: open.saturating_sub(idle),
+            idle,
+            max: self.pool.options().get_max_connections(),
+        }]
     }
 
     async fn close(&self) {

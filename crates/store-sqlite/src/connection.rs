@@ -11,6 +11,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use bulkhead_store::PoolStats;
 use rusqlite::{Connection, OpenFlags};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
@@ -118,7 +119,11 @@ pub struct ReaderPool {
     path: std::path::PathBuf,
     idle: Mutex<Vec<Connection>>,
     permits: Arc<Semaphore>,
+    size: usize,
 }
+
+/// The name of the reader pool in [`PoolStats`].
+const READERS: &str = "sqlite_readers";
 
 impl ReaderPool {
     pub fn new(path: &Path, size: usize) -> Self {
@@ -126,6 +131,23 @@ impl ReaderPool {
             path: path.to_owned(),
             idle: Mutex::new(Vec::with_capacity(size)),
             permits: Arc::new(Semaphore::new(size)),
+            size,
+        }
+    }
+
+    /// Readers lent out (each holds a permit) and idle ones, now.
+    pub fn stats(&self) -> PoolStats {
+        let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+        let in_use = if self.permits.is_closed() {
+            0
+        } else {
+            self.size.saturating_sub(self.permits.available_permits())
+        };
+        PoolStats {
+            pool: READERS,
+            in_use: count(in_use),
+            idle: count(self.idle.lock().unwrap_or_else(|p| p.into_inner()).len()),
+            max: count(self.size),
         }
     }
 

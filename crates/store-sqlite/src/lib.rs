@@ -28,7 +28,7 @@ use async_trait::async_trait;
 use bulkhead_domain::UserId;
 use bulkhead_store::invalidation::Listeners;
 use bulkhead_store::{
-    Access, Backend, NewTenant, NoticeListener, PlatformTx, Store, StoreError, TenantTx,
+    Access, Backend, NewTenant, NoticeListener, PlatformTx, PoolStats, Store, StoreError, TenantTx,
     UserMembership,
 };
 use rusqlite::Connection;
@@ -41,6 +41,7 @@ use crate::writer::{Writer, WriterLock};
 
 pub use crate::connection::open_with_profile;
 pub use crate::migrate::{MigrateError, tenant_tables};
+pub use crate::writer::{GROUP_COMMIT_BUCKETS, GROUP_COMMIT_TRANSACTIONS, describe_metrics};
 
 /// The name of the database file inside the data directory.
 pub const DATABASE_FILE: &str = "bulkhead.db";
@@ -176,6 +177,12 @@ impl Store for SqliteStore {
             .map_err(store_error)?;
         migrate::check_current(&reader)
             .map_err(|error| StoreError::MigrationsPending(error.to_string()))
+    }
+
+    fn pool_stats(&self) -> Vec<PoolStats> {
+        // The writer is one connection behind a lock, not a pool; its use
+        // shows in the group commits' sizes.
+        vec![self.inner.readers.stats()]
     }
 
     async fn close(&self) {

@@ -31,6 +31,22 @@ use crate::connection::{BUSY_TIMEOUT, blocking, run};
 /// member waits for its answer under a steady stream of writes.
 const MAX_GROUP: usize = 64;
 
+/// The histogram of how many transactions each group commit made durable:
+/// near 1 when writes are few, towards [`MAX_GROUP`] when they queue.
+pub const GROUP_COMMIT_TRANSACTIONS: &str = "bulkhead_sqlite_group_commit_transactions";
+
+/// Describes this module's metrics to the installed recorder.
+pub fn describe_metrics() {
+    metrics::describe_histogram!(
+        GROUP_COMMIT_TRANSACTIONS,
+        "Write transactions made durable by one SQLite commit (group commit)"
+    );
+}
+
+/// The buckets of [`GROUP_COMMIT_TRANSACTIONS`]: powers of two up to a
+/// full group.
+pub const GROUP_COMMIT_BUCKETS: [f64; 7] = [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, MAX_GROUP as f64];
+
 /// The savepoint each write transaction runs in.
 const SAVEPOINT: &str = "SAVEPOINT bulkhead_tx";
 const RELEASE: &str = "RELEASE bulkhead_tx";
@@ -189,6 +205,7 @@ impl Writer {
             Ok(()) => {
                 self.open = false;
                 self.commits += 1;
+                metrics::histogram!(GROUP_COMMIT_TRANSACTIONS).record(self.members.len() as f64);
                 for member in self.members.drain(..) {
                     for invalidation in member.invalidations {
                         listeners.deliver(invalidation);

@@ -41,7 +41,7 @@ pub use platform::{
     Plans, PlatformAuditLog, PlatformTx, Sessions, SigningKeys, TenantRegistry, Users,
 };
 pub use records::*;
-pub use store::{Access, Backend, NoticeListener, Store};
+pub use store::{Access, Backend, NoticeListener, PoolStats, Store};
 pub use tables::TenantTable;
 pub use tenant::{
     ApiKeys, AuditLog, Collections, IdempotencyKeys, Invitations, Ledger, Members, RecordEvents,

@@ -61,8 +61,26 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Succeeds when the database answers and its schema is current.
     async fn readiness(&self) -> Result<(), StoreError>;
 
+    /// How the store's connection pools are used right now, read from
+    /// memory (no round trip), for the metrics a scrape samples.
+    fn pool_stats(&self) -> Vec<PoolStats>;
+
     /// Waits for open transactions to end and closes every connection.
     async fn close(&self);
+}
+
+/// The use of one pool of database connections at one moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolStats {
+    /// Which pool: one of a fixed few names per backend (`postgres`,
+    /// `sqlite_readers`), so it can be a metric label.
+    pub pool: &'static str,
+    /// Connections open and lent out.
+    pub in_use: u32,
+    /// Connections open and waiting to be lent.
+    pub idle: u32,
+    /// The most connections the pool opens.
+    pub max: u32,
 }
 
 /// Called with each [`Notice`]: committed invalidations, and the state of

@@ -5,23 +5,28 @@ use std::sync::Arc;
 use bulkhead_domain::Clock;
 use std::time::Duration;
 
+use bulkhead_http::prometheus::Metrics;
 use bulkhead_http::{AppState, ConnectionLimits, EdgeSettings};
 use bulkhead_service::signing_keys::KeyRing;
 use bulkhead_service::{AuthSettings, Keys, Services};
 use bulkhead_store::Store;
+use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::net::TcpListener;
 
 use crate::commands::email_collisions;
 use crate::settings::Settings;
 use crate::shutdown::Shutdown;
-use crate::{Error, database, open_files, output};
+use crate::{Error, database, open_files, output, prometheus};
 
 /// Opens the store, serves until SIGINT or SIGTERM, lets in-flight requests
 /// finish, and closes the store, on every path out.
 pub async fn run(settings: &Settings, clock: Arc<dyn Clock>) -> Result<(), Error> {
+    // Before the store opens, so an unusable token file stops the server
+    // before it touches the database, and the store's first writes count.
+    let metrics = prometheus::install(settings)?;
     let store = database::open(settings, clock.now()).await?;
     email_collisions::warn_if_any(store.as_ref()).await;
-    let result = serve(settings, Arc::clone(&store), clock).await;
+    let result = serve(settings, Arc::clone(&store), clock, metrics).await;
     store.close().await;
     if result.is_ok() {
         tracing::info!("stopped");
@@ -33,6 +38,7 @@ async fn serve(
     settings: &Settings,
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
+    metrics: Option<(Metrics, PrometheusHandle)>,
 ) -> Result<(), Error> {
     let keys = match &settings.signing_key_file {
         Some(path) => Keys::fixed(key_from_file(path, clock.as_ref())?),
@@ -77,7 +83,13 @@ async fn serve(
         addr: settings.addr,
         source,
     })?;
-    let app = bulkhead_http::router(AppState::new(Arc::clone(&services), edge));
+    let mut state = AppState::new(Arc::clone(&services), edge);
+    let mut upkeep = None;
+    if let Some((metrics, handle)) = metrics {
+        state = state.with_metrics(metrics);
+        upkeep = Some(tokio::spawn(prometheus::upkeep(handle)));
+    }
+    let app = bulkhead_http::router(state);
     let background = tokio::spawn(background_work(Arc::clone(&services)));
     // The announcement is the contract with whoever started us (tests,
     // scripts, people): the port is bound and requests are accepted.
@@ -94,6 +106,9 @@ async fn serve(
     })
     .await;
     background.abort();
+    if let Some(upkeep) = upkeep {
+        upkeep.abort();
+    }
     // Last-use times noted since the last flush would otherwise be lost.
     if let Err(error) = services.flush_api_key_usage().await {
         tracing::warn!(%error, "could not record API key usage at shutdown");

@@ -85,6 +85,8 @@ fn each_setting_follows_the_same_precedence() {
         header_read_timeout: Some(Duration::from_secs(tag.parse().unwrap())),
         body_read_timeout: Some(Duration::from_secs(10 + tag.parse::<u64>().unwrap())),
         max_connections: Some(100 + tag.parse::<usize>().unwrap()),
+        metrics_token_file: Some(format!("/{tag}/metrics").into()),
+        metrics_tenant_labels: Some(tag == "1"),
     };
     let from = |tag: &str| Settings {
         addr: addr(&format!("127.0.0.{tag}:80")),
@@ -104,6 +106,8 @@ fn each_setting_follows_the_same_precedence() {
         header_read_timeout: Duration::from_secs(tag.parse().unwrap()),
         body_read_timeout: Duration::from_secs(10 + tag.parse::<u64>().unwrap()),
         max_connections: Some(100 + tag.parse::<usize>().unwrap()),
+        metrics_token_file: Some(format!("/{tag}/metrics").into()),
+        metrics_tenant_labels: tag == "1",
         unknown_env: Vec::new(),
     };
     assert_eq!(merge(full("1"), full("2"), full("3")).unwrap(), from("1"));
@@ -142,6 +146,8 @@ fn environment_variables_map_to_settings() {
             ("BULKHEAD_HEADER_READ_TIMEOUT", "0.5"),
             ("BULKHEAD_BODY_READ_TIMEOUT", "20"),
             ("BULKHEAD_MAX_CONNECTIONS", "2000"),
+            ("BULKHEAD_METRICS_TOKEN_FILE", "/run/secrets/metrics"),
+            ("BULKHEAD_METRICS_TENANT_LABELS", "true"),
             ("BULKHEAD_DATABSE_URL", "typo"),
             ("HOME", "/root"),
         ]
@@ -175,6 +181,8 @@ fn environment_variables_map_to_settings() {
             header_read_timeout: Some(Duration::from_millis(500)),
             body_read_timeout: Some(Duration::from_secs(20)),
             max_connections: Some(2000),
+            metrics_token_file: Some("/run/secrets/metrics".into()),
+            metrics_tenant_labels: Some(true),
         }
     );
     assert_eq!(unknown, ["BULKHEAD_DATABSE_URL"]);
@@ -205,8 +213,12 @@ fn the_file_accepts_every_documented_key() {
         log = "warn"
         app_role = "app"
         database_pool_size = 32
+        metrics_token_file = "/run/metrics-token"
+        metrics_tenant_labels = true
         "#,
     );
+    assert_eq!(layer.metrics_token_file, Some("/run/metrics-token".into()));
+    assert_eq!(layer.metrics_tenant_labels, Some(true));
     assert_eq!(layer.addr, Some(addr("127.0.0.1:9000")));
     assert_eq!(layer.database_pool_size, Some(32));
     assert_eq!(layer.data_dir, Some("/srv/data".into()));
@@ -404,4 +416,18 @@ fn a_database_pool_of_no_connections_or_too_many_is_refused() {
     }
     let settings = merge(Layer::default(), Layer::default(), Layer::default()).unwrap();
     assert_eq!(settings.database_pool_size, DEFAULT_DATABASE_POOL_SIZE);
+}
+
+#[test]
+fn metrics_are_off_and_unlabelled_by_tenant_unless_set() {
+    let settings = merge(Layer::default(), Layer::default(), Layer::default()).unwrap();
+    assert_eq!(settings.metrics_token_file, None);
+    assert!(!settings.metrics_tenant_labels);
+    let error = Layer::from_env([("BULKHEAD_METRICS_TENANT_LABELS".into(), "maybe".into())])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.starts_with("invalid BULKHEAD_METRICS_TENANT_LABELS: "),
+        "{error}"
+    );
 }

@@ -36,6 +36,7 @@ mod ledger;
 mod ledger_atomicity;
 mod ledger_charges;
 mod ledger_holds;
+mod metrics;
 mod migrate;
 mod outage;
 mod pool;

@@ -1,5 +1,6 @@
 //! Cross-cutting layers applied to every request by [`crate::router`].
 
+pub mod metrics;
 pub mod problem;
 pub mod request_id;
 pub mod security_headers;

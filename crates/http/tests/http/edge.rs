@@ -147,6 +147,7 @@ async fn the_openapi_document_lists_every_route_of_the_router() {
         ("/v1/admin/tenants", &["get"]),
         ("/healthz", &["get"]),
         ("/readyz", &["get"]),
+        ("/metrics", &["get"]),
         ("/openapi.json", &["get"]),
     ] {
         let item = paths

@@ -13,6 +13,7 @@ mod edge;
 mod errors;
 mod filters;
 mod health;
+mod metrics;
 mod middleware;
 mod openapi;
 mod support;

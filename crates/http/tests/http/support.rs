@@ -7,6 +7,7 @@ use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, StatusCode};
 use bulkhead_domain::{Clock, ManualClock};
 use bulkhead_http::EdgeSettings;
+use bulkhead_http::prometheus::Metrics;
 use bulkhead_http::{AppState, router};
 use bulkhead_service::signing_keys::KeyRing;
 use bulkhead_service::{AuthSettings, Keys, Services};
@@ -33,6 +34,15 @@ impl TestApp {
     }
 
     pub fn with_edge(edge: EdgeSettings) -> Self {
+        Self::build(edge, None)
+    }
+
+    /// An app with request metrics and `/metrics` on.
+    pub fn with_metrics(metrics: Metrics) -> Self {
+        Self::build(EdgeSettings::default(), Some(metrics))
+    }
+
+    fn build(edge: EdgeSettings, metrics: Option<Metrics>) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let clock = Arc::new(ManualClock::new(datetime!(2026-01-01 0:00 UTC)));
         let store = SqliteStore::open(&dir.path().join(DATABASE_FILE), clock.now()).unwrap();
@@ -44,7 +54,10 @@ impl TestApp {
             AuthSettings::default(),
         )
         .unwrap();
-        let state = AppState::new(services, edge);
+        let mut state = AppState::new(services, edge);
+        if let Some(metrics) = metrics {
+            state = state.with_metrics(metrics);
+        }
         Self {
             store,
             router: router(state),
