@@ -89,6 +89,12 @@ pub struct ServeArgs {
     #[arg(long, value_name = "FILE")]
     pub signing_key_file: Option<PathBuf>,
 
+    /// Redis (redis://…) through which every server process shares its rate
+    /// limits and login throttling; unset keeps them per process
+    /// [env: BULKHEAD_REDIS_URL]
+    #[arg(long, value_name = "URL")]
+    pub redis_url: Option<String>,
+
     #[command(flatten)]
     pub database: DatabaseArgs,
 }
@@ -164,6 +170,7 @@ impl Cli {
             Command::Serve(args) => {
                 layer.addr = args.addr;
                 layer.signing_key_file.clone_from(&args.signing_key_file);
+                layer.redis_url = args.redis_url.clone().map(DatabaseUrl::new);
                 &args.database
             }
             Command::Migrate(args) => {

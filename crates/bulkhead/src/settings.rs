@@ -11,6 +11,7 @@
 //! relative to the working directory, whichever source they come from.
 
 mod database_url;
+pub mod rate_limits;
 
 use std::ffi::OsString;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -23,6 +24,7 @@ use bulkhead_http::edge::{IpNetwork, TenantHostPattern};
 use serde::Deserialize;
 
 pub use database_url::DatabaseUrl;
+pub use rate_limits::{Cap, RateLimitLayer, RateLimitSettings};
 
 /// Where the server listens unless told otherwise: loopback only, so a
 /// fresh install is not reachable from the network.
@@ -42,6 +44,8 @@ pub const DEFAULT_DATABASE_POOL_SIZE: u32 = 16;
 /// Beyond this a pool no longer buys throughput: PostgreSQL runs a
 /// process per connection, and each costs it memory whether busy or not.
 pub const MAX_DATABASE_POOL_SIZE: u32 = 1000;
+/// What every Redis key of this deployment starts with, unless set.
+pub const DEFAULT_REDIS_KEY_PREFIX: &str = "bulkhead:";
 
 /// Everything the binary is configured with.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,6 +82,13 @@ pub struct Settings {
     /// Connections open at once; `None` derives it from the open-file
     /// limit when serving.
     pub max_connections: Option<usize>,
+    /// Where rate limits and the login throttle are shared by every
+    /// process; `None` keeps them in each process. Its `Debug` hides the
+    /// password.
+    pub redis_url: Option<DatabaseUrl>,
+    /// What this deployment's Redis keys start with.
+    pub redis_key_prefix: String,
+    pub rate_limits: RateLimitSettings,
     /// `BULKHEAD_*` variables that name no setting (likely typos), to warn
     /// about once logging is up.
     pub unknown_env: Vec<String>,
@@ -104,6 +115,9 @@ pub struct Layer {
     pub header_read_timeout: Option<Duration>,
     pub body_read_timeout: Option<Duration>,
     pub max_connections: Option<usize>,
+    pub redis_url: Option<DatabaseUrl>,
+    pub redis_key_prefix: Option<String>,
+    pub rate_limits: RateLimitLayer,
 }
 
 /// The config file's keys. Unknown keys are an error: a misspelt key would
@@ -126,6 +140,9 @@ struct FileSettings {
     header_read_timeout: Option<Seconds>,
     body_read_timeout: Option<Seconds>,
     max_connections: Option<usize>,
+    redis_url: Option<String>,
+    redis_key_prefix: Option<String>,
+    rate_limits: Option<rate_limits::RateLimitFile>,
 }
 
 /// A number of seconds in the config file: `10` or `0.5`.
@@ -168,7 +185,7 @@ pub enum SettingsError {
 }
 
 /// The environment variables that are settings, and what they set.
-const ENV_VARS: [&str; 17] = [
+const ENV_VARS: [&str; 19] = [
     "BULKHEAD_ADDR",
     "BULKHEAD_DATA_DIR",
     "BULKHEAD_DATABASE_URL",
@@ -186,6 +203,8 @@ const ENV_VARS: [&str; 17] = [
     "BULKHEAD_HEADER_READ_TIMEOUT",
     "BULKHEAD_BODY_READ_TIMEOUT",
     "BULKHEAD_MAX_CONNECTIONS",
+    "BULKHEAD_REDIS_URL",
+    "BULKHEAD_REDIS_KEY_PREFIX",
 ];
 
 impl Layer {
@@ -202,7 +221,7 @@ impl Layer {
             if !name.starts_with("BULKHEAD_") {
                 continue;
             }
-            if !ENV_VARS.contains(&name) {
+            if !ENV_VARS.contains(&name) && !rate_limits::ENV_VARS.contains(&name) {
                 unknown.push(name.to_owned());
                 continue;
             }
@@ -269,6 +288,12 @@ impl Layer {
                     layer.max_connections =
                         Some(parse_count(&value).map_err(|message| invalid(&message))?);
                 }
+                "BULKHEAD_REDIS_URL" => layer.redis_url = Some(DatabaseUrl::new(value)),
+                "BULKHEAD_REDIS_KEY_PREFIX" => layer.redis_key_prefix = Some(value),
+                name if rate_limits::ENV_VARS.contains(&name) => layer
+                    .rate_limits
+                    .set_env(name, &value)
+                    .map_err(|message| invalid(&message))?,
                 _ => {}
             }
         }
@@ -344,6 +369,17 @@ impl Layer {
                 Some(0) => return Err(invalid("max_connections", "must be at least 1".into())),
                 count => count,
             },
+            redis_url: file.redis_url.map(DatabaseUrl::new),
+            redis_key_prefix: file.redis_key_prefix,
+            rate_limits: match file.rate_limits {
+                Some(table) => table
+                    .layer()
+                    .map_err(|message| SettingsError::ParseConfig {
+                        path: path.to_owned(),
+                        message,
+                    })?,
+                None => RateLimitLayer::default(),
+            },
         })
     }
 
@@ -369,6 +405,9 @@ impl Layer {
             header_read_timeout: self.header_read_timeout.or(lower.header_read_timeout),
             body_read_timeout: self.body_read_timeout.or(lower.body_read_timeout),
             max_connections: self.max_connections.or(lower.max_connections),
+            redis_url: self.redis_url.or(lower.redis_url),
+            redis_key_prefix: self.redis_key_prefix.or(lower.redis_key_prefix),
+            rate_limits: self.rate_limits.or(lower.rate_limits),
         }
     }
 }
@@ -443,6 +482,20 @@ pub fn merge(flags: Layer, env: Layer, file: Layer) -> Result<Settings, Settings
             .body_read_timeout
             .unwrap_or(ConnectionLimits::DEFAULT_BODY_READ_TIMEOUT),
         max_connections: layer.max_connections,
+        redis_url: match layer.redis_url {
+            Some(url) if url.expose().starts_with("redis://") => Some(url),
+            Some(url) => {
+                return Err(SettingsError::Env {
+                    variable: "redis_url".into(),
+                    message: format!("{url:?} is not a redis:// URL"),
+                });
+            }
+            None => None,
+        },
+        redis_key_prefix: layer
+            .redis_key_prefix
+            .unwrap_or_else(|| DEFAULT_REDIS_KEY_PREFIX.to_owned()),
+        rate_limits: layer.rate_limits.resolve(),
         unknown_env: Vec::new(),
     })
 }

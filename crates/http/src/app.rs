@@ -37,6 +37,9 @@ pub fn router(state: AppState) -> Router {
         // larger bodies (by Content-Length up front, or while streaming).
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        // The extractors count requests against the rate limits; this
+        // writes the RateLimit-* headers of their answers.
+        .layer(axum::middleware::from_fn(middleware::rate_limit::apply))
         .with_state(state.clone());
     let edge_settings = state.edge.clone();
     let routes =

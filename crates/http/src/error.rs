@@ -9,6 +9,7 @@ use std::borrow::Cow;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bulkhead_service::ServiceError;
+use bulkhead_service::rate_limits::RateLimitStatus;
 use bulkhead_store::StoreError;
 use serde::Serialize;
 
@@ -25,6 +26,8 @@ pub struct ApiError {
     errors: Vec<FieldError>,
     /// Seconds, for 429, 503 and an idempotent request still in flight (409).
     retry_after: Option<u64>,
+    /// The `RateLimit-*` headers of a 429 `rate_limited`.
+    rate_limit: Option<RateLimitStatus>,
 }
 
 /// One bad field of a request.
@@ -132,6 +135,7 @@ impl ApiError {
             detail: detail.into(),
             errors: Vec::new(),
             retry_after: None,
+            rate_limit: None,
         }
     }
 
@@ -216,6 +220,9 @@ impl IntoResponse for ApiError {
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
+        if let Some(status) = self.rate_limit {
+            crate::middleware::rate_limit::set_headers(response.headers_mut(), status);
+        }
         response
     }
 }
@@ -266,6 +273,19 @@ impl From<ServiceError> for ApiError {
                     S::TOO_MANY_REQUESTS,
                     "throttled",
                     "Too many attempts. Wait before trying again.",
+                )
+            },
+            ServiceError::RateLimited(refused) => Self {
+                retry_after: Some(refused.retry_after_secs),
+                rate_limit: Some(RateLimitStatus {
+                    limit: refused.limit,
+                    remaining: 0,
+                    reset_secs: refused.reset_secs,
+                }),
+                ..Self::new(
+                    S::TOO_MANY_REQUESTS,
+                    "rate_limited",
+                    "Too many requests. Wait as long as Retry-After says before sending more.",
                 )
             },
             ServiceError::SignupClosed => Self::new(

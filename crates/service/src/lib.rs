@@ -21,7 +21,9 @@
 //!   - [`Data`]: [`collections`], [`records`] and [`realtime`] events;
 //!   - [`Ledger`]: accounts in integer minor units and the transfers
 //!     between them ([`ledger`]);
-//!   - [`Admin`]: the audited platform path.
+//!   - [`Admin`]: the audited platform path;
+//!   - [`RateLimits`]: requests per minute per client address, principal
+//!     and tenant, and caps on open realtime subscriptions ([`rate_limits`]).
 //!
 //!   Every tenant use case enters through one permit, which checks the
 //!   caller's permission, opens the tenant's transaction and drafts its
@@ -46,6 +48,7 @@ pub mod ledger;
 mod members;
 pub mod page;
 pub mod passwords;
+pub mod rate_limits;
 pub mod realtime;
 pub mod records;
 mod schema_memo;
@@ -67,5 +70,6 @@ pub use error::{FieldError, ServiceError};
 pub use keys::Keys;
 pub use ledger::Ledger;
 pub use page::Paged;
+pub use rate_limits::{RateLimitSettings, RateLimits};
 pub use services::{AuthSettings, Services};
 pub use tenancy::Tenancy;

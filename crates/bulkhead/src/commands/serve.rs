@@ -6,8 +6,10 @@ use bulkhead_domain::Clock;
 use std::time::Duration;
 
 use bulkhead_http::{AppState, ConnectionLimits, EdgeSettings};
+use bulkhead_service::rate_limits::TenantLimits;
+use bulkhead_service::rate_limits::redis::RedisLink;
 use bulkhead_service::signing_keys::KeyRing;
-use bulkhead_service::{AuthSettings, Keys, Services};
+use bulkhead_service::{AuthSettings, Keys, RateLimitSettings, Services};
 use bulkhead_store::Store;
 use tokio::net::TcpListener;
 
@@ -44,7 +46,8 @@ async fn serve(
         signup_open: settings.signup_open,
         ..AuthSettings::default()
     };
-    let services = Services::new(Arc::clone(&store), clock, keys, auth)?;
+    let limits = rate_limits(settings, Arc::clone(&clock))?;
+    let services = Services::with_limits(Arc::clone(&store), clock, keys, auth, limits)?;
     let edge = EdgeSettings {
         trusted_proxies: settings.trusted_proxies.clone(),
         tenant_host: match &settings.tenant_host {
@@ -91,6 +94,38 @@ async fn serve(
         tracing::error!(%error, "could not record the denied attempts at shutdown");
     }
     Ok(())
+}
+
+/// The rate limits as set, shared through Redis if one is configured.
+fn rate_limits(settings: &Settings, clock: Arc<dyn Clock>) -> Result<RateLimitSettings, Error> {
+    let limits = settings.rate_limits;
+    let redis = match &settings.redis_url {
+        Some(url) => Some(Arc::new(
+            RedisLink::new(url.expose(), &settings.redis_key_prefix, clock).map_err(|error| {
+                Error::Invalid(format!("redis url {}: {error}", url.redacted()))
+            })?,
+        )),
+        None => None,
+    };
+    tracing::info!(
+        auth_per_address = ?limits.auth_per_address,
+        per_principal = ?limits.per_principal,
+        per_tenant = ?limits.per_tenant,
+        streams_per_principal = ?limits.streams_per_principal,
+        streams_per_tenant = ?limits.streams_per_tenant,
+        redis = ?settings.redis_url,
+        "rate limits (per minute; streams open at once)"
+    );
+    Ok(RateLimitSettings {
+        auth_per_address: limits.auth_per_address,
+        per_principal: limits.per_principal,
+        realtime_per_principal: limits.streams_per_principal,
+        tenant_defaults: TenantLimits {
+            requests_per_minute: limits.per_tenant.map(std::num::NonZeroU32::get),
+            realtime_connections: limits.streams_per_tenant.map(std::num::NonZeroU32::get),
+        },
+        redis,
+    })
 }
 
 /// The timeouts as set, and the connection cap as set or derived from the
