@@ -23,9 +23,10 @@
 //!
 //! **Platform admins are exempt.** Their requests count like anyone's, and
 //! one that a limit would refuse is served; its first such use per window
-//! and tenant is written to that tenant's audit log (`rate_limit.exempt`;
-//! the platform's log when no tenant is named), so the exemption is
-//! visible to the tenant without a write per request.
+//! and tenant (across processes with Redis) is written to that tenant's
+//! audit log (`rate_limit.exempt`; the platform's log when no tenant is
+//! named), so the exemption is visible to the tenant without a write per
+//! request.
 
 pub mod gcra;
 mod local;
@@ -330,13 +331,27 @@ impl RateLimits {
         if !is_admin {
             return Err(ServiceError::RateLimited(refused));
         }
-        if self.first_exemption_in_window(user, tenant) {
+        if self.first_exemption_in_window(user, tenant).await {
             self.audit_exemption(principal, tenant, refused, ctx).await;
         }
         Ok(())
     }
 
-    fn first_exemption_in_window(&self, user: UserId, tenant: Option<TenantId>) -> bool {
+    /// Whether this is the admin's first use of the exemption on `tenant`
+    /// in the window: across every process with Redis, else in this one.
+    async fn first_exemption_in_window(&self, user: UserId, tenant: Option<TenantId>) -> bool {
+        if let Some(link) = &self.parts.redis {
+            let target = tenant.map_or_else(|| "platform".to_owned(), |t| t.to_string());
+            if let Ok(first) = link
+                .first_in_window(
+                    &format!("{user}:{target}"),
+                    EXEMPT_AUDIT_EVERY_MICROS / 1_000,
+                )
+                .await
+            {
+                return first;
+            }
+        }
         let now = redis::micros(self.core.now());
         let mut audits = self
             .parts

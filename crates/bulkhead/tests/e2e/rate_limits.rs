@@ -400,7 +400,8 @@ async fn two_processes_share_one_redis_limit(backend: Backend) {
 scenario!(two_processes_share_one_redis_limit, backend);
 
 /// Two replicas of one PostgreSQL deployment share a user's budget through
-/// Redis: 4 in all, whichever process serves them.
+/// Redis: 4 in all, whichever process serves them; and a platform admin's
+/// exemption is audited once per window, not once per process.
 #[tokio::test]
 async fn replicas_share_a_principals_limit_through_redis() {
     let Some(redis) = test_redis().await else {
@@ -408,6 +409,7 @@ async fn replicas_share_a_principals_limit_through_redis() {
     };
     let prefix = unique_prefix();
     let options = Options::default()
+        .admin("root@example.com")
         .env("BULKHEAD_REDIS_URL", &redis)
         .env("BULKHEAD_REDIS_KEY_PREFIX", &prefix)
         .env("BULKHEAD_RATE_LIMIT_PER_PRINCIPAL", "4");
@@ -436,6 +438,31 @@ async fn replicas_share_a_principals_limit_through_redis() {
         statuses.push(response.status);
     }
     assert_eq!(statuses, [200, 200, 200, 200, 429, 429]);
+
+    let root = server.login("root@example.com", ADMIN_PASSWORD).await;
+    server.create_tenant(&root, "ops").await;
+    let root_on_replica = replica_anon.with_token(&root.tokens.access_token);
+    for i in 0..10 {
+        let response = if i % 2 == 0 {
+            get_tenant(&root, "ops").await
+        } else {
+            crate::harness::request(&root_on_replica, Method::GET, "/v1/tenants/ops", None).await
+        };
+        assert_eq!(response.status, 200, "{}", response.text());
+    }
+    let audit = root
+        .send(
+            Method::GET,
+            "/v1/tenants/ops/audit?action=rate_limit.exempt",
+            None,
+        )
+        .await;
+    let items = audit.json::<serde_json::Value>().unwrap()["items"].clone();
+    assert_eq!(
+        items.as_array().unwrap().len(),
+        1,
+        "once per window across processes: {items}"
+    );
 }
 
 /// With Redis out of reach, every request is still answered, promptly and

@@ -210,6 +210,32 @@ impl RedisLink {
     }
 }
 
+impl RedisLink {
+    /// Whether `name` is marked for the first time in `window_ms`: marks
+    /// it if not (`SET NX PX`), so one caller of all the processes gets
+    /// `true` per window.
+    pub(crate) async fn first_in_window(
+        &self,
+        name: &str,
+        window_ms: i64,
+    ) -> Result<bool, Unavailable> {
+        let key = self.key("once", name);
+        let set: Option<String> = self
+            .run(|mut connection| async move {
+                redis::cmd("SET")
+                    .arg(key)
+                    .arg(1)
+                    .arg("NX")
+                    .arg("PX")
+                    .arg(window_ms)
+                    .query_async(&mut connection)
+                    .await
+            })
+            .await?;
+        Ok(set.is_some())
+    }
+}
+
 /// A time as microseconds since the Unix epoch.
 pub(crate) fn micros(at: time::OffsetDateTime) -> i64 {
     i64::try_from(at.unix_timestamp_nanos() / 1_000).unwrap_or(i64::MAX)
