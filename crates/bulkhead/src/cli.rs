@@ -94,6 +94,11 @@ pub struct ServeArgs {
     /// off [env: BULKHEAD_METRICS_TOKEN_FILE]
     #[arg(long, value_name = "FILE")]
     pub metrics_token_file: Option<PathBuf>,
+    /// Redis (redis://…) through which every server process shares its rate
+    /// limits and login throttling; unset keeps them per process
+    /// [env: BULKHEAD_REDIS_URL]
+    #[arg(long, value_name = "URL")]
+    pub redis_url: Option<String>,
 
     #[command(flatten)]
     pub database: DatabaseArgs,
@@ -173,6 +178,7 @@ impl Cli {
                 layer
                     .metrics_token_file
                     .clone_from(&args.metrics_token_file);
+                layer.redis_url = args.redis_url.clone().map(DatabaseUrl::new);
                 &args.database
             }
             Command::Migrate(args) => {

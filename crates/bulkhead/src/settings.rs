@@ -11,6 +11,7 @@
 //! relative to the working directory, whichever source they come from.
 
 mod database_url;
+pub mod rate_limits;
 
 use std::ffi::OsString;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -24,6 +25,7 @@ use bulkhead_http::edge::{IpNetwork, TenantHostPattern};
 use serde::Deserialize;
 
 pub use database_url::DatabaseUrl;
+pub use rate_limits::{Cap, RateLimitLayer, RateLimitSettings};
 
 /// Where the server listens unless told otherwise: loopback only, so a
 /// fresh install is not reachable from the network.
@@ -43,6 +45,8 @@ pub const DEFAULT_DATABASE_POOL_SIZE: u32 = 16;
 /// Beyond this a pool no longer buys throughput: PostgreSQL runs a
 /// process per connection, and each costs it memory whether busy or not.
 pub const MAX_DATABASE_POOL_SIZE: u32 = 1000;
+/// What every Redis key of this deployment starts with, unless set.
+pub const DEFAULT_REDIS_KEY_PREFIX: &str = "bulkhead:";
 
 /// Everything the binary is configured with.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -86,6 +90,13 @@ pub struct Settings {
     pub metrics_token_file: Option<PathBuf>,
     /// Whether request metrics carry a `tenant` label.
     pub metrics_tenant_labels: bool,
+    /// Where rate limits and the login throttle are shared by every
+    /// process; `None` keeps them in each process. Its `Debug` hides the
+    /// password.
+    pub redis_url: Option<DatabaseUrl>,
+    /// What this deployment's Redis keys start with.
+    pub redis_key_prefix: String,
+    pub rate_limits: RateLimitSettings,
     /// `BULKHEAD_*` variables that name no setting (likely typos), to warn
     /// about once logging is up.
     pub unknown_env: Vec<String>,
@@ -115,6 +126,9 @@ pub struct Layer {
     pub max_connections: Option<usize>,
     pub metrics_token_file: Option<PathBuf>,
     pub metrics_tenant_labels: Option<bool>,
+    pub redis_url: Option<DatabaseUrl>,
+    pub redis_key_prefix: Option<String>,
+    pub rate_limits: RateLimitLayer,
 }
 
 /// The config file's keys. Unknown keys are an error: a misspelt key would
@@ -140,6 +154,9 @@ struct FileSettings {
     max_connections: Option<usize>,
     metrics_token_file: Option<PathBuf>,
     metrics_tenant_labels: Option<bool>,
+    redis_url: Option<String>,
+    redis_key_prefix: Option<String>,
+    rate_limits: Option<rate_limits::RateLimitFile>,
 }
 
 /// A number of seconds in the config file: `10` or `0.5`.
@@ -182,7 +199,7 @@ pub enum SettingsError {
 }
 
 /// The environment variables that are settings, and what they set.
-const ENV_VARS: [&str; 20] = [
+const ENV_VARS: [&str; 22] = [
     "BULKHEAD_ADDR",
     "BULKHEAD_DATA_DIR",
     "BULKHEAD_DATABASE_URL",
@@ -203,6 +220,8 @@ const ENV_VARS: [&str; 20] = [
     "BULKHEAD_MAX_CONNECTIONS",
     "BULKHEAD_METRICS_TOKEN_FILE",
     "BULKHEAD_METRICS_TENANT_LABELS",
+    "BULKHEAD_REDIS_URL",
+    "BULKHEAD_REDIS_KEY_PREFIX",
 ];
 
 impl Layer {
@@ -219,7 +238,7 @@ impl Layer {
             if !name.starts_with("BULKHEAD_") {
                 continue;
             }
-            if !ENV_VARS.contains(&name) {
+            if !ENV_VARS.contains(&name) && !rate_limits::ENV_VARS.contains(&name) {
                 unknown.push(name.to_owned());
                 continue;
             }
@@ -294,6 +313,12 @@ impl Layer {
                             .ok_or_else(|| invalid(&format!("{value:?} is not true or false")))?,
                     );
                 }
+                "BULKHEAD_REDIS_URL" => layer.redis_url = Some(DatabaseUrl::new(value)),
+                "BULKHEAD_REDIS_KEY_PREFIX" => layer.redis_key_prefix = Some(value),
+                name if rate_limits::ENV_VARS.contains(&name) => layer
+                    .rate_limits
+                    .set_env(name, &value)
+                    .map_err(|message| invalid(&message))?,
                 _ => {}
             }
         }
@@ -372,6 +397,17 @@ impl Layer {
             },
             metrics_token_file: file.metrics_token_file,
             metrics_tenant_labels: file.metrics_tenant_labels,
+            redis_url: file.redis_url.map(DatabaseUrl::new),
+            redis_key_prefix: file.redis_key_prefix,
+            rate_limits: match file.rate_limits {
+                Some(table) => table
+                    .layer()
+                    .map_err(|message| SettingsError::ParseConfig {
+                        path: path.to_owned(),
+                        message,
+                    })?,
+                None => RateLimitLayer::default(),
+            },
         })
     }
 
@@ -400,6 +436,9 @@ impl Layer {
             max_connections: self.max_connections.or(lower.max_connections),
             metrics_token_file: self.metrics_token_file.or(lower.metrics_token_file),
             metrics_tenant_labels: self.metrics_tenant_labels.or(lower.metrics_tenant_labels),
+            redis_url: self.redis_url.or(lower.redis_url),
+            redis_key_prefix: self.redis_key_prefix.or(lower.redis_key_prefix),
+            rate_limits: self.rate_limits.or(lower.rate_limits),
         }
     }
 }
@@ -483,6 +522,20 @@ pub fn merge(flags: Layer, env: Layer, file: Layer) -> Result<Settings, Settings
         max_connections: layer.max_connections,
         metrics_token_file: layer.metrics_token_file,
         metrics_tenant_labels: layer.metrics_tenant_labels.unwrap_or(false),
+        redis_url: match layer.redis_url {
+            Some(url) if url.expose().starts_with("redis://") => Some(url),
+            Some(url) => {
+                return Err(SettingsError::Env {
+                    variable: "redis_url".into(),
+                    message: format!("{url:?} is not a redis:// URL"),
+                });
+            }
+            None => None,
+        },
+        redis_key_prefix: layer
+            .redis_key_prefix
+            .unwrap_or_else(|| DEFAULT_REDIS_KEY_PREFIX.to_owned()),
+        rate_limits: layer.rate_limits.resolve(),
         unknown_env: Vec::new(),
     })
 }

@@ -41,7 +41,10 @@ pub fn router(state: AppState) -> Router {
         // Extractors buffer at most this much, and the limit layer refuses
         // larger bodies (by Content-Length up front, or while streaming).
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES));
+        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        // The extractors count requests against the rate limits; this
+        // writes the RateLimit-* headers of their answers.
+        .layer(axum::middleware::from_fn(middleware::rate_limit::apply));
     let routes = match &state.metrics {
         Some(_) => routes.layer(axum::middleware::from_fn(
             middleware::metrics::capture_route,

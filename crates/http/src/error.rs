@@ -9,6 +9,7 @@ use std::borrow::Cow;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bulkhead_service::ServiceError;
+use bulkhead_service::rate_limits::RateLimitStatus;
 use bulkhead_store::StoreError;
 use serde::Serialize;
 
@@ -27,6 +28,9 @@ pub struct ApiError {
     retry_after: Option<u64>,
     /// Which quota a `quota_exceeded` answer ran into.
     quota: Option<&'static str>,
+    /// The `RateLimit-*` headers of a 429 `rate_limited` (boxed: rare,
+    /// and every handler's `Result` carries this type).
+    rate_limit: Option<Box<RateLimitStatus>>,
 }
 
 /// The `code` of a problem+json answer, kept in the response's extensions
@@ -140,6 +144,7 @@ impl ApiError {
             errors: Vec::new(),
             retry_after: None,
             quota: None,
+            rate_limit: None,
         }
     }
 
@@ -230,6 +235,9 @@ impl IntoResponse for ApiError {
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
+        if let Some(status) = self.rate_limit {
+            crate::middleware::rate_limit::set_headers(response.headers_mut(), *status);
+        }
         response
     }
 }
@@ -280,6 +288,19 @@ impl From<ServiceError> for ApiError {
                     S::TOO_MANY_REQUESTS,
                     "throttled",
                     "Too many attempts. Wait before trying again.",
+                )
+            },
+            ServiceError::RateLimited(refused) => Self {
+                retry_after: Some(refused.retry_after_secs),
+                rate_limit: Some(Box::new(RateLimitStatus {
+                    limit: refused.limit,
+                    remaining: 0,
+                    reset_secs: refused.reset_secs,
+                })),
+                ..Self::new(
+                    S::TOO_MANY_REQUESTS,
+                    "rate_limited",
+                    "Too many requests. Wait as long as Retry-After says before sending more.",
                 )
             },
             ServiceError::SignupClosed => Self::new(

@@ -10,6 +10,7 @@ use serde::de::DeserializeOwned;
 
 use crate::edge::client_ip;
 use crate::middleware::metrics::TenantSlot;
+use crate::middleware::rate_limit;
 use crate::{ApiError, AppState, RequestId};
 
 /// The longest user agent kept for the audit log.
@@ -40,7 +41,8 @@ fn context(parts: &Parts, state: &AppState) -> RequestContext {
 }
 
 /// The authenticated principal: a bearer access token or API key. Anything
-/// else is 401 with `WWW-Authenticate: Bearer`.
+/// else is 401 with `WWW-Authenticate: Bearer`. The request counts against
+/// the principal's rate limit (429 `rate_limited` over it).
 #[derive(Debug, Clone, Copy)]
 pub struct Auth(pub Principal);
 
@@ -48,28 +50,38 @@ impl FromRequestParts<AppState> for Auth {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        if let Some(principal) = parts.extensions.get::<Principal>() {
-            return Ok(Auth(*principal));
-        }
-        let bearer = parts
-            .headers
-            .get(AUTHORIZATION)
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| {
-                let (scheme, token) = value.split_once(' ')?;
-                scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
-            })
-            .filter(|token| !token.is_empty())
-            .ok_or_else(ApiError::unauthenticated)?;
-        let principal = state.services.identity.authenticate(bearer).await?;
-        parts.extensions.insert(principal);
+        let principal = authenticate(parts, state).await?;
+        let ctx = context(parts, state);
+        rate_limit::count_principal(parts, state, &principal, &ctx).await?;
         Ok(Auth(principal))
     }
 }
 
+/// The request's principal, authenticated once per request.
+async fn authenticate(parts: &mut Parts, state: &AppState) -> Result<Principal, ApiError> {
+    if let Some(principal) = parts.extensions.get::<Principal>() {
+        return Ok(*principal);
+    }
+    let bearer = parts
+        .headers
+        .get(AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| {
+            let (scheme, token) = value.split_once(' ')?;
+            scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+        })
+        .filter(|token| !token.is_empty())
+        .ok_or_else(ApiError::unauthenticated)?;
+    let principal = state.services.identity.authenticate(bearer).await?;
+    parts.extensions.insert(principal);
+    Ok(principal)
+}
+
 /// The principal's standing in the tenant named by `{t}`: the only way a
 /// handler reaches a tenant. A tenant the principal does not belong to is
-/// 404 `tenant_not_found`, exactly like one that does not exist.
+/// 404 `tenant_not_found`, exactly like one that does not exist. The
+/// request counts against the tenant's rate limit and the principal's (a
+/// request for a tenant it cannot reach, against the principal's alone).
 #[derive(Debug, Clone)]
 pub struct Tenant(pub TenantAccess);
 
@@ -86,8 +98,8 @@ impl FromRequestParts<AppState> for Tenant {
             .map(|(_, value)| value.to_owned())
             .ok_or_else(ApiError::not_found)?;
         let ctx = context(parts, state);
-        let principal = match Auth::from_request_parts(parts, state).await {
-            Ok(Auth(principal)) => principal,
+        let principal = match authenticate(parts, state).await {
+            Ok(principal) => principal,
             Err(error) => {
                 state
                     .services
@@ -97,16 +109,40 @@ impl FromRequestParts<AppState> for Tenant {
                 return Err(error);
             }
         };
-        let access = state
+        match state
             .services
             .tenancy
             .tenant_access(&principal, &reference, &ctx)
-            .await?;
-        // Only there when the operator labels request metrics by tenant.
-        if let Some(slot) = parts.extensions.get::<TenantSlot>() {
-            slot.set(access.tenant_id());
+            .await
+        {
+            Ok(access) => {
+                rate_limit::count_tenant(parts, state, &access, &ctx).await?;
+                // Only there when the operator labels request metrics by tenant.
+                if let Some(slot) = parts.extensions.get::<TenantSlot>() {
+                    slot.set(access.tenant_id());
+                }
+                Ok(Tenant(access))
+            }
+            Err(error) => {
+                rate_limit::count_principal(parts, state, &principal, &ctx).await?;
+                Err(error.into())
+            }
         }
-        Ok(Tenant(access))
+    }
+}
+
+/// The client address's rate limit on `/v1/auth/*` (429 `rate_limited`
+/// over it), counted before the handler reads the body.
+#[derive(Debug, Clone, Copy)]
+pub struct AddressLimit;
+
+impl FromRequestParts<AppState> for AddressLimit {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let ctx = context(parts, state);
+        rate_limit::count_address(parts, state, &ctx).await?;
+        Ok(AddressLimit)
     }
 }
 

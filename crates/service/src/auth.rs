@@ -19,11 +19,12 @@ use crate::context::{Actor, RequestContext};
 use crate::error::FieldError;
 use crate::keys::Keys;
 use crate::passwords::{self, Verification};
+use crate::rate_limits::redis::RedisLink;
 use crate::secrets;
 use crate::shared::Core;
 use crate::signing_keys::ACCESS_TOKEN_TTL;
 use crate::throttle::known_logins::KnownLogins;
-use crate::throttle::{LoginThrottle, ThrottleKey};
+use crate::throttle::{Throttle, ThrottleKey};
 use crate::tokens::AccessTokens;
 
 /// The counter of failed logins, labelled by [`LoginFailure`].
@@ -75,7 +76,7 @@ pub struct Identity {
 pub(crate) struct IdentityParts {
     pub(crate) keys: Keys,
     pub(crate) tokens: AccessTokens,
-    pub(crate) throttle: LoginThrottle,
+    pub(crate) throttle: Throttle,
     /// The (address, account) pairs exempt from their address's delay.
     pub(crate) known_logins: KnownLogins,
     pub(crate) api_key_usage: ApiKeyUsage,
@@ -155,12 +156,16 @@ fn parse_credentials(
 }
 
 impl Identity {
-    pub(crate) fn new(core: Arc<Core>, keys: Keys) -> Result<Self, ServiceError> {
+    pub(crate) fn new(
+        core: Arc<Core>,
+        keys: Keys,
+        redis: Option<Arc<RedisLink>>,
+    ) -> Result<Self, ServiceError> {
         let settings = &core.settings;
         let dummy = passwords::generate_password()?;
         let parts = IdentityParts {
             tokens: AccessTokens::new(settings.issuer.clone(), settings.audience.clone()),
-            throttle: LoginThrottle::new(Arc::clone(&core.clock)),
+            throttle: Throttle::new(Arc::clone(&core.clock), redis),
             known_logins: KnownLogins::new(Arc::clone(&core.clock)),
             api_key_usage: ApiKeyUsage::default(),
             dummy_hash: passwords::hash_password(&dummy)?,
@@ -237,6 +242,7 @@ impl Identity {
             self.parts
                 .throttle
                 .check(&[key])
+                .await
                 .map_err(|retry_after_secs| ServiceError::Throttled { retry_after_secs })?;
         }
         let (email, password, display_name) = parse_credentials(email, password, display_name)?;
@@ -261,7 +267,7 @@ impl Identity {
                 // Counts against the address, so the endpoint cannot be used
                 // to enumerate accounts at speed.
                 if let Some(key) = &ip_key {
-                    self.parts.throttle.record_failure(&[key]);
+                    self.parts.throttle.record_failure(&[key]).await;
                 }
                 return Err(ServiceError::EmailTaken);
             }
@@ -296,7 +302,7 @@ impl Identity {
             .map(|ip| ThrottleKey::LoginAddress(ip.clone()));
         // The account's limit is strict (RELIABILITY A3): while it holds, not
         // even the right password is tried.
-        if let Err(retry_after_secs) = self.parts.throttle.check(&[&account_key]) {
+        if let Err(retry_after_secs) = self.parts.throttle.check(&[&account_key]).await {
             self.note_throttled_login(ctx, LoginFailure::Throttled);
             return Err(ServiceError::Throttled { retry_after_secs });
         }
@@ -312,7 +318,7 @@ impl Identity {
                 .parts
                 .known_logins
                 .is_known(key.name(), account_key.name())
-            && let Err(retry_after_secs) = self.parts.throttle.check(&[key])
+            && let Err(retry_after_secs) = self.parts.throttle.check(&[key]).await
         {
             self.note_throttled_login(ctx, LoginFailure::AddressSlowed);
             return Err(ServiceError::Throttled { retry_after_secs });
@@ -339,7 +345,7 @@ impl Identity {
             (user, _) => {
                 let mut keys = vec![&account_key];
                 keys.extend(address_key.as_ref());
-                self.parts.throttle.record_failure(&keys);
+                self.parts.throttle.record_failure(&keys).await;
                 let actor = match &user {
                     Some(user) => Actor::user(user.id),
                     None => Actor::ANONYMOUS,
@@ -359,7 +365,7 @@ impl Identity {
             }
         };
         let (user, needs_rehash) = user;
-        self.parts.throttle.record_success(&account_key);
+        self.parts.throttle.record_success(&account_key).await;
         if let Some(ip) = &ctx.ip {
             self.parts.known_logins.remember(ip, account_key.name());
         }

@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use crate::rate_limits::RateLimits;
 use crate::realtime::RealtimeHub;
 use crate::schema_memo::SchemaMemo;
 use crate::shared::Core;
@@ -15,14 +16,21 @@ pub struct Data {
     /// Parsed schemas for record writes.
     pub(crate) schemas: Arc<SchemaMemo>,
     pub(crate) realtime: Arc<RealtimeHub>,
+    /// Caps on open subscriptions.
+    pub(crate) rate_limits: RateLimits,
 }
 
 impl Data {
-    pub(crate) fn new(core: Arc<Core>, realtime: Arc<RealtimeHub>) -> Self {
+    pub(crate) fn new(
+        core: Arc<Core>,
+        realtime: Arc<RealtimeHub>,
+        rate_limits: RateLimits,
+    ) -> Self {
         Self {
             core,
             schemas: Arc::new(SchemaMemo::default()),
             realtime,
+            rate_limits,
         }
     }
 }

@@ -46,6 +46,9 @@ pub enum ServiceError {
     /// Too many attempts; retry after this many seconds.
     #[error("too many attempts")]
     Throttled { retry_after_secs: u64 },
+    /// Over a rate limit, or a cap on open realtime subscriptions.
+    #[error("rate limited")]
+    RateLimited(crate::rate_limits::RateLimited),
     #[error("sign-up is closed")]
     SignupClosed,
     /// Authenticated, inside its own tenant, but not allowed.

@@ -22,7 +22,9 @@
 //!   - [`Ledger`]: accounts in integer minor units and the transfers
 //!     between them ([`ledger`]);
 //!   - [`Plans`]: plans, their assignment, and tenants' usage;
-//!   - [`Admin`]: the audited platform path.
+//!   - [`Admin`]: the audited platform path;
+//!   - [`RateLimits`]: requests per minute per client address, principal
+//!     and tenant, and caps on open realtime subscriptions ([`rate_limits`]).
 //!
 //!   Every tenant use case enters through one permit, which checks the
 //!   caller's permission, opens the tenant's transaction and drafts its
@@ -48,6 +50,7 @@ mod members;
 pub mod page;
 pub mod passwords;
 pub mod plans;
+pub mod rate_limits;
 pub mod realtime;
 pub mod records;
 mod schema_memo;
@@ -70,6 +73,7 @@ pub use keys::Keys;
 pub use ledger::Ledger;
 pub use page::Paged;
 pub use plans::Plans;
+pub use rate_limits::{RateLimitSettings, RateLimits};
 pub use services::{AuthSettings, Services};
 pub use tenancy::Tenancy;
 

@@ -31,6 +31,7 @@ use crate::ServiceError;
 use crate::collections::parse_stored;
 use crate::context::{Principal, RequestContext, TenantAccess};
 use crate::data::Data;
+use crate::rate_limits::StreamSlot;
 use crate::shared::Core;
 
 /// Events buffered per tenant before a slow subscriber has to catch up
@@ -209,20 +210,38 @@ pub struct Delivered {
     pub payload: serde_json::Value,
 }
 
+/// A live subscription: its events, and its place under the caps on open
+/// subscriptions, given back when this is dropped.
+#[derive(Debug)]
+pub struct Subscription {
+    events: mpsc::Receiver<Delivered>,
+    _slot: StreamSlot,
+}
+
+impl Subscription {
+    /// The next event; `None` once the subscription has ended.
+    pub async fn recv(&mut self) -> Option<Delivered> {
+        self.events.recv().await
+    }
+}
+
 impl Data {
     /// Starts a subscription to the tenant's record events, optionally only
     /// for some collections, resuming after `last_event_id` if given. The
-    /// receiver ends when the caller loses access to the tenant.
+    /// subscription ends when the caller loses access to the tenant. Over
+    /// the principal's or the tenant's cap on open subscriptions it is
+    /// refused ([`ServiceError::RateLimited`]).
     pub async fn subscribe(
         &self,
         access: TenantAccess,
         collections: Option<HashSet<String>>,
         last_event_id: Option<i64>,
         ctx: RequestContext,
-    ) -> Result<mpsc::Receiver<Delivered>, ServiceError> {
+    ) -> Result<Subscription, ServiceError> {
         self.core
             .permit(&access, &ctx, Permission::RecordsRead, "events.subscribe")
             .await?;
+        let slot = self.rate_limits.open_stream(&access, &ctx).await?;
         let tenant = access.tenant_id();
         let (mut live, current) = self.realtime.subscribe(tenant).await?;
         let (sender, receiver) = mpsc::channel(256);
@@ -282,7 +301,10 @@ impl Data {
                 }
             }
         });
-        Ok(receiver)
+        Ok(Subscription {
+            events: receiver,
+            _slot: slot,
+        })
     }
 }
 

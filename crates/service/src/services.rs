@@ -15,6 +15,7 @@ use crate::data::Data;
 use crate::keys::Keys;
 use crate::ledger::Ledger;
 use crate::plans::Plans;
+use crate::rate_limits::{RateLimitSettings, RateLimits};
 use crate::realtime::RealtimeHub;
 use crate::records::IDEMPOTENCY_KEY_RETENTION;
 use crate::shared::Core;
@@ -82,18 +83,31 @@ pub struct Services {
     pub plans: Plans,
     /// The audited platform path.
     pub admin: Admin,
+    /// Requests per minute and open realtime subscriptions.
+    pub rate_limits: RateLimits,
     core: Arc<Core>,
     realtime: Arc<RealtimeHub>,
 }
 
 impl Services {
     /// Wires the use cases to a store and registers the cache for the
-    /// store's invalidations.
+    /// store's invalidations, with the default rate limits.
     pub fn new(
         store: Arc<dyn Store>,
         clock: Arc<dyn Clock>,
         keys: Keys,
         settings: AuthSettings,
+    ) -> Result<Arc<Self>, ServiceError> {
+        Self::with_limits(store, clock, keys, settings, RateLimitSettings::default())
+    }
+
+    /// [`Self::new`] with these rate limits.
+    pub fn with_limits(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        keys: Keys,
+        settings: AuthSettings,
+        limits: RateLimitSettings,
     ) -> Result<Arc<Self>, ServiceError> {
         let cache = Arc::new(AuthCache::new(Arc::clone(&clock)));
         let realtime = RealtimeHub::new(Arc::clone(&store));
@@ -110,10 +124,17 @@ impl Services {
             }
         }));
         let core = Arc::new(Core::new(store, clock, settings, cache)?);
+        let redis = limits.redis.clone();
+        let rate_limits = RateLimits::new(Arc::clone(&core), limits);
         Ok(Arc::new(Self {
-            identity: Identity::new(Arc::clone(&core), keys)?,
+            identity: Identity::new(Arc::clone(&core), keys, redis)?,
             tenancy: Tenancy::new(Arc::clone(&core)),
-            data: Data::new(Arc::clone(&core), Arc::clone(&realtime)),
+            data: Data::new(
+                Arc::clone(&core),
+                Arc::clone(&realtime),
+                rate_limits.clone(),
+            ),
+            rate_limits,
             ledger: Ledger::new(Arc::clone(&core)),
             plans: Plans::new(Arc::clone(&core)),
             admin: Admin::new(Arc::clone(&core)),

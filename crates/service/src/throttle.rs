@@ -25,17 +25,21 @@
 //! its account succeeded from its address recently, for its address's delay
 //! too, before any password is checked (`Identity::login`).
 //!
-//! State is per server process. Several processes each apply the policy,
-//! so the effective cap is the per-process cap times the number of
-//! processes; a shared limiter (Redis) is the follow-up for that case.
+//! State is per server process ([`LoginThrottle`]), or with Redis shared
+//! by every process of the deployment ([`Throttle`]), so that the caps
+//! hold however many processes serve. While Redis cannot be reached, each
+//! process applies the policy alone with what it saw itself.
 
 pub mod known_logins;
+mod redis;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use bulkhead_domain::Clock;
 use time::{Duration, OffsetDateTime};
+
+use crate::rate_limits::redis::RedisLink;
 
 pub const FREE_FAILURES: u32 = 5;
 pub const MAX_FAILURES_PER_WINDOW: u32 = 100;
@@ -135,9 +139,7 @@ impl LoginThrottle {
             }
         }
         if wait > Duration::ZERO {
-            // Round up: "retry after 0 seconds" would invite a refused retry.
-            let seconds = wait.whole_seconds() + i64::from(wait.subsec_nanoseconds() > 0);
-            Err(seconds.unsigned_abs().max(1))
+            Err(whole_seconds_up(wait))
         } else {
             Ok(())
         }
@@ -182,6 +184,60 @@ impl LoginThrottle {
             entry.consecutive = 0;
         }
     }
+}
+
+/// The login throttle of a deployment: in Redis when one is configured
+/// and answers, else this process's [`LoginThrottle`].
+#[derive(Debug)]
+pub struct Throttle {
+    local: LoginThrottle,
+    redis: Option<Arc<RedisLink>>,
+}
+
+impl Throttle {
+    pub fn new(clock: Arc<dyn Clock>, redis: Option<Arc<RedisLink>>) -> Self {
+        Self {
+            local: LoginThrottle::new(clock),
+            redis,
+        }
+    }
+
+    /// `Err(seconds to wait)` if any key must wait before another attempt.
+    pub async fn check(&self, keys: &[&ThrottleKey]) -> Result<(), u64> {
+        if let Some(link) = &self.redis
+            && let Ok(wait) = redis::wait(link, keys).await
+        {
+            return match wait > Duration::ZERO {
+                true => Err(whole_seconds_up(wait)),
+                false => Ok(()),
+            };
+        }
+        self.local.check(keys)
+    }
+
+    pub async fn record_failure(&self, keys: &[&ThrottleKey]) {
+        if let Some(link) = &self.redis
+            && redis::record_failure(link, keys).await.is_ok()
+        {
+            return;
+        }
+        self.local.record_failure(keys);
+    }
+
+    pub async fn record_success(&self, key: &ThrottleKey) {
+        if let Some(link) = &self.redis
+            && redis::record_success(link, key).await.is_ok()
+        {
+            return;
+        }
+        self.local.record_success(key);
+    }
+}
+
+/// Round up: "retry after 0 seconds" would invite a refused retry.
+fn whole_seconds_up(wait: Duration) -> u64 {
+    let seconds = wait.whole_seconds() + i64::from(wait.subsec_nanoseconds() > 0);
+    seconds.unsigned_abs().max(1)
 }
 
 fn wait_for(entry: &Failures, policy: Policy, now: OffsetDateTime) -> Duration {

@@ -7,8 +7,10 @@ use std::time::Duration;
 
 use bulkhead_http::prometheus::Metrics;
 use bulkhead_http::{AppState, ConnectionLimits, EdgeSettings};
+use bulkhead_service::rate_limits::TenantLimits;
+use bulkhead_service::rate_limits::redis::RedisLink;
 use bulkhead_service::signing_keys::KeyRing;
-use bulkhead_service::{AuthSettings, Keys, Services};
+use bulkhead_service::{AuthSettings, Keys, RateLimitSettings, Services};
 use bulkhead_store::Store;
 use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::net::TcpListener;
@@ -51,7 +53,8 @@ async fn serve(
         default_plan: settings.default_plan.clone(),
         ..AuthSettings::default()
     };
-    let services = Services::new(Arc::clone(&store), clock, keys, auth)?;
+    let limits = rate_limits(settings, Arc::clone(&clock))?;
+    let services = Services::with_limits(Arc::clone(&store), clock, keys, auth, limits)?;
     // A default plan that does not exist would fail every tenant creation.
     match services.plans.require(&settings.default_plan).await {
         Ok(()) => {}
@@ -118,6 +121,38 @@ async fn serve(
         tracing::error!(%error, "could not record the denied attempts at shutdown");
     }
     Ok(())
+}
+
+/// The rate limits as set, shared through Redis if one is configured.
+fn rate_limits(settings: &Settings, clock: Arc<dyn Clock>) -> Result<RateLimitSettings, Error> {
+    let limits = settings.rate_limits;
+    let redis = match &settings.redis_url {
+        Some(url) => Some(Arc::new(
+            RedisLink::new(url.expose(), &settings.redis_key_prefix, clock).map_err(|error| {
+                Error::Invalid(format!("redis url {}: {error}", url.redacted()))
+            })?,
+        )),
+        None => None,
+    };
+    tracing::info!(
+        auth_per_address = ?limits.auth_per_address,
+        per_principal = ?limits.per_principal,
+        per_tenant = ?limits.per_tenant,
+        streams_per_principal = ?limits.streams_per_principal,
+        streams_per_tenant = ?limits.streams_per_tenant,
+        redis = ?settings.redis_url,
+        "rate limits (per minute; streams open at once)"
+    );
+    Ok(RateLimitSettings {
+        auth_per_address: limits.auth_per_address,
+        per_principal: limits.per_principal,
+        realtime_per_principal: limits.streams_per_principal,
+        tenant_defaults: TenantLimits {
+            requests_per_minute: limits.per_tenant.map(std::num::NonZeroU32::get),
+            realtime_connections: limits.streams_per_tenant.map(std::num::NonZeroU32::get),
+        },
+        redis,
+    })
 }
 
 /// The timeouts as set, and the connection cap as set or derived from the

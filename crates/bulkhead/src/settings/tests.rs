@@ -3,6 +3,7 @@
 
 use super::*;
 
+use std::num::NonZeroU32;
 use std::time::Duration;
 
 fn env(vars: &[(&str, &str)]) -> Layer {
@@ -87,6 +88,15 @@ fn each_setting_follows_the_same_precedence() {
         max_connections: Some(100 + tag.parse::<usize>().unwrap()),
         metrics_token_file: Some(format!("/{tag}/metrics").into()),
         metrics_tenant_labels: Some(tag == "1"),
+        redis_url: Some(DatabaseUrl::new(format!("redis://r{tag}:6379"))),
+        redis_key_prefix: Some(format!("p{tag}:")),
+        rate_limits: RateLimitLayer {
+            auth_per_address: Some(cap(tag, 10)),
+            per_principal: Some(cap(tag, 20)),
+            per_tenant: Some(cap(tag, 30)),
+            streams_per_principal: Some(cap(tag, 40)),
+            streams_per_tenant: Some(cap(tag, 50)),
+        },
     };
     let from = |tag: &str| Settings {
         addr: addr(&format!("127.0.0.{tag}:80")),
@@ -108,6 +118,15 @@ fn each_setting_follows_the_same_precedence() {
         max_connections: Some(100 + tag.parse::<usize>().unwrap()),
         metrics_token_file: Some(format!("/{tag}/metrics").into()),
         metrics_tenant_labels: tag == "1",
+        redis_url: Some(DatabaseUrl::new(format!("redis://r{tag}:6379"))),
+        redis_key_prefix: format!("p{tag}:"),
+        rate_limits: RateLimitSettings {
+            auth_per_address: cap(tag, 10).get(),
+            per_principal: cap(tag, 20).get(),
+            per_tenant: cap(tag, 30).get(),
+            streams_per_principal: cap(tag, 40).get(),
+            streams_per_tenant: cap(tag, 50).get(),
+        },
         unknown_env: Vec::new(),
     };
     assert_eq!(merge(full("1"), full("2"), full("3")).unwrap(), from("1"));
@@ -148,6 +167,13 @@ fn environment_variables_map_to_settings() {
             ("BULKHEAD_MAX_CONNECTIONS", "2000"),
             ("BULKHEAD_METRICS_TOKEN_FILE", "/run/secrets/metrics"),
             ("BULKHEAD_METRICS_TENANT_LABELS", "true"),
+            ("BULKHEAD_REDIS_URL", "redis://127.0.0.1:6379"),
+            ("BULKHEAD_REDIS_KEY_PREFIX", "app1:"),
+            ("BULKHEAD_RATE_LIMIT_AUTH_PER_ADDRESS", "30"),
+            ("BULKHEAD_RATE_LIMIT_PER_PRINCIPAL", "off"),
+            ("BULKHEAD_RATE_LIMIT_PER_TENANT", "1200"),
+            ("BULKHEAD_RATE_LIMIT_STREAMS_PER_PRINCIPAL", "4"),
+            ("BULKHEAD_RATE_LIMIT_STREAMS_PER_TENANT", "unlimited"),
             ("BULKHEAD_DATABSE_URL", "typo"),
             ("HOME", "/root"),
         ]
@@ -183,6 +209,15 @@ fn environment_variables_map_to_settings() {
             max_connections: Some(2000),
             metrics_token_file: Some("/run/secrets/metrics".into()),
             metrics_tenant_labels: Some(true),
+            redis_url: Some(DatabaseUrl::new("redis://127.0.0.1:6379")),
+            redis_key_prefix: Some("app1:".into()),
+            rate_limits: RateLimitLayer {
+                auth_per_address: Some(Cap::At(NonZeroU32::new(30).unwrap())),
+                per_principal: Some(Cap::Off),
+                per_tenant: Some(Cap::At(NonZeroU32::new(1200).unwrap())),
+                streams_per_principal: Some(Cap::At(NonZeroU32::new(4).unwrap())),
+                streams_per_tenant: Some(Cap::Off),
+            },
         }
     );
     assert_eq!(unknown, ["BULKHEAD_DATABSE_URL"]);
@@ -224,6 +259,85 @@ fn the_file_accepts_every_documented_key() {
     assert_eq!(layer.data_dir, Some("/srv/data".into()));
     assert_eq!(layer.signing_key_file, Some("/run/key".into()));
     assert_eq!(layer.app_role.as_deref(), Some("app"));
+}
+
+/// The limits of a layer tagged `tag`: `base` plus the tag.
+fn cap(tag: &str, base: u32) -> Cap {
+    Cap::At(NonZeroU32::new(base + tag.parse::<u32>().unwrap()).unwrap())
+}
+
+#[test]
+fn rate_limits_default_to_the_documented_values_and_off_turns_one_off() {
+    let settings = merge(Layer::default(), Layer::default(), Layer::default()).unwrap();
+    let n = |n| NonZeroU32::new(n);
+    assert_eq!(
+        settings.rate_limits,
+        RateLimitSettings {
+            auth_per_address: n(60),
+            per_principal: n(600),
+            per_tenant: None,
+            streams_per_principal: n(16),
+            streams_per_tenant: None,
+        }
+    );
+    assert_eq!(settings.redis_url, None);
+    assert_eq!(settings.redis_key_prefix, "bulkhead:");
+    let file = file(
+        r#"
+        redis_url = "redis://cache:6379/2"
+        [rate_limits]
+        per_principal = "off"
+        per_tenant = 6000
+        "#,
+    );
+    let settings = merge(Layer::default(), Layer::default(), file).unwrap();
+    assert_eq!(settings.rate_limits.per_principal, None);
+    assert_eq!(settings.rate_limits.per_tenant, n(6000));
+    assert_eq!(settings.rate_limits.auth_per_address, n(60), "default kept");
+    assert_eq!(
+        settings.redis_url,
+        Some(DatabaseUrl::new("redis://cache:6379/2"))
+    );
+}
+
+#[test]
+fn a_bad_rate_limit_or_redis_url_is_one_clear_error() {
+    for value in ["0", "-1", "lots"] {
+        let error = Layer::from_env([("BULKHEAD_RATE_LIMIT_PER_PRINCIPAL".into(), value.into())])
+            .unwrap_err();
+        let message = error.to_string();
+        assert!(
+            message.starts_with("invalid BULKHEAD_RATE_LIMIT_PER_PRINCIPAL: "),
+            "{message}"
+        );
+        assert!(message.contains("or off"), "{message}");
+    }
+    let error = Layer::from_toml(
+        "[rate_limits]
+per_tenant = 0
+",
+        Path::new("b.toml"),
+    )
+    .unwrap_err();
+    assert!(
+        error.to_string().contains("rate_limits.per_tenant"),
+        "{error}"
+    );
+    let error = Layer::from_toml(
+        "[rate_limits]
+per_tenantt = 5
+",
+        Path::new("b.toml"),
+    )
+    .unwrap_err();
+    assert!(error.to_string().contains("unknown field"), "{error}");
+    let flags = Layer {
+        redis_url: Some(DatabaseUrl::new("http://user:secret@cache")),
+        ..Layer::default()
+    };
+    let error = merge(flags, Layer::default(), Layer::default()).unwrap_err();
+    assert!(error.to_string().contains("redis://"), "{error}");
+    assert!(!error.to_string().contains("secret"), "{error}");
 }
 
 #[test]

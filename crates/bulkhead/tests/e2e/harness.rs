@@ -289,6 +289,21 @@ impl TestServer {
         Some((server, client))
     }
 
+    /// Another replica, like [`TestServer::replica`], with `env` added to
+    /// its environment; `None` on SQLite.
+    pub async fn replica_with(&self, env: &[(&str, &str)]) -> Option<(Server, Client)> {
+        if let Store::Sqlite { .. } = &self.store {
+            return None;
+        }
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
+            .collect();
+        let server = serve(&self.store, self.dir.path(), &env).await;
+        let client = anonymous_client(&server);
+        Some((server, client))
+    }
+
     /// Another replica, like [`TestServer::replica`], whose every connection
     /// to PostgreSQL goes through a [`PgProxy`] the test controls, with
     /// `env` added to its environment; `None` on SQLite.

@@ -43,6 +43,7 @@ mod pool;
 mod postgres;
 mod private_postgres;
 mod proxy;
+mod rate_limits;
 mod realtime;
 mod records_collections;
 mod records_common;

@@ -55,8 +55,23 @@ fn without_settings(mut command: Command) -> Command {
             command.env_remove(name);
         }
     }
+    // The scenarios send requests as fast as they can, most from one user
+    // and all from one address: limits far above what any sends, so the
+    // limits are still counted and their headers sent. A test of the
+    // limits sets its own, which replace these.
+    for (name, value) in GENEROUS_LIMITS {
+        command.env(name, value);
+    }
     command
 }
+
+/// The rate limits of every server the tests start, unless a test sets
+/// its own.
+pub const GENEROUS_LIMITS: [(&str, &str); 3] = [
+    ("BULKHEAD_RATE_LIMIT_AUTH_PER_ADDRESS", "1000000"),
+    ("BULKHEAD_RATE_LIMIT_PER_PRINCIPAL", "1000000"),
+    ("BULKHEAD_RATE_LIMIT_STREAMS_PER_PRINCIPAL", "10000"),
+];
 
 /// Runs a command to its end, feeding `stdin` if given.
 pub async fn run(mut command: Command, stdin: Option<&str>) -> Output {

@@ -2,6 +2,7 @@
 
 pub mod metrics;
 pub mod problem;
+pub mod rate_limit;
 pub mod request_id;
 pub mod security_headers;
 pub mod trace;

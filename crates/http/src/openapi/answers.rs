@@ -14,14 +14,20 @@
 //! | names a tenant (`{t}`)                       | 403 `tenant_suspended`, 404       | `Tenant`                |
 //! | has any other path parameter                | 404                               | the service             |
 //! | reads the database (all but [`FROM_MEMORY`])  | 503 `not_ready`                   | `ApiError` from the store |
+//! | requires a bearer credential, or is under `/v1/auth/` | 429 `rate_limited`       | `Auth`, `Tenant`, `AddressLimit` |
+//!
+//! Every answer of a rate-limited operation documents the `RateLimit-Limit`,
+//! `RateLimit-Remaining` and `RateLimit-Reset` headers (sent whenever a
+//! limit applies), and its 429 `Retry-After` too.
 //!
 //! Every error answer is `application/problem+json` with the `Problem`
 //! schema, since `ApiError` and `middleware::problem` make every one so.
 //! Public operations say `security: []` so that a reader (and a linter)
 //! can tell "no credential needed" from "forgotten".
 
+use utoipa::openapi::header::{Header, HeaderBuilder};
 use utoipa::openapi::path::{Operation, ParameterIn};
-use utoipa::openapi::{Content, OpenApi, Ref, RefOr, Response};
+use utoipa::openapi::{Content, Object, OpenApi, Ref, RefOr, Response, Type};
 
 use crate::error::PROBLEM_JSON;
 
@@ -107,16 +113,62 @@ fn add_to_operation(path: &str, operation: &mut Operation) {
             "not_ready: the database cannot be reached; see Retry-After",
         );
     }
+    let rate_limited = secured || path.starts_with("/v1/auth/");
+    if rate_limited {
+        ensure(
+            operation,
+            429,
+            "rate_limited: over a rate limit; see Retry-After and the RateLimit-* headers",
+        );
+    }
     for (status, response) in operation.responses.responses.iter_mut() {
-        if is_error(status)
-            && let RefOr::T(response) = response
-        {
+        let RefOr::T(response) = response else {
+            continue;
+        };
+        if is_error(status) {
             response.content.clear();
             response
                 .content
                 .insert(PROBLEM_JSON.to_owned(), problem_content());
         }
+        if rate_limited {
+            add_rate_limit_headers(response, status == "429");
+        }
     }
+}
+
+/// The `RateLimit-*` headers (and for a 429, `Retry-After`).
+fn add_rate_limit_headers(response: &mut Response, refused: bool) {
+    let headers = [
+        (
+            "RateLimit-Limit",
+            "requests allowed per window by the tightest limit that applies",
+        ),
+        ("RateLimit-Remaining", "requests left in that limit now"),
+        (
+            "RateLimit-Reset",
+            "seconds until that limit is back to full",
+        ),
+    ];
+    for (name, description) in headers {
+        response
+            .headers
+            .entry(name.to_owned())
+            .or_insert_with(|| integer_header(description));
+    }
+    if refused {
+        response
+            .headers
+            .entry("Retry-After".to_owned())
+            .or_insert_with(|| integer_header("seconds to wait before sending again"));
+    }
+}
+
+fn integer_header(description: &str) -> Header {
+    HeaderBuilder::new()
+        .schema(Object::with_type(Type::Integer))
+        .description(Some(description))
+        .build()
 }
 
 /// Adds `status` with `description` unless the handler already documents

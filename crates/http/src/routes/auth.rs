@@ -1,4 +1,5 @@
-//! `/v1/auth/*`: sign-up, login, refresh, logout.
+//! `/v1/auth/*`: sign-up, login, refresh, logout. Each counts against the
+//! client address's rate limit ([`AddressLimit`]).
 
 use axum::Json;
 use axum::extract::State;
@@ -8,7 +9,7 @@ use bulkhead_service::Identity;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::extract::{AppJson, Auth, Ctx};
+use crate::extract::{AddressLimit, AppJson, Auth, Ctx};
 use crate::{ApiError, AppState, views};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -29,6 +30,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         (status = 429, description = "throttled", body = Problem)))]
 async fn signup(
     State(identity): State<Identity>,
+    _: AddressLimit,
     Ctx(ctx): Ctx,
     AppJson(body): AppJson<SignupRequest>,
 ) -> Result<(StatusCode, Json<TokenResponse>), ApiError> {
@@ -52,6 +54,7 @@ async fn signup(
         (status = 429, description = "throttled; see Retry-After", body = Problem)))]
 async fn login(
     State(identity): State<Identity>,
+    _: AddressLimit,
     Ctx(ctx): Ctx,
     AppJson(body): AppJson<LoginRequest>,
 ) -> Result<Json<TokenResponse>, ApiError> {
@@ -66,6 +69,7 @@ async fn login(
         (status = 401, description = "invalid_refresh_token", body = Problem)))]
 async fn refresh(
     State(identity): State<Identity>,
+    _: AddressLimit,
     Ctx(ctx): Ctx,
     AppJson(body): AppJson<RefreshRequest>,
 ) -> Result<Json<TokenResponse>, ApiError> {
@@ -78,6 +82,7 @@ async fn refresh(
     responses((status = 204), (status = 401, body = Problem), (status = 403, description = "forbidden: an API key cannot do this", body = Problem)))]
 async fn logout(
     State(identity): State<Identity>,
+    _: AddressLimit,
     Auth(principal): Auth,
     Ctx(ctx): Ctx,
 ) -> Result<StatusCode, ApiError> {

@@ -6,6 +6,8 @@
 //! `record` is `{"id"}`). Send `Last-Event-ID` to resume after a
 //! disconnection: nothing in between is lost. A comment line is sent every
 //! 15 seconds of silence to keep proxies from closing the connection.
+//! Open streams are capped per principal and per tenant: past the cap the
+//! answer is 429 `rate_limited`.
 
 use std::collections::HashSet;
 use std::convert::Infallible;
@@ -41,7 +43,8 @@ pub struct EventsQuery {
     params(("t" = String, Path, description = "the tenant's slug or id"), EventsQuery,
         ("Last-Event-ID" = Option<String>, Header, description = "resume after this event")),
     responses((status = 200, description = "text/event-stream of record changes", content_type = "text/event-stream"),
-        (status = 404, body = Problem)))]
+        (status = 404, body = Problem),
+        (status = 429, description = "rate_limited: over a rate limit, or the caller or tenant holds as many streams open as allowed; see Retry-After", body = Problem)))]
 async fn events(
     State(data): State<Data>,
     Tenant(access): Tenant,
@@ -68,18 +71,20 @@ async fn events(
                 })?,
         ),
     };
-    let receiver = data
+    // The subscription's slot under the caps on open streams is given
+    // back when the stream is dropped, however the connection ends.
+    let subscription = data
         .subscribe(access, collections, last_event_id, ctx)
         .await?;
-    let stream = futures_util::stream::unfold(receiver, |mut receiver| async move {
-        let delivered = receiver.recv().await?;
+    let stream = futures_util::stream::unfold(subscription, |mut subscription| async move {
+        let delivered = subscription.recv().await?;
         let data =
             serde_json::json!({ "collection": delivered.collection, "record": delivered.payload });
         let event = Event::default()
             .id(delivered.seq.to_string())
             .event(delivered.kind)
             .data(data.to_string());
-        Some((Ok(event), receiver))
+        Some((Ok(event), subscription))
     });
     Ok(Sse::new(stream)
         .keep_alive(KeepAlive::new().interval(bulkhead_service::realtime::HEARTBEAT)))

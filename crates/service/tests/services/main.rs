@@ -13,4 +13,5 @@
 mod auth;
 mod idempotency;
 mod outsiders;
+mod rate_limits;
 mod support;

@@ -5,7 +5,9 @@ use std::sync::Arc;
 use bulkhead_domain::{Clock, ManualClock};
 use bulkhead_service::auth::Tokens;
 use bulkhead_service::signing_keys::KeyRing;
-use bulkhead_service::{AuthSettings, Keys, Principal, RequestContext, ServiceError, Services};
+use bulkhead_service::{
+    AuthSettings, Keys, Principal, RateLimitSettings, RequestContext, ServiceError, Services,
+};
 use bulkhead_store::Store;
 use bulkhead_store_sqlite::{DATABASE_FILE, SqliteStore};
 use time::macros::datetime;
@@ -19,16 +21,21 @@ pub struct World {
 
 impl World {
     pub fn new() -> Self {
+        Self::with_limits(RateLimitSettings::default())
+    }
+
+    pub fn with_limits(limits: RateLimitSettings) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let clock = Arc::new(ManualClock::new(datetime!(2026-06-01 12:00 UTC)));
         let store: Arc<dyn Store> =
             Arc::new(SqliteStore::open(&dir.path().join(DATABASE_FILE), clock.now()).unwrap());
         let keys = Keys::fixed(KeyRing::from_file_secret(&[9; 32], clock.now()).unwrap());
-        let services = Services::new(
+        let services = Services::with_limits(
             Arc::clone(&store),
             clock.clone(),
             keys,
             AuthSettings::default(),
+            limits,
         )
         .unwrap();
         Self {
