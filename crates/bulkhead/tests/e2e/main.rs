@@ -39,6 +39,7 @@ mod ledger_holds;
 mod metrics;
 mod migrate;
 mod outage;
+mod plans;
 mod pool;
 mod postgres;
 mod private_postgres;

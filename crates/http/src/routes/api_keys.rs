@@ -24,7 +24,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[utoipa::path(post, path = "/v1/tenants/{t}/api-keys", tag = "api_keys", security(("bearer" = [])),
     params(("t" = String, Path, description = "the tenant's slug or id")),
     request_body = CreateApiKeyRequest,
-    responses((status = 201, body = ApiKeyCreated), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 201, body = ApiKeyCreated), (status = 403, description = "forbidden, or quota_exceeded: `quota` names the plan's limit", body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
 async fn create_api_key(
     State(tenancy): State<Tenancy>,
     Tenant(access): Tenant,

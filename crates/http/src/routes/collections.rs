@@ -47,7 +47,7 @@ fn draft(spec: CollectionSpec) -> Result<bulkhead_domain::collection::SchemaDraf
 #[utoipa::path(post, path = "/v1/tenants/{t}/collections", tag = "collections", security(("bearer" = [])),
     params(("t" = String, Path, description = "the tenant's slug or id")),
     request_body = CollectionSpec,
-    responses((status = 201, body = CollectionView), (status = 403, body = Problem), (status = 404, body = Problem),
+    responses((status = 201, body = CollectionView), (status = 403, description = "forbidden, or quota_exceeded: `quota` names the plan's limit", body = Problem), (status = 404, body = Problem),
         (status = 409, description = "collection_exists", body = Problem), (status = 422, body = Problem)))]
 async fn create_collection(
     State(data): State<Data>,

@@ -24,7 +24,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[utoipa::path(post, path = "/v1/tenants/{t}/invitations", tag = "invitations", security(("bearer" = [])),
     params(("t" = String, Path, description = "the tenant's slug or id")),
     request_body = CreateInvitationRequest,
-    responses((status = 201, body = InvitationCreated), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 201, body = InvitationCreated), (status = 403, description = "forbidden, or quota_exceeded: `quota` names the plan's limit", body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
 async fn create_invitation(
     State(tenancy): State<Tenancy>,
     Tenant(access): Tenant,
@@ -47,7 +47,7 @@ async fn create_invitation(
 /// Accepts an invitation for the signed-in user whose email it names.
 #[utoipa::path(post, path = "/v1/invitations/accept", tag = "invitations", security(("bearer" = [])),
     request_body = AcceptInvitationRequest,
-    responses((status = 200, body = AcceptedMembership), (status = 403, body = Problem),
+    responses((status = 200, body = AcceptedMembership), (status = 403, description = "forbidden, or quota_exceeded: `quota` names the plan's limit", body = Problem),
         (status = 404, description = "invitation_not_found", body = Problem),
         (status = 409, description = "invitation_used, invitation_expired or already_member", body = Problem)))]
 async fn accept_invitation(

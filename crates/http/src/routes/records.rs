@@ -66,7 +66,7 @@ fn json_bytes(body: Vec<u8>) -> Response {
     params(("t" = String, Path, description = "the tenant's slug or id"), ("name" = String, Path, description = "the collection's name"),
         ("Idempotency-Key" = Option<String>, Header, description = "replays return the first answer")),
     request_body = Object,
-    responses((status = 201, body = RecordView), (status = 403, body = Problem), (status = 404, body = Problem),
+    responses((status = 201, body = RecordView), (status = 403, description = "forbidden, or quota_exceeded: `quota` names the plan's limit", body = Problem), (status = 404, body = Problem),
         (status = 409, description = "idempotency_key_in_flight: the first request with this key has not finished; retry after Retry-After", body = Problem),
         (status = 422, description = "validation_failed or idempotency_key_reused", body = Problem)))]
 async fn create_record(
@@ -151,7 +151,7 @@ async fn write(
     params(("t" = String, Path, description = "the tenant's slug or id"), ("name" = String, Path, description = "the collection's name"), ("id" = Uuid, Path, description = "the record's id"),
         ("If-Match" = Option<String>, Header, description = "the expected version")),
     request_body = Object,
-    responses((status = 200, body = RecordView), (status = 403, body = Problem), (status = 404, body = Problem), (status = 412, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 200, body = RecordView), (status = 403, description = "forbidden, or quota_exceeded: `quota` names the plan's limit", body = Problem), (status = 404, body = Problem), (status = 412, body = Problem), (status = 422, body = Problem)))]
 async fn replace_record(
     State(data): State<Data>,
     Tenant(access): Tenant,
