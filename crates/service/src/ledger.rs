@@ -139,6 +139,13 @@ fn request_hash(operation: &str, body: &Value) -> [u8; 32] {
 
 /// Claims an `Idempotency-Key` for this request: `None` when it is new
 /// (and now this transaction's), the first answer when it is a replay.
+///
+/// Only money that moved is kept under a key. A refused request (short of
+/// funds, past a limit, an invalid amount) commits nothing, its claim
+/// included, so the same key and body sent again are judged afresh: a
+/// payment retried after a top-up goes through, and it can still happen at
+/// most once. (Stripe stores refusals too; a ledger client retrying a
+/// declined payment wants it judged again, and nothing was done to replay.)
 async fn claim(
     tx: &mut dyn bulkhead_store::TenantTx,
     key: &str,

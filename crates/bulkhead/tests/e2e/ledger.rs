@@ -1069,7 +1069,26 @@ async fn accounts_are_seen_and_moved_by_whom_they_should(server: TestServer) {
         None,
     )
     .await;
-    transfer(&admin.client, t, "admin", wallet2, house, "2.00", None).await;
+    // Out of someone else's account it is an adjustment: it needs a reason.
+    let unexplained = post_transfer(
+        &admin.client,
+        t,
+        Some("admin-silent"),
+        &transfer_body(wallet2, house, "2.00"),
+    )
+    .await;
+    let problem = expect_problem(&unexplained, 422, "validation_failed");
+    assert_eq!(field_codes(&problem)["memo"], "reason_required");
+    transfer(
+        &admin.client,
+        t,
+        "admin",
+        wallet2,
+        house,
+        "2.00",
+        Some("refund of a double charge"),
+    )
+    .await;
     assert_eq!(account(owner, t, wallet1).await.balance, "39.00");
     assert_eq!(account(owner, t, wallet2).await.balance, "38.00");
     assert_eq!(account(owner, t, viewers.id).await.balance, "41.00");

@@ -204,7 +204,7 @@ async fn account_balance(
         (status = 400, description = "idempotency_key_required", body = Problem),
         (status = 403, body = Problem), (status = 404, description = "account_not_found: the source", body = Problem),
         (status = 409, description = "idempotency_key_in_flight: the first request with this key has not finished; retry after Retry-After", body = Problem),
-        (status = 422, description = "insufficient_funds, currency_mismatch, same_account, balance_overflow, validation_failed (amount, to, memo) or idempotency_key_reused", body = Problem)))]
+        (status = 422, description = "insufficient_funds, currency_mismatch, same_account, balance_overflow, validation_failed (amount, to, memo: also `reason_required` when an admin moves money out of an account someone else owns) or idempotency_key_reused", body = Problem)))]
 async fn create_transfer(
     State(ledger): State<Ledger>,
     Tenant(access): Tenant,

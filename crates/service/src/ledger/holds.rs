@@ -6,6 +6,13 @@
 //! Who may: placing, capturing and releasing a hold are moving money out of
 //! its account, so they take what a transfer from it takes: the account's
 //! owner with `ledger.transfer`, or `ledger.admin`.
+//!
+//! Limits: a hold is checked against the account's single-payment cap when
+//! it is placed (it could never be captured whole otherwise), and counts
+//! toward the daily and monthly caps when it is captured, because those
+//! caps count money paid out and a released hold paid nothing. A capture
+//! past them is refused and leaves the hold open, to be released or
+//! captured smaller.
 
 use bulkhead_domain::collection::format_datetime;
 use bulkhead_domain::ledger::{Amount, Scale};

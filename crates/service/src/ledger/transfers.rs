@@ -89,6 +89,18 @@ impl Ledger {
         }
         let scale = scale_of(&source)?;
         let amount = parse_amount(request.amount, scale)?;
+        // Money an admin takes out of someone else's account is an
+        // adjustment, and like a grant it says why.
+        let adjusts_another = source
+            .owner_id
+            .is_some_and(|owner| access.principal().user() != Some(owner));
+        if adjusts_another && request.memo.is_none_or(|memo| memo.trim().is_empty()) {
+            return Err(ServiceError::invalid(
+                "memo",
+                "reason_required",
+                "a transfer out of an account someone else owns is an adjustment: give its reason as the memo",
+            ));
+        }
         let caps = limits::caps_of(&mut *tx, &source).await?;
         let transfer = NewTransfer {
             id: TransferId::new(),
