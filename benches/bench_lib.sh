@@ -7,8 +7,15 @@
 
 PB_VERSION=0.40.6
 PEER="$ROOT/benches/peer"
-BIN="$ROOT/target/release/bulkhead"
-CEILING_BIN="$ROOT/target/release/examples/ceiling"
+# where cargo builds: CARGO_TARGET_DIR when set (relative to the repository,
+# where build_bulkhead runs cargo), else the repository's target/
+case "${CARGO_TARGET_DIR:-}" in
+  "") TARGET_DIR="$ROOT/target" ;;
+  /*) TARGET_DIR="$CARGO_TARGET_DIR" ;;
+  *) TARGET_DIR="$ROOT/$CARGO_TARGET_DIR" ;;
+esac
+BIN="$TARGET_DIR/release/bulkhead"
+CEILING_BIN="$TARGET_DIR/release/examples/ceiling"
 PG_BASE_URL="${BULKHEAD_BENCH_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
 # a Citus coordinator's superuser URL, in a database where its workers are registered
 CITUS_BASE_URL="${BULKHEAD_BENCH_CITUS_URL:-}"
@@ -104,11 +111,17 @@ start_bulkhead() {
   local logf=$1
   shift
   # Limits far above any load the benchmarks send (one user, one address),
-  # still counted; set these variables to measure other limits.
-  BULKHEAD_LOG=warn \
-    BULKHEAD_DEFAULT_PLAN=${BULKHEAD_DEFAULT_PLAN:-enterprise} \
-    BULKHEAD_RATE_LIMIT_AUTH_PER_ADDRESS=${BULKHEAD_RATE_LIMIT_AUTH_PER_ADDRESS:-100000000} \
-    BULKHEAD_RATE_LIMIT_PER_PRINCIPAL=${BULKHEAD_RATE_LIMIT_PER_PRINCIPAL:-100000000} \
+  # still counted; set these variables to measure other limits, or to
+  # "default" for the server's own.
+  local limits=() name value
+  for name in BULKHEAD_RATE_LIMIT_AUTH_PER_ADDRESS BULKHEAD_RATE_LIMIT_PER_PRINCIPAL; do
+    value=${!name:-100000000}
+    [ "$value" = default ] || limits+=("$name=$value")
+  done
+  env -u BULKHEAD_RATE_LIMIT_AUTH_PER_ADDRESS -u BULKHEAD_RATE_LIMIT_PER_PRINCIPAL \
+    BULKHEAD_LOG=warn \
+    BULKHEAD_DEFAULT_PLAN="${BULKHEAD_DEFAULT_PLAN:-enterprise}" \
+    "${limits[@]}" \
     "$BIN" serve --addr 127.0.0.1:0 "$@" >"$logf" 2>&1 &
   BH_PID=$!
   STARTED_PIDS+=("$BH_PID")
