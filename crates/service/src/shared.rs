@@ -23,8 +23,11 @@ use crate::context::{Actor, Principal, RequestContext, TenantAccess};
 use crate::denials::{Denial, DenialTally};
 use crate::services::AuthSettings;
 
+mod gate;
 mod lookups;
 mod resolve;
+
+use gate::{GatePass, TenantGate};
 
 /// The state shared by the area services.
 pub(crate) struct Core {
@@ -34,6 +37,8 @@ pub(crate) struct Core {
     pub(crate) cache: Arc<AuthCache>,
     /// Outsiders' denied attempts, summarised into the platform's log.
     pub(crate) denials: DenialTally,
+    /// How many transactions one tenant may hold at once.
+    gate: TenantGate,
     /// Keys the stand-in tenant id that a reference to a missing tenant
     /// is looked up under (`Core::tenant_access`), so that those ids
     /// cannot be predicted from outside.
@@ -59,6 +64,14 @@ impl Core {
         Ok(Self {
             denials: DenialTally::new(Arc::clone(&clock)),
             phantom_key: crate::secrets::random_secret()?,
+            gate: TenantGate::new(
+                store
+                    .pool_stats()
+                    .iter()
+                    .map(|pool| TenantGate::share_of(pool.max))
+                    .max()
+                    .unwrap_or(2),
+            ),
             store,
             clock,
             settings,
@@ -224,14 +237,20 @@ pub(crate) struct Permit<'a> {
 }
 
 impl<'a> Permit<'a> {
-    /// Opens the tenant's transaction.
+    /// Opens the tenant's transaction, once the tenant has a place among
+    /// its transactions in flight (see [`gate`]).
     pub(crate) async fn open(self, access: Access) -> Result<TenantWork<'a>, ServiceError> {
+        let pass = self.core.gate.enter(self.access.tenant_id()).await;
         let tx = self
             .core
             .store
             .tenant(self.access.tenant_id(), access)
             .await?;
-        Ok(TenantWork { tx, permit: self })
+        Ok(TenantWork {
+            tx,
+            _pass: pass,
+            permit: self,
+        })
     }
 
     /// A successful action's audit entry, by the caller, from this request.
@@ -278,6 +297,9 @@ impl<'a> Permit<'a> {
 /// It reads and writes as the transaction does (it derefs to it).
 pub(crate) struct TenantWork<'a> {
     tx: Box<dyn TenantTx>,
+    /// Dropped after `tx` (fields drop in order): the place is given back
+    /// once the transaction has ended.
+    _pass: GatePass,
     pub(crate) permit: Permit<'a>,
 }
 
@@ -318,6 +340,7 @@ impl TenantWork<'_> {
     ) -> ServiceError {
         let permit = self.permit;
         drop(self.tx);
+        drop(self._pass);
         permit.deny(action, resource, details).await
     }
 
