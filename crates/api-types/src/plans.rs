@@ -106,20 +106,35 @@ pub struct UsageCounts {
     pub storage_bytes: u64,
     pub collections: u64,
     pub api_keys: u64,
+    /// The tenant's requests in the current UTC minute (since `hh:mm:00`)
+    /// as counted by the server process that answers: with several
+    /// processes behind a load balancer, that process's share only.
     pub requests_this_minute: u64,
 }
 
 /// One UTC day of a tenant's metered use.
+///
+/// Each server process counts in memory and adds its counts to the
+/// stored day every flush interval (`metering_flush_interval`, 60 s by
+/// default) and when it stops; the answer is the stored day plus what the
+/// answering process has not flushed yet. Other processes' unflushed
+/// counts (at most one interval's) show after their next flush, and a
+/// crashed process's are lost.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct UsageDay {
     /// `YYYY-MM-DD`.
     #[schema(example = "2026-12-06")]
     pub day: String,
+    /// Requests that named the tenant and passed its rate limits, whatever
+    /// they answered.
     pub requests: u64,
+    /// Records created (an idempotent replay is not a new record).
     pub records_created: u64,
-    /// The tenant's stored bytes at the day's end (or now, for today).
+    /// The tenant's stored bytes: now, for today; for a past day, as of the
+    /// last flush that counted use on it, or for a day without use, as of
+    /// the last day before it with use (0 before metering began).
     pub storage_bytes: u64,
-    /// Distinct users who made a request that day.
+    /// Distinct users who made a request that day (API keys are not users).
     pub active_users: u64,
 }
 
@@ -129,7 +144,8 @@ pub struct UsageView {
     pub plan: String,
     pub limits: PlanLimitsView,
     pub usage: UsageCounts,
-    /// The last `days` UTC days, oldest first.
+    /// The last `days` UTC days, oldest first, today last; a day without
+    /// use is there with zero counts.
     pub daily: Vec<UsageDay>,
 }
 

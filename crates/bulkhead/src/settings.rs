@@ -47,6 +47,9 @@ pub const DEFAULT_DATABASE_POOL_SIZE: u32 = 16;
 pub const MAX_DATABASE_POOL_SIZE: u32 = 1000;
 /// What every Redis key of this deployment starts with, unless set.
 pub const DEFAULT_REDIS_KEY_PREFIX: &str = "bulkhead:";
+/// How often metered use is written, unless set: what a crash can lose of
+/// the request counts, and one transaction per active tenant this often.
+pub const DEFAULT_METERING_FLUSH_INTERVAL: Duration = Duration::from_secs(60);
 
 /// Everything the binary is configured with.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -97,6 +100,9 @@ pub struct Settings {
     /// What this deployment's Redis keys start with.
     pub redis_key_prefix: String,
     pub rate_limits: RateLimitSettings,
+    /// How often each process writes the use it metered (requests, records
+    /// created, active users); a crash loses at most this much of it.
+    pub metering_flush_interval: Duration,
     /// `BULKHEAD_*` variables that name no setting (likely typos), to warn
     /// about once logging is up.
     pub unknown_env: Vec<String>,
@@ -129,6 +135,7 @@ pub struct Layer {
     pub redis_url: Option<DatabaseUrl>,
     pub redis_key_prefix: Option<String>,
     pub rate_limits: RateLimitLayer,
+    pub metering_flush_interval: Option<Duration>,
 }
 
 /// The config file's keys. Unknown keys are an error: a misspelt key would
@@ -157,6 +164,7 @@ struct FileSettings {
     redis_url: Option<String>,
     redis_key_prefix: Option<String>,
     rate_limits: Option<rate_limits::RateLimitFile>,
+    metering_flush_interval: Option<Seconds>,
 }
 
 /// A number of seconds in the config file: `10` or `0.5`.
@@ -169,11 +177,18 @@ enum Seconds {
 
 impl Seconds {
     fn duration(self) -> Result<Duration, String> {
+        self.seconds().and_then(checked_timeout)
+    }
+
+    fn interval(self) -> Result<Duration, String> {
+        self.seconds().and_then(checked_interval)
+    }
+
+    fn seconds(self) -> Result<Duration, String> {
         match self {
-            Seconds::Whole(whole) => checked_timeout(Duration::from_secs(whole)),
+            Seconds::Whole(whole) => Ok(Duration::from_secs(whole)),
             Seconds::Fraction(fraction) => Duration::try_from_secs_f64(fraction)
-                .map_err(|_| format!("{fraction} is not a number of seconds"))
-                .and_then(checked_timeout),
+                .map_err(|_| format!("{fraction} is not a number of seconds")),
         }
     }
 }
@@ -199,7 +214,7 @@ pub enum SettingsError {
 }
 
 /// The environment variables that are settings, and what they set.
-const ENV_VARS: [&str; 22] = [
+const ENV_VARS: [&str; 23] = [
     "BULKHEAD_ADDR",
     "BULKHEAD_DATA_DIR",
     "BULKHEAD_DATABASE_URL",
@@ -222,6 +237,7 @@ const ENV_VARS: [&str; 22] = [
     "BULKHEAD_METRICS_TENANT_LABELS",
     "BULKHEAD_REDIS_URL",
     "BULKHEAD_REDIS_KEY_PREFIX",
+    "BULKHEAD_METERING_FLUSH_INTERVAL",
 ];
 
 impl Layer {
@@ -315,6 +331,10 @@ impl Layer {
                 }
                 "BULKHEAD_REDIS_URL" => layer.redis_url = Some(DatabaseUrl::new(value)),
                 "BULKHEAD_REDIS_KEY_PREFIX" => layer.redis_key_prefix = Some(value),
+                "BULKHEAD_METERING_FLUSH_INTERVAL" => {
+                    layer.metering_flush_interval =
+                        Some(parse_interval(&value).map_err(|message| invalid(&message))?);
+                }
                 name if rate_limits::ENV_VARS.contains(&name) => layer
                     .rate_limits
                     .set_env(name, &value)
@@ -399,6 +419,14 @@ impl Layer {
             metrics_tenant_labels: file.metrics_tenant_labels,
             redis_url: file.redis_url.map(DatabaseUrl::new),
             redis_key_prefix: file.redis_key_prefix,
+            metering_flush_interval: file
+                .metering_flush_interval
+                .map(|seconds| {
+                    seconds
+                        .interval()
+                        .map_err(|message| invalid("metering_flush_interval", message))
+                })
+                .transpose()?,
             rate_limits: match file.rate_limits {
                 Some(table) => table
                     .layer()
@@ -439,6 +467,9 @@ impl Layer {
             redis_url: self.redis_url.or(lower.redis_url),
             redis_key_prefix: self.redis_key_prefix.or(lower.redis_key_prefix),
             rate_limits: self.rate_limits.or(lower.rate_limits),
+            metering_flush_interval: self
+                .metering_flush_interval
+                .or(lower.metering_flush_interval),
         }
     }
 }
@@ -536,6 +567,9 @@ pub fn merge(flags: Layer, env: Layer, file: Layer) -> Result<Settings, Settings
             .redis_key_prefix
             .unwrap_or_else(|| DEFAULT_REDIS_KEY_PREFIX.to_owned()),
         rate_limits: layer.rate_limits.resolve(),
+        metering_flush_interval: layer
+            .metering_flush_interval
+            .unwrap_or(DEFAULT_METERING_FLUSH_INTERVAL),
         unknown_env: Vec::new(),
     })
 }
@@ -576,6 +610,30 @@ fn parse_seconds(text: &str) -> Result<Duration, String> {
     let duration = Duration::try_from_secs_f64(seconds)
         .map_err(|_| format!("{text:?} is not a number of seconds"))?;
     checked_timeout(duration)
+}
+
+/// The longest flush interval accepted: beyond an hour, a crash would
+/// take an hour's metered requests with it.
+pub const MAX_FLUSH_INTERVAL: Duration = Duration::from_secs(3600);
+
+fn parse_interval(text: &str) -> Result<Duration, String> {
+    let seconds: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("{text:?} is not a number of seconds"))?;
+    let duration = Duration::try_from_secs_f64(seconds)
+        .map_err(|_| format!("{text:?} is not a number of seconds"))?;
+    checked_interval(duration)
+}
+
+fn checked_interval(duration: Duration) -> Result<Duration, String> {
+    if duration.is_zero() || duration > MAX_FLUSH_INTERVAL {
+        return Err(format!(
+            "an interval must be more than 0 and at most {} seconds",
+            MAX_FLUSH_INTERVAL.as_secs()
+        ));
+    }
+    Ok(duration)
 }
 
 fn checked_timeout(duration: Duration) -> Result<Duration, String> {

@@ -81,7 +81,8 @@ async fn authenticate(parts: &mut Parts, state: &AppState) -> Result<Principal, 
 /// handler reaches a tenant. A tenant the principal does not belong to is
 /// 404 `tenant_not_found`, exactly like one that does not exist. The
 /// request counts against the tenant's rate limit and the principal's (a
-/// request for a tenant it cannot reach, against the principal's alone).
+/// request for a tenant it cannot reach, against the principal's alone),
+/// and, once let through, in the tenant's metered use.
 #[derive(Debug, Clone)]
 pub struct Tenant(pub TenantAccess);
 
@@ -117,6 +118,8 @@ impl FromRequestParts<AppState> for Tenant {
         {
             Ok(access) => {
                 rate_limit::count_tenant(parts, state, &access, &ctx).await?;
+                // In memory; flushed to the tenant's metered use later.
+                state.services.metering.note_request(&access);
                 // Only there when the operator labels request metrics by tenant.
                 if let Some(slot) = parts.extensions.get::<TenantSlot>() {
                     slot.set(access.tenant_id());

@@ -22,6 +22,8 @@
 //!   - [`Ledger`]: accounts in integer minor units and the transfers
 //!     between them ([`ledger`]);
 //!   - [`Plans`]: plans, their assignment, and tenants' usage;
+//!   - [`Metering`]: requests, records created and active users counted
+//!     in memory and flushed by hour and day ([`metering`]);
 //!   - [`Admin`]: the audited platform path;
 //!   - [`RateLimits`]: requests per minute per client address, principal
 //!     and tenant, and caps on open realtime subscriptions ([`rate_limits`]).
@@ -47,6 +49,7 @@ pub mod invitations;
 pub mod keys;
 pub mod ledger;
 mod members;
+pub mod metering;
 pub mod page;
 pub mod passwords;
 pub mod plans;
@@ -71,6 +74,7 @@ pub use data::Data;
 pub use error::{FieldError, ServiceError};
 pub use keys::Keys;
 pub use ledger::Ledger;
+pub use metering::Metering;
 pub use page::Paged;
 pub use plans::Plans;
 pub use rate_limits::{RateLimitSettings, RateLimits};

@@ -11,6 +11,7 @@ use bulkhead_domain::Permission;
 use bulkhead_domain::audit::Outcome;
 use bulkhead_domain::ledger::Markup;
 use bulkhead_domain::plan::{PlanLimits, PlanName, PlanTerms};
+use bulkhead_store::metering::UsageDay;
 use bulkhead_store::plans::{Plan, TenantUsage};
 use bulkhead_store::{Access, ConflictKind, Invalidation, StoreError, Tenant};
 use serde_json::json;
@@ -48,6 +49,13 @@ pub struct TenantUsageReport {
     pub plan: PlanName,
     pub limits: PlanLimits,
     pub usage: TenantUsage,
+    /// The tenant's requests to this process in the current UTC minute
+    /// (each process counts its own; see [`crate::metering`]).
+    pub requests_this_minute: u64,
+    /// The last days asked for, oldest first, today last: what is stored,
+    /// with what this process counted and has not flushed yet added in
+    /// (see [`crate::metering`] for days without a row).
+    pub daily: Vec<UsageDay>,
 }
 
 fn parse_markup(markup: &str) -> Result<Markup, ServiceError> {
@@ -97,29 +105,36 @@ impl Plans {
         Ok(self.core.plan_of(access.tenant()).await?.limits)
     }
 
-    /// The tenant's plan, its limits and what it holds (`usage.read`).
+    /// The tenant's plan, its limits, what it holds, and its metered use
+    /// over the last `days` UTC days (`usage.read`).
     pub async fn usage(
         &self,
         access: &TenantAccess,
+        days: u32,
         ctx: &RequestContext,
     ) -> Result<TenantUsageReport, ServiceError> {
-        let mut tx = self
+        let permit = self
             .core
-            .tenant_work(
-                access,
-                ctx,
-                Permission::UsageRead,
-                "usage.read",
-                Access::Read,
-            )
+            .permit(access, ctx, Permission::UsageRead, "usage.read")
             .await?;
+        let meter = &self.core.meter;
+        // Before the transaction: a flush waited for holds no connection.
+        let flushes = meter.hold_flushes().await;
+        let mut tx = permit.open(Access::Read).await?;
+        let now = self.core.now();
         let usage = tx.usage().await?;
+        let daily = meter
+            .daily(&mut *tx, now, days, usage.storage_bytes)
+            .await?;
         drop(tx);
+        drop(flushes);
         let tenant = access.tenant();
         Ok(TenantUsageReport {
             plan: parse_plan_name("plan", &tenant.plan)?,
             limits: self.core.plan_of(tenant).await?.limits,
             usage,
+            requests_this_minute: meter.requests_this_minute(tenant.id, now),
+            daily,
         })
     }
 

@@ -322,6 +322,8 @@ impl Data {
         self.record_written(&mut tx, &record, EventKind::Create, body)
             .await?;
         tx.commit().await?;
+        // Metered once committed: a refused or failed create is no record.
+        self.core.meter.records_created(access.tenant_id(), 1, now);
         Ok(RecordCreated::New(record))
     }
 

@@ -14,6 +14,7 @@ use crate::cache::AuthCache;
 use crate::data::Data;
 use crate::keys::Keys;
 use crate::ledger::Ledger;
+use crate::metering::Metering;
 use crate::plans::Plans;
 use crate::rate_limits::{RateLimitSettings, RateLimits};
 use crate::realtime::RealtimeHub;
@@ -85,6 +86,8 @@ pub struct Services {
     pub admin: Admin,
     /// Requests per minute and open realtime subscriptions.
     pub rate_limits: RateLimits,
+    /// Requests, records created and active users, counted and flushed.
+    pub metering: Metering,
     core: Arc<Core>,
     realtime: Arc<RealtimeHub>,
 }
@@ -137,6 +140,7 @@ impl Services {
             rate_limits,
             ledger: Ledger::new(Arc::clone(&core)),
             plans: Plans::new(Arc::clone(&core)),
+            metering: Metering::new(Arc::clone(&core)),
             admin: Admin::new(Arc::clone(&core)),
             core,
             realtime,

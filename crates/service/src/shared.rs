@@ -7,8 +7,10 @@
 //! [`Permit`] (both at once: [`Core::tenant_work`]). The [`TenantWork`] it
 //! opens drafts the request's audit entries and gives the transaction up
 //! before recording a refusal, so a request never holds two transactions.
-//! Quotas, metering and rate limits belong in the permit, so that no
-//! tenant use case can pass them by.
+//! Quotas are checked below the permit, by the tenant transaction's
+//! commit; rate limits and metering where a request's tenant is resolved
+//! (the only way to a `TenantAccess`), so that no tenant use case can pass
+//! them by.
 
 use std::sync::Arc;
 
@@ -21,6 +23,7 @@ use crate::ServiceError;
 use crate::cache::AuthCache;
 use crate::context::{Actor, Principal, RequestContext, TenantAccess};
 use crate::denials::{Denial, DenialTally};
+use crate::metering::Meter;
 use crate::services::AuthSettings;
 
 mod gate;
@@ -39,6 +42,8 @@ pub(crate) struct Core {
     pub(crate) denials: DenialTally,
     /// How many transactions one tenant may hold at once.
     gate: TenantGate,
+    /// Metered use counted in this process, not yet flushed.
+    pub(crate) meter: Meter,
     /// Keys the stand-in tenant id that a reference to a missing tenant
     /// is looked up under (`Core::tenant_access`), so that those ids
     /// cannot be predicted from outside.
@@ -63,6 +68,7 @@ impl Core {
     ) -> Result<Self, ServiceError> {
         Ok(Self {
             denials: DenialTally::new(Arc::clone(&clock)),
+            meter: Meter::default(),
             phantom_key: crate::secrets::random_secret()?,
             gate: TenantGate::new(
                 store

@@ -384,3 +384,27 @@ pub fn charge(
         caps: bulkhead_store::ledger::Caps::NONE,
     }
 }
+
+/// One flush's metered use: `requests` and `records_created` in the hour
+/// of `at`, and `users` on its day; users of days before the day before
+/// `at`'s are forgotten (as the service's flush asks).
+pub fn metered_use(
+    at: OffsetDateTime,
+    requests: u64,
+    records_created: u64,
+    users: &[UserId],
+) -> bulkhead_store::metering::MeteredUse {
+    use bulkhead_store::metering::{MeteredHour, MeteredUse, MeteredUsers, day_of, hour_of};
+    MeteredUse {
+        hours: vec![MeteredHour {
+            hour: hour_of(at),
+            requests,
+            records_created,
+        }],
+        users: vec![MeteredUsers {
+            day: day_of(at),
+            users: users.to_vec(),
+        }],
+        forget_users_before: day_of(at) - Duration::days(1),
+    }
+}

@@ -15,8 +15,9 @@
 //! [`reference`] evaluation of filters and orders, and [`ledger`] those of
 //! the ledger (accounts, transfers, postings, and their invariants under
 //! concurrency), which [`ledger_model`] checks against a reference ledger
-//! under random operations, and [`quotas`] those of plans and the usage
-//! their quotas are checked against. [`model`] runs random
+//! under random operations, [`quotas`] those of plans and the usage
+//! their quotas are checked against, and [`metering`] those of metered
+//! use (flushes adding up by hour and day, active users counted once). [`model`] runs random
 //! sequences of record operations on two tenants against an in-memory model.
 //! [`bench`] is what the backends' isolation benchmarks share, [`plans`]
 //! the data their query-plan tests plan over.
@@ -34,6 +35,7 @@ pub mod fixtures;
 pub mod isolation;
 pub mod ledger;
 pub mod ledger_model;
+pub mod metering;
 pub mod model;
 pub mod plans;
 pub mod quotas;
@@ -160,6 +162,11 @@ macro_rules! conformance_suite {
             usage_counts_every_write_and_takes_back_what_is_deleted,
             a_quota_refuses_the_whole_commit_that_grows_it_past_the_limit,
             creates_at_a_quotas_edge_under_concurrency_admit_exactly_what_remains,
+        );
+        $crate::conformance_suite!(@cases $fresh; metering;
+            metered_use_adds_up_by_hour_and_day_across_flushes,
+            a_flush_of_many_users_counts_each_once,
+            concurrent_flushes_of_one_day_add_up,
         );
         $crate::conformance_suite!(@cases $fresh; ledger_model;
             the_ledger_matches_a_reference_model_under_random_operations,

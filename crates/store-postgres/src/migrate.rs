@@ -36,7 +36,9 @@ const MIGRATIONS_GRANT: (&str, &str) = ("_sqlx_migrations", "SELECT");
 /// subject to row-level security, so it is never granted). The audit log,
 /// the record events and the ledger's transfers and postings are
 /// insert-only; a ledger account is never deleted but with its tenant.
-/// Idempotency keys are deleted by the retention sweep. The match is
+/// Idempotency keys are deleted by the retention sweep, the users
+/// remembered for a day's active users by the metering flush. Metered
+/// hours and days are only ever added to. The match is
 /// exhaustive so that a new [`TenantTable`] needs its privileges written
 /// here to compile.
 pub const fn tenant_privileges(table: TenantTable) -> &'static str {
@@ -54,8 +56,12 @@ pub const fn tenant_privileges(table: TenantTable) -> &'static str {
         TenantTable::LedgerAccounts
         | TenantTable::LedgerHolds
         | TenantTable::LedgerLimitProfiles
-        | TenantTable::TenantUsage => "SELECT, INSERT, UPDATE",
-        TenantTable::AuditPersonal | TenantTable::RecordUniqueValues => "SELECT, INSERT, DELETE",
+        | TenantTable::TenantUsage
+        | TenantTable::UsageHours
+        | TenantTable::UsageDays => "SELECT, INSERT, UPDATE",
+        TenantTable::AuditPersonal
+        | TenantTable::RecordUniqueValues
+        | TenantTable::UsageDayUsers => "SELECT, INSERT, DELETE",
         TenantTable::IdempotencyKeys => "SELECT, INSERT, UPDATE, DELETE",
     }
 }

@@ -69,6 +69,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "plans_and_usage",
         sql: include_str!("../migrations/0011_plans_and_usage.sql"),
     },
+    Migration {
+        version: 12,
+        name: "metering",
+        sql: include_str!("../migrations/0012_metering.sql"),
+    },
 ];
 
 /// Why the schema could not be brought up to date, or is not.

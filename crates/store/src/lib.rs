@@ -8,7 +8,7 @@
 //!   has no way to name tenant B. Its methods are grouped by area, one trait
 //!   each ([`Members`], [`ApiKeys`], [`Invitations`], [`AuditLog`],
 //!   [`Collections`], [`Records`], [`RecordEvents`], [`IdempotencyKeys`],
-//!   [`Ledger`], [`Usage`], [`TenantRow`]), which `TenantTx` requires.
+//!   [`Ledger`], [`Usage`], [`Metering`], [`TenantRow`]), which `TenantTx` requires.
 //! - [`PlatformTx`], the explicitly named system path over platform tables
 //!   ([`Users`], the [`TenantRegistry`], [`Plans`], [`Sessions`], [`SigningKeys`], the
 //!   [`PlatformAuditLog`]). It cannot reach tenant-owned rows at all;
@@ -26,6 +26,7 @@ mod document;
 mod error;
 pub mod invalidation;
 pub mod ledger;
+pub mod metering;
 pub mod model;
 pub mod plans;
 mod platform;
@@ -44,8 +45,8 @@ pub use records::*;
 pub use store::{Access, Backend, NoticeListener, PoolStats, Store};
 pub use tables::TenantTable;
 pub use tenant::{
-    ApiKeys, AuditLog, Collections, IdempotencyKeys, Invitations, Ledger, Members, RecordEvents,
-    Records, TenantRow, TenantTx, Usage,
+    ApiKeys, AuditLog, Collections, IdempotencyKeys, Invitations, Ledger, Members, Metering,
+    RecordEvents, Records, TenantRow, TenantTx, Usage,
 };
 
 /// The store's traits, for code that implements them or names them:
@@ -57,7 +58,7 @@ pub mod prelude {
     };
     pub use crate::store::Store;
     pub use crate::tenant::{
-        ApiKeys, AuditLog, Collections, IdempotencyKeys, Invitations, Ledger, Members,
+        ApiKeys, AuditLog, Collections, IdempotencyKeys, Invitations, Ledger, Members, Metering,
         RecordEvents, Records, TenantRow, TenantTx, Usage,
     };
 }

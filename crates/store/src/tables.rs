@@ -53,11 +53,20 @@ pub enum TenantTable {
     /// What the tenant holds of what its plan may cap: one row, kept by
     /// every write's commit.
     TenantUsage,
+    /// Metered requests and records created, one row per UTC hour, summed
+    /// by every process's flushes.
+    UsageHours,
+    /// Metered use per UTC day: the sums of its hours, the stored bytes
+    /// and the active users.
+    UsageDays,
+    /// Which users were already counted among a day's active users, so
+    /// that several processes count each once; kept for two days.
+    UsageDayUsers,
 }
 
 impl TenantTable {
     /// Every tenant table, each after the tables its foreign keys reference.
-    pub const ALL: [TenantTable; 17] = [
+    pub const ALL: [TenantTable; 20] = [
         Self::Memberships,
         Self::ApiKeys,
         Self::Invitations,
@@ -75,6 +84,9 @@ impl TenantTable {
         Self::LedgerLimitProfiles,
         Self::LedgerCharges,
         Self::TenantUsage,
+        Self::UsageHours,
+        Self::UsageDays,
+        Self::UsageDayUsers,
     ];
 
     /// The table's name in both backends' schemas.
@@ -97,6 +109,9 @@ impl TenantTable {
             Self::LedgerLimitProfiles => "ledger_limit_profiles",
             Self::LedgerCharges => "ledger_charges",
             Self::TenantUsage => "tenant_usage",
+            Self::UsageHours => "usage_hours",
+            Self::UsageDays => "usage_days",
+            Self::UsageDayUsers => "usage_day_users",
         }
     }
 

@@ -94,6 +94,14 @@ async fn serve(
     }
     let app = bulkhead_http::router(state);
     let background = tokio::spawn(background_work(Arc::clone(&services)));
+    // Not aborted with the other chores: told to stop, it finishes a flush
+    // it is in, then writes what the last requests counted.
+    let (stop_metering, metering_stopped) = tokio::sync::oneshot::channel();
+    let metering = tokio::spawn(metering_flushes(
+        Arc::clone(&services),
+        settings.metering_flush_interval,
+        metering_stopped,
+    ));
     // The announcement is the contract with whoever started us (tests,
     // scripts, people): the port is bound and requests are accepted.
     output::line(format_args!("listening on http://{addr}"))?;
@@ -111,6 +119,11 @@ async fn serve(
     background.abort();
     if let Some(upkeep) = upkeep {
         upkeep.abort();
+    }
+    // Every request has been answered: what they counted is final.
+    let _ = stop_metering.send(());
+    if let Err(error) = metering.await {
+        tracing::error!(%error, "the metering flushes ended abnormally");
     }
     // Last-use times noted since the last flush would otherwise be lost.
     if let Err(error) = services.flush_api_key_usage().await {
@@ -198,6 +211,42 @@ const KEY_RELOAD_INTERVAL: Duration = Duration::from_secs(60);
 /// How often expired idempotency keys are swept: they are kept at least
 /// `IDEMPOTENCY_KEY_RETENTION`, and at most this much longer.
 const IDEMPOTENCY_SWEEP_INTERVAL: Duration = Duration::from_secs(60 * 60);
+
+/// Writes the metered use every `every`, until told to stop; then once
+/// more, so that a graceful shutdown loses nothing. A crash loses what was
+/// counted since the last flush (see `bulkhead_service::metering`).
+async fn metering_flushes(
+    services: Arc<Services>,
+    every: Duration,
+    mut stop: tokio::sync::oneshot::Receiver<()>,
+) {
+    let mut flush = tokio::time::interval(every);
+    flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // The first tick is at once, with nothing counted yet.
+    flush.tick().await;
+    loop {
+        tokio::select! {
+            _ = flush.tick() => flush_metering(&services).await,
+            _ = &mut stop => break,
+        }
+    }
+    flush_metering(&services).await;
+}
+
+async fn flush_metering(services: &Services) {
+    match services.metering.flush().await {
+        Ok(report) if report.written + report.dropped > 0 => {
+            tracing::debug!(
+                written = report.written,
+                dropped = report.dropped,
+                "metered use flushed"
+            );
+        }
+        Ok(_) => {}
+        // Each tenant that failed was logged, and its counts were kept.
+        Err(error) => tracing::warn!(%error, "could not flush all metered use"),
+    }
+}
 
 /// Periodic chores of a running server, until aborted at shutdown.
 async fn background_work(services: Arc<Services>) {

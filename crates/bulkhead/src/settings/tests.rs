@@ -90,6 +90,7 @@ fn each_setting_follows_the_same_precedence() {
         metrics_tenant_labels: Some(tag == "1"),
         redis_url: Some(DatabaseUrl::new(format!("redis://r{tag}:6379"))),
         redis_key_prefix: Some(format!("p{tag}:")),
+        metering_flush_interval: Some(Duration::from_secs(60 + tag.parse::<u64>().unwrap())),
         rate_limits: RateLimitLayer {
             auth_per_address: Some(cap(tag, 10)),
             per_principal: Some(cap(tag, 20)),
@@ -120,6 +121,7 @@ fn each_setting_follows_the_same_precedence() {
         metrics_tenant_labels: tag == "1",
         redis_url: Some(DatabaseUrl::new(format!("redis://r{tag}:6379"))),
         redis_key_prefix: format!("p{tag}:"),
+        metering_flush_interval: Duration::from_secs(60 + tag.parse::<u64>().unwrap()),
         rate_limits: RateLimitSettings {
             auth_per_address: cap(tag, 10).get(),
             per_principal: cap(tag, 20).get(),
@@ -169,6 +171,7 @@ fn environment_variables_map_to_settings() {
             ("BULKHEAD_METRICS_TENANT_LABELS", "true"),
             ("BULKHEAD_REDIS_URL", "redis://127.0.0.1:6379"),
             ("BULKHEAD_REDIS_KEY_PREFIX", "app1:"),
+            ("BULKHEAD_METERING_FLUSH_INTERVAL", "0.25"),
             ("BULKHEAD_RATE_LIMIT_AUTH_PER_ADDRESS", "30"),
             ("BULKHEAD_RATE_LIMIT_PER_PRINCIPAL", "off"),
             ("BULKHEAD_RATE_LIMIT_PER_TENANT", "1200"),
@@ -211,6 +214,7 @@ fn environment_variables_map_to_settings() {
             metrics_tenant_labels: Some(true),
             redis_url: Some(DatabaseUrl::new("redis://127.0.0.1:6379")),
             redis_key_prefix: Some("app1:".into()),
+            metering_flush_interval: Some(Duration::from_millis(250)),
             rate_limits: RateLimitLayer {
                 auth_per_address: Some(Cap::At(NonZeroU32::new(30).unwrap())),
                 per_principal: Some(Cap::Off),
@@ -250,8 +254,10 @@ fn the_file_accepts_every_documented_key() {
         database_pool_size = 32
         metrics_token_file = "/run/metrics-token"
         metrics_tenant_labels = true
+        metering_flush_interval = 30
         "#,
     );
+    assert_eq!(layer.metering_flush_interval, Some(Duration::from_secs(30)));
     assert_eq!(layer.metrics_token_file, Some("/run/metrics-token".into()));
     assert_eq!(layer.metrics_tenant_labels, Some(true));
     assert_eq!(layer.addr, Some(addr("127.0.0.1:9000")));
@@ -282,6 +288,7 @@ fn rate_limits_default_to_the_documented_values_and_off_turns_one_off() {
     );
     assert_eq!(settings.redis_url, None);
     assert_eq!(settings.redis_key_prefix, "bulkhead:");
+    assert_eq!(settings.metering_flush_interval, Duration::from_secs(60));
     let file = file(
         r#"
         redis_url = "redis://cache:6379/2"
@@ -542,6 +549,27 @@ fn metrics_are_off_and_unlabelled_by_tenant_unless_set() {
         .to_string();
     assert!(
         error.starts_with("invalid BULKHEAD_METRICS_TENANT_LABELS: "),
+        "{error}"
+    );
+}
+
+#[test]
+fn a_flush_interval_must_be_more_than_nothing_and_at_most_an_hour() {
+    for bad in ["0", "3601", "soon", "-1"] {
+        let error =
+            Layer::from_env([("BULKHEAD_METERING_FLUSH_INTERVAL".into(), bad.into())]).unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .starts_with("invalid BULKHEAD_METERING_FLUSH_INTERVAL: "),
+            "{bad}: {error}"
+        );
+    }
+    let error = Layer::from_toml("metering_flush_interval = 0", Path::new("x.toml")).unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .contains("metering_flush_interval: an interval must be"),
         "{error}"
     );
 }

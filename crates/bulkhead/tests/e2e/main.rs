@@ -55,6 +55,7 @@ mod records_random_filters;
 mod serve;
 mod startup_errors;
 mod support;
+mod usage;
 
 // The PostgreSQL server and its URLs, spelled as the store crate's tests
 // spell them.

@@ -233,8 +233,18 @@ impl Server {
             .unwrap()
     }
 
-    /// Sends `signal` (a `kill` name such as `TERM`) and waits for the exit.
-    pub async fn stop_with(mut self, signal: &str) -> (ExitStatus, String) {
+    /// Stops the process with SIGTERM, as an operator would (a graceful
+    /// shutdown: requests finish, what is held in memory is written), and
+    /// waits until it is gone.
+    pub async fn terminate(&mut self) -> ExitStatus {
+        self.signal("TERM");
+        timeout(PATIENCE, self.child.wait())
+            .await
+            .expect("the server did not stop")
+            .unwrap()
+    }
+
+    fn signal(&self, signal: &str) {
         let pid = self.child.id().expect("the server already exited");
         let sent = std::process::Command::new("kill")
             .arg(format!("-{signal}"))
@@ -242,6 +252,11 @@ impl Server {
             .status()
             .unwrap();
         assert!(sent.success(), "kill -{signal} {pid} failed");
+    }
+
+    /// Sends `signal` (a `kill` name such as `TERM`) and waits for the exit.
+    pub async fn stop_with(mut self, signal: &str) -> (ExitStatus, String) {
+        self.signal(signal);
         let status = timeout(PATIENCE, self.child.wait())
             .await
             .expect("the server did not stop")

@@ -6,7 +6,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use bulkhead_api_types::{
     AdminTenantView, CreatePlanRequest, PlanLimitsView, PlanList, PlanView, Problem,
-    SetPlanRequest, UpdatePlanRequest, UsageCounts, UsageQuery, UsageView,
+    SetPlanRequest, UpdatePlanRequest, UsageCounts, UsageDay, UsageQuery, UsageView,
 };
 use bulkhead_domain::plan::PlanLimits;
 use bulkhead_service::Plans;
@@ -185,7 +185,7 @@ async fn usage(
             message: format!("from 1 to {MAX_USAGE_DAYS}"),
         }]));
     }
-    let report = plans.usage(&access, &ctx).await?;
+    let report = plans.usage(&access, days, &ctx).await?;
     let held = report.usage;
     Ok(Json(UsageView {
         plan: report.plan.to_string(),
@@ -196,8 +196,18 @@ async fn usage(
             storage_bytes: held.storage_bytes,
             collections: held.collections,
             api_keys: held.api_keys,
-            requests_this_minute: 0,
+            requests_this_minute: report.requests_this_minute,
         },
-        daily: Vec::new(),
+        daily: report.daily.iter().map(usage_day).collect(),
     }))
+}
+
+fn usage_day(day: &bulkhead_store::metering::UsageDay) -> UsageDay {
+    UsageDay {
+        day: day.day.to_string(),
+        requests: day.requests,
+        records_created: day.records_created,
+        storage_bytes: day.storage_bytes,
+        active_users: day.active_users,
+    }
 }

@@ -1,7 +1,7 @@
 //! The use cases, in process, on a real SQLite store with a manual clock:
 //! the policies that depend on time (throttling, refresh grace, session
-//! expiry, the retention of idempotency keys) and on stored state (hash
-//! upgrades), without HTTP.
+//! expiry, the retention of idempotency keys, metering's days) and on
+//! stored state (hash upgrades), without HTTP.
 
 #![allow(
     clippy::unwrap_used,
@@ -12,6 +12,7 @@
 
 mod auth;
 mod idempotency;
+mod metering;
 mod outsiders;
 mod rate_limits;
 mod support;

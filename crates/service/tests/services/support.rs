@@ -25,10 +25,23 @@ impl World {
     }
 
     pub fn with_limits(limits: RateLimitSettings) -> Self {
+        Self::build(limits, |store| store)
+    }
+
+    /// Services over the store as `wrap` wraps it (to inject faults).
+    pub fn with_store(wrap: impl FnOnce(Arc<dyn Store>) -> Arc<dyn Store>) -> Self {
+        Self::build(RateLimitSettings::default(), wrap)
+    }
+
+    fn build(
+        limits: RateLimitSettings,
+        wrap: impl FnOnce(Arc<dyn Store>) -> Arc<dyn Store>,
+    ) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let clock = Arc::new(ManualClock::new(datetime!(2026-06-01 12:00 UTC)));
-        let store: Arc<dyn Store> =
-            Arc::new(SqliteStore::open(&dir.path().join(DATABASE_FILE), clock.now()).unwrap());
+        let store: Arc<dyn Store> = wrap(Arc::new(
+            SqliteStore::open(&dir.path().join(DATABASE_FILE), clock.now()).unwrap(),
+        ));
         let keys = Keys::fixed(KeyRing::from_file_secret(&[9; 32], clock.now()).unwrap());
         let services = Services::with_limits(
             Arc::clone(&store),

@@ -17,6 +17,7 @@ use bulkhead_store::ledger::{
     Caps, Capture, HoldRefusal, LedgerAccountQuery, PostingQuery, SettleHold, SettleRefusal,
     TransferRefusal,
 };
+use bulkhead_store::metering::{MeteredUse, UsageHour, day_of, hour_of};
 use bulkhead_store::{
     AuditQuery, EventKind, IdempotencyClaim, InvitationAcceptance, MembershipChange, Page,
     RecordChange, RecordQuery, TenantTx, Write,
@@ -715,6 +716,68 @@ pub(super) async fn attempt(op: Op, tx: &mut dyn TenantTx, a: TenantId, foreign:
                 ),
                 "A's usage counts A's rows"
             );
+        }
+        Op::ReadMeteredUse => {
+            // A's own flush of 3 requests and 1 record by its owner and
+            // the shared user, in the hour B has 7 and 2 by its own.
+            let (hour, day) = (hour_of(at(0)), day_of(at(0)));
+            let hours = tx.usage_hours(at(-60 * 24), at(60 * 24)).await.unwrap();
+            assert_eq!(
+                hours,
+                vec![UsageHour {
+                    hour,
+                    requests: 3,
+                    records_created: 1
+                }]
+            );
+            let days = tx
+                .usage_days(day.previous_day().unwrap(), day.next_day().unwrap())
+                .await
+                .unwrap();
+            assert_eq!(days.len(), 1, "{days:?}");
+            assert_eq!(
+                (days[0].day, days[0].requests, days[0].records_created),
+                (day, 3, 1)
+            );
+            assert_eq!(days[0].active_users, 2);
+            let before = tx.usage_day_before(day.next_day().unwrap()).await.unwrap();
+            assert_eq!(before, Some(days[0]));
+            assert_eq!(tx.usage_day_before(day).await.unwrap(), None);
+            let mut users = vec![foreign.a_owner, foreign.shared];
+            users.sort();
+            assert_eq!(tx.metered_users(day).await.unwrap(), users);
+        }
+        Op::AddMeteredUse => {
+            let (hour, day) = (hour_of(at(0)), day_of(at(0)));
+            // B's owner and the outsider are new to A's day, the shared
+            // user is not (B remembering them counts for nothing in A).
+            let users = [foreign.owner, foreign.shared, foreign.outsider];
+            tx.add_metered_use(&fixtures::metered_use(at(0), 10, 4, &users))
+                .await
+                .unwrap();
+            let hours = tx.usage_hours(hour, hour).await.unwrap();
+            assert_eq!(
+                (hours[0].requests, hours[0].records_created),
+                (13, 5),
+                "A's hour adds to A's"
+            );
+            let days = tx.usage_days(day, day).await.unwrap();
+            assert_eq!((days[0].requests, days[0].records_created), (13, 5));
+            assert_eq!(days[0].active_users, 4);
+            assert_eq!(
+                days[0].storage_bytes,
+                tx.usage().await.unwrap().storage_bytes,
+                "A's stored bytes"
+            );
+            // Forgetting A's users of the day leaves B's.
+            let forget = MeteredUse {
+                hours: Vec::new(),
+                users: Vec::new(),
+                forget_users_before: day.next_day().unwrap(),
+            };
+            tx.add_metered_use(&forget).await.unwrap();
+            assert!(tx.metered_users(day).await.unwrap().is_empty());
+            assert_eq!(tx.usage_days(day, day).await.unwrap(), days);
         }
         Op::DeleteTenant => {
             assert!(tx.delete_tenant().await.unwrap());

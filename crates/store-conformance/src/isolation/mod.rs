@@ -90,6 +90,11 @@ pub enum Op {
     InsertLedgerAccountWithForeignId,
     /// Reads A's usage, which counts A's rows and none of B's.
     ReadUsage,
+    /// Reads A's metered hours, days and remembered users.
+    ReadMeteredUse,
+    /// Adds use to the hour and day B has use in, with B's users, then
+    /// forgets A's users of that day.
+    AddMeteredUse,
     DeleteTenant,
 }
 
@@ -98,9 +103,10 @@ pub enum Op {
 /// name in A), `InsertRecord` (after `GetRecord`, since it gives A a record
 /// with B's id), `DeleteCollection` (after every record operation),
 /// `InsertLedgerAccountWithForeignId` (after the other ledger operations,
-/// since it gives A an account with B's id) and `DeleteTenant`, which must
-/// come last.
-pub const OPS: [Op; 53] = [
+/// since it gives A an account with B's id), `ReadMeteredUse` (before
+/// `AddMeteredUse`, which changes what it reads) and `DeleteTenant`, which
+/// must come last.
+pub const OPS: [Op; 55] = [
     Op::ReadTenant,
     Op::RenameTenant,
     Op::GetMembership,
@@ -153,6 +159,8 @@ pub const OPS: [Op; 53] = [
     Op::ChargeAcrossTenants,
     Op::InsertLedgerAccountWithForeignId,
     Op::ReadUsage,
+    Op::ReadMeteredUse,
+    Op::AddMeteredUse,
     Op::DeleteTenant,
 ];
 
@@ -213,6 +221,14 @@ impl Op {
                 T::LedgerPostings,
             ],
             Op::ReadUsage => &[T::TenantUsage],
+            Op::ReadMeteredUse => &[T::UsageHours, T::UsageDays, T::UsageDayUsers],
+            // It reads the stored bytes of A's usage for the day.
+            Op::AddMeteredUse => &[
+                T::UsageHours,
+                T::UsageDays,
+                T::UsageDayUsers,
+                T::TenantUsage,
+            ],
             Op::DeleteTenant => &TenantTable::ALL,
         }
     }
@@ -235,6 +251,10 @@ pub async fn run(store: &dyn Store) {
         120
     );
     assert_eq!(b_before.limit_profiles.len(), 1);
+    assert_eq!(b_before.usage_hours.len(), 1);
+    assert_eq!(b_before.usage_days.len(), 1);
+    assert_eq!(b_before.usage_days[0].active_users, 2);
+    assert_eq!(b_before.metered_users.len(), 2);
     assert_eq!(
         b_before.unique_holders,
         vec![

@@ -26,6 +26,8 @@ pub(super) struct Foreign {
     pub(super) owner: UserId,
     pub(super) shared: UserId,
     pub(super) outsider: UserId,
+    /// A's owner (A's own, kept here for the metering operations).
+    pub(super) a_owner: UserId,
     pub(super) api_key: ApiKey,
     pub(super) invitation: Invitation,
     /// A sequence number that exists in B's audit chain but not in A's.
@@ -214,11 +216,27 @@ pub(super) async fn seed(store: &dyn Store) -> (TenantId, TenantId, Foreign) {
         .unwrap();
     tx.commit().await.unwrap();
 
+    // Metered use, each tenant's counted by a flush of its own, in the
+    // same hour, one user in common.
+    for (tenant, requests, records, owner) in [(a.id, 3, 1, owner_a.id), (b.id, 7, 2, owner_b.id)] {
+        let mut tx = store.tenant(tenant, Access::Write).await.unwrap();
+        tx.add_metered_use(&fixtures::metered_use(
+            at(0),
+            requests,
+            records,
+            &[owner, shared.id],
+        ))
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+    }
+
     let [note_1, note_2] = <[Record; 2]>::try_from(notes).unwrap();
     let foreign = Foreign {
         owner: owner_b.id,
         shared: shared.id,
         outsider: outsider.id,
+        a_owner: owner_a.id,
         api_key,
         invitation,
         audit_seq_only_in_b: last_seq,

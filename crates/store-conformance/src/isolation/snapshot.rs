@@ -1,12 +1,13 @@
 //! What one tenant owns, as its own handle sees it: compared before and
 //! after each operation of the isolation table.
 
-use bulkhead_domain::{RecordId, TenantId};
+use bulkhead_domain::{RecordId, TenantId, UserId};
 
 use crate::fixtures::{self, at, hash_of};
 use bulkhead_store::ledger::{
     Charge, LedgerAccount, LedgerAccountQuery, LimitProfileRow, Posting, PostingQuery,
 };
+use bulkhead_store::metering::{UsageDay, UsageHour, day_of};
 use bulkhead_store::plans::TenantUsage;
 use bulkhead_store::{
     Access, ApiKey, AuditEntry, Collection, IdempotencyClaim, Invitation, Membership, Page, Record,
@@ -81,7 +82,15 @@ pub struct TenantSnapshot {
     /// Every charge of every account, account by account, newest first.
     pub ledger_charges: Vec<Charge>,
     pub usage: TenantUsage,
+    /// Every metered hour and day within [`METERED_SPAN_DAYS`] of the
+    /// suite's now, and the users remembered for its day.
+    pub usage_hours: Vec<UsageHour>,
+    pub usage_days: Vec<UsageDay>,
+    pub metered_users: Vec<UserId>,
 }
+
+/// How far around the suite's now a snapshot reads metered use.
+pub const METERED_SPAN_DAYS: i64 = 10;
 
 impl TenantSnapshot {
     pub fn is_empty(&self) -> bool {
@@ -104,6 +113,9 @@ impl TenantSnapshot {
             && self.limit_profiles.is_empty()
             && self.ledger_charges.is_empty()
             && self.usage == TenantUsage::default()
+            && self.usage_hours.is_empty()
+            && self.usage_days.is_empty()
+            && self.metered_users.is_empty()
     }
 }
 
@@ -147,7 +159,15 @@ pub async fn snapshot(store: &dyn Store, tenant: TenantId) -> TenantSnapshot {
         limit_profiles: tx.limit_profiles().await.unwrap(),
         ledger_charges: Vec::new(),
         usage: tx.usage().await.unwrap(),
+        usage_hours: Vec::new(),
+        usage_days: Vec::new(),
+        metered_users: Vec::new(),
     };
+    let span = time::Duration::days(METERED_SPAN_DAYS);
+    let (from, to) = (at(0) - span, at(0) + span);
+    snapshot.usage_hours = tx.usage_hours(from, to).await.unwrap();
+    snapshot.usage_days = tx.usage_days(day_of(from), day_of(to)).await.unwrap();
+    snapshot.metered_users = tx.metered_users(day_of(at(0))).await.unwrap();
     snapshot.ledger_accounts = tx
         .ledger_accounts(&LedgerAccountQuery {
             owner: None,

@@ -15,6 +15,7 @@ mod idempotency;
 mod invitations;
 mod ledger;
 mod members;
+mod metering;
 mod records;
 mod tenant_row;
 mod usage;

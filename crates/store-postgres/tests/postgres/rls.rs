@@ -31,6 +31,10 @@ pub(crate) async fn seed(store: &dyn Store) -> (TenantId, TenantId) {
             .unwrap();
         seed_data_plane(&mut *tx).await;
         seed_ledger(&mut *tx).await;
+        // An hour, a day and a remembered user of metered use.
+        tx.add_metered_use(&fixtures::metered_use(fixtures::t0(), 1, 1, &[owner.id]))
+            .await
+            .unwrap();
         tx.commit().await.unwrap();
         ids.push(tenant.id);
     }

@@ -15,6 +15,7 @@ mod idempotency;
 mod invitations;
 mod ledger;
 mod members;
+mod metering;
 mod records;
 mod tenant_row;
 mod usage;
@@ -33,6 +34,7 @@ pub use idempotency::IdempotencyKeys;
 pub use invitations::Invitations;
 pub use ledger::Ledger;
 pub use members::Members;
+pub use metering::Metering;
 pub use records::Records;
 pub use tenant_row::TenantRow;
 pub use usage::Usage;
@@ -51,6 +53,7 @@ pub trait TenantTx:
     + IdempotencyKeys
     + Ledger
     + Usage
+    + Metering
     + Send
 {
     fn tenant_id(&self) -> TenantId;
