@@ -136,7 +136,7 @@ impl PlanLimits {
 }
 
 /// A plan as a platform admin defines it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PlanTerms {
     pub limits: PlanLimits,
     /// What the plan's tenants' charges multiply a metered cost by, unless

@@ -28,7 +28,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use bulkhead_domain::collection::CollectionSchema;
-use bulkhead_domain::{ApiKeyId, Clock, PlanName, Role, SessionId, TenantId, UserId};
+use bulkhead_domain::{ApiKeyId, Clock, Role, SessionId, TenantId, UserId};
 use bulkhead_store::plans::Plan;
 use bulkhead_store::{ApiKey, Invalidation, Tenant, UserMembership};
 use time::{Duration, OffsetDateTime};
@@ -140,8 +140,9 @@ pub struct AuthCache {
     /// schema inside their transaction: they must validate against exactly
     /// the schema they commit with).
     schemas: Map<(TenantId, String), Arc<CollectionSchema>>,
-    /// Plans by name, for the limits of every tenant request.
-    plans: Map<PlanName, Option<Plan>>,
+    /// Plans by name, for the limits of every tenant request (keyed by the
+    /// tenant row's own text, so a lookup allocates nothing).
+    plans: Map<String, Option<Arc<Plan>>>,
 }
 
 impl std::fmt::Debug for AuthCache {
@@ -239,7 +240,7 @@ impl AuthCache {
         (TenantId, String),
         Arc<CollectionSchema>
     );
-    cached!(plan, put_plan, plans, PlanName, Option<Plan>);
+    cached!(plan, put_plan, plans, String, Option<Arc<Plan>>);
 
     /// Evicts what `invalidation` made stale.
     pub fn invalidate(&self, invalidation: Invalidation) {

@@ -68,14 +68,20 @@ fn parse_plan_name(field: &str, name: &str) -> Result<PlanName, ServiceError> {
 }
 
 impl Core {
-    /// A plan, from the cache or the store.
-    pub(crate) async fn plan(&self, name: &PlanName) -> Result<Option<Plan>, ServiceError> {
+    /// A plan, from the cache or the store. Asked on every tenant request
+    /// (its limits), so a hit costs a shared lock and a reference count.
+    pub(crate) async fn plan(&self, name: &String) -> Result<Option<Arc<Plan>>, ServiceError> {
         if let Some(cached) = self.cache.plan(name) {
             return Ok(cached);
         }
         let epoch = self.cache.epoch();
-        let mut tx = self.store.platform(Access::Read).await?;
-        let plan = tx.plan(name).await?;
+        let plan = match PlanName::parse(name) {
+            Ok(parsed) => {
+                let mut tx = self.store.platform(Access::Read).await?;
+                tx.plan(&parsed).await?.map(Arc::new)
+            }
+            Err(_) => None,
+        };
         self.cache.put_plan(epoch, name.clone(), plan.clone());
         Ok(plan)
     }
@@ -84,10 +90,7 @@ impl Core {
     /// key on PostgreSQL, the store's check on SQLite), so a missing one is
     /// a fault, not "unlimited".
     pub(crate) async fn plan_of(&self, tenant: &Tenant) -> Result<PlanTerms, ServiceError> {
-        let name = PlanName::parse(&tenant.plan).map_err(|_| {
-            StoreError::Internal(format!("tenant {} has a malformed plan name", tenant.id))
-        })?;
-        let plan = self.plan(&name).await?.ok_or_else(|| {
+        let plan = self.plan(&tenant.plan).await?.ok_or_else(|| {
             StoreError::Internal(format!("the plan of tenant {} does not exist", tenant.id))
         })?;
         Ok(plan.terms)
@@ -319,7 +322,7 @@ impl Plans {
 
     /// Fails unless `plan` exists: for checking a setting at start-up.
     pub async fn require(&self, plan: &PlanName) -> Result<(), ServiceError> {
-        match self.core.plan(plan).await? {
+        match self.core.plan(&plan.to_string()).await? {
             Some(_) => Ok(()),
             None => Err(ServiceError::invalid(
                 "default_plan",

@@ -240,20 +240,34 @@ impl RateLimits {
         principal_counted: bool,
         ctx: &RequestContext,
     ) -> Result<Option<RateLimitStatus>, ServiceError> {
-        let mut limits = Vec::with_capacity(2);
-        if let (false, Some(quota)) = (principal_counted, self.parts.per_principal) {
-            limits.push((LimitKey::of(access.principal()), quota));
-        }
-        if let Some(count) = self.tenant_limits(access).await.requests_per_minute {
-            limits.push((
-                LimitKey::Tenant(access.tenant_id()),
-                Quota::per_minute(count),
-            ));
-        }
-        if limits.is_empty() {
-            return Ok(None);
-        }
-        match self.take(&limits).await {
+        // On every tenant request: the limits are held on the stack.
+        let principal = match (principal_counted, self.parts.per_principal) {
+            (false, Some(quota)) => Some((LimitKey::of(access.principal()), quota)),
+            _ => None,
+        };
+        let tenant = self
+            .tenant_limits(access)
+            .await
+            .requests_per_minute
+            .map(|count| {
+                (
+                    LimitKey::Tenant(access.tenant_id()),
+                    Quota::per_minute(count),
+                )
+            });
+        let (both, one);
+        let limits: &[(LimitKey, Quota)] = match (principal, tenant) {
+            (Some(principal), Some(tenant)) => {
+                both = [principal, tenant];
+                &both
+            }
+            (Some(only), None) | (None, Some(only)) => {
+                one = [only];
+                &one
+            }
+            (None, None) => return Ok(None),
+        };
+        match self.take(limits).await {
             Ok(status) => Ok(status),
             Err(refused) => {
                 self.exempt_or(access.principal(), Some(access.tenant_id()), refused, ctx)
