@@ -162,6 +162,7 @@ macro_rules! conformance_suite {
             usage_counts_every_write_and_takes_back_what_is_deleted,
             a_quota_refuses_the_whole_commit_that_grows_it_past_the_limit,
             creates_at_a_quotas_edge_under_concurrency_admit_exactly_what_remains,
+            every_quota_admits_exactly_what_remains_under_concurrency,
         );
         $crate::conformance_suite!(@cases $fresh; metering;
             metered_use_adds_up_by_hour_and_day_across_flushes,

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use bulkhead_domain::plan::{PlanLimits, PlanName, PlanTerms, Quota};
-use bulkhead_domain::{RecordId, Role};
+use bulkhead_domain::{RecordId, Role, UserId};
 use bulkhead_store::plans::{Plan, TenantUsage, document_size};
 use bulkhead_store::{
     Access, ConflictKind, RecordChange, RecordQuery, Store, StoreError, Tenant, TenantTx, Write,
@@ -431,4 +431,100 @@ pub async fn creates_at_a_quotas_edge_under_concurrency_admit_exactly_what_remai
     let stored = tx.list_records(NOTES, &all_records()).await.unwrap();
     assert_eq!(stored.len(), 5);
     assert_eq!(tx.usage().await.unwrap().records, 5);
+}
+
+/// One write of each quota's kind, as 16 writers race at the edge;
+/// `member` is the user a membership is for (made before the race).
+async fn grow(tx: &mut dyn TenantTx, quota: Quota, member: UserId, n: usize) {
+    match quota {
+        Quota::Members => {
+            tx.insert_membership(fixtures::membership(member, Role::Member))
+                .await
+                .unwrap();
+        }
+        Quota::Records => {
+            insert_note(tx, json!({"title": format!("racer {n}")})).await;
+        }
+        Quota::StorageBytes => {
+            insert_note(tx, sized(n)).await;
+        }
+        Quota::Collections => {
+            tx.insert_collection(fixtures::collection(
+                &format!("racer{n}"),
+                notes_schema(),
+                t0(),
+            ))
+            .await
+            .unwrap();
+        }
+        Quota::ApiKeys => {
+            tx.insert_api_key(fixtures::api_key(&format!("racer-{n}"), None))
+                .await
+                .unwrap();
+        }
+    }
+}
+
+/// A document whose size is the same for every `n` under 10,000.
+fn sized(n: usize) -> Value {
+    json!({"t": format!("r{n:04}")})
+}
+
+/// Every quota at its edge: with room for exactly 3 more, 16 writers at
+/// once (each in its own transaction, started behind one barrier) commit
+/// exactly 3 times, and the usage ends at the limit.
+pub async fn every_quota_admits_exactly_what_remains_under_concurrency(ts: &TestStore) {
+    const WRITERS: usize = 16;
+    const ROOM: u64 = 3;
+    let store = Arc::clone(&ts.store);
+    for quota in Quota::ALL {
+        let name = format!("edge-{}", quota.name().replace('_', "-"));
+        let tenant = tenant_with_notes(&*store, &name).await;
+        let held = usage(&*store, &tenant).await.of(quota);
+        let step = match quota {
+            Quota::StorageBytes => u64::try_from(document_size(&sized(0))).unwrap(),
+            _ => 1,
+        };
+        let limit = held + step * ROOM;
+        let mut limits = PlanLimits::UNLIMITED;
+        match quota {
+            Quota::Members => limits.members = Some(limit),
+            Quota::Records => limits.records = Some(limit),
+            Quota::StorageBytes => limits.storage_bytes = Some(limit),
+            Quota::Collections => limits.collections = Some(limit),
+            Quota::ApiKeys => limits.api_keys = Some(limit),
+        }
+        let plan = add_plan(&*store, &name, limits).await;
+        put_on_plan(&*store, &tenant, &plan).await;
+        let mut members = Vec::new();
+        for n in 0..WRITERS {
+            members.push(
+                fixtures::user(&*store, &format!("racer{n}@{name}.example"))
+                    .await
+                    .id,
+            );
+        }
+
+        let barrier = Arc::new(Barrier::new(WRITERS));
+        let mut writers = Vec::new();
+        for (n, member) in members.into_iter().enumerate() {
+            let (store, barrier) = (Arc::clone(&store), Arc::clone(&barrier));
+            writers.push(tokio::spawn(async move {
+                barrier.wait().await;
+                let mut tx = store.tenant(tenant.id, Access::Write).await.unwrap();
+                grow(&mut *tx, quota, member, n).await;
+                tx.commit().await
+            }));
+        }
+        let mut committed = 0;
+        for writer in writers {
+            match writer.await.unwrap() {
+                Ok(()) => committed += 1,
+                Err(StoreError::QuotaExceeded(refused)) => assert_eq!(refused, quota),
+                Err(other) => panic!("{quota:?}: a write failed otherwise: {other:?}"),
+            }
+        }
+        assert_eq!(committed, ROOM, "{quota:?}: exactly the room left");
+        assert_eq!(usage(&*store, &tenant).await.of(quota), limit, "{quota:?}");
+    }
 }
