@@ -246,7 +246,12 @@ impl<'a> Permit<'a> {
     /// Opens the tenant's transaction, once the tenant has a place among
     /// its transactions in flight (see [`gate`]).
     pub(crate) async fn open(self, access: Access) -> Result<TenantWork<'a>, ServiceError> {
-        let pass = self.core.gate.enter(self.access.tenant_id()).await;
+        let store = &self.core.store;
+        let pass = self
+            .core
+            .gate
+            .enter(self.access.tenant_id(), || store.is_unreachable())
+            .await;
         let tx = self
             .core
             .store

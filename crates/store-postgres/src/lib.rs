@@ -446,6 +446,10 @@ impl Store for PgStore {
         self.check_schema_and_durability().await
     }
 
+    fn is_unreachable(&self) -> bool {
+        self.connectivity.is_unreachable()
+    }
+
     fn pool_stats(&self) -> Vec<PoolStats> {
         let open = self.pool.size();
         let idle = u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX);

@@ -65,6 +65,13 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// memory (no round trip), for the metrics a scrape samples.
     fn pool_stats(&self) -> Vec<PoolStats>;
 
+    /// Whether the database is known to be unreachable right now, read
+    /// from memory: work queued in front of the store need not wait its
+    /// turn to be told so.
+    fn is_unreachable(&self) -> bool {
+        false
+    }
+
     /// Waits for open transactions to end and closes every connection.
     async fn close(&self);
 }

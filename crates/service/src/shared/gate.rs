@@ -9,12 +9,17 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use bulkhead_domain::TenantId;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// Above this many tenants remembered, those with nothing in flight go.
 const PRUNE_ABOVE: usize = 10_000;
+
+/// How often a request waiting for its tenant's place asks whether the
+/// database is down, when it goes through at once to be told so.
+const OUTAGE_POLL: Duration = Duration::from_millis(100);
 
 /// One semaphore per tenant with work in flight.
 #[derive(Debug)]
@@ -46,8 +51,12 @@ impl TenantGate {
             .max(2)
     }
 
-    /// Waits for a place among the tenant's transactions.
-    pub(crate) async fn enter(&self, tenant: TenantId) -> GatePass {
+    /// Waits for a place among the tenant's transactions, or until
+    /// `unreachable` says the database is down: then the request goes
+    /// through ungated, since the store answers it at once, and waiting
+    /// behind the tenant's other requests (each told in turn) would only
+    /// delay its 503.
+    pub(crate) async fn enter(&self, tenant: TenantId, unreachable: impl Fn() -> bool) -> GatePass {
         let semaphore = {
             let mut tenants = self.tenants.lock().unwrap_or_else(|p| p.into_inner());
             if tenants.len() > PRUNE_ABOVE {
@@ -62,8 +71,17 @@ impl TenantGate {
         };
         // The semaphore is never closed, so acquiring cannot fail; were it
         // closed, going through ungated is the safe way to fail.
-        GatePass {
-            _permit: semaphore.acquire_owned().await.ok(),
+        let mut acquire = std::pin::pin!(semaphore.acquire_owned());
+        loop {
+            match tokio::time::timeout(OUTAGE_POLL, &mut acquire).await {
+                Ok(permit) => {
+                    return GatePass {
+                        _permit: permit.ok(),
+                    };
+                }
+                Err(_) if unreachable() => return GatePass { _permit: None },
+                Err(_) => {}
+            }
         }
     }
 }
@@ -76,21 +94,37 @@ mod tests {
     async fn a_tenant_past_its_share_waits_while_another_goes_through() {
         let gate = TenantGate::new(2);
         let (a, b) = (TenantId::new(), TenantId::new());
-        let first = gate.enter(a).await;
-        let _second = gate.enter(a).await;
-        let third = gate.enter(a);
+        let first = gate.enter(a, || false).await;
+        let _second = gate.enter(a, || false).await;
+        let third = gate.enter(a, || false);
         tokio::pin!(third);
         assert!(
             futures_util_poll(&mut third).await.is_none(),
             "A's third waits"
         );
         // B is not behind A.
-        let _b = gate.enter(b).await;
+        let _b = gate.enter(b, || false).await;
         drop(first);
         assert!(
             futures_util_poll(&mut third).await.is_some(),
             "A's third goes once one of A's ends"
         );
+    }
+
+    #[tokio::test]
+    async fn a_waiting_request_goes_through_once_the_database_is_down() {
+        let gate = TenantGate::new(1);
+        let a = TenantId::new();
+        let _held = gate.enter(a, || false).await;
+        let down = std::sync::atomic::AtomicBool::new(false);
+        let waiting = gate.enter(a, || down.load(std::sync::atomic::Ordering::Relaxed));
+        tokio::pin!(waiting);
+        assert!(futures_util_poll(&mut waiting).await.is_none());
+        down.store(true, std::sync::atomic::Ordering::Relaxed);
+        // Within a poll interval or two, without its place.
+        tokio::time::timeout(OUTAGE_POLL * 5, &mut waiting)
+            .await
+            .expect("the request goes through to be told the database is down");
     }
 
     #[test]
