@@ -6,7 +6,7 @@
 use bulkhead_domain::TenantId;
 use bulkhead_domain::audit::Outcome;
 use bulkhead_domain::ledger::Markup;
-use bulkhead_store::{Access, Invalidation, Page, Tenant};
+use bulkhead_store::{Access, Page, Tenant};
 
 use std::sync::Arc;
 
@@ -78,22 +78,10 @@ impl Admin {
         let mut tx = self.core.store.platform(Access::Write).await?;
         tx.set_tenant_suspended(tenant.id, suspend.then_some(now), now)
             .await?;
-        let updated = tx
-            .tenant_by_id(tenant.id)
-            .await?
-            .ok_or(ServiceError::TenantNotFound)?;
-        let draft = self.core.draft(
-            ctx,
-            principal.actor(),
-            action,
-            ("tenant", Some(tenant.id.to_string())),
-            Outcome::Success,
-            serde_json::json!({ "slug": tenant.slug.as_str() }),
-        );
-        tx.append_platform_audit(draft).await?;
-        tx.invalidate(Invalidation::Tenant(tenant.id));
-        tx.commit().await?;
-        Ok(updated)
+        let details = serde_json::json!({ "slug": tenant.slug.as_str() });
+        self.core
+            .finish_tenant_change(tx, &tenant, principal, ctx, action, details)
+            .await
     }
 
     /// Sets the markup of a tenant's charges (`"5"`, `"1.25"`): what its
@@ -118,26 +106,14 @@ impl Admin {
             .ok_or(ServiceError::TenantNotFound)?;
         let now = self.core.now();
         let mut tx = self.core.store.platform(Access::Write).await?;
-        let updated = match tx.set_charge_markup(tenant.id, markup, now).await? {
-            true => tx.tenant_by_id(tenant.id).await?,
-            false => None,
-        }
-        .ok_or(ServiceError::TenantNotFound)?;
-        let draft = self.core.draft(
-            ctx,
-            principal.actor(),
-            ACTION,
-            ("tenant", Some(tenant.id.to_string())),
-            Outcome::Success,
-            serde_json::json!({
-                "slug": tenant.slug.as_str(),
-                "from": tenant.charge_markup.map(Markup::format),
-                "to": markup.format(),
-            }),
-        );
-        tx.append_platform_audit(draft).await?;
-        tx.invalidate(Invalidation::Tenant(tenant.id));
-        tx.commit().await?;
-        Ok(updated)
+        tx.set_charge_markup(tenant.id, markup, now).await?;
+        let details = serde_json::json!({
+            "slug": tenant.slug.as_str(),
+            "from": tenant.charge_markup.map(Markup::format),
+            "to": markup.format(),
+        });
+        self.core
+            .finish_tenant_change(tx, &tenant, principal, ctx, ACTION, details)
+            .await
     }
 }

@@ -63,6 +63,19 @@ fn parse_markup(markup: &str) -> Result<Markup, ServiceError> {
         .map_err(|e| ServiceError::invalid("ledger_markup", "invalid_markup", e.to_string()))
 }
 
+/// Limits a plan may have: a rate of 0 requests a minute would lock its
+/// tenants out (leaving it out is no limit). The other limits may be 0.
+fn check_limits(limits: &PlanLimits) -> Result<(), ServiceError> {
+    if limits.requests_per_minute == Some(0) {
+        return Err(ServiceError::invalid(
+            "limits.requests_per_minute",
+            "invalid",
+            "at least 1; leave it out for no limit",
+        ));
+    }
+    Ok(())
+}
+
 fn parse_plan_name(field: &str, name: &str) -> Result<PlanName, ServiceError> {
     PlanName::parse(name).map_err(|e| ServiceError::invalid(field, "invalid", e.to_string()))
 }
@@ -184,6 +197,7 @@ impl Plans {
             .require_platform_admin(principal, ACTION, ctx)
             .await?;
         let name = parse_plan_name("name", name)?;
+        check_limits(&request.limits)?;
         let terms = PlanTerms {
             limits: request.limits,
             ledger_markup: request.ledger_markup.map(parse_markup).transpose()?,
@@ -231,6 +245,9 @@ impl Plans {
             .require_platform_admin(principal, ACTION, ctx)
             .await?;
         let name = PlanName::parse(name).map_err(|_| ServiceError::NotFound("plan_not_found"))?;
+        if let Some(limits) = &change.limits {
+            check_limits(limits)?;
+        }
         let markup = match change.ledger_markup {
             Some(Some(markup)) => Some(Some(parse_markup(markup)?)),
             Some(None) => Some(None),
@@ -290,8 +307,8 @@ impl Plans {
             .ok_or(ServiceError::TenantNotFound)?;
         let now = self.core.now();
         let mut tx = self.core.store.platform(Access::Write).await?;
-        let moved = match tx.set_tenant_plan(tenant.id, &plan, now).await {
-            Ok(moved) => moved,
+        match tx.set_tenant_plan(tenant.id, &plan, now).await {
+            Ok(_) => {}
             Err(StoreError::MissingReference) => {
                 return Err(ServiceError::invalid(
                     "plan",
@@ -300,24 +317,12 @@ impl Plans {
                 ));
             }
             Err(error) => return Err(error.into()),
-        };
-        let updated = match moved {
-            true => tx.tenant_by_id(tenant.id).await?,
-            false => None,
         }
-        .ok_or(ServiceError::TenantNotFound)?;
-        let draft = self.core.draft(
-            ctx,
-            principal.actor(),
-            ACTION,
-            ("tenant", Some(tenant.id.to_string())),
-            Outcome::Success,
-            json!({ "slug": tenant.slug.as_str(), "from": tenant.plan, "to": plan.as_str() }),
-        );
-        tx.append_platform_audit(draft).await?;
-        tx.invalidate(Invalidation::Tenant(tenant.id));
-        tx.commit().await?;
-        Ok(updated)
+        let details =
+            json!({ "slug": tenant.slug.as_str(), "from": tenant.plan, "to": plan.as_str() });
+        self.core
+            .finish_tenant_change(tx, &tenant, principal, ctx, ACTION, details)
+            .await
     }
 
     /// Fails unless `plan` exists: for checking a setting at start-up.

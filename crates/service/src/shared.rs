@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use bulkhead_domain::audit::Outcome;
 use bulkhead_domain::{AuditEntryId, Clock, Permission, TenantId};
-use bulkhead_store::{Access, AuditDraft, Store, TenantTx};
+use bulkhead_store::{Access, AuditDraft, Invalidation, PlatformTx, Store, Tenant, TenantTx};
 use time::OffsetDateTime;
 
 use crate::ServiceError;
@@ -170,6 +170,37 @@ impl Core {
             ctx,
         });
         Err(ServiceError::Forbidden)
+    }
+
+    /// Ends a platform admin's change to a tenant's registry row, made in
+    /// `tx`: reads the row back (a tenant gone meanwhile is
+    /// `TenantNotFound`), records `action` in the platform log with
+    /// `details`, announces the change to every cache, and commits.
+    pub(crate) async fn finish_tenant_change(
+        &self,
+        mut tx: Box<dyn PlatformTx>,
+        tenant: &Tenant,
+        principal: &Principal,
+        ctx: &RequestContext,
+        action: &str,
+        details: serde_json::Value,
+    ) -> Result<Tenant, ServiceError> {
+        let updated = tx
+            .tenant_by_id(tenant.id)
+            .await?
+            .ok_or(ServiceError::TenantNotFound)?;
+        let draft = self.draft(
+            ctx,
+            principal.actor(),
+            action,
+            ("tenant", Some(tenant.id.to_string())),
+            Outcome::Success,
+            details,
+        );
+        tx.append_platform_audit(draft).await?;
+        tx.invalidate(Invalidation::Tenant(tenant.id));
+        tx.commit().await?;
+        Ok(updated)
     }
 
     /// The way into tenant work: passes if the caller's role in the tenant

@@ -42,15 +42,8 @@ fn limits_view(limits: &PlanLimits) -> PlanLimitsView {
     }
 }
 
-fn limits_of(view: &PlanLimitsView) -> Result<PlanLimits, ApiError> {
-    if view.requests_per_minute == Some(0) {
-        return Err(ApiError::validation(vec![crate::error::FieldError {
-            field: "limits.requests_per_minute".into(),
-            code: "invalid".into(),
-            message: "at least 1; leave it out for no limit".into(),
-        }]));
-    }
-    Ok(PlanLimits {
+fn limits_of(view: &PlanLimitsView) -> PlanLimits {
+    PlanLimits {
         members: view.members,
         records: view.records,
         storage_bytes: view.storage_bytes,
@@ -58,7 +51,7 @@ fn limits_of(view: &PlanLimitsView) -> Result<PlanLimits, ApiError> {
         api_keys: view.api_keys,
         requests_per_minute: view.requests_per_minute,
         realtime_connections: view.realtime_connections,
-    })
+    }
 }
 
 fn plan_view(plan: &Plan) -> PlanView {
@@ -98,7 +91,7 @@ async fn create_plan(
     AppJson(body): AppJson<CreatePlanRequest>,
 ) -> Result<(StatusCode, Json<PlanView>), ApiError> {
     let request = PlanRequest {
-        limits: limits_of(&body.limits)?,
+        limits: limits_of(&body.limits),
         ledger_markup: body.ledger_markup.as_deref(),
     };
     let plan = plans.create(&principal, &body.name, &request, &ctx).await?;
@@ -136,7 +129,7 @@ async fn update_plan(
     AppJson(body): AppJson<UpdatePlanRequest>,
 ) -> Result<Json<PlanView>, ApiError> {
     let change = PlanChange {
-        limits: body.limits.as_ref().map(limits_of).transpose()?,
+        limits: body.limits.as_ref().map(limits_of),
         ledger_markup: body.ledger_markup.as_ref().map(|m| m.as_deref()),
     };
     let plan = plans.update(&principal, &name, &change, &ctx).await?;
