@@ -17,8 +17,10 @@
 //! | realtime subscriptions open | the principal; the tenant | [`DEFAULT_REALTIME_PER_PRINCIPAL`]; its [`TenantLimits`] |
 //!
 //! Kept in this process by default; with Redis ([`redis::RedisLink`]),
-//! request limits are shared by every process, and a process that cannot
-//! reach Redis falls back to its own. Realtime caps are counted per process
+//! request limits are shared by every process ([`shared`]; a large limit
+//! is spent through small leases, [`leases`], so most requests make no
+//! round trip), and a process that cannot reach Redis falls back to its
+//! own. Realtime caps are counted per process
 //! ([`streams`]): they guard a process's memory.
 //!
 //! **Platform admins are exempt.** Their requests count like anyone's, and
@@ -29,8 +31,10 @@
 //! request.
 
 pub mod gcra;
+mod leases;
 mod local;
 pub mod redis;
+mod shared;
 pub mod streams;
 mod tenant_limits;
 
@@ -52,6 +56,7 @@ use crate::shared::Core;
 use gcra::{Decision, Quota, seconds_up};
 use local::LocalLimiter;
 use redis::RedisLink;
+use shared::SharedLimiter;
 pub use streams::StreamSlot;
 use streams::StreamSlots;
 pub use tenant_limits::TenantLimits;
@@ -176,6 +181,7 @@ struct Parts {
     per_principal: Option<Quota>,
     tenant_defaults: TenantLimits,
     local: LocalLimiter,
+    shared: Option<SharedLimiter>,
     redis: Option<Arc<RedisLink>>,
     streams: StreamSlots,
     /// When each (admin, tenant) last had its exemption audited.
@@ -189,6 +195,7 @@ impl RateLimits {
             per_principal: Quota::per_minute_if(settings.per_principal),
             tenant_defaults: settings.tenant_defaults,
             local: LocalLimiter::default(),
+            shared: settings.redis.clone().map(SharedLimiter::new),
             redis: settings.redis,
             streams: StreamSlots::new(settings.realtime_per_principal.map(NonZeroU32::get)),
             exempt_audits: Mutex::new(HashMap::new()),
@@ -299,28 +306,20 @@ impl RateLimits {
         }
     }
 
-    /// Decides one request against `limits`: in Redis when configured and
-    /// reachable, else in this process.
+    /// Decides one request against `limits`: against the shared budgets
+    /// when Redis is configured and reachable, else in this process.
     async fn take(
         &self,
         limits: &[(LimitKey, Quota)],
     ) -> Result<Option<RateLimitStatus>, RateLimited> {
-        let decided = match &self.parts.redis {
-            Some(redis) => redis.take(limits).await.ok().map(|(now, stored)| {
-                limits
-                    .iter()
-                    .zip(stored)
-                    .map(|((_, quota), tat)| gcra::decide(tat, now, *quota))
-                    .collect::<Vec<_>>()
-            }),
+        let now = || redis::micros(self.core.now());
+        let shared = match &self.parts.shared {
+            Some(shared) => shared.take(limits, now).await.ok(),
             None => None,
         };
-        let decisions = match decided {
+        let decisions = match shared {
             Some(decisions) => decisions,
-            None => {
-                let now = redis::micros(self.core.now());
-                self.parts.local.take(limits, now)
-            }
+            None => self.parts.local.take(limits, now()),
         };
         verdict(limits, &decisions)
     }

@@ -75,7 +75,7 @@ impl LocalLimiter {
     }
 }
 
-fn shard(key: &LimitKey) -> usize {
+pub(super) fn shard(key: &LimitKey) -> usize {
     use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
     let hash = BuildHasherDefault::<DefaultHasher>::default().hash_one(key);
     usize::try_from(hash % SHARDS as u64).unwrap_or_default()

@@ -35,41 +35,58 @@ pub const REST_AFTER_FAILURE: Duration = Duration::from_secs(2);
 /// At most one warning about Redis this often.
 pub const WARN_EVERY: Duration = Duration::from_secs(30);
 
-/// Decides one request against several keys, atomically.
+/// Takes a batch of tokens from several keys, atomically: from all of
+/// them or from none.
 ///
 /// KEYS: the keys. ARGV: for each key, its interval and window in
-/// microseconds (see `gcra`). Returns the server's time in microseconds,
-/// then each key's stored TAT before this request (-1 for none). Stores
-/// `max(tat, now) + interval` for every key, with an expiry when it has
-/// passed, only if every key allows the request.
+/// microseconds (see `gcra`) and how many tokens are wanted. Each key
+/// grants what it has room for now, up to what is wanted; if any key has
+/// no room, none grants anything. Returns the server's time in
+/// microseconds, then for each key its stored TAT before (-1 for none) and
+/// the tokens it granted. Stores `max(tat, now) + granted * interval` for
+/// every key, with an expiry when it has passed.
 const GCRA_SCRIPT: &str = r"
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000000 + tonumber(time[2])
 local stored = {}
+local granted = {}
 local allowed = true
 for i, key in ipairs(KEYS) do
-  local interval = tonumber(ARGV[2 * i - 1])
-  local window = tonumber(ARGV[2 * i])
+  local interval = tonumber(ARGV[3 * i - 2])
+  local window = tonumber(ARGV[3 * i - 1])
+  local want = tonumber(ARGV[3 * i])
   local tat = tonumber(redis.call('GET', key))
   stored[i] = tat or -1
   local from = math.max(tat or now, now)
-  if window == 0 or from + interval - window > now then
+  local room = 0
+  if window > 0 then
+    room = math.floor((now + window - from) / interval)
+  end
+  if room < 1 then
     allowed = false
+    granted[i] = 0
+  else
+    granted[i] = math.min(room, want)
   end
 end
 if allowed then
   for i, key in ipairs(KEYS) do
-    local interval = tonumber(ARGV[2 * i - 1])
+    local interval = tonumber(ARGV[3 * i - 2])
     local from = now
     if stored[i] > now then from = stored[i] end
-    local tat = from + interval
+    local tat = from + granted[i] * interval
     local ttl = math.floor((tat - now) / 1000) + 1
     redis.call('SET', key, string.format('%.0f', tat), 'PX', ttl)
+  end
+else
+  for i = 1, #KEYS do
+    granted[i] = 0
   end
 end
 local result = {now}
 for i = 1, #KEYS do
-  result[i + 1] = stored[i]
+  result[2 * i] = stored[i]
+  result[2 * i + 1] = granted[i]
 end
 return result
 ";
@@ -178,36 +195,48 @@ impl RedisLink {
         Err(Unavailable)
     }
 
-    /// Decides one request against `limits` in Redis: the server's time,
-    /// and each key's TAT before the request.
+    /// Takes up to `want` tokens from each of `limits` in Redis, from all
+    /// or none: the server's time, and each key's TAT before and what it
+    /// granted (all zero when a key had no room).
     pub(crate) async fn take(
         &self,
-        limits: &[(LimitKey, Quota)],
-    ) -> Result<(i64, Vec<Option<i64>>), Unavailable> {
+        limits: &[(&LimitKey, Quota, u32)],
+    ) -> Result<(i64, Vec<Taken>), Unavailable> {
         let mut invocation = self.gcra.prepare_invoke();
-        for (key, quota) in limits {
+        for (key, quota, want) in limits {
             invocation
                 .key(self.key("rl", &key.to_string()))
                 .arg(quota.interval())
-                .arg(quota.window());
+                .arg(quota.window())
+                .arg(*want);
         }
         let answer: Vec<i64> = self
             .run(|mut connection| async move { invocation.invoke_async(&mut connection).await })
             .await?;
-        let Some((&now, stored)) = answer.split_first() else {
+        let Some((&now, keys)) = answer.split_first() else {
             return Err(Unavailable);
         };
-        if stored.len() != limits.len() {
+        if keys.len() != 2 * limits.len() {
             return Err(Unavailable);
         }
-        Ok((
-            now,
-            stored
-                .iter()
-                .map(|&tat| (tat >= 0).then_some(tat))
-                .collect(),
-        ))
+        let taken = keys
+            .chunks_exact(2)
+            .map(|pair| Taken {
+                tat_before: (pair[0] >= 0).then_some(pair[0]),
+                granted: u32::try_from(pair[1]).unwrap_or(0),
+            })
+            .collect();
+        Ok((now, taken))
     }
+}
+
+/// What Redis did with one key of a batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Taken {
+    /// The key's TAT before, `None` for a key absent or expired.
+    pub tat_before: Option<i64>,
+    /// Tokens taken; zero when the batch was refused.
+    pub granted: u32,
 }
 
 impl RedisLink {

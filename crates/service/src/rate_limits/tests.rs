@@ -162,3 +162,140 @@ fn a_tenant_allowed_no_subscriptions_gets_none() {
         .unwrap_err();
     assert_eq!(refused.limit, 0);
 }
+
+#[test]
+fn a_batch_is_a_small_share_of_a_large_limit_and_one_request_of_a_small_one() {
+    assert_eq!(leases::batch(Quota::per_minute(4)), 1);
+    assert_eq!(leases::batch(Quota::per_minute(127)), 1);
+    assert_eq!(leases::batch(Quota::per_minute(600)), 9);
+    assert_eq!(
+        leases::batch(Quota::per_minute(100_000_000)),
+        leases::MAX_BATCH
+    );
+}
+
+#[test]
+fn a_lease_is_spent_then_expires_and_a_refused_request_gives_its_tokens_back() {
+    let leases = leases::Leases::default();
+    let (ada, acme) = (user(), tenant());
+    let quota = Quota::per_minute(6_400);
+    let limits = [(ada.clone(), quota), (acme.clone(), quota)];
+    assert_eq!(
+        leases.reserve(&limits, T0),
+        [None, None],
+        "nothing leased yet"
+    );
+    let grant = leases::Grant {
+        tokens: 3,
+        shared_remaining: 10,
+        full_at: T0 + 1_000,
+    };
+    let served = leases.keep(&ada, quota, grant, T0);
+    assert!(served.allowed);
+    assert_eq!(
+        served.remaining, 12,
+        "the shared rest and the two held here"
+    );
+    assert_eq!(leases.tokens(&ada), 2);
+    // Ada has tokens, the tenant has none: hers is taken, then given back
+    // when the tenant refuses.
+    let reserved = leases.reserve(&limits, T0);
+    assert!(reserved[0].is_some() && reserved[1].is_none());
+    assert_eq!(leases.tokens(&ada), 1);
+    leases.give_back(&limits, &reserved, T0);
+    assert_eq!(leases.tokens(&ada), 2);
+    let later = T0 + leases::LEASE_TTL_MICROS;
+    assert_eq!(
+        leases.reserve(&limits[..1], later),
+        [None],
+        "an expired lease is not spent"
+    );
+    assert_eq!(leases.tokens(&ada), 0);
+}
+
+/// A Redis for the shared limiter's tests: `None` outside CI when none
+/// answers (CI must have one).
+async fn test_redis() -> Option<Arc<RedisLink>> {
+    #[allow(clippy::disallowed_methods, reason = "tests read their own settings")]
+    let url = std::env::var("BULKHEAD_TEST_REDIS_URL")
+        .ok()
+        .filter(|url| !url.is_empty())
+        .unwrap_or_else(|| "redis://127.0.0.1:6379".to_owned());
+    let prefix = format!("bulkhead-unit:{}:", uuid::Uuid::now_v7().simple());
+    let link = RedisLink::new(&url, &prefix, Arc::new(bulkhead_domain::SystemClock)).ok()?;
+    if link.first_in_window("ping", 1_000).await.is_ok() {
+        return Some(Arc::new(link));
+    }
+    #[allow(clippy::disallowed_methods, reason = "tests read their own settings")]
+    if std::env::var("CI").as_deref() == Ok("true") {
+        panic!("Redis at {url} does not answer; under CI the Redis tests must run");
+    }
+    eprintln!("SKIPPED: no Redis at {url}; set BULKHEAD_TEST_REDIS_URL to run the Redis tests");
+    None
+}
+
+#[tokio::test]
+async fn two_processes_spending_leases_never_pass_the_shared_limit_together() {
+    let Some(link) = test_redis().await else {
+        return;
+    };
+    // Two processes on one Redis, each with its own leases.
+    let one = SharedLimiter::new(Arc::clone(&link));
+    let two = SharedLimiter::new(link);
+    let ada = user();
+    let quota = Quota::per_minute(6_400);
+    let limits = [(ada.clone(), quota)];
+    let started = std::time::Instant::now();
+    let mut served = 0u64;
+    for i in 0..7_000 {
+        let process = if i % 3 == 0 { &one } else { &two };
+        // This process's clock stands still, so no lease expires here:
+        // every token Redis gave is either spent or still held.
+        let decisions = process.take(&limits, || T0).await.unwrap();
+        if decisions[0].allowed {
+            served += 1;
+        }
+    }
+    // Redis's clock ran: what came back while the test ran may be spent too.
+    let refilled =
+        u64::try_from(i64::try_from(started.elapsed().as_micros()).unwrap() / quota.interval())
+            .unwrap();
+    let held = u64::from(one.leased(&ada) + two.leased(&ada));
+    assert!(
+        served <= 6_400 + refilled + 1,
+        "served {served}, refilled {refilled}"
+    );
+    assert!(
+        served + held >= 6_400,
+        "served {served} and held {held}: budget was lost"
+    );
+    assert!(held <= 2 * u64::from(leases::batch(quota)), "held {held}");
+}
+
+#[tokio::test]
+async fn a_key_refused_in_redis_leaves_the_others_leases_untouched() {
+    let Some(link) = test_redis().await else {
+        return;
+    };
+    let limiter = SharedLimiter::new(link);
+    let (ada, acme) = (user(), tenant());
+    let principal = Quota::per_minute(6_400);
+    let tenant_quota = Quota::per_minute(2);
+    let limits = [(ada.clone(), principal), (acme, tenant_quota)];
+    for _ in 0..2 {
+        let decisions = limiter.take(&limits, || T0).await.unwrap();
+        assert!(decisions.iter().all(|d| d.allowed), "{decisions:?}");
+    }
+    let leased = limiter.leased(&ada);
+    assert_eq!(
+        leased,
+        leases::batch(principal) - 2,
+        "two spent of one batch"
+    );
+    let refused = limiter.take(&limits, || T0).await.unwrap();
+    assert!(refused[0].allowed && !refused[1].allowed, "{refused:?}");
+    assert_eq!(limiter.leased(&ada), leased, "Ada's token was given back");
+    let status = verdict(&limits, &refused).unwrap_err();
+    assert_eq!(status.limit, 2);
+    assert!(status.retry_after_secs >= 29, "{status:?}");
+}
