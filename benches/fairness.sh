@@ -53,6 +53,11 @@
 #   SERVERS="sqlite postgres"  LIMITS="default off"  KINDS="reads writes"
 #   NOTES=1000 (seeded, half a tenant)  CONCURRENCY=8 (seeding connections)
 #   BENCH_CACHE=<repo>/target/bench-cache
+#   SERVER_CPUS, LOAD_CPUS (unset: no pinning): CPU lists for taskset -c. The
+#     server's threads go on SERVER_CPUS, B's client and wrk on LOAD_CPUS, so
+#     that B's latency measures the server's scheduling rather than the load
+#     generators' fight with it for the same cores (PostgreSQL stays unpinned),
+#     e.g. SERVER_CPUS=1 LOAD_CPUS=0 on two cores.
 #   BULKHEAD_BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres (owner)
 #
 # Stops only the processes it started and drops the databases it created (trap
@@ -63,7 +68,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 # the exact command, with the knobs that were set, for the report's header
 KNOBS=(DURATION WARMUP LEAD B_RATE B_USERS B_TIMEOUT B_NICE A_CONNECTIONS THREADS WRK_TIMEOUT
-       SERVERS LIMITS KINDS NOTES CONCURRENCY)
+       SERVERS LIMITS KINDS NOTES CONCURRENCY SERVER_CPUS LOAD_CPUS)
 COMMAND=""
 for k in "${KNOBS[@]}"; do
   [ -n "${!k+x}" ] && COMMAND+="$k=$(printf '%q' "${!k}") "
@@ -109,6 +114,16 @@ fi
 
 wanted() { [[ " $SERVERS " == *" $1 "* ]]; }
 
+LOAD_PIN=()
+if [ -n "${SERVER_CPUS:-}${LOAD_CPUS:-}" ]; then
+  if [ -z "${SERVER_CPUS:-}" ] || [ -z "${LOAD_CPUS:-}" ]; then
+    log "SERVER_CPUS and LOAD_CPUS go together"
+    exit 2
+  fi
+  command -v taskset >/dev/null || { log "taskset (util-linux) is needed to pin"; exit 2; }
+  LOAD_PIN=(taskset -c "$LOAD_CPUS")
+fi
+
 # start_with_limits LIMITS LOG ARGS...: start_bulkhead with LIMITS's rate limits.
 start_with_limits() {
   local limits=$1
@@ -133,6 +148,7 @@ one_server() {
   else
     start_with_limits "$limits" "$dir/server.log" --data-dir "$dir/data"
   fi
+  if [ -n "${SERVER_CPUS:-}" ]; then taskset -a -p -c "$SERVER_CPUS" "$BH_PID" >/dev/null; fi
   log "Bulkhead $backend, limits $limits: pid $BH_PID at $BH_BASE, seeding"
   run_child python3 "$ROOT/benches/bench_seed.py" seed --base "$BH_BASE" --out-dir "$dir/seed" \
     --tenants 2 --users "$((2 * B_USERS))" --notes "$NOTES" --pool "$((2 * B_USERS))" \
@@ -144,7 +160,7 @@ one_server() {
       run_child python3 "$ROOT/benches/bench_seed.py" login --base "$BH_BASE" --out-dir "$dir/seed"
     fi
     log "$kind on $backend, limits $limits"
-    run_child python3 "$ROOT/benches/fairness_bench.py" measure --base "$BH_BASE" \
+    run_child "${LOAD_PIN[@]}" python3 "$ROOT/benches/fairness_bench.py" measure --base "$BH_BASE" \
       --pid "$BH_PID" --seed-dir "$dir/seed" --kind "$kind" --out "$dir/$kind.json" \
       --duration "$DURATION" --warmup "$WARMUP" --lead "$LEAD" --b-rate "$B_RATE" \
       --b-timeout "$B_TIMEOUT" --b-nice "$B_NICE" --a-conns "$A_CONNECTIONS" --threads "$THREADS" \

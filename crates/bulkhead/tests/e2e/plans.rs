@@ -177,6 +177,14 @@ async fn plans_are_managed_by_platform_admins_and_audited(backend: Backend) {
         "read team",
     );
     assert_eq!(read["limits"], json!({"records": 3}));
+    // The typed client reads the same plan, and the list with it.
+    let typed = root.client.admin_get_plan("team").await.unwrap();
+    assert_eq!(
+        (typed.limits.records, typed.limits.members),
+        (Some(3), None)
+    );
+    let listed = root.client.admin_list_plans().await.unwrap();
+    assert_eq!(listed.items.len(), 5, "the four defaults and team");
     for path in [plan_path("nobody"), plan_path("Not-A-Name")] {
         let answer = root.send(Method::GET, &path, None).await;
         expect_problem(&answer, 404, "plan_not_found");

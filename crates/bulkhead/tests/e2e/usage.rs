@@ -12,7 +12,7 @@
 use std::time::Duration;
 
 use bulkhead_client::Method;
-use bulkhead_client::types::{CreateApiKeyRequest, Role, UsageView};
+use bulkhead_client::types::{CreateApiKeyRequest, Role, UsageQuery, UsageView};
 use serde_json::json;
 use sqlx::{Connection, PgConnection};
 use time::{Date, OffsetDateTime};
@@ -34,9 +34,8 @@ fn usage_path(t: &str, days: u32) -> String {
 }
 
 async fn usage(account: &Account, t: &str, days: u32) -> UsageView {
-    let response = account.send(Method::GET, &usage_path(t, days), None).await;
-    assert_eq!(response.status, 200, "{}", response.text());
-    response.json().unwrap()
+    let query = UsageQuery { days: Some(days) };
+    account.client.tenant_usage(t, &query).await.unwrap()
 }
 
 /// Requests and records created over the whole window.

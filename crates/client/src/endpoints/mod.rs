@@ -12,4 +12,5 @@ mod ledger;
 mod me;
 mod members;
 mod ops;
+mod plans;
 mod tenants;
