@@ -17,11 +17,12 @@
 //! | realtime subscriptions open | the principal; the tenant | [`DEFAULT_REALTIME_PER_PRINCIPAL`]; its [`TenantLimits`] |
 //!
 //! Kept in this process by default; with Redis ([`redis::RedisLink`]),
-//! request limits are shared by every process ([`shared`]; a large limit
-//! is spent through small leases, [`leases`], so most requests make no
-//! round trip), and a process that cannot reach Redis falls back to its
-//! own. Realtime caps are counted per process
-//! ([`streams`]): they guard a process's memory.
+//! request limits and realtime caps are shared by every process (a large
+//! request limit is spent through small leases, [`leases`], so most
+//! requests make no round trip: [`shared`]), and a process that cannot
+//! reach Redis falls back to its own. A realtime cap then holds across the
+//! deployment, held slots being leased so that a crashed process's streams
+//! stop counting within a lease ([`streams`]).
 //!
 //! **Platform admins are exempt.** Their requests count like anyone's, and
 //! one that a limit would refuse is served; its first such use per window
@@ -196,8 +197,11 @@ impl RateLimits {
             tenant_defaults: settings.tenant_defaults,
             local: LocalLimiter::default(),
             shared: settings.redis.clone().map(SharedLimiter::new),
-            redis: settings.redis,
-            streams: StreamSlots::new(settings.realtime_per_principal.map(NonZeroU32::get)),
+            redis: settings.redis.clone(),
+            streams: StreamSlots::new(
+                settings.realtime_per_principal.map(NonZeroU32::get),
+                settings.redis,
+            ),
             exempt_audits: Mutex::new(HashMap::new()),
         };
         Self {
@@ -293,7 +297,7 @@ impl RateLimits {
         ctx: &RequestContext,
     ) -> Result<StreamSlot, ServiceError> {
         let tenant_cap = self.tenant_limits(access).await.realtime_connections;
-        match self.parts.streams.acquire(access, tenant_cap, false) {
+        match self.parts.streams.acquire(access, tenant_cap, false).await {
             Ok(slot) => Ok(slot),
             Err(refused) => {
                 self.exempt_or(access.principal(), Some(access.tenant_id()), refused, ctx)
@@ -301,9 +305,17 @@ impl RateLimits {
                 self.parts
                     .streams
                     .acquire(access, tenant_cap, true)
+                    .await
                     .map_err(ServiceError::RateLimited)
             }
         }
+    }
+
+    /// At shutdown, once no stream is left open: gives back this process's
+    /// places under the caps shared through Redis at once, rather than when
+    /// their leases end.
+    pub async fn close_streams(&self) {
+        self.parts.streams.close().await;
     }
 
     /// Decides one request against `limits`: against the shared budgets

@@ -116,6 +116,10 @@ async fn serve(
         }
     })
     .await;
+    // Every stream has ended: its places under the realtime caps shared
+    // through Redis go back now, not when their leases run out, so clients
+    // moving to another process are not refused meanwhile.
+    services.rate_limits.close_streams().await;
     background.abort();
     if let Some(upkeep) = upkeep {
         upkeep.abort();

@@ -1,8 +1,8 @@
 //! Rate limits over HTTP: the burst (exactly N, then 429 with the headers),
 //! tenants that do not touch each other's budget, the cap on open event
-//! streams, the platform admin's audited exemption, and limits shared by
-//! two server processes through Redis (and kept per process when Redis is
-//! out of reach).
+//! streams, the platform admin's audited exemption, and limits and caps
+//! shared by two server processes through Redis (and kept per process when
+//! Redis is out of reach).
 //!
 //! The Redis tests need a Redis at `BULKHEAD_TEST_REDIS_URL` (by default
 //! `redis://127.0.0.1:6379`); without one they are skipped with a message,
@@ -17,6 +17,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use crate::harness::{
     ADMIN_PASSWORD, Account, Backend, Options, PASSWORD, TestServer, expect_problem,
 };
+use crate::support::Server;
 
 /// Asserts the `RateLimit-*` headers of an answer.
 #[track_caller]
@@ -181,15 +182,29 @@ scenario!(one_tenant_at_its_limit_does_not_limit_another, backend);
 
 /// An open event stream, held until dropped.
 async fn open_stream(server: &TestServer, account: &Account, tenant: &str) -> reqwest::Response {
+    open_stream_on(&server.server, account, tenant).await
+}
+
+/// An open event stream on one process (a replica's, say).
+async fn open_stream_on(server: &Server, account: &Account, tenant: &str) -> reqwest::Response {
     reqwest::Client::new()
-        .get(format!(
-            "http://{}/v1/tenants/{tenant}/events",
-            server.server.addr
-        ))
+        .get(format!("http://{}/v1/tenants/{tenant}/events", server.addr))
         .bearer_auth(&account.tokens.access_token)
         .send()
         .await
         .unwrap()
+}
+
+/// Asserts a refused event stream: 429 `rate_limited` with the headers.
+async fn expect_stream_refused(response: reqwest::Response, limit: u32) {
+    assert_eq!(response.status(), 429);
+    let headers = response.headers();
+    assert_eq!(headers["ratelimit-limit"], limit.to_string().as_str());
+    assert_eq!(headers["ratelimit-remaining"], "0");
+    assert!(headers.contains_key("ratelimit-reset"));
+    assert!(headers.contains_key("retry-after"));
+    let problem: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(problem["code"], "rate_limited");
 }
 
 /// A principal may hold 2 streams open; the third is 429 with the headers,
@@ -463,6 +478,79 @@ async fn replicas_share_a_principals_limit_through_redis() {
         1,
         "once per window across processes: {items}"
     );
+}
+
+/// Two replicas on one Redis share the caps on open event streams: a
+/// principal allowed 2 holds 2 across both processes, not 2 on each, and
+/// the tenant's 3 counts every member's streams on either; a stream closed
+/// on one process makes room on the other, and so do all the streams of a
+/// process that stops.
+#[tokio::test]
+async fn replicas_share_the_caps_on_open_event_streams_through_redis() {
+    let Some(redis) = test_redis().await else {
+        return;
+    };
+    let prefix = unique_prefix();
+    let env = [
+        ("BULKHEAD_REDIS_URL", redis.as_str()),
+        ("BULKHEAD_REDIS_KEY_PREFIX", prefix.as_str()),
+        ("BULKHEAD_RATE_LIMIT_STREAMS_PER_PRINCIPAL", "2"),
+        ("BULKHEAD_RATE_LIMIT_STREAMS_PER_TENANT", "3"),
+    ];
+    let Some(one) = start(Backend::Postgres, &env).await else {
+        return;
+    };
+    let Some((two, _)) = one.replica_with(&env).await else {
+        return;
+    };
+    let ada = one.signup("ada@example.com").await;
+    one.create_tenant(&ada, "acme").await;
+    let bob = one
+        .add_member(&ada, "acme", "bob@example.com", Role::Member)
+        .await;
+    let first = open_stream_on(&one.server, &ada, "acme").await;
+    let second = open_stream_on(&two, &ada, "acme").await;
+    assert_eq!(
+        (first.status().as_u16(), second.status().as_u16()),
+        (200, 200)
+    );
+    expect_stream_refused(open_stream_on(&one.server, &ada, "acme").await, 2).await;
+    expect_stream_refused(open_stream_on(&two, &ada, "acme").await, 2).await;
+    // Bob has his own 2, but the tenant only 3 in all.
+    let bobs = open_stream_on(&two, &bob, "acme").await;
+    assert_eq!(bobs.status(), 200);
+    expect_stream_refused(open_stream_on(&one.server, &bob, "acme").await, 3).await;
+    // Ada's stream on process one closes; her place is taken on two once
+    // process one has seen it go and told Redis.
+    drop(first);
+    let mut reopened = None;
+    for _ in 0..500 {
+        let attempt = open_stream_on(&two, &ada, "acme").await;
+        if attempt.status() == 200 {
+            reopened = Some(attempt);
+            break;
+        }
+        assert_eq!(attempt.status(), 429);
+        tokio::task::yield_now().await;
+    }
+    assert!(
+        reopened.is_some(),
+        "a stream closed on one process never made room on the other"
+    );
+    expect_stream_refused(open_stream_on(&one.server, &ada, "acme").await, 2).await;
+    // Every stream is on process two now. Stopped gracefully, it gives
+    // their places back as it goes: they are free on process one at once,
+    // not when their leases run out.
+    let (status, _) = two.stop_with("TERM").await;
+    assert!(status.success(), "{status}");
+    drop((second, bobs, reopened));
+    let mut held = Vec::new();
+    for account in [&ada, &ada, &bob] {
+        let stream = open_stream_on(&one.server, account, "acme").await;
+        assert_eq!(stream.status(), 200, "a stopped process held its places");
+        held.push(stream);
+    }
+    expect_stream_refused(open_stream_on(&one.server, &bob, "acme").await, 3).await;
 }
 
 /// With Redis out of reach, every request is still answered, promptly and

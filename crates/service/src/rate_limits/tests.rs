@@ -129,36 +129,54 @@ fn access(tenant: TenantId, user: UserId) -> TenantAccess {
     TenantAccess::new(tenant, Role::Member, principal)
 }
 
-#[test]
-fn open_subscriptions_are_capped_per_principal_and_per_tenant_and_freed_on_drop() {
-    let slots = StreamSlots::new(Some(2));
+#[tokio::test]
+async fn open_subscriptions_are_capped_per_principal_and_per_tenant_and_freed_on_drop() {
+    let slots = StreamSlots::new(Some(2), None);
     let (acme, ada, bob) = (TenantId::new(), UserId::new(), UserId::new());
-    let first = slots.acquire(&access(acme, ada), Some(3), false).unwrap();
-    let _second = slots.acquire(&access(acme, ada), Some(3), false).unwrap();
+    let first = slots
+        .acquire(&access(acme, ada), Some(3), false)
+        .await
+        .unwrap();
+    let _second = slots
+        .acquire(&access(acme, ada), Some(3), false)
+        .await
+        .unwrap();
     let refused = slots
         .acquire(&access(acme, ada), Some(3), false)
+        .await
         .unwrap_err();
     assert_eq!(refused.limit, 2, "Ada's own cap");
-    let _bobs = slots.acquire(&access(acme, bob), Some(3), false).unwrap();
+    let _bobs = slots
+        .acquire(&access(acme, bob), Some(3), false)
+        .await
+        .unwrap();
     let refused = slots
         .acquire(&access(acme, bob), Some(3), false)
+        .await
         .unwrap_err();
     assert_eq!(refused.limit, 3, "the tenant's cap");
     assert_eq!(refused.retry_after_secs, streams::RETRY_AFTER_SECS);
     drop(first);
     assert_eq!(slots.n_open(&LimitKey::User(ada)), 1);
     assert_eq!(slots.n_open(&LimitKey::Tenant(acme)), 2);
-    let _again = slots.acquire(&access(acme, bob), Some(3), false).unwrap();
+    let _again = slots
+        .acquire(&access(acme, bob), Some(3), false)
+        .await
+        .unwrap();
     // Forced (an exempt admin): counted, never refused.
-    let _forced = slots.acquire(&access(acme, ada), Some(3), true).unwrap();
+    let _forced = slots
+        .acquire(&access(acme, ada), Some(3), true)
+        .await
+        .unwrap();
     assert_eq!(slots.n_open(&LimitKey::Tenant(acme)), 4);
 }
 
-#[test]
-fn a_tenant_allowed_no_subscriptions_gets_none() {
-    let slots = StreamSlots::new(None);
+#[tokio::test]
+async fn a_tenant_allowed_no_subscriptions_gets_none() {
+    let slots = StreamSlots::new(None, None);
     let refused = slots
         .acquire(&access(TenantId::new(), UserId::new()), Some(0), false)
+        .await
         .unwrap_err();
     assert_eq!(refused.limit, 0);
 }
