@@ -36,6 +36,76 @@ impl LocalLimiter {
     /// Decides one request at `now` (microseconds) against every key, and
     /// takes it from all of them only if all allow it.
     pub(crate) fn take(&self, limits: &[(LimitKey, Quota)], now: i64) -> Vec<Decision> {
+        // Every request has one or two keys (its principal, its tenant):
+        // those are decided without the general case's bookkeeping.
+        match limits {
+            [one] => {
+                let mut map = self.lock(shard(&one.0));
+                let decisions = vec![decide(map.get(&one.0).copied(), now, one.1)];
+                Self::store(&mut map, [one], &decisions, now);
+                decisions
+            }
+            [first, second] if shard(&first.0) == shard(&second.0) => {
+                let mut map = self.lock(shard(&first.0));
+                let decisions = vec![
+                    decide(map.get(&first.0).copied(), now, first.1),
+                    decide(map.get(&second.0).copied(), now, second.1),
+                ];
+                Self::store(&mut map, [first, second], &decisions, now);
+                decisions
+            }
+            [first, second] => {
+                // Locks in shard order, as in the general case.
+                let (low, high) = if shard(&first.0) < shard(&second.0) {
+                    (first, second)
+                } else {
+                    (second, first)
+                };
+                let mut low_map = self.lock(shard(&low.0));
+                let mut high_map = self.lock(shard(&high.0));
+                let (low_decision, high_decision) = (
+                    decide(low_map.get(&low.0).copied(), now, low.1),
+                    decide(high_map.get(&high.0).copied(), now, high.1),
+                );
+                if low_decision.allowed && high_decision.allowed {
+                    Self::store(&mut low_map, [low], &[low_decision], now);
+                    Self::store(&mut high_map, [high], &[high_decision], now);
+                }
+                if std::ptr::eq(low, first) {
+                    vec![low_decision, high_decision]
+                } else {
+                    vec![high_decision, low_decision]
+                }
+            }
+            _ => self.take_many(limits, now),
+        }
+    }
+
+    fn lock(&self, shard: usize) -> MutexGuard<'_, HashMap<LimitKey, i64>> {
+        self.shards[shard].lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Stores the new TATs of `keys` in `map` if every decision allowed
+    /// the request.
+    fn store<const N: usize>(
+        map: &mut HashMap<LimitKey, i64>,
+        keys: [&(LimitKey, Quota); N],
+        decisions: &[Decision],
+        now: i64,
+    ) {
+        if !decisions.iter().all(|d| d.allowed) {
+            return;
+        }
+        if map.len() > PRUNE_ABOVE {
+            map.retain(|_, tat| *tat > now);
+        }
+        for ((key, _), decision) in keys.into_iter().zip(decisions) {
+            map.insert(key.clone(), decision.new_tat);
+        }
+    }
+
+    /// Any number of keys, their shards locked in order.
+    fn take_many(&self, limits: &[(LimitKey, Quota)], now: i64) -> Vec<Decision> {
         let shard_of: Vec<usize> = limits.iter().map(|(key, _)| shard(key)).collect();
         let mut order = shard_of.clone();
         order.sort_unstable();

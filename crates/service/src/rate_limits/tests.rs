@@ -317,3 +317,23 @@ async fn a_key_refused_in_redis_leaves_the_others_leases_untouched() {
     assert_eq!(status.limit, 2);
     assert!(status.retry_after_secs >= 29, "{status:?}");
 }
+
+#[test]
+fn three_keys_are_taken_together_too() {
+    let limiter = LocalLimiter::default();
+    let (ada, acme, address) = (user(), tenant(), LimitKey::AuthAddress("10.0.0.1".into()));
+    let limits = [
+        (ada.clone(), Quota::per_minute(10)),
+        (acme.clone(), Quota::per_minute(10)),
+        (address.clone(), Quota::per_minute(1)),
+    ];
+    assert!(limiter.take(&limits, T0).iter().all(|d| d.allowed));
+    let refused = limiter.take(&limits, T0);
+    assert!(refused[0].allowed && refused[1].allowed && !refused[2].allowed);
+    let after = limiter.take(&limits[..2], T0);
+    assert_eq!(
+        (after[0].remaining, after[1].remaining),
+        (8, 8),
+        "the refused request took nothing"
+    );
+}
