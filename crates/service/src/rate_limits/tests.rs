@@ -110,7 +110,9 @@ fn the_verdict_names_the_tightest_limit_and_the_longest_wait() {
     assert_eq!(verdict(&[], &[]), Ok(None), "no limit, no headers");
 }
 
-fn access(tenant: TenantId, user: UserId) -> TenantAccess {
+/// A member's access to a tenant, for the caps' tests here and in
+/// `streams`.
+pub(super) fn access(tenant: TenantId, user: UserId) -> TenantAccess {
     let at = datetime!(2026-06-01 12:00 UTC);
     let tenant = Tenant {
         id: tenant,
@@ -231,24 +233,32 @@ fn a_lease_is_spent_then_expires_and_a_refused_request_gives_its_tokens_back() {
     assert_eq!(leases.tokens(&ada), 0);
 }
 
-/// A Redis for the shared limiter's tests: `None` outside CI when none
-/// answers (CI must have one).
-async fn test_redis() -> Option<Arc<RedisLink>> {
+/// A link to the test Redis under a fresh prefix, or `None` (outside CI)
+/// when none answers; under `CI=true` a missing Redis fails the test.
+pub(super) async fn test_redis() -> Option<Arc<RedisLink>> {
     #[allow(clippy::disallowed_methods, reason = "tests read their own settings")]
     let url = std::env::var("BULKHEAD_TEST_REDIS_URL")
         .ok()
         .filter(|url| !url.is_empty())
         .unwrap_or_else(|| "redis://127.0.0.1:6379".to_owned());
-    let prefix = format!("bulkhead-unit:{}:", uuid::Uuid::now_v7().simple());
-    let link = RedisLink::new(&url, &prefix, Arc::new(bulkhead_domain::SystemClock)).ok()?;
-    if link.first_in_window("ping", 1_000).await.is_ok() {
-        return Some(Arc::new(link));
+    let prefix = format!("bulkhead-test:{}:", uuid::Uuid::now_v7().simple());
+    let link =
+        Arc::new(RedisLink::new(&url, &prefix, Arc::new(bulkhead_domain::SystemClock)).unwrap());
+    let answered = link
+        .run(|mut connection| async move {
+            ::redis::cmd("PING")
+                .query_async::<String>(&mut connection)
+                .await
+        })
+        .await;
+    if answered.is_ok() {
+        return Some(link);
     }
     #[allow(clippy::disallowed_methods, reason = "tests read their own settings")]
     if std::env::var("CI").as_deref() == Ok("true") {
         panic!("Redis at {url} does not answer; under CI the Redis tests must run");
     }
-    eprintln!("SKIPPED: no Redis at {url}; set BULKHEAD_TEST_REDIS_URL to run the Redis tests");
+    eprintln!("SKIPPED: Redis at {url} does not answer; set BULKHEAD_TEST_REDIS_URL to run");
     None
 }
 

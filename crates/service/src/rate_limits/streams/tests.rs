@@ -8,59 +8,10 @@
 
 use std::sync::Arc;
 
-use bulkhead_domain::{Role, SessionId, SystemClock, TenantId, TenantSlug, UserId};
-use bulkhead_store::Tenant;
-use time::macros::datetime;
+use bulkhead_domain::{SystemClock, TenantId, UserId};
 
 use super::*;
-use crate::context::Principal;
-
-/// A link to the test Redis under a fresh prefix, or `None` (outside CI)
-/// when none answers.
-async fn test_redis() -> Option<Arc<RedisLink>> {
-    #[allow(clippy::disallowed_methods, reason = "tests read their own settings")]
-    let url = std::env::var("BULKHEAD_TEST_REDIS_URL")
-        .ok()
-        .filter(|url| !url.is_empty())
-        .unwrap_or_else(|| "redis://127.0.0.1:6379".to_owned());
-    let prefix = format!("bulkhead-test:{}:", uuid::Uuid::now_v7().simple());
-    let link = Arc::new(RedisLink::new(&url, &prefix, Arc::new(SystemClock)).unwrap());
-    let answered = link
-        .run(|mut connection| async move {
-            ::redis::cmd("PING")
-                .query_async::<String>(&mut connection)
-                .await
-        })
-        .await;
-    if answered.is_ok() {
-        return Some(link);
-    }
-    #[allow(clippy::disallowed_methods, reason = "tests read their own settings")]
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("Redis at {url} does not answer; under CI the Redis tests must run");
-    }
-    eprintln!("SKIPPED: Redis at {url} does not answer; set BULKHEAD_TEST_REDIS_URL to run");
-    None
-}
-
-fn access(tenant: TenantId, user: UserId) -> TenantAccess {
-    let at = datetime!(2026-06-01 12:00 UTC);
-    let tenant = Tenant {
-        id: tenant,
-        slug: TenantSlug::parse("acme").unwrap(),
-        name: "Acme".into(),
-        plan: "free".into(),
-        suspended_at: None,
-        charge_markup: None,
-        created_at: at,
-        updated_at: at,
-    };
-    let principal = Principal::User {
-        user,
-        session: SessionId::new(),
-    };
-    TenantAccess::new(tenant, Role::Member, principal)
-}
+use crate::rate_limits::tests::{access, test_redis};
 
 /// How many slots Redis holds under `key`, expired ones included.
 async fn n_held(link: &RedisLink, key: &LimitKey) -> u64 {
